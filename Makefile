@@ -1,0 +1,108 @@
+# rds-nlb-sync. `make` builds ./bootstrap and build/sigv4; `make check` runs every test.
+# Targets and their promises: ../shared/CONTRACT.md section 1, and README.md.
+
+VERSION := 0.1.0
+CC      ?= cc
+BUILD   ?= build
+PYTHON  ?= /usr/bin/python3
+
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wformat=2 -Wno-format-nonliteral
+ALL_CPPFLAGS = -I. -D_GNU_SOURCE -DRNS_VERSION='"$(VERSION)"' $(CPPFLAGS)
+ALL_CFLAGS   = -std=c11 $(WARN) $(CFLAGS)
+LDLIBS  ?= -lcurl -ljansson -lexpat -lssl -lcrypto
+
+# Every .c of a module is library code, except the *main.c entry points. The
+# source lists may be overridden on the command line to build one module alone.
+SIGV4_SRC   ?= $(filter-out %main.c,$(wildcard sigv4/*.c))
+RUNTIME_SRC ?= $(filter-out %main.c,$(wildcard runtime/*.c))
+HANDLER_SRC ?= $(filter-out %main.c,$(wildcard handler/*.c))
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIBSIGV4    := $(BUILD)/libsigv4.a
+LIBRUNTIME  := $(BUILD)/libruntime.a
+LIBHANDLER  := $(BUILD)/libhandler.a
+ALL_LIBS    := $(LIBHANDLER) $(LIBRUNTIME) $(LIBSIGV4)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+.PHONY: all tests asan check demo package bench fuzz deps clean
+.DELETE_ON_ERROR:
+
+all: bootstrap $(BUILD)/sigv4
+
+bootstrap: $(BUILD)/bootstrap
+	@[ "$(BUILD)" = build ] && cp $< $@ || true
+
+$(BUILD)/bootstrap: $(BUILD)/obj/handler/main.o $(ALL_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/sigv4: $(BUILD)/obj/sigv4/sigv4_main.o $(LIBSIGV4)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIBSIGV4): $(call obj,$(SIGV4_SRC))
+$(LIBRUNTIME): $(call obj,$(RUNTIME_SRC))
+$(LIBHANDLER): $(call obj,$(HANDLER_SRC))
+$(ALL_LIBS):
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Tests and tools link only the module their name starts with (sigv4, runtime);
+# the rest link everything.
+link = @mkdir -p $(@D) && $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+$(BUILD)/tests/test_sigv4%: tests/unit/test_sigv4%.c tests/unit/check.h $(LIBSIGV4)
+	$(link)
+$(BUILD)/tests/test_runtime%: tests/unit/test_runtime%.c tests/unit/check.h $(LIBRUNTIME)
+	$(link)
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ALL_LIBS)
+	$(link)
+$(BUILD)/tools/sigv4%: tests/tools/sigv4%.c $(LIBSIGV4)
+	$(link)
+$(BUILD)/tools/runtime%: tests/tools/runtime%.c $(LIBRUNTIME)
+	$(link)
+$(BUILD)/tools/%: tests/tools/%.c $(ALL_LIBS)
+	$(link)
+
+tests: all $(UNIT_BIN) $(TOOL_BIN)
+
+# The same code and tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) BUILD=$(BUILD)/asan CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" tests
+
+deps:
+	@scripts/deps.sh check
+
+# TESTS=pattern runs only the suites whose name contains it.
+check: deps
+	$(MAKE) tests
+	$(MAKE) asan
+	$(MAKE) package
+	@$(PYTHON) tests/run.py --build $(BUILD) $(if $(TESTS),-k '$(TESTS)')
+
+demo: deps
+	$(MAKE) all
+	@$(PYTHON) tests/demo.py
+
+package:
+	@scripts/package.sh $(if $(ARCH),$(ARCH),x86_64)
+
+bench: deps
+	$(MAKE) all package
+	@$(PYTHON) tests/bench/bench.py
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build bootstrap
+
+-include $(shell find $(BUILD)/obj -name "*.d" 2>/dev/null)
