@@ -73,6 +73,14 @@ int elb_default_endpoint(const char *region, char *out, size_t outlen);
 /* Connections the client has opened so far. */
 long elb_connections_opened(const elb_client *c);
 
+/* Caps each attempt (connect + transfer) at timeout_ms (default 10000), so a
+ * hung answer leaves time for a retry; the deadline still bounds it. */
+void elb_client_set_attempt_timeout(elb_client *c, long timeout_ms);
+
+/* Tokens left in the client's retry quota (standard mode: 500 at start, a
+ * retry costs 5, or 10 after a timeout; successes give them back). */
+int elb_retry_tokens(const elb_client *c);
+
 /* Parses an ELBv2 Query API response body. For a DescribeTargetHealth
  * success, `out` (may be NULL for other actions) receives the targets. An
  * <ErrorResponse> fills *err (code, message, request id) and returns -1, as
