@@ -4,7 +4,11 @@
  * canonical request, the string to sign and the Authorization value, and lists
  * the headers the caller must add before sending (X-Amz-Date when the request
  * had none, X-Amz-Security-Token when a session token is given and the request
- * had none, and Authorization).
+ * had none, and Authorization). Each added header replaces any header of the
+ * same name: as in botocore, a request's Authorization is never signed, and
+ * with a session token given, the request's X-Amz-Security-Token headers are
+ * replaced by it (it is then listed to add unless the request carried exactly
+ * that value once).
  *
  * A sigv4_signer caches the derived signing key per (date, region, service,
  * secret); key material is wiped with OPENSSL_cleanse when replaced or freed.
@@ -60,6 +64,9 @@ typedef struct sigv4_signer sigv4_signer;
 
 sigv4_signer *sigv4_signer_new(void);
 void sigv4_signer_free(sigv4_signer *signer);
+
+/* How many signing keys the signer has derived (cache misses); for tests. */
+unsigned long sigv4_signer_derivations(const sigv4_signer *signer);
 
 /* Returns 0 and fills *out, or -1 with a message in err (never containing the
  * secret key, the session token or a signature). On error *out needs no free. */
