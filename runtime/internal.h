@@ -1,0 +1,123 @@
+/* Private to runtime/: the pieces its files share, declared here so the unit
+ * tests (tests/unit/test_runtime*.c) can call them without a server. Not part
+ * of the public API; users include runtime/runtime.h and runtime/log.h. */
+#ifndef RNS_RUNTIME_INTERNAL_H
+#define RNS_RUNTIME_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "runtime/log.h"
+#include "runtime/runtime.h"
+
+/* ---- buf.c: a growable byte buffer, always NUL-terminated once used. */
+typedef struct rt_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} rt_buf;
+
+int rt_buf_append(rt_buf *b, const void *p, size_t n); /* 0, or -1 out of memory */
+void rt_buf_clear(rt_buf *b);                           /* len = 0, keeps memory */
+void rt_buf_free(rt_buf *b);
+
+/* ---- headers.c: the invocation headers of one GET /next answer. */
+enum rt_header_id {
+    RT_H_REQUEST_ID,
+    RT_H_DEADLINE,
+    RT_H_FUNCTION_ARN,
+    RT_H_TRACE_ID,
+    RT_H_CLIENT_CONTEXT,
+    RT_H_COGNITO_IDENTITY,
+    RT_H_TENANT_ID,
+    RT_H_COUNT
+};
+
+typedef struct rt_headers {
+    char *value[RT_H_COUNT]; /* malloc'd, NULL when absent */
+} rt_headers;
+
+/* The header name of an id, as the Runtime API spells it. */
+const char *rt_header_name(enum rt_header_id id);
+/* Takes one raw header line as curl hands it ("Name: value\r\n", not
+ * NUL-terminated). Names match case-insensitively, values are trimmed; a
+ * status line ("HTTP/1.1 200 OK") forgets earlier headers (interim answers).
+ * 0, or -1 out of memory. */
+int rt_headers_feed(rt_headers *h, const char *line, size_t len);
+void rt_headers_clear(rt_headers *h);
+/* Lambda-Runtime-Deadline-Ms: a positive decimal integer, else 0. */
+int64_t rt_parse_deadline(const char *s);
+/* Fills an invocation view of the headers (absent ones become ""). */
+void rt_headers_view(const rt_headers *h, lambda_invocation *inv);
+
+/* ---- text.c */
+/* Copies at most `max` bytes of s, replacing each invalid UTF-8 sequence
+ * with U+FFFD and never cutting a character in two; NULL means "". Sets *len. */
+char *rt_utf8_clean(const char *s, size_t max, size_t *len);
+/* A jansson string of rt_utf8_clean(s, max); NULL only out of memory. */
+json_t *rt_json_text(const char *s, size_t max);
+/* Percent-encodes every byte outside RFC 3986's unreserved set, for a request
+ * id used as a path segment. 0, or -1 if it does not fit in `size`. */
+int rt_path_escape(const char *s, char *out, size_t size);
+/* A header value made safe: control characters become '_'. Same length. */
+void rt_header_safe(char *s);
+
+/* ---- response.c */
+/* {"errorMessage":...,"errorType":...,"stackTrace":[]} as jansson prints it
+ * (compact). The message is cut to RT_MAX_ERROR_MESSAGE bytes. NULL if out of
+ * memory. */
+#define RT_MAX_ERROR_MESSAGE (256 * 1024)
+char *rt_error_body(const char *message, const char *type);
+
+/* ---- clock.c */
+/* "2026-11-26T06:36:26.123Z" (24 characters and a NUL). */
+#define RT_TIMESTAMP_SIZE 25
+void rt_format_timestamp(int64_t unix_ms, char out[RT_TIMESTAMP_SIZE]);
+/* Remaining time when the API sent no deadline: Lambda's longest timeout. */
+#define RT_NO_DEADLINE_REMAINING_MS 900000
+
+/* ---- logfmt.c */
+/* One finished log line, newline included, malloc'd; NULL out of memory.
+ * `fields` is a jansson object or NULL. */
+char *rt_log_line(const logger *lg, log_level level, int64_t unix_ms,
+                  const char *message, const json_t *fields, size_t *len);
+/* "TRACE".."FATAL" (any case, also "WARNING"): 0 and *out set, else -1. */
+int rt_parse_level(const char *s, log_level *out);
+
+/* ---- api.c: HTTP calls to the Runtime API over one kept-alive handle. */
+struct lambda_runtime {
+    CURL *curl;
+    logger *lg;                    /* borrowed, may be NULL */
+    char base[320];                /* http://host:port/2018-06-01 */
+    char url[1280];                /* of the call in progress */
+    rt_buf body;                   /* answer body of the last call */
+    rt_headers headers;            /* of the last GET /next */
+    int collect_headers;           /* only GET /next keeps its headers */
+    char curl_error[CURL_ERROR_SIZE];
+    int attempts;                  /* per call, on connection failures */
+    long backoff_ms;               /* first pause, doubled each retry */
+    int init_error_posted;
+};
+
+typedef struct rt_call {
+    const char *path;              /* after the base: "/runtime/invocation/next" */
+    const char *body;              /* NULL: GET; else POST of body_len bytes */
+    size_t body_len;
+    const char *content_type;      /* POST only */
+    const char *error_type;        /* adds Lambda-Runtime-Function-Error-Type */
+    long status;                   /* out: HTTP status of the answer */
+} rt_call;
+
+/* Sets the options that hold for every call. 0, or -1 with err set. */
+int rt_api_setup(lambda_runtime *rt, char *err, size_t errlen);
+/* Makes the call, retrying connection failures a bounded number of times
+ * with backoff. 0 when an answer arrived (any status, in call->status), -1
+ * (already logged) when none did. */
+int rt_api_call(lambda_runtime *rt, rt_call *call);
+/* Whether a libcurl result means the request may not have reached the API. */
+int rt_api_retryable(CURLcode code);
+
+#endif
