@@ -1,0 +1,40 @@
+/* Resolving the database endpoint: getaddrinfo semantics (every address,
+ * CNAME chains followed, /etc/hosts then DNS, no AI_ADDRCONFIG, which returns
+ * nothing in a loopback-only namespace), bounded by a timeout.
+ *
+ * The lookup runs through glibc's getaddrinfo_a so that a resolver that never
+ * answers cannot hold the caller past its deadline. A lookup still running at
+ * the timeout is kept by the resolver object and freed once it finishes (or
+ * when the resolver is freed). */
+#ifndef RNS_DNS_H
+#define RNS_DNS_H
+
+#include <stddef.h>
+
+#include "handler/addr.h"
+
+typedef enum dns_status {
+    DNS_OK = 0,     /* at least one address */
+    DNS_NXDOMAIN,   /* the name does not exist */
+    DNS_NODATA,     /* the name exists, no address of the asked families */
+    DNS_TEMPFAIL,   /* SERVFAIL, REFUSED, resolver unreachable or silent */
+    DNS_TIMEOUT,    /* our own timeout_ms ran out */
+    DNS_ERROR       /* anything else (bad name, out of memory, ...) */
+} dns_status;
+
+typedef struct dns_resolver dns_resolver;
+
+dns_resolver *dns_resolver_new(void);
+/* Waits for lookups that are still running, then frees. */
+void dns_resolver_free(dns_resolver *r);
+
+/* family: AF_INET, AF_INET6 or AF_UNSPEC (both). On DNS_OK, *out holds the
+ * addresses, deduplicated and in contract order (caller frees); otherwise
+ * *out is empty and err names the host and the failure. */
+dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeout_ms,
+                       addr_list *out, char *err, size_t errlen);
+
+/* "NXDOMAIN", "NODATA", "TEMPFAIL", ... for logs. */
+const char *dns_status_name(dns_status s);
+
+#endif

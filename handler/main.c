@@ -1,0 +1,246 @@
+/* ./bootstrap: the Lambda entry point (CONTRACT.md section 2).
+ *
+ *   bootstrap                      the Runtime API loop (AWS_LAMBDA_RUNTIME_API set)
+ *   bootstrap --invoke FILE|-      one invocation outside Lambda; the result or
+ *                                  error JSON on stdout, logs on stderr;
+ *                                  exit 0 / 1 (handler error) / 2 (usage, config)
+ *   bootstrap --version | --help
+ *
+ * --invoke takes an optional --timeout SECONDS (default 900, Lambda's
+ * longest): the invocation's deadline, from which the failover wait and the
+ * API calls are bounded as in Lambda. Logs always go to stderr. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler/config.h"
+#include "handler/handler.h"
+#include "handler/result.h"
+#include "runtime/log.h"
+#include "runtime/runtime.h"
+
+#define EXIT_HANDLER_ERROR 1
+#define EXIT_USAGE 2
+#define DEFAULT_TIMEOUT_S 900
+#define MAX_EVENT_BYTES (16u << 20)
+
+static const char usage_text[] =
+    "usage: bootstrap                     run the Lambda Runtime API loop (needs AWS_LAMBDA_RUNTIME_API)\n"
+    "       bootstrap --invoke FILE|- [--timeout SECONDS]\n"
+    "                                     handle one event outside Lambda (default timeout 900 s)\n"
+    "       bootstrap --version | --help\n";
+
+static const char help_text[] =
+    "\n"
+    "Keeps an NLB IP target group on the current address of an RDS/Aurora endpoint.\n"
+    "\n"
+    "Configuration (environment):\n"
+    "  TARGET_GROUP_ARN          required: the target group (target type ip)\n"
+    "  DB_ENDPOINT               required: the DNS name to follow\n"
+    "  DB_PORT                   required: the port registered, 1..65535\n"
+    "  DB_IDENTIFIER             RDS source identifier whose failover events start a DNS wait\n"
+    "                            (default: the first label of DB_ENDPOINT)\n"
+    "  ALLOWED_CIDRS             comma-separated CIDRs an address must be in\n"
+    "                            (default 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10)\n"
+    "  IP_FAMILY                 ipv4 (default), ipv6 or dual\n"
+    "  FAILOVER_WAIT_SECONDS     how long to wait for DNS to change after a failover, 0..900 (60)\n"
+    "  DNS_POLL_MS               re-resolution interval while waiting, 50..60000 (1000)\n"
+    "  DRY_RUN                   true: report the change, call only DescribeTargetHealth\n"
+    "  METRICS_NAMESPACE         CloudWatch EMF namespace (RdsNlbSync); empty disables metrics\n"
+    "  TARGET_AVAILABILITY_ZONE  AvailabilityZone sent with RegisterTargets (e.g. all)\n"
+    "  AWS_REGION, AWS_DEFAULT_REGION         region (default: the region of TARGET_GROUP_ARN)\n"
+    "  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   credentials\n"
+    "  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, AWS_ENDPOINT_URL  endpoint override\n"
+    "  AWS_MAX_ATTEMPTS          attempts per API call, 1..20 (3)\n"
+    "  AWS_CA_BUNDLE, SSL_CERT_FILE           CA bundle for HTTPS\n"
+    "  AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL   JSON or Text; TRACE..FATAL\n";
+
+static int usage(FILE *out, int status)
+{
+    fputs(usage_text, out);
+    return status;
+}
+
+/* Reads the whole file (or stdin for "-"); NULL with errno set on failure. */
+static char *read_event(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0 || n == cap) {
+            if (ferror(f) || (n == cap && cap >= MAX_EVENT_BYTES)) {
+                int e = ferror(f) ? errno : EFBIG;
+                free(buf);
+                buf = NULL;
+                errno = e;
+                break;
+            }
+            if (feof(f))
+                break;
+            char *bigger = realloc(buf, cap * 2 + 1);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+static void print_error_json(const char *type, const char *message)
+{
+    rns_error e;
+    rns_error_set(&e, type, "%s", message);
+    void *j = result_error(&e);
+    char *text = j ? result_dump(j, NULL) : NULL;
+    printf("%s\n", text ? text : "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"\"}");
+    fflush(stdout);
+    free(text);
+    result_free_json(j);
+}
+
+static int parse_timeout(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 86400)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int run_invoke(const char *path, int timeout_s, logger *lg)
+{
+    config cfg;
+    char err[2048];
+    if (config_load(&cfg, config_getenv, NULL, err, sizeof err) != 0) {
+        log_msg(lg, LOG_ERROR, "configuration error: %s", err);
+        print_error_json("Runtime.ConfigError", err);
+        return EXIT_USAGE;
+    }
+    size_t len = 0;
+    char *payload = read_event(path, &len);
+    if (!payload) {
+        fprintf(stderr, "bootstrap: cannot read the event from %s: %s\n", strcmp(path, "-") ? path : "stdin",
+                strerror(errno));
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    int status = EXIT_HANDLER_ERROR;
+    handler *h = handler_new(&cfg, lg, err, sizeof err);
+    if (!h) {
+        log_msg(lg, LOG_ERROR, "cannot start: %s", err);
+        print_error_json("Runtime.ConfigError", err);
+        status = EXIT_USAGE;
+    } else {
+        handler_output out;
+        handler_invoke(h, payload, len, lambda_now_ms() + (int64_t)timeout_s * 1000, &out);
+        printf("%s\n", out.payload ? out.payload : "");
+        fflush(stdout);
+        status = out.ok ? 0 : EXIT_HANDLER_ERROR;
+        handler_output_free(&out);
+        handler_free(h);
+    }
+    free(payload);
+    config_free(&cfg);
+    return status;
+}
+
+static lambda_response on_invocation(const lambda_invocation *inv, void *user)
+{
+    handler *h = user;
+    handler_output out;
+    int64_t deadline = inv->deadline_ms ? inv->deadline_ms : lambda_now_ms() + DEFAULT_TIMEOUT_S * 1000;
+    handler_invoke(h, inv->payload, inv->payload_len, deadline, &out);
+    lambda_response r;
+    if (out.ok) {
+        r = lambda_response_success(out.payload, out.payload_len, "application/json");
+        out.payload = NULL; /* now the response's */
+    } else {
+        r = lambda_response_failure(out.error.message, out.error.type);
+    }
+    handler_output_free(&out);
+    return r;
+}
+
+static int run_loop(const char *api, logger *lg)
+{
+    char err[2048];
+    lambda_runtime *rt = lambda_runtime_new(api, lg, err, sizeof err);
+    if (!rt) {
+        log_msg(lg, LOG_FATAL, "cannot use the Runtime API at %s: %s", api, err);
+        return EXIT_FAILURE;
+    }
+    config cfg;
+    if (config_load(&cfg, config_getenv, NULL, err, sizeof err) != 0) {
+        log_msg(lg, LOG_FATAL, "configuration error: %s", err);
+        lambda_runtime_init_error(rt, "Runtime.ConfigError", err);
+        lambda_runtime_free(rt);
+        return EXIT_USAGE;
+    }
+    int status = EXIT_FAILURE;
+    handler *h = handler_new(&cfg, lg, err, sizeof err);
+    if (!h) {
+        log_msg(lg, LOG_FATAL, "cannot start: %s", err);
+        lambda_runtime_init_error(rt, "Runtime.ConfigError", err);
+        status = EXIT_USAGE;
+    } else {
+        status = lambda_runtime_run(rt, on_invocation, h);
+        handler_free(h);
+    }
+    lambda_runtime_free(rt);
+    config_free(&cfg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    logger lg;
+    signal(SIGPIPE, SIG_IGN);
+    logger_init(&lg, stderr);
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("rds-nlb-sync %s\n", RNS_VERSION);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        usage(stdout, 0);
+        fputs(help_text, stdout);
+        return 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "--invoke") == 0) {
+        int timeout_s = DEFAULT_TIMEOUT_S;
+        if (argc == 5 && strcmp(argv[3], "--timeout") == 0 && parse_timeout(argv[4], &timeout_s) == 0)
+            return run_invoke(argv[2], timeout_s, &lg);
+        if (argc == 3)
+            return run_invoke(argv[2], timeout_s, &lg);
+        fprintf(stderr, "bootstrap: bad arguments after --invoke FILE\n");
+        return usage(stderr, EXIT_USAGE);
+    }
+    if (argc > 1) {
+        fprintf(stderr, "bootstrap: unknown argument %s\n", argv[1]);
+        return usage(stderr, EXIT_USAGE);
+    }
+    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+    if (!api || !*api) {
+        fprintf(stderr, "bootstrap: AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda?)\n");
+        return usage(stderr, EXIT_USAGE);
+    }
+    return run_loop(api, &lg);
+}
