@@ -232,16 +232,18 @@ int elbv2_parse_endpoint(const char *url, elbv2_endpoint *out, char *err, size_t
         strncmp(port, defport, strlen(defport)) == 0)
         alen = hlen;
     if (!fits(out->host, sizeof out->host, a, alen) ||
-        !fits(out->path, sizeof out->path, *path ? path : "/", *path ? strlen(path) : 1) ||
-        snprintf(out->url, sizeof out->url, "%s://%s%s", https ? "https" : "http", out->host,
-                 out->path) >= (int)sizeof out->url) {
-        snprintf(err, errlen, "endpoint URL is too long");
-        return -1;
-    }
+        !fits(out->path, sizeof out->path, *path ? path : "/", *path ? strlen(path) : 1))
+        goto too_long;
     for (i = 0; out->host[i]; i++)
         if (out->host[i] >= 'A' && out->host[i] <= 'Z')
             out->host[i] = (char)(out->host[i] - 'A' + 'a');
+    if (snprintf(out->url, sizeof out->url, "%s://%s%s", https ? "https" : "http", out->host,
+                 out->path) >= (int)sizeof out->url)
+        goto too_long;
     return 0;
+too_long:
+    snprintf(err, errlen, "endpoint URL is too long");
+    return -1;
 }
 
 /* ---- retry classification ----------------------------------------------- */
