@@ -95,6 +95,7 @@ struct lambda_runtime {
     char url[1280];                /* of the call in progress */
     rt_buf body;                   /* answer body of the last call */
     rt_headers headers;            /* of the last GET /next */
+    rt_buf trace_env;              /* "_X_AMZN_TRACE_ID=..." given to putenv() */
     int collect_headers;           /* only GET /next keeps its headers */
     char curl_error[CURL_ERROR_SIZE];
     int attempts;                  /* per call, on connection failures */

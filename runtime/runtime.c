@@ -95,6 +95,7 @@ void lambda_runtime_free(lambda_runtime *rt)
     if (rt->curl)
         curl_easy_cleanup(rt->curl);
     rt_buf_free(&rt->body);
+    rt_buf_free(&rt->trace_env); /* never in the environment between invocations */
     rt_headers_clear(&rt->headers);
     free(rt);
     curl_global_cleanup();
@@ -227,15 +228,26 @@ static int post_result(lambda_runtime *rt, const char *id, const lambda_response
     return post(rt, &call);
 }
 
+/* X-Ray instrumentation reads the trace header from _X_AMZN_TRACE_ID, for
+ * this invocation only. Not setenv(): glibc keeps every value ever given to
+ * setenv until exit, and trace ids are unique, so resident memory would grow
+ * by one trace id per invocation. putenv() uses our buffer instead, which is
+ * only changed while it is out of the environment. */
+static void set_trace_env(lambda_runtime *rt, const char *trace)
+{
+    unsetenv(TRACE_ENV);
+    if (!*trace)
+        return;
+    rt_buf_clear(&rt->trace_env);
+    if (rt_buf_append(&rt->trace_env, TRACE_ENV "=", strlen(TRACE_ENV "=")) != 0 ||
+        rt_buf_append(&rt->trace_env, trace, strlen(trace)) != 0 || putenv(rt->trace_env.data) != 0)
+        log_msg(rt->lg, LOG_WARN, "cannot set %s (out of memory)", TRACE_ENV);
+}
+
 static lambda_response run_handler(lambda_runtime *rt, const lambda_invocation *inv,
                                    lambda_handler_fn handler, void *user)
 {
-    /* X-Ray instrumentation reads the trace header from the environment, for
-     * this invocation only. */
-    if (*inv->xray_trace_id)
-        setenv(TRACE_ENV, inv->xray_trace_id, 1);
-    else
-        unsetenv(TRACE_ENV);
+    set_trace_env(rt, inv->xray_trace_id);
     log_msg(rt->lg, LOG_DEBUG, "invocation started (%zu bytes, %lld ms left)", inv->payload_len,
             (long long)lambda_invocation_remaining_ms(inv));
     lambda_response r = handler(inv, user);
