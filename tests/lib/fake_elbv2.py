@@ -437,6 +437,8 @@ class FakeElbv2:
 
     # -- lifecycle --
     def start(self):
+        if self._server:
+            return self
         if self.tls:
             pki = make_test_pki(self.cert_dir, self.hostnames) if self.cert_dir else _cached_pki(self.hostnames)
             self.ca_file, self.cert_file, self.key_file = pki["ca"], pki["cert"], pki["key"]

@@ -1,0 +1,565 @@
+"""The ELBv2 client (through $RNS_BUILD/tools/elb_client) against FakeElbv2 over
+HTTPS with a test CA: success paths, every injected fault with its attempts,
+waits and final state, deadlines, connection reuse, CA selection, batching,
+logs free of secrets, and a valgrind run."""
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import tap
+from fake_elbv2 import FakeElbv2, make_test_pki
+
+ARN = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
+SECRET = "s3cr3t/Key+ForTests0123456789abcdefghij"
+TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCWV1LXdlc3QtMSJHMEUCIQ+/="
+TOOL = os.path.join(tap.build_dir(), "tools", "elb_client")
+PARSE = os.path.join(tap.build_dir(), "tools", "elb_parse")
+WAIT = re.compile(r"attempt (\d+)/\d+ failed with (\S+) .*retrying in (\d+) ms")
+
+
+def need_tool():
+    if not os.access(TOOL, os.X_OK):
+        tap.skip("%s is not built" % TOOL)
+
+
+def fake(**kw):
+    kw.setdefault("access_key", "AKIDTEST")
+    kw.setdefault("secret_key", SECRET)
+    kw.setdefault("session_token", TOKEN)
+    f = FakeElbv2(**kw).start()
+    f.add_target_group(ARN, ["10.20.1.37:5432"])
+    return f
+
+
+def base_env(f, **extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    env.update(AWS_REGION=f.region, AWS_ACCESS_KEY_ID=f.access_key, AWS_SECRET_ACCESS_KEY=f.secret_key,
+               AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=f.url, AWS_LAMBDA_LOG_LEVEL="DEBUG")
+    if f.session_token:
+        env["AWS_SESSION_TOKEN"] = f.session_token
+    if f.ca_file:
+        env["AWS_CA_BUNDLE"] = f.ca_file
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+class Run:
+    def __init__(self, proc, took):
+        self.rc, self.took, self.stderr = proc.returncode, took, proc.stderr
+        self.lines = [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
+        self.ops = [l for l in self.lines if "op" in l]
+        self.summary = self.lines[-1] if self.lines and self.lines[-1].get("summary") else {}
+        self.waits = [(int(a), code, int(ms)) for a, code, ms in WAIT.findall(proc.stderr)]
+        for secret in (SECRET, TOKEN, "Signature="):
+            tap.ok(secret not in proc.stderr and secret not in proc.stdout,
+                   "a secret (%s...) reached the output" % secret[:6])
+
+
+def run(f, *ops, args=(), prefix=(), timeout=60, **env):
+    need_tool()
+    argv = list(prefix) + [TOOL] + list(args)
+    for i, op in enumerate(ops):
+        argv += (["--"] if i else []) + list(op)
+    start = time.monotonic()
+    proc = subprocess.run(argv, env=base_env(f, **env), capture_output=True, text=True, timeout=timeout)
+    r = Run(proc, time.monotonic() - start)
+    if not r.summary:
+        raise AssertionError("no summary line; rc %d; stderr: %s" % (r.rc, proc.stderr[-800:]))
+    return r
+
+
+def describe():
+    return ("describe", ARN)
+
+
+def check_waits(f, r, bounds_ms):
+    """Logged waits lie within full-jitter bounds and really separate the attempts."""
+    tap.eq([w[0] for w in r.waits], list(range(1, len(bounds_ms) + 1)), "retry numbers")
+    times = [c["time"] for c in f.calls]
+    for (attempt, _code, ms), bound in zip(r.waits, bounds_ms):
+        tap.ok(0 <= ms < bound, "wait %d ms after attempt %d not in [0, %d)" % (ms, attempt, bound))
+        gap = (times[attempt] - times[attempt - 1]) * 1000
+        tap.ok(gap >= ms - 2, "attempts %d and %d are %.1f ms apart, less than the %d ms wait"
+               % (attempt, attempt + 1, gap, ms))
+
+
+def all_signed(f):
+    tap.ok(f.calls, "no request reached the fake")
+    for c in f.calls:
+        tap.ok(c["signature_ok"], "bad signature: %s" % c["signature_error"])
+
+
+@tap.case
+def success_paths_and_final_state():
+    with fake() as f:
+        r = run(f, describe(), ("register", ARN, "10.20.2.118,5432", "192.0.2.10,5432,all"),
+                ("deregister", ARN, "10.20.1.37,5432"), describe())
+        tap.eq(r.rc, 0)
+        tap.eq([o["ok"] for o in r.ops], [True] * 4)
+        tap.eq(r.ops[0]["targets"], [{"id": "10.20.1.37", "port": 5432, "az": "eu-west-1b",
+                                      "state": "healthy", "reason": ""}])
+        last = {t["id"]: t for t in r.ops[3]["targets"]}
+        tap.eq(sorted(last), ["10.20.1.37", "10.20.2.118", "192.0.2.10"])
+        tap.eq(last["10.20.1.37"]["state"], "draining")
+        tap.eq(last["10.20.1.37"]["reason"], "Target.DeregistrationInProgress")
+        tap.eq(last["192.0.2.10"]["az"], "all")
+        tap.eq(last["10.20.2.118"]["state"], "initial")
+        all_signed(f)
+        tap.eq([c["action"] for c in f.calls],
+               ["DescribeTargetHealth", "RegisterTargets", "DeregisterTargets", "DescribeTargetHealth"])
+        reg = f.calls[1]
+        tap.eq(reg["body"], "Action=RegisterTargets&Version=2015-12-01&TargetGroupArn="
+               "arn%3Aaws%3Aelasticloadbalancing%3Aeu-west-1%3A111122223333%3Atargetgroup%2Fpg-writer-tg"
+               "%2F5d2c7e41a9b3f086&Targets.member.1.Id=10.20.2.118&Targets.member.1.Port=5432"
+               "&Targets.member.2.Id=192.0.2.10&Targets.member.2.Port=5432"
+               "&Targets.member.2.AvailabilityZone=all")
+        h = reg["headers"]
+        tap.eq(h["content-type"], "application/x-www-form-urlencoded; charset=utf-8")
+        tap.eq(h["x-amz-security-token"], TOKEN)
+        tap.ok("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token," in h["authorization"],
+               h["authorization"][:120])
+        tap.eq(h["amz-sdk-request"], "attempt=1; max=3")
+        tap.ok("expect" not in h, "Expect header sent")
+        time.sleep(0.45)  # past the fake's health and deregistration delays
+        tap.eq(f.registered(ARN), ["10.20.2.118:5432", "192.0.2.10:5432"])
+        tap.eq([t["State"] for t in f.targets(ARN)], ["healthy", "healthy"])
+
+
+@tap.case
+def reregister_and_deregister_wrong_port_are_no_ops():
+    with fake() as f:
+        r = run(f, ("register", ARN, "10.20.1.37,5432"), ("deregister", ARN, "10.20.1.37,6543"))
+        tap.eq(r.rc, 0)
+        tap.eq(f.targets(ARN)[0]["State"], "healthy")
+
+
+@tap.case
+def ten_calls_share_one_connection():
+    with fake() as f:
+        r = run(f, describe(), args=["--repeat", "10"])
+        tap.eq(r.rc, 0)
+        tap.eq(len(f.calls), 10)
+        tap.eq(f.connections_opened, 1)
+        tap.eq({c["connection"] for c in f.calls}, {1})
+        tap.eq(r.summary["connections"], 1)
+        tap.eq(r.summary["retryTokens"], 500)
+
+
+@tap.case
+def session_token_absent_is_not_sent():
+    with fake(session_token=None) as f:
+        r = run(f, describe())
+        tap.eq(r.rc, 0)
+        all_signed(f)
+        tap.ok("x-amz-security-token" not in f.calls[0]["headers"], "token header sent")
+        tap.ok("SignedHeaders=content-type;host;x-amz-date," in f.calls[0]["headers"]["authorization"], "signed headers")
+
+
+def retried_to_success(kind, count, bounds):
+    with fake() as f:
+        f.inject(kind, count=count)
+        r = run(f, ("register", ARN, "10.20.2.118,5432"))
+        tap.eq(r.rc, 0)
+        tap.eq(len(f.calls), count + 1)
+        tap.eq([c["fault"] for c in f.calls], [kind] * count + [None])
+        tap.eq([c["headers"]["amz-sdk-request"] for c in f.calls],
+               ["attempt=%d; max=3" % (i + 1) for i in range(count + 1)])
+        all_signed(f)
+        check_waits(f, r, bounds)
+        tap.ok("10.20.2.118:5432" in f.registered(ARN), "target not registered")
+        return f, r
+
+
+@tap.case
+def throttling_is_retried_with_backoff():
+    f, r = retried_to_success("throttling", 2, [1000, 2000])
+    tap.eq([w[1] for w in r.waits], ["Throttling", "Throttling"])
+    tap.eq(r.summary["retryTokens"], 495)  # 2 retries cost 10, the success refunds the last 5
+
+
+@tap.case
+def throttling_exception_is_retried():
+    f, r = retried_to_success("throttling_exception", 1, [1000])
+    tap.eq(r.waits[0][1], "ThrottlingException")
+
+
+@tap.case
+def internal_failure_500_is_retried():
+    f, r = retried_to_success("500", 2, [50, 100])
+    tap.eq([w[1] for w in r.waits], ["InternalFailure", "InternalFailure"])
+
+
+@tap.case
+def service_unavailable_503_exhausts_attempts():
+    with fake() as f:
+        f.inject("503", count=None)
+        r = run(f, describe())
+        tap.eq(r.rc, 1)
+        e = r.ops[0]["error"]
+        tap.eq((e["code"], e["status"], e["attempts"]), ("ServiceUnavailable", 503, 3))
+        tap.eq(e["requestId"], f.calls[-1]["request_id"])
+        tap.ok("temporary failure" in e["message"], e["message"])
+        tap.eq(len(f.calls), 3)
+        check_waits(f, r, [50, 100])
+
+
+@tap.case
+def max_attempts_is_honoured():
+    for attempts in (1, 5):
+        with fake() as f:
+            f.inject("500", count=None)
+            r = run(f, describe(), AWS_MAX_ATTEMPTS=str(attempts))
+            tap.eq(r.ops[0]["error"]["attempts"], attempts)
+            tap.eq(len(f.calls), attempts)
+            tap.eq(f.calls[-1]["headers"]["amz-sdk-request"], "attempt=%d; max=%d" % (attempts, attempts))
+
+
+@tap.case
+def hung_response_times_out_then_retries():
+    with fake() as f:
+        f.inject("hang", count=1)
+        r = run(f, ("register", ARN, "10.20.2.118,5432"), args=["--attempt-timeout-ms", "500"])
+        tap.eq(r.rc, 0)
+        tap.eq(len(f.calls), 2)
+        tap.eq(r.waits[0][1], "Timeout")
+        tap.ok(f.calls[1]["time"] - f.calls[0]["time"] >= 0.5, "the first attempt did not wait 500 ms")
+        tap.ok(f.calls[1]["connection"] != f.calls[0]["connection"], "a timed-out connection was reused")
+        tap.eq(r.summary["retryTokens"], 500)  # 10 for the timeout, refunded on success
+        tap.ok("10.20.2.118:5432" in f.registered(ARN), "not registered")
+
+
+@tap.case
+def hang_with_near_deadline_returns_in_time():
+    with fake() as f:
+        f.inject("hang", count=None)
+        r = run(f, describe(), args=["--deadline-ms", "800"])
+        tap.eq(r.rc, 1)
+        e = r.ops[0]["error"]
+        tap.eq((e["code"], e["status"], e["attempts"]), ("Timeout", 0, 1))
+        tap.ok(700 <= r.ops[0]["ms"] <= 1300, "returned after %d ms" % r.ops[0]["ms"])
+        tap.eq(len(f.calls), 1)
+
+
+@tap.case
+def late_answer_within_the_attempt_timeout_is_taken():
+    with fake() as f:
+        f.inject("hang", count=1, seconds=0.3)
+        r = run(f, describe())
+        tap.eq(r.rc, 0)
+        tap.eq(len(f.calls), 1)
+
+
+@tap.case
+def throttling_stops_before_a_wait_past_the_deadline():
+    with fake() as f:
+        f.inject("throttling", count=None)
+        r = run(f, describe(), args=["--deadline-ms", "150"], AWS_MAX_ATTEMPTS="10")
+        e = r.ops[0]["error"]
+        tap.eq(e["code"], "Throttling")  # the last error, not a made-up Timeout
+        tap.ok(r.ops[0]["ms"] < 400, "took %d ms" % r.ops[0]["ms"])
+        tap.eq(e["attempts"], len(f.calls))
+        tap.ok(len(f.calls) < 10, "all attempts were made")
+
+
+@tap.case
+def deadline_already_past_sends_nothing():
+    with fake() as f:
+        r = run(f, describe(), args=["--deadline-ms", "0"])
+        e = r.ops[0]["error"]
+        tap.eq((e["code"], e["attempts"]), ("Timeout", 0))
+        tap.eq(f.calls, [])
+        tap.eq(f.connections_opened, 0)
+
+
+@tap.case
+def dropped_connection_is_retried():
+    with fake() as f:
+        f.inject("drop", count=1)
+        r = run(f, ("register", ARN, "10.20.2.118,5432"))
+        tap.eq(r.rc, 0)
+        tap.eq([c["fault"] for c in f.calls], ["drop", None])
+        tap.eq(r.waits[0][1], "ConnectionError")
+        check_waits(f, r, [50])
+        tap.eq(f.connections_opened, 2)
+        tap.ok("10.20.2.118:5432" in f.registered(ARN), "not registered")
+
+
+@tap.case
+def dropped_keepalive_connection_is_resent_once():
+    # A kept connection closed with no answer is what an idle timeout looks
+    # like: libcurl resends once on a fresh connection, within the attempt.
+    with fake() as f:
+        f.inject("drop", action="RegisterTargets", count=1)
+        r = run(f, describe(), ("register", ARN, "10.20.2.118,5432"))
+        tap.eq(r.rc, 0)
+        tap.eq([c["fault"] for c in f.calls], [None, "drop", None])
+        tap.eq([c["connection"] for c in f.calls], [1, 1, 2])
+        tap.eq(r.waits, [])
+        tap.eq(f.calls[2]["headers"]["amz-sdk-request"], "attempt=1; max=3")
+
+
+@tap.case
+def connection_dropped_always_fails_after_attempts():
+    with fake() as f:
+        f.inject("drop", count=None)
+        r = run(f, describe())
+        e = r.ops[0]["error"]
+        tap.eq((e["code"], e["status"], e["attempts"]), ("ConnectionError", 0, 3))
+        tap.eq(len(f.calls), 3)
+
+
+@tap.case
+def connection_closed_before_tls_is_retried():
+    with fake() as f:
+        f.inject("drop", stage="accept", count=1)
+        r = run(f, describe())
+        tap.eq(r.rc, 0)
+        tap.eq(r.waits[0][1], "ConnectionError")
+        tap.eq(len(f.calls), 1)
+        tap.eq(f.connections_opened, 2)
+
+
+@tap.case
+def malformed_xml_is_retried_then_reported():
+    with fake() as f:
+        f.inject("malformed", count=1)
+        r = run(f, describe())
+        tap.eq(r.rc, 0)
+        tap.eq(len(f.calls), 2)
+        tap.eq(r.waits[0][1], "MalformedResponse")
+    with fake() as f:
+        f.inject("malformed", count=None)
+        r = run(f, describe())
+        e = r.ops[0]["error"]
+        tap.eq((e["code"], e["status"], e["attempts"]), ("MalformedResponse", 200, 3))
+        tap.ok("well-formed" in e["message"], e["message"])
+        tap.eq(e["requestId"], f.calls[-1]["request_id"])  # from the x-amzn-RequestId header
+
+
+def not_retried(f, r, code, status):
+    tap.eq(r.rc, 1)
+    e = r.ops[0]["error"]
+    tap.eq((e["code"], e["status"], e["attempts"]), (code, status, 1))
+    tap.eq(len(f.calls), 1)
+    tap.eq(e["requestId"], f.calls[0]["request_id"])
+    tap.eq(r.waits, [])
+    tap.eq(r.summary["retryTokens"], 500)
+    return e
+
+
+@tap.case
+def target_group_not_found_is_not_retried():
+    with fake() as f:
+        r = run(f, ("describe", ARN.replace("5d2c", "0000")))
+        e = not_retried(f, r, "TargetGroupNotFound", 400)
+        tap.eq(e["message"], "One or more target groups not found")
+    with fake() as f:
+        f.inject("tg_not_found")
+        not_retried(f, run(f, ("deregister", ARN, "10.20.1.37,5432")), "TargetGroupNotFound", 400)
+        tap.eq(f.registered(ARN), ["10.20.1.37:5432"])
+
+
+@tap.case
+def wrong_secret_gets_signature_does_not_match():
+    with fake() as f:
+        r = run(f, ("register", ARN, "10.20.2.118,5432"), AWS_SECRET_ACCESS_KEY="not-the-secret")
+        not_retried(f, r, "SignatureDoesNotMatch", 403)
+        tap.eq(f.calls[0]["signature_ok"], False)
+        tap.eq(f.registered(ARN), ["10.20.1.37:5432"])
+    with fake() as f:
+        f.inject("signature")
+        not_retried(f, run(f, describe()), "SignatureDoesNotMatch", 403)
+
+
+@tap.case
+def access_denied_and_invalid_target_are_not_retried():
+    with fake() as f:
+        f.inject("access_denied", action="RegisterTargets")
+        e = not_retried(f, run(f, ("register", ARN, "10.20.2.118,5432")), "AccessDenied", 403)
+        tap.ok("elasticloadbalancing:RegisterTargets" in e["message"], e["message"])
+    with fake() as f:
+        r = run(f, ("register", ARN, "192.0.2.10,5432"))
+        e = not_retried(f, r, "InvalidTarget", 400)
+        tap.ok("outside the VPC" in e["message"], e["message"])
+        tap.eq(f.registered(ARN), ["10.20.1.37:5432"])
+
+
+@tap.case
+def every_attempt_is_signed_with_a_fresh_date():
+    with fake() as f:
+        f.inject("hang", count=1)
+        r = run(f, describe(), args=["--attempt-timeout-ms", "1200"])
+        tap.eq(r.rc, 0)
+        all_signed(f)
+        dates = [c["amz_date"] for c in f.calls]
+        tap.ok(dates[0] != dates[1], "both attempts carry %s" % dates[0])
+        for c in f.calls:
+            when = datetime.datetime.strptime(c["amz_date"], "%Y%m%dT%H%M%SZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            tap.ok(-1.5 <= c["wall"] - when <= 1.5, "X-Amz-Date %s is not the time of sending" % c["amz_date"])
+
+
+@tap.case
+def ca_bundle_selection_order():
+    with fake() as f, tempfile.TemporaryDirectory() as tmp:
+        other = make_test_pki(tmp, name="some other CA")["ca"]
+        ok = run(f, describe(), AWS_CA_BUNDLE=f.ca_file, SSL_CERT_FILE=other)
+        tap.eq(ok.rc, 0)
+        ok = run(f, describe(), AWS_CA_BUNDLE=None, SSL_CERT_FILE=f.ca_file)
+        tap.eq(ok.rc, 0)
+        ok = run(f, describe(), args=["--ca-bundle", f.ca_file], AWS_CA_BUNDLE=other)
+        tap.eq(ok.rc, 0)  # the configured bundle comes before the environment
+        calls = len(f.calls)
+        for env in ({"AWS_CA_BUNDLE": other, "SSL_CERT_FILE": f.ca_file},
+                    {"AWS_CA_BUNDLE": None, "SSL_CERT_FILE": None}):  # the system bundle
+            bad = run(f, describe(), **env)
+            e = bad.ops[0]["error"]
+            tap.eq((e["code"], e["status"], e["attempts"]), ("TlsError", 0, 1))
+            tap.eq(bad.waits, [])
+        tap.eq(len(f.calls), calls)  # no request was sent without a verified server
+        tap.ok(f.tls_failures >= 2, "the fake saw %d TLS failures" % f.tls_failures)
+
+
+@tap.case
+def missing_ca_bundle_file_is_a_tls_error():
+    with fake() as f:
+        r = run(f, describe(), AWS_CA_BUNDLE="/nonexistent/ca.pem")
+        e = r.ops[0]["error"]
+        tap.eq((e["code"], e["attempts"]), ("TlsError", 1))
+
+
+@tap.case
+def endpoint_override_order():
+    with fake(tls=False) as f:
+        r = run(f, describe(), AWS_ENDPOINT_URL="http://127.0.0.1:9")
+        tap.eq(r.rc, 0)  # the service-specific variable wins
+        all_signed(f)
+        tap.eq(f.calls[0]["headers"]["host"], "127.0.0.1:%d" % f.port)
+        r = run(f, describe(), AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=None, AWS_ENDPOINT_URL=f.url)
+        tap.eq(r.rc, 0)
+        r = run(f, describe(), AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2="http://127.0.0.1:9")
+        tap.eq(r.ops[0]["error"]["code"], "ConnectionError")
+
+
+@tap.case
+def more_than_100_targets_go_in_batches():
+    with fake() as f:
+        ips = ["10.30.%d.%d,5432" % (i // 200, 1 + i % 200) for i in range(250)]
+        r = run(f, ("register", ARN) + tuple(ips))
+        tap.eq(r.rc, 0)
+        sizes = [len([k for k in c["params"] if k.endswith(".Id")]) for c in f.calls]
+        tap.eq(sizes, [100, 100, 50])
+        tap.eq(f.calls[2]["params"]["Targets.member.50.Id"], "10.30.1.50")
+        tap.eq(len(f.registered(ARN)), 251)
+        f.reset_calls()
+        r = run(f, ("deregister", ARN) + tuple(ips))
+        tap.eq(r.rc, 0)
+        tap.eq(len(f.calls), 3)
+        time.sleep(0.35)
+        tap.eq(f.registered(ARN), ["10.20.1.37:5432"])
+
+
+@tap.case
+def retry_quota_runs_out_and_persists_across_calls():
+    with fake() as f:
+        f.inject("500", count=None)
+        r = run(f, describe(), args=["--repeat", "101"], AWS_MAX_ATTEMPTS="2", AWS_LAMBDA_LOG_LEVEL="WARN")
+        tap.eq(len(r.ops), 101)
+        tap.eq([o["error"]["attempts"] for o in r.ops], [2] * 100 + [1])
+        tap.eq(len(f.calls), 201)
+        tap.eq(r.summary["retryTokens"], 0)
+        tap.ok("retry quota exhausted" in r.stderr, "no log line for the empty quota")
+
+
+@tap.case
+def valgrind_clean():
+    if not shutil.which("valgrind"):
+        tap.skip("valgrind is not installed")
+    with fake() as f:
+        f.inject("throttling", count=1)
+        f.inject("malformed", count=1)
+        r = run(f, describe(), ("register", ARN, "10.20.2.118,5432"), ("describe", ARN.replace("5d2c", "0000")),
+                prefix=["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                        "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect"],
+                timeout=300)
+        tap.eq(r.rc, 1, "exit status (99: valgrind found errors)")
+        tap.eq([o["ok"] for o in r.ops], [True, True, False])
+        tap.ok("==" not in r.stderr, "valgrind: " + r.stderr[-1500:])
+
+
+@tap.case
+def fake_is_understood_by_botocore():
+    import boto3
+    with fake() as f:
+        c = boto3.client("elbv2", region_name=f.region, endpoint_url=f.url, verify=f.ca_file,
+                         aws_access_key_id=f.access_key, aws_secret_access_key=f.secret_key,
+                         aws_session_token=f.session_token)
+        got = c.describe_target_health(TargetGroupArn=ARN)["TargetHealthDescriptions"]
+        tap.eq(got[0]["Target"], {"Id": "10.20.1.37", "Port": 5432, "AvailabilityZone": "eu-west-1b"})
+        tap.eq(got[0]["TargetHealth"], {"State": "healthy"})
+        all_signed(f)
+
+
+def botocore_body(action, params):
+    import botocore.session
+    from botocore.serialize import create_serializer
+    from botocore.utils import percent_encode_sequence
+    model = botocore.session.get_session().get_service_model("elbv2")
+    body = create_serializer("query").serialize_to_request(params, model.operation_model(action))["body"]
+    return percent_encode_sequence(body)  # as botocore's AWSRequest prepares it
+
+
+@tap.case
+def body_equals_botocore_serialization():
+    if not os.access(PARSE, os.X_OK):
+        tap.skip("%s is not built" % PARSE)
+    arn = "arn:aws:elasticloadbalancing:cn-north-1:111122223333:targetgroup/a b+c~d*e/0123456789abcdef"
+    targets = [{"Id": "10.0.0.1", "Port": 5432}, {"Id": "fe80::1%eth0", "Port": 1, "AvailabilityZone": "all"},
+               {"Id": "i-0123456789abcdef0"}]
+    for action, tg in (("RegisterTargets", targets), ("DeregisterTargets", targets[:1]),
+                       ("DescribeTargetHealth", None)):
+        params = {"TargetGroupArn": arn}
+        if tg:
+            params["Targets"] = tg
+        want = botocore_body(action, params)
+        specs = [",".join(str(t[k]) for k in ("Id", "Port", "AvailabilityZone") if k in t) for t in tg or []]
+        got = subprocess.run([PARSE, "--body", action, arn] + specs, capture_output=True, text=True).stdout
+        tap.eq(got, want, action)
+
+
+@tap.case
+def parse_matches_botocore_on_shared_fixtures():
+    shared = tap.shared_dir()
+    if not shared:
+        tap.skip("RNS_SHARED is not set")
+    if not os.access(PARSE, os.X_OK):
+        tap.skip("%s is not built" % PARSE)
+    folder = os.path.join(shared, "fixtures", "elbv2")
+    with open(os.path.join(folder, "expected-parse.json")) as fh:
+        expected = json.load(fh)
+    for name, want in sorted(expected.items()):
+        out = subprocess.run([PARSE, os.path.join(folder, name)], capture_output=True, text=True).stdout
+        got = json.loads(out)
+        if "error" in want:
+            tap.eq(got["ok"], False, name)
+            tap.eq((got["error"]["code"], got["error"]["message"], got["error"]["requestId"]),
+                   (want["error"]["Code"], want["error"]["Message"], want["RequestId"]), name)
+            continue
+        tap.eq(got["ok"], True, name)
+        descs = want["result"].get("TargetHealthDescriptions", [])
+        tap.eq([(t["id"], t["port"], t["az"], t["state"], t["reason"]) for t in got["targets"]],
+               [(d["Target"]["Id"], d["Target"].get("Port", 0), d["Target"].get("AvailabilityZone", ""),
+                 d["TargetHealth"].get("State", ""), d["TargetHealth"].get("Reason", "")) for d in descs], name)
+
+
+tap.main()
