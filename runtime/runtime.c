@@ -223,8 +223,8 @@ static int post_result(lambda_runtime *rt, const char *id, const lambda_response
         return post_error(rt, path, r->error_message, r->error_type);
     }
     snprintf(path, sizeof path, "/runtime/invocation/%s/response", id);
-    rt_call call = {.path = path, .body = r->payload ? r->payload : "", .body_len = r->payload_len,
-                    .content_type = r->content_type};
+    rt_call call = {.path = path, .body = r->payload ? r->payload : "",
+                    .body_len = r->payload ? r->payload_len : 0, .content_type = r->content_type};
     return post(rt, &call);
 }
 

@@ -19,7 +19,8 @@
 #define LAMBDA_MAX_RESPONSE_BYTES 6291556
 
 /* One invocation; every pointer is owned by the runtime and valid during the
- * handler call. Absent headers are "" (never NULL); deadline_ms is 0 if absent. */
+ * handler call. Absent headers are "" (never NULL); deadline_ms is 0 if absent.
+ * The payload is also NUL-terminated (payload[payload_len] == '\0'). */
 typedef struct lambda_invocation {
     const char *payload;
     size_t payload_len;
@@ -32,7 +33,8 @@ typedef struct lambda_invocation {
     const char *tenant_id;
 } lambda_invocation;
 
-/* Milliseconds left before the deadline (negative once past it). */
+/* Milliseconds left before the deadline (negative once past it). Without a
+ * deadline header (deadline_ms 0) it is 900000, Lambda's longest timeout. */
 int64_t lambda_invocation_remaining_ms(const lambda_invocation *inv);
 
 /* Current Unix time in ms, the clock the deadline is measured with. */
