@@ -295,7 +295,7 @@ int event_parse(const char *payload, size_t len, const char *db_identifier,
         return -1;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(payload, len, 0, &jerr);
+    json_t *root = json_loadb(payload, len, JSON_DECODE_ANY, &jerr);
     if (!root) {
         invalid_json(&jerr, err, errlen);
         return -1;

@@ -1,0 +1,601 @@
+/* handler/reconcile.c against a fake target group, a scripted resolver and a
+ * virtual clock: the safety rules, the failover wait and its time limits,
+ * error types and messages. No network, no real time. */
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "handler/plan.h"
+#include "handler/reconcile.h"
+
+#define START_MS 1700000000000LL
+#define MAX_T 400
+
+typedef struct phase {
+    int64_t until;            /* this answer holds until START_MS + until (0: forever) */
+    dns_status status;
+    const char *addrs[4];
+} phase;
+
+typedef struct fake {
+    int64_t now;
+    elb_target current[8];
+    size_t ncurrent;
+    phase dns[4];
+    int resolves, describes, registers, deregisters;
+    char order[16];           /* 'D'escribe, 'R'egister, 'X' deregister, in call order */
+    elb_target reg[MAX_T], dereg[MAX_T];
+    size_t nreg, ndereg;
+    size_t batch[8];
+    int64_t first_register_at;
+    int64_t last_resolve_at;
+    elb_error fail_describe, fail_register, fail_deregister; /* code "" = succeed */
+    int advance_on_fail;      /* ms the failing call takes */
+    int generate;             /* > 0: the resolver answers this many 10.1.x.y addresses */
+} fake;
+
+static int64_t f_now(void *ctx)
+{
+    return ((fake *)ctx)->now;
+}
+
+static void f_sleep(void *ctx, long ms)
+{
+    ((fake *)ctx)->now += ms;
+}
+
+static void note(fake *f, char c)
+{
+    size_t n = strlen(f->order);
+    if (n + 1 < sizeof f->order)
+        f->order[n] = c;
+}
+
+static int f_describe(void *ctx, int64_t deadline_ms, elb_target_list *out, elb_error *err)
+{
+    fake *f = ctx;
+    (void)deadline_ms;
+    f->describes++;
+    note(f, 'D');
+    f->now += 20;
+    if (f->fail_describe.code[0]) {
+        f->now += f->advance_on_fail;
+        *err = f->fail_describe;
+        return -1;
+    }
+    out->items = malloc(sizeof f->current);
+    memcpy(out->items, f->current, sizeof f->current);
+    out->count = f->ncurrent;
+    return 0;
+}
+
+static int f_change(void *ctx, int deregister, const elb_target *t, size_t n, int64_t deadline_ms,
+                    elb_error *err)
+{
+    fake *f = ctx;
+    (void)deadline_ms;
+    f->now += 20;
+    note(f, deregister ? 'X' : 'R');
+    elb_error *fail = deregister ? &f->fail_deregister : &f->fail_register;
+    if (fail->code[0]) {
+        f->now += f->advance_on_fail;
+        *err = *fail;
+        return -1;
+    }
+    if (!deregister) {
+        if (f->registers < 8)
+            f->batch[f->registers] = n;
+        if (!f->registers)
+            f->first_register_at = f->now;
+        f->registers++;
+        for (size_t i = 0; i < n && f->nreg < MAX_T; i++)
+            f->reg[f->nreg++] = t[i];
+    } else {
+        f->deregisters++;
+        for (size_t i = 0; i < n && f->ndereg < MAX_T; i++)
+            f->dereg[f->ndereg++] = t[i];
+    }
+    return 0;
+}
+
+static dns_status f_resolve(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen)
+{
+    fake *f = ctx;
+    const phase *p = &f->dns[0];
+    for (size_t i = 0; i < 4 && p->until && f->now >= START_MS + p->until; i++)
+        p = &f->dns[i + 1];
+    f->resolves++;
+    CHECK(timeout_ms > 0);
+    f->now += 5;
+    f->last_resolve_at = f->now;
+    out->items = NULL;
+    out->count = 0;
+    if (p->status != DNS_OK) {
+        snprintf(err, errlen, "db.example: %s", dns_status_name(p->status));
+        return p->status;
+    }
+    for (int i = 0; i < f->generate; i++) {
+        ip_addr a = { AF_INET, { 10, 1, (unsigned char)(i / 200), (unsigned char)(i % 200 + 1) } };
+        addr_list_add(out, &a);
+    }
+    for (size_t i = 0; i < 4 && p->addrs[i]; i++) {
+        ip_addr a;
+        ip_addr_parse(p->addrs[i], &a);
+        addr_list_add(out, &a);
+    }
+    addr_list_sort(out);
+    return DNS_OK;
+}
+
+static elb_target T(const char *id, int port, const char *az, const char *state)
+{
+    elb_target t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.id, sizeof t.id, "%s", id);
+    t.port = port;
+    snprintf(t.az, sizeof t.az, "%s", az ? az : "");
+    snprintf(t.state, sizeof t.state, "%s", state ? state : "healthy");
+    return t;
+}
+
+static config make_config(int wait_s, int poll_ms)
+{
+    config c;
+    char err[128];
+    memset(&c, 0, sizeof c);
+    c.target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/0123";
+    c.target_group_name = "tg";
+    c.db_endpoint = "db.example";
+    c.db_port = 5432;
+    c.db_identifier = "db";
+    c.failover_wait_seconds = wait_s;
+    c.dns_poll_ms = poll_ms;
+    c.max_attempts = 3;
+    cidr_list_parse("10.0.0.0/8", &c.allowed, err, sizeof err);
+    return c;
+}
+
+typedef struct outcome {
+    int rc;
+    rns_error err;
+    reconcile_report rep;
+    char *log;
+} outcome;
+
+static outcome run(fake *f, const config *cfg, int failover, int dry_run, int64_t budget_ms)
+{
+    outcome o;
+    size_t loglen = 0;
+    FILE *mem = open_memstream(&o.log, &loglen);
+    logger lg;
+    memset(&lg, 0, sizeof lg);
+    lg.out = mem;
+    lg.threshold = LOG_DEBUG;
+    f->now = START_MS;
+    reconcile_io io = { f, f_describe, f_change, f_resolve, f_now, f_sleep };
+    reconcile_request req = { cfg, failover, dry_run, START_MS + budget_ms, &lg };
+    rns_error_clear(&o.err);
+    o.rc = reconcile_run(&io, &req, &o.rep, &o.err);
+    fclose(mem);
+    return o;
+}
+
+static void done(outcome *o, config *cfg)
+{
+    reconcile_report_free(&o->rep);
+    free(o->log);
+    cidr_list_free(&cfg->allowed);
+}
+
+static fake one_target(const char *held)
+{
+    fake f;
+    memset(&f, 0, sizeof f);
+    f.current[0] = T(held, 5432, "eu-west-1a", "healthy");
+    f.ncurrent = 1;
+    return f;
+}
+
+static void test_rule1_no_answer_changes_nothing(void)
+{
+    static const dns_status bad[] = { DNS_NXDOMAIN, DNS_NODATA, DNS_TEMPFAIL, DNS_TIMEOUT, DNS_ERROR };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        fake f = one_target("10.0.0.1");
+        config cfg = make_config(60, 1000);
+        f.dns[0].status = bad[i];
+        outcome o = run(&f, &cfg, 0, 0, 30000);
+        CHECK_INT(o.rc, -1);
+        CHECK_STR(o.err.type, "ResolveError");
+        CHECK(strstr(o.err.message, "no usable address for db.example") != NULL);
+        CHECK(strstr(o.err.message, dns_status_name(bad[i])) != NULL);
+        CHECK(strstr(o.err.message, "nothing was changed") != NULL);
+        CHECK_INT(f.registers + f.deregisters, 0);
+        CHECK_STR(f.order, "D");
+        done(&o, &cfg);
+    }
+}
+
+static void test_rule1_all_rejected(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "54.239.1.9";
+    f.dns[0].addrs[1] = "3.5.0.1";
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, -1);
+    CHECK_STR(o.err.type, "ResolveError");
+    CHECK(strstr(o.err.message, "every address is outside ALLOWED_CIDRS (3.5.0.1, ...)") != NULL);
+    CHECK_INT(o.rep.rejected.count, 2);
+    CHECK_INT(o.rep.resolved.count, 2);
+    CHECK_INT(f.registers + f.deregisters, 0);
+    CHECK(strstr(o.log, "addresses rejected") != NULL);
+    done(&o, &cfg);
+}
+
+static void test_some_rejected_rest_registered(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    f.dns[0].addrs[1] = "54.239.1.9";
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(o.rep.resolved.count, 2);
+    CHECK_INT(o.rep.rejected.count, 1);
+    CHECK_INT(f.nreg, 1);
+    CHECK_STR(f.reg[0].id, "10.0.0.2");
+    done(&o, &cfg);
+}
+
+static void test_rule2_register_then_deregister(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    cfg.target_az = "all";
+    f.dns[0].addrs[0] = "10.0.0.2";
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, 0);
+    CHECK_STR(f.order, "DRX");
+    CHECK_STR(f.reg[0].id, "10.0.0.2");
+    CHECK_INT(f.reg[0].port, 5432);
+    CHECK_STR(f.reg[0].az, "all");
+    /* rule 3: the exact Id, Port and AZ */
+    CHECK_STR(f.dereg[0].id, "10.0.0.1");
+    CHECK_INT(f.dereg[0].port, 5432);
+    CHECK_STR(f.dereg[0].az, "eu-west-1a");
+    CHECK_INT(o.rep.registered.count, 1);
+    CHECK_INT(o.rep.deregistered.count, 1);
+    CHECK_INT(o.rep.converged, 1);
+    CHECK_INT(o.rep.dns_changed, 0);
+    CHECK_INT(o.rep.waited, 0);
+    CHECK_INT(o.rep.api_calls, 3);
+    CHECK(strstr(o.log, "registering targets") && strstr(o.log, "deregistering targets"));
+    done(&o, &cfg);
+}
+
+static void test_rule2_register_failure_deregisters_nothing(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "b5f0c2d1-rid", 3 };
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, -1);
+    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(o.err.message, "RegisterTargets failed for 10.0.0.2:5432: Throttling: Rate exceeded (HTTP 400, "
+                             "request id b5f0c2d1-rid, 3 attempts); nothing was deregistered");
+    CHECK_STR(f.order, "DR");
+    CHECK_INT(f.deregisters, 0);
+    CHECK_INT(o.rep.converged, 0);
+    done(&o, &cfg);
+}
+
+static void test_deregister_failure_reported(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    f.fail_deregister = (elb_error){ 403, "AccessDenied", "not authorized", "rid-2", 1 };
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, -1);
+    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK(strstr(o.err.message, "DeregisterTargets failed for 10.0.0.1:5432: AccessDenied: not authorized "
+                                "(HTTP 403, request id rid-2, 1 attempt)") != NULL);
+    CHECK(strstr(o.err.message, "the function's role needs") != NULL);
+    CHECK(strstr(o.err.message, "the new targets are registered") != NULL);
+    CHECK_INT(o.rep.registered.count, 1);
+    CHECK_INT(o.rep.deregistered.count, 0);
+    CHECK_INT(o.rep.converged, 0);
+    done(&o, &cfg);
+}
+
+static void test_describe_failure(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    f.fail_describe = (elb_error){ 400, "TargetGroupNotFound", "One or more target groups not found", "rid-3", 1 };
+    outcome o = run(&f, &cfg, 1, 0, 30000);
+    CHECK_INT(o.rc, -1);
+    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK(strstr(o.err.message, "DescribeTargetHealth failed: TargetGroupNotFound") != NULL);
+    CHECK(strstr(o.err.message, "check TARGET_GROUP_ARN and the region") != NULL);
+    CHECK_INT(f.resolves, 0);
+    CHECK_INT(f.registers + f.deregisters, 0);
+    done(&o, &cfg);
+}
+
+static void test_timeouts(void)
+{
+    /* the client gave up retrying before the deadline: Timeout */
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "rid-4", 1 };
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_STR(o.err.type, "Timeout");
+    CHECK(strstr(o.err.message, "deadline reached before the target group converged") != NULL);
+    CHECK_INT(f.deregisters, 0);
+    done(&o, &cfg);
+    /* a call that ran into the deadline itself */
+    f = one_target("10.0.0.1");
+    cfg = make_config(60, 1000);
+    f.fail_describe = (elb_error){ 0, "Timeout", "no response within 900 ms", "", 1 };
+    f.advance_on_fail = 5000;
+    o = run(&f, &cfg, 0, 0, 3000);
+    CHECK_STR(o.err.type, "Timeout");
+    done(&o, &cfg);
+    /* a non-retryable error is never a Timeout */
+    f = one_target("10.0.0.1");
+    cfg = make_config(60, 1000);
+    f.fail_describe = (elb_error){ 400, "ValidationError", "bad", "rid", 1 };
+    o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_STR(o.err.type, "ElbApiError");
+    done(&o, &cfg);
+}
+
+static void test_dry_run_only_describes(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    outcome o = run(&f, &cfg, 0, 1, 30000);
+    CHECK_INT(o.rc, 0);
+    CHECK_STR(f.order, "D");
+    CHECK_INT(o.rep.dry_run, 1);
+    CHECK_INT(o.rep.registered.count, 1);
+    CHECK_STR(o.rep.registered.items[0].id, "10.0.0.2");
+    CHECK_INT(o.rep.deregistered.count, 1);
+    CHECK_STR(o.rep.deregistered.items[0].id, "10.0.0.1");
+    CHECK_INT(o.rep.converged, 1);
+    CHECK(strstr(o.log, "dry run") != NULL);
+    done(&o, &cfg);
+}
+
+static void test_failover_wait_until_flip(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0] = (phase){ 3500, DNS_OK, { "10.0.0.1" } };
+    f.dns[1] = (phase){ 0, DNS_OK, { "10.0.0.2" } };
+    outcome o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(o.rep.waited, 1);
+    CHECK_INT(o.rep.dns_changed, 1);
+    /* polls at ~0, 1000, 2000, 3000, 4000 ms: the flip is seen within one interval */
+    CHECK_INT(f.resolves, 5);
+    CHECK(f.first_register_at - START_MS >= 3500);
+    CHECK(f.first_register_at - START_MS <= 3500 + 1000 + 100);
+    CHECK(o.rep.waited_ms >= 3000 && o.rep.waited_ms <= 4100);
+    CHECK_STR(f.order, "DRX");
+    CHECK(strstr(o.log, "waiting for DNS to change") && strstr(o.log, "DNS changed"));
+    done(&o, &cfg);
+}
+
+static void test_failover_first_answer_differs(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    outcome o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(f.resolves, 1);
+    CHECK_INT(o.rep.dns_changed, 1);
+    CHECK_INT(o.rep.waited_ms, 0);
+    CHECK_INT(f.nreg, 1);
+    done(&o, &cfg);
+}
+
+static void test_failover_wait_runs_out(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(5, 1000);
+    f.dns[0].addrs[0] = "10.0.0.1";
+    outcome o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(o.rep.waited, 1);
+    CHECK_INT(o.rep.dns_changed, 0);
+    CHECK_INT(o.rep.converged, 1);
+    CHECK(o.rep.waited_ms >= 3900 && o.rep.waited_ms <= 5000);
+    CHECK(f.last_resolve_at <= START_MS + 5000);
+    CHECK_INT(f.registers + f.deregisters, 0);
+    CHECK_INT(o.rep.unchanged.count, 1);
+    CHECK(strstr(o.log, "DNS wait over without a change") != NULL);
+    done(&o, &cfg);
+}
+
+static void test_failover_wait_capped_by_deadline(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.1";
+    /* 10 s budget: margin min(3 s, 10/3 s) = 3 s, so polling stops before 7 s */
+    outcome o = run(&f, &cfg, 1, 0, 10000);
+    CHECK_INT(o.rc, 0);
+    CHECK(f.last_resolve_at <= START_MS + 7000);
+    CHECK(f.last_resolve_at >= START_MS + 6000);
+    CHECK(f.now <= START_MS + 7100);
+    done(&o, &cfg);
+    /* 3 s budget (Lambda's default timeout): margin 1 s, wait about 2 s */
+    f = one_target("10.0.0.1");
+    cfg = make_config(60, 500);
+    f.dns[0].addrs[0] = "10.0.0.1";
+    o = run(&f, &cfg, 1, 0, 3000);
+    CHECK_INT(o.rc, 0);
+    CHECK(f.last_resolve_at <= START_MS + 2000);
+    CHECK(o.rep.waited_ms <= 2000);
+    done(&o, &cfg);
+}
+
+static void test_failover_errors_while_waiting(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0] = (phase){ 1500, DNS_OK, { "10.0.0.1" } };
+    f.dns[1] = (phase){ 2500, DNS_TEMPFAIL, { NULL } };
+    f.dns[2] = (phase){ 0, DNS_OK, { "10.0.0.3" } };
+    outcome o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(o.rep.dns_changed, 1);
+    CHECK_STR(f.reg[0].id, "10.0.0.3");
+    CHECK(strstr(o.log, "resolution failed while waiting; still polling") != NULL);
+    done(&o, &cfg);
+}
+
+static void test_failover_never_usable(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(3, 1000);
+    f.dns[0].status = DNS_NXDOMAIN;
+    outcome o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(o.rc, -1);
+    CHECK_STR(o.err.type, "ResolveError");
+    CHECK(strstr(o.err.message, "during the failover wait") != NULL);
+    CHECK(strstr(o.err.message, "NXDOMAIN") != NULL);
+    CHECK_INT(f.registers + f.deregisters, 0);
+    CHECK(f.resolves >= 3);
+    done(&o, &cfg);
+}
+
+static void test_failover_last_usable_answer_kept(void)
+{
+    /* an answer that flips back to an error at the end: the last usable one counts */
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(4, 1000);
+    f.dns[0] = (phase){ 1500, DNS_OK, { "10.0.0.1" } };
+    f.dns[1] = (phase){ 0, DNS_NXDOMAIN, { NULL } };
+    outcome o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(o.rep.dns_changed, 0);
+    CHECK_INT(f.registers + f.deregisters, 0);
+    CHECK_INT(o.rep.unchanged.count, 1);
+    done(&o, &cfg);
+}
+
+static void test_no_wait_without_failover(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.1";
+    outcome o = run(&f, &cfg, 0, 0, 900000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(f.resolves, 1);
+    CHECK_INT(o.rep.waited, 0);
+    CHECK_INT(o.rep.dns_changed, 0);
+    CHECK_INT(o.rep.waited_ms, 0);
+    done(&o, &cfg);
+    /* FAILOVER_WAIT_SECONDS=0 turns the wait off */
+    f = one_target("10.0.0.1");
+    cfg = make_config(0, 1000);
+    f.dns[0].addrs[0] = "10.0.0.1";
+    o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(f.resolves, 1);
+    CHECK_INT(o.rep.waited, 0);
+    done(&o, &cfg);
+}
+
+static void test_draining_and_wrong_port(void)
+{
+    fake f;
+    memset(&f, 0, sizeof f);
+    f.current[0] = T("10.0.0.1", 5432, "", "draining");
+    f.current[1] = T("10.0.0.1", 3306, "", "healthy");
+    f.current[2] = T("10.0.0.7", 5432, "", "draining");
+    f.ncurrent = 3;
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.1";
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(f.nreg, 1);
+    CHECK_STR(f.reg[0].id, "10.0.0.1");
+    CHECK_INT(f.reg[0].port, 5432);
+    CHECK_INT(f.ndereg, 1);
+    CHECK_INT(f.dereg[0].port, 3306);
+    done(&o, &cfg);
+}
+
+static void test_batches_of_100(void)
+{
+    fake f;
+    memset(&f, 0, sizeof f);
+    config cfg = make_config(60, 1000);
+    f.generate = 230;
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(f.registers, 3);
+    CHECK_INT(f.batch[0], 100);
+    CHECK_INT(f.batch[1], 100);
+    CHECK_INT(f.batch[2], 30);
+    CHECK_INT(f.nreg, 230);
+    CHECK_INT(o.rep.registered.count, 230);
+    done(&o, &cfg);
+}
+
+static void test_margin(void)
+{
+    CHECK_INT(reconcile_margin_ms(900000), 3000);
+    CHECK_INT(reconcile_margin_ms(9000), 3000);
+    CHECK_INT(reconcile_margin_ms(3000), 1000);
+    CHECK_INT(reconcile_margin_ms(600), 200);
+    CHECK_INT(reconcile_margin_ms(-5), 0);
+}
+
+static void test_error_format(void)
+{
+    char out[600];
+    elb_target t[2] = { T("10.0.0.2", 5432, NULL, NULL), T("fd00::2", 5432, NULL, NULL) };
+    elb_error e = { 0, "ConnectionError", "Failed to connect", "", 3 };
+    reconcile_format_elb_error("RegisterTargets", t, 2, &e, out, sizeof out);
+    CHECK_STR(out, "RegisterTargets failed for 10.0.0.2:5432, [fd00::2]:5432: ConnectionError: Failed to connect "
+                   "(no response, request id none, 3 attempts); is the ELBv2 endpoint reachable (NAT gateway or "
+                   "an elasticloadbalancing VPC endpoint)?");
+    elb_error inv = { 400, "InvalidTarget", "outside the VPC", "r1", 1 };
+    reconcile_format_elb_error("RegisterTargets", t, 1, &inv, out, sizeof out);
+    CHECK(strstr(out, "TARGET_AVAILABILITY_ZONE=all") != NULL);
+}
+
+int main(void)
+{
+    RUN(test_rule1_no_answer_changes_nothing);
+    RUN(test_rule1_all_rejected);
+    RUN(test_some_rejected_rest_registered);
+    RUN(test_rule2_register_then_deregister);
+    RUN(test_rule2_register_failure_deregisters_nothing);
+    RUN(test_deregister_failure_reported);
+    RUN(test_describe_failure);
+    RUN(test_timeouts);
+    RUN(test_dry_run_only_describes);
+    RUN(test_failover_wait_until_flip);
+    RUN(test_failover_first_answer_differs);
+    RUN(test_failover_wait_runs_out);
+    RUN(test_failover_wait_capped_by_deadline);
+    RUN(test_failover_errors_while_waiting);
+    RUN(test_failover_never_usable);
+    RUN(test_failover_last_usable_answer_kept);
+    RUN(test_no_wait_without_failover);
+    RUN(test_draining_and_wrong_port);
+    RUN(test_batches_of_100);
+    RUN(test_margin);
+    RUN(test_error_format);
+    return check_done();
+}

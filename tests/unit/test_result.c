@@ -1,0 +1,250 @@
+/* handler/result.c, metrics.c and cfn.c's documents: exact JSON text, key
+ * order, nulls, sorting, formatting. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "handler/cfn.h"
+#include "handler/metrics.h"
+#include "handler/plan.h"
+#include "handler/result.h"
+
+#define ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
+
+static config cfg_for_tests(void)
+{
+    config c;
+    memset(&c, 0, sizeof c);
+    c.target_group_arn = ARN;
+    c.target_group_name = "pg-writer-tg";
+    c.db_endpoint = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com";
+    c.db_port = 5432;
+    return c;
+}
+
+static void add_addr(addr_list *l, const char *text)
+{
+    ip_addr a;
+    ip_addr_parse(text, &a);
+    addr_list_add(l, &a);
+}
+
+static void add_target(elb_target_list *l, const char *id, int port)
+{
+    l->items = realloc(l->items, (l->count + 1) * sizeof *l->items);
+    elb_target *t = &l->items[l->count++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->id, sizeof t->id, "%s", id);
+    t->port = port;
+}
+
+static char *dump_and_free(void *j)
+{
+    char *s = result_dump(j, NULL);
+    result_free_json(j);
+    return s;
+}
+
+static void test_contract_example(void)
+{
+    config c = cfg_for_tests();
+    event_info ev;
+    reconcile_report rep;
+    memset(&ev, 0, sizeof ev);
+    memset(&rep, 0, sizeof rep);
+    ev.trigger = TRIGGER_RDS_EVENT;
+    strcpy(ev.event_id, "RDS-EVENT-0049");
+    strcpy(ev.source_id, "orders-db");
+    add_addr(&rep.resolved, "10.20.2.118");
+    add_target(&rep.registered, "10.20.2.118", 5432);
+    add_target(&rep.deregistered, "10.20.1.9", 5432);
+    rep.dns_changed = 1;
+    rep.waited = 1;
+    rep.waited_ms = 4120;
+    rep.converged = 1;
+    char *s = dump_and_free(result_build(&c, &ev, &rep));
+    CHECK_STR(s, "{\"trigger\":\"rds-event\",\"eventId\":\"RDS-EVENT-0049\",\"sourceId\":\"orders-db\","
+                 "\"endpoint\":\"orders-db.abc123xyz.eu-west-1.rds.amazonaws.com\",\"port\":5432,"
+                 "\"targetGroupArn\":\"" ARN "\","
+                 "\"resolved\":[\"10.20.2.118\"],\"rejected\":[],"
+                 "\"registered\":[\"10.20.2.118:5432\"],\"deregistered\":[\"10.20.1.9:5432\"],\"unchanged\":[],"
+                 "\"dryRun\":false,\"dnsChanged\":true,\"waitedMs\":4120,\"converged\":true}");
+    free(s);
+    reconcile_report_free(&rep);
+}
+
+static void test_nulls_sorting_ipv6(void)
+{
+    config c = cfg_for_tests();
+    event_info ev;
+    reconcile_report rep;
+    memset(&ev, 0, sizeof ev);
+    memset(&rep, 0, sizeof rep);
+    ev.trigger = TRIGGER_SCHEDULE;
+    add_addr(&rep.resolved, "fd00::5");
+    add_addr(&rep.resolved, "54.1.2.3");
+    add_addr(&rep.resolved, "10.0.0.10");
+    add_addr(&rep.resolved, "10.0.0.9");
+    add_addr(&rep.rejected, "54.1.2.3");
+    add_target(&rep.registered, "fd00::5", 5432);
+    add_target(&rep.registered, "10.0.0.10", 5432);
+    add_target(&rep.registered, "10.0.0.9", 5432);
+    add_target(&rep.deregistered, "10.0.0.9", 6000);
+    add_target(&rep.deregistered, "10.0.0.9", 80);
+    rep.dry_run = 1;
+    rep.converged = 1;
+    char *s = dump_and_free(result_build(&c, &ev, &rep));
+    CHECK(strstr(s, "{\"trigger\":\"schedule\",\"eventId\":null,\"sourceId\":null,") == s);
+    CHECK(strstr(s, "\"resolved\":[\"10.0.0.9\",\"10.0.0.10\",\"54.1.2.3\",\"fd00::5\"],"
+                    "\"rejected\":[\"54.1.2.3\"],"
+                    "\"registered\":[\"10.0.0.9:5432\",\"10.0.0.10:5432\",\"[fd00::5]:5432\"],"
+                    "\"deregistered\":[\"10.0.0.9:80\",\"10.0.0.9:6000\"],\"unchanged\":[],"
+                    "\"dryRun\":true,\"dnsChanged\":false,\"waitedMs\":0,\"converged\":true}") != NULL);
+    free(s);
+    reconcile_report_free(&rep);
+}
+
+static void test_triggers(void)
+{
+    CHECK_STR(event_trigger_name(TRIGGER_RDS_EVENT), "rds-event");
+    CHECK_STR(event_trigger_name(TRIGGER_SCHEDULE), "schedule");
+    CHECK_STR(event_trigger_name(TRIGGER_CLOUDFORMATION), "cloudformation");
+    CHECK_STR(event_trigger_name(TRIGGER_MANUAL), "manual");
+}
+
+static void test_cloudformation_additions(void)
+{
+    config c = cfg_for_tests();
+    event_info ev;
+    reconcile_report rep;
+    rns_error e;
+    memset(&ev, 0, sizeof ev);
+    memset(&rep, 0, sizeof rep);
+    ev.trigger = TRIGGER_CLOUDFORMATION;
+    rns_error_set(&e, "ResolveError", "no usable address for %s", "x");
+    void *r = result_build(&c, &ev, &rep);
+    result_add_cloudformation(r, "FAILED", &e);
+    char *s = dump_and_free(r);
+    CHECK(strstr(s, "\"converged\":false,\"cloudformationStatus\":\"FAILED\","
+                    "\"error\":{\"errorType\":\"ResolveError\",\"errorMessage\":\"no usable address for x\"}}") != NULL);
+    free(s);
+    rns_error_clear(&e);
+    r = result_build(&c, &ev, &rep);
+    result_add_cloudformation(r, "SUCCESS", &e);
+    s = dump_and_free(r);
+    CHECK(strstr(s, "\"converged\":false,\"cloudformationStatus\":\"SUCCESS\"}") != NULL);
+    CHECK(strstr(s, "\"error\"") == NULL);
+    free(s);
+}
+
+static void test_error_json(void)
+{
+    rns_error e;
+    rns_error_set(&e, "ElbApiError", "RegisterTargets failed: \"quoted\" %s", "text");
+    char *s = dump_and_free(result_error(&e));
+    CHECK_STR(s, "{\"errorType\":\"ElbApiError\",\"errorMessage\":\"RegisterTargets failed: \\\"quoted\\\" text\"}");
+    free(s);
+    /* not UTF-8 (a value from the environment): still valid JSON */
+    rns_error_set(&e, "Runtime.ConfigError", "DB_PORT=\xff\xfe: must be 1..65535");
+    s = dump_and_free(result_error(&e));
+    CHECK_STR(s, "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"DB_PORT=??: must be 1..65535\"}");
+    free(s);
+}
+
+static void test_metrics_line(void)
+{
+    metrics_values v = { 1, 2, 4120, 180, 0, "rds-event", "RDS-EVENT-0049", "" };
+    char *line = metrics_line("RdsNlbSync", "pg-writer-tg", &v, 1717000000123LL);
+    CHECK_STR(line, "{\"_aws\":{\"CloudWatchMetrics\":[{\"Namespace\":\"RdsNlbSync\",\"Dimensions\":[[\"TargetGroup\"]],"
+                    "\"Metrics\":[{\"Name\":\"TargetsRegistered\",\"Unit\":\"Count\"},"
+                    "{\"Name\":\"TargetsDeregistered\",\"Unit\":\"Count\"},"
+                    "{\"Name\":\"DnsWaitMs\",\"Unit\":\"Milliseconds\"},"
+                    "{\"Name\":\"ReconcileMs\",\"Unit\":\"Milliseconds\"},"
+                    "{\"Name\":\"Errors\",\"Unit\":\"Count\"}]}],\"Timestamp\":1717000000123},"
+                    "\"TargetGroup\":\"pg-writer-tg\",\"TargetsRegistered\":1,\"TargetsDeregistered\":2,"
+                    "\"DnsWaitMs\":4120,\"ReconcileMs\":180,\"Errors\":0,\"trigger\":\"rds-event\","
+                    "\"eventId\":\"RDS-EVENT-0049\"}");
+    free(line);
+    metrics_values err = { 0, 0, 0, 20, 1, "manual", NULL, "ResolveError" };
+    line = metrics_line("Team/Db", "tg", &err, 1);
+    CHECK(strstr(line, "\"Errors\":1,\"trigger\":\"manual\",\"errorType\":\"ResolveError\"}") != NULL);
+    free(line);
+    CHECK(metrics_line("", "tg", &v, 1) == NULL);
+    CHECK(metrics_line(NULL, "tg", &v, 1) == NULL);
+}
+
+static cfn_request cfn_req(cfn_request_type type, const char *physical)
+{
+    cfn_request r;
+    memset(&r, 0, sizeof r);
+    r.type = type;
+    r.response_url = "https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/arn%3A?X-Amz-Signature=abc";
+    r.stack_id = "arn:aws:cloudformation:eu-west-1:111122223333:stack/s/1";
+    r.request_id = "req-1";
+    r.logical_resource_id = "Sync";
+    r.physical_resource_id = (char *)physical;
+    return r;
+}
+
+static void test_cfn_physical_id(void)
+{
+    char out[256];
+    cfn_request r = cfn_req(CFN_CREATE, NULL);
+    cfn_physical_id(&r, "pg-writer-tg", out, sizeof out);
+    CHECK_STR(out, "rds-nlb-sync-pg-writer-tg");
+    r = cfn_req(CFN_UPDATE, "kept-id");
+    cfn_physical_id(&r, "pg-writer-tg", out, sizeof out);
+    CHECK_STR(out, "kept-id");
+    r = cfn_req(CFN_DELETE, "kept-id");
+    cfn_physical_id(&r, "pg-writer-tg", out, sizeof out);
+    CHECK_STR(out, "kept-id");
+    r = cfn_req(CFN_DELETE, NULL);
+    cfn_physical_id(&r, "pg-writer-tg", out, sizeof out);
+    CHECK_STR(out, "rds-nlb-sync-pg-writer-tg");
+}
+
+static void test_cfn_body(void)
+{
+    cfn_request r = cfn_req(CFN_CREATE, NULL);
+    json_t *data = json_pack("{s:s}", "Registered", "1");
+    char *body = cfn_response_body(&r, "SUCCESS", "Create: 1 registered", "rds-nlb-sync-tg", data);
+    CHECK_STR(body, "{\"Status\":\"SUCCESS\",\"Reason\":\"Create: 1 registered\",\"PhysicalResourceId\":\"rds-nlb-sync-tg\","
+                    "\"StackId\":\"arn:aws:cloudformation:eu-west-1:111122223333:stack/s/1\",\"RequestId\":\"req-1\","
+                    "\"LogicalResourceId\":\"Sync\",\"NoEcho\":false,\"Data\":{\"Registered\":\"1\"}}");
+    free(body);
+    json_decref(data);
+    char reason[5000];
+    memset(reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    body = cfn_response_body(&r, "FAILED", reason, "p", NULL);
+    CHECK(strlen(body) < 4096);
+    CHECK(strstr(body, "\"Data\":{}") != NULL);
+    free(body);
+}
+
+static void test_cfn_url_host(void)
+{
+    char host[256];
+    cfn_url_host("https://bucket.s3.amazonaws.com/path/x?X-Amz-Signature=SECRET", host, sizeof host);
+    CHECK_STR(host, "bucket.s3.amazonaws.com");
+    cfn_url_host("http://127.0.0.1:8080/cfn?sig=1", host, sizeof host);
+    CHECK_STR(host, "127.0.0.1:8080");
+    cfn_url_host("https://user:pw@host.example/x", host, sizeof host);
+    CHECK_STR(host, "host.example");
+    cfn_url_host("", host, sizeof host);
+    CHECK_STR(host, "");
+}
+
+int main(void)
+{
+    RUN(test_contract_example);
+    RUN(test_nulls_sorting_ipv6);
+    RUN(test_triggers);
+    RUN(test_cloudformation_additions);
+    RUN(test_error_json);
+    RUN(test_metrics_line);
+    RUN(test_cfn_physical_id);
+    RUN(test_cfn_body);
+    RUN(test_cfn_url_host);
+    return check_done();
+}
