@@ -223,11 +223,14 @@ static void hs_add(header_set *h, const char *name, const char *value)
     h->items[h->count++] = line;
 }
 
+/* The lines hold the signature and the session token: wiped before freeing. */
 static void hs_free(header_set *h)
 {
     size_t i;
-    for (i = 0; i < h->count; i++)
+    for (i = 0; i < h->count; i++) {
+        explicit_bzero(h->items[i], strlen(h->items[i]));
         free(h->items[i]);
+    }
     h->count = 0;
 }
 
@@ -396,12 +399,14 @@ static int call(elb_client *c, const char *action, const char *body, int64_t dea
     int n, cost = 0, last_cost = 0;
     for (n = 1;; n++) {
         long wait, left = (long)(deadline_ms - now_ms());
-        if (left <= 0) {
-            /* Only reached before the first attempt: later ones are planned
-             * to start before the deadline. */
+        if (left <= 0 && n == 1) {
             set_error(err, "Timeout", "deadline reached before %s could be sent", action);
-            err->attempts = n - 1;
+            err->attempts = 0;
             return -1;
+        }
+        if (left <= 0) { /* a wait overslept the deadline: keep the last error */
+            n--;
+            break;
         }
         if (send_attempt(c, action, body, n, left < c->attempt_timeout_ms ? left : c->attempt_timeout_ms,
                          out, &e, &info) == 0) {

@@ -22,7 +22,6 @@
 #endif
 
 #define HTTP_MAX_BODY (8u << 20) /* far above any ELBv2 answer; a bound on memory */
-#define HTTP_MAX_HEADERS 32
 
 static const char *const system_bundles[] = {
     "/etc/pki/tls/certs/ca-bundle.crt",   /* Amazon Linux */
@@ -209,13 +208,23 @@ static int has_header(const char *const *headers, const char *name)
 {
     size_t n = strlen(name);
     for (; headers && *headers; headers++)
-        if (strncasecmp(*headers, name, n) == 0 && (*headers)[n] == ':')
+        if (strncasecmp(*headers, name, n) == 0 && ((*headers)[n] == ':' || (*headers)[n] == ';'))
             return 1;
     return 0;
 }
 
+/* Header lines may carry an Authorization or a session token. */
+static void free_headers(struct curl_slist *list)
+{
+    struct curl_slist *p;
+    for (p = list; p; p = p->next)
+        explicit_bzero(p->data, strlen(p->data));
+    curl_slist_free_all(list);
+}
+
 /* The caller's headers plus two that switch libcurl defaults off: no
- * "Expect: 100-continue" round trip, and no form Content-Type unless given. */
+ * "Expect: 100-continue" round trip, and no form Content-Type unless given.
+ * ("Name;" is libcurl's way to send a header with an empty value.) */
 static struct curl_slist *build_headers(const char *const *headers)
 {
     struct curl_slist *list = NULL, *next;
@@ -230,14 +239,14 @@ static struct curl_slist *build_headers(const char *const *headers)
             goto fail;
         list = next;
     }
-    for (i = 0; headers && headers[i] && i < HTTP_MAX_HEADERS; i++) {
+    for (i = 0; headers && headers[i]; i++) {
         if (!(next = curl_slist_append(list, headers[i])))
             goto fail;
         list = next;
     }
     return list;
 fail:
-    curl_slist_free_all(list);
+    free_headers(list);
     return NULL;
 }
 
@@ -368,7 +377,7 @@ http_result http_request(http_client *c, const char *method, const char *url,
     if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
         c->connections += conns;
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(list);
+    free_headers(list);
     res = classify(rc);
     if (c->body_too_large)
         res = HTTP_OTHER_ERROR;
