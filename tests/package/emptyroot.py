@@ -1,0 +1,177 @@
+"""An otherwise empty root for the deployment package, as Lambda's provided.al2023 has little more.
+
+The root holds only glibc's files (the loader, libc.so.6 and whatever else `ldd`
+or the cross libc lists), /etc/resolv.conf and /etc/hosts (glibc's resolver
+reads them; resolv.conf points at 127.0.0.1, where the test runs dnsmasq), and,
+when asked, a CA bundle at the Amazon Linux path only. No /etc/ssl, no
+/usr/lib/ssl, no shared library of curl, OpenSSL, jansson or expat: a package
+that still needs one of them fails here.
+
+    import emptyroot
+    emptyroot.enter_netns()                 # private loopback (root only), before any thread
+    root = emptyroot.make_root(tmp, "x86_64", {"bootstrap": data}, ca_pem=pem)
+    with emptyroot.Dnsmasq({"db.example": "10.20.2.118"}):
+        proc = emptyroot.spawn(root, "x86_64", ["/bootstrap", "--version"], env)
+"""
+import ctypes
+import fcntl
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+AL_CA_BUNDLE = "/etc/pki/tls/certs/ca-bundle.crt"
+DEBIAN_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CLONE_NEWNET = 0x40000000
+
+ARCHES = {
+    # arch: (machine in readelf, loader path in the ELF, where glibc's files come from, emulator)
+    "x86_64": ("Advanced Micro Devices X86-64", "/lib64/ld-linux-x86-64.so.2", None, None),
+    "arm64": ("AArch64", "/lib/ld-linux-aarch64.so.1", "/usr/aarch64-linux-gnu", "/usr/bin/qemu-aarch64-static"),
+}
+
+
+def native_arch():
+    return {"x86_64": "x86_64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+
+
+def enter_netns():
+    """Moves this process into a new network namespace with only loopback, up.
+    Call it before starting any thread. Needs root."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        ifreq = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, 0x8913, ifreq))[1]   # SIOCGIFFLAGS
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))     # SIOCSIFFLAGS, IFF_UP
+    finally:
+        s.close()
+
+
+def glibc_files(arch, binary):
+    """[(path inside the root, path on this machine)] of glibc's files the binary needs."""
+    _, loader, cross, _ = ARCHES[arch]
+    if cross is None:
+        out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             check=True).stdout.decode()
+        files = []
+        for line in out.splitlines():
+            parts = line.split()
+            if "=>" in parts and len(parts) > parts.index("=>") + 1 and parts[parts.index("=>") + 1].startswith("/"):
+                files.append(parts[parts.index("=>") + 1])
+            elif parts and parts[0].startswith("/"):
+                files.append(parts[0])
+        pairs = [(f, os.path.realpath(f)) for f in files]
+        if loader not in [p for p, _ in pairs]:
+            pairs.append((loader, os.path.realpath(loader)))
+        return pairs
+    # The cross libc: the loader, libc.so.6, at the paths a provided.al2023-like
+    # system (and Debian's arm64 ld.so) searches.
+    lib = os.path.join(cross, "lib")
+    return [(loader, os.path.realpath(os.path.join(lib, os.path.basename(loader)))),
+            ("/lib/aarch64-linux-gnu/libc.so.6", os.path.realpath(os.path.join(lib, "libc.so.6")))]
+
+
+def make_root(directory, arch, files, ca_pem=None, glibc_for=None):
+    """Builds the root in directory. files: {name at the root: bytes}, each mode 0755
+    (the package's bootstrap). glibc_for: the binary whose glibc files to copy
+    (default: the first of files, written out). Returns directory."""
+    for name, data in files.items():
+        path = os.path.join(directory, name.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, 0o755)
+    binary = glibc_for or os.path.join(directory, next(iter(files)).lstrip("/"))
+    for inside, real in glibc_files(arch, binary):
+        dest = os.path.join(directory, inside.lstrip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy2(real, dest)
+    emulator = ARCHES[arch][3]
+    if emulator and arch != native_arch():
+        shutil.copy2(emulator, os.path.join(directory, os.path.basename(emulator)))
+    etc = os.path.join(directory, "etc")
+    os.makedirs(etc, exist_ok=True)
+    with open(os.path.join(etc, "resolv.conf"), "w") as f:
+        f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
+    with open(os.path.join(etc, "hosts"), "w") as f:
+        f.write("127.0.0.1 localhost\n::1 localhost\n")
+    if ca_pem is not None:
+        path = os.path.join(directory, AL_CA_BUNDLE.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(ca_pem)
+    return directory
+
+
+def listing(directory):
+    """Every file under the root, as paths inside it."""
+    out = []
+    for base, _, names in os.walk(directory):
+        for n in names:
+            out.append("/" + os.path.relpath(os.path.join(base, n), directory))
+    return sorted(out)
+
+
+def command(arch, argv):
+    """argv inside the root, behind the emulator when the arch is foreign."""
+    emulator = ARCHES[arch][3]
+    if emulator and arch != native_arch():
+        return ["/" + os.path.basename(emulator)] + list(argv)
+    return list(argv)
+
+
+def spawn(directory, arch, argv, env, **kw):
+    """Starts argv chrooted into directory (root only), with exactly env."""
+    def enter():
+        os.chroot(directory)
+        os.chdir("/")
+    return subprocess.Popen(command(arch, argv), env=env, preexec_fn=enter, close_fds=True, **kw)
+
+
+def run(directory, arch, argv, env, timeout=30, stdin=None):
+    proc = spawn(directory, arch, argv, env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(stdin, timeout=timeout)
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+class Dnsmasq:
+    """dnsmasq on 127.0.0.1:53 (inside the private namespace) answering only the
+    given names, with a 5-second TTL like the local stack."""
+
+    def __init__(self, records):
+        self.records = dict(records)
+        self.proc = None
+
+    def __enter__(self):
+        argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--pid-file=",
+                "--user=root", "--local-ttl=5", "--log-facility=-"]
+        argv += ["--host-record=%s,%s" % (name, ip) for name, ip in self.records.items()]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited: %s" % self.proc.stderr.read().decode(errors="replace"))
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                if s.connect_ex(("127.0.0.1", 53)) == 0:
+                    return self
+            finally:
+                s.close()
+            time.sleep(0.02)
+        raise RuntimeError("dnsmasq did not start listening")
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,227 @@
+"""The cases shared by test_package.py (x86_64, build/function.zip) and
+test_package_arm64.py (arm64, build/function-arm64.zip, run under qemu-user).
+
+Each suite calls define(arch, zip_path, probe_path, prepare) and tap.main().
+`prepare()` runs before the first case and may tap.skip() (e.g. no zip).
+
+The empty-root cases run the zipped bootstrap chrooted into a root that holds
+glibc's files only (emptyroot.py), in a private network namespace, against the
+fake Runtime API, the fake ELBv2 API over HTTPS (test CA at the Amazon Linux
+path only) and dnsmasq serving the database endpoint."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import emptyroot
+import pkgcheck
+import tap
+
+ARN = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer/5d2c7e41a9b3f086"
+DB = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com"
+NEW_IP, OLD_IP = "10.20.2.118", "10.20.1.9"
+CREDS = {"AWS_ACCESS_KEY_ID": "AKIDPACKAGETEST", "AWS_SECRET_ACCESS_KEY": "pkg/secret/key/for/the/empty/root",
+         "AWS_SESSION_TOKEN": "pkg-session-token"}
+
+_state = {"ready": None, "netns": None}
+
+
+def _netns():
+    """Enters the private namespace once (before any thread starts); None when impossible."""
+    if _state["netns"] is None:
+        if os.geteuid() != 0:
+            _state["netns"] = "needs root (chroot and a network namespace)"
+        else:
+            try:
+                emptyroot.enter_netns()
+                _state["netns"] = ""
+            except OSError as e:
+                _state["netns"] = "cannot enter a network namespace: %s" % e
+    if _state["netns"]:
+        tap.skip(_state["netns"])
+
+
+def _need_tool(name):
+    if not shutil.which(name):
+        tap.skip("%s is not installed (scripts/deps.txt)" % name)
+
+
+def define(arch, zip_path, probe_path, prepare=None):
+    machine_name, loader, _, emulator = emptyroot.ARCHES[arch]
+    foreign = arch != emptyroot.native_arch()
+
+    def ready():
+        if _state["ready"] is None:
+            try:
+                if prepare:
+                    prepare()
+                _state["ready"] = ("", "")
+            except tap.Skip as s:
+                _state["ready"] = ("skip", str(s))
+            except Exception as e:  # reported by every case, tried once
+                _state["ready"] = ("fail", str(e))
+        kind, why = _state["ready"]
+        if kind == "skip":
+            tap.skip(why)
+        if kind == "fail":
+            raise AssertionError(why)
+        if not os.path.exists(zip_path):
+            tap.skip("%s is missing: run make package%s" % (zip_path, " ARCH=arm64" if arch == "arm64" else ""))
+        if foreign and not os.path.exists(emulator):
+            tap.skip("%s is missing (qemu-user-static)" % emulator)
+
+    def bootstrap_bytes():
+        return pkgcheck.zip_bootstrap(zip_path)
+
+    def root_with(tmp, files, ca=None):
+        # glibc's files are taken for the bootstrap; the probe needs the same ones.
+        return emptyroot.make_root(tmp, arch, files, ca_pem=ca,
+                                   glibc_for=os.path.join(tmp, "bootstrap") if "bootstrap" in files else None)
+
+    @tap.case
+    def zip_layout():
+        ready()
+        pkgcheck.check_zip(tap, zip_path)
+
+    @tap.case
+    def elf_glibc_only_and_stripped():
+        ready()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = pkgcheck.write_exec(tmp, "bootstrap", bootstrap_bytes())
+            pkgcheck.check_elf(tap, path, machine_name, loader)
+
+    @tap.case
+    def libraries_linked_in():
+        ready()
+        data = bootstrap_bytes()
+        # libcurl's own default CA path is Amazon Linux's (scripts/build-curl.sh),
+        # and OpenSSL's version text is inside: the libraries are in the binary.
+        tap.ok(b"/etc/pki/tls/certs/ca-bundle.crt" in data, "the Amazon Linux CA path is in the binary")
+        tap.ok(b"OpenSSL 3." in data, "OpenSSL is linked in")
+        tap.ok(b"not well-formed (invalid token)" in data, "expat's messages are in the binary")
+        with tempfile.TemporaryDirectory() as tmp:
+            libs = pkgcheck.needed(pkgcheck.write_exec(tmp, "bootstrap", data))
+        tap.eq([n for n in libs if any(k in n for k in ("curl", "ssl", "crypto", "jansson", "expat"))], [],
+               "shared libraries of the four")
+
+    @tap.case
+    def version_in_empty_root():
+        ready()
+        _netns()
+        with tempfile.TemporaryDirectory() as tmp:
+            root = root_with(tmp, {"bootstrap": bootstrap_bytes()})
+            files = emptyroot.listing(root)
+            tap.ok(not [f for f in files if f.startswith(("/etc/ssl", "/usr/lib/ssl", "/usr/share"))],
+                   "the root holds no TLS files: %r" % files)
+            code, out, err = emptyroot.run(root, arch, ["/bootstrap", "--version"], {})
+            tap.eq(code, 0, "bootstrap --version exit status (stderr: %s)" % err.strip()[:300])
+            tap.ok("0." in out or "rds-nlb-sync" in out, "version text: %r" % out)
+
+    @tap.case
+    def probe_https_with_amazon_linux_ca_path():
+        ready()
+        if not os.path.exists(probe_path):
+            tap.skip("%s is missing: run make package" % probe_path)
+        _netns()
+        from fake_elbv2 import FakeElbv2
+        with FakeElbv2(**_fake_creds()) as elb, tempfile.TemporaryDirectory() as tmp:
+            with open(probe_path, "rb") as f:
+                probe = f.read()
+            root = emptyroot.make_root(tmp, arch, {"probe": probe}, ca_pem=_read(elb.ca_file))
+            code, out, err = emptyroot.run(root, arch, ["/probe", elb.url + "/"], {})
+            tap.eq(code, 0, "probe exit status (stdout %s, stderr %s)" % (out.strip(), err.strip()[:300]))
+            got = json.loads(out)
+            tap.eq(got["curlCode"], 0, "curl result")
+            tap.eq(got["status"], 400, "HTTP status of a GET to the Query API")
+            tap.ok(got["xmlRoot"] and got["xmlRoot"].endswith("ErrorResponse"), "XML root %r" % got["xmlRoot"])
+
+    @tap.case
+    def probe_https_fails_without_ca():
+        # The control case: with no CA bundle in the root the same request must fail,
+        # so the case above really depends on the Amazon Linux path.
+        ready()
+        if not os.path.exists(probe_path):
+            tap.skip("%s is missing: run make package" % probe_path)
+        _netns()
+        from fake_elbv2 import FakeElbv2
+        with FakeElbv2(**_fake_creds()) as elb, tempfile.TemporaryDirectory() as tmp:
+            with open(probe_path, "rb") as f:
+                probe = f.read()
+            root = emptyroot.make_root(tmp, arch, {"probe": probe})
+            code, out, err = emptyroot.run(root, arch, ["/probe", elb.url + "/"], {})
+            tap.eq(code, 1, "probe exit status")
+            tap.ok(json.loads(out)["curlCode"] in (60, 77), "certificate failure expected: %s" % out.strip())
+
+    @tap.case
+    def invocation_in_empty_root():
+        ready()
+        _netns()
+        _need_tool("dnsmasq")
+        result, elb_calls, registered = _one_invocation(arch, bootstrap_bytes(), with_ca=True)
+        tap.eq(result["kind"], "response", "invocation result (%s)" % json.dumps(result["json"])[:400])
+        body = result["json"]
+        tap.eq(body["resolved"], [NEW_IP], "resolved")
+        tap.eq(body["registered"], ["%s:5432" % NEW_IP], "registered")
+        tap.eq(body["deregistered"], ["%s:5432" % OLD_IP], "deregistered")
+        tap.eq(body["converged"], True, "converged")
+        tap.eq(registered, ["%s:5432" % NEW_IP], "the fake's target group")
+        tap.ok(elb_calls and all(c["signature_ok"] for c in elb_calls), "every ELBv2 call was signed correctly")
+
+    @tap.case
+    def invocation_fails_without_ca():
+        ready()
+        _netns()
+        _need_tool("dnsmasq")
+        result, elb_calls, registered = _one_invocation(arch, bootstrap_bytes(), with_ca=False)
+        tap.eq(result["kind"], "error", "without a CA bundle the invocation must fail")
+        tap.eq(registered, ["%s:5432" % OLD_IP], "nothing changed")
+        tap.eq([c for c in elb_calls if c["status"] is not None], [], "no request got through TLS")
+
+
+def _fake_creds():
+    return {"access_key": CREDS["AWS_ACCESS_KEY_ID"], "secret_key": CREDS["AWS_SECRET_ACCESS_KEY"],
+            "session_token": CREDS["AWS_SESSION_TOKEN"]}
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _one_invocation(arch, bootstrap, with_ca):
+    """Runs bootstrap as Lambda would (runtime loop) in the empty root for one `{}` event.
+    Returns (the posted result, the ELBv2 calls, the target group's registered targets)."""
+    from fake_elbv2 import FakeElbv2
+    from fake_runtime import FakeRuntime
+    with FakeElbv2(**_fake_creds()) as elb, FakeRuntime() as rt, \
+            emptyroot.Dnsmasq({DB: NEW_IP}), tempfile.TemporaryDirectory() as tmp:
+        elb.add_target_group(ARN, targets=["%s:5432" % OLD_IP])
+        root = emptyroot.make_root(tmp, arch, {"bootstrap": bootstrap},
+                                   ca_pem=_read(elb.ca_file) if with_ca else None)
+        env = dict(CREDS, AWS_LAMBDA_RUNTIME_API=rt.address, AWS_REGION="eu-west-1",
+                   AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=elb.url, TARGET_GROUP_ARN=ARN,
+                   DB_ENDPOINT=DB, DB_PORT="5432", AWS_MAX_ATTEMPTS="1",
+                   AWS_LAMBDA_FUNCTION_NAME="rds-nlb-sync", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
+                   AWS_LAMBDA_FUNCTION_VERSION="$LATEST")
+        proc = emptyroot.spawn(root, arch, ["/bootstrap"], env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            rid = rt.enqueue({})
+            try:
+                result = rt.wait_result(rid, timeout=60)
+            except TimeoutError:
+                proc.kill()
+                out = proc.communicate()[0].decode(errors="replace")
+                raise AssertionError("no result within 60 s; bootstrap said: %s" % out[-1500:])
+            rt.exit_when_drained()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        return result, list(elb.calls), elb.registered(ARN)
