@@ -21,6 +21,15 @@ struct dns_resolver {
     lookup *abandoned;
 };
 
+#define DNS_FREE_WAIT_MS 1000
+
+static long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 dns_resolver *dns_resolver_new(void)
 {
     return calloc(1, sizeof(dns_resolver));
@@ -48,14 +57,20 @@ static void reap(dns_resolver *r)
     }
 }
 
+static int wait_lookup(lookup *l, long timeout_ms);
+
+/* Waits a little for lookups still running; past that, they are left to
+ * glibc's worker (it writes into them when it finishes), which costs their
+ * memory rather than a process that lingers for the resolver's timeouts. */
 void dns_resolver_free(dns_resolver *r)
 {
     if (!r)
         return;
+    long end = monotonic_ms() + DNS_FREE_WAIT_MS;
     while (r->abandoned) {
-        const struct gaicb *list[1] = { &r->abandoned->cb };
-        if (gai_error(&r->abandoned->cb) == EAI_INPROGRESS)
-            gai_suspend(list, 1, NULL);
+        long left = end - monotonic_ms();
+        if (left <= 0 || wait_lookup(r->abandoned, left) != 0)
+            break;
         reap(r);
     }
     free(r);
@@ -65,13 +80,6 @@ static struct timespec ms_to_timespec(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     return ts;
-}
-
-static long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Waits until the lookup completes or timeout_ms passes. 0 when complete. */

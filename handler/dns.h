@@ -4,8 +4,9 @@
  *
  * The lookup runs through glibc's getaddrinfo_a so that a resolver that never
  * answers cannot hold the caller past its deadline. A lookup still running at
- * the timeout is kept by the resolver object and freed once it finishes (or
- * when the resolver is freed). */
+ * the timeout is kept by the resolver object and freed once it finishes
+ * (dns_resolver_free waits up to a second for such lookups, then leaves them
+ * to glibc). */
 #ifndef RNS_DNS_H
 #define RNS_DNS_H
 
@@ -25,7 +26,7 @@ typedef enum dns_status {
 typedef struct dns_resolver dns_resolver;
 
 dns_resolver *dns_resolver_new(void);
-/* Waits for lookups that are still running, then frees. */
+/* Waits briefly for lookups that are still running, then frees. */
 void dns_resolver_free(dns_resolver *r);
 
 /* family: AF_INET, AF_INET6 or AF_UNSPEC (both). On DNS_OK, *out holds the
