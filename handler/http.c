@@ -383,6 +383,9 @@ http_result http_request(http_client *c, const char *method, const char *url,
         res = HTTP_OTHER_ERROR;
     if (res != HTTP_OK) {
         describe_error(c, rc, timeout_ms, err, errlen);
+        free(c->body); /* may have grown large; the next answer starts afresh */
+        c->body = NULL;
+        c->body_len = c->body_cap = 0;
         return res;
     }
     if (take_response(c, resp, err, errlen) != 0)

@@ -206,8 +206,9 @@ def internal_failure_500_is_retried():
 def service_unavailable_503_exhausts_attempts():
     with fake() as f:
         f.inject("503", count=None)
-        r = run(f, describe())
+        r = run(f, ("register", ARN, "10.20.2.118,5432"))
         tap.eq(r.rc, 1)
+        tap.eq(f.registered(ARN), ["10.20.1.37:5432"])
         e = r.ops[0]["error"]
         tap.eq((e["code"], e["status"], e["attempts"]), ("ServiceUnavailable", 503, 3))
         tap.eq(e["requestId"], f.calls[-1]["request_id"])
@@ -250,7 +251,7 @@ def hang_with_near_deadline_returns_in_time():
         tap.eq(r.rc, 1)
         e = r.ops[0]["error"]
         tap.eq((e["code"], e["status"], e["attempts"]), ("Timeout", 0, 1))
-        tap.ok(700 <= r.ops[0]["ms"] <= 1300, "returned after %d ms" % r.ops[0]["ms"])
+        tap.ok(700 <= r.ops[0]["ms"] <= 2000, "returned after %d ms" % r.ops[0]["ms"])
         tap.eq(len(f.calls), 1)
 
 
@@ -270,7 +271,7 @@ def throttling_stops_before_a_wait_past_the_deadline():
         r = run(f, describe(), args=["--deadline-ms", "150"], AWS_MAX_ATTEMPTS="10")
         e = r.ops[0]["error"]
         tap.eq(e["code"], "Throttling")  # the last error, not a made-up Timeout
-        tap.ok(r.ops[0]["ms"] < 400, "took %d ms" % r.ops[0]["ms"])
+        tap.ok(r.ops[0]["ms"] < 800, "took %d ms" % r.ops[0]["ms"])
         tap.eq(e["attempts"], len(f.calls))
         tap.ok(len(f.calls) < 10, "all attempts were made")
 
@@ -337,9 +338,10 @@ def connection_closed_before_tls_is_retried():
 def malformed_xml_is_retried_then_reported():
     with fake() as f:
         f.inject("malformed", count=1)
-        r = run(f, describe())
+        r = run(f, ("deregister", ARN, "10.20.1.37,5432"))
         tap.eq(r.rc, 0)
         tap.eq(len(f.calls), 2)
+        tap.eq(f.targets(ARN)[0]["State"], "draining")
         tap.eq(r.waits[0][1], "MalformedResponse")
     with fake() as f:
         f.inject("malformed", count=None)
