@@ -1,0 +1,90 @@
+"""Helpers shared by the handler's suites (tests/integration/test_handler_*.py).
+
+Each suite enters the private namespace (stack.enter_namespace()), starts one LocalStack, and resets
+the target group and DNS before each case with reset(). Assertions here check the contract's
+invariants that hold for every run: no secret in any log line, stdout is exactly one JSON document.
+"""
+import json
+import os
+
+import stack
+import tap
+
+OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
+NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
+OUR_EVENTS = os.path.join(tap.root(), "tests", "fixtures", "events")
+SECRETS = (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN)
+
+
+def our_event(name):
+    with open(os.path.join(OUR_EVENTS, name), "rb") as f:
+        return f.read()
+
+
+def shared_event(name):
+    d = tap.shared_dir()
+    if not d:
+        tap.skip("RNS_SHARED is not set (no ../shared)")
+    with open(os.path.join(d, "fixtures", "events", name), "rb") as f:
+        return f.read()
+
+
+def reset(s, targets=(OLD,), records=None, cnames=None, arn=None, vpc=stack.VPC_CIDR, **group):
+    """The default target group holding `targets`, DNS serving `records` (default: the endpoint on
+    the old primary), no faults, no recorded calls."""
+    s.dns.serve()
+    s.dns.set_records(records if records is not None else dict(stack.DEFAULT_RECORDS),
+                      cnames if cnames is not None else dict(stack.DEFAULT_CNAMES), replace=True)
+    s.elb.clear_faults()
+    s.elb.add_target_group(arn or s.target_group_arn, list(targets), vpc_cidr=vpc, port=stack.DB_PORT, **group)
+    s.elb.reset_calls()
+
+
+def actions(s):
+    return [c["action"] for c in s.elb.calls]
+
+
+def check_clean(r, extra_secrets=()):
+    """Invariants of every --invoke run."""
+    for secret in SECRETS + tuple(extra_secrets):
+        tap.ok(secret not in r.stderr and secret not in r.stdout, "a secret reached the output")
+    tap.ok(r.stdout.endswith("\n") and r.stdout.count("\n") == 1, "stdout is one line: %r" % r.stdout[:300])
+    tap.ok(r.json is not None, "stdout is JSON: %r" % r.stdout[:300])
+
+
+def ok(r):
+    """A successful --invoke: exit 0 and the result object."""
+    check_clean(r)
+    if r.code != 0:
+        raise AssertionError("exit %d, stdout %s\nstderr:\n%s" % (r.code, r.stdout, r.stderr[-3000:]))
+    for key in ("trigger", "eventId", "sourceId", "endpoint", "port", "targetGroupArn", "resolved", "rejected",
+                "registered", "deregistered", "unchanged", "dryRun", "dnsChanged", "waitedMs", "converged"):
+        tap.ok(key in r.json, "result has %s" % key)
+    return r.json
+
+
+def failed(r, error_type, code=1):
+    """A handler error: the exit code and the error JSON with this errorType."""
+    check_clean(r)
+    if r.code != code or r.json.get("errorType") != error_type:
+        raise AssertionError("want exit %d %s, got exit %d: %s\nstderr:\n%s"
+                             % (code, error_type, r.code, r.stdout, r.stderr[-3000:]))
+    tap.eq(sorted(r.json), ["errorMessage", "errorType"], "error JSON keys")
+    return r.json["errorMessage"]
+
+
+def log_lines(stderr):
+    return [l for l in stderr.splitlines() if l.strip()]
+
+
+def emf_lines(stderr):
+    out = []
+    for line in log_lines(stderr):
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if "_aws" in obj:
+                out.append(obj)
+    return out
