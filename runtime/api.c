@@ -69,6 +69,8 @@ int rt_api_setup(lambda_runtime *rt, char *err, size_t errlen)
     return 0;
 }
 
+#undef SETOPT
+
 int rt_api_retryable(CURLcode code)
 {
     switch (code) {

@@ -374,6 +374,26 @@ def free_port():
 
 
 @tap.case
+def ipv6_and_localhost_addresses():
+    for host in ("::1", "localhost"):
+        try:
+            api = FakeRuntime(host="::1" if host == "::1" else "127.0.0.1").start()
+        except OSError as e:
+            tap.skip("no IPv6 loopback: %s" % e)
+        try:
+            address = api.address if host == "::1" else api.address.replace("127.0.0.1", "localhost")
+            p = Proc(address)
+            try:
+                rid = api.enqueue({"op": "echo"})
+                tap.eq(api.wait_result(rid)["kind"], "response", host)
+                tap.eq(stop(api, p), 1)
+            finally:
+                p.kill()
+        finally:
+            api.stop()
+
+
+@tap.case
 def connection_refused_at_start_bounded_retries_then_exit():
     p = Proc("127.0.0.1:%d" % free_port())
     try:

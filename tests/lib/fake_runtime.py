@@ -29,7 +29,7 @@ Behaviour
 HTTP/1.1 with keep-alive; every answer has a Content-Length.
 
 Attributes (read them; they are filled by the server threads)
-- .address      "127.0.0.1:PORT" (after start())
+- .address      "127.0.0.1:PORT" (after start()); "[::1]:PORT" for host="::1"
 - .requests     every request: dict(method, path, version, headers, body,
                 time_ns (time.monotonic_ns() when it was read), conn (1-based
                 connection number), status (what was answered, None if the
@@ -155,9 +155,10 @@ class FakeRuntime:
         class Handler(_Handler):
             runtime = fake
 
-        self._server = _Server((self.host, self.port), Handler)
+        server_class = _Server6 if ":" in self.host else _Server
+        self._server = server_class((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
-        self.address = "%s:%d" % (self.host, self.port)
+        self.address = ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
         self._thread.start()
@@ -299,6 +300,10 @@ class _Server(http.server.ThreadingHTTPServer):
         # A runtime that exits or is killed mid-call is an ordinary event here.
         if not isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
             super().handle_error(request, client_address)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 _ERRORS = {
