@@ -206,15 +206,18 @@ def shared_libraries(binary):
     return sum(1 for line in out.splitlines() if "=>" in line or line.strip().startswith("/"))
 
 
-def measure(build=None, binary=None, starts=15, invocations=5000):
-    """Runs the benchmarks; returns a dict of figures (times in ms or us as named)."""
+def measure(build=None, binary=None, starts=15, invocations=5000, env=None):
+    """Runs the benchmarks; returns a dict of figures (times in ms or us as named).
+    binary/env: another runtime to start (e.g. bootstrap with its configuration);
+    the per-invocation figures always use runtime_echo's trivial handler."""
     build = build or os.environ.get("RNS_BUILD") or os.path.join(ROOT, "build")
     launcher = os.path.join(build, "tools", "runtime_launch")
-    binary = binary or os.path.join(build, "tools", "runtime_echo")
-    for path in (launcher, binary):
+    echo = os.path.join(build, "tools", "runtime_echo")
+    binary = binary or echo
+    for path in (launcher, binary, echo):
         if not os.path.exists(path):
             raise FileNotFoundError("%s is not built (make BUILD=%s %s)" % (path, build, path))
-    starts_ms = sorted(first_next_ms(launcher, binary, starts))
+    starts_ms = sorted(first_next_ms(launcher, binary, starts, env))
     figures = {
         "binary": os.path.relpath(binary, ROOT),
         "shared_libraries": shared_libraries(binary),
@@ -226,7 +229,7 @@ def measure(build=None, binary=None, starts=15, invocations=5000):
         "overhead_goal_us": OVERHEAD_GOAL_US,
     }
     figures.update(baselines(launcher, starts))
-    figures.update(invocation_cost(binary, invocations))
+    figures.update(invocation_cost(echo, invocations))
     return figures
 
 
