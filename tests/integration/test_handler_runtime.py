@@ -1,0 +1,201 @@
+"""The handler in the Lambda runtime loop: the real ./bootstrap started as Lambda starts it
+(environment only, AWS_LAMBDA_RUNTIME_API) against the fake Runtime API, dnsmasq and the fake
+ELBv2. Results and errors through the Runtime API, the configuration error at init, the
+invocation deadline bounding the failover wait, connection reuse, JSON logs, EMF metrics, and no
+secret in any line at any log level.
+"""
+import json
+import time
+
+import stack
+
+stack.enter_namespace()
+
+import tap  # noqa: E402
+from handler_common import NEW, OLD, emf_lines, log_lines, our_event, reset  # noqa: E402
+
+S = stack.LocalStack().start()
+FLIPPED = dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+
+
+def start(**env):
+    proc = S.start_bootstrap(**env)
+    return proc
+
+
+def stop(proc):
+    code = S.stop_bootstrap(proc)
+    out, err = proc.output()
+    for secret in (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN):
+        tap.ok(secret not in out and secret not in err, "a secret reached the logs")
+    return code, out, err
+
+
+@tap.case
+def results_and_errors_through_the_runtime_api():
+    reset(S, records=FLIPPED)
+    proc = start()
+    try:
+        res = S.lambda_invoke(stack.schedule_event())
+        tap.eq(res["kind"], "response", "first invocation: %s" % res.get("body"))
+        tap.eq((res["json"]["trigger"], res["json"]["registered"], res["json"]["deregistered"]),
+               ("schedule", [NEW], [OLD]))
+        res = S.lambda_invoke("this is not JSON")
+        tap.eq(res["kind"], "error")
+        tap.eq(res["headers"]["Lambda-Runtime-Function-Error-Type"], "InvalidEvent")
+        tap.eq((res["json"]["errorType"], res["json"]["errorMessage"][:19]), ("InvalidEvent", "the event is not va"))
+        S.dns.nxdomain(stack.DB_ENDPOINT)
+        res = S.lambda_invoke(stack.schedule_event())
+        tap.eq(res["headers"]["Lambda-Runtime-Function-Error-Type"], "ResolveError")
+        tap.ok("NXDOMAIN" in res["json"]["errorMessage"], res["json"]["errorMessage"])
+        S.dns.set_records(FLIPPED)
+        res = S.lambda_invoke({})
+        tap.eq((res["kind"], res["json"]["unchanged"]), ("response", [NEW]))
+    finally:
+        stop(proc)
+    tap.eq(S.elb.connections_opened, 1, "one ELBv2 connection across invocations")
+    tap.eq(S.registered(), [NEW])
+
+
+@tap.case
+def failover_through_the_runtime():
+    reset(S)
+    S.elb.connections_opened = 0
+    proc = start(DNS_POLL_MS=200, FAILOVER_WAIT_SECONDS=30)
+    try:
+        flip = S.dns.flip_at(1.0, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        res = S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
+        t = flip.wait(10)
+        tap.eq(res["kind"], "response")
+        tap.eq((res["json"]["dnsChanged"], res["json"]["registered"]), (True, [NEW]))
+        lag = S.elb.calls_for("RegisterTargets")[0]["time"] - t
+        tap.ok(0 <= lag <= 0.2 + 1.5, "registered %.3f s after the flip" % lag)
+    finally:
+        stop(proc)
+
+
+@tap.case
+def deadline_bounds_the_failover_wait():
+    reset(S)
+    proc = start(DNS_POLL_MS=200, FAILOVER_WAIT_SECONDS=60)
+    try:
+        deadline = int(time.time() * 1000) + 4000
+        res = S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"), deadline_ms=deadline)
+        tap.eq(res["kind"], "response", res.get("body"))
+        tap.eq(res["json"]["dnsChanged"], False)
+        tap.ok(res["json"]["waitedMs"] <= 2700, "waitedMs %d within deadline - margin" % res["json"]["waitedMs"])
+        posted = S.runtime.requests[-1]
+        tap.ok(posted["path"].endswith("/response"), posted["path"])
+    finally:
+        stop(proc)
+
+
+@tap.case
+def config_error_reported_at_init():
+    reset(S)
+    proc = start(DB_PORT="70000", IP_FAMILY="ipv5", AWS_SECRET_ACCESS_KEY="has a space")
+    code = proc.finish(10)
+    tap.ok(code != 0, "exits non-zero (%d)" % code)
+    tap.eq(len(S.runtime.init_errors), 1, "one /runtime/init/error")
+    err = S.runtime.init_errors[0]
+    tap.eq(err["headers"]["Lambda-Runtime-Function-Error-Type"], "Runtime.ConfigError")
+    tap.eq(err["json"]["errorType"], "Runtime.ConfigError")
+    tap.eq(err["json"]["errorMessage"], "DB_PORT=70000: must be 1..65535; IP_FAMILY=ipv5: must be ipv4, ipv6 "
+                                        "or dual; AWS_SECRET_ACCESS_KEY contains blanks or control characters")
+    out, errtext = proc.output()
+    tap.ok("has a space" not in out + errtext, "the secret value is not shown")
+    tap.eq(S.elb.calls, [], "no API call")
+    S.runtime.init_errors.clear()
+
+
+@tap.case
+def json_logs_with_request_ids():
+    reset(S, records=FLIPPED)
+    proc = start(AWS_LAMBDA_LOG_FORMAT="JSON")
+    try:
+        res = S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
+        tap.eq(res["kind"], "response")
+    finally:
+        code, out, err = stop(proc)
+    rid = res["request_id"]
+    messages = []
+    for line in log_lines(out) + log_lines(err):
+        obj = json.loads(line)  # every line is one JSON object
+        if "_aws" in obj:
+            continue
+        for key in ("timestamp", "level", "message"):
+            tap.ok(key in obj, "%s in %s" % (key, line))
+        if obj.get("requestId") == rid:
+            messages.append(obj["message"])
+    for m in ("event recognised", "target group read", "resolved", "DNS changed", "plan", "registering targets",
+              "deregistering targets", "done"):
+        tap.ok(m in messages, "decision line %r with the request id (got %s)" % (m, messages))
+    recognised = [json.loads(l) for l in log_lines(err) if '"event recognised"' in l][0]
+    tap.eq((recognised["trigger"], recognised["eventId"], recognised["failover"]),
+           ("rds-event", "RDS-EVENT-0049", True))
+
+
+@tap.case
+def emf_metrics_per_invocation():
+    reset(S, records=FLIPPED)
+    proc = start()
+    try:
+        S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
+        S.dns.nxdomain(stack.DB_ENDPOINT)
+        S.lambda_invoke(stack.schedule_event())
+    finally:
+        code, out, err = stop(proc)
+    emf = emf_lines(out + err)
+    tap.eq(len(emf), 2, "one EMF line per invocation")
+    spec = emf[0]["_aws"]["CloudWatchMetrics"][0]
+    tap.eq(spec["Namespace"], "RdsNlbSync")
+    tap.eq(spec["Dimensions"], [["TargetGroup"]])
+    tap.eq(sorted(m["Name"] for m in spec["Metrics"]),
+           ["DnsWaitMs", "Errors", "ReconcileMs", "TargetsDeregistered", "TargetsRegistered"])
+    tap.ok(isinstance(emf[0]["_aws"]["Timestamp"], int), "timestamp")
+    tap.eq((emf[0]["TargetGroup"], emf[0]["TargetsRegistered"], emf[0]["TargetsDeregistered"], emf[0]["Errors"]),
+           ("orders-db-tg", 1, 1, 0))
+    tap.eq((emf[1]["Errors"], emf[1]["errorType"]), (1, "ResolveError"))
+
+
+@tap.case
+def metrics_disabled_and_custom_namespace():
+    reset(S)
+    proc = start(METRICS_NAMESPACE="")
+    try:
+        S.lambda_invoke({})
+    finally:
+        code, out, err = stop(proc)
+    tap.eq(emf_lines(out + err), [], "no EMF line")
+    proc = start(METRICS_NAMESPACE="Team/Databases")
+    try:
+        S.lambda_invoke({})
+    finally:
+        code, out, err = stop(proc)
+    tap.eq([e["_aws"]["CloudWatchMetrics"][0]["Namespace"] for e in emf_lines(out + err)], ["Team/Databases"])
+
+
+@tap.case
+def nothing_secret_logged_at_trace():
+    reset(S, records=FLIPPED)
+    url_secret = "X-Amz-Signature=0ddba11cfn5ecret"
+    proc = start(AWS_LAMBDA_LOG_LEVEL="TRACE")
+    try:
+        S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
+        cfn = json.loads(our_event("cloudformation-delete.json"))
+        cfn["ResponseURL"] = "http://127.0.0.1:9/cfn-response-path?" + url_secret
+        S.lambda_invoke(cfn)
+        S.elb.inject("signature", action="DescribeTargetHealth")
+        S.lambda_invoke({})
+    finally:
+        code, out, err = stop(proc)
+    text = out + err
+    for secret in (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN, url_secret, "cfn-response-path", "Signature="):
+        tap.ok(secret not in text, "%r is not logged" % secret)
+    tap.ok("DEBUG" in text or "TRACE" in text, "debug lines were written")
+
+
+try:
+    tap.main()
+finally:
+    S.close()
