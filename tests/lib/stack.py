@@ -752,6 +752,93 @@ def schedule_event():
             "detail": {}}
 
 
+CFN_SIGNATURE = "cfnPresignedSignatureStackTest0123456789abcdef"
+
+
+def cloudformation_event(request_type, response_url, physical_id=None, request_id=None):
+    """A CloudFormation custom resource request (Create, Update or Delete) for our function."""
+    ev = {"RequestType": request_type, "ServiceToken": FUNCTION_ARN, "ResponseURL": response_url,
+          "StackId": "arn:aws:cloudformation:%s:%s:stack/orders-privatelink/"
+                     "1c2d3e4f-0000-4000-8000-000000000001" % (REGION, ACCOUNT),
+          "RequestId": request_id or "req-%s-%08x" % (request_type.lower(), random.getrandbits(32)),
+          "ResourceType": "Custom::TargetSync", "LogicalResourceId": "InitialTargets",
+          "ResourceProperties": {"ServiceToken": FUNCTION_ARN}}
+    if physical_id is not None:
+        ev["PhysicalResourceId"] = physical_id
+    if request_type == "Update":
+        ev["OldResourceProperties"] = {"ServiceToken": FUNCTION_ARN}
+    return ev
+
+
+class CfnReceiver:
+    """Stands in for the presigned S3 URL a custom resource answers to: records every request
+    (dict method, path, headers, body, json, time) and answers 200, or a status queued with
+    fail_next()."""
+
+    def __init__(self):
+        import http.server
+        receiver = self
+        self.responses = []
+        self._fail = []
+        self._cond = threading.Condition()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    parsed = None
+                with receiver._cond:
+                    status = receiver._fail.pop(0) if receiver._fail else 200
+                    receiver.responses.append(dict(method=self.command, path=self.path, body=body, json=parsed,
+                                                   headers={k.lower(): v for k, v in self.headers.items()},
+                                                   time=time.monotonic(), status=status))
+                    receiver._cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_GET = do_PUT
+
+        self._server = http.server.ThreadingHTTPServer((DNS_ADDRESS, 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="stack-cfn", daemon=True)
+        self._thread.start()
+
+    def url(self, path="/cfn-response"):
+        """A URL shaped like a presigned S3 URL; its signature must never reach a log line."""
+        return "http://%s:%d%s?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=%s" % (
+            DNS_ADDRESS, self.port, path, CFN_SIGNATURE)
+
+    def fail_next(self, status, count=1):
+        with self._cond:
+            self._fail += [status] * count
+
+    def wait(self, count=1, timeout=10.0):
+        """The first `count` requests received, once they have arrived."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.responses) >= count, timeout):
+                raise TimeoutError("%d CloudFormation response(s) within %.1fs, want %d"
+                                   % (len(self.responses), timeout, count))
+            return list(self.responses[:count])
+
+    def reset(self):
+        with self._cond:
+            self.responses, self._fail = [], []
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
 # ------------------------------------------------------------------ the stack ---
 
 Invocation = namedtuple("Invocation", "code stdout json stderr elapsed")
@@ -763,16 +850,18 @@ class BootstrapProcess(subprocess.Popen):
     def __init__(self, argv, **kw):
         super().__init__(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
         self._out, self._err = [], []
+        self.lines = []  # (monotonic arrival time, "stdout"|"stderr", text without the newline)
         self._cond = threading.Condition()
-        self._readers = [threading.Thread(target=self._pump, args=(self.stdout, self._out), daemon=True),
-                         threading.Thread(target=self._pump, args=(self.stderr, self._err), daemon=True)]
+        self._readers = [threading.Thread(target=self._pump, args=(self.stdout, self._out, "stdout"), daemon=True),
+                         threading.Thread(target=self._pump, args=(self.stderr, self._err, "stderr"), daemon=True)]
         for t in self._readers:
             t.start()
 
-    def _pump(self, pipe, sink):
+    def _pump(self, pipe, sink, name):
         for line in iter(pipe.readline, b""):
             with self._cond:
                 sink.append(line)
+                self.lines.append((time.monotonic(), name, line.decode(errors="replace").rstrip("\n")))
                 self._cond.notify_all()
 
     def output(self):
@@ -820,7 +909,8 @@ class LocalStack:
         self._runtime_options = dict(runtime_options or {})
         self._log_queries = log_queries
         self._procs = []
-        self.dir = self.dns = self.elb = self.runtime = None
+        self._closed = False
+        self.dir = self.dns = self.elb = self.runtime = self.cfn = None
         self.task_root = None
         self.started_in = None  # seconds start() took
 
@@ -848,6 +938,7 @@ class LocalStack:
                                           port=DB_PORT)
             self.runtime = FakeRuntime(function_arn=FUNCTION_ARN, **self._runtime_options)
             self.runtime.start()
+            self.cfn = CfnReceiver()
         except BaseException:
             self.close()
             raise
@@ -855,9 +946,15 @@ class LocalStack:
         return self
 
     def close(self):
+        """Stops every part (idempotent); .elb.calls, .runtime.requests and .dns stay readable."""
         for p in self._procs:
             _end(p)
         self._procs = []
+        if self._closed:
+            return
+        self._closed = True
+        if self.cfn:
+            self.cfn.stop()
         if self.runtime:
             self.runtime.stop()
         if self.elb:
@@ -978,6 +1075,19 @@ class LocalStack:
         finally:
             with self.runtime._lock:
                 self.runtime._drain_status = None
+
+    def reset(self, targets=None, records=None, cnames=None, **group):
+        """Back to the starting state between cases: DNS serving `records`/`cnames` (default the
+        DEFAULT_ ones) and nothing else, the default target group holding `targets` (default
+        DEFAULT_TARGETS), no ELBv2 faults, no recorded ELBv2 calls or CloudFormation responses.
+        `group`: add_target_group options (state, healthy_after, ...)."""
+        self.dns.set_records(dict(DEFAULT_RECORDS if records is None else records),
+                             dict(DEFAULT_CNAMES if cnames is None else cnames), replace=True)
+        self.elb.clear_faults()
+        self.elb.add_target_group(self.target_group_arn, list(DEFAULT_TARGETS if targets is None else targets),
+                                  **dict(dict(vpc_cidr=VPC_CIDR, port=DB_PORT), **group))
+        self.elb.reset_calls()
+        self.cfn.reset()
 
     def registered(self):
         """Sorted "ip:port" of the default target group's targets that are not draining."""

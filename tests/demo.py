@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""make demo: a Multi-AZ failover of orders-db, told as it happens on the local stack.
+
+The real ./bootstrap runs in the Lambda runtime loop inside a private network namespace, against
+dnsmasq (the database endpoint, 5 s TTL), the fake ELBv2 (HTTPS, every signature checked by
+botocore) and the fake Lambda Runtime API. The target group starts on the old primary; the
+failover-completed event arrives before DNS changes; DNS flips a couple of seconds later; the
+function follows it. Exit status 0 when the story ends as it should.
+
+    /usr/bin/python3 tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS]
+"""
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import stack  # noqa: E402
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description="Narrated failover on the local stack.")
+    p.add_argument("--build", help="build folder holding bootstrap (default: build)")
+    p.add_argument("--flip-after", type=float, default=2.0, help="seconds between the event and the DNS flip")
+    p.add_argument("--poll-ms", type=int, default=1000, help="DNS_POLL_MS (the template's default: 1000)")
+    p.add_argument("--wait-s", type=int, default=60, help="FAILOVER_WAIT_SECONDS (default 60)")
+    return p.parse_args()
+
+
+class Out:
+    """Timestamped lines, coloured only on a terminal (and never with NO_COLOR)."""
+    COLOURS = {"title": "1", "dns": "36", "elb": "33", "lambda": "35", "fn": "2", "ok": "32", "bad": "31",
+               "rds": "34", "note": "0"}
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+        self.colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        self.lock = threading.Lock()
+
+    def paint(self, kind, text):
+        return "\033[%sm%s\033[0m" % (self.COLOURS[kind], text) if self.colour else text
+
+    def line(self, kind, who, text, t=None):
+        stamp = "%+8.3fs" % ((time.monotonic() if t is None else t) - self.t0)
+        with self.lock:
+            print("%s  %s %s" % (stamp, self.paint(kind, "%-8s" % who), text), flush=True)
+
+    def title(self, text):
+        with self.lock:
+            print("\n" + self.paint("title", text), flush=True)
+
+    def block(self, text):
+        with self.lock:
+            print("\n".join("            " + l for l in text.splitlines()), flush=True)
+
+
+def targets_text(s):
+    ts = s.elb.targets(s.target_group_arn)
+    return ", ".join("%s:%d %s" % (t["Id"], t["Port"], t["State"]) for t in ts) or "(empty)"
+
+
+def log_text(line):
+    """A function log line without its timestamp and request id; metrics (EMF) in short."""
+    if line.startswith("{"):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return line
+        if "_aws" in obj:
+            names = [m["Name"] for d in obj["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
+            return "metrics " + " ".join("%s=%s" % (n, obj.get(n)) for n in names)
+        return line
+    parts = line.split("\t")
+    return "%-5s %s" % (parts[1], parts[3]) if len(parts) == 4 else line
+
+
+def call_targets(params):
+    out, n = [], 1
+    while "Targets.member.%d.Id" % n in params:
+        out.append("%s:%s" % (params["Targets.member.%d.Id" % n], params.get("Targets.member.%d.Port" % n, "")))
+        n += 1
+    return " ".join(out)
+
+
+class Watcher:
+    """Prints what happens at the fakes, in dnsmasq and in the function's log, in time order."""
+
+    def __init__(self, out, s, proc):
+        self.out, self.s, self.proc = out, s, proc
+        self.seen_calls = self.seen_requests = self.seen_lines = 0
+        self.flips = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.pump()
+
+    def run(self):
+        while not self.stop.wait(0.02):
+            self.pump()
+
+    def pump(self):
+        items = []
+        calls = self.s.elb.calls
+        while self.seen_calls < len(calls) and calls[self.seen_calls]["status"] is not None:
+            c = calls[self.seen_calls]
+            self.seen_calls += 1
+            sig = "signature verified" if c["signature_ok"] else "BAD SIGNATURE (%s)" % c["signature_error"]
+            items.append((c["time"], "elb", "ELBv2", "%s -> HTTP %d, %s" % (
+                " ".join(filter(None, [c["action"], call_targets(c["params"])])), c["status"], sig)))
+        reqs = self.s.runtime.requests
+        while self.seen_requests < len(reqs):
+            r = reqs[self.seen_requests]
+            self.seen_requests += 1
+            what = {"GET": "GET /next: waiting for an event"}.get(r["method"], "POST %s" % r["path"].split("/")[-1])
+            items.append((r["time_ns"] / 1e9, "lambda", "Runtime", "function %s" % what))
+        lines = self.proc.lines
+        while self.seen_lines < len(lines):
+            t, _, text = lines[self.seen_lines]
+            self.seen_lines += 1
+            items.append((t, "fn", "function", log_text(text)))
+        for flip in list(self.flips):
+            if flip.event.is_set():
+                self.flips.remove(flip)
+                if flip.error:
+                    items.append((time.monotonic(), "bad", "DNS", "flip failed: %s" % flip.error))
+                else:
+                    items.append((flip.time, "dns", "DNS", "%s now answers %s (dnsmasq reloaded)"
+                                  % (stack.DB_ENDPOINT, stack.NEW_PRIMARY)))
+        for t, kind, who, text in sorted(items, key=lambda i: i[0]):
+            self.out.line(kind, who, text, t)
+
+
+def expect(problems, cond, what):
+    if not cond:
+        problems.append(what)
+
+
+def main():
+    args = parse_args()
+    if args.build:
+        os.environ["RNS_BUILD"] = os.path.abspath(args.build)
+    if not os.access(stack.bootstrap_path(), os.X_OK):
+        sys.stderr.write("demo: %s is missing; run `make` first\n" % stack.bootstrap_path())
+        return 2
+    stack.enter_namespace()
+    out = Out()
+    with stack.LocalStack(healthy_after=1.0, deregistration_delay=2.0) as s:
+        return story(out, s, args)
+
+
+def story(out, s, args):
+    problems = []
+    out.title("rds-nlb-sync demo: a Multi-AZ failover of %s" % stack.DB_IDENTIFIER)
+    out.line("note", "stack", "private network namespace; dnsmasq on 127.0.0.1:53, fake ELBv2 at %s "
+             "(SigV4 checked by botocore), fake Runtime API at %s" % (s.elb.url, s.runtime.address))
+    answer = s.dns.query(stack.DB_ENDPOINT)
+    out.line("dns", "DNS", "%s -> %s (TTL %s s)" % (stack.DB_ENDPOINT, ", ".join(r.data for r in answer.records),
+                                                     ", ".join(str(r.ttl) for r in answer.records)))
+    out.line("elb", "ELBv2", "target group orders-db-tg: %s" % targets_text(s))
+
+    out.title("1. Lambda starts the function (./bootstrap, runtime loop)")
+    env = s.env(DNS_POLL_MS=args.poll_ms, FAILOVER_WAIT_SECONDS=args.wait_s)
+    out.line("note", "config", "DB_ENDPOINT=%s DB_PORT=%d DNS_POLL_MS=%d FAILOVER_WAIT_SECONDS=%d"
+             % (stack.DB_ENDPOINT, stack.DB_PORT, args.poll_ms, args.wait_s))
+    spawned = time.monotonic()
+    proc = s.start_bootstrap(env=env)
+    watcher = Watcher(out, s, proc).start()
+    try:
+        s.runtime.wait_requests(1, timeout=10)
+        init_ms = (s.runtime.requests[0]["time_ns"] / 1e9 - spawned) * 1000
+        time.sleep(0.05)
+
+        out.title("2. RDS fails over; the failover-completed event arrives before DNS changes")
+        timeout_s = args.wait_s + 60  # the template's function timeout for this wait
+        deadline_ms = int(time.time() * 1000) + timeout_s * 1000
+        sent = time.monotonic()
+        rid = s.runtime.enqueue(stack.rds_event("RDS-EVENT-0049"), deadline_ms=deadline_ms)
+        flip = s.dns.flip_at(args.flip_after, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        watcher.flips.append(flip)
+        out.line("rds", "RDS", "RDS-EVENT-0049 \"Multi-AZ instance failover completed\" for %s, through SNS"
+                 % stack.DB_IDENTIFIER, sent)
+        out.line("lambda", "Lambda", "invokes the function (request %s, timeout %d s)" % (rid[:8], timeout_s), sent)
+        out.line("dns", "DNS", "still %s; it will change in %.1f s" % (stack.OLD_PRIMARY, args.flip_after), sent)
+        result = s.runtime.wait_result(rid, timeout=args.flip_after + args.wait_s + 30)
+        flip_time = flip.wait(5)
+        time.sleep(0.05)
+        watcher.pump()
+
+        out.title("3. The function's result")
+        body = result["json"]
+        out.block(json.dumps(body, indent=2) if body is not None else result["body"].decode(errors="replace"))
+        expect(problems, result["kind"] == "response", "the invocation failed: %s" % result["body"][:300])
+        if result["kind"] == "response" and body:
+            expect(problems, body.get("registered") == ["%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)],
+                   "registered %s" % body.get("registered"))
+            expect(problems, body.get("deregistered") == ["%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)],
+                   "deregistered %s" % body.get("deregistered"))
+            expect(problems, body.get("dnsChanged") is True and body.get("converged") is True,
+                   "dnsChanged %s, converged %s" % (body.get("dnsChanged"), body.get("converged")))
+        out.line("elb", "ELBv2", "target group now: %s" % targets_text(s))
+        time.sleep(1.2)
+        out.line("elb", "ELBv2", "target group a moment later: %s" % targets_text(s))
+
+        out.title("4. The safety-net schedule runs later: nothing left to change")
+        res2 = s.lambda_invoke(stack.schedule_event(), timeout=30)
+        time.sleep(0.05)
+        watcher.pump()
+        body2 = res2["json"] or {}
+        out.line("ok" if res2["kind"] == "response" else "bad", "result",
+                 "trigger=%s registered=%s deregistered=%s unchanged=%s" % (
+                     body2.get("trigger"), body2.get("registered"), body2.get("deregistered"), body2.get("unchanged")))
+        expect(problems, res2["kind"] == "response" and body2.get("registered") == [] and
+               body2.get("deregistered") == [], "the scheduled run changed something: %s" % res2["body"][:300])
+    finally:
+        watcher.close()
+        s.stop_bootstrap(proc)
+
+    registers = s.elb.calls_for("RegisterTargets")
+    signed = all(c["signature_ok"] for c in s.elb.calls)
+    expect(problems, signed, "a request failed signature verification")
+    expect(problems, len(registers) == 1, "%d RegisterTargets calls" % len(registers))
+    expect(problems, s.registered() == ["%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)],
+           "target group ends as %s" % s.registered())
+
+    out.title("Summary")
+    out.line("note", "function", "init %.0f ms; %d ELBv2 calls over %d connection(s), %d Runtime API connection(s); "
+             "all signatures %s" % (init_ms, len(s.elb.calls), s.elb.connections_opened, s.runtime.connections,
+                                    "verified" if signed else "NOT verified"))
+    if registers:
+        lag = registers[0]["time"] - flip_time
+        line = ("DNS flipped %.2f s after the event; the target group followed %.0f ms later "
+                "(RegisterTargets; DNS_POLL_MS=%d)" % (flip_time - sent, lag * 1000, args.poll_ms))
+        out.line("ok" if not problems else "bad", "lag", line)
+    for p in problems:
+        out.line("bad", "FAILED", p)
+    if not problems:
+        out.line("ok", "done", "the target group follows the primary: %s" % ", ".join(s.registered()))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
