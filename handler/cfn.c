@@ -58,7 +58,9 @@ void cfn_url_host(const char *url, char *out, size_t outlen)
     const char *p = strstr(url, "://");
     p = p ? p + 3 : url;
     size_t n = strcspn(p, "/?#");
-    const char *at = memchr(p, '@', n); /* never show userinfo */
+    /* Never show userinfo; it ends at the authority's last '@' (one left
+     * unencoded inside it must not expose the rest). */
+    const char *at = memrchr(p, '@', n);
     if (at) {
         n -= (size_t)(at + 1 - p);
         p = at + 1;

@@ -231,6 +231,11 @@ static void test_cfn_url_host(void)
     CHECK_STR(host, "127.0.0.1:8080");
     cfn_url_host("https://user:pw@host.example/x", host, sizeof host);
     CHECK_STR(host, "host.example");
+    /* fuzz_addr finding: an '@' left inside the userinfo showed its end. */
+    cfn_url_host("https://user:p@ss@host.example/x", host, sizeof host);
+    CHECK_STR(host, "host.example");
+    cfn_url_host("https://elb.eu-we@t-0.amazonaws.com@", host, sizeof host);
+    CHECK_STR(host, "");
     cfn_url_host("", host, sizeof host);
     CHECK_STR(host, "");
 }
