@@ -1,0 +1,139 @@
+/* libFuzzer target: configuration (handler/config.c) from a fuzzed
+ * environment. The input is NAME=VALUE lines laid over a valid environment,
+ * so each variable is reached with every other one valid or broken; a
+ * configuration that loads is then given to the handler's constructor,
+ * which parses the endpoint URL. Secrets must never show in a message. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler/config.h"
+#include "handler/elbv2_internal.h"
+#include "handler/handler.h"
+#include "tests/fuzz/fuzz.h"
+
+#define MAX_VARS 64
+
+typedef struct env {
+    char *names[MAX_VARS];
+    char *values[MAX_VARS];
+    int count;
+} env;
+
+static const char *const base[][2] = {
+    {"TARGET_GROUP_ARN", "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/orders-db-tg/5d2c7e41a9b3f086"},
+    {"DB_ENDPOINT", "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com"},
+    {"DB_PORT", "5432"},
+    {"AWS_ACCESS_KEY_ID", "ASIAQFUZZTESTKEY0001"},
+    {"AWS_SECRET_ACCESS_KEY", "fuzzSecret/K7MDENG+bPxRfiCYFUZZKEY"},
+    {"AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEFuzzSessionToken=="},
+};
+
+static const char *lookup(const char *name, void *ctx)
+{
+    const env *e = ctx;
+    for (int i = e->count - 1; i >= 0; i--) /* the last line wins */
+        if (strcmp(e->names[i], name) == 0)
+            return e->values[i];
+    for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+        if (strcmp(base[i][0], name) == 0)
+            return base[i][1];
+    return NULL;
+}
+
+static void parse_env(const char *text, env *e)
+{
+    char *copy = strdup(text), *save = NULL;
+    FUZZ_CHECK(copy != NULL);
+    for (char *line = strtok_r(copy, "\n", &save); line && e->count < MAX_VARS;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        e->names[e->count] = strdup(line);
+        e->values[e->count] = strdup(eq + 1);
+        FUZZ_CHECK(e->names[e->count] && e->values[e->count]);
+        e->count++;
+    }
+    free(copy);
+}
+
+static void env_free(env *e)
+{
+    for (int i = 0; i < e->count; i++) {
+        free(e->names[i]);
+        free(e->values[i]);
+    }
+}
+
+/* Whether a secret's value also appears in another variable (then a
+ * message may quote that one). */
+static int elsewhere(const env *e, const char *secret_name, const char *secret)
+{
+    const char *names[] = {"TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT", "DB_IDENTIFIER", "ALLOWED_CIDRS",
+                           "IP_FAMILY", "FAILOVER_WAIT_SECONDS", "DNS_POLL_MS", "DRY_RUN", "METRICS_NAMESPACE",
+                           "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+                           "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_MAX_ATTEMPTS",
+                           "TARGET_AVAILABILITY_ZONE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                           "AWS_SESSION_TOKEN"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = lookup(names[i], (void *)e);
+        if (strcmp(names[i], secret_name) != 0 && v && strstr(v, secret))
+            return 1;
+    }
+    return 0;
+}
+
+static void check_no_secret(const env *e, const char *msg)
+{
+    static const char *const secrets[] = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = lookup(secrets[i], (void *)e);
+        if (v && strlen(v) >= 12 && !elsewhere(e, secrets[i], v))
+            FUZZ_CHECK(!strstr(msg, v));
+    }
+}
+
+static void check_config(const config *c)
+{
+    elbv2_endpoint ep;
+    char why[160];
+    FUZZ_CHECK(c->target_group_arn && c->target_group_name && c->db_endpoint && c->db_identifier);
+    FUZZ_CHECK(c->db_port >= 1 && c->db_port <= 65535);
+    FUZZ_CHECK(c->allowed.count >= 1);
+    FUZZ_CHECK(c->max_attempts >= 1 && c->max_attempts <= 20);
+    FUZZ_CHECK(c->dns_poll_ms >= 50 && c->failover_wait_seconds >= 0);
+    FUZZ_CHECK(c->region && c->endpoint_url && c->access_key_id && c->secret_access_key);
+    (void)elbv2_parse_endpoint(c->endpoint_url, &ep, why, sizeof why);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    env e;
+    config cfg;
+    char err[2048];
+    FUZZ_CHECK(text != NULL);
+    memcpy(text, data, size);
+    text[size] = '\0';
+    memset(&e, 0, sizeof e);
+    parse_env(text, &e);
+    if (config_load(&cfg, lookup, &e, err, sizeof err) != 0) {
+        FUZZ_CHECK(err[0] != '\0' && strlen(err) < sizeof err);
+        check_no_secret(&e, err);
+    } else {
+        logger lg;
+        memset(&lg, 0, sizeof lg); /* no output */
+        check_config(&cfg);
+        handler *h = handler_new(&cfg, &lg, err, sizeof err);
+        if (!h)
+            check_no_secret(&e, err);
+        handler_free(h);
+        config_free(&cfg);
+    }
+    env_free(&e);
+    free(text);
+    return 0;
+}
