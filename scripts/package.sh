@@ -17,7 +17,6 @@ cd "$(dirname "$0")/.."
 root=$PWD
 arch=${1:-x86_64}
 jobs=${RNS_JOBS:-2}
-GLIBC_MAX=2.34
 ZIP_MAX=$((3 * 1024 * 1024))
 
 case "$arch" in
@@ -103,23 +102,7 @@ make --no-print-directory -s -j"$jobs" BUILD="$out" CC="$cc" AR="$ar" CFLAGS="-O
     -o "$out/probe" tests/package/probe.c $pkg_libs
 
 # --- checks on the finished binaries, not on the intentions of the build ---
-check_elf() {
-    local f=$1 bad needed too_new
-    case "$arch" in
-    x86_64) "$readelf" -h "$f" | grep -q 'Machine:.*X86-64' || die "$f is not an x86-64 ELF" ;;
-    arm64) "$readelf" -h "$f" | grep -q 'Machine:.*AArch64' || die "$f is not an AArch64 ELF" ;;
-    esac
-    needed=$("$readelf" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-    bad=$(echo "$needed" | grep -vxE 'libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libresolv\.so\.2|ld-linux[-a-z0-9_.]*\.so\.[0-9]' || true)
-    [ -z "$bad" ] || die "$f needs non-glibc shared libraries: $(echo $bad)"
-    too_new=$("$objdump" -T "$f" | awk -v max="$GLIBC_MAX" '
-        match($0, /GLIBC_[0-9]+\.[0-9]+(\.[0-9]+)?/) {
-            v = substr($0, RSTART + 6, RLENGTH - 6); split(v, p, "."); split(max, m, ".")
-            if (p[1] > m[1] || (p[1] == m[1] && p[2] > m[2])) print $NF "@GLIBC_" v }' | sort -u)
-    [ -z "$too_new" ] || die "$f needs symbols newer than GLIBC_$GLIBC_MAX (provided.al2023): $(echo $too_new)"
-}
-check_elf "$out/bootstrap"
-check_elf "$out/probe"
+scripts/check-elf.sh "$arch" "$out/bootstrap" "$out/probe" || die "the package would not run on provided.al2023 (above)"
 
 # --- stripped, fixed timestamp, mode 0755, zipped ---------------------------
 stage=$out/zip
