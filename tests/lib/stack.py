@@ -1073,8 +1073,7 @@ class LocalStack:
             proc.kill()
             return proc.finish(timeout)
         finally:
-            with self.runtime._lock:
-                self.runtime._drain_status = None
+            self.runtime.exit_when_drained(None)  # GET /next long-polls again for the next loop
 
     def reset(self, targets=None, records=None, cnames=None, **group):
         """Back to the starting state between cases: DNS serving `records`/`cnames` (default the
