@@ -2,29 +2,21 @@
 
 The root holds only glibc's files (the loader, libc.so.6 and whatever else `ldd`
 or the cross libc lists), /etc/resolv.conf and /etc/hosts (glibc's resolver
-reads them; resolv.conf points at 127.0.0.1, where the test runs dnsmasq), and,
+reads them; resolv.conf points at 127.0.0.1, where the local stack runs dnsmasq), and,
 when asked, a CA bundle at the Amazon Linux path only. No /etc/ssl, no
 /usr/lib/ssl, no shared library of curl, OpenSSL, jansson or expat: a package
 that still needs one of them fails here.
 
     import emptyroot
-    emptyroot.enter_netns()                 # private loopback (root only), before any thread
     root = emptyroot.make_root(tmp, "x86_64", {"bootstrap": data}, ca_pem=pem)
-    with emptyroot.Dnsmasq({"db.example": "10.20.2.118"}):
-        proc = emptyroot.spawn(root, "x86_64", ["/bootstrap", "--version"], env)
+    proc = emptyroot.spawn(root, "x86_64", ["/bootstrap", "--version"], env)
 """
-import ctypes
-import fcntl
 import os
 import shutil
-import socket
-import struct
 import subprocess
-import time
 
 AL_CA_BUNDLE = "/etc/pki/tls/certs/ca-bundle.crt"
 DEBIAN_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-CLONE_NEWNET = 0x40000000
 
 ARCHES = {
     # arch: (machine in readelf, loader path in the ELF, where glibc's files come from, emulator)
@@ -35,21 +27,6 @@ ARCHES = {
 
 def native_arch():
     return {"x86_64": "x86_64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
-
-
-def enter_netns():
-    """Moves this process into a new network namespace with only loopback, up.
-    Call it before starting any thread. Needs root."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        ifreq = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, 0x8913, ifreq))[1]   # SIOCGIFFLAGS
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))     # SIOCSIFFLAGS, IFF_UP
-    finally:
-        s.close()
 
 
 def glibc_files(arch, binary):
@@ -138,40 +115,3 @@ def run(directory, arch, argv, env, timeout=30, stdin=None):
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(stdin, timeout=timeout)
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
-
-
-class Dnsmasq:
-    """dnsmasq on 127.0.0.1:53 (inside the private namespace) answering only the
-    given names, with a 5-second TTL like the local stack."""
-
-    def __init__(self, records):
-        self.records = dict(records)
-        self.proc = None
-
-    def __enter__(self):
-        argv = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--pid-file=",
-                "--user=root", "--local-ttl=5", "--log-facility=-"]
-        argv += ["--host-record=%s,%s" % (name, ip) for name, ip in self.records.items()]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dnsmasq exited: %s" % self.proc.stderr.read().decode(errors="replace"))
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                if s.connect_ex(("127.0.0.1", 53)) == 0:
-                    return self
-            finally:
-                s.close()
-            time.sleep(0.02)
-        raise RuntimeError("dnsmasq did not start listening")
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()

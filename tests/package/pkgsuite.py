@@ -7,7 +7,8 @@ Each suite calls define(arch, zip_path, probe_path, prepare) and tap.main().
 The empty-root cases run the zipped bootstrap chrooted into a root that holds
 glibc's files only (emptyroot.py), in a private network namespace, against the
 fake Runtime API, the fake ELBv2 API over HTTPS (test CA at the Amazon Linux
-path only) and dnsmasq serving the database endpoint."""
+path only) and dnsmasq serving the database endpoint (tests/lib/stack.py's
+LocalStack, inside its private namespace: enter())."""
 import json
 import os
 import shutil
@@ -18,28 +19,25 @@ import emptyroot
 import pkgcheck
 import tap
 
-ARN = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer/5d2c7e41a9b3f086"
-DB = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com"
-NEW_IP, OLD_IP = "10.20.2.118", "10.20.1.9"
+NEW_IP, OLD_IP = "10.20.2.118", "10.20.1.9"   # stack.NEW_PRIMARY, stack.OLD_PRIMARY
 CREDS = {"AWS_ACCESS_KEY_ID": "AKIDPACKAGETEST", "AWS_SECRET_ACCESS_KEY": "pkg/secret/key/for/the/empty/root",
          "AWS_SESSION_TOKEN": "pkg-session-token"}
 
-_state = {"ready": None, "netns": None}
+_state = {"ready": None}
 
 
 def _netns():
-    """Enters the private namespace once (before any thread starts); None when impossible."""
-    if _state["netns"] is None:
-        if os.geteuid() != 0:
-            _state["netns"] = "needs root (chroot and a network namespace)"
-        else:
-            try:
-                emptyroot.enter_netns()
-                _state["netns"] = ""
-            except OSError as e:
-                _state["netns"] = "cannot enter a network namespace: %s" % e
-    if _state["netns"]:
-        tap.skip(_state["netns"])
+    """The empty-root cases chroot, which needs root; the suite runs in the local stack's
+    private namespace (enter(), called by the suites before anything else)."""
+    if os.geteuid() != 0:
+        tap.skip("needs root (chroot)")
+
+
+def enter():
+    """Re-runs the calling suite inside the local stack's network and mount namespace
+    (stack.enter_namespace); call it first thing."""
+    import stack
+    stack.enter_namespace()
 
 
 def _need_tool(name):
@@ -157,7 +155,7 @@ def define(arch, zip_path, probe_path, prepare=None):
     def invocation_in_empty_root():
         ready()
         _netns()
-        _need_tool("dnsmasq")
+        _need_tool("/usr/sbin/dnsmasq")
         result, elb_calls, registered = _one_invocation(arch, bootstrap_bytes(), with_ca=True)
         tap.eq(result["kind"], "response", "invocation result (%s)" % json.dumps(result["json"])[:400])
         body = result["json"]
@@ -172,7 +170,7 @@ def define(arch, zip_path, probe_path, prepare=None):
     def invocation_fails_without_ca():
         ready()
         _netns()
-        _need_tool("dnsmasq")
+        _need_tool("/usr/sbin/dnsmasq")
         result, elb_calls, registered = _one_invocation(arch, bootstrap_bytes(), with_ca=False)
         tap.eq(result["kind"], "error", "without a CA bundle the invocation must fail")
         tap.eq(registered, ["%s:5432" % OLD_IP], "nothing changed")
@@ -190,30 +188,29 @@ def _read(path):
 
 
 def _one_invocation(arch, bootstrap, with_ca):
-    """Runs bootstrap as Lambda would (runtime loop) in the empty root for one `{}` event.
+    """Runs bootstrap as Lambda would (runtime loop) in the empty root for one `{}` event, against
+    the local stack (tests/lib/stack.py: dnsmasq, the fake ELBv2 API over HTTPS, the fake Runtime
+    API) with the database endpoint already moved to the new primary.
     Returns (the posted result, the ELBv2 calls, the target group's registered targets)."""
-    from fake_elbv2 import FakeElbv2
-    from fake_runtime import FakeRuntime
-    with FakeElbv2(**_fake_creds()) as elb, FakeRuntime() as rt, \
-            emptyroot.Dnsmasq({DB: NEW_IP}), tempfile.TemporaryDirectory() as tmp:
-        elb.add_target_group(ARN, targets=["%s:5432" % OLD_IP])
+    import stack
+    with stack.LocalStack(records={stack.DB_ENDPOINT: [NEW_IP]}, cnames={}) as s, \
+            tempfile.TemporaryDirectory() as tmp:
         root = emptyroot.make_root(tmp, arch, {"bootstrap": bootstrap},
-                                   ca_pem=_read(elb.ca_file) if with_ca else None)
-        env = dict(CREDS, AWS_LAMBDA_RUNTIME_API=rt.address, AWS_REGION="eu-west-1",
-                   AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=elb.url, TARGET_GROUP_ARN=ARN,
-                   DB_ENDPOINT=DB, DB_PORT="5432", AWS_MAX_ATTEMPTS="1",
-                   AWS_LAMBDA_FUNCTION_NAME="rds-nlb-sync", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
-                   AWS_LAMBDA_FUNCTION_VERSION="$LATEST")
+                                   ca_pem=_read(s.elb.ca_file) if with_ca else None)
+        # Exactly what the template and Lambda set, without AWS_CA_BUNDLE: the CA must be
+        # found at the Amazon Linux path.
+        env = s.lambda_env(s.env(AWS_CA_BUNDLE=None, AWS_MAX_ATTEMPTS="1"))
+        tap.ok("AWS_CA_BUNDLE" not in env and "SSL_CERT_FILE" not in env, "no CA override in the environment")
         proc = emptyroot.spawn(root, arch, ["/bootstrap"], env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            rid = rt.enqueue({})
+            rid = s.runtime.enqueue({})
             try:
-                result = rt.wait_result(rid, timeout=60)
+                result = s.runtime.wait_result(rid, timeout=60)
             except TimeoutError:
                 proc.kill()
                 out = proc.communicate()[0].decode(errors="replace")
                 raise AssertionError("no result within 60 s; bootstrap said: %s" % out[-1500:])
-            rt.exit_when_drained()
+            s.runtime.exit_when_drained()
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
@@ -224,4 +221,4 @@ def _one_invocation(arch, bootstrap, with_ca):
             proc.wait()
             if proc.stdout:
                 proc.stdout.close()
-        return result, list(elb.calls), elb.registered(ARN)
+        return result, list(s.elb.calls), s.elb.registered(s.target_group_arn)

@@ -15,6 +15,8 @@ import pkgcheck
 import pkgsuite
 import tap
 
+pkgsuite.enter()
+
 BUILD = os.path.join(tap.root(), "build")
 pkgsuite.define("x86_64", os.path.join(BUILD, "function.zip"), os.path.join(BUILD, "pkg-x86_64", "probe"))
 CHECK_ELF = os.path.join(tap.root(), "scripts", "check-elf.sh")

@@ -13,6 +13,8 @@ import subprocess
 import pkgsuite
 import tap
 
+pkgsuite.enter()
+
 ROOT = tap.root()
 BUILD = os.path.join(ROOT, "build")
 
