@@ -59,6 +59,7 @@ def shared():
     global S
     if S is None:
         S = stack.LocalStack().start()
+        # Measured, not asserted (speed goals belong to make bench): shown in the suite's stderr.
         sys.stderr.write("LocalStack started in %.3f s\n" % S.started_in)
     return S
 
@@ -356,14 +357,6 @@ def runtime_loop_gets_the_lambda_environment():
            "unexpected variables: %s" % sorted(set(env) - set(s.lambda_env())))
     tap.ok("handled" in out, out)
     tap.eq(code, 3, "loop exit status once /next answered 500")
-
-
-@tap.case
-def start_is_fast_enough_to_report():
-    s = shared()
-    # Measured, not asserted (speed goals belong to make bench): shown in the suite's stderr.
-    sys.stderr.write("LocalStack start: %.3f s, dnsmasq restarts so far: %d\n" % (s.started_in, s.dns.restarts))
-    tap.ok(s.started_in > 0, "started_in not measured")
 
 
 @tap.case
