@@ -61,7 +61,7 @@ tree_for() {
     echo "$dest/$name-${upstream%-*}"
 }
 
-newest=$(versions | head -n 1)
+newest=$(versions | sed -n 1p)
 mkdir -p "$dest"
 for version in $(versions); do
     tree=$(tree_for "$version")

@@ -66,7 +66,7 @@ curl_src=$(scripts/apt-source.sh curl "$src")
 expat_src=$(scripts/apt-source.sh expat "$src")
 key() { # tree script: "<debian version>-<hash of the script and compiler>"
     local h
-    h=$( { cat "$2"; "$cc" --version | head -n 1; } | sha256sum | cut -c1-12)
+    h=$( { cat "$2"; "$cc" --version | sed -n 1p; } | sha256sum | cut -c1-12)
     echo "$(cat "$1/.rns-debian-version")-$h"
 }
 curl_dir=$deps/curl-$(key "$curl_src" scripts/build-curl.sh)
@@ -86,7 +86,7 @@ fi
 
 # --- bootstrap, through the Makefile's own source lists --------------------
 out=build/pkg-$arch
-stamp="$curl_dir $expat_dir $("$cc" --version | head -n 1)"
+stamp="$curl_dir $expat_dir $("$cc" --version | sed -n 1p)"
 if [ -f "$out/.deps" ] && [ "$(cat "$out/.deps")" != "$stamp" ]; then
     rm -rf "$out"   # objects compiled against other headers
 fi
