@@ -40,7 +40,8 @@ class Out:
         self.lock = threading.Lock()
 
     def paint(self, kind, text):
-        return "\033[%sm%s\033[0m" % (self.COLOURS[kind], text) if self.colour else text
+        code = self.COLOURS[kind]
+        return "\033[%sm%s\033[0m" % (code, text) if self.colour and code != "0" else text
 
     def line(self, kind, who, text, t=None):
         stamp = "%+8.3fs" % ((time.monotonic() if t is None else t) - self.t0)

@@ -1,0 +1,48 @@
+"""make demo's story (tests/demo.py) runs to its end: the target group follows the DNS flip, the
+summary line reports the lag, and the output carries no colour codes when it is not a terminal."""
+import os
+import re
+import subprocess
+
+import stack
+import tap
+
+DEMO = os.path.join(tap.root(), "tests", "demo.py")
+
+
+def run_demo(*args):
+    if not os.access(stack.bootstrap_path(), os.X_OK):
+        tap.skip("%s not built" % stack.bootstrap_path())
+    env = {k: v for k, v in os.environ.items() if k != stack.NS_VAR}  # the demo enters its own namespace
+    r = subprocess.run(["/usr/bin/python3", DEMO, "--build", stack.build_dir()] + list(args), env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+
+@tap.case
+def demo_tells_the_failover():
+    code, out, err = run_demo("--flip-after", "1.0", "--poll-ms", "200")
+    tap.eq(code, 0, "demo exit status; output:\n%s\n%s" % (out[-3000:], err[-2000:]))
+    steps = [l for l in out.splitlines() if re.match(r"^\d\. ", l)]
+    tap.eq(len(steps), 4, "story steps: %s" % steps)
+    order = [out.index(s) for s in ("RDS-EVENT-0049", "now answers %s" % stack.NEW_PRIMARY,
+                                    "RegisterTargets %s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT),
+                                    "DeregisterTargets %s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT))]
+    tap.eq(order, sorted(order), "event, DNS flip, register, deregister in that order")
+    lag = re.search(r"the target group followed (\d+) ms later", out)
+    tap.ok(lag, "no lag summary line")
+    tap.ok(int(lag.group(1)) >= 0, "lag %s" % lag.group(1))
+    tap.ok('"dnsChanged": true' in out, "result JSON shown")
+    tap.ok("FAILED" not in out and "BAD SIGNATURE" not in out, out[-2000:])
+    tap.ok("\033[" not in out, "colour codes in output that is not a terminal")
+
+
+@tap.case
+def demo_without_bootstrap_says_what_to_do():
+    r = subprocess.run(["/usr/bin/python3", DEMO, "--build", "/nonexistent-build"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    tap.eq(r.returncode, 2)
+    tap.ok(b"/nonexistent-build/bootstrap is missing" in r.stderr and b"make" in r.stderr, r.stderr.decode())
+
+
+tap.main()
