@@ -8,13 +8,23 @@ tests/*/test_*.py, run with Debian's /usr/bin/python3 and the environment
 RNS_ROOT (the checkout), RNS_BUILD (the build folder: $RNS_BUILD/bootstrap,
 $RNS_BUILD/sigv4, $RNS_BUILD/asan/...), RNS_SHARED (../shared, when present). A suite that exits
 non-zero without reporting a failed case counts as one failed case.
+
+Sanitizer pass: the integration, end-to-end and robustness suites run a second
+time against the ASan+UBSan build (`make asan`: RNS_BUILD=$RNS_BUILD/asan),
+named asan/<suite>, unless the suite says `# rns: no-asan (why)` in its first
+lines (valgrind suites: valgrind and ASan do not mix). Every process of an
+asan/ suite, unit binaries included, writes sanitizer reports to files of its
+own folder (ASAN_OPTIONS/UBSAN_OPTIONS log_path) and exits with status 86 on a
+report; a report file counts as a failed case whatever the harness saw.
 """
 import argparse
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,14 +32,35 @@ LINE = re.compile(r"^(ok|not ok) - (.*)$")
 SUITE_TIMEOUT = 1800
 
 
+NO_ASAN = "# rns: no-asan"
+ASAN_AREAS = ("integration", "e2e", "robust")
+SANITIZER_EXIT = 86
+
+
 def suites(build):
+    """(name, argv, sanitized) of every suite, in run order."""
     for binary in sorted(glob.glob(os.path.join(build, "tests/test_*"))):
-        yield "unit/" + os.path.basename(binary), [binary]
+        yield "unit/" + os.path.basename(binary), [binary], False
     for binary in sorted(glob.glob(os.path.join(build, "asan/tests/test_*"))):
-        yield "asan/" + os.path.basename(binary), [binary]
-    for script in sorted(glob.glob(os.path.join(ROOT, "tests/*/test_*.py"))):
-        rel = os.path.relpath(script, os.path.join(ROOT, "tests"))
-        yield rel[:-3], ["/usr/bin/python3", script]
+        yield "asan/" + os.path.basename(binary), [binary], True
+    scripts = sorted(glob.glob(os.path.join(ROOT, "tests/*/test_*.py")))
+    for script in scripts:
+        yield python_name(script), ["/usr/bin/python3", script], False
+    if not os.access(os.path.join(build, "asan", "bootstrap"), os.X_OK):
+        return
+    for script in scripts:
+        if python_name(script).split("/")[0] in ASAN_AREAS and not opts_out_of_asan(script):
+            yield "asan/" + python_name(script), ["/usr/bin/python3", script], True
+
+
+def python_name(script):
+    return os.path.relpath(script, os.path.join(ROOT, "tests"))[:-3]
+
+
+def opts_out_of_asan(script):
+    with open(script, errors="replace") as f:
+        head = [next(f, "") for _ in range(30)]
+    return any(line.startswith(NO_ASAN) for line in head)
 
 
 def environment(build):
@@ -46,8 +77,34 @@ def environment(build):
     return env
 
 
-def run_suite(name, argv, env, verbose):
+def sanitized_env(env, build, report_dir):
+    """The environment of an asan/ suite: the sanitizer build, and reports to files."""
+    env = dict(env)
+    env["RNS_BUILD"] = os.path.join(build, "asan")
+    env["RNS_SANITIZED"] = "1"  # for the odd case that cannot apply (valgrind on an ASan binary)
+    common = "log_path=%s:exitcode=%d" % (os.path.join(report_dir, "report"), SANITIZER_EXIT)
+    env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:" + common
+    env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:" + common
+    return env
+
+
+def sanitizer_reports(report_dir):
+    """Lines of the sanitizer reports written into report_dir."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(report_dir, "report*"))):
+        with open(path, errors="replace") as f:
+            text = f.read()
+        if text.strip():
+            found.append("%s: %s" % (os.path.basename(path), " | ".join(text.strip().splitlines()[:12])))
+    return found
+
+
+def run_suite(name, argv, env, verbose, build=None, sanitized=False):
     start = time.monotonic()
+    report_dir = None
+    if sanitized:
+        report_dir = tempfile.mkdtemp(prefix="rns-sanitizer-")
+        env = sanitized_env(env, build, report_dir)
     try:
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=SUITE_TIMEOUT)
@@ -69,6 +126,11 @@ def run_suite(name, argv, env, verbose):
             skipped += 1
         else:
             passed += 1
+    if report_dir:
+        for report in sanitizer_reports(report_dir):
+            failed += 1
+            failures.append("not ok - %s: sanitizer report %s" % (name, report[:1500]))
+        shutil.rmtree(report_dir, ignore_errors=True)
     if code != 0 and failed == 0:
         failed += 1
         failures.append("not ok - %s: exited with status %d" % (name, code))
@@ -95,10 +157,10 @@ def main():
     if "RNS_SHARED" not in env:
         print("note: ../shared is absent; cases that read it are reported as skipped")
     totals = [0, 0, 0]
-    for name, argv in suites(build):
+    for name, argv, sanitized in suites(build):
         if args.k and args.k not in name:
             continue
-        for i, n in enumerate(run_suite(name, argv, env, args.v)):
+        for i, n in enumerate(run_suite(name, argv, env, args.v, build, sanitized)):
             totals[i] += n
     print("%d skipped" % totals[2])
     print("%d passed, %d failed" % (totals[0], totals[1]))

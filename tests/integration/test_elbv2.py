@@ -491,6 +491,8 @@ def retry_quota_runs_out_and_persists_across_calls():
 def valgrind_clean():
     if not shutil.which("valgrind"):
         tap.skip("valgrind is not installed")
+    if os.environ.get("RNS_SANITIZED"):
+        tap.skip("the sanitizer pass: valgrind does not run ASan binaries")
     if not os.access(PLAIN_TOOL, os.X_OK):
         tap.skip("%s is not built" % PLAIN_TOOL)
     with fake() as f:

@@ -1,6 +1,7 @@
 """runtime/ over many invocations: 1,000 under valgrind without a leak or a memory
 error (also on the init-error and connection-failure paths), and resident memory
 flat across 10,000 native invocations."""
+# rns: no-asan (valgrind and ASan do not mix)
 import os
 import shutil
 import subprocess

@@ -3,6 +3,7 @@
 $RNS_SHARED is there) and on requests of our own (always), and the sigv4 unit
 test binaries. Any leak of any kind, or any memory error, fails.
 """
+# rns: no-asan (valgrind and ASan do not mix)
 import glob
 import os
 import subprocess
