@@ -77,7 +77,7 @@ fuzz_one() {
     mkdir -p "$FB/corpus/$t" "$FB/artifacts/$t" "$FB/logs"
     log="$FB/logs/$t.log"
     status=0
-    nice -n 19 "$FB/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 \
+    nice -n 19 "$FB/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -timeout=90 \
         -rss_limit_mb=2048 -max_len="$(max_len "$t")" -dict="tests/fuzz/dict/$t.dict" \
         -artifact_prefix="$FB/artifacts/$t/" "$FB/corpus/$t" $(regressions "$t") >"$log" 2>&1 || status=$?
     execs=$(execs_of "$log")
