@@ -10,6 +10,16 @@
  * replaced by it (it is then listed to add unless the request carried exactly
  * that value once).
  *
+ * What is signed follows botocore's SigV4Auth (non-S3): every header but
+ * Authorization, User-Agent, Expect and X-Amzn-Trace-Id; values trimmed, inner
+ * whitespace runs (Python's str.split() set, Unicode spaces included) made one
+ * space, repeated names joined with ',' in order; the path normalised (dot
+ * segments, repeated slashes) and URI-encoded again; the query decoded and
+ * re-encoded per RFC 3986, sorted by key then value; the body's SHA-256, or
+ * the X-Amz-Content-SHA256 header's value when there is one. The timestamp is
+ * the request's X-Amz-Date, else params->amz_date. A Date header is signed as
+ * it is (botocore would rewrite it to the signing time and drop X-Amz-Date).
+ *
  * A sigv4_signer caches the derived signing key per (date, region, service,
  * secret); key material is wiped with OPENSSL_cleanse when replaced or freed.
  * A signer is not thread-safe; use one per thread. */
@@ -48,7 +58,8 @@ typedef struct sigv4_params {
     const char *amz_date; /* YYYYMMDDTHHMMSSZ; used when the request has no X-Amz-Date */
 } sigv4_params;
 
-/* The result of a signing; every string is owned, released by sigv4_signature_free. */
+/* The result of a signing; every string is owned, released (and wiped) by
+ * sigv4_signature_free. The strings share one allocation: never free one alone. */
 typedef struct sigv4_signature {
     char *canonical_request;
     char *string_to_sign;
