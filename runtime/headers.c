@@ -56,6 +56,11 @@ int rt_headers_feed(rt_headers *h, const char *line, size_t len)
     if (id < 0)
         return 0;
     const char *v = colon + 1, *end = line + len;
+    /* A NUL ends the value (the copy below would stop there anyway): trim
+     * before it, not at the line's end, so no CR or LF is left in a value. */
+    const char *nul = memchr(v, '\0', (size_t)(end - v));
+    if (nul)
+        end = nul;
     while (v < end && is_ows(*v))
         v++;
     while (end > v && is_ows(end[-1]))

@@ -83,6 +83,19 @@ static void test_headers_near_misses_ignored(void)
     rt_headers_clear(&h);
 }
 
+/* fuzz_runtime_headers finding: a NUL inside a value left the CRs before it. */
+static void test_headers_nul_ends_value(void)
+{
+    rt_headers h = {0};
+    const char line[] = "Lambda-Runtime-Deadline-Ms: 1542409706888\r\r\0\0junk: x\r\n";
+    CHECK_INT(rt_headers_feed(&h, line, sizeof line - 1), 0);
+    CHECK_STR(h.value[RT_H_DEADLINE], "1542409706888");
+    const char id[] = "Lambda-Runtime-Aws-Request-Id: \0\r\n";
+    CHECK_INT(rt_headers_feed(&h, id, sizeof id - 1), 0);
+    CHECK_STR(h.value[RT_H_REQUEST_ID], "");
+    rt_headers_clear(&h);
+}
+
 static void test_deadline_parse(void)
 {
     CHECK_INT(rt_parse_deadline("1542409706888"), 1542409706888LL);
@@ -277,6 +290,7 @@ int main(void)
     RUN(test_headers_absent_are_empty);
     RUN(test_headers_status_line_resets);
     RUN(test_headers_near_misses_ignored);
+    RUN(test_headers_nul_ends_value);
     RUN(test_deadline_parse);
     RUN(test_remaining_ms);
     RUN(test_error_body);
