@@ -2,11 +2,11 @@
  * CNAME chains followed, /etc/hosts then DNS, no AI_ADDRCONFIG, which returns
  * nothing in a loopback-only namespace), bounded by a timeout.
  *
- * The lookup runs through glibc's getaddrinfo_a so that a resolver that never
- * answers cannot hold the caller past its deadline. A lookup still running at
- * the timeout is kept by the resolver object and freed once it finishes
- * (dns_resolver_free waits up to a second for such lookups, then leaves them
- * to glibc). */
+ * Each lookup runs getaddrinfo in a thread of its own, so a resolver that
+ * never answers cannot hold the caller past its deadline. A lookup still
+ * running at the timeout is kept by the resolver object and joined once it
+ * finishes (dns_resolver_free waits up to a second for such lookups, then
+ * detaches them). */
 #ifndef RNS_DNS_H
 #define RNS_DNS_H
 

@@ -1,0 +1,143 @@
+# rns: no-asan (valgrind runs the plain build; the asan/ pass runs the other handler suites)
+"""The handler's main paths under valgrind: a failover with a DNS flip mid-wait, a silent resolver
+(a lookup abandoned at its timeout), CloudFormation answers, invalid events and configuration
+errors, through --invoke and through the runtime loop. Any memory error or leak fails the case.
+(The ASan/UBSan build runs every other handler suite in run.py's asan/ pass.)
+"""
+import contextlib
+import glob
+import json
+import os
+import shutil
+
+import stack
+
+stack.enter_namespace()
+
+import tap  # noqa: E402
+from handler_common import NEW, our_event, reset  # noqa: E402
+
+VALGRIND_ERROR = 99
+S = stack.LocalStack().start()
+NATIVE = S.bootstrap_path
+
+
+def valgrind_wrapper(tag):
+    vg = shutil.which("valgrind")
+    if not vg:
+        tap.skip("valgrind is not installed")
+    log = os.path.join(S.dir, "valgrind-%s-%%p.log" % tag)
+    return [vg, "--quiet", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=%d" % VALGRIND_ERROR,
+            "--log-file=" + log], log
+
+
+def use(tag):
+    """Runs ./bootstrap under valgrind; returns the glob of its reports."""
+    S.wrapper, log = valgrind_wrapper(tag)
+    S.bootstrap_path = NATIVE
+    return log.replace("%p", "*")
+
+
+def check_logs(pattern):
+    for path in glob.glob(pattern):
+        with open(path) as f:
+            text = f.read()
+        tap.eq(text.strip(), "", "valgrind report %s" % path)
+
+
+def env(**kw):
+    return S.env(**kw)
+
+
+@contextlib.contextmanager
+def one_second_resolver():
+    path = os.path.join(stack.namespace_dir(), "resolv.conf")
+    with open(path) as f:
+        saved = f.read()
+    with open(path, "w") as f:  # in place: /etc/resolv.conf is a bind mount of this file
+        f.write("nameserver %s\noptions timeout:1 attempts:1\n" % stack.DNS_ADDRESS)
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(saved)
+
+
+def invoke_paths():
+    pattern = use("invoke")
+    try:
+        reset(S)
+        flip = S.dns.flip_at(1.5, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=env(DNS_POLL_MS=300), timeout=120)
+        flip.wait(10)
+        check_logs(pattern)
+        tap.eq(r.code, 0, r.stderr[-3000:])
+        tap.eq(r.json["registered"], [NEW])
+        reset(S)
+        # A silent resolver: each lookup's thread is left behind at the wait's end. With one
+        # 1 s attempt per query (rewritten resolv.conf, the namespace's own), glibc gives up
+        # on it within the second dns_resolver_free waits, so no thread outlives the process.
+        with one_second_resolver():
+            S.dns.pause()
+            try:
+                r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=env(FAILOVER_WAIT_SECONDS=4, DNS_POLL_MS=300),
+                             timeout=120)
+            finally:
+                S.dns.resume()
+        check_logs(pattern)
+        tap.ok(r.code == 1 and r.json and r.json.get("errorType") == "ResolveError", r.stderr[-3000:])
+        for payload in (b"", b"[1]", b'{"a":', our_event("odd-sns-message-number.json")):
+            r = S.invoke(payload, env=env(), timeout=120)
+            tap.ok(r.code in (0, 1), "exit %d" % r.code)
+            check_logs(pattern)
+        cfn = json.loads(our_event("cloudformation-delete.json"))
+        cfn["ResponseURL"] = "http://127.0.0.1:9/closed?sig=x"
+        r = S.invoke(cfn, env=env(), timeout=120)
+        tap.eq(r.json["errorType"], "CloudFormationResponseError")
+        check_logs(pattern)
+        r = S.invoke({}, env=env(DB_PORT="0", ALLOWED_CIDRS="10.0.0.1/8"), timeout=120)
+        tap.eq(r.code, 2)
+        check_logs(pattern)
+    finally:
+        S.wrapper, S.bootstrap_path = [], NATIVE
+
+
+def runtime_paths():
+    pattern = use("loop")
+    try:
+        reset(S, records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+        proc = S.start_bootstrap(env=env())
+        try:
+            for event in (stack.schedule_event(), "not json", stack.rds_event("RDS-EVENT-0049"), {"dryRun": True}):
+                res = S.lambda_invoke(event, timeout=120)
+                tap.ok(res["kind"] in ("response", "error"), res)
+            S.elb.inject("throttling", action="DescribeTargetHealth", count=1)
+            tap.eq(S.lambda_invoke({}, timeout=120)["kind"], "response")
+        finally:
+            code = S.stop_bootstrap(proc, timeout=60)
+        out, err = proc.output()
+        check_logs(pattern)
+        tap.ok(code != VALGRIND_ERROR, "valgrind exit status")
+        proc = S.start_bootstrap(env=env(DB_PORT="70000"))
+        tap.ok(proc.finish(60) != 0, "config error exits non-zero")
+        check_logs(pattern)
+        S.runtime.init_errors.clear()
+    finally:
+        S.wrapper, S.bootstrap_path = [], NATIVE
+
+
+@tap.case
+def valgrind_invoke_paths():
+    invoke_paths()
+
+
+@tap.case
+def valgrind_runtime_loop():
+    runtime_paths()
+
+
+try:
+    tap.main()
+finally:
+    S.close()
