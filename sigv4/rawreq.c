@@ -172,10 +172,26 @@ static int parse(char *s, size_t len, raw_header *hs, sigv4_raw_request *out, ch
     return 0;
 }
 
+/* The lines before the empty line (or the end): a bound on the headers,
+ * however many lines the body has. */
+static size_t head_lines(const char *s, size_t len)
+{
+    size_t pos = 0, n = 0;
+
+    while (pos < len) {
+        span line = next_line(s, len, &pos);
+
+        n++;
+        if (line.start == line.end && n > 1)
+            break;
+    }
+    return n ? n : 1;
+}
+
 int sigv4_parse_raw_request(const char *data, size_t len, sigv4_raw_request *out, char *err,
                             size_t errlen)
 {
-    size_t lines = 1, i;
+    size_t lines;
     raw_header *hs;
     int rc;
 
@@ -184,8 +200,7 @@ int sigv4_parse_raw_request(const char *data, size_t len, sigv4_raw_request *out
         sv_error(err, errlen, "empty request");
         return -1;
     }
-    for (i = 0; i < len; i++)
-        lines += data[i] == '\n';
+    lines = head_lines(data, len);
     out->storage = malloc(len + 1);
     out->headers = malloc(lines * sizeof *out->headers);
     hs = malloc(lines * sizeof *hs);
