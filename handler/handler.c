@@ -165,6 +165,7 @@ static void log_result(handler *h, const reconcile_report *rep, const rns_error 
     json_decref(f);
 }
 
+/* A dry run registers nothing: its would-be changes are not counted. */
 static void emit_metrics(handler *h, const event_info *ev, const reconcile_report *rep, const rns_error *e,
                          int dry_run)
 {

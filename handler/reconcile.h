@@ -8,7 +8,29 @@
  * Time budget. `deadline_ms` is when the work must be done (the handler
  * keeps its own reserve for posting the result). A margin for the changes,
  * min(3 s, a third of the budget), is kept free of DNS waiting: the failover
- * wait ends at min(start + FAILOVER_WAIT_SECONDS, deadline - margin). */
+ * wait ends at min(start + FAILOVER_WAIT_SECONDS, deadline - margin). One
+ * lookup never blocks longer than 5 s nor past that limit.
+ *
+ * The failover wait (req->failover and FAILOVER_WAIT_SECONDS > 0 and time
+ * left): resolve every DNS_POLL_MS, measured from the start of each poll,
+ * until the allowed answer, as ip:DB_PORT targets, differs from the targets
+ * registered (not draining) when the run began; then change at once.
+ * Resolution errors while waiting are logged (once per distinct error) and
+ * polling goes on; the plan uses the last usable answer (at least one allowed
+ * address); without one the run is a ResolveError and nothing changes.
+ * - dns_changed: the answer differed within a wait, also on its very first
+ *   resolution (then waited_ms is 0). Without a wait it is always false.
+ * - waited_ms: from the first answer of the wait to the changed answer (or
+ *   to the wait's end).
+ * - The target group is read once, before resolving; it is not read again
+ *   after a wait (every second before RegisterTargets counts, and reserved
+ *   concurrency 1 leaves no other writer).
+ * - converged: derived, not read back: every call of the plan succeeded (in
+ *   a dry run: the plan could be made). A failed call is an error result, so
+ *   a successful run is converged.
+ * - ElbApiError, or Timeout when the deadline cut the call short (it is
+ *   within 50 ms, or the client stopped retrying a retryable error before
+ *   its attempts ran out because the next one could not start in time). */
 #ifndef RNS_RECONCILE_H
 #define RNS_RECONCILE_H
 
