@@ -57,7 +57,7 @@ import threading
 import time
 from collections import namedtuple
 
-from stack_dns import (DNS_ADDRESS, DNS_DOMAIN, DNS_TTL, DNSMASQ, GENERATION_NAME,  # noqa: F401
+from stack_dns import (DNS_ADDRESS, DNS_ADDRESSES, DNS_DOMAIN, DNS_TTL, DNSMASQ, GENERATION_NAME,  # noqa: F401
                        Dns, DnsRecord, DnsReply, Flip, dns_query, resolve)
 from stack_proc import BootstrapProcess, end, spawn  # noqa: F401
 
@@ -107,6 +107,9 @@ LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 # steer sanitizers and valgrind, never the function.
 PASS_THROUGH = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
+# The namespace's resolver configuration (copy it into any other root that uses the stack's DNS):
+# dnsmasq moves between the two addresses on a restart, and timeouts stay short and bounded.
+RESOLV_CONF = "".join("nameserver %s\n" % a for a in DNS_ADDRESSES) + "options timeout:1 attempts:2\n"
 NS_VAR = "RNS_STACK_NS"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -151,8 +154,8 @@ def namespace_dir():
 def enter_namespace():
     """Outside: re-runs this script (same interpreter flags, argv and environment plus RNS_STACK_NS)
     under `unshare -n -m` and exits with its status. Inside: brings lo up and bind-mounts a private
-    resolv.conf (nameserver 127.0.0.1, timeout:1 attempts:2), hosts and nsswitch.conf. Returns the
-    namespace's private folder."""
+    resolv.conf (nameservers 127.0.0.1 and 127.0.0.2, timeout:1 attempts:2), hosts and
+    nsswitch.conf (hosts: files dns). Returns the namespace's private folder."""
     global _entered
     ns = os.environ.get(NS_VAR)
     if not ns:
@@ -208,7 +211,7 @@ def _set_up_inside(ns):
     _loopback_up()
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", ns, "tmpfs", 0, "mode=0700,size=256m")
-    _bind_file(ns, "resolv.conf", "nameserver %s\noptions timeout:1 attempts:2\n" % DNS_ADDRESS)
+    _bind_file(ns, "resolv.conf", RESOLV_CONF)
     _bind_file(ns, "hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
     if os.path.exists("/etc/nsswitch.conf"):
         # Only files and dns: no nss module (resolve, mdns) may reach a resolver outside.

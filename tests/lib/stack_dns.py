@@ -4,11 +4,14 @@ endpoint's records, a raw DNS client (dns_query) and a getaddrinfo probe (resolv
 dnsmasq runs on 127.0.0.1:53 with --no-resolv --no-hosts --local-ttl=5. Names under the local
 domains without a record answer NXDOMAIN; other unknown names answer REFUSED (no upstream).
 Address records live in an addn-hosts file that dnsmasq re-reads on SIGHUP; CNAMEs are
-configuration dnsmasq reads only at start, so a CNAME change restarts it. A restart leaves a gap of
-a few milliseconds in which queries fail at once (connection refused -> EAI_AGAIN); Dns.restarts
-counts them. Every change is confirmed before the call returns: the hosts file carries a generation
-marker record (GENERATION_NAME) that is queried until dnsmasq serves the new generation, so the
-returned monotonic time is a moment at which the new answer is already being served.
+configuration dnsmasq reads only at start, so a CNAME change restarts it (Dns.restarts counts
+restarts). A restart leaves no gap: resolv.conf names two servers, 127.0.0.1 and 127.0.0.2, and
+the new dnsmasq starts on the address the old one is not using, answers, and only then is the
+old one stopped (the resolver passes over a closed port at once; a lookup in flight at the old
+server when it stops gets its answer after the resolver's 1 s retry). Every change is confirmed before
+the call returns: the hosts file carries a generation marker record (GENERATION_NAME) that is
+queried until dnsmasq serves the new generation, so the returned monotonic time is a moment at
+which the new answer is already being served.
 
 getaddrinfo sees the failure modes as: nxdomain() -> EAI_NONAME at once; refuse(), servfail() and
 stop() -> EAI_AGAIN at once; pause() -> EAI_AGAIN after the resolver timeout (timeout:1 attempts:2
@@ -31,7 +34,8 @@ from stack_proc import end, spawn
 DNSMASQ = "/usr/sbin/dnsmasq"
 DNS_DOMAIN = "rds.amazonaws.com"
 DNS_TTL = 5
-DNS_ADDRESS = "127.0.0.1"
+DNS_ADDRESSES = ("127.0.0.1", "127.0.0.2")  # resolv.conf order; dnsmasq alternates between them
+DNS_ADDRESS = DNS_ADDRESSES[0]
 GENERATION_NAME = "rns-stack-generation.invalid"
 
 
@@ -211,7 +215,7 @@ class Dns:
         self.restarts = 0       # restarts after the first start (each a short gap)
         self.generation = 0
         self.hosts_file = os.path.join(workdir, "dns.hosts")
-        self.conf_file = os.path.join(workdir, "dnsmasq.conf")
+        self.address = DNS_ADDRESSES[0]  # where the running dnsmasq listens
         self.log_file = os.path.join(workdir, "dnsmasq.log")
         self._proc = None
         self._servfail = None
@@ -226,6 +230,10 @@ class Dns:
 
     def running(self):
         return self.pid is not None
+
+    @property
+    def conf_file(self):
+        return os.path.join(self.dir, "dnsmasq-%s.conf" % self.address)
 
     def start(self):
         """Starts dnsmasq with the current data (no-op when running); returns the monotonic time it
@@ -259,15 +267,27 @@ class Dns:
                 self._servfail = None
 
     def restart(self):
+        """A new dnsmasq with the current data on the other address, then the old one stopped;
+        returns the monotonic time from which every lookup gets the new data."""
         with self._lock:
-            paused = self.paused
-            if self._proc:
-                self.restarts += 1
-            self.stop()
-            t = self.start()
+            if not self.running():
+                return self.start()
+            self.restarts += 1
+            paused, old, old_address = self.paused, self._proc, self.address
+            self._proc, self.address = None, DNS_ADDRESSES[1 - DNS_ADDRESSES.index(old_address)]
+            try:
+                ready = self.start()
+            except BaseException:
+                end(self._proc)
+                self._proc, self.address, self.paused = old, old_address, paused
+                raise
+            end(old)
+            # Lookups try DNS_ADDRESSES in order: the new server answers them from the moment it is
+            # ready when it listens on the first address, else from the moment the old one is gone.
+            served = ready if self.address == DNS_ADDRESSES[0] else time.monotonic()
             if paused:
                 self.pause()
-            return t
+            return served
 
     def pause(self):
         """SIGSTOP: queries time out (getaddrinfo: EAI_AGAIN after the resolver's 2 s)."""
@@ -346,7 +366,8 @@ class Dns:
         return flip
 
     def query(self, name, qtype="A", timeout=1.0):
-        return dns_query(name, qtype, timeout=timeout)
+        """A raw query to the running dnsmasq (CONNREFUSED when stopped)."""
+        return dns_query(name, qtype, server=(self.address, 53), timeout=timeout)
 
     def log(self):
         try:
@@ -403,7 +424,7 @@ class Dns:
             for name, addrs in sorted(self.records.items()):
                 lines += ["%s %s" % (a, name) for a in addrs]
         _write_atomic(self.hosts_file, "\n".join(lines) + "\n")
-        conf = ["no-resolv", "no-hosts", "bind-interfaces", "listen-address=" + DNS_ADDRESS, "port=53",
+        conf = ["no-resolv", "no-hosts", "bind-interfaces", "listen-address=" + self.address, "port=53",
                 "user=root", "group=", "pid-file=", "local-ttl=%d" % self.ttl, "log-facility=" + self.log_file,
                 "addn-hosts=" + self.hosts_file]
         if self.log_queries:
@@ -421,14 +442,14 @@ class Dns:
         returns the monotonic time it did."""
         want = "127.%d.%d.%d" % ((self.generation >> 16) & 255, (self.generation >> 8) & 255,
                                   self.generation & 255)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
             if self._proc.poll() is not None:
                 text = self.log()[-2000:]
                 hint = ("\nanother LocalStack (or DNS server) holds %s:53 in this namespace: run one "
-                        "LocalStack at a time" % DNS_ADDRESS) if "Address already in use" in text else ""
+                        "LocalStack at a time" % self.address) if "Address already in use" in text else ""
                 raise RuntimeError("dnsmasq exited with status %d:\n%s%s" % (self._proc.returncode, text, hint))
-            r = dns_query(GENERATION_NAME, timeout=0.2)
+            r = dns_query(GENERATION_NAME, server=(self.address, 53), timeout=0.2)
             if r.rcode not in ("TIMEOUT", "CONNREFUSED"):
                 if self.mode != "serve" or [x.data for x in r.records] == [want]:
                     return time.monotonic()
