@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -36,7 +37,9 @@ static const char usage[] =
     "         signed_request (the request with its X-Amz-Date,\n"
     "         X-Amz-Security-Token and Authorization headers; bytes that are not\n"
     "         UTF-8 are shown as U+FFFD)\n"
-    "Every output ends with a newline.\n"
+    "creq, sts and authz print the value exactly, as the test suite's .creq, .sts\n"
+    "and .authz files hold it: no newline after it (one is added when stdout is a\n"
+    "terminal). all and json end with a newline.\n"
     "\n"
     "Exit status: 0 signed, 2 malformed request or arguments, 1 other failure.\n";
 
@@ -234,15 +237,21 @@ static int print_json(const char *in, size_t in_len, const sigv4_raw_request *re
     return rc;
 }
 
+/* One value, byte for byte; the newline is for a person at a terminal only. */
+static int print_value(const char *value)
+{
+    return fputs(value, stdout) < 0 || (isatty(STDOUT_FILENO) && putchar('\n') == EOF) ? -1 : 0;
+}
+
 static int print(const char *output, const char *in, size_t in_len, const sigv4_raw_request *req,
                  const sigv4_signature *sig)
 {
     if (strcmp(output, "creq") == 0)
-        return printf("%s\n", sig->canonical_request) < 0 ? -1 : 0;
+        return print_value(sig->canonical_request);
     if (strcmp(output, "sts") == 0)
-        return printf("%s\n", sig->string_to_sign) < 0 ? -1 : 0;
+        return print_value(sig->string_to_sign);
     if (strcmp(output, "authz") == 0)
-        return printf("%s\n", sig->authorization) < 0 ? -1 : 0;
+        return print_value(sig->authorization);
     if (strcmp(output, "json") == 0)
         return print_json(in, in_len, req, sig);
     return printf("--- canonical request\n%s\n--- string to sign\n%s\n--- authorization\n%s\n",
