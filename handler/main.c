@@ -138,7 +138,7 @@ static int run_invoke(const char *path, int timeout_s, logger *lg)
     size_t len = 0;
     char *payload = read_event(path, &len);
     if (!payload) {
-        fprintf(stderr, "bootstrap: cannot read the event from %s: %s\n", strcmp(path, "-") ? path : "stdin",
+        log_msg(lg, LOG_ERROR, "cannot read the event from %s: %s", strcmp(path, "-") ? path : "stdin",
                 strerror(errno));
         config_free(&cfg);
         return EXIT_USAGE;

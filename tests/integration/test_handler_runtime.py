@@ -92,6 +92,30 @@ def deadline_bounds_the_failover_wait():
 
 
 @tap.case
+def deadline_cuts_a_hanging_call_short():
+    reset(S, records=FLIPPED)
+    proc = start()
+    try:
+        S.elb.inject("hang", action="RegisterTargets")
+        deadline = int(time.time() * 1000) + 3000
+        res = S.lambda_invoke(stack.schedule_event(), deadline_ms=deadline)
+        answered = time.time() * 1000
+        tap.eq(res["kind"], "error", res.get("body"))
+        tap.eq(res["headers"]["Lambda-Runtime-Function-Error-Type"], "Timeout")
+        msg = res["json"]["errorMessage"]
+        tap.ok(msg.startswith("deadline reached before the target group converged: RegisterTargets failed for %s"
+                              % NEW) and "nothing was deregistered" in msg, msg)
+        tap.ok(answered < deadline + 50, "answered %.0f ms before the deadline" % (deadline - answered))
+        tap.eq(S.elb.calls_for("DeregisterTargets"), [])
+        tap.eq(S.registered(), [OLD])
+        S.elb.clear_faults()
+        res = S.lambda_invoke(stack.schedule_event())
+        tap.eq((res["kind"], res["json"]["registered"]), ("response", [NEW]), "the next invocation recovers")
+    finally:
+        stop(proc)
+
+
+@tap.case
 def config_error_reported_at_init():
     reset(S)
     proc = start(DB_PORT="70000", IP_FAMILY="ipv5", AWS_SECRET_ACCESS_KEY="has a space")
