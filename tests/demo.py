@@ -7,7 +7,8 @@ botocore) and the fake Lambda Runtime API. The target group starts on the old pr
 failover-completed event arrives before DNS changes; DNS flips a couple of seconds later; the
 function follows it. Exit status 0 when the story ends as it should.
 
-    /usr/bin/python3 tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS]
+    /usr/bin/python3 tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS] [--wait-s S]
+    (make demo; the build folder: --build, else $RNS_BUILD, else make's BUILD, else build/)
 """
 import argparse
 import json
@@ -149,6 +150,9 @@ def main():
     args = parse_args()
     if args.build:
         os.environ["RNS_BUILD"] = os.path.abspath(args.build)
+    elif not os.environ.get("RNS_BUILD") and os.environ.get("BUILD"):
+        # `make BUILD=dir demo`: make passes its command-line variables to the recipe's environment.
+        os.environ["RNS_BUILD"] = os.path.join(stack.ROOT, os.environ["BUILD"])
     if not os.access(stack.bootstrap_path(), os.X_OK):
         sys.stderr.write("demo: %s is missing; run `make` first\n" % stack.bootstrap_path())
         return 2
