@@ -7,26 +7,29 @@
 # entries and runs apt-get update; as anyone else it stops with what to do.
 # The newest version in the index is taken; when its files cannot be fetched
 # (a mirror that lacks them) the next older one is used, with a warning.
+#
+# apt-source.sh --print-deb-src prints the deb-src entries it would add (tests
+# point RNS_APT_ETC at a folder of their own instead of /etc/apt).
 set -euo pipefail
-name=$1 dest=$2
-codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-src_list=/etc/apt/sources.list.d/rds-nlb-sync-src.sources
+etc=${RNS_APT_ETC:-/etc/apt}
+codename=${RNS_CODENAME:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
+src_list=$etc/sources.list.d/rds-nlb-sync-src.sources
 
 have_deb_src() {
     grep -qsE '^[[:space:]]*(Types:.*deb-src|deb-src[[:space:]])' \
-        /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources
+        "$etc/sources.list" "$etc"/sources.list.d/*.list "$etc"/sources.list.d/*.sources
 }
 
 # The binary entries of the Debian release in use, rewritten as deb-src.
 mirror_entries() {
     local f
-    for f in /etc/apt/sources.list.d/*.sources; do
+    for f in "$etc"/sources.list.d/*.sources; do
         [ -f "$f" ] && [ "$f" != "$src_list" ] || continue
         awk -v RS= -v ORS='\n\n' -v cn="$codename" '
             /(^|\n)Types:[ \t]*deb[ \t]*(\n|$)/ && $0 ~ ("Suites:[^\n]*" cn) {
                 sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f"
     done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    for f in "$etc/sources.list" "$etc"/sources.list.d/*.list; do
         [ -f "$f" ] || continue
         awk -v cn="$codename" '$1 == "deb" && $0 ~ (" " cn) { $1 = "deb-src"; print }' "$f"
     done
@@ -37,6 +40,12 @@ versions() {
         awk '/^Version:/ { print $2 }' | sort -rV | uniq
 }
 
+if [ "${1:-}" = --print-deb-src ]; then
+    mirror_entries
+    exit 0
+fi
+name=$1 dest=$2
+
 as_root() {
     [ "$(id -u)" -eq 0 ] && return 0
     echo "apt-source: $1; as root, run scripts/apt-source.sh $name $dest once" >&2
@@ -44,7 +53,7 @@ as_root() {
 }
 
 if ! have_deb_src; then
-    as_root "no deb-src entry in /etc/apt"
+    as_root "no deb-src entry in $etc"
     mirror_entries > "$src_list.tmp"
     [ -s "$src_list.tmp" ] || { rm -f "$src_list.tmp"; echo "apt-source: no Debian $codename entry to mirror" >&2; exit 1; }
     mv "$src_list.tmp" "$src_list"

@@ -25,6 +25,12 @@ arm64 | aarch64) arch=arm64 triplet=aarch64-linux-gnu debarch=arm64 zip=build/fu
 *) echo "usage: scripts/package.sh [x86_64|arm64]" >&2; exit 2 ;;
 esac
 
+# One build per architecture at a time (make check's arm64 suite and a developer's
+# make package may meet on the same cache).
+mkdir -p build
+exec 9> "build/.package-$arch.lock"
+flock 9
+
 say() { printf 'package[%s]: %s\n' "$arch" "$*"; }
 die() { printf 'package[%s]: %s\n' "$arch" "$*" >&2; exit 1; }
 
