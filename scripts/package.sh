@@ -11,7 +11,7 @@
 # jansson are Debian's static archives (for arm64: the arm64 -dev packages,
 # installed through multiarch; as root this script installs what is missing).
 #
-# Environment: RNS_JOBS (make -j, default 2).
+# Environment: RNS_JOBS (make -j, default 2); PKG_CC (the native compiler, default gcc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -30,6 +30,7 @@ esac
 mkdir -p build
 exec 9> "build/.package-$arch.lock"
 flock 9
+rm -f "$zip"   # a failed build leaves no package that no longer matches the sources
 
 say() { printf 'package[%s]: %s\n' "$arch" "$*"; }
 die() { printf 'package[%s]: %s\n' "$arch" "$*" >&2; exit 1; }
@@ -42,8 +43,8 @@ else
 fi
 libdir=/usr/lib/$triplet
 need=()
-command -v "$cc" >/dev/null || need+=("gcc-$triplet")
-command -v "${tool_prefix}objdump" >/dev/null || need+=("binutils-$triplet")
+command -v "$cc" >/dev/null || need+=("gcc-${triplet//_/-}")
+command -v "${tool_prefix}objdump" >/dev/null || need+=("binutils-${triplet//_/-}")
 for lib in libssl.a libcrypto.a libjansson.a; do
     [ -f "$libdir/$lib" ] || { need+=("libssl-dev:$debarch" "libjansson-dev:$debarch"); break; }
 done
