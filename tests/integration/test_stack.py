@@ -208,7 +208,7 @@ def flip_at_changes_the_answer_later():
     tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY], "before the flip")
     t = flip.wait(10)
     tap.ok(t - t0 >= 0.5, "flip happened %.3f s after scheduling" % (t - t0))
-    tap.ok(abs((time.time() - flip.wall) - (time.monotonic() - t)) < 0.05, "wall and monotonic agree")
+    tap.ok(abs((time.time() - flip.wall) - (time.monotonic() - t)) < 1.0, "wall and monotonic agree")
     tap.eq(stack.resolve(stack.DB_ENDPOINT), ["10.20.3.77"], "after the flip")
     s.dns.set_records({stack.DB_ENDPOINT: [stack.OLD_PRIMARY]})
 
@@ -243,7 +243,8 @@ def refused_then_served_again():
     tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "REFUSED")
     t0 = time.monotonic()
     tap.eq(gai_error(stack.DB_ENDPOINT), socket.EAI_AGAIN)
-    tap.ok(time.monotonic() - t0 < 0.9, "REFUSED took %.2f s: looks like a timeout" % (time.monotonic() - t0))
+    took = time.monotonic() - t0
+    tap.ok(took < 1.5, "REFUSED took %.2f s: looks like a resolver timeout (2 s)" % took)
     s.dns.serve()
     tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY])
 

@@ -122,11 +122,6 @@ def bootstrap_path():
     return os.path.join(build_dir(), "bootstrap")
 
 
-def log(msg):
-    sys.stderr.write("stack: %s\n" % msg)
-    sys.stderr.flush()
-
-
 # ----------------------------------------------------------------- namespace ---
 
 _libc = ctypes.CDLL(None, use_errno=True)
