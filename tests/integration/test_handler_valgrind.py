@@ -56,7 +56,7 @@ def one_second_resolver():
     with open(path) as f:
         saved = f.read()
     with open(path, "w") as f:  # in place: /etc/resolv.conf is a bind mount of this file
-        f.write("nameserver %s\noptions timeout:1 attempts:1\n" % stack.DNS_ADDRESS)
+        f.write(stack.RESOLV_CONF.replace("attempts:2", "attempts:1"))
     try:
         yield
     finally:
