@@ -243,7 +243,8 @@ def story(out, s, args):
     if registers:
         lag = registers[0]["time"] - flip_time
         line = ("DNS flipped %.2f s after the event; the target group followed %.0f ms later "
-                "(RegisterTargets; DNS_POLL_MS=%d)" % (flip_time - sent, lag * 1000, args.poll_ms))
+                "(RegisterTargets; the function re-resolves every %d ms, so the lag is at most about "
+                "one interval)" % (flip_time - sent, lag * 1000, args.poll_ms))
         out.line("ok" if not problems else "bad", "lag", line)
     for p in problems:
         out.line("bad", "FAILED", p)
