@@ -105,7 +105,8 @@ pkg_libs="$root/$curl_dir/lib/libcurl.a $root/$expat_dir/lib/libexpat.a $libdir/
 make --no-print-directory -s -j"$jobs" BUILD="$out" CC="$cc" AR="$ar" CFLAGS="-O2" \
     CPPFLAGS="$pkg_cppflags" LDFLAGS="$pkg_ldflags" LDLIBS="$pkg_libs" "$out/bootstrap"
 # The probe: the same libraries linked the same way, for tests/package.
-"$cc" -std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $pkg_cppflags $pkg_ldflags \
+"$cc" -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
+    -Wno-format-nonliteral -O2 -D_GNU_SOURCE $pkg_cppflags $pkg_ldflags \
     -o "$out/probe" tests/package/probe.c $pkg_libs
 
 # --- checks on the finished binaries, not on the intentions of the build ---
