@@ -59,10 +59,32 @@ const char *event_trigger_name(event_trigger t)
     }
 }
 
+/* A string's text, or NULL when it is not a string or holds a NUL (\u0000 is
+ * valid JSON, but such a value would be read cut short: it counts as absent). */
+static const char *text_of(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
 /* A string member, or NULL when absent or of another type. */
 static const char *str_at(const json_t *obj, const char *key)
 {
-    return json_string_value(json_object_get(obj, key));
+    return text_of(json_object_get(obj, key));
+}
+
+/* Copies at most size - 1 bytes of UTF-8 text, never cutting a character in
+ * two: the copy goes into the result and the logs as a JSON string. */
+static void copy_text(char *out, size_t size, const char *text)
+{
+    size_t n = strlen(text);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(out, text, n);
+    out[n] = '\0';
 }
 
 static int str_is(const json_t *obj, const char *key, const char *want)
@@ -77,8 +99,7 @@ static void set_source(char out[256], const char *text)
     if (!text || !*text)
         return;
     const char *colon = strrchr(text, ':');
-    const char *name = colon ? colon + 1 : text;
-    snprintf(out, 256, "%s", name);
+    copy_text(out, 256, colon ? colon + 1 : text);
 }
 
 /* EventBridge RDS event (7c): detail.EventID, detail.SourceIdentifier. */
@@ -91,7 +112,7 @@ static void read_eventbridge_rds(const json_t *root, rds_event *ev)
     if (!ev->source_id[0])
         set_source(ev->source_id, str_at(detail, "SourceArn"));
     if (!ev->source_id[0])
-        set_source(ev->source_id, json_string_value(json_array_get(json_object_get(root, "resources"), 0)));
+        set_source(ev->source_id, text_of(json_array_get(json_object_get(root, "resources"), 0)));
 }
 
 static const char *attribute(const json_t *sns, const char *name)
@@ -121,7 +142,7 @@ static const char *read_sns_record(const json_t *record, rds_event *ev)
     const char *text = json_string_value(message);
     if (!text)
         return "sns-other";
-    json_t *msg = json_loadb(text, json_string_length(message), 0, NULL);
+    json_t *msg = json_loadb(text, json_string_length(message), JSON_ALLOW_NUL, NULL);
     const char *kind = "sns-other";
     if (!json_is_object(msg)) {
         kind = msg ? "sns-other" : "sns-text";
@@ -213,7 +234,7 @@ static char *dup_str(const json_t *root, const char *key, const char *dflt)
 static int read_cloudformation(const json_t *root, cfn_request *cfn)
 {
     const char *type = str_at(root, "RequestType");
-    snprintf(cfn->request_type, sizeof cfn->request_type, "%s", type);
+    copy_text(cfn->request_type, sizeof cfn->request_type, type);
     cfn->type = strcmp(type, "Create") == 0   ? CFN_CREATE
                 : strcmp(type, "Update") == 0 ? CFN_UPDATE
                 : strcmp(type, "Delete") == 0 ? CFN_DELETE
@@ -295,7 +316,8 @@ int event_parse(const char *payload, size_t len, const char *db_identifier,
         return -1;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(payload, len, JSON_DECODE_ANY, &jerr);
+    /* \u0000 is valid JSON: allowed, and the strings holding one count as absent. */
+    json_t *root = json_loadb(payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!root) {
         invalid_json(&jerr, err, errlen);
         return -1;

@@ -324,6 +324,61 @@ static void test_inline_shapes(void)
     CHECK_INT(ev.trigger, TRIGGER_MANUAL);
 }
 
+/* Found by the hostile corpus (tests/robust): \u0000 is valid JSON, and text
+ * cut to its field must stay valid UTF-8 (the result and the logs are JSON). */
+static int valid_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        if (!n)
+            return 0;
+        for (int i = 1; i < n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+        p += n;
+    }
+    return 1;
+}
+
+static void test_escaped_nul_and_cut_text(void)
+{
+    event_info ev;
+    char err[256];
+    /* an object holding \u0000 is still an event: reconciled, not InvalidEvent */
+    const char *a = "{\"note\":\"a\\u0000b\"}";
+    CHECK_INT(event_parse(a, strlen(a), "orders-db", &ev, err, sizeof err), 0);
+    CHECK_INT(ev.trigger, TRIGGER_MANUAL);
+    /* a field holding \u0000 counts as absent, never as its text up to the NUL */
+    const char *b = "{\"source\":\"aws.rds\",\"detail\":{\"EventID\":\"RDS-EVENT-0049\","
+                    "\"SourceIdentifier\":\"orders-db\\u0000x\"}}";
+    CHECK_INT(event_parse(b, strlen(b), "orders-db", &ev, err, sizeof err), 0);
+    CHECK_STR(ev.source_id, "");
+    CHECK_INT(ev.failover, 0);
+    const char *c = "{\"RequestType\":\"Create\\u0000\",\"ResponseURL\":\"https://x\",\"StackId\":\"s\"}";
+    CHECK_INT(event_parse(c, strlen(c), "orders-db", &ev, err, sizeof err), 0);
+    CHECK_INT(ev.trigger, TRIGGER_MANUAL);
+    event_info_free(&ev);
+    /* a source id of 300 two-byte characters is cut between two of them */
+    char d[1024] = "{\"source\":\"aws.rds\",\"detail\":{\"EventID\":\"RDS-EVENT-0049\",\"SourceIdentifier\":\"";
+    for (int i = 0; i < 300; i++)
+        strcat(d, "\xc3\xa9");
+    strcat(d, "\"}}");
+    CHECK_INT(event_parse(d, strlen(d), "orders-db", &ev, err, sizeof err), 0);
+    CHECK_INT((int)strlen(ev.source_id), 254);
+    CHECK(valid_utf8(ev.source_id));
+    /* and so is a CloudFormation RequestType */
+    char e[512] = "{\"ResponseURL\":\"https://x\",\"StackId\":\"s\",\"RequestType\":\"C";
+    for (int i = 0; i < 40; i++)
+        strcat(e, "\xe2\x82\xac");
+    strcat(e, "\"}");
+    CHECK_INT(event_parse(e, strlen(e), "orders-db", &ev, err, sizeof err), 0);
+    CHECK_INT(ev.cfn.type, CFN_OTHER);
+    CHECK_INT((int)strlen(ev.cfn.request_type), 31);
+    CHECK(valid_utf8(ev.cfn.request_type));
+    event_info_free(&ev);
+}
+
 int main(void)
 {
     RUN(test_our_fixtures);
@@ -338,5 +393,6 @@ int main(void)
     RUN(test_find_id);
     RUN(test_failover_ids);
     RUN(test_inline_shapes);
+    RUN(test_escaped_nul_and_cut_text);
     return check_done();
 }
