@@ -1,0 +1,142 @@
+"""Helpers of the robustness suites (tests/robust/test_*.py): what every run must respect whatever it
+was fed, and the scan of outputs for secrets.
+
+    import robust_common as rc
+    rc.check_group(S)                  # never empty because of a fault, only allowed addresses
+    rc.check_invocation(r)             # --invoke: exit status, one JSON line, contract error type
+    leaks = rc.Leaks(S); leaks.add("case", text); leaks.check()
+"""
+import ipaddress
+import json
+import re
+
+import stack
+import tap
+
+OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
+NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
+FLIPPED = dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+DEFAULT_ALLOWED = [ipaddress.ip_network(c) for c in
+                   ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
+# CONTRACT.md section 5 (and section 3 for the configuration error).
+ERROR_TYPES = {"InvalidEvent", "ResolveError", "ElbApiError", "Timeout", "CloudFormationResponseError"}
+SANITIZER_EXIT = 86
+
+
+def allowed(ip, networks=DEFAULT_ALLOWED):
+    a = ipaddress.ip_address(ip)
+    return any(a in n for n in networks if n.version == a.version)
+
+
+def check_group(s, before=(OLD,), networks=DEFAULT_ALLOWED):
+    """The target group after a run: not empty when it was not, and every target registered (also
+    draining ones: they were registered by someone) in ALLOWED_CIDRS. Returns the registered list."""
+    now = s.registered()
+    if before:
+        tap.ok(now, "the target group is empty after the run (it held %s)" % list(before))
+    for t in s.elb.targets(s.target_group_arn):
+        tap.ok(allowed(t["Id"], networks), "target %s outside ALLOWED_CIDRS" % t["Id"])
+    return now
+
+
+def check_exit(code, what):
+    tap.ok(code is not None and code >= 0, "%s: killed by signal %s" % (what, -code if code else code))
+    tap.ok(code != SANITIZER_EXIT, "%s: a sanitizer report (exit %d)" % (what, code))
+
+
+def check_invocation(r):
+    """A finished --invoke: exit 0 with a result or 1 with a contract error, and stdout exactly one
+    JSON object. Returns (ok, json)."""
+    check_exit(r.code, "bootstrap --invoke")
+    tap.ok(r.code in (0, 1), "exit status %d (stderr: %s)" % (r.code, r.stderr[-1500:]))
+    tap.ok(r.stdout.endswith("\n") and r.stdout.count("\n") == 1, "stdout is one line: %r" % r.stdout[:200])
+    tap.ok(isinstance(r.json, dict), "stdout is a JSON object: %r" % r.stdout[:200])
+    if r.code == 1:
+        tap.eq(sorted(r.json), ["errorMessage", "errorType"], "error JSON keys")
+        tap.ok(r.json["errorType"] in ERROR_TYPES, "errorType %r is not the contract's" % r.json["errorType"])
+    return r.code == 0, r.json
+
+
+def check_result(res):
+    """A result posted to the fake Runtime API: (ok, json)."""
+    tap.ok(isinstance(res["json"], dict), "posted body is a JSON object: %r" % res["body"][:200])
+    if res["kind"] == "error":
+        et = res["json"].get("errorType")
+        tap.ok(et in ERROR_TYPES, "errorType %r is not the contract's" % et)
+        tap.eq(res["headers"].get("Lambda-Runtime-Function-Error-Type"), et, "error type header")
+    return res["kind"] == "response", res["json"]
+
+
+# ----------------------------------------------------------------- secrets ---
+
+SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
+HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+
+
+class Leaks:
+    """Collects every output line of a suite and what must never be in it: the secret key, the
+    session token, every SigV4 signature the fake ELBv2 received (read from the Authorization
+    headers it recorded), and CloudFormation response URLs with their query strings."""
+
+    def __init__(self, s):
+        self.s = s
+        self.secrets = {stack.SECRET_ACCESS_KEY: "the secret access key", stack.SESSION_TOKEN: "the session token"}
+        self.outputs = []      # (where, text)
+        self.signatures = set()
+
+    def harvest(self):
+        """Records the signatures of the ELBv2 calls so far (call before the fake's calls are reset)."""
+        for c in self.s.elb.calls:
+            m = SIGNATURE.search(c["headers"].get("authorization", ""))
+            if m:
+                self.signatures.add(m.group(1))
+
+    def secret(self, value, what):
+        if value:
+            self.secrets[value] = what
+
+    def response_url(self, url):
+        """A ResponseURL: the whole URL, its query string and each of its values are secrets."""
+        self.secret(url, "a CloudFormation ResponseURL")
+        if "?" in url:
+            query = url.split("?", 1)[1]
+            self.secret(query, "a ResponseURL's query string")
+            for pair in query.split("&"):
+                value = pair.split("=", 1)[-1]
+                if len(value) >= 12:
+                    self.secret(value, "a value of a ResponseURL's query string")
+
+    def add(self, where, text):
+        self.outputs.append((where, text))
+
+    def found(self):
+        """[(where, what)] of every leak in the outputs collected."""
+        self.harvest()
+        bad = []
+        for where, text in self.outputs:
+            for value, what in self.secrets.items():
+                if value in text:
+                    bad.append((where, what))
+            for m in HEX64.finditer(text):
+                if m.group(0) in self.signatures:
+                    bad.append((where, "a SigV4 signature"))
+            if "Signature=" in text or "X-Amz-Signature" in text or "Credential=" in text:
+                bad.append((where, "an Authorization header or a presigned query"))
+        return bad
+
+    def lines(self):
+        return sum(t.count("\n") + (1 if t and not t.endswith("\n") else 0) for _, t in self.outputs)
+
+    def check(self):
+        bad = self.found()
+        tap.ok(not bad, "secrets in logs: %s" % "; ".join("%s in %s" % (w, where) for where, w in sorted(set(bad))[:10]))
+        return self.lines()
+
+
+def event_request_type(data):
+    """The RequestType of a CloudFormation-looking event, or None."""
+    try:
+        ev = json.loads(data)
+    except ValueError:
+        return None
+    return ev.get("RequestType") if isinstance(ev, dict) and isinstance(ev.get("RequestType"), str) else None
