@@ -266,10 +266,20 @@ static void keep_answer(run *r, answer *a)
     memset(a, 0, sizeof *a);
 }
 
+/* The answer's failure as a word for logs: the resolver's, or REJECTED. */
+static const char *answer_status(const answer *a)
+{
+    return a->status == DNS_OK && a->allowed.count == 0 ? "REJECTED" : dns_status_name(a->status);
+}
+
 static int resolve_error(run *r, const answer *last, const char *during)
 {
+    const char *why = last->error[0] ? last->error : "no answer";
+    size_t n = strlen(r->cfg->db_endpoint);
+    if (strncmp(why, r->cfg->db_endpoint, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+        why += n + 2; /* the host is named once */
     rns_error_set(r->err, "ResolveError", "no usable address for %s%s: %s; nothing was changed",
-                  r->cfg->db_endpoint, during, last->error[0] ? last->error : "no answer");
+                  r->cfg->db_endpoint, during, why);
     return -1;
 }
 
@@ -309,7 +319,7 @@ static int poll_once(run *r, int64_t wait_deadline, int first, char *last_error,
         log_answer(r, &a, a.status == DNS_OK ? LOG_INFO : LOG_WARN);
     if (!usable(&a)) {
         if (strcmp(last_error, a.error) != 0) {
-            json_t *f = json_pack("{s:s, s:s}", "status", dns_status_name(a.status), "error", a.error);
+            json_t *f = json_pack("{s:s, s:s}", "status", answer_status(&a), "error", a.error);
             log_and_free(r, LOG_WARN, "resolution failed while waiting; still polling", f);
             snprintf(last_error, last_len, "%s", a.error);
         }
