@@ -116,14 +116,25 @@ void reconcile_format_elb_error(const char *action, const elb_target *targets, s
 {
     char what[256] = "";
     char status[48];
-    size_t used = 0;
-    for (size_t i = 0; i < count && used + 60 < sizeof what; i++) {
+    size_t used = 0, i;
+    int cut = 0;
+    for (i = 0; i < count && used + 60 < sizeof what; i++) {
         char t[300];
         target_format(&targets[i], t, sizeof t);
-        used += (size_t)snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : " for ", t);
+        int n = snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : " for ", t);
+        /* An Id from the answer may be long: never count past the buffer. */
+        if (n < 0 || (size_t)n >= sizeof what - used) {
+            used = sizeof what - 1;
+            cut = 1;
+        } else {
+            used += (size_t)n;
+        }
     }
-    if (used + 60 >= sizeof what && count > 0)
-        snprintf(what + used, sizeof what - used, ", ...");
+    if (cut || i < count) {
+        if (used > sizeof what - sizeof ", ...")
+            used = sizeof what - sizeof ", ...";
+        memcpy(what + used, ", ...", sizeof ", ...");
+    }
     if (e->http_status)
         snprintf(status, sizeof status, "HTTP %ld", e->http_status);
     else

@@ -572,6 +572,23 @@ static void test_error_format(void)
     elb_error inv = { 400, "InvalidTarget", "outside the VPC", "r1", 1 };
     reconcile_format_elb_error("RegisterTargets", t, 1, &inv, out, sizeof out);
     CHECK(strstr(out, "TARGET_AVAILABILITY_ZONE=all") != NULL);
+    /* fuzz_elbv2_xml finding: Ids of 255 bytes from an answer overran the
+     * target list (the count went past the buffer, then a write did). */
+    elb_target lng[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&lng[i], 0, sizeof lng[i]);
+        memset(lng[i].id, 'a' + i, sizeof lng[i].id - 1);
+        lng[i].port = 5432;
+    }
+    for (size_t n = 1; n <= 3; n++) {
+        reconcile_format_elb_error("DeregisterTargets", lng, n, &e, out, sizeof out);
+        CHECK(strncmp(out, "DeregisterTargets failed for aaaa", 33) == 0);
+        CHECK(strstr(out, ", ...: ConnectionError: Failed to connect") != NULL);
+        CHECK(strlen(out) < sizeof out);
+    }
+    lng[0].id[40] = '\0';
+    reconcile_format_elb_error("DeregisterTargets", lng, 2, &e, out, sizeof out);
+    CHECK(strstr(out, "aaaa:5432, bbbb") != NULL && strstr(out, "b, ...: ConnectionError") != NULL);
 }
 
 int main(void)
