@@ -333,6 +333,8 @@ static int send_attempt(elb_client *c, const char *action, const char *body, int
     }
     rc = read_response(action, &resp, out, e);
     http_response_free(&resp);
+    if (rc != 0)
+        elbv2_scrub_message(e, &c->creds);
     return rc;
 }
 

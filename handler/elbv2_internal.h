@@ -36,4 +36,11 @@ long elbv2_backoff_ms(int attempt, int throttling, double u);
 /* Whether the error is one of the standard mode's throttling errors. */
 int elbv2_is_throttling(const elb_error *err);
 
+/* Makes an error message read from an answer safe to log and return: only
+ * its first line is kept (AWS Query APIs follow a SignatureDoesNotMatch
+ * message with the canonical request and the string to sign, which quote the
+ * signed headers, the session token among them), and a message that still
+ * holds a piece of the secret key or of the session token is withheld. */
+void elbv2_scrub_message(elb_error *err, const sigv4_credentials *creds);
+
 #endif

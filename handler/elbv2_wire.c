@@ -246,6 +246,32 @@ too_long:
     return -1;
 }
 
+/* ---- messages from the answer -------------------------------------------- */
+
+#define SECRET_PIECE 16 /* this many bytes of a secret in a row count as the secret */
+
+/* Whether text holds SECRET_PIECE consecutive bytes of secret (or all of a
+ * shorter one). */
+static int holds_piece(const char *text, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0, piece = n < SECRET_PIECE ? n : SECRET_PIECE, i;
+    if (piece == 0)
+        return 0;
+    for (i = 0; i + piece <= n; i++)
+        if (memmem(text, strlen(text), secret + i, piece))
+            return 1;
+    return 0;
+}
+
+void elbv2_scrub_message(elb_error *err, const sigv4_credentials *creds)
+{
+    err->message[strcspn(err->message, "\r\n")] = '\0';
+    if (creds && (holds_piece(err->message, creds->secret_access_key) ||
+                  holds_piece(err->message, creds->session_token)))
+        snprintf(err->message, sizeof err->message,
+                 "(the answer's message quoted the request's credentials; withheld)");
+}
+
 /* ---- retry classification ----------------------------------------------- */
 
 static const char *const throttling_codes[] = {

@@ -397,6 +397,35 @@ static elb_error mkerr(long status, const char *code)
     return e;
 }
 
+/* Found by tests/robust/test_no_secrets_in_logs.py: a SignatureDoesNotMatch
+ * message that quotes the canonical request carried the session token into
+ * the error result and the logs. */
+static void test_scrub_message(void)
+{
+    sigv4_credentials creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                               "IQoJb3JpZ2luX2VjETokenTokenToken0123456789=="};
+    elb_error e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.message, sizeof e.message, "The request signature we calculated does not match.\n\n"
+             "The Canonical String for this request should have been\n'POST\n/\n\n"
+             "x-amz-security-token:IQoJb3JpZ2luX2VjETokenTokenToken0123456789==\n'");
+    elbv2_scrub_message(&e, &creds);
+    CHECK_STR(e.message, "The request signature we calculated does not match.");
+    snprintf(e.message, sizeof e.message, "token ETokenTokenToken012 on one line");
+    elbv2_scrub_message(&e, &creds);
+    CHECK(strstr(e.message, "Token") == NULL && strstr(e.message, "withheld") != NULL);
+    snprintf(e.message, sizeof e.message, "key K7MDENG+bPxRfiCYEXAMPLEKEY\r");
+    elbv2_scrub_message(&e, &creds);
+    CHECK(strstr(e.message, "withheld") != NULL);
+    snprintf(e.message, sizeof e.message, "Rate exceeded");
+    elbv2_scrub_message(&e, &creds);
+    CHECK_STR(e.message, "Rate exceeded");
+    creds.session_token = NULL;
+    snprintf(e.message, sizeof e.message, "One or more target groups not found");
+    elbv2_scrub_message(&e, &creds);
+    CHECK_STR(e.message, "One or more target groups not found");
+}
+
 static void test_retryable_classification(void)
 {
     static const struct {
@@ -583,6 +612,7 @@ int main(void)
         check_skip("test_body_matches_botocore_golden", "RNS_SHARED not set");
     RUN(test_default_endpoints);
     RUN(test_endpoint_urls);
+    RUN(test_scrub_message);
     RUN(test_retryable_classification);
     RUN(test_backoff_bounds);
     RUN(test_client_config_errors);
