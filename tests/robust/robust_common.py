@@ -71,6 +71,7 @@ def check_result(res):
 
 SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
 HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+WINDOW = 20
 
 
 class Leaks:
@@ -81,6 +82,7 @@ class Leaks:
     def __init__(self, s):
         self.s = s
         self.secrets = {stack.SECRET_ACCESS_KEY: "the secret access key", stack.SESSION_TOKEN: "the session token"}
+        self.partial = dict(self.secrets)  # also searched for by pieces of WINDOW characters
         self.outputs = []      # (where, text)
         self.signatures = set()
 
@@ -117,6 +119,9 @@ class Leaks:
             for value, what in self.secrets.items():
                 if value in text:
                     bad.append((where, what))
+            for value, what in self.partial.items():  # a piece of one is as bad
+                if any(value[i:i + WINDOW] in text for i in range(len(value) - WINDOW + 1)):
+                    bad.append((where, "a part of " + what))
             for m in HEX64.finditer(text):
                 if m.group(0) in self.signatures:
                     bad.append((where, "a SigV4 signature"))
