@@ -5,6 +5,7 @@ VERSION := 0.1.0
 CC      ?= cc
 BUILD   ?= build
 PYTHON  ?= /usr/bin/python3
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -85,8 +86,8 @@ deps:
 
 # TESTS=pattern runs only the suites whose name contains it.
 check: deps
-	$(MAKE) tests
-	$(MAKE) asan
+	$(MAKE) -j$(JOBS) tests
+	$(MAKE) -j$(JOBS) asan
 	$(MAKE) package
 	@$(PYTHON) tests/run.py --build $(BUILD) $(if $(TESTS),-k '$(TESTS)')
 
