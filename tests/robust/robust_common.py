@@ -8,10 +8,39 @@ was fed, and the scan of outputs for secrets.
 """
 import ipaddress
 import json
+import os
 import re
+import subprocess
+import sys
 
 import stack
 import tap
+
+SHARD_VAR = "RNS_ROBUST_SHARD"
+
+
+def sharded(script, shards):
+    """Runs a suite as `shards` copies of itself at once, each in a namespace (and local stack) of
+    its own, when called outside any namespace: the copies' case lines are passed on and the
+    process exits with the worst status. Inside a copy it returns (shard index, shards). A suite
+    calls it before stack.enter_namespace()."""
+    if os.environ.get(SHARD_VAR):
+        i, _, n = os.environ[SHARD_VAR].partition("/")
+        return int(i), int(n)
+    if stack.inside_namespace() or shards <= 1:
+        return 0, 1
+    procs = []
+    for i in range(shards):
+        env = dict(os.environ, **{SHARD_VAR: "%d/%d" % (i, shards)})
+        env.pop(stack.NS_VAR, None)
+        procs.append(subprocess.Popen([sys.executable, os.path.abspath(script)], env=env, stdout=subprocess.PIPE))
+    status = 0
+    for p in procs:
+        out, _ = p.communicate()
+        sys.stdout.write(out.decode(errors="replace"))
+        status = max(status, p.returncode if p.returncode >= 0 else 1)
+    sys.stdout.flush()
+    sys.exit(status)
 
 OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
 NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)

@@ -29,43 +29,16 @@ or has exited with status 1 (500, refused), and a clean invocation then converge
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 
 import stack
+import robust_common as rc
 
-SHARD_VAR = "RNS_MATRIX_SHARD"
-SHARDS = int(os.environ.get("RNS_MATRIX_SHARDS", "2"))
-
-
-def run_shards():
-    """Outside any namespace: runs the cells in SHARDS copies of this script, each in a namespace
-    (and local stack) of its own, at the same time: the cells mostly wait (deadlines, resolver
-    timeouts, backoff). Their case lines are passed on; the status is the worst one."""
-    procs = []
-    for i in range(SHARDS):
-        env = dict(os.environ, **{SHARD_VAR: "%d/%d" % (i, SHARDS)})
-        env.pop(stack.NS_VAR, None)
-        procs.append(subprocess.Popen([sys.executable, os.path.abspath(__file__)], env=env,
-                                      stdout=subprocess.PIPE))
-    status = 0
-    for p in procs:
-        out, _ = p.communicate()
-        sys.stdout.write(out.decode(errors="replace"))
-        status = max(status, p.returncode if p.returncode >= 0 else 1)
-    sys.stdout.flush()
-    return status
-
-
-if not os.environ.get(SHARD_VAR) and not stack.inside_namespace():
-    sys.exit(run_shards())
+SHARD, NSHARDS = rc.sharded(__file__, int(os.environ.get("RNS_MATRIX_SHARDS", "2")))
 stack.enter_namespace()
-SHARD, _, _N = os.environ.get(SHARD_VAR, "0/1").partition("/")
-SHARD, NSHARDS = int(SHARD), int(_N or 1)
 
-import robust_common as rc  # noqa: E402
 import tap  # noqa: E402
 from fake_elbv2 import make_test_pki  # noqa: E402
 
