@@ -1,0 +1,361 @@
+#!/usr/bin/python3
+"""make bench: rds-nlb-sync against the Python/boto3 port of the AWS sample
+(tests/bench/reference/), both run the way Lambda runs them, on the local stack
+(tests/lib/stack.py: fake Runtime API, dnsmasq, fake ELBv2 over HTTPS checking
+every SigV4 signature with botocore). Prints one table and writes it as
+Markdown (build/bench/results.md, a ready "## Performance" section) and the raw
+figures as JSON (build/bench/results.json).
+
+    /usr/bin/python3 tests/bench/bench.py [--build DIR] [--out DIR] [--quick]
+
+What is measured (all clocks CLOCK_MONOTONIC; medians; the two implementations
+alternate run by run, so load from elsewhere hits both alike):
+- init: exec (stamped by tests/tools/runtime_launch just before execve) to the
+  first GET /next read by a plain socket; ours is the bootstrap of
+  build/function.zip, the reference `/usr/bin/python3 reference/bootstrap.py`;
+  also the floor (floor.c, static: connect + GET /next only) and the dynamic
+  dev build ./bootstrap.
+- first invocation after a cold start (event queued before the start): event
+  handed out by GET /next -> result posted; and exec -> result posted.
+- warm: no-change reconciles (schedule events), event handed out -> result
+  posted, in alternating blocks; ELBv2 connections those invocations used.
+- peak resident memory: VmHWM of each warm process after its invocations.
+- package size: build/function.zip; the reference's code zipped, plus the
+  boto3/botocore it relies on (installed size; the Python runtime ships it).
+- reaction: RDS-EVENT-0049 through SNS while DNS still answers the old primary,
+  DNS flips FLIP seconds later: flip -> RegisterTargets of the new address.
+- SigV4 signatures/s (sigv4_bench.measure) and the runtime's own overhead and
+  baselines (runtime_bench.measure).
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "lib")]
+
+import stack  # noqa: E402
+
+FULL = dict(starts=21, warm=200, block=20, reactions=3, flip_after=2.0, sigv4_seconds=2.0,
+            runtime_starts=15, runtime_invocations=5000)
+QUICK = dict(starts=3, warm=20, block=10, reactions=1, flip_after=1.0, sigv4_seconds=0.3,
+             runtime_starts=3, runtime_invocations=300)
+SETTLE_S = 1.0  # how long after the flip the reference is watched for a late RegisterTargets
+OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
+NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", help="build folder with bootstrap and tools/ (default: make's BUILD, "
+                    "$RNS_BUILD, or build)")
+    ap.add_argument("--out", help="where results.md and results.json go (default build/bench)")
+    ap.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, not the figures")
+    for k, v in FULL.items():
+        ap.add_argument("--" + k.replace("_", "-"), type=type(v), help="default %s (quick %s)" % (v, QUICK[k]))
+    args = ap.parse_args()
+    counts = dict(QUICK if args.quick else FULL)
+    for k in FULL:
+        if getattr(args, k) is not None:
+            counts[k] = getattr(args, k)
+    return args, counts
+
+
+def build_dir(args):
+    if args.build:
+        return os.path.abspath(args.build)
+    if os.environ.get("MAKELEVEL") and os.environ.get("BUILD"):
+        return os.path.abspath(os.path.join(ROOT, os.environ["BUILD"]))
+    return stack.build_dir()
+
+
+def say(text):
+    sys.stderr.write("bench: %s\n" % text)
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------ inputs ---
+
+class Paths:
+    def __init__(self, build, out):
+        self.build, self.out = build, out
+        self.launcher = os.path.join(build, "tools", "runtime_launch")
+        self.dev = os.path.join(build, "bootstrap")
+        self.echo = os.path.join(build, "tools", "runtime_echo")
+        self.zip = os.path.join(ROOT, "build", "function.zip")
+        self.pkg = os.path.join(out, "pkg", "bootstrap")
+        self.floor = os.path.join(out, "floor")
+        self.ref = os.path.join(HERE, "reference", "bootstrap.py")
+        self.ref_handler = os.path.join(HERE, "reference", "handler.py")
+        self.logs = os.path.join(out, "logs")
+
+    def prepare(self):
+        for p, how in ((self.launcher, "make BUILD=%s tests" % os.path.relpath(self.build, ROOT)),
+                       (self.echo, "make BUILD=%s tests" % os.path.relpath(self.build, ROOT)),
+                       (self.dev, "make BUILD=%s" % os.path.relpath(self.build, ROOT)),
+                       (self.zip, "make package")):
+            if not os.path.exists(p):
+                raise SystemExit("bench: %s is missing: run `%s` first (make bench does)" % (p, how))
+        os.makedirs(self.logs, exist_ok=True)
+        shutil.rmtree(os.path.dirname(self.pkg), ignore_errors=True)
+        with zipfile.ZipFile(self.zip) as z:
+            z.extract("bootstrap", os.path.dirname(self.pkg))
+        os.chmod(self.pkg, 0o755)
+        cc = shutil.which("cc") or shutil.which("gcc")
+        built = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-static", "-O2",
+                                "-o", self.floor, os.path.join(HERE, "floor.c")], capture_output=True, text=True)
+        if built.returncode != 0:
+            raise SystemExit("bench: cannot build the static floor program:\n" + built.stderr)
+
+    def log(self, name):
+        return open(os.path.join(self.logs, name + ".log"), "ab")
+
+
+def library_path(env):
+    """Lambda's LD_LIBRARY_PATH with its first folder, /lib64 (where Amazon Linux 2023 keeps
+    libc.so.6), mapped to the folder that holds libc.so.6 here: the dynamic loader then
+    probes as many paths before finding libc as it does in Lambda (with Debian's layout
+    and the unmapped value it probes some 80 missing paths first)."""
+    libc = next((d for d in ("/lib64", "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib64")
+                 if os.path.exists(os.path.join(d, "libc.so.6"))), None)
+    folders = env.get("LD_LIBRARY_PATH", "").split(":")
+    if libc and folders and folders[0] == "/lib64":
+        folders[0] = libc
+    return dict(env, LD_LIBRARY_PATH=":".join(folders))
+
+
+def implementations(s, paths):
+    from bench_procs import Impl
+    ours_env = library_path(s.lambda_env())
+    ref_env = library_path(s.lambda_env(s.env(Cluster_EndPoint=stack.DB_ENDPOINT, NLB_TG_ARN=s.target_group_arn,
+                                              RDS_Port=stack.DB_PORT, PYTHONDONTWRITEBYTECODE=1),
+                                        _HANDLER="handler.lambda_handler"))
+    return {"ours": Impl("rds-nlb-sync", [paths.pkg], ours_env, s.task_root),
+            "ref": Impl("reference", ["/usr/bin/python3", paths.ref], ref_env, s.task_root),
+            "floor": Impl("floor", [paths.floor], ours_env, s.task_root),
+            "echo": Impl("runtime_echo", [paths.echo], ours_env, s.task_root),
+            "dev": Impl("./bootstrap (dev)", [paths.dev], ours_env, s.task_root)}
+
+
+# ------------------------------------------------------------- measurements ---
+
+def measure_init(paths, impls, starts):
+    from bench_procs import Listener, cold_init
+    listener = Listener()
+    order = ("ours", "ref", "floor", "dev")
+    out = {k: [] for k in order}
+    try:
+        with paths.log("init") as log:
+            for k in order:  # one untimed start each: page cache, not our figures
+                cold_init(paths.launcher, impls[k], listener, log)
+            for _ in range(starts):
+                for k in order:
+                    out[k].append(cold_init(paths.launcher, impls[k], listener, log))
+    finally:
+        listener.close()
+    return out
+
+
+def _no_change(s, name, res):
+    from bench_procs import BenchError
+    if res["kind"] != "response":
+        raise BenchError("%s answered %s: %s" % (name, res["kind"], res["body"][:300]))
+    if name == "echo":
+        return
+    j = res["json"]
+    if name == "ours" and not (isinstance(j, dict) and j.get("converged") and not j.get("registered")
+                               and not j.get("deregistered")):
+        raise BenchError("rds-nlb-sync did not report a no-change reconcile: %s" % res["body"][:300])
+    if name == "ref" and j is not None:
+        raise BenchError("the reference answered %s, not null" % res["body"][:300])
+    changes = [c["action"] for c in s.elb.calls if c["action"] != "DescribeTargetHealth"]
+    if changes or s.registered() != [OLD]:
+        raise BenchError("%s changed the target group on a no-change reconcile: %s" % (name, changes))
+
+
+def measure_cold(s, paths, impls, starts):
+    from bench_procs import Runtime, cold_invoke
+    rt = Runtime(function_arn=stack.FUNCTION_ARN).start()
+    out = {"ours": [], "ref": []}
+    try:
+        with paths.log("cold") as log:
+            for _ in range(starts):
+                for k in out:
+                    s.reset()
+                    r = cold_invoke(paths.launcher, impls[k], rt, stack.schedule_event(), log)
+                    _no_change(s, k, r["result"])
+                    out[k].append(r)
+    finally:
+        rt.stop()
+    return out
+
+
+def measure_warm(s, fns, count, block):
+    """Alternating blocks of no-change reconciles. Returns latencies (ms), the ELBv2
+    connections the first min(100, count) invocations of each used and opened, and per
+    invocation the process's CPU time and the fake ELBv2's own service time (ms)."""
+    from bench_procs import ElbTimer
+    warm = {k: [] for k in fns}
+    used = {k: set() for k in fns}
+    opened = {k: 0 for k in fns}
+    cpu = {k: 0.0 for k in fns}
+    elb_ms = {k: 0.0 for k in fns}
+    window = min(100, count)
+    timer = ElbTimer(s.elb)
+    s.reset()
+    for k, fn in fns.items():  # the first invocation of a fresh process is not warm
+        for _ in range(3):
+            res, _ = fn.invoke(stack.schedule_event())
+            _no_change(s, k, res)
+    while any(len(v) < count for v in warm.values()):
+        for k, fn in fns.items():
+            n = min(block, count - len(warm[k]))
+            if n <= 0:
+                continue
+            s.elb.reset_calls()
+            timer.take(0)
+            before, cpu0 = s.elb.connections_opened, fn.cpu_seconds()
+            for _ in range(n):
+                res, ms = fn.invoke(stack.schedule_event())
+                _no_change(s, k, res)
+                warm[k].append(ms)
+            cpu[k] += fn.cpu_seconds() - cpu0
+            elb_ms[k] += timer.take(len(s.elb.calls))
+            if len(warm[k]) <= window:
+                used[k].update(c["connection"] for c in s.elb.calls)
+                opened[k] += s.elb.connections_opened - before
+    conns = {k: {"used": len(used[k]), "opened": opened[k], "invocations": window} for k in fns}
+    per = {k: {"cpu_ms": cpu[k] * 1000 / len(warm[k]), "elb_ms": elb_ms[k] / len(warm[k])} for k in fns}
+    return warm, conns, per
+
+
+def reaction_once(s, name, fn, flip_after):
+    """Lag (ms) from the DNS flip to RegisterTargets of the new address, or None."""
+    from bench_procs import BenchError
+    s.reset()
+    flip = s.dns.flip_at(flip_after, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+    res, took = fn.invoke(stack.rds_event("RDS-EVENT-0049"), timeout=flip_after + 60)
+    flipped = flip.wait(flip_after + 30)
+    time.sleep(max(0.0, flipped + SETTLE_S - time.monotonic()))
+    regs = [c for c in s.elb.calls_for("RegisterTargets")
+            if c["params"].get("Targets.member.1.Id") == stack.NEW_PRIMARY and c["status"] == 200]
+    if name == "ours":
+        j = res["json"] or {}
+        if res["kind"] != "response" or not j.get("dnsChanged") or j.get("registered") != [NEW] or not regs:
+            raise BenchError("rds-nlb-sync did not follow the flip: %s" % res["body"][:400])
+    return {"lag_ms": (regs[0]["time"] - flipped) * 1000 if regs else None, "invocation_ms": took,
+            "returned_before_flip_ms": (flipped - res["time_ns"] / 1e9) * 1000}
+
+
+# ------------------------------------------------------------------ report ---
+
+def notes(res, paths):
+    rx, c, w = res["reaction"], res["cold"], res["warm"]
+    from bench_report import median
+    ref_done = median([r["returned_before_flip_ms"] for r in rx["ref_runs"]])
+    return [
+        "rds-nlb-sync is the `bootstrap` of build/function.zip (libcurl, OpenSSL, jansson and expat linked in, "
+        "glibc dynamic), exec'd directly as provided.al2023 does. The reference is "
+        "`/usr/bin/python3 tests/bench/reference/bootstrap.py` exec'd directly (no shell wrapper, and no Lambda "
+        "Python runtime client, which would add its own start-up), Debian's python3-boto3, with "
+        "PYTHONDONTWRITEBYTECODE=1 as on Lambda's read-only task root; its init includes the sample's "
+        "module-level `boto3.client('elbv2')`.",
+        "init is exec (stamped by tests/tools/runtime_launch just before execve) → the first request line read "
+        "by a plain socket. Invocation times are from the fake Runtime API handing the event out to the result "
+        "arriving, so they include the fake ELBv2 (Python; it checks each SigV4 signature with botocore) and the "
+        "fake Runtime API, which both implementations pay alike: the ratios understate the difference.",
+        "Same configuration for both: the stack's DB endpoint, target group and credentials (the reference "
+        "reads them as Cluster_EndPoint, NLB_TG_ARN, RDS_Port; endpoint_url from "
+        "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, which botocore 1.29 does not read itself; AWS_CA_BUNDLE).",
+        "Reaction: rds-nlb-sync re-resolves every DNS_POLL_MS (%d ms here; 1000 by default) for up to "
+        "FAILOVER_WAIT_SECONDS after a failover-completion event; the reference resolves once, finds the old "
+        "primary still registered, and returns (median %.0f ms before the flip): the target group stays on the "
+        "old primary until another event or a manual run." % (rx["poll_ms"], ref_done or 0),
+        "Connections: the sample creates its boto3 client at module level, so urllib3 keeps its connection "
+        "across warm invocations too; copies of the sample that create the client inside the handler open one "
+        "per invocation.",
+        "The machine is shared with other jobs and virtualised (page faults and exec are slow here: a static "
+        "hello takes %s from exec to main); figures vary run to run, ratios much less." %
+        ("%.1f ms" % res["runtime"]["exec_static_hello_ms"] if res["runtime"].get("exec_static_hello_ms")
+         else "?"),
+        "Counts: %d cold starts per implementation (init and first invocation each), %d warm invocations, "
+        "%d reaction runs each." % (len(c["ours"]), len(w["ours"]), len(rx["ours"])),
+    ]
+
+
+def main():
+    stack.enter_namespace()
+    args, n = parse_args()
+    import bench_report
+    import botocore
+    import boto3
+    build = build_dir(args)
+    out = os.path.abspath(args.out or os.path.join(ROOT, "build", "bench"))
+    paths = Paths(build, out)
+    paths.prepare()
+    res = {"machine": dict(bench_report.machine(), boto3=boto3.__version__, botocore=botocore.__version__),
+           "counts": n, "build": build}
+    started = time.monotonic()
+    from bench_procs import Function, Runtime, tree_bytes
+    with stack.LocalStack() as s:
+        impls = implementations(s, paths)
+        say("init: %d cold starts each of ours, the reference, the floor and ./bootstrap" % n["starts"])
+        res["init"] = measure_init(paths, impls, n["starts"])
+        say("first invocations: %d cold starts each" % n["starts"])
+        res["cold"] = measure_cold(s, paths, impls, n["starts"])
+        say("warm: %d invocations each, blocks of %d" % (n["warm"], n["block"]))
+        fns = {}
+        try:
+            with paths.log("warm-ours") as lo, paths.log("warm-ref") as lr, paths.log("warm-echo") as le:
+                for k, log in (("ours", lo), ("ref", lr), ("echo", le)):
+                    fns[k] = Function(impls[k], Runtime(function_arn=stack.FUNCTION_ARN).start(), log)
+                res["warm"], res["connections"], res["warm_per_invocation"] = \
+                    measure_warm(s, fns, n["warm"], n["block"])
+                res["rss_kib"] = {k: fn.peak_rss_kib() for k, fn in fns.items()}
+                fns.pop("echo").stop()
+                say("reaction: %d runs each, DNS flips %.1f s into the event" % (n["reactions"], n["flip_after"]))
+                runs = {k: [] for k in fns}
+                for _ in range(n["reactions"]):
+                    for k, fn in fns.items():
+                        runs[k].append(reaction_once(s, k, fn, n["flip_after"]))
+                res["reaction"] = {"ours": [r["lag_ms"] for r in runs["ours"]],
+                                   "ref": [r["lag_ms"] for r in runs["ref"]],
+                                   "ours_runs": runs["ours"], "ref_runs": runs["ref"],
+                                   "poll_ms": int(impls["ours"].env["DNS_POLL_MS"]),
+                                   "flip_after_s": n["flip_after"]}
+        finally:
+            for fn in fns.values():
+                fn.stop()
+    say("SigV4 signatures/s")
+    import sigv4_bench
+    res["sigv4"] = sigv4_bench.measure(n["sigv4_seconds"], build)
+    say("runtime overhead and baselines")
+    import runtime_bench
+    res["runtime"] = runtime_bench.measure(build, starts=n["runtime_starts"], invocations=n["runtime_invocations"])
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_zip = os.path.join(tmp, "reference.zip")
+        with zipfile.ZipFile(ref_zip, "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(paths.ref_handler, "handler.py")
+        sdk = ["/usr/lib/python3/dist-packages/%s" % m for m in
+               ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")]
+        res["package"] = {"ours_zip": os.path.getsize(paths.zip), "ref_zip": os.path.getsize(ref_zip),
+                          "ref_sdk": tree_bytes(sdk)}
+    res["loadavg_end"] = os.getloadavg()
+    res["seconds"] = time.monotonic() - started
+    res["notes"] = notes(res, paths)
+    table = bench_report.rows(res)
+    md, js = bench_report.write(out, res, table)
+    print(bench_report.text_table(table))
+    print("\nmachine: %s" % bench_report.markdown(res, table).split("Machine: ", 1)[1].split("\n", 1)[0])
+    print("written: %s, %s (%.0f s)" % (os.path.relpath(md, ROOT), os.path.relpath(js, ROOT), res["seconds"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Keeps `make bench` from rotting: runs tests/bench/bench.py --quick (tiny counts,
+about 20 s) and checks that it prints the table and writes results.md and
+results.json with every row. The figures themselves are not checked: speed goals
+belong to `make bench`, never to `make check`."""
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import tap
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_report import ROW_KEYS  # noqa: E402
+
+RUN = {}
+
+
+def run():
+    """bench.py --quick once for all cases: (status, stdout, stderr, out folder)."""
+    if not RUN:
+        build = tap.build_dir()
+        needs = [os.path.join(tap.root(), "build", "function.zip"), os.path.join(build, "bootstrap"),
+                 os.path.join(build, "tools", "runtime_launch"), os.path.join(build, "tools", "runtime_echo"),
+                 os.path.join(build, "tools", "sigv4_bench")]
+        missing = [p for p in needs if not os.path.exists(p)]
+        if missing:
+            RUN["skip"] = "not built: %s" % ", ".join(os.path.relpath(p, tap.root()) for p in missing)
+        else:
+            out = tempfile.mkdtemp(prefix="bench-smoke-")
+            atexit.register(shutil.rmtree, out, True)
+            p = subprocess.run(["/usr/bin/python3", os.path.join(tap.root(), "tests", "bench", "bench.py"),
+                                "--quick", "--build", build, "--out", out],
+                               capture_output=True, text=True, timeout=600)
+            RUN.update(code=p.returncode, stdout=p.stdout, stderr=p.stderr, out=out)
+    if "skip" in RUN:
+        tap.skip(RUN["skip"])
+    return RUN
+
+
+def results():
+    r = run()
+    with open(os.path.join(r["out"], "results.json")) as f:
+        return json.load(f)
+
+
+@tap.case
+def quick_run_succeeds():
+    r = run()
+    tap.ok(r["code"] == 0, "bench.py --quick exited %d:\n%s" % (r["code"], r["stderr"][-2000:]))
+
+
+@tap.case
+def table_has_every_row():
+    table = results()["table"]
+    tap.eq([row["key"] for row in table], list(ROW_KEYS), "rows of results.json")
+    for row in table:
+        for col in ("metric", "ours", "reference", "ratio", "goal", "met"):
+            tap.ok(isinstance(row[col], str) and row[col], "row %s has no %s" % (row["key"], col))
+        tap.ok(row["met"] in ("yes", "NO", "n/a"), "row %s: met is %r" % (row["key"], row["met"]))
+
+
+@tap.case
+def printed_table_matches_json():
+    r = run()
+    lines = r["stdout"].splitlines()
+    tap.ok(lines and lines[0].startswith("metric"), "no table header on stdout: %r" % r["stdout"][:200])
+    for row in results()["table"]:
+        tap.ok(any(line.startswith(row["metric"][:40]) for line in lines),
+               "row %r is not on stdout" % row["metric"][:40])
+    tap.ok(any(line.startswith("machine: ") for line in lines), "no machine line on stdout")
+
+
+@tap.case
+def markdown_section():
+    r = run()
+    with open(os.path.join(r["out"], "results.md")) as f:
+        md = f.read()
+    tap.ok(md.startswith("## Performance\n"), "results.md does not start with the README section heading")
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    tap.eq(len(table), 2 + len(ROW_KEYS), "Markdown table lines (header, rule and rows)")
+    tap.ok("\nMachine: " in md and "cores" in md and "Debian" in md, "results.md does not name the machine")
+    tap.ok("make bench" in md, "results.md does not say how to rerun")
+
+
+@tap.case
+def measured_both_implementations():
+    res = results()
+    n = res["counts"]["starts"]
+    for k in ("ours", "ref", "floor", "dev"):
+        tap.eq(len(res["init"][k]), n, "init starts of %s" % k)
+    for k in ("ours", "ref"):
+        tap.eq(len(res["cold"][k]), n, "cold invocations of %s" % k)
+        tap.eq(len(res["warm"][k]), res["counts"]["warm"], "warm invocations of %s" % k)
+        tap.ok(res["rss_kib"][k] > 0, "no peak RSS for %s" % k)
+    tap.ok(all(v is not None for v in res["reaction"]["ours"]), "rds-nlb-sync never registered the new address")
+    tap.ok(all(v is None for v in res["reaction"]["ref"]),
+           "the reference registered the new address within its invocation: the timeline is not the intended one")
+
+
+tap.main()
