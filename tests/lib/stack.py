@@ -29,6 +29,9 @@ API
                                                .wait_output(text), .finish())
       .stop_bootstrap(proc) -> exit status   .lambda_invoke(event, deadline_ms=None, timeout=60)
       .reset(targets=None, records=None, cnames=None, **group)   .registered()
+      .scan: a SecretScan (secret_scan.py) of every output of every ./bootstrap run here; a secret,
+             a signature or the ResponseURL's signature in one is printed at exit as
+             `not ok - stack_outputs_hold_no_secret`, a failed case of the suite
     Dns: .set_records(records, cnames=None, replace=False) .nxdomain(name) .refuse() .servfail()
          .serve() .stop() .start() .restart() .pause() .resume() .flip_at(delay_s, records,
          cnames=None) -> Flip(.wait() -> monotonic time, .wall, .event) .query(name, qtype) .log()
@@ -41,6 +44,7 @@ API
 Every process (dnsmasq, each ./bootstrap) dies with the Python process even when it is killed;
 LocalStack.close() stops them all. One LocalStack at a time per namespace (port 53).
 """
+import atexit
 import ctypes
 import fcntl
 import json
@@ -60,6 +64,7 @@ from collections import namedtuple
 from stack_dns import (DNS_ADDRESS, DNS_ADDRESSES, DNS_DOMAIN, DNS_TTL, DNSMASQ, GENERATION_NAME,  # noqa: F401
                        Dns, DnsRecord, DnsReply, Flip, dns_query, resolve)
 from stack_proc import BootstrapProcess, end, spawn  # noqa: F401
+from secret_scan import SecretScan
 
 # ----------------------------------------------------------------- constants ---
 
@@ -399,6 +404,9 @@ class LocalStack:
         self._log_queries = log_queries
         self._procs = []
         self._closed = False
+        # Every output of every ./bootstrap run here, searched at exit (CONTRACT.md section 10).
+        self.scan = SecretScan({SECRET_ACCESS_KEY: "the secret access key", SESSION_TOKEN: "the session token"})
+        self.scan.secret(CFN_SIGNATURE, "the signature of the stack's ResponseURL")
         self.dir = self.dns = self.elb = self.runtime = self.cfn = None
         self.task_root = None
         self.started_in = None  # seconds start() took
@@ -432,7 +440,15 @@ class LocalStack:
             self.close()
             raise
         self.started_in = time.monotonic() - t0
+        atexit.register(self._report_leaks)
         return self
+
+    def _report_leaks(self):
+        """At exit: a secret in any output of the bootstrap is a failed case of the suite."""
+        if self.elb:
+            self.scan.harvest(self.elb.calls)
+        if self.scan.found():
+            print("not ok - stack_outputs_hold_no_secret: %s" % self.scan.report(), flush=True)
 
     def close(self):
         """Stops every part (idempotent); .elb.calls, .runtime.requests and .dns stay readable."""
@@ -534,6 +550,7 @@ class LocalStack:
             parsed = json.loads(text)
         except ValueError:
             parsed = None
+        self.scan.add("--invoke", text + err.decode(errors="replace"))
         return Invocation(proc.returncode, text, parsed, err.decode(errors="replace"), elapsed)
 
     def start_bootstrap(self, env=None, **overrides):
@@ -543,6 +560,7 @@ class LocalStack:
         proc = spawn(self._argv(), cls=BootstrapProcess, env=self.lambda_env(env, **overrides),
                      cwd=self.task_root, stdin=subprocess.DEVNULL)
         self._procs.append(proc)
+        self.scan.add_proc("runtime loop", proc)
         return proc
 
     def lambda_invoke(self, event, deadline_ms=None, timeout=60, **enqueue_options):
@@ -574,6 +592,7 @@ class LocalStack:
         self.elb.clear_faults()
         self.elb.add_target_group(self.target_group_arn, list(DEFAULT_TARGETS if targets is None else targets),
                                   **dict(dict(vpc_cidr=VPC_CIDR, port=DB_PORT), **group))
+        self.scan.harvest(self.elb.calls)
         self.elb.reset_calls()
         self.cfn.reset()
 

@@ -4,17 +4,17 @@ was fed, and the scan of outputs for secrets.
     import robust_common as rc
     rc.check_group(S)                  # never empty because of a fault, only allowed addresses
     rc.check_invocation(r)             # --invoke: exit status, one JSON line, contract error type
-    leaks = rc.Leaks(S); leaks.add("case", text); leaks.check()
+    leaks = rc.Leaks(S); leaks.add("case", text); leaks.check()   # a SecretScan of the stack
 """
 import ipaddress
 import json
 import os
-import re
 import subprocess
 import sys
 
 import stack
 import tap
+from secret_scan import SecretScan
 
 SHARD_VAR = "RNS_ROBUST_SHARD"
 
@@ -98,72 +98,26 @@ def check_result(res):
 
 # ----------------------------------------------------------------- secrets ---
 
-SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
-HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
-WINDOW = 20
-
-
-class Leaks:
-    """Collects every output line of a suite and what must never be in it: the secret key, the
-    session token, every SigV4 signature the fake ELBv2 received (read from the Authorization
-    headers it recorded), and CloudFormation response URLs with their query strings."""
+class Leaks(SecretScan):
+    """A SecretScan (tests/lib/secret_scan.py) of the stack's credentials and the signatures its
+    fake ELBv2 received."""
 
     def __init__(self, s):
+        super().__init__({stack.SECRET_ACCESS_KEY: "the secret access key",
+                          stack.SESSION_TOKEN: "the session token"})
         self.s = s
-        self.secrets = {stack.SECRET_ACCESS_KEY: "the secret access key", stack.SESSION_TOKEN: "the session token"}
-        self.partial = dict(self.secrets)  # also searched for by pieces of WINDOW characters
-        self.outputs = []      # (where, text)
-        self.signatures = set()
+        self.secret(stack.CFN_SIGNATURE, "the signature of the stack's ResponseURL")
 
-    def harvest(self):
-        """Records the signatures of the ELBv2 calls so far (call before the fake's calls are reset)."""
-        for c in self.s.elb.calls:
-            m = SIGNATURE.search(c["headers"].get("authorization", ""))
-            if m:
-                self.signatures.add(m.group(1))
-
-    def secret(self, value, what):
-        if value:
-            self.secrets[value] = what
-
-    def response_url(self, url):
-        """A ResponseURL: the whole URL, its query string and each of its values are secrets."""
-        self.secret(url, "a CloudFormation ResponseURL")
-        if "?" in url:
-            query = url.split("?", 1)[1]
-            self.secret(query, "a ResponseURL's query string")
-            for pair in query.split("&"):
-                value = pair.split("=", 1)[-1]
-                if len(value) >= 12:
-                    self.secret(value, "a value of a ResponseURL's query string")
-
-    def add(self, where, text):
-        self.outputs.append((where, text))
+    def harvest(self, calls=None):
+        super().harvest(self.s.elb.calls if calls is None else calls)
 
     def found(self):
-        """[(where, what)] of every leak in the outputs collected."""
         self.harvest()
-        bad = []
-        for where, text in self.outputs:
-            for value, what in self.secrets.items():
-                if value in text:
-                    bad.append((where, what))
-            for value, what in self.partial.items():  # a piece of one is as bad
-                if any(value[i:i + WINDOW] in text for i in range(len(value) - WINDOW + 1)):
-                    bad.append((where, "a part of " + what))
-            for m in HEX64.finditer(text):
-                if m.group(0) in self.signatures:
-                    bad.append((where, "a SigV4 signature"))
-            if "Signature=" in text or "X-Amz-Signature" in text or "Credential=" in text:
-                bad.append((where, "an Authorization header or a presigned query"))
-        return bad
-
-    def lines(self):
-        return sum(t.count("\n") + (1 if t and not t.endswith("\n") else 0) for _, t in self.outputs)
+        return super().found()
 
     def check(self):
         bad = self.found()
-        tap.ok(not bad, "secrets in logs: %s" % "; ".join("%s in %s" % (w, where) for where, w in sorted(set(bad))[:10]))
+        tap.ok(not bad, "secrets in outputs: %s" % self.report())
         return self.lines()
 
 

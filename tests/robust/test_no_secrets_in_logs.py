@@ -22,8 +22,7 @@ S = stack.LocalStack().start()
 LEAKS = rc.Leaks(S)
 LEAKS.response_url(S.cfn.url())
 WRONG_SECRET = "wrongSecretKeyForTheMismatchCase/0123456789"
-LEAKS.secret(WRONG_SECRET, "a (wrong) secret access key")
-LEAKS.partial[WRONG_SECRET] = "a (wrong) secret access key"
+LEAKS.secret(WRONG_SECRET, "a (wrong) secret access key", pieces=True)
 SEEN = {}  # scenario -> outcome, for the coverage case
 
 
@@ -167,6 +166,34 @@ def config_error_at_init_names_no_secret():
         tap.eq(len(S.runtime.init_errors), n + 1, "one /runtime/init/error")
         LEAKS.add("init error body %s" % fmt, S.runtime.init_errors[-1]["body"].decode(errors="replace"))
     SEEN["config-error"] = "Runtime.ConfigError"
+
+
+@tap.case
+def the_scan_finds_what_it_looks_for():
+    """The search itself can fail: each kind of leak is found, clean text is not."""
+    import contextlib
+    import io
+    import types
+    from secret_scan import SecretScan
+    scan = SecretScan({stack.SECRET_ACCESS_KEY: "key", stack.SESSION_TOKEN: "token"})
+    scan.harvest([{"headers": {"authorization": "AWS4-HMAC-SHA256 Credential=A/x, SignedHeaders=host, "
+                                                "Signature=" + "ab" * 32}}])
+    scan.response_url("https://b.s3.amazonaws.com/x?X-Amz-Credential=AKID%2F1&X-Amz-Signature=" + "cd" * 32)
+    leaks = {"piece of the token": "x" + stack.SESSION_TOKEN[10:31] + "y",
+             "whole key": stack.SECRET_ACCESS_KEY, "signature": "sig " + "ab" * 32 + ".",
+             "marker": "Authorization: ... Signature=1", "url value": "cd" * 32}
+    for what, text in leaks.items():
+        one = SecretScan(dict(scan.secrets))
+        one.signatures = set(scan.signatures)
+        one.add(what, text)
+        tap.ok(one.found(), "not found: %s" % what)
+    clean = SecretScan(dict(scan.secrets))
+    clean.add("clean", "2026-11-26T06:36:26.123Z INFO done registered=1 requestId=" + "ab" * 16)
+    tap.eq(clean.found(), [], "clean text")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        stack.LocalStack._report_leaks(types.SimpleNamespace(elb=None, scan=one))
+    tap.ok(out.getvalue().startswith("not ok - stack_outputs_hold_no_secret: "), "the harness reports it")
 
 
 @tap.case
