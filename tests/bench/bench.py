@@ -42,7 +42,7 @@ sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "lib")]
 
 import stack  # noqa: E402
 
-FULL = dict(starts=21, warm=200, block=20, reactions=3, flip_after=2.0, sigv4_seconds=2.0,
+FULL = dict(starts=21, warm=200, block=20, reactions=5, flip_after=2.0, sigv4_seconds=2.0,
             runtime_starts=15, runtime_invocations=5000)
 QUICK = dict(starts=3, warm=20, block=10, reactions=1, flip_after=1.0, sigv4_seconds=0.3,
              runtime_starts=3, runtime_invocations=300)
@@ -236,7 +236,8 @@ def measure_warm(s, fns, count, block):
 
 
 def reaction_once(s, name, fn, flip_after):
-    """Lag (ms) from the DNS flip to RegisterTargets of the new address, or None."""
+    """Lag (ms) from the DNS flip to RegisterTargets of the new address, or None.
+    flip_after: seconds from the event to the flip."""
     from bench_procs import BenchError
     s.reset()
     flip = s.dns.flip_at(flip_after, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
@@ -274,9 +275,11 @@ def notes(res, paths):
         "reads them as Cluster_EndPoint, NLB_TG_ARN, RDS_Port; endpoint_url from "
         "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, which botocore 1.29 does not read itself; AWS_CA_BUNDLE).",
         "Reaction: rds-nlb-sync re-resolves every DNS_POLL_MS (%d ms here; 1000 by default) for up to "
-        "FAILOVER_WAIT_SECONDS after a failover-completion event; the reference resolves once, finds the old "
-        "primary still registered, and returns (median %.0f ms before the flip): the target group stays on the "
-        "old primary until another event or a manual run." % (rx["poll_ms"], ref_done or 0),
+        "FAILOVER_WAIT_SECONDS after a failover-completion event; the flips are spread evenly over one poll "
+        "step, so its lag is the wait for the next poll (uniform over DNS_POLL_MS) plus one lookup and one "
+        "RegisterTargets call. The reference resolves once, finds the old primary still registered, and "
+        "returns (median %.0f ms before the flip): the target group stays on the old primary until another "
+        "event or a manual run." % (rx["poll_ms"], ref_done or 0),
         "Connections: the sample creates its boto3 client at module level, so urllib3 keeps its connection "
         "across warm invocations too; copies of the sample that create the client inside the handler open one "
         "per invocation.",
@@ -321,9 +324,13 @@ def main():
                 fns.pop("echo").stop()
                 say("reaction: %d runs each, DNS flips %.1f s into the event" % (n["reactions"], n["flip_after"]))
                 runs = {k: [] for k in fns}
-                for _ in range(n["reactions"]):
+                poll_s = int(impls["ours"].env["DNS_POLL_MS"]) / 1000.0
+                for i in range(n["reactions"]):
+                    # The polls run at fixed steps from the event: spread the flip evenly over one
+                    # step, or every run would see it at the same phase of the poll.
+                    after = n["flip_after"] + poll_s * (i + 0.5) / n["reactions"]
                     for k, fn in fns.items():
-                        runs[k].append(reaction_once(s, k, fn, n["flip_after"]))
+                        runs[k].append(reaction_once(s, k, fn, after))
                 res["reaction"] = {"ours": [r["lag_ms"] for r in runs["ours"]],
                                    "ref": [r["lag_ms"] for r in runs["ref"]],
                                    "ours_runs": runs["ours"], "ref_runs": runs["ref"],

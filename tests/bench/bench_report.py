@@ -99,7 +99,7 @@ def rows(res):
     add("reaction", "reaction: DNS flips %.0f s into a failover event → RegisterTargets of the new address "
         "(DNS_POLL_MS %d; median of %d, max)" % (rx["flip_after_s"], rx["poll_ms"], len(rx["ours"])),
         "%s (%s)" % (ms(lag), ms(worst)), "never (within the invocation)" if never else ms(median(rx["ref"])),
-        "∞" if never and lag is not None else "—", "≤ %d ms; reference never" % rx["poll_ms"],
+        "∞" if never and lag is not None else "—", "≤ %d ms (median); reference never" % rx["poll_ms"],
         _met(lag is not None and lag <= rx["poll_ms"] and never))
     s = res["sigv4"]
     add("sigv4", "SigV4 signatures per second (C signer vs botocore, same request)",
