@@ -19,7 +19,7 @@ single fault and every pair of faults runs), plus, for each ELBv2 fault, the fau
 DescribeTargetHealth and on DeregisterTargets (16). Where the ELBv2 fault meets a DNS fault it
 hits DescribeTargetHealth once (a retryable fault is retried, then DNS decides); with a clean DNS
 it hits every RegisterTargets (safety rule 2). RNS_FULL_MATRIX=1 runs the whole product (240
-cells plus the 16). The cells run in RNS_MATRIX_SHARDS (2) namespaces at once.
+cells plus the 16). The cells run in RNS_MATRIX_SHARDS (3) namespaces at once.
 
 After each cell: the target group is not empty and holds only allowed addresses (OLD and/or NEW),
 it is exactly what the safety rules leave, the error type is the contract's one for the fault
@@ -36,7 +36,7 @@ import time
 import stack
 import robust_common as rc
 
-SHARD, NSHARDS = rc.sharded(__file__, int(os.environ.get("RNS_MATRIX_SHARDS", "2")))
+SHARD, NSHARDS = rc.sharded(__file__, int(os.environ.get("RNS_MATRIX_SHARDS", "3")))
 stack.enter_namespace()
 
 import tap  # noqa: E402

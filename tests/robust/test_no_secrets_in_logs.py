@@ -10,6 +10,8 @@ Every stdout and stderr line, every posted result and error, and every init erro
 for the secret key and the session token (whole or any 20-character piece), every SigV4 signature
 the fake ELBv2 received (read from the Authorization headers it recorded), "Signature=" and
 "Credential=", and each ResponseURL, its query string and its values."""
+import time
+
 import stack
 
 stack.enter_namespace()
@@ -39,7 +41,8 @@ def quoting_message():
             "42a0d3c4b6f24f3ac2d6d79a8b9bc4f2d1e7a8b7c6d5e4f3a2b1c0d9e8f7a6b5'")
 
 
-# name -> (prepare(), event, env overrides, expected outcome, --invoke timeout)
+# (name, prepare(), event, env overrides, expected outcome); every run has a 3 s deadline, 1 s
+# for "timeout" (a hang that meets it)
 def scenarios():
     def flip():
         S.dns.set_records(rc.FLIPPED)
@@ -81,12 +84,16 @@ def outcome(ok, result):
     return "response" if ok else result.get("errorType")
 
 
+def deadline_s(name):
+    return 1 if name == "timeout" else 3
+
+
 def run_invoke(name, prepare, event, env, want, fmt, level):
     reset()
     if prepare:
         prepare()
     r = S.invoke(event, env=S.env(AWS_LAMBDA_LOG_FORMAT=fmt, AWS_LAMBDA_LOG_LEVEL=level, **env),
-                 args=("--invoke", "-", "--timeout", "3"), timeout=60)
+                 args=("--invoke", "-", "--timeout", str(deadline_s(name))), timeout=60)
     LEAKS.add("--invoke %s %s %s" % (name, fmt, level), r.stdout + r.stderr)
     ok, result = rc.check_invocation(r)
     got = outcome(ok, result)
@@ -102,14 +109,14 @@ def run_runtime(fmt, level):
         if prepare:
             prepare()
         key = tuple(sorted(env.items()))
-        if key not in loops:  # one loop per environment, kept across its scenarios
-            loops[key] = S.start_bootstrap(AWS_LAMBDA_LOG_FORMAT=fmt, AWS_LAMBDA_LOG_LEVEL=level, **env)
         for other, proc in loops.items():  # only one loop may wait on GET /next at a time
             if other != key and proc.poll() is None:
                 S.stop_bootstrap(proc)
-        if loops[key].poll() is not None:
+        if key not in loops or loops[key].poll() is not None:  # one loop per environment
+            if key in loops:
+                LEAKS.add_proc("runtime loop %s %s" % (fmt, level), loops[key])
             loops[key] = S.start_bootstrap(AWS_LAMBDA_LOG_FORMAT=fmt, AWS_LAMBDA_LOG_LEVEL=level, **env)
-        res = S.lambda_invoke(event, deadline_ms=int(stack_time_ms() + 3000), timeout=60)
+        res = S.lambda_invoke(event, deadline_ms=int(time.time() * 1000 + 1000 * deadline_s(name)), timeout=60)
         LEAKS.add("runtime %s %s %s: posted body" % (name, fmt, level), res["body"].decode(errors="replace")
                   if isinstance(res["body"], bytes) else str(res["body"]))
         ok, result = rc.check_result(res)
@@ -120,11 +127,6 @@ def run_runtime(fmt, level):
             S.stop_bootstrap(proc)
         out, err = proc.output()
         LEAKS.add("runtime loop %s %s" % (fmt, level), out + err)
-
-
-def stack_time_ms():
-    import time
-    return time.time() * 1000
 
 
 def invoke_case(fmt, level):
@@ -142,9 +144,9 @@ def runtime_case(fmt, level):
     return case
 
 
-for _fmt, _level in (("Text", "TRACE"), ("JSON", "TRACE"), ("Text", "INFO")):
+for _fmt, _level in (("Text", "TRACE"), ("JSON", "TRACE")):
     tap.case(invoke_case(_fmt, _level))
-for _fmt, _level in (("JSON", "TRACE"), ("Text", "TRACE")):
+for _fmt, _level in (("JSON", "TRACE"), ("Text", "INFO")):
     tap.case(runtime_case(_fmt, _level))
 
 
@@ -207,7 +209,7 @@ def every_error_type_was_produced():
 def no_secret_signature_or_response_url_in_any_output():
     lines = LEAKS.check()
     tap.ok(len(LEAKS.signatures) > 20, "signatures collected: %d" % len(LEAKS.signatures))
-    tap.ok(lines > 500, "lines scanned: %d" % lines)
+    tap.ok(lines > 300, "lines scanned: %d" % lines)
     print("# %d lines of %d outputs scanned for %d secrets and %d signatures" % (
         lines, len(LEAKS.outputs), len(LEAKS.secrets), len(LEAKS.signatures)), flush=True)
 
