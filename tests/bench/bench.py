@@ -287,6 +287,10 @@ def notes(res, paths):
         "by a plain socket. Invocation times are from the fake Runtime API handing the event out to the result "
         "arriving, so they include the fake ELBv2 (Python; it checks each SigV4 signature with botocore) and the "
         "fake Runtime API, which both implementations pay alike: the ratios understate the difference.",
+        "First invocation: both use Debian's OpenSSL 3.0, whose first SSL_CTX_new and certificate loading "
+        "dominate a first HTTPS call here; the reference creates its TLS context during init (botocore does so "
+        "with the client), rds-nlb-sync on its first connection. The stack's CA bundle holds one certificate; "
+        "a full system bundle (about 140) adds tens of milliseconds to both.",
         "Same configuration for both: the stack's DB endpoint, target group and credentials (the reference "
         "reads them as Cluster_EndPoint, NLB_TG_ARN, RDS_Port; endpoint_url from "
         "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, which botocore 1.29 does not read itself; AWS_CA_BUNDLE).",
