@@ -56,6 +56,7 @@ def parse_args():
     ap.add_argument("--build", help="build folder with bootstrap and tools/ (default: make's BUILD, "
                     "$RNS_BUILD, or build)")
     ap.add_argument("--out", help="where results.md and results.json go (default build/bench)")
+    ap.add_argument("--zip", help="deployment package to measure (default build/function.zip)")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, not the figures")
     for k, v in FULL.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), help="default %s (quick %s)" % (v, QUICK[k]))
@@ -83,12 +84,12 @@ def say(text):
 # ------------------------------------------------------------------ inputs ---
 
 class Paths:
-    def __init__(self, build, out):
+    def __init__(self, build, out, zip_path=None):
         self.build, self.out = build, out
         self.launcher = os.path.join(build, "tools", "runtime_launch")
         self.dev = os.path.join(build, "bootstrap")
         self.echo = os.path.join(build, "tools", "runtime_echo")
-        self.zip = os.path.join(ROOT, "build", "function.zip")
+        self.zip = os.path.abspath(zip_path or os.path.join(ROOT, "build", "function.zip"))
         self.pkg = os.path.join(out, "pkg", "bootstrap")
         self.floor = os.path.join(out, "floor")
         self.ref = os.path.join(HERE, "reference", "bootstrap.py")
@@ -277,8 +278,10 @@ def notes(res, paths):
     from bench_report import median
     ref_done = median([r["returned_before_flip_ms"] for r in rx["ref_runs"]])
     return [
-        "rds-nlb-sync is the `bootstrap` of build/function.zip (libcurl, OpenSSL, jansson and expat linked in, "
-        "glibc dynamic), exec'd directly as provided.al2023 does. The reference is "
+        "rds-nlb-sync is the `bootstrap` of %s (libcurl, OpenSSL, jansson and expat linked in, "
+        "glibc %s), exec'd directly as provided.al2023 does." % (
+            os.path.relpath(paths.zip, ROOT) if paths.zip.startswith(ROOT + os.sep) else paths.zip,
+            "static" if res["package"]["ours_elf"]["static"] else "dynamic") + " The reference is "
         "`/usr/bin/python3 tests/bench/reference/bootstrap.py` exec'd directly (no shell wrapper, and no Lambda "
         "Python runtime client, which would add its own start-up), Debian's python3-boto3, with "
         "PYTHONDONTWRITEBYTECODE=1 as on Lambda's read-only task root; its init includes the sample's "
@@ -354,7 +357,7 @@ def main():
     import boto3
     build = build_dir(args)
     out = os.path.abspath(args.out or os.path.join(ROOT, "build", "bench"))
-    paths = Paths(build, out)
+    paths = Paths(build, out, args.zip)
     paths.prepare()
     res = {"machine": dict(bench_report.machine(), boto3=boto3.__version__, botocore=botocore.__version__),
            "counts": n, "build": build}
