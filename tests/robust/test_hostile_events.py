@@ -113,6 +113,76 @@ for _h in CORPUS:
     tap.case(runtime_case(_h))
 
 
+# Hostile invocation headers from the Runtime API: (name, headers, expected outcome, group after).
+HEADER_CASES = [
+    ("request-id-path-traversal", {"Lambda-Runtime-Aws-Request-Id": "r/../../runtime/init/error?x=1#f"},
+     "response", [rc.NEW]),
+    ("request-id-escapes", {"Lambda-Runtime-Aws-Request-Id": "r%00 x+y&z=1;"}, "response", [rc.NEW]),
+    ("deadline-in-the-past", {"Lambda-Runtime-Deadline-Ms": "1"}, "Timeout", [rc.OLD]),
+    ("deadline-overflow", {"Lambda-Runtime-Deadline-Ms": "9" * 30}, "response", [rc.NEW]),
+    ("deadline-negative", {"Lambda-Runtime-Deadline-Ms": "-5"}, "response", [rc.NEW]),
+    ("deadline-not-a-number", {"Lambda-Runtime-Deadline-Ms": "soon"}, "response", [rc.NEW]),
+    ("no-function-arn-lower-case", {"Lambda-Runtime-Invoked-Function-Arn": None}, "response", [rc.NEW]),
+    ("huge-trace-id", {"Lambda-Runtime-Trace-Id": "Root=1-" + "f" * 8000}, "response", [rc.NEW]),
+]
+
+
+def header_case(name, headers, want, group):
+    def case():
+        reset()
+        proc = runtime_proc()
+        rid = headers.get("Lambda-Runtime-Aws-Request-Id") or None
+        enq = dict(headers)
+        enq.pop("Lambda-Runtime-Aws-Request-Id", None)
+        rid = S.runtime.enqueue(stack.schedule_event(), request_id=rid, headers=enq,
+                                header_case="lower" if "lower" in name else None)
+        res = S.runtime.wait_result(rid, 60)
+        ok, result = rc.check_result(res)
+        tap.eq("response" if ok else result["errorType"], want, "outcome")
+        tap.eq(rc.check_group(S), group, "target group")
+        tap.ok(proc.poll() is None, "the runtime loop is alive (exit %s)" % proc.poll())
+    case.__name__ = "runtime_headers_" + name.replace("-", "_")
+    return case
+
+
+for _c in HEADER_CASES:
+    tap.case(header_case(*_c))
+
+
+@tap.case
+def runtime_headers_request_id_not_utf8():
+    """Bytes that are not UTF-8 in the request id: percent-encoded as they are in the result's path
+    (the fake decodes paths as UTF-8, so it cannot match them: it answers 400 and the loop goes on)."""
+    reset()
+    proc = runtime_proc()
+    n = len(S.runtime.requests)
+    S.runtime.enqueue(stack.schedule_event(), request_id="r\u00e9\u00ff x")
+    # Answered: the loop's next GET /next (recorded after the answer) wakes the wait.
+    S.runtime.wait_for(lambda rt: any(r["method"] == "POST" and r["status"] for r in rt.requests[n:]), 60)
+    post = [r for r in S.runtime.requests[n:] if r["method"] == "POST"][0]
+    tap.eq(post["raw_path"], "/2018-06-01/runtime/invocation/r%E9%FF%20x/response", "path")
+    tap.eq(post["status"], 400, "the fake's answer")
+    tap.eq(rc.check_group(S), [rc.NEW], "target group")
+    res = S.lambda_invoke(stack.schedule_event(), timeout=60)
+    tap.eq(res["kind"], "response", "the loop goes on")
+    tap.ok(proc.poll() is None, "the runtime loop is alive")
+
+
+@tap.case
+def runtime_request_id_too_long_exits_cleanly():
+    """A request id that cannot be a URL path segment: the loop cannot answer it and exits."""
+    reset()
+    proc = runtime_proc()
+    S.runtime.enqueue(stack.schedule_event(), request_id="\u00e9" * 400)
+    code = proc.finish(20)
+    out, err = proc.output()
+    LEAKS.add("runtime loop (long request id)", out + err)
+    rc.check_exit(code, "runtime loop")
+    tap.eq(code, 1, "exit status")
+    tap.ok("request id from the Runtime API is too long" in err, err[-500:])
+    tap.eq(S.registered(), [rc.OLD], "nothing changed for an invocation that cannot be answered")
+
+
 @tap.case
 def runtime_loop_exits_cleanly_at_the_end():
     proc = runtime_proc()
