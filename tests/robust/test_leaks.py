@@ -2,7 +2,7 @@
 """Leaks and growth of the real ./bootstrap in the Lambda runtime loop, over a mix of every kind of
 invocation (RDS events through SNS and EventBridge with a failover wait, schedules, console tests,
 dry runs, CloudFormation Create/Delete and an undeliverable answer, invalid events, NXDOMAIN,
-ELBv2 errors and retried faults, a 2 MB event):
+ELBv2 errors and retried faults, a hung ELBv2 call that meets the deadline, a 2 MB event):
 
 - 1,000 invocations under valgrind (memcheck, --leak-check=full --show-leak-kinds=all
   --errors-for-leak-kinds=all): no memory error and no byte lost or still reachable at exit
@@ -38,6 +38,7 @@ ENV = dict(FAILOVER_WAIT_SECONDS="5", DNS_POLL_MS="50")
 OLD_RECORDS = dict(stack.DEFAULT_RECORDS)
 NEW_RECORDS = rc.FLIPPED
 BIG = {"padding": "x" * (2 * 1024 * 1024)}
+TIMEOUT_DEADLINE_MS = 500  # a hung DescribeTargetHealth meets it
 
 
 class Mix:
@@ -67,7 +68,7 @@ class Mix:
                 self.counts[kind] = self.counts.get(kind, 0) + 1
                 return ({}, "response") if kind == "console" else ([1, 2, 3], "InvalidEvent")
             i //= 4
-        kind = "big" if i % 97 == 96 else self.KINDS[i % len(self.KINDS)]
+        kind = "big" if i % 97 == 96 else "timeout" if i % 89 == 88 else self.KINDS[i % len(self.KINDS)]
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if kind.startswith("flip-"):
             self.flip()
@@ -106,6 +107,9 @@ class Mix:
             ev = stack.rds_event()
             ev["Records"][0]["Sns"]["Message"] = "You have chosen to subscribe to the topic."
             return ev, "response"
+        if kind == "timeout":  # with a deadline of TIMEOUT_DEADLINE_MS (run_loop)
+            S.elb.inject("hang", action="DescribeTargetHealth")
+            return stack.schedule_event(), "Timeout"
         return BIG, "response"
 
 
@@ -118,7 +122,8 @@ def run_loop(n, wrapper=(), sample=None, cheap=False):
     try:
         for i in range(n):
             event, want = mix.prepare(i)
-            res = S.lambda_invoke(event, timeout=120)
+            deadline = int(time.time() * 1000) + TIMEOUT_DEADLINE_MS if want == "Timeout" else None
+            res = S.lambda_invoke(event, deadline_ms=deadline, timeout=120)
             got = "response" if res["kind"] == "response" else res["json"]["errorType"]
             if got != want:
                 raise AssertionError("invocation %d: %s, want %s: %s" % (i, got, want, res["body"][:300]))
@@ -158,7 +163,7 @@ def valgrind_1000_mixed_invocations_lose_nothing():
     tap.ok("All heap blocks were freed -- no leaks are possible" in text or
            all(figures.get(k, 0) == 0 for k in ("definitely lost", "indirectly lost", "possibly lost",
                                                    "still reachable")), "leaks:\n" + text[-6000:])
-    tap.ok(sum(mix.counts.values()) == VALGRIND_INVOCATIONS and len(mix.counts) == len(set(Mix.KINDS)) + 1,
+    tap.ok(sum(mix.counts.values()) == VALGRIND_INVOCATIONS and len(mix.counts) == len(set(Mix.KINDS)) + 2,
            "every kind ran: %s" % mix.counts)
     tap.ok(stack.SECRET_ACCESS_KEY not in output and stack.SESSION_TOKEN not in output, "no secret in the logs")
     summary = re.search(r"total heap usage: ([\d,]+) allocs, ([\d,]+) frees, ([\d,]+) bytes allocated", text)
@@ -185,7 +190,7 @@ def rss_flat_over_10000_invocations():
 
     t0 = time.monotonic()
     code, output, mix = run_loop(RSS_INVOCATIONS, sample=sample, cheap=True)
-    tap.ok(len(mix.counts) == len(set(Mix.KINDS)) + 1, "every kind ran: %s" % mix.counts)
+    tap.ok(len(mix.counts) == len(set(Mix.KINDS)) + 2, "every kind ran: %s" % mix.counts)
     tap.eq(code, 1, "exit status when GET /next answers 500")
     after = [kb for n, kb in samples if n >= RSS_WARMUP]
     growth = max(after) - after[0]
