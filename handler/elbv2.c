@@ -170,8 +170,7 @@ elb_client *elb_client_new(const elb_client_config *cfg, char *err, size_t errle
         return NULL;
     }
     c->http = http_client_new(cfg->ca_bundle, cfg->log);
-    c->signer = sigv4_signer_new();
-    if (!c->http || !c->signer) {
+    if (!c->http) {
         snprintf(err, errlen, "ELBv2 client: out of memory");
         elb_client_free(c);
         return NULL;
@@ -246,6 +245,13 @@ static int sign_attempt(elb_client *c, const char *body, int n, header_set *h, e
     sigv4_signature sig;
     size_t i;
     sigv4_format_date(time(NULL), date);
+    /* Created on the first request, like the TLS context: setting up
+     * OpenSSL's digests is most of the work a cold start would do before
+     * its first GET /next. */
+    if (!c->signer && !(c->signer = sigv4_signer_new())) {
+        set_error(e, "SigningError", "could not set up the signer (OpenSSL SHA-256/HMAC)");
+        return -1;
+    }
     if (sigv4_sign(c->signer, &req, &c->creds, &params, &sig, why, sizeof why) != 0) {
         set_error(e, "SigningError", "could not sign the request: %s", why);
         return -1;

@@ -12,6 +12,7 @@
 #include "handler/http.h"
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -186,6 +187,10 @@ static int setup_tls(http_client *c, char *err, size_t errlen)
 {
     const char *ca = find_ca_bundle(c);
     c->tls_ready = 1;
+    /* OpenSSL is set up here, on first use, not by curl_global_init at start
+     * (our libcurl is built so: scripts/build-curl.sh), and never from the
+     * host's openssl.cnf, which Lambda does not have. */
+    OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
     if (!ca) {
         if (c->log)
             log_msg(c->log, LOG_WARN, "no CA bundle found; using libcurl's default trust store");

@@ -51,6 +51,9 @@ sigv4_signer *sigv4_signer_new(void)
 
     if (!s)
         return NULL;
+    /* Signing must not depend on the host's openssl.cnf (Lambda has none;
+     * OpenSSL would read the build's OPENSSLDIR one wherever it exists). */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
     s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     s->md = EVP_MD_CTX_new();
     s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
