@@ -21,6 +21,19 @@ if [ ! -f "$src/.rns-openssl-flavour" ]; then
     touch "$src/.rns-openssl-flavour"
 fi
 
+# curl_global_init would set up OpenSSL (its digests, ciphers and engines)
+# at process start, before the Runtime API's first GET /next, although
+# nothing uses TLS until the first HTTPS request. OpenSSL 3 initialises
+# itself on first use, and the program asks for that without openssl.cnf
+# (handler/http.c, sigv4/signer.c), so curl's own call is taken out.
+if [ ! -f "$src/.rns-lazy-openssl" ]; then
+    sed -i 's/^  OPENSSL_init_ssl(flags, NULL);$/  (void)flags; \/\* rds-nlb-sync: OpenSSL starts on first use \*\//' \
+        "$src/lib/vtls/openssl.c"
+    grep -q 'rds-nlb-sync: OpenSSL starts on first use' "$src/lib/vtls/openssl.c" ||
+        { echo "build-curl.sh: cannot take OPENSSL_init_ssl out of curl's start-up" >&2; exit 1; }
+    touch "$src/.rns-lazy-openssl"
+fi
+
 work=$prefix/.build
 rm -rf "$work"
 mkdir -p "$work"
