@@ -64,8 +64,8 @@ def define(arch, zip_path, probe_path, prepare=None):
             tap.skip(why)
         if kind == "fail":
             raise AssertionError(why)
-        if not os.path.exists(zip_path):
-            tap.skip("%s is missing: run make package%s" % (zip_path, " ARCH=arm64" if arch == "arm64" else ""))
+        if not os.path.exists(zip_path):  # make check builds it first: a failure, not a skip
+            raise AssertionError("%s is missing: run make package%s" % (zip_path, " ARCH=arm64" if arch == "arm64" else ""))
         if foreign and not os.path.exists(emulator):
             tap.skip("%s is missing (qemu-user-static)" % emulator)
 
@@ -120,7 +120,7 @@ def define(arch, zip_path, probe_path, prepare=None):
     def probe_https_with_amazon_linux_ca_path():
         ready()
         if not os.path.exists(probe_path):
-            tap.skip("%s is missing: run make package" % probe_path)
+            raise AssertionError("%s is missing: run make package" % probe_path)
         _netns()
         from fake_elbv2 import FakeElbv2
         with FakeElbv2(**_fake_creds()) as elb, tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +140,7 @@ def define(arch, zip_path, probe_path, prepare=None):
         # so the case above really depends on the Amazon Linux path.
         ready()
         if not os.path.exists(probe_path):
-            tap.skip("%s is missing: run make package" % probe_path)
+            raise AssertionError("%s is missing: run make package" % probe_path)
         _netns()
         from fake_elbv2 import FakeElbv2
         with FakeElbv2(**_fake_creds()) as elb, tempfile.TemporaryDirectory() as tmp:
