@@ -62,13 +62,13 @@ lambda_runtime *lambda_runtime_new(const char *api, logger *lg, char *err, size_
         return NULL;
     }
     /* libcurl >= 7.57 initialises its TLS backend here whatever the flags say
-     * (CURL_GLOBAL_SSL has no effect), and no curl handle may exist without
-     * it. With Debian's libcurl and OpenSSL 3 this costs about 1.6 ms
-     * (openssl.cnf, engines); it is the one slow step before the first
-     * /next that this module cannot avoid while it runs on libcurl. No CA
-     * file is read and no DNS query is made: certificates are loaded by the
-     * handler's HTTPS client on its first request, and the API address is an
-     * IP literal (or "localhost", which libcurl answers itself). */
+     * (CURL_GLOBAL_SSL has no effect). With Debian's shared libcurl that sets
+     * up OpenSSL 3 (about 1.6 ms: openssl.cnf, engines) before the first
+     * /next; the libcurl linked into the package is built to leave OpenSSL to
+     * its first use (scripts/build-curl.sh). No CA file is read and no DNS
+     * query is made: certificates are loaded by the handler's HTTPS client on
+     * its first request, and the API address is an IP literal (or
+     * "localhost", which libcurl answers itself). */
     CURLcode gc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (gc != CURLE_OK) {
         set_err(err, errlen, "cannot initialise libcurl: %s", curl_easy_strerror(gc));
