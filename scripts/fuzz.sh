@@ -14,7 +14,8 @@
 # target, e.g. "event sigv4"), MAKE_JOBS (default 2).
 # Corpora grow in $FUZZ_BUILD/corpus/<target> across runs (never committed);
 # findings land in $FUZZ_BUILD/artifacts/<target>/; every run appends its
-# exec count to $FUZZ_BUILD/stats.tsv and the totals are printed at the end.
+# seconds and exec count to $FUZZ_BUILD/stats.tsv (date, target, seconds,
+# execs, ok|FINDING) and the totals are printed at the end.
 # Exit status: 0, or 1 when a target found something (or did not build).
 set -eu
 cd "$(dirname "$0")/.."
@@ -77,15 +78,17 @@ fuzz_one() {
     mkdir -p "$FB/corpus/$t" "$FB/artifacts/$t" "$FB/logs"
     log="$FB/logs/$t.log"
     status=0
+    start=$(date +%s)
     nice -n 19 "$FB/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -timeout=90 \
         -rss_limit_mb=2048 -max_len="$(max_len "$t")" -dict="tests/fuzz/dict/$t.dict" \
         -artifact_prefix="$FB/artifacts/$t/" "$FB/corpus/$t" $(regressions "$t") >"$log" 2>&1 || status=$?
+    took=$(($(date +%s) - start))
     execs=$(execs_of "$log")
     result=ok
     [ "$status" -eq 0 ] || result="FINDING(status $status)"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$seconds" "${execs:-0}" "$result" \
+    printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$took" "${execs:-0}" "$result" \
         >>"$FB/stats.tsv"
-    printf 'fuzz_%-16s %6ss %12s execs  %s\n' "$t" "$seconds" "${execs:-0}" "$result"
+    printf 'fuzz_%-16s %6ss %12s execs  %s\n' "$t" "$took" "${execs:-0}" "$result"
     if [ "$status" -ne 0 ]; then
         grep -E 'ERROR|invariant|runtime error|Test unit written' "$log" | head -n 20 | sed 's/^/    /'
         return 1
