@@ -127,6 +127,21 @@ def every_variable_validated():
 
 
 @tap.case
+def endpoint_url_errors_name_the_variable():
+    # An http(s) URL whose host or port is unusable is still a problem of that variable: the
+    # message names it (CONTRACT.md section 3), and never shows credentials written into the URL.
+    for name in ("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "AWS_ENDPOINT_URL"):
+        for value in ("https://elb.example:99999", "https://elb.example:", "http://[::1", "https://elb.example/?x=1"):
+            env = {"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": None, name: value}
+            msg = config_error(**env)
+            tap.ok(msg.startswith(name + "=" + value + ": ") or msg.startswith(name + ": "),
+                   "%s=%s gives: %s" % (name, value, msg))
+    msg = config_error(AWS_ENDPOINT_URL="https://user:hunter2pw@elb.example")
+    tap.ok(msg.startswith("AWS_ENDPOINT_URL"), msg)
+    tap.ok("hunter2pw" not in msg, "credentials of the URL shown: " + msg)
+
+
+@tap.case
 def several_problems_at_once():
     msg = config_error(DB_PORT="", DB_ENDPOINT=None, AWS_DEFAULT_REGION="us-west-2")
     tap.eq(msg, "DB_ENDPOINT is required; DB_PORT is required; "
