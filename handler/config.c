@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "handler/elbv2.h"
+#include "handler/elbv2_internal.h"
 
 #define DEFAULT_ALLOWED_CIDRS "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
 #define DEFAULT_METRICS_NAMESPACE "RdsNlbSync"
@@ -352,6 +353,26 @@ static int url_valid(const char *u)
     return u[skip] && u[skip] != '/' && printable_token(u);
 }
 
+/* The ELBv2 client's own parse, so that a URL it would refuse at start (a bad
+ * port, no host, a query) is reported here under the variable's name. A URL
+ * holding userinfo is not quoted: it may carry a password. */
+static void check_endpoint_url(problems *p, const char *name, const char *v)
+{
+    char buf[SHOWN_MAX + 8], why[160];
+    elbv2_endpoint ep;
+    if (!url_valid(v)) {
+        if (strchr(v, '@'))
+            problem(p, "%s: must be an http:// or https:// URL", name);
+        else
+            problem(p, "%s=%s: must be an http:// or https:// URL", name, shown(v, buf, sizeof buf));
+    } else if (elbv2_parse_endpoint(v, &ep, why, sizeof why) != 0) {
+        if (strchr(v, '@'))
+            problem(p, "%s: %s", name, why);
+        else
+            problem(p, "%s=%s: %s", name, shown(v, buf, sizeof buf), why);
+    }
+}
+
 static void read_endpoint_url(const reader *r, problems *p, config *cfg)
 {
     const char *name = "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2";
@@ -368,8 +389,7 @@ static void read_endpoint_url(const reader *r, problems *p, config *cfg)
     }
     if (v && !ignored) {
         cfg->endpoint_url = strdup(v);
-        if (!url_valid(v))
-            problem(p, "%s=%s: must be an http:// or https:// URL", name, shown(v, buf, sizeof buf));
+        check_endpoint_url(p, name, v);
         return;
     }
     char url[256];
