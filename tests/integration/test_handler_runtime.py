@@ -220,6 +220,28 @@ def nothing_secret_logged_at_trace():
     tap.ok("DEBUG" in text or "TRACE" in text, "debug lines were written")
 
 
+@tap.case
+def emptied_retry_quota_is_not_a_timeout():
+    # A long ELBv2 outage drains the client-wide retry quota (500 tokens, 5 per retry: 20
+    # invocations of 5 retries). The errors that follow are still ElbApiError: `Timeout` is only
+    # for a reconcile the deadline cut short (CONTRACT.md section 5), and each deadline here is
+    # 30 s away.
+    reset(S)
+    proc = start(AWS_MAX_ATTEMPTS=6)
+    try:
+        S.elb.inject("500", action="DescribeTargetHealth", count=None)
+        types = []
+        for _ in range(23):
+            res = S.lambda_invoke({})
+            types.append(res["headers"].get("Lambda-Runtime-Function-Error-Type"))
+            tap.eq(res["kind"], "error")
+            tap.eq(res["json"]["errorType"], types[-1], "errorType and header agree")
+        S.elb.clear_faults()
+    finally:
+        stop(proc)
+    tap.eq(sorted(set(types)), ["ElbApiError"], "error types of a 23-invocation outage: %s" % types)
+
+
 try:
     tap.main()
 finally:
