@@ -1,9 +1,15 @@
-/* getaddrinfo with a timeout (dns.h). Each lookup runs getaddrinfo in a
- * thread of its own that the caller waits for with a timeout and joins. A
- * lookup abandoned at the timeout stays on the resolver's list, owned by its
- * thread until that finishes; later calls join and free it. (glibc's
- * getaddrinfo_a would do the waiting too, but its helper thread lingers after
- * every lookup and is still alive when the process exits.) */
+/* getaddrinfo with a timeout (dns.h). One worker thread, started by the first
+ * lookup and kept for the next ones, runs getaddrinfo; the caller hands it
+ * each request under the worker's mutex and waits for the answer on a
+ * CLOCK_MONOTONIC condition variable, up to its timeout. (A thread per lookup
+ * cost most of a warm invocation's own time; glibc's getaddrinfo_a would do
+ * the waiting too, but its helper thread lingers after every lookup and is
+ * still alive when the process exits.)
+ *
+ * A worker still resolving at the timeout is abandoned: it is told to stop,
+ * finishes its getaddrinfo on its own, frees that answer and exits. It stays
+ * on the resolver's list and is joined once it has exited; the next lookup
+ * starts a fresh worker. */
 #include "handler/dns.h"
 
 #include <netdb.h>
@@ -16,20 +22,32 @@
 
 #define DNS_FREE_WAIT_MS 1000
 
-typedef struct lookup {
+typedef enum worker_state {
+    W_IDLE,       /* waiting for a request */
+    W_BUSY,       /* resolving w->host */
+    W_ANSWERED,   /* rc and res hold the answer for the caller */
+    W_EXITED      /* told to stop and past its last getaddrinfo */
+} worker_state;
+
+typedef struct worker {
     pthread_mutex_t mu;
-    pthread_cond_t done_cv;
-    int done;                 /* under mu */
-    int rc;                   /* getaddrinfo's result, once done */
+    pthread_cond_t wake;      /* to the worker: a request, or stop */
+    pthread_cond_t settled;   /* to the caller: answered or exited */
+    worker_state state;       /* under mu, as are stop, detached, rc and res */
+    int stop;                 /* exit when not resolving; an answer still to come is dropped */
+    int detached;             /* nobody will join: the thread frees the worker itself */
+    int rc;                   /* getaddrinfo's result */
     struct addrinfo *res;
+    char *host;               /* the request: set under mu while W_IDLE, read by the worker while W_BUSY */
     int family;
     pthread_t thread;
-    struct lookup *next;      /* on the abandoned list */
-    char host[];
-} lookup;
+    struct worker *next;      /* on the abandoned list (the resolver's thread only) */
+} worker;
 
 struct dns_resolver {
-    lookup *abandoned;
+    worker *idle;             /* the live worker, W_IDLE between lookups; NULL before the first */
+    worker *abandoned;        /* workers left resolving at a timeout */
+    unsigned long threads_started;
 };
 
 dns_resolver *dns_resolver_new(void)
@@ -37,55 +55,100 @@ dns_resolver *dns_resolver_new(void)
     return calloc(1, sizeof(dns_resolver));
 }
 
-static void *lookup_main(void *arg)
+unsigned long dns_resolver_threads_started(const dns_resolver *r)
 {
-    lookup *l = arg;
-    struct addrinfo hints, *res = NULL;
+    return r->threads_started;
+}
+
+static int lookup(const char *host, int family, struct addrinfo **res)
+{
+    struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
-    hints.ai_family = l->family;
+    hints.ai_family = family;
     hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(l->host, NULL, &hints, &res);
-    pthread_mutex_lock(&l->mu);
-    l->rc = rc;
-    l->res = res;
-    l->done = 1;
-    pthread_cond_signal(&l->done_cv);
-    pthread_mutex_unlock(&l->mu);
+    return getaddrinfo(host, NULL, &hints, res);
+}
+
+static void worker_free(worker *w)
+{
+    if (w->res)
+        freeaddrinfo(w->res);
+    free(w->host);
+    pthread_cond_destroy(&w->settled);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        if (w->state != W_BUSY) {
+            pthread_cond_wait(&w->wake, &w->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&w->mu);
+        struct addrinfo *res = NULL;
+        int rc = lookup(w->host, w->family, &res);
+        pthread_mutex_lock(&w->mu);
+        w->rc = rc;
+        w->res = res;
+        w->state = W_ANSWERED;
+        pthread_cond_signal(&w->settled);
+    }
+    if (w->res) { /* abandoned: nobody will take this answer */
+        freeaddrinfo(w->res);
+        w->res = NULL;
+    }
+    w->state = W_EXITED;
+    int detached = w->detached;
+    pthread_cond_signal(&w->settled);
+    pthread_mutex_unlock(&w->mu);
+    if (detached)
+        worker_free(w);
     return NULL;
 }
 
-static void lookup_free(lookup *l)
+static worker *worker_start(void)
 {
-    if (l->res)
-        freeaddrinfo(l->res);
-    pthread_cond_destroy(&l->done_cv);
-    pthread_mutex_destroy(&l->mu);
-    free(l);
-}
-
-static lookup *lookup_start(const char *host, int family)
-{
-    size_t n = strlen(host);
-    lookup *l = calloc(1, sizeof *l + n + 1);
+    worker *w = calloc(1, sizeof *w);
     pthread_condattr_t attr;
-    if (!l)
+    if (!w)
         return NULL;
-    memcpy(l->host, host, n + 1);
-    l->family = family;
-    pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->wake, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->done_cv, &attr);
+    pthread_cond_init(&w->settled, &attr);
     pthread_condattr_destroy(&attr);
-    if (pthread_create(&l->thread, NULL, lookup_main, l) != 0) {
-        lookup_free(l);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        worker_free(w);
         return NULL;
     }
-    return l;
+    return w;
 }
 
-/* Waits until the lookup is done or timeout_ms passes. 0 when done. */
-static int wait_lookup(lookup *l, long timeout_ms)
+/* Hands an idle worker its next request. */
+static int worker_ask(worker *w, const char *host, int family)
+{
+    char *copy = strdup(host); /* an abandoned worker may outlive the caller's string */
+    if (!copy)
+        return -1;
+    pthread_mutex_lock(&w->mu);
+    free(w->host);
+    w->host = copy;
+    w->family = family;
+    w->state = W_BUSY;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+/* Waits until the worker is no longer resolving or timeout_ms passes. 0 when
+ * it has settled (answered, or exited if it was told to stop). */
+static int worker_wait(worker *w, long timeout_ms)
 {
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
@@ -95,28 +158,49 @@ static int wait_lookup(lookup *l, long timeout_ms)
         end.tv_sec++;
         end.tv_nsec -= 1000000000L;
     }
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&w->mu);
     int rc = 0;
-    while (!l->done && rc == 0)
-        rc = pthread_cond_timedwait(&l->done_cv, &l->mu, &end);
-    int done = l->done;
-    pthread_mutex_unlock(&l->mu);
-    return done ? 0 : -1;
+    while (w->state == W_BUSY && rc == 0)
+        rc = pthread_cond_timedwait(&w->settled, &w->mu, &end);
+    int settled = w->state != W_BUSY;
+    pthread_mutex_unlock(&w->mu);
+    return settled ? 0 : -1;
 }
 
-/* Joins and frees the abandoned lookups that have finished. */
+/* Takes the answer of a settled worker and makes it idle again. */
+static int worker_take(worker *w, struct addrinfo **res)
+{
+    pthread_mutex_lock(&w->mu);
+    int rc = w->rc;
+    *res = w->res;
+    w->res = NULL;
+    w->state = W_IDLE;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Tells the worker to exit as soon as it is not resolving. */
+static void worker_stop(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Joins and frees the abandoned workers that have exited. */
 static void reap(dns_resolver *r)
 {
-    lookup **pp = &r->abandoned;
+    worker **pp = &r->abandoned;
     while (*pp) {
-        lookup *l = *pp;
-        if (wait_lookup(l, 0) != 0) {
-            pp = &l->next;
+        worker *w = *pp;
+        if (worker_wait(w, 0) != 0) {
+            pp = &w->next;
             continue;
         }
-        *pp = l->next;
-        pthread_join(l->thread, NULL);
-        lookup_free(l);
+        *pp = w->next;
+        pthread_join(w->thread, NULL);
+        worker_free(w);
     }
 }
 
@@ -127,23 +211,44 @@ static long monotonic_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits a little for lookups still running; past that their threads are
- * detached and keep their lookup (a small leak rather than a process that
- * lingers for the resolver's own timeouts). */
+/* Lets go of an abandoned worker: joined if it has exited, otherwise given to
+ * its own thread, which frees it on exit (a resolver that never answers must
+ * not make the process linger). */
+static void worker_release(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    pthread_t t = w->thread; /* w may be gone once unlocked */
+    int exited = w->state == W_EXITED;
+    w->detached = !exited;
+    pthread_mutex_unlock(&w->mu);
+    if (exited) {
+        pthread_join(t, NULL);
+        worker_free(w);
+    } else {
+        pthread_detach(t);
+    }
+}
+
+/* Stops the idle worker; waits up to DNS_FREE_WAIT_MS in all for abandoned
+ * ones, then lets them go. */
 void dns_resolver_free(dns_resolver *r)
 {
     if (!r)
         return;
-    long end = monotonic_ms() + DNS_FREE_WAIT_MS;
-    for (lookup *l = r->abandoned; l; l = l->next) {
-        long left = end - monotonic_ms();
-        wait_lookup(l, left > 0 ? left : 0);
+    if (r->idle) {
+        worker_stop(r->idle);
+        pthread_join(r->idle->thread, NULL);
+        worker_free(r->idle);
     }
-    reap(r);
+    long end = monotonic_ms() + DNS_FREE_WAIT_MS;
+    for (worker *w = r->abandoned; w; w = w->next) {
+        long left = end - monotonic_ms();
+        worker_wait(w, left > 0 ? left : 0);
+    }
     while (r->abandoned) {
-        lookup *l = r->abandoned;
-        r->abandoned = l->next;
-        pthread_detach(l->thread);
+        worker *w = r->abandoned;
+        r->abandoned = w->next;
+        worker_release(w);
     }
     free(r);
 }
@@ -210,22 +315,27 @@ dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeo
     out->items = NULL;
     out->count = 0;
     reap(r);
-    lookup *l = lookup_start(host, family);
-    if (!l) {
+    if (!r->idle && (r->idle = worker_start()) != NULL)
+        r->threads_started++;
+    worker *w = r->idle;
+    if (!w || worker_ask(w, host, family) != 0) {
         snprintf(err, errlen, "%s: could not start the lookup", host);
         return DNS_ERROR;
     }
-    if (wait_lookup(l, timeout_ms > 0 ? timeout_ms : 0) != 0) {
-        l->next = r->abandoned;
-        r->abandoned = l;
+    if (worker_wait(w, timeout_ms > 0 ? timeout_ms : 0) != 0) {
+        worker_stop(w);
+        w->next = r->abandoned;
+        r->abandoned = w;
+        r->idle = NULL;
         snprintf(err, errlen, "%s: no answer within %ld ms", host, timeout_ms);
         return DNS_TIMEOUT;
     }
-    pthread_join(l->thread, NULL);
+    struct addrinfo *res;
+    int rc = worker_take(w, &res);
     dns_status st = DNS_OK;
-    if (l->rc != 0) {
-        st = map_error(l->rc, host, family, err, errlen);
-    } else if (collect(l->res, family, out) != 0) {
+    if (rc != 0) {
+        st = map_error(rc, host, family, err, errlen);
+    } else if (collect(res, family, out) != 0) {
         addr_list_free(out);
         snprintf(err, errlen, "%s: out of memory", host);
         st = DNS_ERROR;
@@ -233,7 +343,8 @@ dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeo
         snprintf(err, errlen, "%s: the name has no %s address", host, family_words(family));
         st = DNS_NODATA;
     }
-    lookup_free(l);
+    if (res)
+        freeaddrinfo(res);
     return st;
 }
 

@@ -2,11 +2,13 @@
  * CNAME chains followed, /etc/hosts then DNS, no AI_ADDRCONFIG, which returns
  * nothing in a loopback-only namespace), bounded by a timeout.
  *
- * Each lookup runs getaddrinfo in a thread of its own, so a resolver that
- * never answers cannot hold the caller past its deadline. A lookup still
- * running at the timeout is kept by the resolver object and joined once it
- * finishes (dns_resolver_free waits up to a second for such lookups, then
- * detaches them). */
+ * getaddrinfo runs in a worker thread that the resolver starts at its first
+ * lookup and keeps for the next ones, so a resolver that never answers cannot
+ * hold the caller past its deadline. A worker still resolving at the timeout
+ * is abandoned (it finishes, drops its answer and exits; the resolver joins
+ * it later) and the next lookup starts a fresh one. dns_resolver_free stops
+ * the idle worker and waits up to a second for abandoned ones, then detaches
+ * them. */
 #ifndef RNS_DNS_H
 #define RNS_DNS_H
 
@@ -28,6 +30,9 @@ typedef struct dns_resolver dns_resolver;
 dns_resolver *dns_resolver_new(void);
 /* Waits briefly for lookups that are still running, then frees. */
 void dns_resolver_free(dns_resolver *r);
+/* Worker threads this resolver has started: 1 while every lookup is answered
+ * in time, one more for each lookup after a timeout (for tests and logs). */
+unsigned long dns_resolver_threads_started(const dns_resolver *r);
 
 /* family: AF_INET, AF_INET6 or AF_UNSPEC (both). On DNS_OK, *out holds the
  * addresses, deduplicated and in contract order (caller frees); otherwise
