@@ -372,6 +372,9 @@ static void log_give_up(elb_client *c, const char *action, const elb_error *e, c
 
 /* The wait before the next attempt, or -1 when there is none to make. Takes
  * the retry's cost from the quota. */
+/* The wait before the next attempt; -1 when the error ends the call, or
+ * RETRY_PAST_DEADLINE when only the deadline does. */
+#define RETRY_PAST_DEADLINE (-2L)
 static long plan_retry(elb_client *c, const char *action, int n, const elb_error *e,
                        const attempt_info *info, int64_t deadline_ms, int *cost)
 {
@@ -386,7 +389,7 @@ static long plan_retry(elb_client *c, const char *action, int n, const elb_error
     wait = elbv2_backoff_ms(n, elbv2_is_throttling(e), rand01(c));
     if (now_ms() + wait >= deadline_ms) {
         log_give_up(c, action, e, "the deadline comes before the next attempt");
-        return -1;
+        return RETRY_PAST_DEADLINE;
     }
     c->quota -= *cost;
     return wait;
@@ -410,10 +413,12 @@ static int call(elb_client *c, const char *action, const char *body, int64_t dea
         if (left <= 0 && n == 1) {
             set_error(err, "Timeout", "deadline reached before %s could be sent", action);
             err->attempts = 0;
+            err->deadline_cut = 1;
             return -1;
         }
         if (left <= 0) { /* a wait overslept the deadline: keep the last error */
             n--;
+            e.deadline_cut = 1;
             break;
         }
         if (send_attempt(c, action, body, n, left < c->attempt_timeout_ms ? left : c->attempt_timeout_ms,
@@ -423,8 +428,10 @@ static int call(elb_client *c, const char *action, const char *body, int64_t dea
             return 0;
         }
         log_attempt(c, action, n, -1, &e, &info);
-        if ((wait = plan_retry(c, action, n, &e, &info, deadline_ms, &cost)) < 0)
+        if ((wait = plan_retry(c, action, n, &e, &info, deadline_ms, &cost)) < 0) {
+            e.deadline_cut = wait == RETRY_PAST_DEADLINE;
             break;
+        }
         last_cost = cost;
         log_retry(c, action, n, &e, wait);
         sleep_ms(wait);

@@ -38,6 +38,7 @@ typedef struct elb_error {
     char message[512];
     char request_id[128];
     int attempts;          /* attempts made, including the last */
+    int deadline_cut;      /* the deadline, not the error, ended the attempts */
 } elb_error;
 
 typedef struct elb_client_config {

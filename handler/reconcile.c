@@ -147,14 +147,11 @@ void reconcile_format_elb_error(const char *action, const elb_target *targets, s
 }
 
 /* Whether the deadline cut the call short: it is (nearly) here, or the client
- * stopped retrying a retryable error early because the next attempt could
- * not have started before it (the retry quota running dry looks the same,
- * and is rare enough to share the answer). */
+ * stopped retrying because the next attempt could not have started before it
+ * (not because its attempts or its retry quota ran out). */
 static int cut_by_deadline(run *r, const elb_error *e)
 {
-    if (now(r) >= r->deadline - DEADLINE_SLACK_MS)
-        return 1;
-    return elb_error_is_retryable(e) && e->attempts < r->cfg->max_attempts;
+    return e->deadline_cut || now(r) >= r->deadline - DEADLINE_SLACK_MS;
 }
 
 /* An ELBv2 failure: ElbApiError, or Timeout when the deadline cut it short. */

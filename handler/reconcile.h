@@ -29,8 +29,9 @@
  *   a dry run: the plan could be made). A failed call is an error result, so
  *   a successful run is converged.
  * - ElbApiError, or Timeout when the deadline cut the call short (it is
- *   within 50 ms, or the client stopped retrying a retryable error before
- *   its attempts ran out because the next one could not start in time). */
+ *   within 50 ms, or the client stopped retrying because the next attempt
+ *   could not start in time: elb_error.deadline_cut). Attempts or the retry
+ *   quota running out with time left is an ElbApiError. */
 #ifndef RNS_RECONCILE_H
 #define RNS_RECONCILE_H
 

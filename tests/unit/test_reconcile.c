@@ -278,7 +278,7 @@ static void test_rule2_register_failure_deregisters_nothing(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "b5f0c2d1-rid", 3 };
+    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "b5f0c2d1-rid", 3, 0 };
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
     CHECK_STR(o.err.type, "ElbApiError");
@@ -295,7 +295,7 @@ static void test_deregister_failure_reported(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_deregister = (elb_error){ 403, "AccessDenied", "not authorized", "rid-2", 1 };
+    f.fail_deregister = (elb_error){ 403, "AccessDenied", "not authorized", "rid-2", 1, 0 };
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
     CHECK_STR(o.err.type, "ElbApiError");
@@ -314,7 +314,7 @@ static void test_describe_failure(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_describe = (elb_error){ 400, "TargetGroupNotFound", "One or more target groups not found", "rid-3", 1 };
+    f.fail_describe = (elb_error){ 400, "TargetGroupNotFound", "One or more target groups not found", "rid-3", 1, 0 };
     outcome o = run(&f, &cfg, 1, 0, 30000);
     CHECK_INT(o.rc, -1);
     CHECK_STR(o.err.type, "ElbApiError");
@@ -327,20 +327,29 @@ static void test_describe_failure(void)
 
 static void test_timeouts(void)
 {
-    /* the client gave up retrying before the deadline: Timeout */
+    /* the client stopped retrying because of the deadline: Timeout */
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "rid-4", 1 };
+    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "rid-4", 1, 1 };
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_STR(o.err.type, "Timeout");
     CHECK(strstr(o.err.message, "deadline reached before the target group converged") != NULL);
     CHECK_INT(f.deregisters, 0);
     done(&o, &cfg);
+    /* ... but not because its retry quota ran dry, with time left: ElbApiError */
+    f = one_target("10.0.0.1");
+    cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    f.fail_register = (elb_error){ 500, "InternalFailure", "oops", "rid-5", 1, 0 };
+    o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_INT(f.deregisters, 0);
+    done(&o, &cfg);
     /* a call that ran into the deadline itself */
     f = one_target("10.0.0.1");
     cfg = make_config(60, 1000);
-    f.fail_describe = (elb_error){ 0, "Timeout", "no response within 900 ms", "", 1 };
+    f.fail_describe = (elb_error){ 0, "Timeout", "no response within 900 ms", "", 1, 0 };
     f.advance_on_fail = 5000;
     o = run(&f, &cfg, 0, 0, 3000);
     CHECK_STR(o.err.type, "Timeout");
@@ -348,7 +357,7 @@ static void test_timeouts(void)
     /* a non-retryable error is never a Timeout */
     f = one_target("10.0.0.1");
     cfg = make_config(60, 1000);
-    f.fail_describe = (elb_error){ 400, "ValidationError", "bad", "rid", 1 };
+    f.fail_describe = (elb_error){ 400, "ValidationError", "bad", "rid", 1, 0 };
     o = run(&f, &cfg, 0, 0, 30000);
     CHECK_STR(o.err.type, "ElbApiError");
     done(&o, &cfg);
@@ -564,12 +573,12 @@ static void test_error_format(void)
 {
     char out[600];
     elb_target t[2] = { T("10.0.0.2", 5432, NULL, NULL), T("fd00::2", 5432, NULL, NULL) };
-    elb_error e = { 0, "ConnectionError", "Failed to connect", "", 3 };
+    elb_error e = { 0, "ConnectionError", "Failed to connect", "", 3, 0 };
     reconcile_format_elb_error("RegisterTargets", t, 2, &e, out, sizeof out);
     CHECK_STR(out, "RegisterTargets failed for 10.0.0.2:5432, [fd00::2]:5432: ConnectionError: Failed to connect "
                    "(no response, request id none, 3 attempts); is the ELBv2 endpoint reachable (NAT gateway or "
                    "an elasticloadbalancing VPC endpoint)?");
-    elb_error inv = { 400, "InvalidTarget", "outside the VPC", "r1", 1 };
+    elb_error inv = { 400, "InvalidTarget", "outside the VPC", "r1", 1, 0 };
     reconcile_format_elb_error("RegisterTargets", t, 1, &inv, out, sizeof out);
     CHECK(strstr(out, "TARGET_AVAILABILITY_ZONE=all") != NULL);
     /* fuzz_elbv2_xml finding: Ids of 255 bytes from an answer overran the
