@@ -23,7 +23,7 @@ static const char usage[] =
     "Signature Version 4 (AWS4-HMAC-SHA256, non-S3 rules).\n"
     "\n"
     "The timestamp is the request's X-Amz-Date header; when it has none, --date is\n"
-    "used and an X-Amz-Date header is added. With --session-token the token is\n"
+    "used (and required) and an X-Amz-Date header is added. With --session-token the token is\n"
     "signed as X-Amz-Security-Token (and replaces any such header of the request).\n"
     "A request's Authorization header is ignored and replaced.\n"
     "\n"
@@ -95,9 +95,9 @@ static int parse_options(int argc, char **argv, options *o)
         return fail_usage("%s is required", "--region");
     if (!o->params.service)
         return fail_usage("%s is required", "--service");
-    if (!o->params.amz_date)
-        return fail_usage("%s is required", "--date");
-    if (!sv_valid_date(o->params.amz_date, strlen(o->params.amz_date)))
+    /* --date may be left out when the request carries X-Amz-Date; sigv4_sign
+     * says so when it does not. */
+    if (o->params.amz_date && !sv_valid_date(o->params.amz_date, strlen(o->params.amz_date)))
         return fail_usage("--date must be a valid YYYYMMDDTHHMMSSZ (UTC), not '%s'", o->params.amz_date);
     if (strcmp(o->output, "all") && strcmp(o->output, "creq") && strcmp(o->output, "sts") &&
         strcmp(o->output, "authz") && strcmp(o->output, "json"))
@@ -260,6 +260,14 @@ static int print(const char *output, const char *in, size_t in_len, const sigv4_
                : 0;
 }
 
+static int has_header(const sigv4_raw_request *raw, const char *name)
+{
+    for (size_t i = 0; i < raw->header_count; i++)
+        if (strcasecmp(raw->headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 static int sign_and_print(const options *o, const char *in, size_t len)
 {
     char err[256];
@@ -270,6 +278,11 @@ static int sign_and_print(const options *o, const char *in, size_t len)
 
     if (sigv4_parse_raw_request(in, len, &raw, err, sizeof err) != 0) {
         fprintf(stderr, "sigv4: malformed request: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (!o->params.amz_date && !has_header(&raw, "X-Amz-Date")) {
+        sigv4_raw_request_free(&raw);
+        fprintf(stderr, "sigv4: --date is required: the request has no X-Amz-Date header\n");
         return EXIT_USAGE;
     }
     signer = sigv4_signer_new();

@@ -108,6 +108,16 @@ def cli_missing_flags():
 
 
 @tap.case
+def cli_date_from_the_request():
+    dated = REQUEST.replace(b"Content-Type:", b"X-Amz-Date: 20150830T123600Z\nContent-Type:")
+    i = BASE.index("--date")
+    status, authz, err = run(BASE[:i] + BASE[i + 2:] + ["--output", "authz"], dated)
+    tap.eq(status, 0, "no --date needed when the request has X-Amz-Date: %s" % err)
+    tap.eq(authz, run(BASE + ["--output", "authz"], dated)[1], "the same signature as with --date")
+    tap.ok("x-amz-date" in authz, authz)
+
+
+@tap.case
 def cli_bad_arguments():
     fails([], REQUEST, "required")
     fails(BASE + ["--output", "xml"], REQUEST, "--output must be")
