@@ -233,6 +233,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "bootstrap: bad arguments after --invoke FILE\n");
         return usage(stderr, EXIT_USAGE);
     }
+    if (argc == 2 && strcmp(argv[1], "--invoke") == 0) {
+        fprintf(stderr, "bootstrap: --invoke needs an event file, or - for stdin\n");
+        return usage(stderr, EXIT_USAGE);
+    }
+    if (argc > 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fprintf(stderr, "bootstrap: %s takes no arguments\n", argv[1]);
+        return usage(stderr, EXIT_USAGE);
+    }
     if (argc > 1) {
         fprintf(stderr, "bootstrap: unknown argument %s\n", argv[1]);
         return usage(stderr, EXIT_USAGE);

@@ -75,6 +75,8 @@ def usage_errors():
         tap.eq(code, 2, "exit status of %s" % args)
         tap.eq(out, "", "nothing on stdout for %s" % args)
         tap.ok("usage:" in err, "usage on stderr for %s" % args)
+    tap.ok("--invoke needs an event file" in run(["--invoke"])[2], "bare --invoke says what it needs")
+    tap.ok("--version takes no arguments" in run(["--version", "extra"])[2], "--version extra")
 
 
 @tap.case
