@@ -332,8 +332,8 @@ def missed_notes(res, table=None):
                                  "init_floor"), ("above the 2 ms of issue 3", "runtime_first_next"))
                  if met.get(k) == "NO"]
         out.append("Missed: init %.1f ms is %s. Exec of a static hello alone takes %s here. Beyond the floor, "
-                   "the packaged bootstrap %sinitialises OpenSSL (curl_global_init) and creates the ELBv2 client "
-                   "(SigV4 digests fetched) before the first /next."
+                   "the packaged bootstrap %sinitialises libcurl, reads its configuration and connects; OpenSSL "
+                   "and the SigV4 digests are set up on the first HTTPS request, after the first /next."
                    % (i["ours"], " and ".join(goals),
                       "%.1f ms" % rt["exec_static_hello_ms"] if rt.get("exec_static_hello_ms") else "?", loader))
     if met.get("warm") == "NO":
