@@ -28,6 +28,7 @@
 
 #include "handler/elbv2_internal.h"
 #include "handler/http.h"
+#include "runtime/runtime.h"
 
 #define SERVICE "elasticloadbalancing"
 #define CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
@@ -56,13 +57,6 @@ typedef struct attempt_info {
     int timed_out;
     long elapsed_ms;
 } attempt_info;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long ms)
 {
@@ -321,7 +315,7 @@ static int send_attempt(elb_client *c, const char *action, const char *body, int
     http_response resp;
     http_result hr;
     char why[256];
-    int64_t start = now_ms();
+    int64_t start = lambda_now_ms();
     int rc;
     memset(e, 0, sizeof *e);
     info->timed_out = 0;
@@ -331,7 +325,7 @@ static int send_attempt(elb_client *c, const char *action, const char *body, int
     hr = http_request(c->http, "POST", c->ep.url, (const char *const *)h.items, body,
                       strlen(body), timeout_ms, &resp, why, sizeof why);
     hs_free(&h);
-    info->elapsed_ms = (long)(now_ms() - start);
+    info->elapsed_ms = (long)(lambda_now_ms() - start);
     if (hr != HTTP_OK) {
         transport_error(e, hr, why);
         info->timed_out = hr == HTTP_TIMEOUT;
@@ -387,7 +381,7 @@ static long plan_retry(elb_client *c, const char *action, int n, const elb_error
         return -1;
     }
     wait = elbv2_backoff_ms(n, elbv2_is_throttling(e), rand01(c));
-    if (now_ms() + wait >= deadline_ms) {
+    if (lambda_now_ms() + wait >= deadline_ms) {
         log_give_up(c, action, e, "the deadline comes before the next attempt");
         return RETRY_PAST_DEADLINE;
     }
@@ -409,7 +403,7 @@ static int call(elb_client *c, const char *action, const char *body, int64_t dea
     attempt_info info = {0, 0};
     int n, cost = 0, last_cost = 0;
     for (n = 1;; n++) {
-        long wait, left = (long)(deadline_ms - now_ms());
+        long wait, left = (long)(deadline_ms - lambda_now_ms());
         if (left <= 0 && n == 1) {
             set_error(err, "Timeout", "deadline reached before %s could be sent", action);
             err->attempts = 0;

@@ -145,18 +145,11 @@ int plan_targets(const addr_list *desired, int port, const char *az,
     return 0;
 }
 
-static void list_free(elb_target_list *l)
-{
-    free(l->items);
-    l->items = NULL;
-    l->count = 0;
-}
-
 void target_plan_free(target_plan *p)
 {
-    list_free(&p->to_register);
-    list_free(&p->to_deregister);
-    list_free(&p->unchanged);
+    elb_target_list_free(&p->to_register);
+    elb_target_list_free(&p->to_deregister);
+    elb_target_list_free(&p->unchanged);
 }
 
 int plan_has_changes(const target_plan *p)

@@ -498,18 +498,11 @@ int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcil
     return rc;
 }
 
-static void list_free(elb_target_list *l)
-{
-    free(l->items);
-    l->items = NULL;
-    l->count = 0;
-}
-
 void reconcile_report_free(reconcile_report *rep)
 {
     addr_list_free(&rep->resolved);
     addr_list_free(&rep->rejected);
-    list_free(&rep->registered);
-    list_free(&rep->deregistered);
-    list_free(&rep->unchanged);
+    elb_target_list_free(&rep->registered);
+    elb_target_list_free(&rep->deregistered);
+    elb_target_list_free(&rep->unchanged);
 }
