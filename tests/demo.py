@@ -24,7 +24,7 @@ import stack  # noqa: E402
 def parse_args():
     p = argparse.ArgumentParser(description="Narrated failover on the local stack.")
     p.add_argument("--build", help="build folder holding bootstrap (default: build)")
-    p.add_argument("--flip-after", type=float, default=2.0, help="seconds between the event and the DNS flip")
+    p.add_argument("--flip-after", type=float, default=2.4, help="seconds between the event and the DNS flip (between two polls)")
     p.add_argument("--poll-ms", type=int, default=1000, help="DNS_POLL_MS (the template's default: 1000)")
     p.add_argument("--wait-s", type=int, default=60, help="FAILOVER_WAIT_SECONDS (default 60)")
     return p.parse_args()
