@@ -116,8 +116,9 @@ def define(arch, zip_path, probe_path, prepare=None):
             tap.eq(code, 0, "bootstrap --version exit status (stderr: %s)" % err.strip()[:300])
             tap.ok("0." in out or "rds-nlb-sync" in out, "version text: %r" % out)
 
-    @tap.case
-    def probe_https_with_amazon_linux_ca_path():
+    def run_probe(with_ca):
+        """The probe's one HTTPS request to a fake ELBv2 from the empty root, with the
+        fake's CA at the Amazon Linux path or no CA at all."""
         ready()
         if not os.path.exists(probe_path):
             raise AssertionError("%s is missing: run make package" % probe_path)
@@ -126,30 +127,26 @@ def define(arch, zip_path, probe_path, prepare=None):
         with FakeElbv2(**_fake_creds()) as elb, tempfile.TemporaryDirectory() as tmp:
             with open(probe_path, "rb") as f:
                 probe = f.read()
-            root = emptyroot.make_root(tmp, arch, {"probe": probe}, ca_pem=_read(elb.ca_file))
-            code, out, err = emptyroot.run(root, arch, ["/probe", elb.url + "/"], {})
-            tap.eq(code, 0, "probe exit status (stdout %s, stderr %s)" % (out.strip(), err.strip()[:300]))
-            got = json.loads(out)
-            tap.eq(got["curlCode"], 0, "curl result")
-            tap.eq(got["status"], 400, "HTTP status of a GET to the Query API")
-            tap.ok(got["xmlRoot"] and got["xmlRoot"].endswith("ErrorResponse"), "XML root %r" % got["xmlRoot"])
+            ca_pem = _read(elb.ca_file) if with_ca else None
+            root = emptyroot.make_root(tmp, arch, {"probe": probe}, ca_pem=ca_pem)
+            return emptyroot.run(root, arch, ["/probe", elb.url + "/"], {})
+
+    @tap.case
+    def probe_https_with_amazon_linux_ca_path():
+        code, out, err = run_probe(with_ca=True)
+        tap.eq(code, 0, "probe exit status (stdout %s, stderr %s)" % (out.strip(), err.strip()[:300]))
+        got = json.loads(out)
+        tap.eq(got["curlCode"], 0, "curl result")
+        tap.eq(got["status"], 400, "HTTP status of a GET to the Query API")
+        tap.ok(got["xmlRoot"] and got["xmlRoot"].endswith("ErrorResponse"), "XML root %r" % got["xmlRoot"])
 
     @tap.case
     def probe_https_fails_without_ca():
         # The control case: with no CA bundle in the root the same request must fail,
         # so the case above really depends on the Amazon Linux path.
-        ready()
-        if not os.path.exists(probe_path):
-            raise AssertionError("%s is missing: run make package" % probe_path)
-        _netns()
-        from fake_elbv2 import FakeElbv2
-        with FakeElbv2(**_fake_creds()) as elb, tempfile.TemporaryDirectory() as tmp:
-            with open(probe_path, "rb") as f:
-                probe = f.read()
-            root = emptyroot.make_root(tmp, arch, {"probe": probe})
-            code, out, err = emptyroot.run(root, arch, ["/probe", elb.url + "/"], {})
-            tap.eq(code, 1, "probe exit status")
-            tap.ok(json.loads(out)["curlCode"] in (60, 77), "certificate failure expected: %s" % out.strip())
+        code, out, err = run_probe(with_ca=False)
+        tap.eq(code, 1, "probe exit status")
+        tap.ok(json.loads(out)["curlCode"] in (60, 77), "certificate failure expected: %s" % out.strip())
 
     @tap.case
     def invocation_in_empty_root():
