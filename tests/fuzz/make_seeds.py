@@ -14,6 +14,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = ("event", "elbv2_xml", "sigv4", "runtime_headers", "config", "addr")
+# Targets seeded with fixture files: folder under fixtures/ and file pattern.
+FIXTURES = {"event": ("events", "*.json"), "elbv2_xml": ("elbv2", "*.xml")}
 
 
 def shared_dir():
@@ -37,17 +39,10 @@ def seeds_for(target):
         for p in files(os.path.join(own, d, target, "*")):
             yield read(p)
     shared = shared_dir()
-    if target == "event":
-        for p in files(os.path.join(ROOT, "tests", "fixtures", "events", "*.json")):
-            yield read(p)
-        if shared:
-            for p in files(os.path.join(shared, "fixtures", "events", "*.json")):
-                yield read(p)
-    elif target == "elbv2_xml":
-        for p in files(os.path.join(ROOT, "tests", "fixtures", "elbv2", "*.xml")):
-            yield read(p)
-        if shared:
-            for p in files(os.path.join(shared, "fixtures", "elbv2", "*.xml")):
+    if target in FIXTURES:  # our fixtures, then the shared ones of the same kind
+        folder, pattern = FIXTURES[target]
+        for top in [os.path.join(ROOT, "tests")] + ([shared] if shared else []):
+            for p in files(os.path.join(top, "fixtures", folder, pattern)):
                 yield read(p)
     elif target == "sigv4":
         # The first byte selects the signer's options (fuzz_sigv4.c): try each.
