@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""scripts/apt-source.sh: the deb-src entries it adds to reach Debian's curl and expat
+"""scripts/sources.sh: the deb-src entries it adds to reach Debian's curl and expat
 sources mirror the system's binary entries of the running release, and nothing else
 (run on a folder of sample files through RNS_APT_ETC, never on /etc/apt)."""
 import os
@@ -8,7 +8,7 @@ import tempfile
 
 import tap
 
-SCRIPT = os.path.join(tap.root(), "scripts", "apt-source.sh")
+SCRIPT = os.path.join(tap.root(), "scripts", "sources.sh")
 
 DEB822 = """Types: deb
 URIs: http://deb.debian.org/debian
@@ -40,7 +40,7 @@ def run(files, *args, as_nobody=False):
         for name, text in files.items():
             with open(os.path.join(etc, name), "w") as f:
                 f.write(text)
-        env = dict(os.environ, RNS_APT_ETC=etc, RNS_CODENAME="bookworm")
+        env = dict(os.environ, RNS_APT_ETC=etc, RNS_CODENAME="bookworm", RNS_SOURCE_CACHE=os.path.join(etc, "cache"))
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if as_nobody else []
         proc = subprocess.run(prefix + [SCRIPT] + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
@@ -81,10 +81,9 @@ def own_file_and_disabled_files_are_not_mirrored():
 @tap.case
 def without_root_it_names_what_to_do():
     # As root the script would add the entry; run it as nobody (setpriv) when we are root.
-    code, _, err = run({"sources.list.d/debian.sources": DEB822}, "curl", tempfile.gettempdir(),
-                       as_nobody=os.geteuid() == 0)
+    code, _, err = run({"sources.list.d/debian.sources": DEB822}, "fetch", as_nobody=os.geteuid() == 0)
     tap.eq(code, 1, "exit status")
-    tap.ok("as root" in err, "says what to run: %r" % err)
+    tap.ok("as root, run: make deps" in err, "says what to run: %r" % err)
 
 
 tap.main()
