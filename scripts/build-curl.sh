@@ -7,31 +7,24 @@
 # its optional dependencies ship no static archives. This one speaks HTTP and
 # HTTPS over OpenSSL and nothing else, and it is linked into bootstrap.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 src=$(realpath "$1") prefix=$2 host=$3
 mkdir -p "$prefix"
 prefix=$(realpath "$prefix")
 jobs=${RNS_JOBS:-2}
 
 # Debian's tree has the GnuTLS and NSS flavour patches applied last (its
-# rules pop them for the OpenSSL build); take them off once.
-if [ ! -f "$src/.rns-openssl-flavour" ]; then
+# rules pop them for the OpenSSL build); they are taken off, then ours goes on
+# (scripts/patches/, each says why). The tree is a fresh copy unpacked by
+# scripts/sources.sh; the marker keeps a second run from patching twice.
+if [ ! -f "$src/.rns-patched" ]; then
     for p in 99_nss.patch 90_gnutls.patch; do
         patch -s -R -p1 -d "$src" < "$src/debian/patches/$p"
     done
-    touch "$src/.rns-openssl-flavour"
-fi
-
-# curl_global_init would set up OpenSSL (its digests, ciphers and engines)
-# at process start, before the Runtime API's first GET /next, although
-# nothing uses TLS until the first HTTPS request. OpenSSL 3 initialises
-# itself on first use, and the program asks for that without openssl.cnf
-# (handler/http.c, sigv4/signer.c), so curl's own call is taken out.
-if [ ! -f "$src/.rns-lazy-openssl" ]; then
-    sed -i 's/^  OPENSSL_init_ssl(flags, NULL);$/  (void)flags; \/\* rds-nlb-sync: OpenSSL starts on first use \*\//' \
-        "$src/lib/vtls/openssl.c"
-    grep -q 'rds-nlb-sync: OpenSSL starts on first use' "$src/lib/vtls/openssl.c" ||
-        { echo "build-curl.sh: cannot take OPENSSL_init_ssl out of curl's start-up" >&2; exit 1; }
-    touch "$src/.rns-lazy-openssl"
+    for p in "$here"/patches/curl-*.patch; do
+        patch -s -p1 -d "$src" < "$p"
+    done
+    touch "$src/.rns-patched"
 fi
 
 work=$prefix/.build
@@ -74,7 +67,7 @@ cd "$work"
     --with-ca-bundle=/etc/pki/tls/certs/ca-bundle.crt --without-ca-path \
     --without-ca-fallback \
     ac_cv_func_arc4random=no ac_cv_func_arc4random_buf=no \
-    CFLAGS="-O2 -ffunction-sections -fdata-sections" \
+    CFLAGS="-O2 -ffunction-sections -fdata-sections -ffile-prefix-map=$src=curl -ffile-prefix-map=$work=curl" \
     > configure.log 2>&1 || { tail -n 30 configure.log >&2; exit 1; }
 make -j"$jobs" -C lib V=0 > make.log 2>&1 || { tail -n 30 make.log >&2; exit 1; }
 make -C lib install > /dev/null

@@ -44,11 +44,11 @@ cat > "$cfg" <<CFG
 CFG
 objs=()
 for f in xmlparse xmlrole xmltok; do
-    "$cc" -O2 -fPIC -ffunction-sections -fdata-sections -fvisibility=default \
+    "$cc" -O2 -fPIC -ffunction-sections -fdata-sections -fvisibility=default -ffile-prefix-map="$src"=expat \
         -DHAVE_EXPAT_CONFIG_H -I"$prefix/.build" -I"$lib" \
         -c "$lib/$f.c" -o "$prefix/.build/$f.o"
     objs+=("$prefix/.build/$f.o")
 done
-"$ar" rcs "$prefix/lib/libexpat.a" "${objs[@]}"
+"$ar" rcsD "$prefix/lib/libexpat.a" "${objs[@]}"
 cp "$lib/expat.h" "$lib/expat_external.h" "$prefix/include/"
 echo "  expat $version: static, getrandom"

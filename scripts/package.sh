@@ -5,11 +5,13 @@
 # stripped handler ELF with libcurl, OpenSSL, jansson and expat linked in
 # statically, needing only glibc (no symbol above GLIBC_2.34).
 #
-# libcurl and expat are built from Debian's source packages (see build-curl.sh
-# and build-expat.sh) and cached under build/deps/<arch>/, keyed by their Debian
-# version and the build script, so a second run only relinks. OpenSSL and
+# libcurl and expat are built from Debian's source packages, pinned in
+# scripts/sources.lock and fetched by `make deps` (see build-curl.sh and
+# build-expat.sh), and cached under build/deps/<arch>/, keyed by their Debian
+# version and the build inputs, so a second run only relinks. OpenSSL and
 # jansson are Debian's static archives (for arm64: the arm64 -dev packages,
-# installed through multiarch; as root this script installs what is missing).
+# through multiarch). Everything comes from `make deps`; nothing is installed
+# here, and the same sources and compiler give a byte-identical zip.
 #
 # Environment: RNS_JOBS (make -j, default 2); PKG_CC (the native compiler, default gcc).
 set -euo pipefail
@@ -36,65 +38,63 @@ say() { printf 'package[%s]: %s\n' "$arch" "$*"; }
 die() { printf 'package[%s]: %s\n' "$arch" "$*" >&2; exit 1; }
 
 # --- toolchain and Debian's static libraries for the target ---------------
+# Installed by `make deps` (scripts/deps.txt); this script installs nothing.
 if [ "$(dpkg --print-architecture)" = "$debarch" ]; then
     cc=${PKG_CC:-gcc} tool_prefix=""
 else
     cc=$triplet-gcc tool_prefix=$triplet-
 fi
 libdir=/usr/lib/$triplet
-need=()
-command -v "$cc" >/dev/null || need+=("gcc-${triplet//_/-}")
-command -v "${tool_prefix}objdump" >/dev/null || need+=("binutils-${triplet//_/-}")
-for lib in libssl.a libcrypto.a libjansson.a; do
-    [ -f "$libdir/$lib" ] || { need+=("libssl-dev:$debarch" "libjansson-dev:$debarch"); break; }
-done
-if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "package[$arch]: missing; run as root:" >&2
-        echo "  dpkg --add-architecture $debarch && apt-get update && apt-get install -y ${need[*]}" >&2
-        exit 1
-    fi
-    say "installing ${need[*]}"
-    if ! dpkg --print-foreign-architectures | grep -qx "$debarch" && [ "$(dpkg --print-architecture)" != "$debarch" ]; then
-        dpkg --add-architecture "$debarch"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # The :arch -dev packages are Multi-Arch: same; they must match the
-    # native ones' version, so both are upgraded together when needed.
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+need() { die "$1 is missing (Debian package $2): run make deps"; }
+command -v "$cc" >/dev/null || need "$cc" "gcc-${triplet//_/-}"
+command -v "${tool_prefix}objdump" >/dev/null || need "${tool_prefix}objdump" "binutils-${triplet//_/-}"
+[ -f "$libdir/libssl.a" ] && [ -f "$libdir/libcrypto.a" ] || need "$libdir/libssl.a" "libssl-dev:$debarch"
+[ -f "$libdir/libjansson.a" ] || need "$libdir/libjansson.a" "libjansson-dev:$debarch"
+command -v patch >/dev/null || need patch patch
+command -v dpkg-source >/dev/null || need dpkg-source dpkg-dev
+command -v zip >/dev/null || need zip zip
 ar=${tool_prefix}ar strip=${tool_prefix}strip objdump=${tool_prefix}objdump readelf=${tool_prefix}readelf
 
-# --- libcurl and expat, from Debian's sources, cached ----------------------
+# --- libcurl and expat, from the pinned Debian sources, cached -------------
+# The cache key: the pinned version and a hash of everything that shapes the
+# build (the lock, the build script, the patches, the compiler).
 deps=build/deps/$arch
-src=build/deps/src
-curl_src=$(scripts/apt-source.sh curl "$src")
-expat_src=$(scripts/apt-source.sh expat "$src")
-key() { # tree script: "<debian version>-<hash of the script and compiler>"
+pin() { awk -v n="$1" '$1 == n { print $2; exit }' scripts/sources.lock; }
+key() { # name script
     local h
-    h=$( { cat "$2"; "$cc" --version | sed -n 1p; } | sha256sum | cut -c1-12)
-    echo "$(cat "$1/.rns-debian-version")-$h"
+    h=$( { grep "^$1 " scripts/sources.lock; cat "$2" scripts/patches/"$1"-*.patch 2>/dev/null; "$cc" --version | sed -n 1p; } |
+        sha256sum | cut -c1-12)
+    echo "$(pin "$1")-$h"
 }
-curl_dir=$deps/curl-$(key "$curl_src" scripts/build-curl.sh)
-expat_dir=$deps/expat-$(key "$expat_src" scripts/build-expat.sh)
+curl_dir=$deps/curl-$(key curl scripts/build-curl.sh)
+expat_dir=$deps/expat-$(key expat scripts/build-expat.sh)
 if [ ! -f "$curl_dir/.done" ]; then
+    rm -rf "$curl_dir"
+    curl_src=$(scripts/sources.sh unpack curl "$curl_dir/src")
     say "building libcurl $(cat "$curl_src/.rns-debian-version") (once, cached in $curl_dir)"
     start=$SECONDS
     CC=$cc AR=$ar RNS_JOBS=$jobs scripts/build-curl.sh "$curl_src" "$curl_dir" "$triplet"
+    rm -rf "$curl_dir/src" "$curl_dir/.build"
     touch "$curl_dir/.done"
     say "libcurl built in $((SECONDS - start)) s"
 fi
 if [ ! -f "$expat_dir/.done" ]; then
+    rm -rf "$expat_dir"
+    expat_src=$(scripts/sources.sh unpack expat "$expat_dir.src")
     say "building expat $(cat "$expat_src/.rns-debian-version")"
     scripts/build-expat.sh "$expat_src" "$expat_dir" "$cc" "$ar"
+    rm -rf "$expat_dir.src"
     touch "$expat_dir/.done"
 fi
 
 # --- bootstrap, through the Makefile's own source lists --------------------
 out=build/pkg-$arch
-pkg_cflags="-O2 -fno-pie"
-stamp="$curl_dir $expat_dir $("$cc" --version | sed -n 1p) $pkg_cflags"
+# What `bootstrap --version` names as the sources it was built from.
+built_from="curl $(pin curl), expat $(pin expat), openssl $(dpkg-query -W -f='${Version}' "libssl-dev:$debarch"), jansson $(dpkg-query -W -f='${Version}' "libjansson-dev:$debarch")"
+# -ffile-prefix-map: no path of this checkout in the objects, so a clone in
+# another folder builds the same bytes.
+pkg_cflags="-O2 -fno-pie -ffile-prefix-map=$root=."
+stamp="$curl_dir $expat_dir $("$cc" --version | sed -n 1p) $pkg_cflags $built_from"
 if [ -f "$out/.deps" ] && [ "$(cat "$out/.deps")" != "$stamp" ]; then
     rm -rf "$out"   # objects compiled against other headers
 fi
@@ -107,7 +107,7 @@ pkg_cppflags="-I$root/$curl_dir/include -I$root/$expat_dir/include"
 pkg_ldflags="-static-libgcc -no-pie -Wl,--gc-sections -Wl,-O1 -Wl,--as-needed"
 pkg_libs="$root/$curl_dir/lib/libcurl.a $root/$expat_dir/lib/libexpat.a $libdir/libjansson.a $libdir/libssl.a $libdir/libcrypto.a -ldl -lpthread"
 make --no-print-directory -s -j"$jobs" BUILD="$out" CC="$cc" AR="$ar" CFLAGS="$pkg_cflags" \
-    CPPFLAGS="$pkg_cppflags" LDFLAGS="$pkg_ldflags" LDLIBS="$pkg_libs" "$out/bootstrap"
+    CPPFLAGS="$pkg_cppflags -DRNS_BUILT_FROM='\"$built_from\"'" LDFLAGS="$pkg_ldflags" LDLIBS="$pkg_libs" "$out/bootstrap"
 # The probe: the same libraries linked the same way, for tests/package.
 "$cc" -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
     -Wno-format-nonliteral $pkg_cflags -D_GNU_SOURCE $pkg_cppflags $pkg_ldflags \
