@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+#include <expat.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
 #include "handler/config.h"
 #include "handler/handler.h"
 #include "handler/result.h"
@@ -56,6 +61,23 @@ static const char help_text[] =
     "  AWS_MAX_ATTEMPTS          attempts per API call, 1..20 (3)\n"
     "  AWS_CA_BUNDLE, SSL_CERT_FILE           CA bundle for HTTPS\n"
     "  AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL   JSON or Text; TRACE..FATAL\n";
+
+/* What is linked in, as the libraries themselves report it at run time, so a
+ * security team can tell what a deployed function contains. The packaged
+ * build adds the Debian source versions it was built from (RNS_BUILT_FROM,
+ * set by scripts/package.sh). */
+static void print_version(FILE *out)
+{
+    fprintf(out, "rds-nlb-sync %s\n", RNS_VERSION);
+    fprintf(out, "libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+    fprintf(out, "OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
+    fprintf(out, "jansson %s\n", jansson_version_str());
+    XML_Expat_Version expat = XML_ExpatVersionInfo();
+    fprintf(out, "expat %d.%d.%d\n", expat.major, expat.minor, expat.micro);
+#ifdef RNS_BUILT_FROM
+    fprintf(out, "built from Debian sources: %s\n", RNS_BUILT_FROM);
+#endif
+}
 
 static int usage(FILE *out, int status)
 {
@@ -216,7 +238,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     logger_init(&lg, stderr);
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        printf("rds-nlb-sync %s\n", RNS_VERSION);
+        print_version(stdout);
         return 0;
     }
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {

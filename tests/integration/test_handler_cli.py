@@ -47,11 +47,21 @@ def config_error(**overrides):
     return obj["errorMessage"]
 
 
+def pkg_config_version(module):
+    return subprocess.run(["pkg-config", "--modversion", module], stdout=subprocess.PIPE,
+                          check=True).stdout.decode().strip()
+
+
 @tap.case
-def version():
+def version_names_the_linked_libraries():
+    # This build links Debian's shared libraries, so pkg-config knows their versions.
     code, out, err = run(["--version"])
     tap.eq(code, 0)
-    tap.ok(re.fullmatch(r"rds-nlb-sync \d+\.\d+\.\d+\n", out), out)
+    lines = out.splitlines()
+    tap.ok(re.fullmatch(r"rds-nlb-sync \d+\.\d+\.\d+", lines[0]), out)
+    want = ["libcurl " + pkg_config_version("libcurl"), "OpenSSL " + pkg_config_version("openssl"),
+            "jansson " + pkg_config_version("jansson"), "expat " + pkg_config_version("expat")]
+    tap.eq(lines[1:5], want, "the four libraries")
 
 
 @tap.case
