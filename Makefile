@@ -31,7 +31,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all tests asan check demo package bench fuzz deps clean
+.PHONY: all tests asan check test demo package package-x86_64 package-arm64 bench fuzz deps clean distclean
 .DELETE_ON_ERROR:
 
 all: bootstrap $(BUILD)/sigv4
@@ -50,7 +50,7 @@ $(LIBRUNTIME): $(call obj,$(RUNTIME_SRC))
 $(LIBHANDLER): $(call obj,$(HANDLER_SRC))
 $(ALL_LIBS):
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcsD $@ $^
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -81,22 +81,31 @@ tests: all $(UNIT_BIN) $(TOOL_BIN)
 asan:
 	$(MAKE) BUILD=$(BUILD)/asan CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" tests
 
+# The one install step (scripts/deps.sh): Debian packages and the pinned sources.
+# Silent when nothing is missing; every target that needs them calls it first.
 deps:
-	@scripts/deps.sh check
+	@scripts/deps.sh
 
-# TESTS=pattern runs only the suites whose name contains it.
+# TESTS=pattern runs only the suites whose name contains it. The plain build, the
+# sanitizer build and both packages are built at once, then the suites run in
+# parallel (tests/run.py).
 check: deps
-	$(MAKE) -j$(JOBS) tests
-	$(MAKE) -j$(JOBS) asan
-	$(MAKE) package
+	@$(MAKE) --no-print-directory -j$(JOBS) tests asan package-x86_64 package-arm64
 	@$(PYTHON) tests/run.py --build $(BUILD) $(if $(TESTS),-k '$(TESTS)')
+
+# The edit-compile-test loop: unit tests and the core integration suites.
+test: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) tests
+	@$(PYTHON) tests/run.py --quick --build $(BUILD) $(if $(TESTS),-k '$(TESTS)')
 
 demo: deps
 	$(MAKE) all
 	@$(PYTHON) tests/demo.py
 
-package:
+package: deps
 	@scripts/package.sh $(if $(ARCH),$(ARCH),x86_64)
+package-x86_64 package-arm64:
+	@scripts/package.sh $(@:package-%=%)
 
 bench: deps
 	$(MAKE) tests package
@@ -108,5 +117,9 @@ fuzz: deps
 
 clean:
 	rm -rf build bootstrap
+
+# Also the downloaded sources (make deps fetches them again).
+distclean: clean
+	rm -rf .cache
 
 -include $(shell find $(BUILD)/obj -name "*.d" 2>/dev/null)

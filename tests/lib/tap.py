@@ -29,6 +29,30 @@ def skip(why):
     raise Skip(why)
 
 
+def need(path_or_tool, package):
+    """Fails the case when a tool (on PATH) or a file is missing: what is missing is
+    installed by `make deps`, so a missing one is a broken machine, not a skip."""
+    import shutil
+    if os.path.isabs(path_or_tool) and os.path.exists(path_or_tool):
+        return path_or_tool
+    found = not os.path.isabs(path_or_tool) and shutil.which(path_or_tool)
+    if not found:
+        raise AssertionError("%s is missing (Debian package %s): run make deps" % (path_or_tool, package))
+    return found
+
+
+def eventually(check, what, bound_s=60.0, step_s=0.02):
+    """Returns as soon as check() is true: waits on a state the test observes, not a fixed
+    time. The bound only turns a state that never comes into a failure; it is generous
+    so that a busy machine does not break the case."""
+    import time
+    end = time.monotonic() + bound_s
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError("%s: not reached within %.0f s" % (what, bound_s))
+        time.sleep(step_s)
+
+
 def shared_dir():
     """The ../shared folder, or None when this clone has none."""
     path = os.environ.get("RNS_SHARED")

@@ -15,6 +15,44 @@ GLIBC_LIBS = re.compile(r"^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\
                         r"libresolv\.so\.2|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$")
 
 
+DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+
+
+def pinned_versions(lock):
+    """{package: Debian version} of scripts/sources.lock."""
+    pins = {}
+    with open(lock) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 4 and not line.startswith("#"):
+                pins.setdefault(fields[0], fields[1])
+    return pins
+
+
+def installed_version(package):
+    return subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], stdout=subprocess.PIPE,
+                          check=True).stdout.decode().strip()
+
+
+def upstream(debian_version):
+    """7.88.1-10+deb12u15 -> 7.88.1; 1:2.3-4 -> 2.3."""
+    return debian_version.split(":", 1)[-1].rsplit("-", 1)[0]
+
+
+def expected_versions(arch, lock=None):
+    """The lines after the first that `bootstrap --version` of the arch's package prints:
+    the pinned curl and expat, the OpenSSL and jansson of the -dev packages it links."""
+    lock = lock or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "scripts", "sources.lock")
+    pins = pinned_versions(lock)
+    ssl = installed_version("libssl-dev:" + DEBIAN_ARCH[arch])
+    jansson = installed_version("libjansson-dev:" + DEBIAN_ARCH[arch])
+    return ["libcurl " + upstream(pins["curl"]), "OpenSSL " + upstream(ssl), "jansson " + upstream(jansson),
+            "expat " + upstream(pins["expat"]),
+            "built from Debian sources: curl %s, expat %s, openssl %s, jansson %s" % (
+                pins["curl"], pins["expat"], ssl, jansson)]
+
+
 def zip_entries(path):
     with zipfile.ZipFile(path) as z:
         return [(i, z.read(i)) for i in z.infolist()]

@@ -7,7 +7,6 @@ the zipped bootstrap chrooted into an otherwise empty root (glibc's files, a CA
 bundle only at the Amazon Linux path) through one real invocation over HTTPS
 against the fake Runtime and ELBv2 APIs and dnsmasq. See pkgsuite.py."""
 import os
-import shutil
 import subprocess
 import tempfile
 
@@ -28,8 +27,7 @@ def check_elf(path):
 
 
 def compile_c(tmp, source, *libs):
-    if not shutil.which("gcc"):
-        tap.skip("gcc is not installed")
+    tap.need("gcc", "gcc")
     src, exe = os.path.join(tmp, "t.c"), os.path.join(tmp, "t")
     with open(src, "w") as f:
         f.write(source)
@@ -61,8 +59,7 @@ def build_check_rejects_shared_libraries_outside_glibc():
 @tap.case
 def build_check_accepts_the_package():
     zip_path = os.path.join(BUILD, "function.zip")
-    if not os.path.exists(zip_path):
-        tap.skip("build/function.zip is missing: run make package")
+    tap.ok(os.path.exists(zip_path), "build/function.zip is missing: run make package")
     with tempfile.TemporaryDirectory() as tmp:
         code, out = check_elf(pkgcheck.write_exec(tmp, "bootstrap", pkgcheck.zip_bootstrap(zip_path)))
     tap.eq((code, out), (0, ""), "check-elf on the packaged bootstrap")
