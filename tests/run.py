@@ -16,9 +16,19 @@ lines (valgrind suites: valgrind and ASan do not mix). Every process of an
 asan/ suite, unit binaries included, writes sanitizer reports to files of its
 own folder (ASAN_OPTIONS/UBSAN_OPTIONS log_path) and exits with status 86 on a
 report; a report file counts as a failed case whatever the harness saw.
+
+Suites run in parallel (-j, default: the number of cores plus one; most suites
+wait on subprocesses more than they compute), longest first by the times of the
+previous run (kept in $RNS_BUILD/.suite-times.json). Each suite's lines are
+printed whole when it ends. The run closes with the five slowest suites.
+
+--quick runs the edit-compile-test loop of `make test`: the plain unit tests
+and the suites named in QUICK (no sanitizer pass, no valgrind, no package).
 """
 import argparse
+import concurrent.futures
 import glob
+import json
 import os
 import re
 import shutil
@@ -32,6 +42,11 @@ LINE = re.compile(r"^(ok|not ok) - (.*)$")
 SUITE_TIMEOUT = 1800
 
 
+# make test: the unit binaries and the core integration suites.
+QUICK = ("unit/", "integration/test_elbv2", "integration/test_handler_cli", "integration/test_handler_events",
+         "integration/test_handler_failover", "integration/test_handler_safety", "integration/test_handler_cfn",
+         "integration/test_runtime", "integration/test_sigv4_cli", "integration/test_sigv4_suite",
+         "integration/test_handler_cluster", "template/")
 NO_ASAN = "# rns: no-asan"
 ASAN_AREAS = ("integration", "e2e", "robust")
 SANITIZER_EXIT = 86
@@ -135,15 +150,46 @@ def run_suite(name, argv, env, verbose, build=None, sanitized=False):
         failed += 1
         failures.append("not ok - %s: exited with status %d" % (name, code))
     took = time.monotonic() - start
-    print("%-44s %4d passed, %d failed, %d skipped (%.1fs)" % (name, passed, failed, skipped, took))
-    for line in failures:
-        print("    " + line)
+    lines = ["%-44s %4d passed, %d failed, %d skipped (%.1fs)" % (name, passed, failed, skipped, took)]
+    lines += ["    " + line for line in failures]
     if failures or verbose:
-        tail = err.strip().splitlines()[-40:]
-        for line in tail:
-            print("      | " + line)
-    sys.stdout.flush()
-    return passed, failed, skipped
+        lines += ["      | " + line for line in err.strip().splitlines()[-40:]]
+    return (passed, failed, skipped), took, "\n".join(lines)
+
+
+def load_times(build):
+    try:
+        with open(os.path.join(build, ".suite-times.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def save_times(build, times):
+    path = os.path.join(build, ".suite-times.json")
+    try:
+        with open(path + ".tmp", "w") as f:
+            json.dump(times, f, indent=0, sort_keys=True)
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass
+
+
+def run_all(chosen, env, args, build):
+    """Runs the suites on args.j workers, longest first; returns totals and {name: seconds}."""
+    before = load_times(build)
+    order = sorted(chosen, key=lambda s: -before.get(s[0], 60.0))
+    totals, took = [0, 0, 0], {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
+        running = {pool.submit(run_suite, name, argv, env, args.v, build, sanitized): name
+                   for name, argv, sanitized in order}
+        for done in concurrent.futures.as_completed(running):
+            counts, seconds, text = done.result()
+            print(text, flush=True)
+            took[running[done]] = seconds
+            for i, n in enumerate(counts):
+                totals[i] += n
+    return totals, took
 
 
 def main():
@@ -151,17 +197,21 @@ def main():
     parser.add_argument("-k", default="", help="run only suites whose name contains this")
     parser.add_argument("-v", action="store_true", help="show stderr of every suite")
     parser.add_argument("--build", default="build", help="the build folder (make BUILD=...)")
+    parser.add_argument("-j", type=int, default=(os.cpu_count() or 2) + 1, help="suites run at once")
+    parser.add_argument("--quick", action="store_true", help="only the suites of make test")
     args = parser.parse_args()
     build = os.path.join(ROOT, args.build)
     env = environment(build)
     if "RNS_SHARED" not in env:
         print("note: ../shared is absent; cases that read it are reported as skipped")
-    totals = [0, 0, 0]
-    for name, argv, sanitized in suites(build):
-        if args.k and args.k not in name:
-            continue
-        for i, n in enumerate(run_suite(name, argv, env, args.v, build, sanitized)):
-            totals[i] += n
+    chosen = [s for s in suites(build) if (not args.k or args.k in s[0])
+              and (not args.quick or s[0].startswith(QUICK))]
+    start = time.monotonic()
+    totals, took = run_all(chosen, env, args, build)
+    save_times(build, dict(load_times(build), **took))
+    print("slowest suites: " + ", ".join("%s %.0fs" % (n, t) for n, t in
+                                         sorted(took.items(), key=lambda kv: -kv[1])[:5]))
+    print("%d suites in %.0f s on %d workers" % (len(took), time.monotonic() - start, args.j))
     print("%d skipped" % totals[2])
     print("%d passed, %d failed" % (totals[0], totals[1]))
     return 1 if totals[1] else 0

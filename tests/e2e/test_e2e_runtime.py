@@ -289,7 +289,9 @@ def json_logs_carry_level_and_request_id():
     with Function(s, AWS_LAMBDA_LOG_FORMAT="JSON") as fn:
         res = fn.invoke({})
         response(res)
-        time.sleep(0.1)
+        # the log pipe is read by another thread: wait for the invocation's last line
+        tap.eventually(lambda: any('"done"' in text and res["request_id"] in text for _, _, text in fn.proc.lines),
+                       "the invocation's done line")
         lines = [text for _, _, text in fn.proc.lines if text.strip()]
     tap.ok(lines, "no log lines")
     seen_request = False

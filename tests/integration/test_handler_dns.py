@@ -7,7 +7,6 @@ and 1,000 lookups under valgrind (memcheck, every leak kind; helgrind).
 """
 import contextlib
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -286,9 +285,7 @@ def free_with_a_stuck_worker_is_bounded():
 def valgrind(tool, extra, lookups):
     if sanitized_build():
         tap.skip("valgrind runs against the plain build, not %s" % stack.build_dir())
-    vg = shutil.which("valgrind")
-    if not vg:
-        tap.skip("valgrind is not installed")
+    vg = tap.need("valgrind", "valgrind")
     fresh()
     log = os.path.join(S.dir, "valgrind-dns-%s.log" % tool)
     with session([vg, "--tool=" + tool, "--error-exitcode=99", "--log-file=" + log] + extra) as s:

@@ -8,7 +8,6 @@ import contextlib
 import glob
 import json
 import os
-import shutil
 
 import stack
 
@@ -23,9 +22,7 @@ NATIVE = S.bootstrap_path
 
 
 def valgrind_wrapper(tag):
-    vg = shutil.which("valgrind")
-    if not vg:
-        tap.skip("valgrind is not installed")
+    vg = tap.need("valgrind", "valgrind")
     log = os.path.join(S.dir, "valgrind-%s-%%p.log" % tag)
     return [vg, "--quiet", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible",
             "--errors-for-leak-kinds=definite,indirect,possible", "--error-exitcode=%d" % VALGRIND_ERROR,

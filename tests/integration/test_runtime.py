@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -490,9 +489,7 @@ def bad_runtime_api_value_is_reported():
 def nothing_slow_before_the_first_next():
     """No CA file, no resolver configuration, no DNS socket before the first /next,
     also for "localhost" (libcurl answers it without a lookup)."""
-    strace = shutil.which("strace")
-    if not strace:
-        tap.skip("strace is not installed")
+    strace = tap.need("strace", "strace")
     if os.environ.get("RNS_SANITIZED"):
         tap.skip("the sanitizer pass: LeakSanitizer does not run under strace (the plain pass runs this)")
     for host in ("127.0.0.1", "localhost"):

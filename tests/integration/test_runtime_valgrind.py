@@ -3,7 +3,6 @@ error (also on the init-error and connection-failure paths), and resident memory
 flat across 10,000 native invocations."""
 # rns: no-asan (valgrind and ASan do not mix)
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -33,9 +32,7 @@ def events(n):
 
 
 def valgrind_cmd(log):
-    vg = shutil.which("valgrind")
-    if not vg:
-        tap.skip("valgrind is not installed")
+    vg = tap.need("valgrind", "valgrind")
     if not os.path.exists(ECHO):
         raise AssertionError("%s is not built" % ECHO)
     return [vg, "--leak-check=full", "--show-leak-kinds=all", "--errors-for-leak-kinds=definite,indirect,possible",

@@ -16,7 +16,6 @@ The two run at once, each in a namespace of its own.
 """
 import os
 import re
-import shutil
 import time
 
 import stack
@@ -140,9 +139,7 @@ def run_loop(n, wrapper=(), sample=None, cheap=False):
 
 
 def valgrind_argv(log):
-    vg = shutil.which("valgrind")
-    if not vg:
-        tap.skip("valgrind is not installed")
+    vg = tap.need("valgrind", "valgrind")
     return [vg, "--leak-check=full", "--show-leak-kinds=all", "--errors-for-leak-kinds=all",
             "--error-exitcode=%d" % VALGRIND_ERROR, "--num-callers=30", "--log-file=" + log]
 
