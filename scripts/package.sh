@@ -106,7 +106,10 @@ pkg_cppflags="-I$root/$curl_dir/include -I$root/$expat_dir/include"
 # loader would otherwise apply, page fault by page fault, at every cold start.
 pkg_ldflags="-static-libgcc -no-pie -Wl,--gc-sections -Wl,-O1 -Wl,--as-needed"
 pkg_libs="$root/$curl_dir/lib/libcurl.a $root/$expat_dir/lib/libexpat.a $libdir/libjansson.a $libdir/libssl.a $libdir/libcrypto.a -ldl -lpthread"
-make --no-print-directory -s -j"$jobs" BUILD="$out" CC="$cc" AR="$ar" CFLAGS="$pkg_cflags" \
+# Under make (make check) the jobserver shares the cores; -j would override it.
+jflag=-j$jobs
+[[ "${MAKEFLAGS:-}" == *jobserver* ]] && jflag=
+make --no-print-directory -s $jflag BUILD="$out" CC="$cc" AR="$ar" CFLAGS="$pkg_cflags" \
     CPPFLAGS="$pkg_cppflags -DRNS_BUILT_FROM='\"$built_from\"'" LDFLAGS="$pkg_ldflags" LDLIBS="$pkg_libs" "$out/bootstrap"
 # The probe: the same libraries linked the same way, for tests/package.
 "$cc" -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
