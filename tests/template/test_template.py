@@ -18,9 +18,10 @@ ROOT = tap.root()
 TEMPLATES = {name: os.path.join(ROOT, name) for name in ("template.yml", "consumer.yml")}
 _cache = {}
 
-# CONTRACT.md section 3 (the function's configuration); AWS_* ones are Lambda's own.
+# CONTRACT.md sections 3 and 11 (the function's configuration); AWS_* ones are Lambda's own.
 CONTRACT_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT", "DB_IDENTIFIER", "ALLOWED_CIDRS", "IP_FAMILY",
-                "FAILOVER_WAIT_SECONDS", "DNS_POLL_MS", "DRY_RUN", "METRICS_NAMESPACE"]
+                "FAILOVER_WAIT_SECONDS", "DNS_POLL_MS", "DRY_RUN", "METRICS_NAMESPACE", "DB_CLUSTER_IDENTIFIER",
+                "DB_ROLE"]
 REQUIRED_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT"]
 # Our additions to section 3, documented in README.md's configuration table.
 ADDED_ENV = ["TARGET_AVAILABILITY_ZONE"]
@@ -264,17 +265,29 @@ def target_group_tcp_ip_with_connection_termination():
     tap.ok(int(delay["Default"]) <= 30, "a short delay by default (writer endpoint)")
 
 
+HEALTH_CHECK = {"HealthCheckIntervalSeconds": (5, 300), "HealthCheckTimeoutSeconds": (2, 120),
+                "HealthyThresholdCount": (2, 10), "UnhealthyThresholdCount": (2, 10)}
+
+
 @tap.case
 def health_check_fast_and_valid():
-    p = props("TargetGroup")
-    interval, timeout = p["HealthCheckIntervalSeconds"], p["HealthCheckTimeoutSeconds"]
-    tap.eq(p["HealthCheckProtocol"], "TCP", "TCP health check")
-    tap.ok(5 <= interval <= 300 and 2 <= timeout <= 120 and timeout <= interval,
-           "NLB ranges: interval 5-300, timeout 2-120 and <= interval (%s, %s)" % (interval, timeout))
-    tap.ok(2 <= p["HealthyThresholdCount"] <= 10 and 2 <= p["UnhealthyThresholdCount"] <= 10, "thresholds 2-10")
+    # The settings are parameters now (issue 16); their defaults are what a stack gets.
+    t = tpl()
+    for group in ("TargetGroup", "ReaderTargetGroup"):
+        p = props(group, t)
+        tap.eq((p["HealthCheckProtocol"], p["HealthCheckPort"]), ("TCP", "traffic-port"), "%s: TCP checks" % group)
+        for key, (low, high) in HEALTH_CHECK.items():
+            tap.eq(p[key], ref(key), "%s.%s from its parameter" % (group, key))
+            spec = param(key, t)
+            tap.eq((spec["Type"], int(spec["MinValue"]), int(spec["MaxValue"])), ("Number", low, high),
+                   "%s: the NLB's range" % key)
+    d = {key: int(param(key, t)["Default"]) for key in HEALTH_CHECK}
+    interval, timeout = d["HealthCheckIntervalSeconds"], d["HealthCheckTimeoutSeconds"]
+    tap.ok(timeout <= interval, "default timeout at most the interval (%s, %s)" % (timeout, interval))
     # Fast registration: at most 20 s from the first check to healthy.
-    tap.ok(interval * p["HealthyThresholdCount"] <= 20, "healthy within 20 s")
-    tap.eq((interval, p["HealthyThresholdCount"], p["UnhealthyThresholdCount"]), (5, 2, 2), "fastest valid settings")
+    tap.ok(interval * d["HealthyThresholdCount"] <= 20, "healthy within 20 s")
+    tap.eq((interval, d["HealthyThresholdCount"], d["UnhealthyThresholdCount"]), (5, 2, 2),
+           "fastest valid settings by default")
 
 
 @tap.case
@@ -350,8 +363,11 @@ def function_environment_matches_contract():
     tap.eq(sorted(set(env) - set(CONTRACT_ENV) - set(ADDED_ENV)), [], "variables outside CONTRACT.md section 3")
     tap.eq([v for v in REQUIRED_ENV if v not in env], [], "required variables")
     tap.eq(env["TARGET_GROUP_ARN"], ref("TargetGroup"), "the stack's target group")
-    for var, p in [("DB_ENDPOINT", "DbEndpoint"), ("DB_PORT", "DbPort"), ("DB_IDENTIFIER", "DbIdentifier"),
-                   ("ALLOWED_CIDRS", "AllowedCidrs"), ("FAILOVER_WAIT_SECONDS", "FailoverWaitSeconds"),
+    # Optional in cluster mode (CONTRACT.md section 11): left out when empty, never set to "".
+    tap.eq(env["DB_ENDPOINT"], {"Fn::If": ["HasDbEndpoint", ref("DbEndpoint"), ref("AWS::NoValue")]}, "DB_ENDPOINT")
+    tap.eq(env["DB_IDENTIFIER"], {"Fn::If": ["HasDbIdentifier", ref("DbIdentifier"), ref("DbClusterIdentifier")]},
+           "DB_IDENTIFIER: the given one, else the cluster")
+    for var, p in [("DB_PORT", "DbPort"), ("ALLOWED_CIDRS", "AllowedCidrs"), ("FAILOVER_WAIT_SECONDS", "FailoverWaitSeconds"),
                    ("DNS_POLL_MS", "DnsPollMs"), ("TARGET_AVAILABILITY_ZONE", "TargetAvailabilityZone")]:
         tap.eq(env.get(var), ref(p), var)
     shared = tap.shared_dir()
@@ -463,9 +479,11 @@ def rds_event_subscription():
     t = tpl()
     p = props("RdsEventSubscription", t)
     tap.eq(p["SnsTopicArn"], ref("Topic"), "to the topic")
-    tap.eq(p["SourceType"], ref("DbEventSourceType"), "source type parameter")
+    tap.eq(p["SourceType"], {"Fn::If": ["ClusterMode", "db-cluster", ref("DbEventSourceType")]},
+           "source type parameter; a cluster's events in cluster mode")
     tap.eq(sorted(param("DbEventSourceType", t)["AllowedValues"]), ["db-cluster", "db-instance"], "instance or cluster")
-    tap.eq(p["SourceIds"], [ref("DbIdentifier")], "the database")
+    tap.eq(p["SourceIds"], [{"Fn::If": ["HasDbIdentifier", ref("DbIdentifier"), ref("DbClusterIdentifier")]}],
+           "the database (the cluster in cluster mode)")
     tap.eq(p["EventCategories"], {"Fn::If": ["HasRdsEventCategories", ref("RdsEventCategories"),
                                              ref("AWS::NoValue")]}, "all categories unless given")
     tap.ok(p["Enabled"] in (True, "true"), "enabled")
@@ -495,7 +513,8 @@ def optional_eventbridge_rds_rule():
     tap.eq(r.get("Condition"), "CreateRdsEventRule", "optional")
     pattern = r["Properties"]["EventPattern"]
     tap.eq(pattern["source"], ["aws.rds"], "RDS events")
-    tap.eq(pattern["detail"]["SourceIdentifier"][0], ref("DbIdentifier"), "of the database")
+    tap.eq(pattern["detail"]["SourceIdentifier"][0],
+           {"Fn::If": ["HasDbIdentifier", ref("DbIdentifier"), ref("DbClusterIdentifier")]}, "of the database")
     tap.eq(res("RdsEventRulePermission", t).get("Condition"), "CreateRdsEventRule", "permission with it")
     tap.eq(condition("CreateRdsEventRule"), False, "off by default")
 
