@@ -1000,12 +1000,16 @@ def row_metrics(group, function, ns="RdsNlbSync"):
 
 
 def handler_messages():
-    text = ""
-    for name in os.listdir(os.path.join(ROOT, "handler")):
+    """The fixed messages of the handler's structured log lines (log_fields, log_and_free):
+    a literal after the level, or either side of a ternary there."""
+    messages = set()
+    for name in sorted(os.listdir(os.path.join(ROOT, "handler"))):
         if name.endswith(".c"):
             with open(os.path.join(ROOT, "handler", name)) as f:
-                text += f.read()
-    return text
+                src = f.read()
+            for call in re.findall(r"log_(?:fields|and_free)\((.*?)\);", src, re.S):
+                messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
+    return messages
 
 
 @tap.case
@@ -1046,7 +1050,8 @@ def dashboard_order_and_metrics():
 
 @tap.case
 def dashboard_last_decisions_query():
-    source = handler_messages()
+    logged = handler_messages()
+    tap.ok(len(logged) >= 10, "the handler's log messages read: %s" % sorted(logged))
     for params, groups in ((DNS, ["LogGroup"]), (READERS, ["LogGroup", "ReaderLogGroup"])):
         s, body = dashboard(**params)
         log = body["widgets"][-1]
@@ -1057,12 +1062,16 @@ def dashboard_last_decisions_query():
         tap.eq(parts[len(sources)].split(",")[0], "fields @timestamp", "fields after the sources")
         flt = [p for p in parts if p.startswith("filter ")]
         tap.eq(len(flt), 1, "one filter")
-        quoted = re.findall(r"'([^']+)'", flt[0])
-        for message in ("registering targets", "deregistering targets", "failed"):
-            tap.ok(message in quoted, "%r in the filter" % message)
-            tap.ok('"%s"' % message in source, "%r is a message the handler logs" % message)
-        tap.ok("message like /^plan/" in flt[0], "plan, dry-run plans too")
-        tap.ok('"plan"' in source and '"plan (dry run: nothing is changed)"' in source, "the handler's plan lines")
+        m = re.fullmatch(r"filter message like /(.+)/", flt[0])
+        tap.ok(m, "a regular expression on the JSON line's message: %r" % flt[0])
+        pattern = re.compile(m.group(1))
+        for message in ("plan", "plan (dry run: nothing is changed)", "registering targets", "deregistering targets",
+                        "failed"):
+            tap.ok(message in logged, "%r is a message the handler logs" % message)
+            tap.ok(pattern.search(message), "%r is listed" % message)
+        for message in logged - {"plan", "plan (dry run: nothing is changed)", "registering targets",
+                                 "deregistering targets", "failed"}:
+            tap.ok(not pattern.search(message), "%r is not a decision" % message)
         tap.ok("sort @timestamp desc" in parts and any(p.startswith("limit ") for p in parts), "the last ones")
         tap.eq((log["x"], log["width"]), (0, 24), "full width")
 
