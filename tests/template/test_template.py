@@ -823,7 +823,7 @@ def new_parameter_patterns():
     tap.ok(matches("AlertEmail", "oncall@example.com") and not matches("AlertEmail", "oncall"), "email")
     tap.ok(matches("AlertTopicArn", "arn:aws:sns:eu-west-1:111122223333:pager"), "topic ARN")
     tap.ok(not matches("AlertTopicArn", "arn:aws:sns:eu-west-1:111122223333:pager.fifo"),
-           "no FIFO topic (CloudWatch alarms cannot publish to one)")
+           "a standard topic (a FIFO topic takes only SQS FIFO subscriptions)")
     tap.ok(not matches("MetricsNamespace", 'a"b') and not matches("MetricsNamespace", "a\\\\b"),
            "no quote or backslash (the dashboard body is JSON)")
     tap.ok(matches("MetricsNamespace", "Platform/RdsNlbSync"), "slashes allowed")
