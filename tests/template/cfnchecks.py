@@ -8,7 +8,10 @@
 - parameter_default_errors: each Default satisfies its AllowedPattern, AllowedValues,
   MinValue/MaxValue and MinLength/MaxLength (E2015);
 - depends_on_errors: no DependsOn that a Ref or GetAtt already implies (W3005);
-- sub_errors: no Fn::Sub without a variable (W1020).
+- sub_errors: no Fn::Sub without a variable (W1020);
+- value_errors: alarm and EventInvokeConfig values the specification subset has no enum
+  or range for (comparison, missing-data treatment, statistic, period, metric-math rules,
+  retry and event-age ranges), on a template evaluated for given parameters.
 """
 import itertools
 import re
@@ -171,4 +174,63 @@ def sub_errors(t):
             text = arg[0] if isinstance(arg, list) else arg
             if not re.search(r"\$\{(?!!)[^}]+\}", text):
                 errors.append("%s: Fn::Sub without a variable" % path)
+    return errors
+
+
+# Allowed values the resource specification subset does not carry (its source has no enums
+# or ranges for these), from the CloudWatch PutMetricAlarm and Lambda
+# PutFunctionEventInvokeConfig API references; cfn-lint checks them with its own schemas.
+ALARM_ENUMS = {
+    "ComparisonOperator": {"GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+                           "LessThanOrEqualToThreshold", "LessThanLowerOrGreaterThanUpperThreshold",
+                           "LessThanLowerThreshold", "GreaterThanUpperThreshold"},
+    "TreatMissingData": {"breaching", "notBreaching", "ignore", "missing"},
+    "Statistic": {"SampleCount", "Average", "Sum", "Minimum", "Maximum"},
+}
+METRIC_MATH_EXCLUDES = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Period", "Dimensions", "Unit")
+
+
+def _period_errors(where, period):
+    if int(period) not in (10, 20, 30) and (int(period) < 60 or int(period) % 60):
+        return ["%s: Period %s is not 10, 20, 30 or a multiple of 60" % (where, period)]
+    return []
+
+
+def value_errors(resources):
+    """Checks the rendered resources of a cfneval.Stack."""
+    errors = []
+    for name, r in resources.items():
+        p = r.get("Properties", {})
+        if r["Type"] == "AWS::CloudWatch::Alarm":
+            for key, allowed in ALARM_ENUMS.items():
+                if key in p and p[key] not in allowed:
+                    errors.append("%s: %s %r is not one of %s" % (name, key, p[key], sorted(allowed)))
+            evaluation = int(p.get("EvaluationPeriods", 0))
+            if evaluation < 1 or not 1 <= int(p.get("DatapointsToAlarm", evaluation)) <= evaluation:
+                errors.append("%s: needs 1 <= DatapointsToAlarm <= EvaluationPeriods" % name)
+            if "Metrics" in p:
+                errors += ["%s: %s with Metrics" % (name, k) for k in METRIC_MATH_EXCLUDES if k in p]
+                ids = [q["Id"] for q in p["Metrics"]]
+                if len(set(ids)) != len(ids) or not all(re.fullmatch(r"[a-z][a-zA-Z0-9_]*", i) for i in ids):
+                    errors.append("%s: metric ids must be unique and start with a lowercase letter" % name)
+                if sum(1 for q in p["Metrics"] if q.get("ReturnData", True)) != 1:
+                    errors.append("%s: exactly one query returns data" % name)
+                for q in p["Metrics"]:
+                    if "MetricStat" in q:
+                        errors += _period_errors(name, q["MetricStat"]["Period"])
+                        if q["MetricStat"]["Stat"] not in ALARM_ENUMS["Statistic"]:
+                            errors.append("%s: Stat %r" % (name, q["MetricStat"]["Stat"]))
+                    elif "Expression" not in q:
+                        errors.append("%s: query %s has neither MetricStat nor Expression" % (name, q["Id"]))
+            else:
+                errors += _period_errors(name, p["Period"])
+                if len(p.get("Dimensions", [])) > 30:
+                    errors.append("%s: more than 30 dimensions" % name)
+            if len(p.get("AlarmDescription", "")) > 1024:
+                errors.append("%s: AlarmDescription longer than 1024 characters" % name)
+        elif r["Type"] == "AWS::Lambda::EventInvokeConfig":
+            if not 0 <= int(p.get("MaximumRetryAttempts", 0)) <= 2:
+                errors.append("%s: MaximumRetryAttempts outside 0-2" % name)
+            if not 60 <= int(p.get("MaximumEventAgeInSeconds", 60)) <= 21600:
+                errors.append("%s: MaximumEventAgeInSeconds outside 60-21600" % name)
     return errors

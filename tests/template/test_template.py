@@ -601,6 +601,22 @@ def structural_checks_clean():
 
 
 @tap.case
+def alarm_and_destination_values_valid():
+    for params in (DNS, dict(READERS, **ALERT_EMAIL), dict(READERS, SchedulePeriodMinutes="60", MetricsNamespace="")):
+        tap.eq(cfnchecks.value_errors(stack(**params).resources), [], "values for %r" % params)
+    s = stack(**READERS)
+    bad = copy.deepcopy(s.resources)
+    bad["NoHealthyTargetAlarm"]["Properties"].update(TreatMissingData="Breaching", Period=90, DatapointsToAlarm=3)
+    bad["NoSuccessfulRunAlarm"]["Properties"]["Period"] = 300
+    bad["NoSuccessfulRunAlarm"]["Properties"]["Metrics"][1]["ReturnData"] = True
+    bad["FunctionEventInvokeConfig"]["Properties"]["MaximumRetryAttempts"] = 3
+    errors = "\n".join(cfnchecks.value_errors(bad))
+    for needle in ["TreatMissingData 'Breaching'", "Period 90", "DatapointsToAlarm <= EvaluationPeriods",
+                   "NoSuccessfulRunAlarm: Period with Metrics", "exactly one query", "MaximumRetryAttempts outside"]:
+        tap.ok(needle in errors, "expected %r in:\n%s" % (needle, errors))
+
+
+@tap.case
 def structural_checks_catch_mistakes():
     t = tpl()
     del t["Resources"]["ReaderListener"]["Condition"]          # refers to the conditional reader group
