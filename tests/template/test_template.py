@@ -1093,6 +1093,22 @@ def dashboard_last_decisions_query():
 
 
 @tap.case
+def new_parameters_and_outputs_documented():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    t = tpl()
+    for name in ("DbClusterIdentifier", "ReaderListenerPort", "AlertEmail", "AlertTopicArn", "HealthCheckIntervalSeconds",
+                 "HealthCheckTimeoutSeconds", "HealthyThresholdCount", "UnhealthyThresholdCount", "SchedulePeriodMinutes"):
+        tap.ok(name in t["Parameters"], "parameter %s" % name)
+        tap.ok("`%s`" % name in readme, "README.md documents %s" % name)
+    for name in ("DashboardUrl", "AlertsTopicArn", "ReaderListenerPort", "ReaderTargetGroupArn", "ReaderFunctionName"):
+        tap.ok(name in t["Outputs"] and "`%s`" % name in readme, "output %s exists and is documented" % name)
+    for alarm in ("NoHealthyTargetAlarm", "FunctionErrorsAlarm", "SyncErrorsAlarm", "NoSuccessfulRunAlarm"):
+        tap.ok("| `%s` |" % alarm in readme, "README.md's alarm table explains %s" % alarm)
+    tap.ok("`ReaderPort=" in readme, "the consumer's ReaderPort")
+
+
+@tap.case
 def consumer_reader_port():
     t = tpl("consumer.yml")
     r = res("ReaderIngress", t)
