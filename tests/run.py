@@ -68,6 +68,11 @@ def suites(build):
             yield "asan/" + python_name(script), ["/usr/bin/python3", script], True
 
 
+def quick(name):
+    """Whether a suite belongs to make test: QUICK names folders (ending in /) or suites."""
+    return any(name.startswith(q) if q.endswith("/") else name == q for q in QUICK)
+
+
 def python_name(script):
     return os.path.relpath(script, os.path.join(ROOT, "tests"))[:-3]
 
@@ -204,8 +209,7 @@ def main():
     env = environment(build)
     if "RNS_SHARED" not in env:
         print("note: ../shared is absent; cases that read it are reported as skipped")
-    chosen = [s for s in suites(build) if (not args.k or args.k in s[0])
-              and (not args.quick or s[0].startswith(QUICK))]
+    chosen = [s for s in suites(build) if (not args.k or args.k in s[0]) and (not args.quick or quick(s[0]))]
     start = time.monotonic()
     totals, took = run_all(chosen, env, args, build)
     save_times(build, dict(load_times(build), **took))
