@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/config.h"
-#include "handler/handler.h"
-#include "handler/result.h"
+#include "handler/sync/config.h"
+#include "handler/sync/handler.h"
+#include "handler/sync/result.h"
 #include "runtime/log.h"
 #include "runtime/runtime.h"
 

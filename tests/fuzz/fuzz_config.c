@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/config.h"
-#include "handler/elbv2_internal.h"
-#include "handler/handler.h"
+#include "handler/sync/config.h"
+#include "handler/aws/elbv2_internal.h"
+#include "handler/sync/handler.h"
 #include "tests/fuzz/fuzz.h"
 
 #define MAX_VARS 64

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/elbv2.h"
-#include "handler/elbv2_internal.h"
-#include "handler/plan.h"
-#include "handler/reconcile.h"
+#include "handler/aws/elbv2.h"
+#include "handler/aws/elbv2_internal.h"
+#include "handler/sync/plan.h"
+#include "handler/sync/reconcile.h"
 #include "tests/fuzz/fuzz.h"
 
 #define PORT 5432

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "handler/elbv2.h"
+#include "handler/aws/elbv2.h"
 #include "runtime/log.h"
 #include "runtime/runtime.h"
 

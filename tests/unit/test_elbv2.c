@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "check.h"
-#include "handler/elbv2.h"
-#include "handler/elbv2_internal.h"
+#include "handler/aws/elbv2.h"
+#include "handler/aws/elbv2_internal.h"
 
 #define GOLDEN_ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 

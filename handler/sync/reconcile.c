@@ -1,13 +1,13 @@
 /* The reconcile (reconcile.h): describe, resolve (and wait), plan, register,
  * deregister. Every decision is one structured log line. */
-#include "handler/reconcile.h"
+#include "handler/sync/reconcile.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/plan.h"
+#include "handler/sync/plan.h"
 
 /* Within this much of the deadline a failed call counts as cut short. */
 #define DEADLINE_SLACK_MS 50

@@ -38,11 +38,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handler/addr.h"
-#include "handler/config.h"
-#include "handler/dns.h"
-#include "handler/elbv2.h"
-#include "handler/error.h"
+#include "handler/sync/addr.h"
+#include "handler/sync/config.h"
+#include "handler/sync/dns.h"
+#include "handler/aws/elbv2.h"
+#include "handler/sync/error.h"
 #include "runtime/log.h"
 
 #define RECONCILE_MARGIN_MAX_MS 3000

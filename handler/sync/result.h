@@ -5,10 +5,10 @@
 
 #include <stddef.h>
 
-#include "handler/config.h"
-#include "handler/error.h"
-#include "handler/event.h"
-#include "handler/reconcile.h"
+#include "handler/sync/config.h"
+#include "handler/sync/error.h"
+#include "handler/sync/event.h"
+#include "handler/sync/reconcile.h"
 
 /* A new jansson object (json_t *, caller owns), NULL when out of memory:
  * trigger, eventId, sourceId, endpoint, port, targetGroupArn, resolved,

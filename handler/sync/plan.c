@@ -1,5 +1,5 @@
 /* Target planning (plan.h). */
-#include "handler/plan.h"
+#include "handler/sync/plan.h"
 
 #include <stdio.h>
 #include <sys/socket.h>

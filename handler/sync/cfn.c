@@ -1,5 +1,5 @@
 /* CloudFormation responses (cfn.h). */
-#include "handler/cfn.h"
+#include "handler/sync/cfn.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* EMF lines (metrics.h). */
-#include "handler/metrics.h"
+#include "handler/sync/metrics.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * section 7: SNS envelopes (RDS notification JSON, EventBridge JSON or plain
  * text in Message), EventBridge RDS and scheduled events, CloudFormation
  * custom resource requests, and anything else. */
-#include "handler/event.h"
+#include "handler/sync/event.h"
 
 #include <ctype.h>
 #include <jansson.h>

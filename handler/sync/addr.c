@@ -1,7 +1,7 @@
 /* IP addresses and CIDR ranges (addr.h). Parsing leans on inet_pton, which
  * accepts only the strict forms: dotted-quad IPv4 (no octal, no short forms)
  * and RFC 4291 IPv6 without zone ids or brackets. */
-#include "handler/addr.h"
+#include "handler/sync/addr.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

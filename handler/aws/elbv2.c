@@ -15,7 +15,7 @@
  *   refunded on success) that outlives invocations, as the SDK's does;
  * - every attempt is signed again with the current time, and no attempt
  *   starts, no wait runs and no transfer lasts past the caller's deadline. */
-#include "handler/elbv2.h"
+#include "handler/aws/elbv2.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "handler/elbv2_internal.h"
-#include "handler/http.h"
+#include "handler/aws/elbv2_internal.h"
+#include "handler/aws/http.h"
 #include "runtime/runtime.h"
 
 #define SERVICE "elasticloadbalancing"

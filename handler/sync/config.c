@@ -1,6 +1,6 @@
 /* Configuration from the environment (config.h). Each check appends its own
  * message, so one start reports every problem at once. */
-#include "handler/config.h"
+#include "handler/sync/config.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "handler/elbv2.h"
-#include "handler/elbv2_internal.h"
+#include "handler/aws/elbv2.h"
+#include "handler/aws/elbv2_internal.h"
 
 #define DEFAULT_ALLOWED_CIDRS "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
 #define DEFAULT_METRICS_NAMESPACE "RdsNlbSync"

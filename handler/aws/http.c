@@ -9,7 +9,7 @@
  * reading those two variables here keeps the search order of http.h in one
  * place for every user of this client. No URL is ever logged or put into an
  * error message: a CloudFormation response URL carries a signature. */
-#include "handler/http.h"
+#include "handler/aws/http.h"
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>

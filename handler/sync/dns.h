@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "handler/addr.h"
+#include "handler/sync/addr.h"
 
 typedef enum dns_status {
     DNS_OK = 0,     /* at least one address */

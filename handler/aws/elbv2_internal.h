@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "handler/elbv2.h"
+#include "handler/aws/elbv2.h"
 
 /* Like elb_parse_response(); when expect_root is not NULL a success document
  * must have that root element (e.g. "RegisterTargetsResponse"), so that an

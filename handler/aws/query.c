@@ -1,6 +1,6 @@
 /* What the ELBv2 client puts on the wire and how it reads failures: form
  * bodies, endpoints, and the standard retry mode's classification. */
-#include "handler/elbv2_internal.h"
+#include "handler/aws/elbv2_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "handler/addr.h"
+#include "handler/sync/addr.h"
 
 typedef enum ip_family { IP_FAMILY_IPV4, IP_FAMILY_IPV6, IP_FAMILY_DUAL } ip_family;
 

@@ -7,7 +7,7 @@
  * cut target Id would later deregister the wrong thing. The one exception is
  * an error's Message, human text that is cut with "..." rather than losing
  * the error code that comes with it. */
-#include "handler/elbv2_internal.h"
+#include "handler/aws/elbv2_internal.h"
 
 #include <expat.h>
 #include <stdarg.h>

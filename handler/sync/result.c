@@ -1,12 +1,12 @@
 /* The result JSON (result.h). jansson keeps insertion order, which is the
  * contract's order here. */
-#include "handler/result.h"
+#include "handler/sync/result.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/plan.h"
+#include "handler/sync/plan.h"
 
 static json_t *string_or_null(const char *s)
 {

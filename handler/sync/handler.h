@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handler/config.h"
-#include "handler/error.h"
+#include "handler/sync/config.h"
+#include "handler/sync/error.h"
 #include "runtime/log.h"
 
 /* Time kept after the work for posting the answer. */

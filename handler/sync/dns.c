@@ -10,7 +10,7 @@
  * finishes its getaddrinfo on its own, frees that answer and exits. It stays
  * on the resolver's list and is joined once it has exited; the next lookup
  * starts a fresh worker. */
-#include "handler/dns.h"
+#include "handler/sync/dns.h"
 
 #include <netdb.h>
 #include <pthread.h>

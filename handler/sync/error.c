@@ -1,5 +1,5 @@
 /* rns_error (error.h). */
-#include "handler/error.h"
+#include "handler/sync/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

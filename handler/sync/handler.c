@@ -1,6 +1,6 @@
 /* The handler (handler.h): event -> reconcile or CloudFormation answer ->
  * result, metrics. */
-#include "handler/handler.h"
+#include "handler/sync/handler.h"
 
 #include <jansson.h>
 #include <netdb.h>
@@ -10,13 +10,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "handler/cfn.h"
-#include "handler/dns.h"
-#include "handler/elbv2.h"
-#include "handler/event.h"
-#include "handler/metrics.h"
-#include "handler/reconcile.h"
-#include "handler/result.h"
+#include "handler/sync/cfn.h"
+#include "handler/sync/dns.h"
+#include "handler/aws/elbv2.h"
+#include "handler/sync/event.h"
+#include "handler/sync/metrics.h"
+#include "handler/sync/reconcile.h"
+#include "handler/sync/result.h"
 #include "runtime/runtime.h"
 
 struct handler {

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handler/error.h"
-#include "handler/event.h"
-#include "handler/http.h"
+#include "handler/sync/error.h"
+#include "handler/sync/event.h"
+#include "handler/aws/http.h"
 #include "runtime/log.h"
 
 #define CFN_REASON_MAX 1024      /* the whole response must stay under 4096 bytes */
