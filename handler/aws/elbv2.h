@@ -1,17 +1,18 @@
-/* Elastic Load Balancing v2 Query API client: DescribeTargetHealth,
- * RegisterTargets, DeregisterTargets, signed with our SigV4, with the AWS SDKs'
- * standard retry mode (AWS_MAX_ATTEMPTS, full-jitter exponential backoff,
- * retries on throttling, 5xx and connection errors only), every wait bounded
- * by the caller's deadline. One connection is kept across calls. */
+/* Elastic Load Balancing v2 client: DescribeTargetHealth, RegisterTargets,
+ * DeregisterTargets, on the Query layer (query.h: signing, the standard
+ * retry mode, one kept connection, every wait bounded by the caller's
+ * deadline). */
 #ifndef RNS_ELBV2_H
 #define RNS_ELBV2_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handler/aws/query.h"
 #include "runtime/log.h"
 #include "sigv4/sigv4.h"
 
+/* Targets per RegisterTargets/DeregisterTargets call. */
 #define ELB_MAX_TARGETS_PER_CALL 100
 
 /* One target as DescribeTargetHealth reports it, or as we send it.
@@ -24,29 +25,21 @@ typedef struct elb_target {
     char reason[64];
 } elb_target;
 
+/* Grown only by elb_target_list_append (or from empty by common/grow.h). */
 typedef struct elb_target_list {
     elb_target *items;
     size_t count;
 } elb_target_list;
 
-/* An API failure, as a value. code is the AWS error code ("Throttling",
- * "TargetGroupNotFound", ...) or one of our own for failures without an AWS
- * answer: "ConnectionError", "Timeout", "TlsError", "MalformedResponse". */
-typedef struct elb_error {
-    long http_status;      /* 0 when no response */
-    char code[64];
-    char message[512];
-    char request_id[128];
-    int attempts;          /* attempts made, including the last */
-    int deadline_cut;      /* the deadline, not the error, ended the attempts */
-} elb_error;
+/* ELBv2 calls fail with an aws_error (query.h). */
+typedef aws_error elb_error;
 
 typedef struct elb_client_config {
     const char *region;
     const char *endpoint_url;     /* NULL: https://elasticloadbalancing.<region>.amazonaws.com[.cn] */
     sigv4_credentials creds;      /* borrowed for the client's lifetime */
     int max_attempts;             /* >= 1 */
-    const char *ca_bundle;        /* NULL: the search order of http.h */
+    const char *ca_bundle;        /* NULL: the search of handler/aws/http.c */
     logger *log;                  /* borrowed */
 } elb_client_config;
 
@@ -56,7 +49,9 @@ elb_client *elb_client_new(const elb_client_config *cfg, char *err, size_t errle
 void elb_client_free(elb_client *c);
 
 /* Each returns 0, or -1 with *err filled. deadline_ms is Unix time in ms: no
- * attempt starts, and no wait or transfer runs, past it. */
+ * attempt starts, and no wait or transfer runs, past it. Register and
+ * deregister send batches (elb_for_each_batch); the first that fails stops
+ * the rest. */
 int elb_describe_target_health(elb_client *c, const char *target_group_arn, int64_t deadline_ms,
                                elb_target_list *out, elb_error *err);
 int elb_register_targets(elb_client *c, const char *target_group_arn,
@@ -66,6 +61,15 @@ int elb_deregister_targets(elb_client *c, const char *target_group_arn,
                            const elb_target *targets, size_t count, int64_t deadline_ms,
                            elb_error *err);
 
+/* The one place targets are split into calls: fn gets each batch of at most
+ * ELB_MAX_TARGETS_PER_CALL in order, until one returns non-zero (returned).
+ * *done (may be NULL) counts the targets of the batches that succeeded. */
+int elb_for_each_batch(const elb_target *targets, size_t count,
+                       int (*fn)(void *ctx, const elb_target *batch, size_t n), void *ctx,
+                       size_t *done);
+
+/* Appends n targets. 0, or -1 when out of memory (the list is unchanged). */
+int elb_target_list_append(elb_target_list *list, const elb_target *t, size_t n);
 void elb_target_list_free(elb_target_list *list);
 
 /* The default endpoint URL for a region (aws, aws-cn, aws-us-gov, ...). */
@@ -73,22 +77,5 @@ int elb_default_endpoint(const char *region, char *out, size_t outlen);
 
 /* Connections the client has opened so far. */
 long elb_connections_opened(const elb_client *c);
-
-/* Caps each attempt (connect + transfer) at timeout_ms (default 10000), so a
- * hung answer leaves time for a retry; the deadline still bounds it. */
-void elb_client_set_attempt_timeout(elb_client *c, long timeout_ms);
-
-/* Tokens left in the client's retry quota (standard mode: 500 at start, a
- * retry costs 5, or 10 after a timeout; successes give them back). */
-int elb_retry_tokens(const elb_client *c);
-
-/* Parses an ELBv2 Query API response body. For a DescribeTargetHealth
- * success, `out` (may be NULL for other actions) receives the targets. An
- * <ErrorResponse> fills *err (code, message, request id) and returns -1, as
- * does malformed XML (code "MalformedResponse"). */
-int elb_parse_response(const char *xml, size_t len, elb_target_list *out, elb_error *err);
-
-/* Whether the standard retry mode retries this failure. */
-int elb_error_is_retryable(const elb_error *err);
 
 #endif

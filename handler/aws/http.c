@@ -1,14 +1,12 @@
 /* One libcurl easy handle, kept for the life of the client so that its
  * connection cache keeps the TCP/TLS connection open across calls and across
- * warm Lambda invocations.
+ * warm Lambda invocations. Every option set is checked.
  *
  * Nothing is loaded at creation: the handle (and with it libcurl's TLS
  * library) and the CA bundle come on the first request, so a cold start that
- * never calls out pays nothing. The CA bundle is the configured one, else
- * AWS_CA_BUNDLE, else SSL_CERT_FILE, else the first existing system bundle;
- * reading those two variables here keeps the search order of http.h in one
- * place for every user of this client. No URL is ever logged or put into an
- * error message: a CloudFormation response URL carries a signature. */
+ * never calls out pays nothing. The CA bundle choice is all in this file
+ * (http.h). No URL is ever logged or put into an error message: a
+ * CloudFormation response URL carries a signature. */
 #include "handler/aws/http.h"
 
 #include <curl/curl.h>
@@ -17,6 +15,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "common/buf.h"
+#include "common/curl.h"
 
 #ifndef RNS_VERSION
 #define RNS_VERSION "dev"
@@ -39,8 +40,7 @@ struct http_client {
     long connections;
     char curl_err[CURL_ERROR_SIZE];
     /* The response being received. */
-    char *body;
-    size_t body_len, body_cap;
+    rns_buf body;
     int body_too_large;
     char request_id[128];
 };
@@ -55,6 +55,7 @@ http_client *http_client_new(const char *ca_bundle, logger *lg)
         return NULL;
     }
     c->log = lg;
+    rns_buf_init(&c->body, HTTP_MAX_BODY);
     return c;
 }
 
@@ -68,7 +69,7 @@ void http_client_free(http_client *c)
         curl_global_cleanup();
     free(c->ca_config);
     free(c->ca_bundle);
-    free(c->body);
+    rns_buf_free(&c->body);
     free(c);
 }
 
@@ -86,21 +87,25 @@ void http_response_free(http_response *resp)
     resp->body_len = 0;
 }
 
-static const char *env_nonempty(const char *name)
+static const char *nonempty(http_env_lookup lookup, void *ctx, const char *name)
 {
-    const char *v = getenv(name);
+    const char *v = lookup(name, ctx);
     return v && *v ? v : NULL;
 }
 
-/* The search order of http.h; NULL when nothing is found (libcurl's default). */
+const char *http_ca_bundle_from_env(http_env_lookup lookup, void *ctx)
+{
+    const char *v = nonempty(lookup, ctx, "AWS_CA_BUNDLE");
+    return v ? v : nonempty(lookup, ctx, "SSL_CERT_FILE");
+}
+
+/* The configured bundle, else the first system one; NULL when nothing is
+ * found (libcurl's default). */
 static const char *find_ca_bundle(const http_client *c)
 {
-    const char *v;
     size_t i;
     if (c->ca_config)
         return c->ca_config;
-    if ((v = env_nonempty("AWS_CA_BUNDLE")) || (v = env_nonempty("SSL_CERT_FILE")))
-        return v;
     for (i = 0; i < sizeof system_bundles / sizeof system_bundles[0]; i++)
         if (access(system_bundles[i], R_OK) == 0)
             return system_bundles[i];
@@ -110,25 +115,10 @@ static const char *find_ca_bundle(const http_client *c)
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     http_client *c = ud;
-    size_t len = size * n;
-    if (len > HTTP_MAX_BODY - c->body_len) {
+    int rc = rns_buf_add(&c->body, data, size * n);
+    if (rc == RNS_BUF_TOOBIG)
         c->body_too_large = 1;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    if (c->body_len + len + 1 > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 4096;
-        char *p;
-        while (cap < c->body_len + len + 1)
-            cap *= 2;
-        if (!(p = realloc(c->body, cap)))
-            return 0;
-        c->body = p;
-        c->body_cap = cap;
-    }
-    memcpy(c->body + c->body_len, data, len);
-    c->body_len += len;
-    c->body[c->body_len] = '\0';
-    return len;
+    return rc == RNS_BUF_OK ? size * n : 0; /* 0 aborts the transfer with CURLE_WRITE_ERROR */
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
@@ -151,6 +141,25 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 }
 
 /* Options that stay the same for every request of the handle. */
+static int set_fixed_options(http_client *c, CURL *h, char *err, size_t errlen)
+{
+    return RNS_CURL_SET(h, CURLOPT_NOSIGNAL, 1L, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_TCP_NODELAY, 1L, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_TCP_KEEPALIVE, 1L, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "http,https", err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_USERAGENT, "rds-nlb-sync/" RNS_VERSION, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_ERRORBUFFER, c->curl_err, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_WRITEFUNCTION, on_body, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_WRITEDATA, c, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_HEADERFUNCTION, on_header, err, errlen) ||
+           RNS_CURL_SET(h, CURLOPT_HEADERDATA, c, err, errlen)
+               ? -1
+               : 0;
+}
+
 static int setup_handle(http_client *c, char *err, size_t errlen)
 {
     CURL *h;
@@ -165,19 +174,10 @@ static int setup_handle(http_client *c, char *err, size_t errlen)
         snprintf(err, errlen, "libcurl handle creation failed");
         return -1;
     }
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "rds-nlb-sync/" RNS_VERSION);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_err);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+    if (set_fixed_options(c, h, err, errlen) != 0) {
+        curl_easy_cleanup(h);
+        return -1;
+    }
     c->curl = h;
     return 0;
 }
@@ -201,9 +201,12 @@ static int setup_tls(http_client *c, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_bundle);
     /* Only the chosen bundle is trusted, not also the distribution's folder. */
-    curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+    if (RNS_CURL_SET(c->curl, CURLOPT_CAINFO, c->ca_bundle, err, errlen) ||
+        RNS_CURL_SET(c->curl, CURLOPT_CAPATH, NULL, err, errlen)) {
+        c->tls_ready = 0;
+        return -1;
+    }
     if (c->log && logger_enabled(c->log, LOG_DEBUG))
         log_msg(c->log, LOG_DEBUG, "CA bundle: %s", c->ca_bundle);
     return 0;
@@ -294,33 +297,42 @@ static http_result classify(CURLcode rc)
     }
 }
 
-static void set_method(CURL *h, const char *method, const char *body, size_t body_len)
+static int set_method(CURL *h, const char *method, const char *body, size_t body_len, char *err,
+                      size_t errlen)
 {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-    curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
-    if (strcmp(method, "GET") == 0 && !body) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        return;
-    }
-    if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-        return;
-    }
+    if (RNS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, NULL, err, errlen) ||
+        RNS_CURL_SET(h, CURLOPT_NOBODY, 0L, err, errlen))
+        return -1;
+    if (strcmp(method, "GET") == 0 && !body)
+        return RNS_CURL_SET(h, CURLOPT_HTTPGET, 1L, err, errlen);
+    if (strcmp(method, "HEAD") == 0)
+        return RNS_CURL_SET(h, CURLOPT_NOBODY, 1L, err, errlen);
     /* Every other method sends its body (possibly empty) with a Content-Length. */
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-    if (strcmp(method, "POST") != 0)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (RNS_CURL_SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len, err, errlen) ||
+        RNS_CURL_SET(h, CURLOPT_POSTFIELDS, body ? body : "", err, errlen))
+        return -1;
+    return strcmp(method, "POST") != 0 ? RNS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, method, err, errlen) : 0;
+}
+
+/* The options of one request. */
+static int set_request(http_client *c, const char *method, const char *url, struct curl_slist *list,
+                       const char *body, size_t body_len, long timeout_ms, char *err, size_t errlen)
+{
+    return RNS_CURL_SET(c->curl, CURLOPT_URL, url, err, errlen) ||
+                   RNS_CURL_SET(c->curl, CURLOPT_HTTPHEADER, list, err, errlen) ||
+                   RNS_CURL_SET(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms, err, errlen) ||
+                   RNS_CURL_SET(c->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms, err, errlen) ||
+                   set_method(c->curl, method, body, body_len, err, errlen)
+               ? -1
+               : 0;
 }
 
 static void reset_response(http_client *c)
 {
-    c->body_len = 0;
+    rns_buf_reset(&c->body);
     c->body_too_large = 0;
     c->request_id[0] = '\0';
     c->curl_err[0] = '\0';
-    if (c->body)
-        c->body[0] = '\0';
 }
 
 /* Hands the received body to the caller, leaving the client an empty buffer. */
@@ -328,15 +340,11 @@ static int take_response(http_client *c, http_response *resp, char *err, size_t 
 {
     memset(resp, 0, sizeof *resp);
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (!c->body && !(c->body = calloc(1, 1))) {
+    if (!(resp->body = rns_buf_take(&c->body, &resp->body_len))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    resp->body = c->body;
-    resp->body_len = c->body_len;
     memcpy(resp->request_id, c->request_id, sizeof resp->request_id);
-    c->body = NULL;
-    c->body_len = c->body_cap = 0;
     return 0;
 }
 
@@ -373,24 +381,22 @@ http_result http_request(http_client *c, const char *method, const char *url,
         return HTTP_OTHER_ERROR;
     }
     reset_response(c);
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    set_method(c->curl, method, body, body_len);
+    if (set_request(c, method, url, list, body, body_len, timeout_ms, err, errlen) != 0) {
+        (void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+        free_headers(list);
+        return HTTP_OTHER_ERROR;
+    }
     rc = curl_easy_perform(c->curl);
     if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
         c->connections += conns;
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    (void)curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL); /* clearing a list cannot fail */
     free_headers(list);
     res = classify(rc);
     if (c->body_too_large)
         res = HTTP_OTHER_ERROR;
     if (res != HTTP_OK) {
         describe_error(c, rc, timeout_ms, err, errlen);
-        free(c->body); /* may have grown large; the next answer starts afresh */
-        c->body = NULL;
-        c->body_len = c->body_cap = 0;
+        rns_buf_free(&c->body); /* may have grown large; the next answer starts afresh */
         return res;
     }
     if (take_response(c, resp, err, errlen) != 0)

@@ -1,9 +1,12 @@
-/* A small HTTPS client over one reused libcurl handle (keep-alive).
+/* The HTTPS client of every AWS call and of the CloudFormation answer: one
+ * reused libcurl handle (keep-alive), the only curl wrapper outside the
+ * Runtime API's.
  *
  * TLS verification is always on. The CA bundle is chosen on the first HTTPS
- * request, not before: AWS_CA_BUNDLE, SSL_CERT_FILE, then the first that
- * exists of /etc/pki/tls/certs/ca-bundle.crt (Amazon Linux) and
- * /etc/ssl/certs/ca-certificates.crt (Debian). */
+ * request, not before: the configured file (AWS_CA_BUNDLE, else
+ * SSL_CERT_FILE: http_ca_bundle_from_env), else the first that exists of
+ * /etc/pki/tls/certs/ca-bundle.crt (Amazon Linux) and
+ * /etc/ssl/certs/ca-certificates.crt (Debian), else libcurl's default. */
 #ifndef RNS_HTTP_H
 #define RNS_HTTP_H
 
@@ -29,7 +32,14 @@ typedef enum http_result {
     HTTP_OTHER_ERROR
 } http_result;
 
-/* `ca_bundle` may be NULL (search as above); the string is copied. */
+/* Reads a variable of the environment (NULL when unset); ctx is the caller's. */
+typedef const char *(*http_env_lookup)(const char *name, void *ctx);
+
+/* The configured CA bundle: AWS_CA_BUNDLE, else SSL_CERT_FILE (empty
+ * counts as unset), read through lookup; NULL when neither is set. */
+const char *http_ca_bundle_from_env(http_env_lookup lookup, void *ctx);
+
+/* `ca_bundle` may be NULL (the system bundles, as above); the string is copied. */
 http_client *http_client_new(const char *ca_bundle, logger *lg);
 void http_client_free(http_client *c);
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
+
 static size_t addr_len(int family)
 {
     return family == AF_INET ? 4 : 16;
@@ -62,11 +64,9 @@ int addr_list_add(addr_list *l, const ip_addr *a)
 {
     if (addr_list_contains(l, a))
         return 0;
-    ip_addr *items = realloc(l->items, (l->count + 1) * sizeof *items);
-    if (!items)
+    if (RNS_GROW_LIST(l, 1) != 0)
         return -1;
-    items[l->count++] = *a;
-    l->items = items;
+    l->items[l->count++] = *a;
     return 0;
 }
 
@@ -207,11 +207,9 @@ static void trimmed_copy(const char *start, const char *end, char *buf, size_t b
 
 static int cidr_list_push(cidr_list *l, const cidr *c)
 {
-    cidr *items = realloc(l->items, (l->count + 1) * sizeof *items);
-    if (!items)
+    if (RNS_GROW_LIST(l, 1) != 0)
         return -1;
-    items[l->count++] = *c;
-    l->items = items;
+    l->items[l->count++] = *c;
     return 0;
 }
 

@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "runtime/runtime.h"
+#include "common/clock.h"
+#include "common/retry.h"
 
 #define ATTEMPT_TIMEOUT_MS 10000
-#define BACKOFF_BASE_MS 250
 
 void cfn_physical_id(const cfn_request *req, const char *target_group_name, char *out, size_t outlen)
 {
@@ -68,13 +67,6 @@ void cfn_url_host(const char *url, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)n, p);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 static int retryable(http_result hr, long status)
 {
     if (hr == HTTP_CONNECT_ERROR || hr == HTTP_TIMEOUT)
@@ -99,7 +91,7 @@ int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_
     }
     int attempt, made = 0;
     for (attempt = 1; attempt <= CFN_PUT_ATTEMPTS; attempt++) {
-        long left = (long)(deadline_ms - lambda_now_ms());
+        long left = (long)(deadline_ms - rns_wall_ms());
         http_response resp;
         if (left <= 0) {
             snprintf(why, sizeof why, "deadline reached");
@@ -120,11 +112,12 @@ int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_
         if (hr == HTTP_OK)
             snprintf(why, sizeof why, "HTTP %ld", status);
         log_msg(lg, LOG_WARN, "CloudFormation response to %s, attempt %d: %s", host, attempt, why);
-        long backoff = BACKOFF_BASE_MS << (attempt - 1);
-        if (!retryable(hr, status) || attempt == CFN_PUT_ATTEMPTS ||
-            lambda_now_ms() + backoff >= deadline_ms)
+        rns_retry_failure f = { attempt, CFN_PUT_ATTEMPTS, retryable(hr, status), 0, 0 };
+        long wait;
+        int cost;
+        if (rns_retry_next(&rns_retry_cfn_put, NULL, &f, rns_wall_ms(), deadline_ms, &wait, &cost) != RNS_RETRY_WAIT)
             break;
-        sleep_ms(backoff);
+        rns_sleep_ms(wait);
     }
     rns_error_set(err, "CloudFormationResponseError",
                   "could not deliver the CloudFormation response to %s: %s (%d attempt%s)", host, why,

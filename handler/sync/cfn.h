@@ -8,13 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/retry.h"
 #include "handler/sync/error.h"
 #include "handler/sync/event.h"
 #include "handler/aws/http.h"
 #include "runtime/log.h"
 
 #define CFN_REASON_MAX 1024      /* the whole response must stay under 4096 bytes */
-#define CFN_PUT_ATTEMPTS 4
+#define CFN_PUT_ATTEMPTS RNS_RETRY_CFN_PUT_ATTEMPTS
 
 /* The PhysicalResourceId to answer with: Update and Delete keep the
  * request's; Create (or a request without one) gets

@@ -10,7 +10,8 @@
 #include <strings.h>
 
 #include "handler/aws/elbv2.h"
-#include "handler/aws/elbv2_internal.h"
+#include "handler/aws/http.h"
+#include "handler/aws/query.h"
 
 #define DEFAULT_ALLOWED_CIDRS "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
 #define DEFAULT_METRICS_NAMESPACE "RdsNlbSync"
@@ -134,13 +135,6 @@ static int arn_valid_field(const char *f, size_t min, size_t max, const char *ex
     return n >= min && n <= max && all_chars(f, extra);
 }
 
-static int region_valid(const char *r)
-{
-    size_t n = strlen(r);
-    return n >= 4 && n <= 32 && islower((unsigned char)r[0]) && isdigit((unsigned char)r[n - 1]) &&
-           strchr(r, '-') && all_chars(r, "-") && !strpbrk(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-}
-
 static int parse_arn(const char *arn, config *cfg)
 {
     char buf[512];
@@ -158,7 +152,7 @@ static int parse_arn(const char *arn, config *cfg)
     }
     f[5] = s;
     if (strcmp(f[0], "arn") != 0 || !arn_valid_field(f[1], 3, 32, "-") ||
-        strcmp(f[2], "elasticloadbalancing") != 0 || !region_valid(f[3]) ||
+        strcmp(f[2], "elasticloadbalancing") != 0 || !aws_region_valid(f[3]) ||
         strlen(f[4]) != 12 || !all_chars(f[4], "") || strncmp(f[5], "targetgroup/", 12) != 0)
         return -1;
     char *name = f[5] + 12;
@@ -313,7 +307,7 @@ static void read_region(const reader *r, problems *p, config *cfg)
         return;
     }
     cfg->region = strdup(v);
-    if (!region_valid(v))
+    if (!aws_region_valid(v))
         problem(p, "%s=%s: not a region name (like eu-west-1)", name, shown(v, buf, sizeof buf));
     else if (cfg->arn_region && strcmp(v, cfg->arn_region) != 0)
         problem(p, "%s=%s contradicts the region of TARGET_GROUP_ARN (%s)", name, v, cfg->arn_region);
@@ -353,19 +347,19 @@ static int url_valid(const char *u)
     return u[skip] && u[skip] != '/' && printable_token(u);
 }
 
-/* The ELBv2 client's own parse, so that a URL it would refuse at start (a bad
+/* The Query client's own parse, so that a URL it would refuse at start (a bad
  * port, no host, a query) is reported here under the variable's name. A URL
  * holding userinfo is not quoted: it may carry a password. */
 static void check_endpoint_url(problems *p, const char *name, const char *v)
 {
     char buf[SHOWN_MAX + 8], why[160];
-    elbv2_endpoint ep;
+    query_endpoint ep;
     if (!url_valid(v)) {
         if (strchr(v, '@'))
             problem(p, "%s: must be an http:// or https:// URL", name);
         else
             problem(p, "%s=%s: must be an http:// or https:// URL", name, shown(v, buf, sizeof buf));
-    } else if (elbv2_parse_endpoint(v, &ep, why, sizeof why) != 0) {
+    } else if (query_parse_endpoint(v, &ep, why, sizeof why) != 0) {
         if (strchr(v, '@'))
             problem(p, "%s: %s", name, why);
         else
@@ -393,7 +387,7 @@ static void read_endpoint_url(const reader *r, problems *p, config *cfg)
         return;
     }
     char url[256];
-    if (cfg->region && region_valid(cfg->region) &&
+    if (cfg->region && aws_region_valid(cfg->region) &&
         elb_default_endpoint(cfg->region, url, sizeof url) == 0)
         cfg->endpoint_url = strdup(url);
 }
@@ -412,8 +406,7 @@ static void read_az(const reader *r, problems *p, config *cfg)
 
 static void read_ca_bundle(const reader *r, config *cfg)
 {
-    const char *v = get(r, "AWS_CA_BUNDLE");
-    cfg->ca_bundle = dup_or_null(v ? v : get(r, "SSL_CERT_FILE"));
+    cfg->ca_bundle = dup_or_null(http_ca_bundle_from_env(r->lookup, r->ctx));
 }
 
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen)
@@ -480,13 +473,4 @@ void config_free(config *cfg)
     free(cfg->ca_bundle);
     free(cfg->target_az);
     memset(cfg, 0, sizeof *cfg);
-}
-
-const char *ip_family_name(ip_family f)
-{
-    switch (f) {
-    case IP_FAMILY_IPV6: return "ipv6";
-    case IP_FAMILY_DUAL: return "dual";
-    default: return "ipv4";
-    }
 }

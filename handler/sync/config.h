@@ -37,7 +37,7 @@ typedef struct config {
     char *session_token;       /* NULL when absent */
     char *endpoint_url;        /* always set: override or the region's default */
     int max_attempts;
-    char *ca_bundle;           /* NULL: http.h's search order */
+    char *ca_bundle;           /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
     char *target_az;           /* TARGET_AVAILABILITY_ZONE, NULL when unset */
 } config;
 
@@ -50,8 +50,5 @@ const char *config_getenv(const char *name, void *ctx);
 /* 0, or -1 with every problem in err. On -1 nothing needs freeing. */
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen);
 void config_free(config *cfg);
-
-/* "ipv4", "ipv6" or "dual". */
-const char *ip_family_name(ip_family f);
 
 #endif

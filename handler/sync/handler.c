@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/dns.h"
 #include "handler/aws/elbv2.h"
@@ -64,9 +64,7 @@ static int64_t io_now(void *ctx)
 static void io_sleep(void *ctx, long ms)
 {
     (void)ctx;
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    rns_sleep_ms(ms);
 }
 
 /* ---- construction ---- */
@@ -107,11 +105,6 @@ void handler_free(handler *h)
     dns_resolver_free(h->dns);
     http_client_free(h->cfn_http);
     free(h);
-}
-
-long handler_elb_connections(const handler *h)
-{
-    return elb_connections_opened(h->elb);
 }
 
 /* ---- output ---- */

@@ -43,7 +43,4 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
                     handler_output *out);
 void handler_output_free(handler_output *out);
 
-/* Connections the handler's ELBv2 client has opened so far. */
-long handler_elb_connections(const handler *h);
-
 #endif

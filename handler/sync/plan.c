@@ -62,16 +62,6 @@ void target_format(const elb_target *t, char *out, size_t outlen)
         snprintf(out, outlen, "%s:%d", id, t->port);
 }
 
-static int list_push(elb_target_list *l, const elb_target *t)
-{
-    elb_target *items = realloc(l->items, (l->count + 1) * sizeof *items);
-    if (!items)
-        return -1;
-    items[l->count++] = *t;
-    l->items = items;
-    return 0;
-}
-
 /* Whether a registered target in `current` is this address at this port. */
 static int held(const elb_target_list *current, const ip_addr *a, int port)
 {
@@ -108,7 +98,7 @@ static int plan_desired(const addr_list *desired, int port, const char *az,
     for (size_t i = 0; i < desired->count; i++) {
         elb_target t = make_target(&desired->items[i], port, az);
         int is_held = held(current, &desired->items[i], port);
-        if (list_push(is_held ? &p->unchanged : &p->to_register, &t) != 0)
+        if (elb_target_list_append(is_held ? &p->unchanged : &p->to_register, &t, 1) != 0)
             return -1;
     }
     return 0;
@@ -121,7 +111,7 @@ static int plan_stale(const addr_list *desired, int port, const elb_target_list 
         const elb_target *t = &current->items[i];
         if (!target_is_registered(t) || desired_target(t, desired, port))
             continue;
-        if (list_push(&p->to_deregister, t) != 0)
+        if (elb_target_list_append(&p->to_deregister, t, 1) != 0)
             return -1;
     }
     return 0;

@@ -392,38 +392,38 @@ static int resolve(run *r)
 
 /* ---- changes ---- */
 
-static int list_append(elb_target_list *l, const elb_target *t, size_t n)
+/* One batch of an apply. */
+typedef struct batch_call {
+    run *r;
+    int deregister;
+    elb_target_list *done;
+    const char *after;
+} batch_call;
+
+static int apply_batch(void *ctx, const elb_target *t, size_t n)
 {
-    if (n == 0)
-        return 0;
-    elb_target *items = realloc(l->items, (l->count + n) * sizeof *items);
-    if (!items)
+    batch_call *k = ctx;
+    run *r = k->r;
+    const char *action = k->deregister ? "DeregisterTargets" : "RegisterTargets";
+    elb_error e;
+    memset(&e, 0, sizeof e);
+    json_t *f = json_pack("{s:o}", "targets", target_array(t, n, 0));
+    log_and_free(r, LOG_INFO, k->deregister ? "deregistering targets" : "registering targets", f);
+    r->rep->api_calls++;
+    if (r->io->change(r->io->ctx, k->deregister, t, n, r->deadline, &e) != 0)
+        return elb_failed(r, action, t, n, &e, k->after);
+    if (elb_target_list_append(k->done, t, n) != 0) {
+        rns_error_set(r->err, "ElbApiError", "out of memory after %s", action);
         return -1;
-    memcpy(items + l->count, t, n * sizeof *t);
-    l->items = items;
-    l->count += n;
+    }
     return 0;
 }
 
 /* Sends the list in batches; successes go to `done`. */
 static int apply(run *r, int deregister, const elb_target_list *l, elb_target_list *done, const char *after)
 {
-    const char *action = deregister ? "DeregisterTargets" : "RegisterTargets";
-    for (size_t i = 0; i < l->count; i += ELB_MAX_TARGETS_PER_CALL) {
-        size_t n = l->count - i < ELB_MAX_TARGETS_PER_CALL ? l->count - i : ELB_MAX_TARGETS_PER_CALL;
-        elb_error e;
-        memset(&e, 0, sizeof e);
-        json_t *f = json_pack("{s:o}", "targets", target_array(l->items + i, n, 0));
-        log_and_free(r, LOG_INFO, deregister ? "deregistering targets" : "registering targets", f);
-        r->rep->api_calls++;
-        if (r->io->change(r->io->ctx, deregister, l->items + i, n, r->deadline, &e) != 0)
-            return elb_failed(r, action, l->items + i, n, &e, after);
-        if (list_append(done, l->items + i, n) != 0) {
-            rns_error_set(r->err, "ElbApiError", "out of memory after %s", action);
-            return -1;
-        }
-    }
-    return 0;
+    batch_call k = { r, deregister, done, after };
+    return elb_for_each_batch(l->items, l->count, apply_batch, &k, NULL);
 }
 
 static void log_plan(run *r, const target_plan *p)

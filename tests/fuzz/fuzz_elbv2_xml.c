@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(list.items == NULL && list.count == 0);
         err.attempts = 1;
         reconcile_format_elb_error("RegisterTargets", NULL, 0, &err, msg, sizeof msg);
-        (void)elb_error_is_retryable(&err);
+        (void)query_error_is_retryable(&err);
     } else {
         for (size_t i = 0; i < list.count; i++) {
             char text[300];
