@@ -6,6 +6,7 @@ variable and Condition resolves, every parameter is used) and for the properties
 issue 7 and lessons.md ask for. yamllint must pass with the repository's .yamllint."""
 import copy
 import json
+import glob
 import os
 import re
 import subprocess
@@ -854,7 +855,7 @@ ALERT_TOPIC = {"AlertTopicArn": "arn:aws:sns:eu-west-1:111122223333:pager"}
 
 def emitted_metrics():
     """Metric names and dimensions handler/metrics.c writes in its EMF definition."""
-    with open(os.path.join(ROOT, "handler", "metrics.c")) as f:
+    with open(handler_source("metrics.c")) as f:
         src = f.read()
     body = src[src.index("static json_t *definitions"):src.index("char *metrics_line")]
     names = re.findall(r'"Name", "(\w+)"', body)
@@ -1013,16 +1014,22 @@ def row_metrics(group, function, ns="RdsNlbSync"):
     ]
 
 
+def handler_source(name):
+    """The path of one of the handler's C files, in whichever folder of handler/ it is."""
+    found = glob.glob(os.path.join(ROOT, "handler", "**", name), recursive=True)
+    tap.ok(len(found) == 1, "one %s under handler/: %r" % (name, found))
+    return found[0]
+
+
 def handler_messages():
     """The fixed messages of the handler's structured log lines (log_fields, log_and_free):
     a literal after the level, or either side of a ternary there."""
     messages = set()
-    for name in sorted(os.listdir(os.path.join(ROOT, "handler"))):
-        if name.endswith(".c"):
-            with open(os.path.join(ROOT, "handler", name)) as f:
-                src = f.read()
-            for call in re.findall(r"log_(?:fields|and_free)\((.*?)\);", src, re.S):
-                messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
+    for path in sorted(glob.glob(os.path.join(ROOT, "handler", "**", "*.c"), recursive=True)):
+        with open(path) as f:
+            src = f.read()
+        for call in re.findall(r"log_(?:fields|and_free)\((.*?)\);", src, re.S):
+            messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
     return messages
 
 
