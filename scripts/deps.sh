@@ -30,7 +30,7 @@ while read -r pkg _; do
          [ "$arch" = "$native" ] || dpkg --print-foreign-architectures | grep -qx "$arch" ||
              [[ " ${arches[*]-} " == *" $arch "* ]] || arches+=("$arch") ;;
     esac
-done < "$here/deps.txt"
+done < "${RNS_DEPS_LIST:-$here/deps.txt}"
 
 if [ ${#missing[@]} -gt 0 ]; then
     line="apt-get install -y --no-install-recommends ${missing[*]}"

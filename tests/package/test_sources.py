@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """scripts/sources.sh: the deb-src entries it adds to reach Debian's curl and expat
 sources mirror the system's binary entries of the running release, and nothing else
-(run on a folder of sample files through RNS_APT_ETC, never on /etc/apt)."""
+(run on a folder of sample files through RNS_APT_ETC, never on /etc/apt); only the
+pinned version, with the pinned sha256 of each file, is fetched or unpacked
+(a lock and a cache of the test's own; apt-get and apt-cache are stand-ins on PATH
+that answer like a mirror serving another version, so nothing reaches the network).
+scripts/deps.sh as another user installs nothing and prints the one line to run."""
 import os
 import subprocess
 import tempfile
@@ -33,16 +37,36 @@ deb http://deb.debian.org/debian sid main
 """
 
 
-def run(files, *args, as_nobody=False):
+DEPS = os.path.join(tap.root(), "scripts", "deps.sh")
+# apt-cache showsrc as a mirror that serves curl 7.88.1-10+deb12u99 only; apt-get does nothing.
+FAKE_APT_CACHE = """#!/bin/sh
+printf 'Package: curl\\nVersion: 7.88.1-10+deb12u99\\n\\n'
+"""
+
+
+def write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def run(files, *args, as_nobody=False, script=SCRIPT, extra_env=None):
     with tempfile.TemporaryDirectory() as etc:
         os.chmod(etc, 0o755)
         os.makedirs(os.path.join(etc, "sources.list.d"))
         for name, text in files.items():
-            with open(os.path.join(etc, name), "w") as f:
-                f.write(text)
+            write(os.path.join(etc, name), text, 0o755 if name.startswith("bin/") else 0o644)
         env = dict(os.environ, RNS_APT_ETC=etc, RNS_CODENAME="bookworm", RNS_SOURCE_CACHE=os.path.join(etc, "cache"))
+        if any(name.startswith("bin/") for name in files):
+            env["PATH"] = os.path.join(etc, "bin") + ":" + env["PATH"]
+        if "sources.lock" in files:
+            env["RNS_SOURCES_LOCK"] = os.path.join(etc, "sources.lock")
+        env.update({k: v.replace("{etc}", etc) for k, v in (extra_env or {}).items()})
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if as_nobody else []
-        proc = subprocess.run(prefix + [SCRIPT] + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if as_nobody:
+            env["HOME"] = etc  # dpkg reads ~/.dpkg.cfg
+        proc = subprocess.run(prefix + [script] + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
@@ -84,6 +108,61 @@ def without_root_it_names_what_to_do():
     code, _, err = run({"sources.list.d/debian.sources": DEB822}, "fetch", as_nobody=os.geteuid() == 0)
     tap.eq(code, 1, "exit status")
     tap.ok("as root, run: make deps" in err, "says what to run: %r" % err)
+
+
+def sha256(text):
+    import hashlib
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@tap.case
+def another_version_on_the_mirror_is_refused_naming_both():
+    if os.geteuid() != 0:
+        tap.skip("fetch downloads only as root")
+    files = {"sources.list.d/src.list": "deb-src http://deb.debian.org/debian bookworm main\n",
+             "sources.lock": "curl 7.88.1-10+deb12u15 curl_7.88.1-10+deb12u15.dsc %s\n" % ("0" * 64),
+             "bin/apt-cache": FAKE_APT_CACHE, "bin/apt-get": "#!/bin/sh\nexit 0\n"}
+    code, _, err = run(files, "fetch")
+    tap.eq(code, 1, "exit status (%s)" % err.strip())
+    tap.ok("version 7.88.1-10+deb12u15 wanted" in err and "offers 7.88.1-10+deb12u99" in err,
+           "names the version wanted and the one found: %r" % err)
+
+
+@tap.case
+def a_cached_file_that_differs_from_its_pin_is_not_unpacked():
+    dsc = "Format: 3.0 (quilt)\nSource: curl\n"
+    files = {"sources.lock": "curl 7.88.1-10+deb12u15 curl_7.88.1-10+deb12u15.dsc %s\n" % sha256(dsc),
+             "cache/curl_7.88.1-10+deb12u15.dsc": dsc + "tampered\n"}
+    code, out, err = run(files, "unpack", "curl", tempfile.gettempdir())
+    tap.eq((code, out), (1, ""), "exit status and no tree printed (%s)" % err.strip())
+    tap.ok("does not match its sha256" in err and "run: make deps" in err, "says what is wrong and what to run: %r" % err)
+
+
+@tap.case
+def a_package_that_is_not_pinned_is_refused():
+    code, _, err = run({"sources.lock": "expat 2.5.0-1+deb12u2 expat_2.5.0-1+deb12u2.dsc %s\n" % ("0" * 64)},
+                       "unpack", "curl", tempfile.gettempdir())
+    tap.eq(code, 1)
+    tap.ok("curl is not pinned" in err, err)
+
+
+@tap.case
+def deps_as_another_user_prints_the_one_line_to_run():
+    # A list naming one package that is surely not installed, and one that is.
+    files = {"deps.txt": "# test list\nbash\nrds-nlb-sync-no-such-package\n"}
+    code, out, err = run(files, script=DEPS, as_nobody=os.geteuid() == 0,
+                         extra_env={"RNS_DEPS_LIST": "{etc}/deps.txt"})
+    tap.eq(code, 1, "exit status (%s)" % err.strip())
+    tap.ok("apt-get install -y --no-install-recommends rds-nlb-sync-no-such-package\n" in err,
+           "the exact line, naming only what is missing: %r" % err)
+
+
+@tap.case
+def deps_is_silent_when_nothing_is_missing():
+    files = {"deps.txt": "bash\ncoreutils\n", "sources.lock": "# nothing pinned\n"}
+    code, out, err = run(files, script=DEPS, as_nobody=os.geteuid() == 0,
+                         extra_env={"RNS_DEPS_LIST": "{etc}/deps.txt"})
+    tap.eq((code, out, err), (0, "", ""), "exit status and output")
 
 
 tap.main()
