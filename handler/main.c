@@ -84,16 +84,19 @@ static char *read_event(const char *path, size_t *len)
     return NULL;
 }
 
-static void print_error_json(const char *type, const char *message)
+static void print_error_json(rns_error_type type, const char *message)
 {
     rns_error e;
     rns_error_set(&e, type, "%s", message);
-    void *j = result_error(&e);
+    json_t *j = result_error(&e);
     char *text = j ? result_dump(j, NULL) : NULL;
-    printf("%s\n", text ? text : "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"\"}");
+    if (text)
+        printf("%s\n", text);
+    else
+        printf("{\"errorType\":\"%s\",\"errorMessage\":\"\"}\n", rns_error_name(&e));
     fflush(stdout);
     free(text);
-    result_free_json(j);
+    json_decref(j);
 }
 
 static int parse_timeout(const char *s, int *out)
@@ -113,7 +116,7 @@ static int run_invoke(const char *path, int timeout_s, logger *lg)
     char err[2048];
     if (config_load(&cfg, config_getenv, NULL, err, sizeof err) != 0) {
         log_msg(lg, LOG_ERROR, "configuration error: %s", err);
-        print_error_json("Runtime.ConfigError", err);
+        print_error_json(RNS_ERR_CONFIG, err);
         return EXIT_USAGE;
     }
     size_t len = 0;
@@ -128,7 +131,7 @@ static int run_invoke(const char *path, int timeout_s, logger *lg)
     handler *h = handler_new(&cfg, lg, err, sizeof err);
     if (!h) {
         log_msg(lg, LOG_ERROR, "cannot start: %s", err);
-        print_error_json("Runtime.ConfigError", err);
+        print_error_json(RNS_ERR_CONFIG, err);
         status = EXIT_USAGE;
     } else {
         handler_output out;
@@ -155,7 +158,7 @@ static lambda_response on_invocation(const lambda_invocation *inv, void *user)
         r = lambda_response_success(out.payload, out.payload_len, "application/json");
         out.payload = NULL; /* now the response's */
     } else {
-        r = lambda_response_failure(out.error.message, out.error.type);
+        r = lambda_response_failure(out.error.message, rns_error_name(&out.error));
     }
     handler_output_free(&out);
     return r;
@@ -172,7 +175,7 @@ static int run_loop(const char *api, logger *lg)
     config cfg;
     if (config_load(&cfg, config_getenv, NULL, err, sizeof err) != 0) {
         log_msg(lg, LOG_FATAL, "configuration error: %s", err);
-        lambda_runtime_init_error(rt, "Runtime.ConfigError", err);
+        lambda_runtime_init_error(rt, rns_error_type_name(RNS_ERR_CONFIG), err);
         lambda_runtime_free(rt);
         return EXIT_USAGE;
     }
@@ -180,7 +183,7 @@ static int run_loop(const char *api, logger *lg)
     handler *h = handler_new(&cfg, lg, err, sizeof err);
     if (!h) {
         log_msg(lg, LOG_FATAL, "cannot start: %s", err);
-        lambda_runtime_init_error(rt, "Runtime.ConfigError", err);
+        lambda_runtime_init_error(rt, rns_error_type_name(RNS_ERR_CONFIG), err);
         status = EXIT_USAGE;
     } else {
         status = lambda_runtime_run(rt, on_invocation, h);

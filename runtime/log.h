@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 typedef enum log_level {
     LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL
 } log_level;
@@ -31,10 +33,10 @@ int logger_enabled(const logger *lg, log_level level);
 void log_msg(logger *lg, log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A message with structured fields: `fields` is a jansson object (json_t *,
- * borrowed; may be NULL). In JSON mode the fields become keys of the line; in
+/* A message with structured fields: `fields` is an object (borrowed; may be
+ * NULL). In JSON mode the fields become keys of the line; in
  * text mode they are appended as key=value. */
-void log_fields(logger *lg, log_level level, const char *message, const void *fields);
+void log_fields(logger *lg, log_level level, const char *message, const json_t *fields);
 
 /* Writes one pre-built JSON line as it is (CloudWatch Embedded Metric Format). */
 void log_raw_line(logger *lg, const char *line);

@@ -24,10 +24,18 @@
 #include "runtime/log.h"
 #include "sigv4/sigv4.h"
 
+/* Our own codes of an aws_error, for failures without a readable AWS answer
+ * (an AWS layer code, not an errorType of the handler's answer). */
+#define QUERY_CODE_CONNECTION "ConnectionError"
+#define QUERY_CODE_TIMEOUT "Timeout"
+#define QUERY_CODE_TLS "TlsError"
+#define QUERY_CODE_HTTP_CLIENT "HttpClientError"
+#define QUERY_CODE_MALFORMED "MalformedResponse"
+#define QUERY_CODE_SIGNING "SigningError"
+#define QUERY_CODE_INVALID_PARAMETER "InvalidParameterValue"
+
 /* An API failure, as a value. code is the AWS error code ("Throttling",
- * "TargetGroupNotFound", ...) or one of our own for failures without an AWS
- * answer: "ConnectionError", "Timeout", "TlsError", "HttpClientError",
- * "MalformedResponse", "SigningError", "InvalidParameterValue". */
+ * "TargetGroupNotFound", ...) or one of the QUERY_CODE_* above. */
 typedef struct aws_error {
     long http_status;      /* 0 when no response */
     char code[64];
@@ -128,6 +136,10 @@ int query_error_is_throttling(const aws_error *err);
  * 500/502/503/504, the RequestTimeout codes, and our ConnectionError,
  * Timeout and MalformedResponse (the calls we make are idempotent). */
 int query_error_is_retryable(const aws_error *err);
+
+/* Whether no answer came: ConnectionError or Timeout (the endpoint may be
+ * unreachable). */
+int query_error_is_unanswered(const aws_error *err);
 
 /* Makes an error message read from an answer safe to log and return: only
  * its first line is kept (Query APIs follow a SignatureDoesNotMatch message

@@ -206,7 +206,7 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
 
 static int malformed(aws_error *err, const char *why)
 {
-    snprintf(err->code, sizeof err->code, "MalformedResponse");
+    snprintf(err->code, sizeof err->code, QUERY_CODE_MALFORMED);
     snprintf(err->message, sizeof err->message, "%s", why);
     return -1;
 }

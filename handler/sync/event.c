@@ -1,5 +1,5 @@
-/* Event recognition (event.h), following the shapes in the reference notes
- * section 7: SNS envelopes (RDS notification JSON, EventBridge JSON or plain
+/* Event recognition (event.h), following the shapes of docs/events.md: SNS
+ * envelopes (RDS notification JSON, EventBridge JSON or plain
  * text in Message), EventBridge RDS and scheduled events, CloudFormation
  * custom resource requests, and anything else. */
 #include "handler/sync/event.h"
@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/utf8.h"
 
 /* What one RDS event source (an SNS record or an EventBridge event) said. */
 typedef struct rds_event {
@@ -73,20 +75,6 @@ static const char *str_at(const json_t *obj, const char *key)
     return text_of(json_object_get(obj, key));
 }
 
-/* Copies at most size - 1 bytes of UTF-8 text, never cutting a character in
- * two: the copy goes into the result and the logs as a JSON string. */
-static void copy_text(char *out, size_t size, const char *text)
-{
-    size_t n = strlen(text);
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(out, text, n);
-    out[n] = '\0';
-}
-
 static int str_is(const json_t *obj, const char *key, const char *want)
 {
     const char *v = str_at(obj, key);
@@ -99,7 +87,7 @@ static void set_source(char out[256], const char *text)
     if (!text || !*text)
         return;
     const char *colon = strrchr(text, ':');
-    copy_text(out, 256, colon ? colon + 1 : text);
+    rns_utf8_copy(out, 256, colon ? colon + 1 : text);
 }
 
 /* EventBridge RDS event (7c): detail.EventID, detail.SourceIdentifier. */
@@ -234,7 +222,7 @@ static char *dup_str(const json_t *root, const char *key, const char *dflt)
 static int read_cloudformation(const json_t *root, cfn_request *cfn)
 {
     const char *type = str_at(root, "RequestType");
-    copy_text(cfn->request_type, sizeof cfn->request_type, type);
+    rns_utf8_copy(cfn->request_type, sizeof cfn->request_type, type);
     cfn->type = strcmp(type, "Create") == 0   ? CFN_CREATE
                 : strcmp(type, "Update") == 0 ? CFN_UPDATE
                 : strcmp(type, "Delete") == 0 ? CFN_DELETE

@@ -94,8 +94,9 @@ static void log_and_free(run *r, log_level level, const char *message, json_t *f
 
 /* ---- errors ---- */
 
-static const char *elb_hint(const char *code)
+static const char *elb_hint(const elb_error *e)
 {
+    const char *code = e->code;
     if (strcmp(code, "TargetGroupNotFound") == 0)
         return "check TARGET_GROUP_ARN and the region";
     if (strcmp(code, "InvalidTarget") == 0)
@@ -106,7 +107,7 @@ static const char *elb_hint(const char *code)
     if (strcmp(code, "InvalidClientTokenId") == 0 || strcmp(code, "SignatureDoesNotMatch") == 0 ||
         strcmp(code, "ExpiredToken") == 0 || strcmp(code, "UnrecognizedClientException") == 0)
         return "check the credentials";
-    if (strcmp(code, "ConnectionError") == 0 || strcmp(code, "Timeout") == 0)
+    if (query_error_is_unanswered(e))
         return "is the ELBv2 endpoint reachable (NAT gateway or an elasticloadbalancing VPC endpoint)?";
     return NULL;
 }
@@ -139,7 +140,7 @@ void reconcile_format_elb_error(const char *action, const elb_target *targets, s
         snprintf(status, sizeof status, "HTTP %ld", e->http_status);
     else
         snprintf(status, sizeof status, "no response");
-    const char *hint = elb_hint(e->code);
+    const char *hint = elb_hint(e);
     snprintf(out, outlen, "%s failed%s: %s: %s (%s, request id %s, %d attempt%s)%s%s", action, what,
              e->code[0] ? e->code : "Error", e->message[0] ? e->message : "no message", status,
              e->request_id[0] ? e->request_id : "none", e->attempts, e->attempts == 1 ? "" : "s",
@@ -161,10 +162,10 @@ static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
     char msg[900];
     reconcile_format_elb_error(action, t, n, e, msg, sizeof msg);
     if (cut_by_deadline(r, e))
-        rns_error_set(r->err, "Timeout", "deadline reached before the target group converged: %s%s",
+        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before the target group converged: %s%s",
                       msg, after);
     else
-        rns_error_set(r->err, "ElbApiError", "%s%s", msg, after);
+        rns_error_set(r->err, RNS_ERR_ELB_API, "%s%s", msg, after);
     json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "action", action, "code", e->code,
                           "requestId", e->request_id, "httpStatus", (json_int_t)e->http_status,
                           "attempts", e->attempts);
@@ -286,7 +287,7 @@ static int resolve_error(run *r, const answer *last, const char *during)
     size_t n = strlen(r->cfg->db_endpoint);
     if (strncmp(why, r->cfg->db_endpoint, n) == 0 && strncmp(why + n, ": ", 2) == 0)
         why += n + 2; /* the host is named once */
-    rns_error_set(r->err, "ResolveError", "no usable address for %s%s: %s; nothing was changed",
+    rns_error_set(r->err, RNS_ERR_RESOLVE, "no usable address for %s%s: %s; nothing was changed",
                   r->cfg->db_endpoint, during, why);
     return -1;
 }
@@ -296,7 +297,7 @@ static int resolve_no_wait(run *r)
     answer a;
     long timeout = lookup_timeout(r, r->deadline - r->margin);
     if (timeout <= 0) {
-        rns_error_set(r->err, "Timeout", "deadline reached before resolving %s; nothing was changed",
+        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before resolving %s; nothing was changed",
                       r->cfg->db_endpoint);
         return -1;
     }
@@ -413,7 +414,7 @@ static int apply_batch(void *ctx, const elb_target *t, size_t n)
     if (r->io->change(r->io->ctx, k->deregister, t, n, r->deadline, &e) != 0)
         return elb_failed(r, action, t, n, &e, k->after);
     if (elb_target_list_append(k->done, t, n) != 0) {
-        rns_error_set(r->err, "ElbApiError", "out of memory after %s", action);
+        rns_error_set(r->err, RNS_ERR_NO_MEMORY, "out of memory after %s", action);
         return -1;
     }
     return 0;
@@ -440,7 +441,7 @@ static int change(run *r)
     target_plan p;
     reconcile_report *rep = r->rep;
     if (plan_targets(&r->used.allowed, r->cfg->db_port, r->cfg->target_az, &r->current, &p) != 0) {
-        rns_error_set(r->err, "ElbApiError", "out of memory planning the change");
+        rns_error_nomem(r->err, "planning the change");
         return -1;
     }
     log_plan(r, &p);

@@ -205,7 +205,7 @@ static void test_rule1_no_answer_changes_nothing(void)
         f.dns[0].status = bad[i];
         outcome o = run(&f, &cfg, 0, 0, 30000);
         CHECK_INT(o.rc, -1);
-        CHECK_STR(o.err.type, "ResolveError");
+        CHECK_STR(rns_error_name(&o.err), "ResolveError");
         CHECK(strstr(o.err.message, "no usable address for db.example") != NULL);
         CHECK(strstr(o.err.message, dns_status_name(bad[i])) != NULL);
         CHECK(strstr(o.err.message, "nothing was changed") != NULL);
@@ -223,7 +223,7 @@ static void test_rule1_all_rejected(void)
     f.dns[0].addrs[1] = "3.5.0.1";
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ResolveError");
+    CHECK_STR(rns_error_name(&o.err), "ResolveError");
     CHECK(strstr(o.err.message, "every address is outside ALLOWED_CIDRS (3.5.0.1, ...)") != NULL);
     CHECK_INT(o.rep.rejected.count, 2);
     CHECK_INT(o.rep.resolved.count, 2);
@@ -281,7 +281,7 @@ static void test_rule2_register_failure_deregisters_nothing(void)
     f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "b5f0c2d1-rid", 3, 0 };
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK_STR(o.err.message, "RegisterTargets failed for 10.0.0.2:5432: Throttling: Rate exceeded (HTTP 400, "
                              "request id b5f0c2d1-rid, 3 attempts); nothing was deregistered");
     CHECK_STR(f.order, "DR");
@@ -298,7 +298,7 @@ static void test_deregister_failure_reported(void)
     f.fail_deregister = (elb_error){ 403, "AccessDenied", "not authorized", "rid-2", 1, 0 };
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK(strstr(o.err.message, "DeregisterTargets failed for 10.0.0.1:5432: AccessDenied: not authorized "
                                 "(HTTP 403, request id rid-2, 1 attempt)") != NULL);
     CHECK(strstr(o.err.message, "the function's role needs") != NULL);
@@ -317,7 +317,7 @@ static void test_describe_failure(void)
     f.fail_describe = (elb_error){ 400, "TargetGroupNotFound", "One or more target groups not found", "rid-3", 1, 0 };
     outcome o = run(&f, &cfg, 1, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK(strstr(o.err.message, "DescribeTargetHealth failed: TargetGroupNotFound") != NULL);
     CHECK(strstr(o.err.message, "check TARGET_GROUP_ARN and the region") != NULL);
     CHECK_INT(f.resolves, 0);
@@ -333,7 +333,7 @@ static void test_timeouts(void)
     f.dns[0].addrs[0] = "10.0.0.2";
     f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "rid-4", 1, 1 };
     outcome o = run(&f, &cfg, 0, 0, 30000);
-    CHECK_STR(o.err.type, "Timeout");
+    CHECK_STR(rns_error_name(&o.err), "Timeout");
     CHECK(strstr(o.err.message, "deadline reached before the target group converged") != NULL);
     CHECK_INT(f.deregisters, 0);
     done(&o, &cfg);
@@ -343,7 +343,7 @@ static void test_timeouts(void)
     f.dns[0].addrs[0] = "10.0.0.2";
     f.fail_register = (elb_error){ 500, "InternalFailure", "oops", "rid-5", 1, 0 };
     o = run(&f, &cfg, 0, 0, 30000);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK_INT(f.deregisters, 0);
     done(&o, &cfg);
     /* a call that ran into the deadline itself */
@@ -352,14 +352,14 @@ static void test_timeouts(void)
     f.fail_describe = (elb_error){ 0, "Timeout", "no response within 900 ms", "", 1, 0 };
     f.advance_on_fail = 5000;
     o = run(&f, &cfg, 0, 0, 3000);
-    CHECK_STR(o.err.type, "Timeout");
+    CHECK_STR(rns_error_name(&o.err), "Timeout");
     done(&o, &cfg);
     /* a non-retryable error is never a Timeout */
     f = one_target("10.0.0.1");
     cfg = make_config(60, 1000);
     f.fail_describe = (elb_error){ 400, "ValidationError", "bad", "rid", 1, 0 };
     o = run(&f, &cfg, 0, 0, 30000);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     done(&o, &cfg);
 }
 
@@ -478,7 +478,7 @@ static void test_failover_never_usable(void)
     f.dns[0].status = DNS_NXDOMAIN;
     outcome o = run(&f, &cfg, 1, 0, 900000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ResolveError");
+    CHECK_STR(rns_error_name(&o.err), "ResolveError");
     CHECK(strstr(o.err.message, "during the failover wait") != NULL);
     CHECK(strstr(o.err.message, "NXDOMAIN") != NULL);
     CHECK_INT(f.registers + f.deregisters, 0);

@@ -38,10 +38,10 @@ static void add_target(elb_target_list *l, const char *id, int port)
     t->port = port;
 }
 
-static char *dump_and_free(void *j)
+static char *dump_and_free(json_t *j)
 {
     char *s = result_dump(j, NULL);
-    result_free_json(j);
+    json_decref(j);
     return s;
 }
 
@@ -121,8 +121,8 @@ static void test_cloudformation_additions(void)
     memset(&ev, 0, sizeof ev);
     memset(&rep, 0, sizeof rep);
     ev.trigger = TRIGGER_CLOUDFORMATION;
-    rns_error_set(&e, "ResolveError", "no usable address for %s", "x");
-    void *r = result_build(&c, &ev, &rep);
+    rns_error_set(&e, RNS_ERR_RESOLVE, "no usable address for %s", "x");
+    json_t *r = result_build(&c, &ev, &rep);
     result_add_cloudformation(r, "FAILED", &e);
     char *s = dump_and_free(r);
     CHECK(strstr(s, "\"converged\":false,\"cloudformationStatus\":\"FAILED\","
@@ -140,14 +140,14 @@ static void test_cloudformation_additions(void)
 static void test_error_json(void)
 {
     rns_error e;
-    rns_error_set(&e, "ElbApiError", "RegisterTargets failed: \"quoted\" %s", "text");
+    rns_error_set(&e, RNS_ERR_ELB_API, "RegisterTargets failed: \"quoted\" %s", "text");
     char *s = dump_and_free(result_error(&e));
     CHECK_STR(s, "{\"errorType\":\"ElbApiError\",\"errorMessage\":\"RegisterTargets failed: \\\"quoted\\\" text\"}");
     free(s);
-    /* not UTF-8 (a value from the environment): still valid JSON */
-    rns_error_set(&e, "Runtime.ConfigError", "DB_PORT=\xff\xfe: must be 1..65535");
+    /* not UTF-8 (a value from the environment): still valid JSON, each bad byte a U+FFFD */
+    rns_error_set(&e, RNS_ERR_CONFIG, "DB_PORT=\xff\xfe: must be 1..65535");
     s = dump_and_free(result_error(&e));
-    CHECK_STR(s, "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"DB_PORT=??: must be 1..65535\"}");
+    CHECK_STR(s, "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"DB_PORT=\xEF\xBF\xBD\xEF\xBF\xBD: must be 1..65535\"}");
     free(s);
 }
 
