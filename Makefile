@@ -1,5 +1,5 @@
 # rds-nlb-sync. `make` builds ./bootstrap and build/sigv4; `make check` runs every test.
-# Targets and their promises: ../shared/CONTRACT.md section 1, and README.md.
+# Targets and their promises: README.md ("Development").
 
 VERSION := 0.1.0
 CC      ?= cc

@@ -2,7 +2,7 @@
  * CloudFormation PUT, Runtime API connections) asks rns_retry_next whether
  * and how long to wait, so when and how often we retry is decided here.
  *
- * The AWS policy is the SDKs' "standard" retry mode (docs/retries.md):
+ * The AWS policy is the SDKs' "standard" retry mode (docs/aws.md):
  * AWS_MAX_ATTEMPTS attempts, truncated exponential backoff with full jitter,
  * u * min(base * 2^(n-1), 20 s) before the retry after failed attempt n, with
  * a base of 1 s after throttling and 50 ms otherwise, and a client-wide quota

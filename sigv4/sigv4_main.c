@@ -1,4 +1,4 @@
-/* build/sigv4: signs a raw HTTP/1.1 request read on stdin (CONTRACT.md section 9). */
+/* build/sigv4: signs a raw HTTP/1.1 request read on stdin (README.md, "Development"). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

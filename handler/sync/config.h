@@ -1,4 +1,4 @@
-/* The handler's configuration (CONTRACT.md section 3), read once at start
+/* The handler's configuration (README.md, "Configuration"), read once at start
  * through a lookup function so tests can feed an environment without setenv.
  *
  *   config cfg;

@@ -90,7 +90,7 @@ static void set_source(char out[256], const char *text)
     rns_utf8_copy(out, 256, colon ? colon + 1 : text);
 }
 
-/* EventBridge RDS event (7c): detail.EventID, detail.SourceIdentifier. */
+/* EventBridge RDS event (docs/events.md): detail.EventID, detail.SourceIdentifier. */
 static void read_eventbridge_rds(const json_t *root, rds_event *ev)
 {
     const json_t *detail = json_object_get(root, "detail");
@@ -109,7 +109,7 @@ static const char *attribute(const json_t *sns, const char *name)
     return str_at(json_object_get(attrs, name), "Value");
 }
 
-/* RDS notification JSON inside an SNS Message (7b); message attributes as a fallback. */
+/* RDS notification JSON inside an SNS Message (docs/events.md); message attributes as a fallback. */
 static void read_rds_notification(const json_t *msg, const json_t *sns, rds_event *ev)
 {
     ev->is_rds = 1;

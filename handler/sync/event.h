@@ -1,4 +1,4 @@
-/* Recognising the invocation's event (CONTRACT.md sections 4 and 6).
+/* Recognising the invocation's event (README.md, "Events").
  *
  * The event only decides whether to wait for DNS, whether it is a dry run and
  * where a CloudFormation answer goes; what gets registered never comes from
@@ -46,7 +46,7 @@ int event_parse(const char *payload, size_t len, const char *db_identifier,
                 event_info *out, char *err, size_t errlen);
 void event_info_free(event_info *ev);
 
-/* Whether this ID is one of CONTRACT.md section 6's failover-completion IDs. */
+/* Whether this ID is one of the failover-completion IDs (README.md, "Events"). */
 int event_is_failover_id(const char *event_id);
 
 /* Finds RDS-EVENT-NNNN (exactly four digits) anywhere in text, e.g. at the

@@ -1,5 +1,5 @@
 /* What to change in the target group: a pure function of the desired
- * addresses and what DescribeTargetHealth reported (CONTRACT.md section 5).
+ * addresses and what DescribeTargetHealth reported (README.md, "Result").
  *
  * - A target counts as registered unless it is draining ("draining",
  *   "unhealthy.draining") or reported "unused" with Target.NotRegistered.

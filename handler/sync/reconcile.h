@@ -1,6 +1,6 @@
 /* One reconcile: read the target group, resolve the endpoint (waiting for
  * DNS to change after a failover), then register the new targets and only
- * then deregister the stale ones (CONTRACT.md section 5 safety rules).
+ * then deregister the stale ones (README.md, "Result" safety rules).
  *
  * The I/O goes through reconcile_io so the same code runs against the real
  * ELBv2 client and resolver (handler.c) and against fakes in unit tests.

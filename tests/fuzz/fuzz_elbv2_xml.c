@@ -32,7 +32,7 @@ static int in_list(const elb_target_list *l, const elb_target *t)
     return 0;
 }
 
-/* Rules 3 and 4 of CONTRACT.md section 5, and "only desired addresses are
+/* Rules 3 and 4 of README.md, "Result", and "only desired addresses are
  * registered", for the targets this answer reported. */
 static void check_plan(const elb_target_list *current)
 {

@@ -1,4 +1,4 @@
-/* handler/config.c: every variable of CONTRACT.md section 3, its default,
+/* handler/config.c: every variable of README.md, "Configuration", its default,
  * its validation and the message that names it. */
 #include <stdlib.h>
 

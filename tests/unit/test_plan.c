@@ -1,5 +1,5 @@
 /* handler/plan.c: what to register, deregister and leave alone, under the
- * safety rules of CONTRACT.md section 5. */
+ * safety rules of README.md, "Result". */
 #include <stdlib.h>
 
 #include "check.h"
