@@ -41,7 +41,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all tests asan check demo package bench fuzz deps clean
+.PHONY: all tests asan check demo package bench fuzz deps clean format-check
 .DELETE_ON_ERROR:
 
 all: bootstrap $(BUILD)/sigv4
@@ -123,6 +123,11 @@ bench: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Every C file of the tree in the style of .clang-format.
+CLANG_FORMAT ?= clang-format
+format-check:
+	@find common handler runtime sigv4 tests -name '*.[ch]' | sort | xargs $(CLANG_FORMAT) --dry-run -Werror
 
 clean:
 	rm -rf build bootstrap

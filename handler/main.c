@@ -81,7 +81,8 @@ static char *read_event(const char *path, size_t *len)
     if (rc == RNS_BUF_OK)
         return rns_buf_take(&b, len);
     rns_buf_free(&b);
-    errno = rc == RNS_BUF_TOOBIG ? EFBIG : rc == RNS_BUF_NOMEM ? ENOMEM : e;
+    errno = rc == RNS_BUF_TOOBIG ? EFBIG : rc == RNS_BUF_NOMEM ? ENOMEM
+                                                               : e;
     return NULL;
 }
 
@@ -113,10 +114,10 @@ static int parse_timeout(const char *s, int *out)
 
 /* The command line. */
 typedef struct args {
-    const char *invoke;   /* --invoke FILE|-, NULL: the Runtime API loop */
-    int timeout_s;        /* --timeout SECONDS */
+    const char *invoke; /* --invoke FILE|-, NULL: the Runtime API loop */
+    int timeout_s;      /* --timeout SECONDS */
     int timeout_given;
-    const char *alone;    /* --version or --help, which take nothing else */
+    const char *alone; /* --version or --help, which take nothing else */
 } args;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -131,9 +132,11 @@ static int usage_error(const char *fmt, const char *arg)
 static int parse_args(int argc, char **argv, args *a)
 {
     static const struct option longs[] = {
-        { "invoke", required_argument, NULL, 'i' }, { "timeout", required_argument, NULL, 't' },
-        { "version", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"invoke", required_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *bad_timeout = NULL;
     int c;

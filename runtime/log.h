@@ -13,14 +13,19 @@
 #include <jansson.h>
 
 typedef enum log_level {
-    LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL
+    LOG_TRACE,
+    LOG_DEBUG,
+    LOG_INFO,
+    LOG_WARN,
+    LOG_ERROR,
+    LOG_FATAL
 } log_level;
 
 typedef struct logger {
     FILE *out;
-    int json;              /* AWS_LAMBDA_LOG_FORMAT=JSON */
-    log_level threshold;   /* AWS_LAMBDA_LOG_LEVEL, default INFO */
-    char request_id[128];  /* "" outside an invocation */
+    int json;             /* AWS_LAMBDA_LOG_FORMAT=JSON */
+    log_level threshold;  /* AWS_LAMBDA_LOG_LEVEL, default INFO */
+    char request_id[128]; /* "" outside an invocation */
 } logger;
 
 /* Reads AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL; unknown values fall

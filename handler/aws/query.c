@@ -231,17 +231,30 @@ void query_scrub_message(aws_error *err, const sigv4_credentials *creds)
 /* ---- retry classes ------------------------------------------------------- */
 
 static const char *const throttling_codes[] = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
     "EC2ThrottledException",
 };
 
 static const char *const transient_codes[] = {
-    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
     /* ours: no answer, or an answer that could not be read */
-    QUERY_CODE_CONNECTION, QUERY_CODE_TIMEOUT, QUERY_CODE_MALFORMED,
+    QUERY_CODE_CONNECTION,
+    QUERY_CODE_TIMEOUT,
+    QUERY_CODE_MALFORMED,
 };
 
 static int listed(const char *code, const char *const *list, size_t n)
@@ -289,7 +302,7 @@ struct query_client {
     http_client *http;
     sigv4_signer *signer;
     logger *log;
-    rns_retry_state retry;   /* quota and jitter, kept across calls */
+    rns_retry_state retry; /* quota and jitter, kept across calls */
 };
 
 /* The outcome of one attempt, beside the error value. */

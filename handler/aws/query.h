@@ -37,12 +37,12 @@
 /* An API failure, as a value. code is the AWS error code ("Throttling",
  * "TargetGroupNotFound", ...) or one of the QUERY_CODE_* above. */
 typedef struct aws_error {
-    long http_status;      /* 0 when no response */
+    long http_status; /* 0 when no response */
     char code[64];
     char message[512];
     char request_id[128];
-    int attempts;          /* attempts made, including the last */
-    int deadline_cut;      /* the deadline, not the error, ended the attempts */
+    int attempts;     /* attempts made, including the last */
+    int deadline_cut; /* the deadline, not the error, ended the attempts */
 } aws_error;
 
 void aws_error_set(aws_error *e, const char *code, const char *fmt, ...)
@@ -70,9 +70,9 @@ int query_default_endpoint(const query_service *svc, const char *region, char *o
 
 /* An endpoint URL split for sending and signing. */
 typedef struct query_endpoint {
-    char url[1024];  /* scheme://authority/path, what libcurl is given */
-    char host[300];  /* the Host header: authority without a default port */
-    char path[512];  /* the request target that is signed, "/" at least */
+    char url[1024]; /* scheme://authority/path, what libcurl is given */
+    char host[300]; /* the Host header: authority without a default port */
+    char path[512]; /* the request target that is signed, "/" at least */
 } query_endpoint;
 
 /* 0, or -1 with err naming what is wrong with the URL. */
@@ -151,13 +151,13 @@ void query_scrub_message(aws_error *err, const sigv4_credentials *creds);
 /* ---- the client ---- */
 
 typedef struct query_client_config {
-    const query_service *service;  /* borrowed, static */
+    const query_service *service; /* borrowed, static */
     const char *region;
-    const char *endpoint_url;      /* NULL: query_default_endpoint */
-    sigv4_credentials creds;       /* borrowed for the client's lifetime */
-    int max_attempts;              /* 1..100 (AWS_MAX_ATTEMPTS) */
-    const char *ca_bundle;         /* NULL: the search of handler/aws/http.c */
-    logger *log;                   /* borrowed, may be NULL */
+    const char *endpoint_url; /* NULL: query_default_endpoint */
+    sigv4_credentials creds;  /* borrowed for the client's lifetime */
+    int max_attempts;         /* 1..100 (AWS_MAX_ATTEMPTS) */
+    const char *ca_bundle;    /* NULL: the search of handler/aws/http.c */
+    logger *log;              /* borrowed, may be NULL */
 } query_client_config;
 
 typedef struct query_client query_client;

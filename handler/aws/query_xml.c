@@ -24,11 +24,11 @@ struct query_xml {
     char text[XML_TEXT_MAX + 1];             /* character data of the current leaf */
     size_t text_len;
     int text_overflow;
-    int is_error;                            /* root is ErrorResponse or Response */
-    const query_xml_callbacks *cb;           /* NULL: success elements are not wanted */
+    int is_error;                  /* root is ErrorResponse or Response */
+    const query_xml_callbacks *cb; /* NULL: success elements are not wanted */
     aws_error *err;
     int saw_code;
-    char fail[256];                          /* first reason the document is rejected */
+    char fail[256]; /* first reason the document is rejected */
 };
 
 void query_xml_fail(query_xml *x, const char *fmt, ...)

@@ -70,7 +70,7 @@ static int url_ok(const char *url)
 int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_t deadline_ms,
              logger *lg, rns_error *err)
 {
-    static const char *const headers[] = { "Content-Type;", NULL };
+    static const char *const headers[] = {"Content-Type;", NULL};
     char host[256], why[256] = "";
     cfn_url_host(req->response_url ? req->response_url : "", host, sizeof host);
     if (!url_ok(req->response_url)) {
@@ -100,7 +100,7 @@ int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_
         if (hr == HTTP_OK)
             snprintf(why, sizeof why, "HTTP %ld", status);
         log_msg(lg, LOG_WARN, "CloudFormation response to %s, attempt %d: %s", host, attempt, why);
-        rns_retry_failure f = { attempt, CFN_PUT_ATTEMPTS, retryable(hr, status), 0, 0 };
+        rns_retry_failure f = {attempt, CFN_PUT_ATTEMPTS, retryable(hr, status), 0, 0};
         long wait;
         int cost;
         if (rns_retry_next(&rns_retry_cfn_put, NULL, &f, rns_wall_ms(), deadline_ms, &wait, &cost) != RNS_RETRY_WAIT)

@@ -18,7 +18,7 @@
 #include "handler/sync/reconcile.h"
 #include "runtime/log.h"
 
-#define CFN_REASON_MAX 1024      /* the whole response must stay under 4096 bytes */
+#define CFN_REASON_MAX 1024 /* the whole response must stay under 4096 bytes */
 #define CFN_PUT_ATTEMPTS RNS_RETRY_CFN_PUT_ATTEMPTS
 
 /* The PhysicalResourceId to answer with: Update and Delete keep the

@@ -109,8 +109,8 @@ static void read_int(const reader *r, problems *p, const char *name, long min, l
 
 static int parse_bool(const char *v, int *out)
 {
-    static const char *const yes[] = { "true", "1", "yes" };
-    static const char *const no[] = { "false", "0", "no" };
+    static const char *const yes[] = {"true", "1", "yes"};
+    static const char *const no[] = {"false", "0", "no"};
     for (size_t i = 0; i < 3; i++) {
         if (strcasecmp(v, yes[i]) == 0)
             return *out = 1, 0;
@@ -411,8 +411,8 @@ static void read_ca_bundle(const reader *r, config *cfg)
 
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen)
 {
-    reader r = { lookup, ctx };
-    problems p = { err, errlen, 0, 0 };
+    reader r = {lookup, ctx};
+    problems p = {err, errlen, 0, 0};
     config c;
     memset(&c, 0, sizeof c);
     if (errlen)

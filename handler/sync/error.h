@@ -11,19 +11,19 @@
 
 typedef enum rns_error_type {
     RNS_ERR_NONE = 0,
-    RNS_ERR_INVALID_EVENT,   /* the event is empty, not JSON, or unusable */
-    RNS_ERR_RESOLVE,         /* no usable address; nothing changed */
-    RNS_ERR_ELB_API,         /* an ELBv2 call failed */
-    RNS_ERR_RDS_API,         /* an RDS API call failed */
-    RNS_ERR_TIMEOUT,         /* the deadline came before convergence */
-    RNS_ERR_CFN_RESPONSE,    /* the CloudFormation answer could not be delivered */
-    RNS_ERR_CONFIG,          /* missing or invalid configuration */
-    RNS_ERR_NO_MEMORY,       /* out of memory, wherever it happened */
+    RNS_ERR_INVALID_EVENT, /* the event is empty, not JSON, or unusable */
+    RNS_ERR_RESOLVE,       /* no usable address; nothing changed */
+    RNS_ERR_ELB_API,       /* an ELBv2 call failed */
+    RNS_ERR_RDS_API,       /* an RDS API call failed */
+    RNS_ERR_TIMEOUT,       /* the deadline came before convergence */
+    RNS_ERR_CFN_RESPONSE,  /* the CloudFormation answer could not be delivered */
+    RNS_ERR_CONFIG,        /* missing or invalid configuration */
+    RNS_ERR_NO_MEMORY,     /* out of memory, wherever it happened */
     RNS_ERR_TYPE_COUNT
 } rns_error_type;
 
 typedef struct rns_error {
-    rns_error_type type;     /* RNS_ERR_NONE while there is no error */
+    rns_error_type type; /* RNS_ERR_NONE while there is no error */
     char message[1024];
 } rns_error;
 

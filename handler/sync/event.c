@@ -181,7 +181,8 @@ static void read_sns(const json_t *records, const char *db_identifier, event_inf
     out->kind = "sns-other";
     size_t i;
     const json_t *record;
-    json_array_foreach(records, i, record) {
+    json_array_foreach(records, i, record)
+    {
         if (!str_is(record, "EventSource", "aws:sns"))
             continue;
         rds_event ev;
@@ -202,9 +203,7 @@ static int is_sns(const json_t *root)
     const json_t *records = json_object_get(root, "Records");
     size_t i;
     const json_t *record;
-    json_array_foreach(records, i, record)
-        if (str_is(record, "EventSource", "aws:sns"))
-            return 1;
+    json_array_foreach(records, i, record) if (str_is(record, "EventSource", "aws:sns")) return 1;
     return 0;
 }
 
@@ -216,7 +215,8 @@ static int is_cloudformation(const json_t *root)
 static char *dup_str(const json_t *root, const char *key, const char *dflt)
 {
     const char *v = str_at(root, key);
-    return v ? strdup(v) : dflt ? strdup(dflt) : NULL;
+    return v ? strdup(v) : dflt ? strdup(dflt)
+                                : NULL;
 }
 
 static int read_cloudformation(const json_t *root, cfn_request *cfn)

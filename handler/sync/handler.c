@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 
 #include "common/clock.h"
+#include "handler/aws/elbv2.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/dns.h"
-#include "handler/aws/elbv2.h"
 #include "handler/sync/event.h"
 #include "handler/sync/metrics.h"
 #include "handler/sync/reconcile.h"
@@ -24,7 +24,7 @@ struct handler {
     logger *log;
     elb_client *elb;
     dns_resolver *dns;
-    http_client *cfn_http;   /* created at the first CloudFormation request */
+    http_client *cfn_http; /* created at the first CloudFormation request */
 };
 
 /* ---- the real I/O for reconcile_run ---- */
@@ -46,7 +46,8 @@ static int io_change(void *ctx, int deregister, const elb_target *targets, size_
 
 static int family_of(ip_family f)
 {
-    return f == IP_FAMILY_IPV6 ? AF_INET6 : f == IP_FAMILY_DUAL ? AF_UNSPEC : AF_INET;
+    return f == IP_FAMILY_IPV6 ? AF_INET6 : f == IP_FAMILY_DUAL ? AF_UNSPEC
+                                                                : AF_INET;
 }
 
 static dns_status io_resolve(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen)
@@ -81,7 +82,7 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     elb_client_config ec = {
         .region = cfg->region,
         .endpoint_url = cfg->endpoint_url,
-        .creds = { cfg->access_key_id, cfg->secret_access_key, cfg->session_token },
+        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
         .max_attempts = cfg->max_attempts,
         .ca_bundle = cfg->ca_bundle,
         .log = lg,
@@ -194,8 +195,8 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
 static int reconcile(handler *h, int dry_run, int failover, int64_t deadline, reconcile_report *rep,
                      rns_error *e)
 {
-    reconcile_io io = { h, io_describe, io_change, io_resolve, io_now, io_sleep };
-    reconcile_request req = { h->cfg, failover, dry_run, deadline, h->log };
+    reconcile_io io = {h, io_describe, io_change, io_resolve, io_now, io_sleep};
+    reconcile_request req = {h->cfg, failover, dry_run, deadline, h->log};
     return reconcile_run(&io, &req, rep, e);
 }
 

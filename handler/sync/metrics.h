@@ -15,9 +15,9 @@ typedef struct metrics_values {
     long dns_wait_ms;
     long reconcile_ms;
     long errors;
-    const char *trigger;     /* properties, not dimensions */
-    const char *event_id;    /* may be NULL or "" */
-    const char *error_type;  /* may be NULL or "" */
+    const char *trigger;    /* properties, not dimensions */
+    const char *event_id;   /* may be NULL or "" */
+    const char *error_type; /* may be NULL or "" */
 } metrics_values;
 
 /* The EMF line (malloc'd), or NULL when namespace is empty or out of memory. */

@@ -2,9 +2,9 @@
 #include "handler/sync/plan.h"
 
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 int target_is_draining(const elb_target *t)
 {

@@ -20,8 +20,8 @@
 
 #include <stddef.h>
 
-#include "handler/sync/addr.h"
 #include "handler/aws/elbv2.h"
+#include "handler/sync/addr.h"
 
 typedef struct target_plan {
     elb_target_list to_register;

@@ -33,7 +33,7 @@ typedef struct run {
     int64_t deadline;
     long margin;
     elb_target_list current;
-    answer used;            /* the usable answer the plan is made from */
+    answer used; /* the usable answer the plan is made from */
 } run;
 
 long reconcile_margin_ms(long budget_ms)
@@ -423,7 +423,7 @@ static int apply_batch(void *ctx, const elb_target *t, size_t n)
 /* Sends the list in batches; successes go to `done`. */
 static int apply(run *r, int deregister, const elb_target_list *l, elb_target_list *done, const char *after)
 {
-    batch_call k = { r, deregister, done, after };
+    batch_call k = {r, deregister, done, after};
     return elb_for_each_batch(l->items, l->count, apply_batch, &k, NULL);
 }
 
@@ -446,7 +446,7 @@ static int change(run *r)
     }
     log_plan(r, &p);
     rep->unchanged = p.unchanged;
-    p.unchanged = (elb_target_list){ NULL, 0 };
+    p.unchanged = (elb_target_list){NULL, 0};
     int rc = 0;
     if (r->req->dry_run) {
         rep->registered = p.to_register;

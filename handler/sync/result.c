@@ -16,7 +16,7 @@ static json_t *string_or_null(const char *s)
 
 static json_t *addresses(const addr_list *l)
 {
-    addr_list sorted = { NULL, 0 };
+    addr_list sorted = {NULL, 0};
     json_t *arr = json_array();
     for (size_t i = 0; i < l->count; i++)
         addr_list_add(&sorted, &l->items[i]);
@@ -33,7 +33,7 @@ static json_t *addresses(const addr_list *l)
 static json_t *targets(const elb_target_list *l)
 {
     json_t *arr = json_array();
-    elb_target_list sorted = { NULL, 0 };
+    elb_target_list sorted = {NULL, 0};
     if (l->count) {
         sorted.items = malloc(l->count * sizeof *sorted.items);
         if (!sorted.items)

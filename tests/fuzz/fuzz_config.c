@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/sync/config.h"
 #include "handler/aws/elbv2_internal.h"
+#include "handler/sync/config.h"
 #include "handler/sync/handler.h"
 #include "tests/fuzz/fuzz.h"
 

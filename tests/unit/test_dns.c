@@ -33,7 +33,7 @@ static int tasks(void)
  * still be listed for a moment after pthread_join returns. */
 static int tasks_settled(int want)
 {
-    struct timespec ms = { 0, 1000000L };
+    struct timespec ms = {0, 1000000L};
     int n = tasks();
     for (int i = 0; i < 2000 && n != want; i++) {
         nanosleep(&ms, NULL);

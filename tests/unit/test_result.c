@@ -153,7 +153,7 @@ static void test_error_json(void)
 
 static void test_metrics_line(void)
 {
-    metrics_values v = { 1, 2, 4120, 180, 0, "rds-event", "RDS-EVENT-0049", "" };
+    metrics_values v = {1, 2, 4120, 180, 0, "rds-event", "RDS-EVENT-0049", ""};
     char *line = metrics_line("RdsNlbSync", "pg-writer-tg", &v, 1717000000123LL);
     CHECK_STR(line, "{\"_aws\":{\"CloudWatchMetrics\":[{\"Namespace\":\"RdsNlbSync\",\"Dimensions\":[[\"TargetGroup\"]],"
                     "\"Metrics\":[{\"Name\":\"TargetsRegistered\",\"Unit\":\"Count\"},"
@@ -165,7 +165,7 @@ static void test_metrics_line(void)
                     "\"DnsWaitMs\":4120,\"ReconcileMs\":180,\"Errors\":0,\"trigger\":\"rds-event\","
                     "\"eventId\":\"RDS-EVENT-0049\"}");
     free(line);
-    metrics_values err = { 0, 0, 0, 20, 1, "manual", NULL, "ResolveError" };
+    metrics_values err = {0, 0, 0, 20, 1, "manual", NULL, "ResolveError"};
     line = metrics_line("Team/Db", "tg", &err, 1);
     CHECK(strstr(line, "\"Errors\":1,\"trigger\":\"manual\",\"errorType\":\"ResolveError\"}") != NULL);
     free(line);
