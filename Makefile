@@ -41,7 +41,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all tests asan check demo package bench fuzz deps clean format-check
+.PHONY: all tests asan check demo package bench fuzz deps clean format-check layers-check
 .DELETE_ON_ERROR:
 
 all: bootstrap $(BUILD)/sigv4
@@ -128,6 +128,10 @@ fuzz: deps
 CLANG_FORMAT ?= clang-format
 format-check:
 	@find common handler runtime sigv4 tests -name '*.[ch]' | sort | xargs $(CLANG_FORMAT) --dry-run -Werror
+
+# The libraries link, and the folders include, only downward.
+layers-check: $(ALL_LIBS)
+	@scripts/check-layers.sh $(BUILD)
 
 clean:
 	rm -rf build bootstrap

@@ -25,7 +25,7 @@ fi
 # at process start, before the Runtime API's first GET /next, although
 # nothing uses TLS until the first HTTPS request. OpenSSL 3 initialises
 # itself on first use, and the program asks for that without openssl.cnf
-# (handler/http.c, sigv4/signer.c), so curl's own call is taken out.
+# (handler/aws/http.c, sigv4/signer.c), so curl's own call is taken out.
 if [ ! -f "$src/.rns-lazy-openssl" ]; then
     sed -i 's/^  OPENSSL_init_ssl(flags, NULL);$/  (void)flags; \/\* rds-nlb-sync: OpenSSL starts on first use \*\//' \
         "$src/lib/vtls/openssl.c"

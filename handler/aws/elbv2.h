@@ -75,7 +75,4 @@ void elb_target_list_free(elb_target_list *list);
 /* The default endpoint URL for a region (aws, aws-cn, aws-us-gov, ...). */
 int elb_default_endpoint(const char *region, char *out, size_t outlen);
 
-/* Connections the client has opened so far. */
-long elb_connections_opened(const elb_client *c);
-
 #endif

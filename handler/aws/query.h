@@ -109,8 +109,6 @@ int query_xml_depth(const query_xml *x);
 /* Whether the element `up` levels above the current one (0: itself) has
  * this local name. */
 int query_xml_is(const query_xml *x, int up, const char *name);
-/* The current element's text (valid in on_end). */
-const char *query_xml_text(const query_xml *x, size_t *len);
 /* Copies the text into a field of `size` bytes; a value that does not fit
  * fails the parse (a cut Id would later name the wrong thing). 0, or -1. */
 int query_xml_take(query_xml *x, char *field, size_t size, const char *what);
@@ -170,8 +168,5 @@ void query_client_free(query_client *c);
  * read through cb, else -1 with *err (attempts and deadline_cut set). */
 int query_call(query_client *c, const char *action, const char *body, int64_t deadline_ms,
                const query_xml_callbacks *cb, aws_error *err);
-
-/* Connections opened so far. */
-long query_connections_opened(const query_client *c);
 
 #endif

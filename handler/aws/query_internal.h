@@ -11,4 +11,7 @@ void query_client_set_attempt_timeout(query_client *c, long timeout_ms);
 /* Tokens left in the client's retry quota. */
 int query_retry_tokens(const query_client *c);
 
+/* Connections opened so far. */
+long query_connections_opened(const query_client *c);
+
 #endif

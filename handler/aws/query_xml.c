@@ -71,13 +71,6 @@ int query_xml_depth(const query_xml *x)
     return x->depth;
 }
 
-const char *query_xml_text(const query_xml *x, size_t *len)
-{
-    if (len)
-        *len = x->text_len;
-    return x->text;
-}
-
 int query_xml_take(query_xml *x, char *field, size_t size, const char *what)
 {
     if (x->text_overflow || x->text_len >= size) {

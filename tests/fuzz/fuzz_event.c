@@ -1,4 +1,4 @@
-/* libFuzzer target: event recognition (handler/event.c) on any bytes, and
+/* libFuzzer target: event recognition (handler/sync/event.c) on any bytes, and
  * what the handler builds from a recognised event (result JSON, the
  * CloudFormation answer, the log fields), with the contract's invariants
  * checked on every input. */

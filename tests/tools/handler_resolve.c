@@ -1,4 +1,4 @@
-/* Resolves names with handler/dns.c and prints one line per lookup:
+/* Resolves names with handler/sync/dns.c and prints one line per lookup:
  *   STATUS ms addr,addr,...   or   STATUS ms message
  * usage: handler_resolve NAME [ipv4|ipv6|dual] [TIMEOUT_MS] [REPEAT]
  *        handler_resolve -    (commands on stdin, one a line, all on one resolver:)

@@ -1,4 +1,4 @@
-/* handler/addr.c: parsing, formatting, ordering, lists and CIDR ranges. */
+/* handler/sync/addr.c: parsing, formatting, ordering, lists and CIDR ranges. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 

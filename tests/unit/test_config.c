@@ -1,4 +1,4 @@
-/* handler/config.c: every variable of README.md, "Configuration", its default,
+/* handler/sync/config.c: every variable of README.md, "Configuration", its default,
  * its validation and the message that names it. */
 #include <stdlib.h>
 

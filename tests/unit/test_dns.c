@@ -1,4 +1,4 @@
-/* handler/dns.c without a DNS server: address literals, which getaddrinfo
+/* handler/sync/dns.c without a DNS server: address literals, which getaddrinfo
  * answers itself, to check that lookups share one worker thread started by
  * the first of them, that each lookup gets its own answer, and that freeing
  * the resolver ends its threads. (Answers from a real server, failures and

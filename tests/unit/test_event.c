@@ -1,4 +1,4 @@
-/* handler/event.c: every row of the event table of README.md ("Events"), with
+/* handler/sync/event.c: every row of the event table of README.md ("Events"), with
  * our fixtures (tests/fixtures/events) and, when RNS_SHARED is set, the
  * shared ones; wrong types, invalid payloads and the failover ID list. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* handler/plan.c: what to register, deregister and leave alone, under the
+/* handler/sync/plan.c: what to register, deregister and leave alone, under the
  * safety rules of README.md, "Result". */
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* handler/reconcile.c against a fake target group, a scripted resolver and a
+/* handler/sync/reconcile.c against a fake target group, a scripted resolver and a
  * virtual clock: the safety rules, the failover wait and its time limits,
  * error types and messages. No network, no real time. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* handler/result.c, metrics.c and cfn.c's documents: exact JSON text, key
+/* handler/sync/result.c, metrics.c and cfn.c's documents: exact JSON text, key
  * order, nulls, sorting, formatting. */
 #include <jansson.h>
 #include <stdlib.h>
