@@ -1,4 +1,4 @@
-/* libFuzzer target: ELBv2 response bodies (handler/elbv2_xml.c) as they come
+/* libFuzzer target: ELBv2 response bodies (handler/aws/elbv2_xml.c) as they come
  * off the network, then what the reconcile does with the targets read:
  * sorting, planning, formatting, the next request's body and the error
  * message. The plan must keep the contract's safety rules for any answer. */
