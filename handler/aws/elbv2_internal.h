@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "handler/aws/elbv2.h"
+#include "handler/aws/query_internal.h"
 
 extern const query_service elbv2_service;
 

@@ -7,8 +7,8 @@
  *   override URL; the region rule (aws_region_valid);
  * - one signed POST per attempt (SigV4, signed again each attempt), over one
  *   kept connection, with the standard retry mode (common/retry.h) and the
- *   retry classes of its errors; no attempt, wait or transfer past the
- *   caller's deadline;
+ *   retry classes of its errors (query_internal.h); no attempt, wait or
+ *   transfer past the caller's deadline;
  * - response XML: <ActionResponse> checked, <ErrorResponse> read into an
  *   aws_error, the success elements handed to the client's callbacks.
  *
@@ -126,25 +126,11 @@ void query_xml_fail(query_xml *x, const char *fmt, ...) __attribute__((format(pr
 int query_xml_parse(const char *xml, size_t len, const char *expect_root,
                     const query_xml_callbacks *cb, aws_error *err);
 
-/* ---- retry classes and messages ---- */
-
-/* One of the standard mode's throttling errors (or HTTP 429). */
-int query_error_is_throttling(const aws_error *err);
-/* Whether the standard retry mode retries this failure: throttling, HTTP
- * 500/502/503/504, the RequestTimeout codes, and our ConnectionError,
- * Timeout and MalformedResponse (the calls we make are idempotent). */
-int query_error_is_retryable(const aws_error *err);
+/* ---- error classes ---- */
 
 /* Whether no answer came: ConnectionError or Timeout (the endpoint may be
  * unreachable). */
 int query_error_is_unanswered(const aws_error *err);
-
-/* Makes an error message read from an answer safe to log and return: only
- * its first line is kept (Query APIs follow a SignatureDoesNotMatch message
- * with the canonical request and the string to sign, which quote the signed
- * headers, the session token among them), and a message that still holds a
- * piece of the secret key or of the session token is withheld. */
-void query_scrub_message(aws_error *err, const sigv4_credentials *creds);
 
 /* ---- the client ---- */
 

@@ -1,5 +1,6 @@
 /* CloudFormation responses (cfn.h). */
 #include "handler/sync/cfn.h"
+#include "handler/sync/internal.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -21,17 +21,6 @@
 #define CFN_REASON_MAX 1024 /* the whole response must stay under 4096 bytes */
 #define CFN_PUT_ATTEMPTS RNS_RETRY_CFN_PUT_ATTEMPTS
 
-/* The PhysicalResourceId to answer with: Update and Delete keep the
- * request's; Create (or a request without one) gets
- * "rds-nlb-sync-<target group name>". */
-void cfn_physical_id(const cfn_request *req, const char *target_group_name, char *out, size_t outlen);
-
-/* The response document (malloc'd): Status, Reason, PhysicalResourceId,
- * StackId, RequestId, LogicalResourceId, NoEcho, Data (a jansson object,
- * borrowed, may be NULL). Reason is cut at CFN_REASON_MAX bytes. */
-char *cfn_response_body(const cfn_request *req, const char *status, const char *reason,
-                        const char *physical_id, const json_t *data);
-
 /* "SUCCESS", or "FAILED" when the work failed (work_err holds an error). */
 const char *cfn_status(const rns_error *work_err);
 
@@ -42,12 +31,6 @@ const char *cfn_status(const rns_error *work_err);
 int cfn_answer(http_client *http, const cfn_request *req, const char *target_group_name,
                const reconcile_report *rep, const rns_error *work_err, int64_t deadline_ms, logger *lg,
                rns_error *put_err);
-
-/* PUTs body to req->response_url, retrying connection errors, timeouts and
- * 5xx answers (up to CFN_PUT_ATTEMPTS, never past deadline_ms). 0, or -1 with
- * a CloudFormationResponseError naming the host, never the URL. */
-int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_t deadline_ms,
-             logger *lg, rns_error *err);
 
 /* The host[:port] of a URL, for logs ("" when it has none). */
 void cfn_url_host(const char *url, char *out, size_t outlen);

@@ -51,13 +51,6 @@ int event_parse(const char *payload, size_t len, const char *db_identifier,
                 event_info *out, char *err, size_t errlen);
 void event_info_free(event_info *ev);
 
-/* Whether this ID is one of the failover-completion IDs (README.md, "Events"). */
-int event_is_failover_id(const char *event_id);
-
-/* Finds RDS-EVENT-NNNN (exactly four digits) anywhere in text, e.g. at the
- * end of an "Event ID" URL of either documentation host. 0, or -1. */
-int event_find_id(const char *text, char out[16]);
-
 /* "rds-event", "schedule", "cloudformation", "manual". */
 const char *event_trigger_name(event_trigger t);
 

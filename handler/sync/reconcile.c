@@ -1,6 +1,7 @@
 /* The reconcile (reconcile.h): describe, resolve (and wait), plan, register,
  * deregister. Every decision is one structured log line. */
 #include "handler/sync/reconcile.h"
+#include "handler/sync/internal.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -9,6 +9,7 @@
 
 #include "handler/aws/elbv2.h"
 #include "handler/aws/elbv2_internal.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
 #include "tests/fuzz/fuzz.h"

@@ -11,6 +11,7 @@
 
 #include "handler/sync/cfn.h"
 #include "handler/sync/event.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/result.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
 
 /* A target as DescribeTargetHealth reports it. */

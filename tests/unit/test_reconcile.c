@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
 

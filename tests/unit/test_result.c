@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "handler/sync/cfn.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/metrics.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/result.h"
