@@ -20,6 +20,7 @@ typedef struct answer {
     addr_list resolved;
     addr_list allowed;
     addr_list rejected;
+    int no_memory; /* splitting the answer ran out of memory */
     char error[512];
 } answer;
 
@@ -162,7 +163,9 @@ static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
 {
     char msg[900];
     reconcile_format_elb_error(action, t, n, e, msg, sizeof msg);
-    if (cut_by_deadline(r, e))
+    if (query_error_is_no_memory(e))
+        rns_error_set(r->err, RNS_ERR_NO_MEMORY, "%s%s", msg, after);
+    else if (cut_by_deadline(r, e))
         rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before the target group converged: %s%s",
                       msg, after);
     else
@@ -212,6 +215,7 @@ static void resolve_once(run *r, long timeout_ms, answer *a)
         return;
     if (split_answer(r->cfg, a) != 0) {
         a->status = DNS_ERROR;
+        a->no_memory = 1;
         snprintf(a->error, sizeof a->error, "%s: out of memory", r->cfg->db_endpoint);
         return;
     }
@@ -284,6 +288,10 @@ static const char *answer_status(const answer *a)
 
 static int resolve_error(run *r, const answer *last, const char *during)
 {
+    if (last->no_memory) {
+        rns_error_nomem(r->err, "splitting the DNS answer; nothing was changed");
+        return -1;
+    }
     const char *why = last->error[0] ? last->error : "no answer";
     size_t n = strlen(r->cfg->db_endpoint);
     if (strncmp(why, r->cfg->db_endpoint, n) == 0 && strncmp(why + n, ": ", 2) == 0)
