@@ -41,7 +41,7 @@ cd "$work"
 #   eat the invocation's deadline (the synchronous one ignores timeouts with
 #   CURLOPT_NOSIGNAL).
 # - the default CA bundle is Amazon Linux's; the program chooses its own
-#   (CONTRACT.md section 3), this is only libcurl's fallback.
+#   (README.md, "Configuration"), this is only libcurl's fallback.
 # - no OpenSSL config file is read at start (none exists in Lambda; it saves
 #   a file lookup at cold start).
 # - ac_cv_func_*: nothing newer than glibc 2.34 may be picked up

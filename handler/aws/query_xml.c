@@ -24,11 +24,11 @@ struct query_xml {
     char text[XML_TEXT_MAX + 1];             /* character data of the current leaf */
     size_t text_len;
     int text_overflow;
-    int is_error;                            /* root is ErrorResponse or Response */
-    const query_xml_callbacks *cb;           /* NULL: success elements are not wanted */
+    int is_error;                  /* root is ErrorResponse or Response */
+    const query_xml_callbacks *cb; /* NULL: success elements are not wanted */
     aws_error *err;
     int saw_code;
-    char fail[256];                          /* first reason the document is rejected */
+    char fail[256]; /* first reason the document is rejected */
 };
 
 void query_xml_fail(query_xml *x, const char *fmt, ...)
@@ -69,13 +69,6 @@ int query_xml_is(const query_xml *x, int up, const char *want)
 int query_xml_depth(const query_xml *x)
 {
     return x->depth;
-}
-
-const char *query_xml_text(const query_xml *x, size_t *len)
-{
-    if (len)
-        *len = x->text_len;
-    return x->text;
 }
 
 int query_xml_take(query_xml *x, char *field, size_t size, const char *what)
@@ -204,9 +197,16 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
     query_xml_fail(ud, "a DOCTYPE is not allowed in a response");
 }
 
+static int no_memory(aws_error *err, const char *why)
+{
+    snprintf(err->code, sizeof err->code, QUERY_CODE_NO_MEMORY);
+    snprintf(err->message, sizeof err->message, "out of memory %s", why);
+    return -1;
+}
+
 static int malformed(aws_error *err, const char *why)
 {
-    snprintf(err->code, sizeof err->code, "MalformedResponse");
+    snprintf(err->code, sizeof err->code, QUERY_CODE_MALFORMED);
     snprintf(err->message, sizeof err->message, "%s", why);
     return -1;
 }
@@ -237,7 +237,7 @@ static int run_parser(query_xml *x, const char *xml, size_t len)
     XML_Parser p = XML_ParserCreateNS(NULL, '|');
     enum XML_Status status;
     if (!p)
-        return malformed(x->err, "out of memory creating the XML parser");
+        return no_memory(x->err, "creating the XML parser");
     x->parser = p;
     XML_SetUserData(p, x);
     XML_SetElementHandler(p, on_start, on_end);
@@ -273,7 +273,7 @@ int query_xml_parse(const char *xml, size_t len, const char *expect_root,
     if (!xml || len == 0)
         return malformed(err, "empty response body");
     if (!(x = calloc(1, sizeof *x)))
-        return malformed(err, "out of memory");
+        return no_memory(err, "reading the response");
     x->cb = cb;
     x->err = err;
     rc = run_parser(x, xml, len);

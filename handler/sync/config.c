@@ -109,8 +109,8 @@ static void read_int(const reader *r, problems *p, const char *name, long min, l
 
 static int parse_bool(const char *v, int *out)
 {
-    static const char *const yes[] = { "true", "1", "yes" };
-    static const char *const no[] = { "false", "0", "no" };
+    static const char *const yes[] = {"true", "1", "yes"};
+    static const char *const no[] = {"false", "0", "no"};
     for (size_t i = 0; i < 3; i++) {
         if (strcasecmp(v, yes[i]) == 0)
             return *out = 1, 0;
@@ -367,29 +367,38 @@ static void check_endpoint_url(problems *p, const char *name, const char *v)
     }
 }
 
-static void read_endpoint_url(const reader *r, problems *p, config *cfg)
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 1 when the endpoint variables are to be ignored. */
+static int read_ignore_endpoints(const reader *r, problems *p)
 {
-    const char *name = "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2";
-    const char *v = get(r, name);
-    const char *ignore = get(r, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    const char *v = get(r, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
     char buf[SHOWN_MAX + 8];
     int ignored = 0;
-    if (ignore && parse_bool(ignore, &ignored) != 0)
-        problem(p, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%s: must be true or false",
-                shown(ignore, buf, sizeof buf));
+    if (v && parse_bool(v, &ignored) != 0)
+        problem(p, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%s: must be true or false", shown(v, buf, sizeof buf));
+    return ignored;
+}
+
+/* A service's endpoint: its own variable (AWS_ENDPOINT_URL_<SERVICE>), then
+ * AWS_ENDPOINT_URL, else the region's default; *out stays NULL when there
+ * is none. */
+static void read_service_endpoint(const reader *r, problems *p, int ignored, const char *service_var,
+                                  int (*default_endpoint)(const char *region, char *out, size_t outlen),
+                                  const char *region, char **out)
+{
+    const char *name = service_var;
+    const char *v = get(r, name);
     if (!v) {
         name = "AWS_ENDPOINT_URL";
         v = get(r, name);
     }
     if (v && !ignored) {
-        cfg->endpoint_url = strdup(v);
+        *out = strdup(v);
         check_endpoint_url(p, name, v);
         return;
     }
     char url[256];
-    if (cfg->region && aws_region_valid(cfg->region) &&
-        elb_default_endpoint(cfg->region, url, sizeof url) == 0)
-        cfg->endpoint_url = strdup(url);
+    if (region && aws_region_valid(region) && default_endpoint(region, url, sizeof url) == 0)
+        *out = strdup(url);
 }
 
 static void read_az(const reader *r, problems *p, config *cfg)
@@ -411,8 +420,8 @@ static void read_ca_bundle(const reader *r, config *cfg)
 
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen)
 {
-    reader r = { lookup, ctx };
-    problems p = { err, errlen, 0, 0 };
+    reader r = {lookup, ctx};
+    problems p = {err, errlen, 0, 0};
     config c;
     memset(&c, 0, sizeof c);
     if (errlen)
@@ -431,7 +440,8 @@ int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size
     c.access_key_id = read_secret(&r, &p, "AWS_ACCESS_KEY_ID", 1);
     c.secret_access_key = read_secret(&r, &p, "AWS_SECRET_ACCESS_KEY", 1);
     c.session_token = read_secret(&r, &p, "AWS_SESSION_TOKEN", 0);
-    read_endpoint_url(&r, &p, &c);
+    read_service_endpoint(&r, &p, read_ignore_endpoints(&r, &p), "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+                          elb_default_endpoint, c.region, &c.endpoint_url);
     read_int(&r, &p, "AWS_MAX_ATTEMPTS", 1, 20, 3, &c.max_attempts);
     read_ca_bundle(&r, &c);
     read_az(&r, &p, &c);
