@@ -109,7 +109,7 @@ deps:
 # sanitizer build and both packages are built at once, then the suites run in
 # parallel (tests/run.py).
 check: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) tests asan package-x86_64 package-arm64
+	@$(MAKE) --no-print-directory -j$(JOBS) tests asan package-x86_64 package-arm64 format-check layers-check
 	@$(PYTHON) tests/run.py --build $(BUILD) $(if $(TESTS),-k '$(TESTS)')
 
 # The edit-compile-test loop: unit tests and the core integration suites.
