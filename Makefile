@@ -123,8 +123,9 @@ demo: deps
 
 package: deps
 	@scripts/package.sh $(if $(ARCH),$(ARCH),x86_64)
+# '+': scripts/package.sh runs make, which then shares this make's job slots.
 package-x86_64 package-arm64:
-	@scripts/package.sh $(@:package-%=%)
+	+@scripts/package.sh $(@:package-%=%)
 
 bench: deps
 	$(MAKE) tests package
