@@ -69,8 +69,8 @@ ar=${tool_prefix}ar strip=${tool_prefix}strip objdump=${tool_prefix}objdump read
 # --- libcurl and expat, from Debian's sources, cached ----------------------
 deps=build/deps/$arch
 src=build/deps/src
-curl_src=$(scripts/apt-source.sh curl "$src")
-expat_src=$(scripts/apt-source.sh expat "$src")
+curl_src=$(scripts/sources.sh unpack curl "$src")
+expat_src=$(scripts/sources.sh unpack expat "$src")
 key() { # tree script: "<debian version>-<hash of the script and compiler>"
     local h
     h=$( { cat "$2"; "$cc" --version | sed -n 1p; } | sha256sum | cut -c1-12)
