@@ -3,7 +3,9 @@
  * TLS verification is always on. The CA bundle is chosen on the first HTTPS
  * request, not before: AWS_CA_BUNDLE, SSL_CERT_FILE, then the first that
  * exists of /etc/pki/tls/certs/ca-bundle.crt (Amazon Linux) and
- * /etc/ssl/certs/ca-certificates.crt (Debian). */
+ * /etc/ssl/certs/ca-certificates.crt (Debian). It is indexed then, and a
+ * certificate of it decoded only when a chain needs it (ca_store.h); a bundle
+ * that cannot be read or parsed is an HTTP_TLS_ERROR naming the file. */
 #ifndef RNS_HTTP_H
 #define RNS_HTTP_H
 
