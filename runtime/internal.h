@@ -57,6 +57,9 @@ void rt_headers_view(const rt_headers *h, lambda_invocation *inv);
 /* Copies at most `max` bytes of s, replacing each invalid UTF-8 sequence
  * with U+FFFD and never cutting a character in two; NULL means "". Sets *len. */
 char *rt_utf8_clean(const char *s, size_t max, size_t *len);
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), 0 if invalid
+ * (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF). */
+size_t rt_utf8_len(const unsigned char *s, size_t n);
 /* A jansson string of rt_utf8_clean(s, max); NULL only out of memory. */
 json_t *rt_json_text(const char *s, size_t max);
 /* Percent-encodes every byte outside RFC 3986's unreserved set, for a request

@@ -6,7 +6,7 @@
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
  * RFC 3629, so no overlong forms, surrogates or code points above U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t rt_utf8_len(const unsigned char *s, size_t n)
 {
     if (s[0] < 0x80)
         return 1;
@@ -47,7 +47,7 @@ char *rt_utf8_clean(const char *s, size_t max, size_t *len)
     if (!out)
         return NULL;
     while (n > 0) {
-        size_t k = utf8_len(p, n);
+        size_t k = rt_utf8_len(p, n);
         size_t w = k ? k : 3;
         if (o + w > max)
             break;
