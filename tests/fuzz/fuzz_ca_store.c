@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "handler/ca_store_internal.h"
+#include "handler/aws/ca_store_internal.h"
 #include "tests/fuzz/fuzz.h"
 
 #define CHECKED 4 /* certificates decoded per input: each costs OpenSSL ~1 M instructions */

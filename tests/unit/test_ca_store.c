@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "handler/ca_store_internal.h"
+#include "handler/aws/ca_store_internal.h"
 #include "tests/unit/check.h"
 
 #define SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"

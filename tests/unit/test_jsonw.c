@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/metrics.h"
+#include "handler/sync/metrics.h"
 #include "runtime/internal.h"
-#include "runtime/jsonw.h"
+#include "common/jsonw.h"
 #include "tests/unit/check.h"
 
 /* ---- the reference: the jansson implementation the writer replaced ---- */
