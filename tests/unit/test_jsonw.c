@@ -1,6 +1,6 @@
 /* runtime/jsonw.c against jansson, which defined the log format: the writer's
  * strings and values, a whole JSON log line (rt_log_line) and the EMF line
- * (metrics_line) are compared byte for byte with what the jansson objects and
+ * (metrics_line) and the result (result_dump) are compared byte for byte with what the jansson objects and
  * json_dumps of the previous implementation (kept below as the reference)
  * give, for tricky text: every ASCII control character, quotes, backslashes,
  * slashes, DEL, non-ASCII, invalid UTF-8, embedded NULs, cuts at a length. */
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "handler/sync/metrics.h"
+#include "handler/sync/result.h"
 #include "runtime/internal.h"
 #include "common/jsonw.h"
 #include "tests/unit/check.h"
@@ -253,6 +254,24 @@ static void test_emf_line_as_before(void)
     CHECK(metrics_line("", "tg", &cases[0], 1) == NULL);
 }
 
+static void test_result_dump_as_before(void)
+{
+    json_t *r = json_pack("{s:b, s:[s, s], s:[], s:n, s:s, s:I, s:{s:s}}", "converged", 1, "registered",
+                          "10.20.1.9:5432", "caf\xc3\xa9 \"q\" \x01", "deregistered", "error", "dnsName",
+                          "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com", "waitedMs", (json_int_t)4120, "x",
+                          "y", "z\\/");
+    size_t len = 0;
+    char *got = result_dump(r, &len), *want = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    CHECK(got && want && strcmp(got, want) == 0);
+    CHECK(got && len == strlen(got));
+    free(got);
+    free(want);
+    json_t *s = json_string("not an object");
+    CHECK(result_dump(s, &len) == NULL && len == 0); /* as json_dumps without JSON_ENCODE_ANY */
+    json_decref(s);
+    json_decref(r);
+}
+
 int main(void)
 {
     RUN(test_strings_as_jansson_dumps_them);
@@ -261,5 +280,6 @@ int main(void)
     RUN(test_log_line_as_before);
     RUN(test_random_messages_as_before);
     RUN(test_emf_line_as_before);
+    RUN(test_result_dump_as_before);
     return check_done();
 }
