@@ -62,12 +62,10 @@ SMALL_MB = 128
 
 
 def cpu_rows(res):
-    """Rows of callgrind's instruction counts, each with the CPU time it means here (at this
-    machine's rate: instructions per CPU millisecond of the warm invocation, measured in this
-    run) and at 128 MB (that time x 1769/128)."""
-    ins, pw = res.get("instructions") or {}, res.get("warm_per_invocation") or {}
+    """Rows of callgrind's instruction counts, each with the CPU time of the same phase measured
+    here (cpu_bench.py, native runs) and that time at 128 MB (x 1769/128)."""
+    ins = res.get("instructions") or {}
     slow = FULL_VCPU_MB / float(SMALL_MB)
-    rate = {k: ins[k]["warm"] / pw[k]["cpu_ms"] for k in ins if pw.get(k, {}).get("cpu_ms")}
     goals = {"init": 300e3, "first": 25e6, "warm": 450e3}
     names = {"init": "exec → first GET /next", "first": "first invocation after a cold start",
              "warm": "warm no-change invocation (mean of %s)" % (ins.get("ours", {}).get("warm_count", "—"))}
@@ -75,10 +73,10 @@ def cpu_rows(res):
     def cell(k, phase):
         if k not in ins:
             return "—"
-        n = ins[k][phase]
-        if k not in rate:
+        n, cpu = ins[k][phase], ins[k].get("cpu_ns", {}).get(phase)
+        if cpu is None:
             return count(n)
-        t = n / rate[k]
+        t = max(cpu, 0) / 1e6
         return "%s (%s; %s at 128 MB)" % (count(n), ms(t), ms(t * slow))
 
     out = []
