@@ -40,6 +40,21 @@ static size_t char_len(const unsigned char *s, size_t n, size_t *bad)
     return need;
 }
 
+int rns_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t bad, k;
+    for (; n > 0; p += k, n -= k) {
+        while (n > 0 && *p < 0x80) /* ASCII runs: the common case, one test a byte */
+            p++, n--;
+        if (n == 0)
+            break;
+        if (!(k = char_len(p, n, &bad)))
+            return 0;
+    }
+    return 1;
+}
+
 size_t rns_utf8_clean_to(char *out, size_t max, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

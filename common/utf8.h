@@ -10,6 +10,9 @@
 
 #include <jansson.h>
 
+/* 1 when s[0..n) is valid UTF-8 (its clean form is itself), else 0. */
+int rns_utf8_valid(const char *s, size_t n);
+
 /* Writes the clean form of s[0..n) to out, at most max bytes (no NUL
  * added); returns the bytes written. out may be NULL to measure. */
 size_t rns_utf8_clean_to(char *out, size_t max, const char *s, size_t n);

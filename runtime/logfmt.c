@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/jsonw.h"
 #include "runtime/internal.h"
 
 static const char *const level_names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
@@ -53,8 +54,9 @@ static int append_field(rns_buf *b, const char *key, json_t *value)
     const char *s = json_is_string(value) ? json_string_value(value) : NULL;
     char *dumped = NULL;
     if (!s || needs_quotes(s)) {
-        dumped = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!dumped)
+        jw w = {0};
+        jw_value(&w, value);
+        if (!(dumped = jw_finish(&w, NULL)))
             return -1;
         s = dumped;
     }
@@ -90,34 +92,42 @@ static char *text_line(const logger *lg, log_level level, const char *ts,
     return b.data;
 }
 
+/* The keys of the line itself: a field of the same name is left out. */
+static int fixed_key(const logger *lg, const char *key)
+{
+    return strcmp(key, "timestamp") == 0 || strcmp(key, "level") == 0 || strcmp(key, "message") == 0 ||
+           (lg->request_id[0] && strcmp(key, "requestId") == 0);
+}
+
+/* What json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) made of an object of the
+ * fixed keys updated with the missing fields, written directly. */
 static char *json_line(const logger *lg, log_level level, const char *ts,
                        const char *message, const json_t *fields, size_t *len)
 {
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    int rc = json_object_set_new(o, "timestamp", json_string(ts)) |
-             json_object_set_new(o, "level", json_string(log_level_name(level))) |
-             json_object_set_new(o, "message", rt_json_text(message, (size_t)-1));
-    if (lg->request_id[0])
-        rc |= json_object_set_new(o, "requestId", rt_json_text(lg->request_id, sizeof lg->request_id));
-    /* The fixed keys win over fields of the same name. */
-    if (json_is_object(fields))
-        rc |= json_object_update_missing(o, (json_t *)fields);
-    char *body = rc ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (!body)
-        return NULL;
-    size_t n = strlen(body);
-    char *line = realloc(body, n + 2);
-    if (!line) {
-        free(body);
-        return NULL;
+    jw w = {0};
+    const char *lv = log_level_name(level), *key;
+    json_t *value;
+    jw_lit(&w, "{\"timestamp\":");
+    jw_string(&w, ts, strlen(ts));
+    jw_lit(&w, ",\"level\":");
+    jw_string(&w, lv, strlen(lv));
+    jw_lit(&w, ",\"message\":");
+    jw_text(&w, message, (size_t)-1);
+    if (lg->request_id[0]) {
+        jw_lit(&w, ",\"requestId\":");
+        jw_text(&w, lg->request_id, sizeof lg->request_id);
     }
-    line[n] = '\n';
-    line[n + 1] = '\0';
-    *len = n + 1;
-    return line;
+    if (json_is_object(fields))
+        json_object_foreach((json_t *)fields, key, value) {
+            if (fixed_key(lg, key))
+                continue;
+            jw_lit(&w, ",");
+            jw_string(&w, key, strlen(key));
+            jw_lit(&w, ":");
+            jw_value(&w, value);
+        }
+    jw_lit(&w, "}\n");
+    return jw_finish(&w, len);
 }
 
 char *rt_log_line(const logger *lg, log_level level, int64_t unix_ms,

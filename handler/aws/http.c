@@ -9,6 +9,8 @@
  * CloudFormation response URL carries a signature. */
 #include "handler/aws/http.h"
 
+#include "handler/aws/ca_store.h"
+
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ struct http_client {
     int tls_ready;   /* the CA bundle has been chosen */
     char *ca_config; /* from the caller, may be NULL */
     char *ca_bundle; /* chosen on the first request; NULL: libcurl's default */
+    ca_store *cas;   /* the indexed ca_bundle, set with it */
     logger *log;
     long connections;
     char curl_err[CURL_ERROR_SIZE];
@@ -67,6 +70,7 @@ void http_client_free(http_client *c)
         curl_easy_cleanup(c->curl);
     if (c->global_init)
         curl_global_cleanup();
+    ca_store_free(c->cas); /* after the handle, whose TLS contexts use it */
     free(c->ca_config);
     free(c->ca_bundle);
     rns_buf_free(&c->body);
@@ -182,8 +186,8 @@ static int setup_handle(http_client *c, char *err, size_t errlen)
     return 0;
 }
 
-/* Chosen once, on the first HTTPS request. */
-static int setup_tls(http_client *c, char *err, size_t errlen)
+/* Chosen once, on the first HTTPS request; HTTP_OK or why not. */
+static http_result setup_tls(http_client *c, char *err, size_t errlen)
 {
     const char *ca = find_ca_bundle(c);
     c->tls_ready = 1;
@@ -194,24 +198,28 @@ static int setup_tls(http_client *c, char *err, size_t errlen)
     if (!ca) {
         if (c->log)
             log_msg(c->log, LOG_WARN, "no CA bundle found; using libcurl's default trust store");
-        return 0;
+        return HTTP_OK;
     }
     if (!(c->ca_bundle = strdup(ca))) {
         c->tls_ready = 0;
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return HTTP_OTHER_ERROR;
     }
-    /* Only the chosen bundle is trusted, not also the distribution's folder. */
-    if (RNS_CURL_SET(c->curl, CURLOPT_CAINFO, c->ca_bundle, err, errlen) ||
-        RNS_CURL_SET(c->curl, CURLOPT_CAPATH, NULL, err, errlen)) {
+    /* Indexed, not loaded: a certificate is decoded only when a chain needs
+     * it (ca_store.h). Only the chosen bundle is trusted, not also the
+     * distribution's folder. A bundle that cannot be read fails this request
+     * and is tried again on the next. */
+    if (!(c->cas = ca_store_open(ca, err, errlen)) || ca_store_attach(c->cas, c->curl, err, errlen) != 0) {
+        ca_store_free(c->cas);
+        c->cas = NULL;
         free(c->ca_bundle);
         c->ca_bundle = NULL;
         c->tls_ready = 0;
-        return -1;
+        return HTTP_TLS_ERROR;
     }
     if (c->log && logger_enabled(c->log, LOG_DEBUG))
-        log_msg(c->log, LOG_DEBUG, "CA bundle: %s", c->ca_bundle);
-    return 0;
+        log_msg(c->log, LOG_DEBUG, "CA bundle: %s (%zu certificates)", c->ca_bundle, ca_store_count(c->cas));
+    return HTTP_OK;
 }
 
 static int has_header(const char *const *headers, const char *name)
@@ -376,8 +384,8 @@ http_result http_request(http_client *c, const char *method, const char *url,
     }
     if (!c->curl && setup_handle(c, err, errlen) != 0)
         return HTTP_OTHER_ERROR;
-    if (!c->tls_ready && strncasecmp(url, "https:", 6) == 0 && setup_tls(c, err, errlen) != 0)
-        return HTTP_OTHER_ERROR;
+    if (!c->tls_ready && strncasecmp(url, "https:", 6) == 0 && (res = setup_tls(c, err, errlen)) != HTTP_OK)
+        return res;
     if (!(list = build_headers(headers))) {
         snprintf(err, errlen, "out of memory building headers");
         return HTTP_OTHER_ERROR;

@@ -6,7 +6,10 @@
  * request, not before: the configured file (AWS_CA_BUNDLE, else
  * SSL_CERT_FILE: http_ca_bundle_from_env), else the first that exists of
  * /etc/pki/tls/certs/ca-bundle.crt (Amazon Linux) and
- * /etc/ssl/certs/ca-certificates.crt (Debian), else libcurl's default. */
+ * /etc/ssl/certs/ca-certificates.crt (Debian), else libcurl's default. The
+ * bundle is indexed then, and a certificate of it decoded only when a chain
+ * needs it (ca_store.h); a bundle that cannot be read or parsed is an
+ * HTTP_TLS_ERROR naming the file. */
 #ifndef RNS_HTTP_H
 #define RNS_HTTP_H
 

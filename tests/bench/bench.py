@@ -43,9 +43,9 @@ sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "lib")]
 import stack  # noqa: E402
 
 FULL = dict(starts=21, warm=200, block=20, reactions=5, flip_after=2.0, sigv4_seconds=2.0,
-            runtime_starts=15, runtime_invocations=5000)
+            runtime_starts=15, runtime_invocations=5000, callgrind_warm=10, cpu_repeats=5)
 QUICK = dict(starts=3, warm=20, block=10, reactions=1, flip_after=1.0, sigv4_seconds=0.3,
-             runtime_starts=3, runtime_invocations=300)
+             runtime_starts=3, runtime_invocations=300, callgrind_warm=2, cpu_repeats=1)
 SETTLE_S = 1.0  # how long after the flip the reference is watched for a late RegisterTargets
 OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
 NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
@@ -131,11 +131,30 @@ def library_path(env):
     return dict(env, LD_LIBRARY_PATH=":".join(folders))
 
 
+SYSTEM_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt")
+
+
+def ca_bundle(s):
+    """The system CA bundle (about 145 roots, what a Lambda function trusts) with the stack's
+    test CA added, so that both implementations pay for a real trust store; the stack's own
+    one-certificate file when the machine has no system bundle."""
+    system = next((p for p in SYSTEM_BUNDLES if os.path.exists(p)), None)
+    if not system:
+        return s.elb.ca_file
+    path = os.path.join(s.dir, "ca-bundle.crt")
+    with open(path, "w") as out, open(system) as a, open(s.elb.ca_file) as b:
+        out.write(a.read() + b.read())
+    return path
+
+
 def implementations(s, paths):
     from bench_procs import Impl
-    ours_env = library_path(s.lambda_env())
+    bundle = ca_bundle(s)
+    # JSON logs, as a function with Lambda's JSON log format gets them.
+    ours_env = library_path(s.lambda_env(AWS_CA_BUNDLE=bundle, AWS_LAMBDA_LOG_FORMAT="JSON"))
     ref_env = library_path(s.lambda_env(s.env(Cluster_EndPoint=stack.DB_ENDPOINT, NLB_TG_ARN=s.target_group_arn,
-                                              RDS_Port=stack.DB_PORT, PYTHONDONTWRITEBYTECODE=1),
+                                              RDS_Port=stack.DB_PORT, PYTHONDONTWRITEBYTECODE=1,
+                                              AWS_CA_BUNDLE=bundle),
                                         _HANDLER="handler.lambda_handler"))
     return {"ours": Impl("rds-nlb-sync", [paths.pkg], ours_env, s.task_root),
             "ref": Impl("reference", ["/usr/bin/python3", paths.ref], ref_env, s.task_root),
@@ -255,6 +274,26 @@ def reaction_once(s, name, fn, flip_after):
             "returned_before_flip_ms": (flipped - res["time_ns"] / 1e9) * 1000}
 
 
+def measure_instructions(s, paths, impls, n, quick):
+    """Callgrind's instruction counts of the three phases (cpu_bench.py), ours and the
+    reference's; the reference is left out with --quick (it takes minutes under callgrind)."""
+    import cpu_bench
+    if not shutil.which("valgrind"):
+        say("valgrind is not installed: no instruction counts")
+        return {}
+    out = {}
+    for k in ("ours",) if quick else ("ours", "ref"):
+        say("instructions (callgrind) and CPU time: %s, %d warm invocations" % (impls[k].name, n["callgrind_warm"]))
+        with paths.log("callgrind-" + k) as log:
+            run = lambda native: cpu_bench.measure(
+                impls[k], paths.logs, stack.schedule_event, warm=n["callgrind_warm"],
+                check=lambda res: _no_change(s, k, res), log=log, reset=s.reset, function_arn=stack.FUNCTION_ARN,
+                native=native)
+            out[k] = run(False)
+            out[k]["cpu_ns"] = cpu_bench.median_phases([run(True) for _ in range(n["cpu_repeats"])])
+    return out
+
+
 # ------------------------------------------------------------------ report ---
 
 def elf_facts(path):
@@ -290,10 +329,18 @@ def notes(res, paths):
         "by a plain socket. Invocation times are from the fake Runtime API handing the event out to the result "
         "arriving, so they include the fake ELBv2 (Python; it checks each SigV4 signature with botocore) and the "
         "fake Runtime API, which both implementations pay alike: the ratios understate the difference.",
-        "First invocation: both use Debian's OpenSSL 3.0, whose first SSL_CTX_new and certificate loading "
-        "dominate a first HTTPS call here; the reference creates its TLS context during init (botocore does so "
-        "with the client), rds-nlb-sync on its first connection. The stack's CA bundle holds one certificate; "
-        "a full system bundle (about 140) adds tens of milliseconds to both.",
+        "First invocation: both use Debian's OpenSSL 3.0 and trust the system CA bundle (%s roots) with "
+        "the stack's test CA added; the reference creates its TLS context and loads the whole bundle during "
+        "init (botocore does so with the client), rds-nlb-sync indexes the bundle on its first HTTPS request "
+        "and decodes only the root the server's chain needs." % res.get("ca_roots", "?"),
+        "Instructions: callgrind counts every instruction the process executes in user space (the kernel's "
+        "share, exec and page faults included, is not in them), the same on every run and under any load: "
+        "init is exec → the first GET /next, the first invocation the event → the next GET /next, warm the "
+        "mean of %d no-change invocations after two more (cpu_bench.py). CPU time here is measured on the same "
+        "phases run natively (user + system of every thread, /proc/PID/task/*/schedstat; median of %d), so it "
+        "holds the kernel's work and moves with the machine's load. At 128 MB Lambda gives a function 128/1769 "
+        "of a vCPU (CPU is allotted in proportion to memory, one vCPU at 1,769 MB): a CPU millisecond here "
+        "takes about 1769/128 = 13.8 ms there." % (res["counts"]["callgrind_warm"], res["counts"]["cpu_repeats"]),
         "Same configuration for both: the stack's DB endpoint, target group and credentials (the reference "
         "reads them as Cluster_EndPoint, NLB_TG_ARN, RDS_Port; endpoint_url from "
         "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, which botocore 1.29 does not read itself; AWS_CA_BUNDLE).",
@@ -365,6 +412,8 @@ def main():
     from bench_procs import Function, Runtime, tree_bytes
     with stack.LocalStack() as s:
         impls = implementations(s, paths)
+        with open(impls["ours"].env["AWS_CA_BUNDLE"]) as f:
+            res["ca_roots"] = f.read().count("-----BEGIN CERTIFICATE-----")
         say("init: %d cold starts each of ours, the reference, the floor and ./bootstrap" % n["starts"])
         res["init"] = measure_init(paths, impls, n["starts"])
         say("first invocations: %d cold starts each" % n["starts"])
@@ -379,6 +428,7 @@ def main():
                     measure_warm(s, fns, n["warm"], n["block"])
                 res["rss_kib"] = {k: fn.peak_rss_kib() for k, fn in fns.items()}
                 fns.pop("echo").stop()
+                res["instructions"] = measure_instructions(s, paths, impls, n, quick=args.quick)
                 say("reaction: %d runs each, DNS flips %.1f s into the event" % (n["reactions"], n["flip_after"]))
                 runs = {k: [] for k in fns}
                 poll_s = int(impls["ours"].env["DNS_POLL_MS"]) / 1000.0

@@ -15,7 +15,7 @@ from collections import namedtuple
 Row = namedtuple("Row", "key metric ours reference ratio goal met")
 # Every row bench.py prints, in order (the smoke test checks them by key).
 ROW_KEYS = ("init", "init_floor", "init_dev", "first_invocation", "cold_total", "warm", "warm_floor", "warm_elb", "warm_cpu",
-            "peak_rss",
+            "cpu_init", "cpu_first", "cpu_warm", "peak_rss",
             "package", "reaction", "sigv4", "connections", "runtime_overhead", "runtime_first_next")
 RERUN = ("make bench                                   # builds, packages, runs (a few minutes)\n"
          "/usr/bin/python3 tests/bench/bench.py --quick  # tiny counts, to check the harness")
@@ -44,6 +44,49 @@ def times(r):
     if r is None:
         return "—"
     return "%.0f×" % r if r >= 100 else "%.1f×" % r if r >= 10 else "%.2f×" % r
+
+
+def count(n):
+    if n is None:
+        return "—"
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            v = n / div
+            return ("%.0f %s" if v >= 100 else "%.1f %s" if v >= 10 else "%.2f %s") % (v, unit)
+    return "%.0f" % n
+
+
+# Lambda allots CPU in proportion to memory: 1,769 MB buys one vCPU.
+FULL_VCPU_MB = 1769
+SMALL_MB = 128
+
+
+def cpu_rows(res):
+    """Rows of callgrind's instruction counts, each with the CPU time of the same phase measured
+    here (cpu_bench.py, native runs) and that time at 128 MB (x 1769/128)."""
+    ins = res.get("instructions") or {}
+    slow = FULL_VCPU_MB / float(SMALL_MB)
+    goals = {"init": 300e3, "first": 25e6, "warm": 450e3}
+    names = {"init": "exec → first GET /next", "first": "first invocation after a cold start",
+             "warm": "warm no-change invocation (mean of %s)" % (ins.get("ours", {}).get("warm_count", "—"))}
+
+    def cell(k, phase):
+        if k not in ins:
+            return "—"
+        n, cpu = ins[k][phase], ins[k].get("cpu_ns", {}).get(phase)
+        if cpu is None:
+            return count(n)
+        t = max(cpu, 0) / 1e6
+        return "%s (%s; %s at 128 MB)" % (count(n), ms(t), ms(t * slow))
+
+    out = []
+    for phase in ("init", "first", "warm"):
+        o = ins.get("ours", {}).get(phase)
+        r = ins.get("ref", {}).get(phase)
+        out.append(Row("cpu_" + phase, "instructions (callgrind): %s; CPU time here; at 128 MB" % names[phase],
+                       cell("ours", phase), cell("ref", phase), times(r / o) if o and r else "—",
+                       "≤ %s" % count(goals[phase]), _met(None if o is None else o <= goals[phase])))
+    return out
 
 
 def _met(ok):
@@ -84,6 +127,7 @@ def rows(res):
     add("warm_cpu", "CPU time of the function's process per warm invocation (user + system, mean)",
         ms(pw["ours"]["cpu_ms"]), ms(pw["ref"]["cpu_ms"]),
         times(pw["ref"]["cpu_ms"] / pw["ours"]["cpu_ms"]) if pw["ours"]["cpu_ms"] else "—", "—", "n/a")
+    out += cpu_rows(res)
     m = res["rss_kib"]
     r = m["ref"] / m["ours"]
     add("peak_rss", "peak resident memory (VmHWM) after the warm invocations", mib(m["ours"]), mib(m["ref"]),
