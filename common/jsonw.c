@@ -99,7 +99,8 @@ static void object(jw *w, const json_t *o)
     json_t *v;
     int first = 1;
     jw_raw(w, "{", 1);
-    json_object_foreach((json_t *)o, key, v) {
+    json_object_foreach((json_t *)o, key, v)
+    {
         if (!first)
             jw_raw(w, ",", 1);
         first = 0;

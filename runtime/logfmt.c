@@ -118,7 +118,8 @@ static char *json_line(const logger *lg, log_level level, const char *ts,
         jw_text(&w, lg->request_id, sizeof lg->request_id);
     }
     if (json_is_object(fields))
-        json_object_foreach((json_t *)fields, key, value) {
+        json_object_foreach((json_t *)fields, key, value)
+        {
             if (fixed_key(lg, key))
                 continue;
             jw_lit(&w, ",");

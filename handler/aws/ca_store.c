@@ -32,10 +32,10 @@ typedef struct ca_entry {
     size_t der_off, der_len;   /* in s->der */
     size_t subj_off, subj_len; /* in s->der */
     uint32_t key;
-    int aux;                   /* TRUSTED CERTIFICATE: DER followed by trust settings */
-    int bad;                   /* OpenSSL would not decode it: never offered */
-    X509 *x509;                /* NULL until verification asks for it */
-    X509_NAME *name;           /* decoded subject, only for names not byte-identical */
+    int aux;         /* TRUSTED CERTIFICATE: DER followed by trust settings */
+    int bad;         /* OpenSSL would not decode it: never offered */
+    X509 *x509;      /* NULL until verification asks for it */
+    X509_NAME *name; /* decoded subject, only for names not byte-identical */
 } ca_entry;
 
 struct ca_store {
@@ -118,7 +118,9 @@ static uint32_t fnv(uint32_t h, unsigned char c)
  * bytes are never ASCII letters or digits). */
 static uint32_t key_value(uint32_t h, unsigned tag, const unsigned char *p, size_t n)
 {
-    size_t width = tag == 0x1e ? 2 : tag == 0x1c ? 4 : 1, i, k;
+    size_t width = tag == 0x1e ? 2 : tag == 0x1c ? 4
+                                                 : 1,
+           i, k;
     for (i = 0; i + width <= n; i += width) {
         unsigned long u = 0;
         for (k = 0; k < width; k++)
@@ -167,17 +169,77 @@ uint32_t ca_name_key(const unsigned char *der, size_t len)
 
 /* Base64 digits: 1 + their value; white space 1 + B64_SPACE, '=' 1 + B64_PAD;
  * 0 for anything else (so that value - 1 is out of every range). */
-enum { B64_SPACE = 64, B64_PAD = 65 };
+enum { B64_SPACE = 64,
+       B64_PAD = 65 };
 static const unsigned char b64_table[256] = {
-    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-    [' '] = 1 + B64_SPACE, ['\t'] = 1 + B64_SPACE, ['\r'] = 1 + B64_SPACE, ['\n'] = 1 + B64_SPACE,
+    ['A'] = 1,
+    ['B'] = 2,
+    ['C'] = 3,
+    ['D'] = 4,
+    ['E'] = 5,
+    ['F'] = 6,
+    ['G'] = 7,
+    ['H'] = 8,
+    ['I'] = 9,
+    ['J'] = 10,
+    ['K'] = 11,
+    ['L'] = 12,
+    ['M'] = 13,
+    ['N'] = 14,
+    ['O'] = 15,
+    ['P'] = 16,
+    ['Q'] = 17,
+    ['R'] = 18,
+    ['S'] = 19,
+    ['T'] = 20,
+    ['U'] = 21,
+    ['V'] = 22,
+    ['W'] = 23,
+    ['X'] = 24,
+    ['Y'] = 25,
+    ['Z'] = 26,
+    ['a'] = 27,
+    ['b'] = 28,
+    ['c'] = 29,
+    ['d'] = 30,
+    ['e'] = 31,
+    ['f'] = 32,
+    ['g'] = 33,
+    ['h'] = 34,
+    ['i'] = 35,
+    ['j'] = 36,
+    ['k'] = 37,
+    ['l'] = 38,
+    ['m'] = 39,
+    ['n'] = 40,
+    ['o'] = 41,
+    ['p'] = 42,
+    ['q'] = 43,
+    ['r'] = 44,
+    ['s'] = 45,
+    ['t'] = 46,
+    ['u'] = 47,
+    ['v'] = 48,
+    ['w'] = 49,
+    ['x'] = 50,
+    ['y'] = 51,
+    ['z'] = 52,
+    ['0'] = 53,
+    ['1'] = 54,
+    ['2'] = 55,
+    ['3'] = 56,
+    ['4'] = 57,
+    ['5'] = 58,
+    ['6'] = 59,
+    ['7'] = 60,
+    ['8'] = 61,
+    ['9'] = 62,
+    ['+'] = 63,
+    ['/'] = 64,
+    [' '] = 1 + B64_SPACE,
+    ['\t'] = 1 + B64_SPACE,
+    ['\r'] = 1 + B64_SPACE,
+    ['\n'] = 1 + B64_SPACE,
     ['='] = 1 + B64_PAD,
 };
 
@@ -272,7 +334,10 @@ static int add_entry(ca_store *s, size_t off, size_t len, int aux)
  * certificate, 0 anything else. */
 static int block_type(const char *line, const char *end, const char **body)
 {
-    static const struct { const char *text; int type; } types[] = {
+    static const struct {
+        const char *text;
+        int type;
+    } types[] = {
         {"-----BEGIN CERTIFICATE-----", 1},
         {"-----BEGIN X509 CERTIFICATE-----", 1},
         {"-----BEGIN TRUSTED CERTIFICATE-----", 2},
@@ -304,8 +369,7 @@ static int index_pem(ca_store *s, const char *pem, size_t len, const char *name,
         }
         int rc = add_entry(s, s->der_len, (size_t)n, type == 2);
         if (rc != 0) {
-            snprintf(err, errlen, rc == -2 ? "CA bundle %s: out of memory" :
-                     "CA bundle %s: certificate %zu is not a DER certificate", name, s->count + 1);
+            snprintf(err, errlen, rc == -2 ? "CA bundle %s: out of memory" : "CA bundle %s: certificate %zu is not a DER certificate", name, s->count + 1);
             return -1;
         }
         s->der_len += (size_t)n;
@@ -353,8 +417,7 @@ ca_store *ca_store_open(const char *path, char *err, size_t errlen)
     else if (rc == RNS_BUF_IOERR)
         snprintf(err, errlen, "CA bundle %s: cannot read it: %s", path, strerror(errno));
     else
-        snprintf(err, errlen, rc == RNS_BUF_TOOBIG ? "CA bundle %s: larger than %u bytes" :
-                 "CA bundle %s: out of memory", path, CA_BUNDLE_MAX);
+        snprintf(err, errlen, rc == RNS_BUF_TOOBIG ? "CA bundle %s: larger than %u bytes" : "CA bundle %s: out of memory", path, CA_BUNDLE_MAX);
     fclose(f);
     rns_buf_free(&b);
     return s;

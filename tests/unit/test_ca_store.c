@@ -151,7 +151,7 @@ static void test_system_bundle_matches_openssl(void)
     char err[256];
     ca_store *s;
     X509_STORE *store;
-    STACK_OF(X509_OBJECT) *objs;
+    STACK_OF(X509_OBJECT) * objs;
     int loaded = 0;
     if (access(SYSTEM_BUNDLE, R_OK) != 0) {
         check_skip("test_system_bundle_matches_openssl", SYSTEM_BUNDLE " is not on this machine");

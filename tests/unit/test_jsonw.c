@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonw.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/metrics.h"
 #include "handler/sync/result.h"
 #include "runtime/internal.h"
-#include "common/jsonw.h"
 #include "tests/unit/check.h"
 
 /* ---- the reference: the jansson implementation the writer replaced ---- */
@@ -71,10 +72,21 @@ static char *ref_metrics_line(const char *ns, const char *target_group, const me
 /* ---- inputs ---- */
 
 static const char *const tricky[] = {
-    "", "plain text", "quote \" backslash \\ slash / end", "tab\there\nnewline\r\b\f", "\x01\x02\x1f\x7f",
+    "",
+    "plain text",
+    "quote \" backslash \\ slash / end",
+    "tab\there\nnewline\r\b\f",
+    "\x01\x02\x1f\x7f",
     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e", /* é € 𝄞 */
-    "lone \x80 continuation", "overlong \xc0\xaf", "surrogate \xed\xa0\x80", "above U+10FFFF \xf4\x90\x80\x80",
-    "truncated \xe2\x82", "\xff\xfe", "</script>", "\\u0000 as text", "key=value \"quoted\"",
+    "lone \x80 continuation",
+    "overlong \xc0\xaf",
+    "surrogate \xed\xa0\x80",
+    "above U+10FFFF \xf4\x90\x80\x80",
+    "truncated \xe2\x82",
+    "\xff\xfe",
+    "</script>",
+    "\\u0000 as text",
+    "key=value \"quoted\"",
 };
 #define NTRICKY (sizeof tricky / sizeof tricky[0])
 
@@ -239,8 +251,7 @@ static void test_emf_line_as_before(void)
         {3, 4, 5, 6, 7, "schedule", "bad \xff", "Timeout"},
         {3, 4, 5, 6, 7, "bad \xc3", "RDS-EVENT-0049", NULL},
     };
-    const char *names[][2] = {{"RdsNlbSync", "pg-writer-tg"}, {"Team/Db", NULL}, {"ns\\x", "t\x01g"},
-                              {"N", "tg"}, {"N", "tg"}, {"N", "tg"}};
+    const char *names[][2] = {{"RdsNlbSync", "pg-writer-tg"}, {"Team/Db", NULL}, {"ns\\x", "t\x01g"}, {"N", "tg"}, {"N", "tg"}, {"N", "tg"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *got = metrics_line(names[i][0], names[i][1], &cases[i], 1717000000123LL + (int64_t)i);
         char *want = ref_metrics_line(names[i][0], names[i][1], &cases[i], 1717000000123LL + (int64_t)i);
