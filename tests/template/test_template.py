@@ -854,13 +854,16 @@ ALERT_TOPIC = {"AlertTopicArn": "arn:aws:sns:eu-west-1:111122223333:pager"}
 
 
 def emitted_metrics():
-    """Metric names and dimensions handler/metrics.c writes in its EMF definition."""
+    """Metric names and dimensions handler/sync/metrics.c writes in its EMF definition (the C
+    string `definitions`, its literals joined and unescaped)."""
     with open(handler_source("metrics.c")) as f:
         src = f.read()
-    body = src[src.index("static json_t *definitions"):src.index("char *metrics_line")]
-    names = re.findall(r'"Name", "(\w+)"', body)
-    dims = re.findall(r'"Dimensions", "(\w+)"', body)
-    tap.ok(names and dims, "metrics.c's definitions() read")
+    body = src[src.index("static const char definitions[]"):]
+    body = body[:body.index(";")]
+    text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).replace('\\"', '"')
+    names = re.findall(r'"Name":"(\w+)"', text)
+    dims = re.findall(r'"Dimensions":\[\["(\w+)"\]\]', text)
+    tap.ok(names and dims, "metrics.c's definitions read: %r" % text)
     return names, dims
 
 
