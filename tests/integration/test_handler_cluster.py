@@ -183,7 +183,7 @@ def failover_invoke(event, **stage):
                     dns_cap_s=30)
     r = S.invoke(event, env=env(FAILOVER_WAIT_SECONDS=60))
     if fo.api_time is None:
-        S.rds._hooks.clear()
+        S.rds.clear_hooks()
         raise AssertionError("the writer never moved (no DescribeDBClusters answered); exit %d: %s"
                              % (r.code, r.stdout[:300]))
     api, dns = fo.wait(60)

@@ -30,10 +30,13 @@ FakeRds(region="eu-west-1", access_key=..., secret_key=..., session_token=None, 
       listed False: in DBClusterMembers but not in DescribeDBInstances.
   .remove_member(cluster_id, member_id)
   .set_cluster(cluster_id, endpoint=..., reader_endpoint=..., status=...)
+  .calls: as fake_query's, plus "writers" (the writer ids a DescribeDBClusters answer named) and
+      "marker_out" (the Marker a DescribeDBInstances answer carried, or None)
   .page_size: the most DBInstances one answer holds (the service: MaxRecords, default 100);
       a smaller page_size makes the fake page answers the way a larger cluster would.
   .on_call(action, n, fn): fn() runs once, right after the n-th answer to action (counted from
       now), before the next request is read: a state change bound to the function's progress.
+  .clear_hooks(), .clear_clusters()
   .inject(kind, action=None, count=1, **opts): the fake_query faults (throttling, access_denied,
       "500", "503", hang, drop, malformed, signature, expired_token, error) and
       cluster_not_found (404 DBClusterNotFoundFault), instance_not_found (404
@@ -303,6 +306,14 @@ class FakeRds(QueryFake):
         with self._lock:
             self._hooks.append([action, n, fn])
 
+    def clear_hooks(self):
+        with self._lock:
+            self._hooks = []
+
+    def clear_clusters(self):
+        with self._lock:
+            self._clusters = {}
+
     # -- the API --
     def _fault_message(self, message, call):
         p = call["params"]
@@ -352,7 +363,9 @@ class FakeRds(QueryFake):
             c = self._clusters.get(key)
             if c is None:
                 raise ApiError(404, "DBClusterNotFoundFault", "DBCluster %s not found." % wanted)
-            return cluster_xml(c, call["request_id"], self.region, no_writer=call["fault"] == "no_writer")
+            no_writer = call["fault"] == "no_writer"
+            call["writers"] = [] if no_writer else [m.id for m in c.members if m.writer]
+            return cluster_xml(c, call["request_id"], self.region, no_writer=no_writer)
 
     def _page_size(self, params):
         raw = params.get("MaxRecords")

@@ -709,13 +709,14 @@ class LocalStack:
     # -- the cluster (RDS API mode) --
     def reset_cluster(self, members=None, **cluster):
         """The fake RDS holding only CLUSTER_ID (members default AURORA_MEMBERS; cluster: add_cluster
-        options), no faults, no recorded calls (their signatures kept for the scan), page size 100."""
+        options), no faults, no on_call hooks, no recorded calls (their signatures kept for the scan), page
+        size 100."""
         self.rds.clear_faults()
         self.scan.harvest(self.rds.calls)
         self.rds.reset_calls()
         self.rds.page_size = 100
-        for cid in list(self.rds._clusters):
-            self.rds.remove_cluster(cid)
+        self.rds.clear_hooks()
+        self.rds.clear_clusters()
         opts = dict(dict(endpoint=AURORA_CLUSTER, reader_endpoint=AURORA_READER, port=DB_PORT), **cluster)
         self.rds.add_cluster(CLUSTER_ID, AURORA_MEMBERS if members is None else members, **opts)
 
