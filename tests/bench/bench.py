@@ -24,6 +24,9 @@ alternate run by run, so load from elsewhere hits both alike):
   boto3/botocore it relies on (installed size; the Python runtime ships it).
 - reaction: RDS-EVENT-0049 through SNS while DNS still answers the old primary,
   DNS flips FLIP seconds later: flip -> RegisterTargets of the new address.
+- cluster reaction (cluster_bench.py): DB_CLUSTER_IDENTIFIER, DNS_POLL_MS 100; the writer
+  moves in the fake RDS, the cluster endpoint's DNS 4 s later: API move -> RegisterTargets,
+  and how far ahead of the DNS change the group followed.
 - SigV4 signatures/s (sigv4_bench.measure) and the runtime's own overhead and
   baselines (runtime_bench.measure).
 """
@@ -393,6 +396,10 @@ def main():
                                    "ours_runs": runs["ours"], "ref_runs": runs["ref"],
                                    "poll_ms": int(impls["ours"].env["DNS_POLL_MS"]),
                                    "flip_after_s": n["flip_after"]}
+                import cluster_bench
+                say("cluster mode: %d failovers, the writer moves in the RDS API first" % n["reactions"])
+                with paths.log("cluster") as log:
+                    res["cluster"] = cluster_bench.measure(s, impls["ours"], n["reactions"], log)
         finally:
             for fn in fns.values():
                 fn.stop()
