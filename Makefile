@@ -14,16 +14,26 @@ ALL_CPPFLAGS = -I. -D_GNU_SOURCE -DRNS_VERSION='"$(VERSION)"' $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(CFLAGS)
 LDLIBS  ?= -lcurl -ljansson -lexpat -lssl -lcrypto
 
-# Every .c of a module is library code, except the *main.c entry points. The
+# Libraries, each linked only on those below it (README.md, Development):
+#   libcommon <- libsigv4, libruntime <- libaws <- libsync <- bootstrap
+# Every .c of a folder is library code, except the *main.c entry points. The
 # source lists may be overridden on the command line to build one module alone.
+COMMON_SRC  ?= $(wildcard common/*.c)
 SIGV4_SRC   ?= $(filter-out %main.c,$(wildcard sigv4/*.c))
 RUNTIME_SRC ?= $(filter-out %main.c,$(wildcard runtime/*.c))
-HANDLER_SRC ?= $(filter-out %main.c,$(wildcard handler/*.c))
+AWS_SRC     ?= $(wildcard handler/aws/*.c)
+SYNC_SRC    ?= $(wildcard handler/sync/*.c)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIBCOMMON   := $(BUILD)/libcommon.a
 LIBSIGV4    := $(BUILD)/libsigv4.a
 LIBRUNTIME  := $(BUILD)/libruntime.a
-LIBHANDLER  := $(BUILD)/libhandler.a
-ALL_LIBS    := $(LIBHANDLER) $(LIBRUNTIME) $(LIBSIGV4)
+LIBAWS      := $(BUILD)/libaws.a
+LIBSYNC     := $(BUILD)/libsync.a
+# What a binary on each layer links, in link order.
+SIGV4_LIBS   := $(LIBSIGV4) $(LIBCOMMON)
+RUNTIME_LIBS := $(LIBRUNTIME) $(LIBCOMMON)
+AWS_LIBS     := $(LIBAWS) $(LIBSIGV4) $(LIBRUNTIME) $(LIBCOMMON)
+ALL_LIBS     := $(LIBSYNC) $(AWS_LIBS)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -42,12 +52,14 @@ bootstrap: $(BUILD)/bootstrap
 $(BUILD)/bootstrap: $(BUILD)/obj/handler/main.o $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sigv4: $(BUILD)/obj/sigv4/sigv4_main.o $(LIBSIGV4)
+$(BUILD)/sigv4: $(BUILD)/obj/sigv4/sigv4_main.o $(SIGV4_LIBS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
 $(LIBSIGV4): $(call obj,$(SIGV4_SRC))
 $(LIBRUNTIME): $(call obj,$(RUNTIME_SRC))
-$(LIBHANDLER): $(call obj,$(HANDLER_SRC))
+$(LIBAWS): $(call obj,$(AWS_SRC))
+$(LIBSYNC): $(call obj,$(SYNC_SRC))
 $(ALL_LIBS):
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -56,21 +68,27 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# Tests and tools link only the module their name starts with (sigv4, runtime);
-# the rest link everything.
+# Tests and tools link only the layer their name starts with (common, sigv4,
+# runtime, elb: the AWS layer) and what is below it; the rest link everything.
 link = @mkdir -p $(@D) && $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 # (make needs a non-empty stem, hence the exact names beside the patterns)
-$(BUILD)/tests/test_sigv4: tests/unit/test_sigv4.c tests/unit/check.h $(LIBSIGV4)
+$(BUILD)/tests/test_common: tests/unit/test_common.c tests/unit/check.h $(LIBCOMMON)
 	$(link)
-$(BUILD)/tests/test_sigv4%: tests/unit/test_sigv4%.c tests/unit/check.h $(LIBSIGV4)
+$(BUILD)/tests/test_sigv4: tests/unit/test_sigv4.c tests/unit/check.h $(SIGV4_LIBS)
 	$(link)
-$(BUILD)/tests/test_runtime%: tests/unit/test_runtime%.c tests/unit/check.h $(LIBRUNTIME)
+$(BUILD)/tests/test_sigv4%: tests/unit/test_sigv4%.c tests/unit/check.h $(SIGV4_LIBS)
+	$(link)
+$(BUILD)/tests/test_runtime%: tests/unit/test_runtime%.c tests/unit/check.h $(RUNTIME_LIBS)
+	$(link)
+$(BUILD)/tests/test_elbv2: tests/unit/test_elbv2.c tests/unit/check.h $(AWS_LIBS)
 	$(link)
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(ALL_LIBS)
 	$(link)
-$(BUILD)/tools/sigv4%: tests/tools/sigv4%.c $(LIBSIGV4)
+$(BUILD)/tools/sigv4%: tests/tools/sigv4%.c $(SIGV4_LIBS)
 	$(link)
-$(BUILD)/tools/runtime%: tests/tools/runtime%.c $(LIBRUNTIME)
+$(BUILD)/tools/runtime%: tests/tools/runtime%.c $(RUNTIME_LIBS)
+	$(link)
+$(BUILD)/tools/elb_%: tests/tools/elb_%.c $(AWS_LIBS)
 	$(link)
 $(BUILD)/tools/%: tests/tools/%.c $(ALL_LIBS)
 	$(link)

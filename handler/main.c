@@ -15,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/config.h"
-#include "handler/handler.h"
-#include "handler/result.h"
+#include "common/buf.h"
+#include "handler/sync/config.h"
+#include "handler/sync/handler.h"
+#include "handler/sync/result.h"
 #include "runtime/log.h"
 #include "runtime/runtime.h"
 
@@ -67,40 +68,20 @@ static int usage(FILE *out, int status)
 static char *read_event(const char *path, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    rns_buf b;
+    int rc, e;
     if (!f)
         return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0 || n == cap) {
-            if (ferror(f) || (n == cap && cap >= MAX_EVENT_BYTES)) {
-                int e = ferror(f) ? errno : EFBIG;
-                free(buf);
-                buf = NULL;
-                errno = e;
-                break;
-            }
-            if (feof(f))
-                break;
-            char *bigger = realloc(buf, cap * 2 + 1);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
+    rns_buf_init(&b, MAX_EVENT_BYTES - 1);
+    rc = rns_buf_read(&b, f);
+    e = errno;
     if (f != stdin)
         fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
+    if (rc == RNS_BUF_OK)
+        return rns_buf_take(&b, len);
+    rns_buf_free(&b);
+    errno = rc == RNS_BUF_TOOBIG ? EFBIG : rc == RNS_BUF_NOMEM ? ENOMEM : e;
+    return NULL;
 }
 
 static void print_error_json(const char *type, const char *message)

@@ -1,11 +1,13 @@
 /* HTTP calls to the Runtime API: one curl easy handle, so one kept-alive
  * connection, configured once the way aws-lambda-cpp does it; connection
- * failures (and only those) are retried a bounded number of times. */
-#include <errno.h>
+ * failures (and only those) are retried a bounded number of times
+ * (common/retry.h). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
+#include "common/curl.h"
+#include "common/retry.h"
 #include "runtime/internal.h"
 
 #ifndef RNS_VERSION
@@ -18,7 +20,7 @@
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 {
     lambda_runtime *rt = userdata;
-    return rt_buf_append(&rt->body, p, size * n) == 0 ? size * n : 0;
+    return rns_buf_add(&rt->body, p, size * n) == 0 ? size * n : 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *userdata)
@@ -29,16 +31,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
     return size * n;
 }
 
-static int setup_failed(char *err, size_t errlen, const char *what, CURLcode rc)
-{
-    snprintf(err, errlen, "cannot configure libcurl (%s): %s", what, curl_easy_strerror(rc));
-    return -1;
-}
-
 #define SETOPT(opt, value) do { \
-        CURLcode rc_ = curl_easy_setopt(c, opt, value); \
-        if (rc_ != CURLE_OK) \
-            return setup_failed(err, errlen, #opt, rc_); \
+        if (RNS_CURL_SET(c, opt, value, err, errlen) != 0) \
+            return -1; \
     } while (0)
 
 int rt_api_setup(lambda_runtime *rt, char *err, size_t errlen)
@@ -136,19 +131,11 @@ static int configure(lambda_runtime *rt, const rt_call *call, struct curl_slist 
     return rc == CURLE_OK ? 0 : -1;
 }
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static int perform(lambda_runtime *rt, rt_call *call)
 {
     const char *method = call->body ? "POST" : "GET";
-    long pause = rt->backoff_ms;
     for (int attempt = 1;; attempt++) {
-        rt_buf_clear(&rt->body);
+        rns_buf_reset(&rt->body);
         rt_headers_clear(&rt->headers);
         rt->curl_error[0] = '\0';
         CURLcode rc = curl_easy_perform(rt->curl);
@@ -157,15 +144,17 @@ static int perform(lambda_runtime *rt, rt_call *call)
             return 0;
         }
         const char *why = rt->curl_error[0] ? rt->curl_error : curl_easy_strerror(rc);
-        if (!rt_api_retryable(rc) || attempt >= rt->attempts) {
+        rns_retry_failure f = {attempt, rt->attempts, rt_api_retryable(rc), 0, 0};
+        long pause;
+        int cost;
+        if (rns_retry_next(&rns_retry_runtime_api, NULL, &f, 0, 0, &pause, &cost) != RNS_RETRY_WAIT) {
             log_msg(rt->lg, LOG_ERROR, "Runtime API call %s %s failed after %d attempt(s): %s",
                     method, call->path, attempt, why);
             return -1;
         }
         log_msg(rt->lg, LOG_WARN, "Runtime API call %s %s failed (%s); retrying in %ld ms (attempt %d of %d)",
                 method, call->path, why, pause, attempt + 1, rt->attempts);
-        pause_ms(pause);
-        pause *= 2;
+        rns_sleep_ms(pause);
     }
 }
 

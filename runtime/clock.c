@@ -3,13 +3,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "runtime/internal.h"
 
 int64_t lambda_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return rns_wall_ms();
 }
 
 /* Without a deadline header (some emulators) the handler still needs a

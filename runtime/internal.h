@@ -10,19 +10,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "runtime/log.h"
 #include "runtime/runtime.h"
-
-/* ---- buf.c: a growable byte buffer, always NUL-terminated once used. */
-typedef struct rt_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-} rt_buf;
-
-int rt_buf_append(rt_buf *b, const void *p, size_t n); /* 0, or -1 out of memory */
-void rt_buf_clear(rt_buf *b);                           /* len = 0, keeps memory */
-void rt_buf_free(rt_buf *b);
 
 /* ---- headers.c: the invocation headers of one GET /next answer. */
 enum rt_header_id {
@@ -54,10 +44,8 @@ int64_t rt_parse_deadline(const char *s);
 void rt_headers_view(const rt_headers *h, lambda_invocation *inv);
 
 /* ---- text.c */
-/* Copies at most `max` bytes of s, replacing each invalid UTF-8 sequence
- * with U+FFFD and never cutting a character in two; NULL means "". Sets *len. */
-char *rt_utf8_clean(const char *s, size_t max, size_t *len);
-/* A jansson string of rt_utf8_clean(s, max); NULL only out of memory. */
+/* A jansson string of the C string s (NULL: "") cleaned to at most max bytes
+ * of UTF-8 (common/utf8.h); NULL only out of memory. */
 json_t *rt_json_text(const char *s, size_t max);
 /* Percent-encodes every byte outside RFC 3986's unreserved set, for a request
  * id used as a path segment. 0, or -1 if it does not fit in `size`. */
@@ -93,13 +81,12 @@ struct lambda_runtime {
     logger *lg;                    /* borrowed, may be NULL */
     char base[320];                /* http://host:port/2018-06-01 */
     char url[1280];                /* of the call in progress */
-    rt_buf body;                   /* answer body of the last call */
+    rns_buf body;                   /* answer body of the last call */
     rt_headers headers;            /* of the last GET /next */
-    rt_buf trace_env;              /* "_X_AMZN_TRACE_ID=..." given to putenv() */
+    rns_buf trace_env;              /* "_X_AMZN_TRACE_ID=..." given to putenv() */
     int collect_headers;           /* only GET /next keeps its headers */
     char curl_error[CURL_ERROR_SIZE];
-    int attempts;                  /* per call, on connection failures */
-    long backoff_ms;               /* first pause, doubled each retry */
+    int attempts;                  /* per call, on connection failures (common/retry.h) */
     int init_error_posted;
 };
 

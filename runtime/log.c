@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
 #include "runtime/internal.h"
 
 void logger_init(logger *lg, FILE *out)
@@ -25,7 +26,7 @@ void logger_set_request_id(logger *lg, const char *request_id)
         return;
     /* Cut at a character boundary so a JSON line never carries half of one. */
     size_t len = 0;
-    char *clean = request_id ? rt_utf8_clean(request_id, sizeof lg->request_id - 1, &len) : NULL;
+    char *clean = request_id ? rns_utf8_clean(request_id, strlen(request_id), sizeof lg->request_id - 1, &len) : NULL;
     memcpy(lg->request_id, clean ? clean : "", len + 1);
     free(clean);
 }

@@ -48,7 +48,7 @@ static int needs_quotes(const char *s)
 }
 
 /* key=value, the value bare when it can be, else as a JSON literal. */
-static int append_field(rt_buf *b, const char *key, json_t *value)
+static int append_field(rns_buf *b, const char *key, json_t *value)
 {
     const char *s = json_is_string(value) ? json_string_value(value) : NULL;
     char *dumped = NULL;
@@ -58,8 +58,8 @@ static int append_field(rt_buf *b, const char *key, json_t *value)
             return -1;
         s = dumped;
     }
-    int rc = rt_buf_append(b, " ", 1) | rt_buf_append(b, key, strlen(key)) |
-             rt_buf_append(b, "=", 1) | rt_buf_append(b, s, strlen(s));
+    int rc = rns_buf_add(b, " ", 1) | rns_buf_add(b, key, strlen(key)) |
+             rns_buf_add(b, "=", 1) | rns_buf_add(b, s, strlen(s));
     free(dumped);
     return rc ? -1 : 0;
 }
@@ -67,12 +67,12 @@ static int append_field(rt_buf *b, const char *key, json_t *value)
 static char *text_line(const logger *lg, log_level level, const char *ts,
                        const char *message, const json_t *fields, size_t *len)
 {
-    rt_buf b = {0};
+    rns_buf b = {0};
     const char *lv = log_level_name(level);
-    int rc = rt_buf_append(&b, ts, strlen(ts)) | rt_buf_append(&b, "\t", 1) |
-             rt_buf_append(&b, lv, strlen(lv)) | rt_buf_append(&b, "\t", 1) |
-             rt_buf_append(&b, lg->request_id, strnlen(lg->request_id, sizeof lg->request_id)) |
-             rt_buf_append(&b, "\t", 1) | rt_buf_append(&b, message, strlen(message));
+    int rc = rns_buf_add(&b, ts, strlen(ts)) | rns_buf_add(&b, "\t", 1) |
+             rns_buf_add(&b, lv, strlen(lv)) | rns_buf_add(&b, "\t", 1) |
+             rns_buf_add(&b, lg->request_id, strnlen(lg->request_id, sizeof lg->request_id)) |
+             rns_buf_add(&b, "\t", 1) | rns_buf_add(&b, message, strlen(message));
     const char *key;
     json_t *value;
     if (json_is_object(fields))
@@ -81,9 +81,9 @@ static char *text_line(const logger *lg, log_level level, const char *ts,
     for (size_t i = 0; i < b.len; i++)
         if (b.data[i] == '\n')
             b.data[i] = '\r';
-    rc |= rt_buf_append(&b, "\n", 1);
+    rc |= rns_buf_add(&b, "\n", 1);
     if (rc) {
-        rt_buf_free(&b);
+        rns_buf_free(&b);
         return NULL;
     }
     *len = b.len;

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/retry.h"
+#include "common/utf8.h"
 #include "runtime/internal.h"
 
-#define CONNECT_ATTEMPTS 5        /* 50 + 100 + 200 + 400 ms of pauses at most */
-#define FIRST_BACKOFF_MS 50L
 #define KEEP_BODY_BYTES (1L << 20) /* a bigger event buffer is not kept idle */
 #define ID_ROOM 768               /* a request id, percent-encoded */
 #define TRACE_ENV "_X_AMZN_TRACE_ID"
@@ -41,8 +41,7 @@ static int valid_api(const char *api)
 static int runtime_init(lambda_runtime *rt, const char *api, char *err, size_t errlen)
 {
     snprintf(rt->base, sizeof rt->base, "http://%s/2018-06-01", api);
-    rt->attempts = CONNECT_ATTEMPTS;
-    rt->backoff_ms = FIRST_BACKOFF_MS;
+    rt->attempts = RNS_RETRY_RUNTIME_API_ATTEMPTS;
     rt->curl = curl_easy_init();
     if (!rt->curl) {
         set_err(err, errlen, "cannot create a libcurl handle");
@@ -94,8 +93,8 @@ void lambda_runtime_free(lambda_runtime *rt)
         return;
     if (rt->curl)
         curl_easy_cleanup(rt->curl);
-    rt_buf_free(&rt->body);
-    rt_buf_free(&rt->trace_env); /* never in the environment between invocations */
+    rns_buf_free(&rt->body);
+    rns_buf_free(&rt->trace_env); /* never in the environment between invocations */
     rt_headers_clear(&rt->headers);
     free(rt);
     curl_global_cleanup();
@@ -105,7 +104,7 @@ void lambda_runtime_free(lambda_runtime *rt)
 static char *answer_excerpt(const lambda_runtime *rt)
 {
     size_t len;
-    char *s = rt_utf8_clean(rt->body.data, 200, &len);
+    char *s = rns_utf8_clean(rt->body.data, rt->body.data ? strlen(rt->body.data) : 0, 200, &len);
     if (s)
         for (char *p = s; *p; p++)
             if ((unsigned char)*p < 0x20)
@@ -238,9 +237,9 @@ static void set_trace_env(lambda_runtime *rt, const char *trace)
     unsetenv(TRACE_ENV);
     if (!*trace)
         return;
-    rt_buf_clear(&rt->trace_env);
-    if (rt_buf_append(&rt->trace_env, TRACE_ENV "=", strlen(TRACE_ENV "=")) != 0 ||
-        rt_buf_append(&rt->trace_env, trace, strlen(trace)) != 0 || putenv(rt->trace_env.data) != 0)
+    rns_buf_reset(&rt->trace_env);
+    if (rns_buf_add(&rt->trace_env, TRACE_ENV "=", strlen(TRACE_ENV "=")) != 0 ||
+        rns_buf_add(&rt->trace_env, trace, strlen(trace)) != 0 || putenv(rt->trace_env.data) != 0)
         log_msg(rt->lg, LOG_WARN, "cannot set %s (out of memory)", TRACE_ENV);
 }
 
@@ -273,7 +272,7 @@ static int invoke(lambda_runtime *rt, lambda_handler_fn handler, void *user)
     lambda_response_free(&r);
     logger_set_request_id(rt->lg, NULL);
     if (rt->body.cap > KEEP_BODY_BYTES)
-        rt_buf_free(&rt->body);
+        rns_buf_free(&rt->body);
     return status;
 }
 

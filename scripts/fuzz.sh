@@ -49,10 +49,10 @@ build() {
         objs="$objs $FB/obj/tests/fuzz/fuzz_$t.o"
     done
     make -s -j"$JOBS" BUILD="$FB" CC=clang CFLAGS="$CFLAGS_FUZZ" \
-        "$FB/libhandler.a" "$FB/libruntime.a" "$FB/libsigv4.a" $objs
+        "$FB/libsync.a" "$FB/libaws.a" "$FB/libsigv4.a" "$FB/libruntime.a" "$FB/libcommon.a" $objs
     for t in $TARGETS; do
         clang -fsanitize=fuzzer $SAN -o "$FB/fuzz_$t" "$FB/obj/tests/fuzz/fuzz_$t.o" \
-            "$FB/libhandler.a" "$FB/libruntime.a" "$FB/libsigv4.a" \
+            "$FB/libsync.a" "$FB/libaws.a" "$FB/libsigv4.a" "$FB/libruntime.a" "$FB/libcommon.a" \
             -lcurl -ljansson -lexpat -lssl -lcrypto
     done
 }

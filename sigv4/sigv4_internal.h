@@ -47,11 +47,9 @@ void sv_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Character classes of bytes (text.c). */
-enum { SV_TCHAR = 1, SV_UNRESERVED = 2, SV_SPACE = 4, SV_LEAD = 8 };
+enum { SV_TCHAR = 1, SV_SPACE = 4, SV_LEAD = 8 };
 extern const unsigned char sv_class[256];
 
-/* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ */
-static inline int sv_is_unreserved(unsigned char c) { return sv_class[c] & SV_UNRESERVED; }
 /* RFC 7230 token character */
 static inline int sv_is_tchar(unsigned char c) { return sv_class[c] & SV_TCHAR; }
 
@@ -67,7 +65,7 @@ size_t sv_space_len(const unsigned char *s, size_t n);
 void sv_trimall(sv_out *o, const char *s, size_t n);
 
 /* Percent-encodes every byte but the unreserved ones (and '/' when keep_slash),
- * with upper-case hex. Writes at most 3n bytes. */
+ * with upper-case hex (common/pct.h). Writes at most 3n bytes. */
 void sv_uri_encode(sv_out *o, const char *s, size_t n, int keep_slash);
 
 /* The canonical URI of a raw path (no query): dot segments removed, empty

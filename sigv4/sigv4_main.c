@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
+#include "common/utf8.h"
 #include "sigv4/sigv4.h"
 #include "sigv4/sigv4_internal.h"
 
@@ -105,76 +107,9 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-static char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 65536, n = 0, got;
-    char *buf = malloc(cap), *bigger;
-
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            bigger = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!bigger)
-                free(buf);
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-/* The valid UTF-8 of s, every ill-formed subsequence replaced by U+FFFD
- * (Unicode's "maximal subpart" rule, as Python's errors="replace"). */
-static size_t utf8_char(const unsigned char *s, size_t n, int *ok)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t need, i;
-
-    *ok = 1;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    else
-        return *ok = 0, 1;
-    for (i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi)
-            return *ok = 0, i;
-        lo = 0x80, hi = 0xbf;
-    }
-    return need + 1;
-}
-
 static json_t *json_text(const char *s, size_t n)
 {
-    char *clean = malloc(n * 3 + 1);
-    size_t i = 0, m = 0;
-    json_t *j;
-
-    if (!clean)
-        return NULL;
-    while (i < n) {
-        int ok;
-        size_t k = utf8_char((const unsigned char *)s + i, n - i, &ok);
-
-        if (ok)
-            memcpy(clean + m, s + i, k), m += k;
-        else
-            memcpy(clean + m, "\xef\xbf\xbd", 3), m += 3;
-        i += k;
-    }
-    j = json_stringn(clean, m);
-    free(clean);
-    return j;
+    return rns_json_text(s, n, (size_t)-1);
 }
 
 static int replaced(const sigv4_signature *sig, const char *name)
@@ -309,8 +244,7 @@ static int sign_and_print(const options *o, const char *in, size_t len)
 int main(int argc, char **argv)
 {
     options o;
-    size_t len = 0;
-    char *in;
+    rns_buf in;
     int rc = parse_options(argc, argv, &o);
 
     if (rc > 0) {
@@ -319,17 +253,18 @@ int main(int argc, char **argv)
     }
     if (rc < 0)
         return EXIT_USAGE;
-    in = read_all(stdin, &len);
-    if (!in) {
+    rns_buf_init(&in, 0);
+    if (rns_buf_read(&in, stdin) != RNS_BUF_OK) {
+        rns_buf_free(&in);
         fprintf(stderr, "sigv4: cannot read the request on stdin\n");
         return 1;
     }
-    if (len == 0) {
-        free(in);
+    if (in.len == 0) {
+        rns_buf_free(&in);
         fprintf(stderr, "sigv4: empty request on stdin\n");
         return EXIT_USAGE;
     }
-    rc = sign_and_print(&o, in, len);
-    free(in);
+    rc = sign_and_print(&o, in.data, in.len);
+    rns_buf_free(&in);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/pct.h"
 #include "sigv4/sigv4_internal.h"
 
 void sv_error(char *err, size_t errlen, const char *fmt, ...)
@@ -17,18 +18,18 @@ void sv_error(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* SV_TCHAR: RFC 7230 tchar; SV_UNRESERVED: RFC 3986 unreserved; SV_SPACE:
+/* SV_TCHAR: RFC 7230 tchar; SV_SPACE:
  * ASCII whitespace of Python's str.split(); SV_LEAD: first byte of a UTF-8
  * whitespace character (U+0085 U+00A0 U+1680 U+2000-U+3000). */
 const unsigned char sv_class[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4,
-    4, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 3, 3, 0,
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0,
-    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 1, 3,
-    1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 1, 0, 3, 0,
+    4, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -109,27 +110,11 @@ void sv_trimall(sv_out *o, const char *s, size_t n)
 
 void sv_uri_encode(sv_out *o, const char *s, size_t n, int keep_slash)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    char *w;
-    size_t i;
-
     if (n > (o->cap - o->len) / 3) {
         o->overflow = 1;
         return;
     }
-    w = o->p + o->len;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (sv_is_unreserved(c) || (keep_slash && c == '/')) {
-            *w++ = (char)c;
-        } else {
-            *w++ = '%';
-            *w++ = hex[c >> 4];
-            *w++ = hex[c & 15];
-        }
-    }
-    o->len = (size_t)(w - o->p);
+    o->len += rns_pct_encode(o->p + o->len, s, n, keep_slash);
 }
 
 static unsigned char lower(unsigned char c)

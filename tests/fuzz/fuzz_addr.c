@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/addr.h"
-#include "handler/cfn.h"
-#include "handler/elbv2_internal.h"
+#include "handler/sync/addr.h"
+#include "handler/sync/cfn.h"
+#include "handler/aws/elbv2_internal.h"
 #include "tests/fuzz/fuzz.h"
 
 static void check_cidrs(const char *text)
@@ -44,9 +44,9 @@ static void check_address(const char *text)
 
 static void check_endpoint(const char *text)
 {
-    elbv2_endpoint ep;
+    query_endpoint ep;
     char err[160];
-    if (elbv2_parse_endpoint(text, &ep, err, sizeof err) != 0) {
+    if (query_parse_endpoint(text, &ep, err, sizeof err) != 0) {
         FUZZ_CHECK(err[0] != '\0');
         return;
     }

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/config.h"
-#include "handler/elbv2_internal.h"
-#include "handler/handler.h"
+#include "handler/sync/config.h"
+#include "handler/aws/elbv2_internal.h"
+#include "handler/sync/handler.h"
 #include "tests/fuzz/fuzz.h"
 
 #define MAX_VARS 64
@@ -103,7 +103,7 @@ static void rotate_secrets(env *e)
 
 static void check_config(const config *c)
 {
-    elbv2_endpoint ep;
+    query_endpoint ep;
     char why[160];
     FUZZ_CHECK(c->target_group_arn && c->target_group_name && c->db_endpoint && c->db_identifier);
     FUZZ_CHECK(c->db_port >= 1 && c->db_port <= 65535);
@@ -111,7 +111,7 @@ static void check_config(const config *c)
     FUZZ_CHECK(c->max_attempts >= 1 && c->max_attempts <= 20);
     FUZZ_CHECK(c->dns_poll_ms >= 50 && c->failover_wait_seconds >= 0);
     FUZZ_CHECK(c->region && c->endpoint_url && c->access_key_id && c->secret_access_key);
-    (void)elbv2_parse_endpoint(c->endpoint_url, &ep, why, sizeof why);
+    (void)query_parse_endpoint(c->endpoint_url, &ep, why, sizeof why);
 }
 
 /* The configuration error, or the handler's construction error, or "". */

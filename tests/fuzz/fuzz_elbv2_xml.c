@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/elbv2.h"
-#include "handler/elbv2_internal.h"
-#include "handler/plan.h"
-#include "handler/reconcile.h"
+#include "handler/aws/elbv2.h"
+#include "handler/aws/elbv2_internal.h"
+#include "handler/sync/plan.h"
+#include "handler/sync/reconcile.h"
 #include "tests/fuzz/fuzz.h"
 
 #define PORT 5432
@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(list.items == NULL && list.count == 0);
         err.attempts = 1;
         reconcile_format_elb_error("RegisterTargets", NULL, 0, &err, msg, sizeof msg);
-        (void)elb_error_is_retryable(&err);
+        (void)query_error_is_retryable(&err);
     } else {
         for (size_t i = 0; i < list.count; i++) {
             char text[300];

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "handler/cfn.h"
-#include "handler/event.h"
-#include "handler/result.h"
+#include "handler/sync/cfn.h"
+#include "handler/sync/event.h"
+#include "handler/sync/result.h"
 #include "tests/fuzz/fuzz.h"
 
 #define DB_IDENTIFIER "orders-db"

@@ -9,7 +9,7 @@
  *     --region R            default: AWS_REGION, then AWS_DEFAULT_REGION
  *     --endpoint URL        default: AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, then AWS_ENDPOINT_URL
  *     --max-attempts N      default: AWS_MAX_ATTEMPTS, then 3
- *     --ca-bundle FILE      default: none given, the client's own search (AWS_CA_BUNDLE, ...)
+ *     --ca-bundle FILE      default: AWS_CA_BUNDLE, then SSL_CERT_FILE, then the system bundles
  *     --deadline-ms N       per run, from the start (default 30000)
  *     --attempt-timeout-ms N
  *     --repeat N            run the whole sequence N times (default 1)
@@ -28,9 +28,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "handler/elbv2.h"
+#include "handler/aws/elbv2.h"
+#include "handler/aws/elbv2_internal.h"
+#include "handler/aws/http.h"
 #include "runtime/log.h"
 #include "runtime/runtime.h"
+
+static const char *env(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
 
 typedef struct options {
     const char *region, *endpoint, *ca_bundle;
@@ -222,7 +230,7 @@ int main(int argc, char **argv)
     cfg.creds.secret_access_key = getenv("AWS_SECRET_ACCESS_KEY");
     cfg.creds.session_token = getenv("AWS_SESSION_TOKEN");
     cfg.max_attempts = o.max_attempts;
-    cfg.ca_bundle = o.ca_bundle;
+    cfg.ca_bundle = o.ca_bundle ? o.ca_bundle : http_ca_bundle_from_env(env, NULL);
     cfg.log = &lg;
     if (!(c = elb_client_new(&cfg, err, sizeof err))) {
         fprintf(stderr, "elb_client: %s\n", err);

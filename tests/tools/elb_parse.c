@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/elbv2.h"
-#include "handler/elbv2_internal.h"
+#include "handler/aws/elbv2.h"
+#include "handler/aws/elbv2_internal.h"
 
 static char *slurp(const char *path, size_t *len)
 {

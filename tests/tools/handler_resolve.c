@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "handler/dns.h"
+#include "handler/sync/dns.h"
 
 static long now_ms(void)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "handler/addr.h"
+#include "handler/sync/addr.h"
 
 static ip_addr A(const char *text)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "handler/config.h"
+#include "handler/sync/config.h"
 
 #define ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 #define MAX_VARS 32

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "handler/dns.h"
+#include "handler/sync/dns.h"
 
 #define LOOKUPS 1000
 

@@ -8,8 +8,9 @@
 #include <time.h>
 
 #include "check.h"
-#include "handler/elbv2.h"
-#include "handler/elbv2_internal.h"
+#include "handler/aws/elbv2.h"
+#include "handler/aws/elbv2_internal.h"
+#include "common/retry.h"
 
 #define GOLDEN_ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 
@@ -362,30 +363,30 @@ static void test_default_endpoints(void)
 
 static void test_endpoint_urls(void)
 {
-    elbv2_endpoint ep;
+    query_endpoint ep;
     char err[160];
-    CHECK_INT(elbv2_parse_endpoint("https://127.0.0.1:8443", &ep, err, sizeof err), 0);
+    CHECK_INT(query_parse_endpoint("https://127.0.0.1:8443", &ep, err, sizeof err), 0);
     CHECK_STR(ep.host, "127.0.0.1:8443");
     CHECK_STR(ep.path, "/");
     CHECK_STR(ep.url, "https://127.0.0.1:8443/");
-    CHECK_INT(elbv2_parse_endpoint("HTTPS://ELB.Example.com:443/", &ep, err, sizeof err), 0);
+    CHECK_INT(query_parse_endpoint("HTTPS://ELB.Example.com:443/", &ep, err, sizeof err), 0);
     CHECK_STR(ep.host, "elb.example.com");
     CHECK_STR(ep.url, "https://elb.example.com/");
-    CHECK_INT(elbv2_parse_endpoint("http://localhost:80/elb", &ep, err, sizeof err), 0);
+    CHECK_INT(query_parse_endpoint("http://localhost:80/elb", &ep, err, sizeof err), 0);
     CHECK_STR(ep.host, "localhost");
     CHECK_STR(ep.path, "/elb");
-    CHECK_INT(elbv2_parse_endpoint("http://[::1]:4566", &ep, err, sizeof err), 0);
+    CHECK_INT(query_parse_endpoint("http://[::1]:4566", &ep, err, sizeof err), 0);
     CHECK_STR(ep.host, "[::1]:4566");
     CHECK_STR(ep.url, "http://[::1]:4566/");
-    CHECK_INT(elbv2_parse_endpoint("ftp://x", &ep, err, sizeof err), -1);
-    CHECK_INT(elbv2_parse_endpoint("https://", &ep, err, sizeof err), -1);
-    CHECK_INT(elbv2_parse_endpoint("https://user:pw@host/", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("ftp://x", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://user:pw@host/", &ep, err, sizeof err), -1);
     CHECK(strstr(err, "pw") == NULL);
-    CHECK_INT(elbv2_parse_endpoint("https://host:99999", &ep, err, sizeof err), -1);
-    CHECK_INT(elbv2_parse_endpoint("https://host:", &ep, err, sizeof err), -1);
-    CHECK_INT(elbv2_parse_endpoint("https://host/?a=b", &ep, err, sizeof err), -1);
-    CHECK_INT(elbv2_parse_endpoint("https://[::1/", &ep, err, sizeof err), -1);
-    CHECK_INT(elbv2_parse_endpoint("https://a:b:c/", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://host:99999", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://host:", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://host/?a=b", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://[::1/", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://a:b:c/", &ep, err, sizeof err), -1);
 }
 
 static elb_error mkerr(long status, const char *code)
@@ -409,20 +410,20 @@ static void test_scrub_message(void)
     snprintf(e.message, sizeof e.message, "The request signature we calculated does not match.\n\n"
              "The Canonical String for this request should have been\n'POST\n/\n\n"
              "x-amz-security-token:IQoJb3JpZ2luX2VjETokenTokenToken0123456789==\n'");
-    elbv2_scrub_message(&e, &creds);
+    query_scrub_message(&e, &creds);
     CHECK_STR(e.message, "The request signature we calculated does not match.");
     snprintf(e.message, sizeof e.message, "token ETokenTokenToken012 on one line");
-    elbv2_scrub_message(&e, &creds);
+    query_scrub_message(&e, &creds);
     CHECK(strstr(e.message, "Token") == NULL && strstr(e.message, "withheld") != NULL);
     snprintf(e.message, sizeof e.message, "key K7MDENG+bPxRfiCYEXAMPLEKEY\r");
-    elbv2_scrub_message(&e, &creds);
+    query_scrub_message(&e, &creds);
     CHECK(strstr(e.message, "withheld") != NULL);
     snprintf(e.message, sizeof e.message, "Rate exceeded");
-    elbv2_scrub_message(&e, &creds);
+    query_scrub_message(&e, &creds);
     CHECK_STR(e.message, "Rate exceeded");
     creds.session_token = NULL;
     snprintf(e.message, sizeof e.message, "One or more target groups not found");
-    elbv2_scrub_message(&e, &creds);
+    query_scrub_message(&e, &creds);
     CHECK_STR(e.message, "One or more target groups not found");
 }
 
@@ -465,25 +466,25 @@ static void test_retryable_classification(void)
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         elb_error e = mkerr(cases[i].status, cases[i].code);
-        if (elb_error_is_retryable(&e) != cases[i].retry)
+        if (query_error_is_retryable(&e) != cases[i].retry)
             fprintf(stderr, "  %s (%ld) retryable?\n", cases[i].code, cases[i].status);
-        CHECK_INT(elb_error_is_retryable(&e), cases[i].retry);
-        CHECK_INT(elbv2_is_throttling(&e), cases[i].throttle);
+        CHECK_INT(query_error_is_retryable(&e), cases[i].retry);
+        CHECK_INT(query_error_is_throttling(&e), cases[i].throttle);
     }
-    CHECK_INT(elb_error_is_retryable(NULL), 0);
+    CHECK_INT(query_error_is_retryable(NULL), 0);
 }
 
 static void test_backoff_bounds(void)
 {
-    CHECK_INT(elbv2_backoff_ms(1, 1, 0.0), 0);
-    CHECK_INT(elbv2_backoff_ms(1, 1, 0.999999), 999);
-    CHECK_INT(elbv2_backoff_ms(2, 1, 0.5), 1000);
-    CHECK_INT(elbv2_backoff_ms(3, 1, 0.999999), 3999);
-    CHECK_INT(elbv2_backoff_ms(6, 1, 0.999999), 19999); /* 32 s capped at 20 s */
-    CHECK_INT(elbv2_backoff_ms(1000, 1, 0.5), 10000);
-    CHECK_INT(elbv2_backoff_ms(1, 0, 0.999999), 49);
-    CHECK_INT(elbv2_backoff_ms(2, 0, 0.5), 50);
-    CHECK_INT(elbv2_backoff_ms(30, 0, 0.5), 10000);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 1, 1, 0.0), 0);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 1, 1, 0.999999), 999);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 2, 1, 0.5), 1000);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 3, 1, 0.999999), 3999);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 6, 1, 0.999999), 19999); /* 32 s capped at 20 s */
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 1000, 1, 0.5), 10000);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 1, 0, 0.999999), 49);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 2, 0, 0.5), 50);
+    CHECK_INT(rns_retry_backoff_ms(&rns_retry_aws, 30, 0, 0.5), 10000);
 }
 
 static elb_client *new_client(const char *region, const char *url, int attempts, char *err, size_t n)

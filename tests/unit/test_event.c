@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "handler/event.h"
+#include "handler/sync/event.h"
 
 typedef struct expect {
     const char *file;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "handler/plan.h"
+#include "handler/sync/plan.h"
 
 /* A target as DescribeTargetHealth reports it. */
 static elb_target T(const char *id, int port, const char *az, const char *state, const char *reason)

@@ -5,8 +5,8 @@
 #include <sys/socket.h>
 
 #include "check.h"
-#include "handler/plan.h"
-#include "handler/reconcile.h"
+#include "handler/sync/plan.h"
+#include "handler/sync/reconcile.h"
 
 #define START_MS 1700000000000LL
 #define MAX_T 400

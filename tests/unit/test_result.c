@@ -4,10 +4,10 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "handler/cfn.h"
-#include "handler/metrics.h"
-#include "handler/plan.h"
-#include "handler/result.h"
+#include "handler/sync/cfn.h"
+#include "handler/sync/metrics.h"
+#include "handler/sync/plan.h"
+#include "handler/sync/result.h"
 
 #define ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 

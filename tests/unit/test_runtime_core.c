@@ -150,31 +150,6 @@ static void test_error_body_cut(void)
     free(msg);
 }
 
-static void test_utf8_clean(void)
-{
-    size_t len;
-    char *s = rt_utf8_clean("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80", 100, &len);
-    CHECK_STR(s, "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80");
-    CHECK_INT(len, 15);
-    free(s);
-    /* overlong, surrogate, above U+10FFFF, truncated, stray continuation */
-    s = rt_utf8_clean("a\xC0\xAF" "b\xED\xA0\x80" "c\xF4\x90\x80\x80" "d\x80" "e\xE2\x82", 100, &len);
-    CHECK_STR(s, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
-                 "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "d\xEF\xBF\xBD" "e\xEF\xBF\xBD\xEF\xBF\xBD");
-    free(s);
-    /* never half a character */
-    s = rt_utf8_clean("ab\xE2\x82\xAC", 4, &len);
-    CHECK_STR(s, "ab");
-    free(s);
-    s = rt_utf8_clean(NULL, 10, &len);
-    CHECK_STR(s, "");
-    CHECK_INT(len, 0);
-    free(s);
-    s = rt_utf8_clean("\xff\xff\xff", 9, &len);
-    CHECK_INT(len, 9);
-    free(s);
-}
-
 static void test_path_escape(void)
 {
     char out[64];
@@ -266,24 +241,6 @@ static void test_new_and_free(void)
     CHECK_INT(lambda_runtime_init_error(NULL, "T", "m"), -1);
 }
 
-static void test_buf(void)
-{
-    rt_buf b = {0};
-    CHECK_INT(rt_buf_append(&b, "abc", 3), 0);
-    CHECK_INT(rt_buf_append(&b, "", 0), 0);
-    CHECK_STR(b.data, "abc");
-    char big[10000];
-    memset(big, 'z', sizeof big);
-    CHECK_INT(rt_buf_append(&b, big, sizeof big), 0);
-    CHECK_INT(b.len, 10003);
-    CHECK(b.data[b.len] == '\0');
-    rt_buf_clear(&b);
-    CHECK_INT(b.len, 0);
-    CHECK_STR(b.data, "");
-    rt_buf_free(&b);
-    CHECK(b.data == NULL && b.cap == 0);
-}
-
 int main(void)
 {
     RUN(test_headers_case_insensitive);
@@ -295,13 +252,11 @@ int main(void)
     RUN(test_remaining_ms);
     RUN(test_error_body);
     RUN(test_error_body_cut);
-    RUN(test_utf8_clean);
     RUN(test_path_escape);
     RUN(test_header_safe);
     RUN(test_responses);
     RUN(test_retryable);
     RUN(test_new_rejects_bad_api);
     RUN(test_new_and_free);
-    RUN(test_buf);
     return check_done();
 }

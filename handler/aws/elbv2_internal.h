@@ -1,0 +1,43 @@
+/* Private to the ELBv2 client (handler/aws/elbv2*.c), its tests and tools. */
+#ifndef RNS_ELBV2_INTERNAL_H
+#define RNS_ELBV2_INTERNAL_H
+
+#include <stddef.h>
+
+#include "handler/aws/elbv2.h"
+
+extern const query_service elbv2_service;
+
+/* Parses an ELBv2 Query API response body. For a DescribeTargetHealth
+ * success, `out` (may be NULL) receives the targets. When expect_root is not
+ * NULL a success document must have that root element (e.g.
+ * "RegisterTargetsResponse"), so that an endpoint answering for another API
+ * is not taken for a success. An <ErrorResponse> fills *err (code, message,
+ * request id) and returns -1, as does malformed XML (code
+ * "MalformedResponse"). */
+int elbv2_xml_parse(const char *xml, size_t len, const char *expect_root,
+                    elb_target_list *out, elb_error *err);
+
+/* elbv2_xml_parse without an expected root. */
+int elb_parse_response(const char *xml, size_t len, elb_target_list *out, elb_error *err);
+
+/* Reads DescribeTargetHealth's targets into *out (emptied first, and again
+ * when the parse fails). The reader lives as long as the parse. */
+typedef struct elbv2_target_reader {
+    elb_target_list *out;
+    int member_depth; /* depth of the open <member>, 0 if none */
+} elbv2_target_reader;
+
+query_xml_callbacks elbv2_target_callbacks(elbv2_target_reader *r, elb_target_list *out);
+
+/* The form body of a call, as botocore serializes it: Action, Version,
+ * TargetGroupArn, then Targets.member.N.Id/Port/AvailabilityZone (port 0 and
+ * az "" are left out). Owned by the caller; NULL when out of memory. */
+char *elbv2_build_body(const char *action, const char *target_group_arn,
+                       const elb_target *targets, size_t count);
+
+/* query_client_set_attempt_timeout and query_retry_tokens for the ELBv2 client. */
+void elb_client_set_attempt_timeout(elb_client *c, long timeout_ms);
+int elb_retry_tokens(const elb_client *c);
+
+#endif

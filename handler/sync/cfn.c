@@ -1,0 +1,126 @@
+/* CloudFormation responses (cfn.h). */
+#include "handler/sync/cfn.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "common/retry.h"
+
+#define ATTEMPT_TIMEOUT_MS 10000
+
+void cfn_physical_id(const cfn_request *req, const char *target_group_name, char *out, size_t outlen)
+{
+    if (req->type != CFN_CREATE && req->physical_resource_id && *req->physical_resource_id)
+        snprintf(out, outlen, "%s", req->physical_resource_id);
+    else
+        snprintf(out, outlen, "rds-nlb-sync-%s", target_group_name ? target_group_name : "target-group");
+}
+
+/* Cuts text at max bytes without splitting a UTF-8 sequence. */
+static json_t *bounded_string(const char *text, size_t max)
+{
+    size_t n = strlen(text);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+    }
+    json_t *s = json_stringn(text, n);
+    return s ? s : json_string("(reason not representable as UTF-8)");
+}
+
+char *cfn_response_body(const cfn_request *req, const char *status, const char *reason,
+                        const char *physical_id, const void *data)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "Status", json_string(status));
+    json_object_set_new(o, "Reason", bounded_string(reason ? reason : "", CFN_REASON_MAX));
+    json_object_set_new(o, "PhysicalResourceId", json_string(physical_id));
+    json_object_set_new(o, "StackId", json_string(req->stack_id));
+    json_object_set_new(o, "RequestId", json_string(req->request_id));
+    json_object_set_new(o, "LogicalResourceId", json_string(req->logical_resource_id));
+    json_object_set_new(o, "NoEcho", json_false());
+    json_object_set_new(o, "Data", data ? json_deep_copy(data) : json_object());
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+void cfn_url_host(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    /* Never show userinfo; it ends at the authority's last '@' (one left
+     * unencoded inside it must not expose the rest). */
+    const char *at = memrchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    snprintf(out, outlen, "%.*s", (int)n, p);
+}
+
+static int retryable(http_result hr, long status)
+{
+    if (hr == HTTP_CONNECT_ERROR || hr == HTTP_TIMEOUT)
+        return 1;
+    return hr == HTTP_OK && (status >= 500 || status == 429);
+}
+
+static int url_ok(const char *url)
+{
+    return url && (strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0);
+}
+
+int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_t deadline_ms,
+             logger *lg, rns_error *err)
+{
+    static const char *const headers[] = { "Content-Type;", NULL };
+    char host[256], why[256] = "";
+    cfn_url_host(req->response_url ? req->response_url : "", host, sizeof host);
+    if (!url_ok(req->response_url)) {
+        rns_error_set(err, "CloudFormationResponseError", "the request's ResponseURL is not an http(s) URL");
+        return -1;
+    }
+    int attempt, made = 0;
+    for (attempt = 1; attempt <= CFN_PUT_ATTEMPTS; attempt++) {
+        long left = (long)(deadline_ms - rns_wall_ms());
+        http_response resp;
+        if (left <= 0) {
+            snprintf(why, sizeof why, "deadline reached");
+            break;
+        }
+        made++;
+        http_result hr = http_request(http, "PUT", req->response_url, headers, body, strlen(body),
+                                      left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS, &resp, why,
+                                      sizeof why);
+        long status = hr == HTTP_OK ? resp.status : 0;
+        if (hr == HTTP_OK)
+            http_response_free(&resp); /* the body may quote the presigned signature: never shown */
+        if (hr == HTTP_OK && status >= 200 && status < 300) {
+            log_msg(lg, LOG_INFO, "CloudFormation response delivered to %s (HTTP %ld, attempt %d)", host, status,
+                    attempt);
+            return 0;
+        }
+        if (hr == HTTP_OK)
+            snprintf(why, sizeof why, "HTTP %ld", status);
+        log_msg(lg, LOG_WARN, "CloudFormation response to %s, attempt %d: %s", host, attempt, why);
+        rns_retry_failure f = { attempt, CFN_PUT_ATTEMPTS, retryable(hr, status), 0, 0 };
+        long wait;
+        int cost;
+        if (rns_retry_next(&rns_retry_cfn_put, NULL, &f, rns_wall_ms(), deadline_ms, &wait, &cost) != RNS_RETRY_WAIT)
+            break;
+        rns_sleep_ms(wait);
+    }
+    rns_error_set(err, "CloudFormationResponseError",
+                  "could not deliver the CloudFormation response to %s: %s (%d attempt%s)", host, why,
+                  made, made == 1 ? "" : "s");
+    return -1;
+}

@@ -1,0 +1,54 @@
+/* The handler's configuration (CONTRACT.md section 3), read once at start
+ * through a lookup function so tests can feed an environment without setenv.
+ *
+ *   config cfg;
+ *   char err[1024];
+ *   if (config_load(&cfg, config_getenv, NULL, err, sizeof err) != 0) ...report err...
+ *
+ * Every problem found is reported, joined by "; ", each naming the variable
+ * and what is wrong with it. Secret values never appear in a message. An
+ * empty variable counts as unset, except METRICS_NAMESPACE (empty disables
+ * metrics). */
+#ifndef RNS_CONFIG_H
+#define RNS_CONFIG_H
+
+#include <stddef.h>
+
+#include "handler/sync/addr.h"
+
+typedef enum ip_family { IP_FAMILY_IPV4, IP_FAMILY_IPV6, IP_FAMILY_DUAL } ip_family;
+
+typedef struct config {
+    char *target_group_arn;
+    char *target_group_name;   /* <name> of the ARN */
+    char *arn_region;          /* <region> of the ARN */
+    char *db_endpoint;
+    int db_port;
+    char *db_identifier;       /* DB_IDENTIFIER, or the first label of DB_ENDPOINT */
+    cidr_list allowed;
+    ip_family family;
+    int failover_wait_seconds;
+    int dns_poll_ms;
+    int dry_run;
+    char *metrics_namespace;   /* "" disables metrics */
+    char *region;
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;       /* NULL when absent */
+    char *endpoint_url;        /* always set: override or the region's default */
+    int max_attempts;
+    char *ca_bundle;           /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
+    char *target_az;           /* TARGET_AVAILABILITY_ZONE, NULL when unset */
+} config;
+
+/* Returns the value of an environment variable, or NULL when unset. */
+typedef const char *(*config_lookup_fn)(const char *name, void *ctx);
+
+/* getenv(), for config_load. */
+const char *config_getenv(const char *name, void *ctx);
+
+/* 0, or -1 with every problem in err. On -1 nothing needs freeing. */
+int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen);
+void config_free(config *cfg);
+
+#endif

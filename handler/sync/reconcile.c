@@ -1,0 +1,508 @@
+/* The reconcile (reconcile.h): describe, resolve (and wait), plan, register,
+ * deregister. Every decision is one structured log line. */
+#include "handler/sync/reconcile.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler/sync/plan.h"
+
+/* Within this much of the deadline a failed call counts as cut short. */
+#define DEADLINE_SLACK_MS 50
+#define LOOKUP_MIN_MS 200
+
+/* One DNS answer split by ALLOWED_CIDRS. */
+typedef struct answer {
+    dns_status status;
+    addr_list resolved;
+    addr_list allowed;
+    addr_list rejected;
+    char error[512];
+} answer;
+
+typedef struct run {
+    const reconcile_io *io;
+    const reconcile_request *req;
+    const config *cfg;
+    reconcile_report *rep;
+    rns_error *err;
+    logger *log;
+    int64_t start;
+    int64_t deadline;
+    long margin;
+    elb_target_list current;
+    answer used;            /* the usable answer the plan is made from */
+} run;
+
+long reconcile_margin_ms(long budget_ms)
+{
+    long m = budget_ms / 3;
+    if (m > RECONCILE_MARGIN_MAX_MS)
+        m = RECONCILE_MARGIN_MAX_MS;
+    return m < 0 ? 0 : m;
+}
+
+static int64_t now(const run *r)
+{
+    return r->io->now_ms(r->io->ctx);
+}
+
+static void answer_free(answer *a)
+{
+    addr_list_free(&a->resolved);
+    addr_list_free(&a->allowed);
+    addr_list_free(&a->rejected);
+}
+
+/* ---- log helpers ---- */
+
+static json_t *addr_array(const addr_list *l)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < l->count; i++) {
+        char text[ADDR_TEXT_MAX];
+        ip_addr_format(&l->items[i], text, sizeof text);
+        json_array_append_new(arr, json_string(text));
+    }
+    return arr;
+}
+
+static json_t *target_array(const elb_target *t, size_t count, int with_state)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < count; i++) {
+        char text[300];
+        target_format(&t[i], text, sizeof text);
+        if (with_state && t[i].state[0]) {
+            char both[340];
+            snprintf(both, sizeof both, "%s (%s)", text, t[i].state);
+            json_array_append_new(arr, json_string(both));
+        } else {
+            json_array_append_new(arr, json_string(text));
+        }
+    }
+    return arr;
+}
+
+static void log_and_free(run *r, log_level level, const char *message, json_t *fields)
+{
+    log_fields(r->log, level, message, fields);
+    json_decref(fields);
+}
+
+/* ---- errors ---- */
+
+static const char *elb_hint(const char *code)
+{
+    if (strcmp(code, "TargetGroupNotFound") == 0)
+        return "check TARGET_GROUP_ARN and the region";
+    if (strcmp(code, "InvalidTarget") == 0)
+        return "an address outside the target group's VPC needs TARGET_AVAILABILITY_ZONE=all";
+    if (strncmp(code, "AccessDenied", 12) == 0 || strcmp(code, "UnauthorizedOperation") == 0)
+        return "the function's role needs elasticloadbalancing:DescribeTargetHealth, "
+               "RegisterTargets and DeregisterTargets on the target group";
+    if (strcmp(code, "InvalidClientTokenId") == 0 || strcmp(code, "SignatureDoesNotMatch") == 0 ||
+        strcmp(code, "ExpiredToken") == 0 || strcmp(code, "UnrecognizedClientException") == 0)
+        return "check the credentials";
+    if (strcmp(code, "ConnectionError") == 0 || strcmp(code, "Timeout") == 0)
+        return "is the ELBv2 endpoint reachable (NAT gateway or an elasticloadbalancing VPC endpoint)?";
+    return NULL;
+}
+
+void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count,
+                                const elb_error *e, char *out, size_t outlen)
+{
+    char what[256] = "";
+    char status[48];
+    size_t used = 0, i;
+    int cut = 0;
+    for (i = 0; i < count && used + 60 < sizeof what; i++) {
+        char t[300];
+        target_format(&targets[i], t, sizeof t);
+        int n = snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : " for ", t);
+        /* An Id from the answer may be long: never count past the buffer. */
+        if (n < 0 || (size_t)n >= sizeof what - used) {
+            used = sizeof what - 1;
+            cut = 1;
+        } else {
+            used += (size_t)n;
+        }
+    }
+    if (cut || i < count) {
+        if (used > sizeof what - sizeof ", ...")
+            used = sizeof what - sizeof ", ...";
+        memcpy(what + used, ", ...", sizeof ", ...");
+    }
+    if (e->http_status)
+        snprintf(status, sizeof status, "HTTP %ld", e->http_status);
+    else
+        snprintf(status, sizeof status, "no response");
+    const char *hint = elb_hint(e->code);
+    snprintf(out, outlen, "%s failed%s: %s: %s (%s, request id %s, %d attempt%s)%s%s", action, what,
+             e->code[0] ? e->code : "Error", e->message[0] ? e->message : "no message", status,
+             e->request_id[0] ? e->request_id : "none", e->attempts, e->attempts == 1 ? "" : "s",
+             hint ? "; " : "", hint ? hint : "");
+}
+
+/* Whether the deadline cut the call short: it is (nearly) here, or the client
+ * stopped retrying because the next attempt could not have started before it
+ * (not because its attempts or its retry quota ran out). */
+static int cut_by_deadline(run *r, const elb_error *e)
+{
+    return e->deadline_cut || now(r) >= r->deadline - DEADLINE_SLACK_MS;
+}
+
+/* An ELBv2 failure: ElbApiError, or Timeout when the deadline cut it short. */
+static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
+                      const elb_error *e, const char *after)
+{
+    char msg[900];
+    reconcile_format_elb_error(action, t, n, e, msg, sizeof msg);
+    if (cut_by_deadline(r, e))
+        rns_error_set(r->err, "Timeout", "deadline reached before the target group converged: %s%s",
+                      msg, after);
+    else
+        rns_error_set(r->err, "ElbApiError", "%s%s", msg, after);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "action", action, "code", e->code,
+                          "requestId", e->request_id, "httpStatus", (json_int_t)e->http_status,
+                          "attempts", e->attempts);
+    log_and_free(r, LOG_ERROR, "ELBv2 call failed", f);
+    return -1;
+}
+
+/* ---- the target group ---- */
+
+static int describe(run *r)
+{
+    elb_error e;
+    memset(&e, 0, sizeof e);
+    r->rep->api_calls++;
+    if (r->io->describe(r->io->ctx, r->deadline, &r->current, &e) != 0)
+        return elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "");
+    target_list_sort(&r->current);
+    json_t *f = json_pack("{s:i, s:o}", "count", (int)r->current.count, "targets",
+                          target_array(r->current.items, r->current.count, 1));
+    log_and_free(r, LOG_INFO, "target group read", f);
+    return 0;
+}
+
+/* ---- DNS ---- */
+
+static int split_answer(const config *cfg, answer *a)
+{
+    for (size_t i = 0; i < a->resolved.count; i++) {
+        const ip_addr *ip = &a->resolved.items[i];
+        addr_list *dst = cidr_list_contains(&cfg->allowed, ip) ? &a->allowed : &a->rejected;
+        if (addr_list_add(dst, ip) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Resolves once within timeout_ms; a->allowed non-empty means usable. */
+static void resolve_once(run *r, long timeout_ms, answer *a)
+{
+    memset(a, 0, sizeof *a);
+    a->status = r->io->resolve(r->io->ctx, timeout_ms, &a->resolved, a->error, sizeof a->error);
+    if (a->status != DNS_OK)
+        return;
+    if (split_answer(r->cfg, a) != 0) {
+        a->status = DNS_ERROR;
+        snprintf(a->error, sizeof a->error, "%s: out of memory", r->cfg->db_endpoint);
+        return;
+    }
+    if (a->allowed.count == 0) {
+        char first[ADDR_TEXT_MAX];
+        ip_addr_format(&a->rejected.items[0], first, sizeof first);
+        snprintf(a->error, sizeof a->error, "%s: every address is outside ALLOWED_CIDRS (%s%s)",
+                 r->cfg->db_endpoint, first, a->rejected.count > 1 ? ", ..." : "");
+    }
+}
+
+static int usable(const answer *a)
+{
+    return a->status == DNS_OK && a->allowed.count > 0;
+}
+
+static void log_answer(run *r, const answer *a, log_level level)
+{
+    json_t *f;
+    if (a->status == DNS_OK)
+        f = json_pack("{s:s, s:o, s:o}", "host", r->cfg->db_endpoint, "addresses", addr_array(&a->resolved),
+                      "rejected", addr_array(&a->rejected));
+    else
+        f = json_pack("{s:s, s:s, s:s}", "host", r->cfg->db_endpoint, "status", dns_status_name(a->status),
+                      "error", a->error);
+    log_and_free(r, level, a->status == DNS_OK ? "resolved" : "resolution failed", f);
+    if (a->status == DNS_OK && a->rejected.count > 0) {
+        f = json_pack("{s:o, s:s}", "rejected", addr_array(&a->rejected), "reason", "outside ALLOWED_CIDRS");
+        log_and_free(r, LOG_WARN, "addresses rejected", f);
+    }
+}
+
+/* How long one lookup may block before `limit`; 0 when no time is left. */
+static long lookup_timeout(run *r, int64_t limit)
+{
+    int64_t t = limit - now(r);
+    if (t > RECONCILE_LOOKUP_MAX_MS)
+        t = RECONCILE_LOOKUP_MAX_MS;
+    if (t < LOOKUP_MIN_MS) {
+        int64_t left = r->deadline - now(r);
+        t = left < LOOKUP_MIN_MS ? left : LOOKUP_MIN_MS;
+    }
+    return t > 0 ? (long)t : 0;
+}
+
+/* Whether this answer differs from the targets held when the run began. */
+static int differs(run *r, const answer *a)
+{
+    target_plan p;
+    if (plan_targets(&a->allowed, r->cfg->db_port, r->cfg->target_az, &r->current, &p) != 0)
+        return 1; /* out of memory: stop waiting, the plan step reports it */
+    int d = plan_has_changes(&p);
+    target_plan_free(&p);
+    return d;
+}
+
+/* Keeps `a` as the answer to use (takes its lists). */
+static void keep_answer(run *r, answer *a)
+{
+    answer_free(&r->used);
+    r->used = *a;
+    memset(a, 0, sizeof *a);
+}
+
+/* The answer's failure as a word for logs: the resolver's, or REJECTED. */
+static const char *answer_status(const answer *a)
+{
+    return a->status == DNS_OK && a->allowed.count == 0 ? "REJECTED" : dns_status_name(a->status);
+}
+
+static int resolve_error(run *r, const answer *last, const char *during)
+{
+    const char *why = last->error[0] ? last->error : "no answer";
+    size_t n = strlen(r->cfg->db_endpoint);
+    if (strncmp(why, r->cfg->db_endpoint, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+        why += n + 2; /* the host is named once */
+    rns_error_set(r->err, "ResolveError", "no usable address for %s%s: %s; nothing was changed",
+                  r->cfg->db_endpoint, during, why);
+    return -1;
+}
+
+static int resolve_no_wait(run *r)
+{
+    answer a;
+    long timeout = lookup_timeout(r, r->deadline - r->margin);
+    if (timeout <= 0) {
+        rns_error_set(r->err, "Timeout", "deadline reached before resolving %s; nothing was changed",
+                      r->cfg->db_endpoint);
+        return -1;
+    }
+    resolve_once(r, timeout, &a);
+    log_answer(r, &a, a.status == DNS_OK ? LOG_INFO : LOG_ERROR);
+    if (!usable(&a)) {
+        resolve_error(r, &a, "");
+        keep_answer(r, &a); /* reported as resolved/rejected */
+        return -1;
+    }
+    keep_answer(r, &a);
+    return 0;
+}
+
+static void log_wait_start(run *r, int64_t wait_deadline)
+{
+    json_t *f = json_pack("{s:s, s:I, s:i}", "host", r->cfg->db_endpoint,
+                          "limitMs", (json_int_t)(wait_deadline - now(r)), "pollMs", r->cfg->dns_poll_ms);
+    log_and_free(r, LOG_INFO, "waiting for DNS to change", f);
+}
+
+/* One poll of the wait; returns 1 when the wait is over (changed). */
+static int poll_once(run *r, int64_t wait_deadline, int first, char *last_error, size_t last_len)
+{
+    answer a;
+    resolve_once(r, lookup_timeout(r, wait_deadline), &a);
+    if (first)
+        log_answer(r, &a, a.status == DNS_OK ? LOG_INFO : LOG_WARN);
+    if (!usable(&a)) {
+        if (strcmp(last_error, a.error) != 0) {
+            json_t *f = json_pack("{s:s, s:s}", "status", answer_status(&a), "error", a.error);
+            log_and_free(r, LOG_WARN, "resolution failed while waiting; still polling", f);
+            snprintf(last_error, last_len, "%s", a.error);
+        }
+        if (!usable(&r->used))
+            keep_answer(r, &a); /* remembered for the error message */
+        answer_free(&a);
+        return 0;
+    }
+    last_error[0] = '\0';
+    int changed = differs(r, &a);
+    keep_answer(r, &a);
+    return changed;
+}
+
+/* The failover wait: poll every DNS_POLL_MS until the answer differs from the
+ * targets held at the start, or the wait deadline passes. */
+static int resolve_with_wait(run *r, int64_t wait_deadline)
+{
+    char last_error[512] = "";
+    int64_t wait_start = 0;
+    r->rep->waited = 1;
+    for (int first = 1;; first = 0) {
+        int64_t poll_start = now(r);
+        if (poll_once(r, wait_deadline, first, last_error, sizeof last_error)) {
+            r->rep->dns_changed = 1;
+            break;
+        }
+        if (first) {
+            wait_start = now(r);
+            log_wait_start(r, wait_deadline);
+        }
+        int64_t next = poll_start + r->cfg->dns_poll_ms;
+        if (next >= wait_deadline)
+            break;
+        int64_t t = now(r);
+        if (next > t)
+            r->io->sleep_ms(r->io->ctx, (long)(next - t));
+    }
+    r->rep->waited_ms = wait_start ? (long)(now(r) - wait_start) : 0;
+    json_t *f = json_pack("{s:b, s:I}", "dnsChanged", r->rep->dns_changed, "waitedMs",
+                          (json_int_t)r->rep->waited_ms);
+    if (usable(&r->used))
+        json_object_set_new(f, "addresses", addr_array(&r->used.allowed));
+    log_and_free(r, LOG_INFO, r->rep->dns_changed ? "DNS changed" : "DNS wait over without a change", f);
+    if (!usable(&r->used))
+        return resolve_error(r, &r->used, " during the failover wait");
+    return 0;
+}
+
+static int resolve(run *r)
+{
+    int64_t t = now(r);
+    int64_t wait_deadline = r->start + (int64_t)r->cfg->failover_wait_seconds * 1000;
+    if (wait_deadline > r->deadline - r->margin)
+        wait_deadline = r->deadline - r->margin;
+    if (r->req->failover && r->cfg->failover_wait_seconds > 0 && wait_deadline > t)
+        return resolve_with_wait(r, wait_deadline);
+    if (r->req->failover && r->cfg->failover_wait_seconds > 0)
+        log_msg(r->log, LOG_WARN, "no time left for a DNS wait before the deadline; reconciling once");
+    return resolve_no_wait(r);
+}
+
+/* ---- changes ---- */
+
+/* One batch of an apply. */
+typedef struct batch_call {
+    run *r;
+    int deregister;
+    elb_target_list *done;
+    const char *after;
+} batch_call;
+
+static int apply_batch(void *ctx, const elb_target *t, size_t n)
+{
+    batch_call *k = ctx;
+    run *r = k->r;
+    const char *action = k->deregister ? "DeregisterTargets" : "RegisterTargets";
+    elb_error e;
+    memset(&e, 0, sizeof e);
+    json_t *f = json_pack("{s:o}", "targets", target_array(t, n, 0));
+    log_and_free(r, LOG_INFO, k->deregister ? "deregistering targets" : "registering targets", f);
+    r->rep->api_calls++;
+    if (r->io->change(r->io->ctx, k->deregister, t, n, r->deadline, &e) != 0)
+        return elb_failed(r, action, t, n, &e, k->after);
+    if (elb_target_list_append(k->done, t, n) != 0) {
+        rns_error_set(r->err, "ElbApiError", "out of memory after %s", action);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends the list in batches; successes go to `done`. */
+static int apply(run *r, int deregister, const elb_target_list *l, elb_target_list *done, const char *after)
+{
+    batch_call k = { r, deregister, done, after };
+    return elb_for_each_batch(l->items, l->count, apply_batch, &k, NULL);
+}
+
+static void log_plan(run *r, const target_plan *p)
+{
+    json_t *f = json_pack("{s:o, s:o, s:o, s:b}", "register",
+                          target_array(p->to_register.items, p->to_register.count, 0), "deregister",
+                          target_array(p->to_deregister.items, p->to_deregister.count, 0), "unchanged",
+                          target_array(p->unchanged.items, p->unchanged.count, 0), "dryRun", r->req->dry_run);
+    log_and_free(r, LOG_INFO, r->req->dry_run ? "plan (dry run: nothing is changed)" : "plan", f);
+}
+
+static int change(run *r)
+{
+    target_plan p;
+    reconcile_report *rep = r->rep;
+    if (plan_targets(&r->used.allowed, r->cfg->db_port, r->cfg->target_az, &r->current, &p) != 0) {
+        rns_error_set(r->err, "ElbApiError", "out of memory planning the change");
+        return -1;
+    }
+    log_plan(r, &p);
+    rep->unchanged = p.unchanged;
+    p.unchanged = (elb_target_list){ NULL, 0 };
+    int rc = 0;
+    if (r->req->dry_run) {
+        rep->registered = p.to_register;
+        rep->deregistered = p.to_deregister;
+        memset(&p, 0, sizeof p);
+    } else if (apply(r, 0, &p.to_register, &rep->registered, "; nothing was deregistered") != 0) {
+        rc = -1;
+    } else if (apply(r, 1, &p.to_deregister, &rep->deregistered,
+                     p.to_register.count ? "; the new targets are registered" : "") != 0) {
+        rc = -1;
+    }
+    rep->converged = rc == 0;
+    target_plan_free(&p);
+    return rc;
+}
+
+static void move_answer_to_report(run *r)
+{
+    r->rep->resolved = r->used.resolved;
+    r->rep->rejected = r->used.rejected;
+    memset(&r->used.resolved, 0, sizeof r->used.resolved);
+    memset(&r->used.rejected, 0, sizeof r->used.rejected);
+    answer_free(&r->used);
+}
+
+int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
+                  rns_error *err)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    memset(rep, 0, sizeof *rep);
+    r.io = io;
+    r.req = req;
+    r.cfg = req->cfg;
+    r.rep = rep;
+    r.err = err;
+    r.log = req->log;
+    r.start = now(&r);
+    r.deadline = req->deadline_ms;
+    r.margin = reconcile_margin_ms((long)(r.deadline - r.start));
+    rep->dry_run = req->dry_run;
+    int rc = describe(&r);
+    if (rc == 0)
+        rc = resolve(&r);
+    if (rc == 0)
+        rc = change(&r);
+    move_answer_to_report(&r);
+    elb_target_list_free(&r.current);
+    rep->duration_ms = (long)(now(&r) - r.start);
+    return rc;
+}
+
+void reconcile_report_free(reconcile_report *rep)
+{
+    addr_list_free(&rep->resolved);
+    addr_list_free(&rep->rejected);
+    elb_target_list_free(&rep->registered);
+    elb_target_list_free(&rep->deregistered);
+    elb_target_list_free(&rep->unchanged);
+}

@@ -1,0 +1,120 @@
+/* The result JSON (result.h). jansson keeps insertion order, which is the
+ * contract's order here. */
+#include "handler/sync/result.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler/sync/plan.h"
+
+static json_t *string_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *addresses(const addr_list *l)
+{
+    addr_list sorted = { NULL, 0 };
+    json_t *arr = json_array();
+    for (size_t i = 0; i < l->count; i++)
+        addr_list_add(&sorted, &l->items[i]);
+    addr_list_sort(&sorted);
+    for (size_t i = 0; i < sorted.count; i++) {
+        char text[ADDR_TEXT_MAX];
+        ip_addr_format(&sorted.items[i], text, sizeof text);
+        json_array_append_new(arr, json_string(text));
+    }
+    addr_list_free(&sorted);
+    return arr;
+}
+
+static json_t *targets(const elb_target_list *l)
+{
+    json_t *arr = json_array();
+    elb_target_list sorted = { NULL, 0 };
+    if (l->count) {
+        sorted.items = malloc(l->count * sizeof *sorted.items);
+        if (!sorted.items)
+            return arr;
+        memcpy(sorted.items, l->items, l->count * sizeof *sorted.items);
+        sorted.count = l->count;
+        target_list_sort(&sorted);
+    }
+    for (size_t i = 0; i < sorted.count; i++) {
+        char text[300];
+        target_format(&sorted.items[i], text, sizeof text);
+        json_array_append_new(arr, json_string(text));
+    }
+    free(sorted.items);
+    return arr;
+}
+
+void *result_build(const config *cfg, const event_info *ev, const reconcile_report *rep)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "trigger", json_string(event_trigger_name(ev->trigger)));
+    json_object_set_new(o, "eventId", string_or_null(ev->event_id));
+    json_object_set_new(o, "sourceId", string_or_null(ev->source_id));
+    json_object_set_new(o, "endpoint", json_string(cfg->db_endpoint));
+    json_object_set_new(o, "port", json_integer(cfg->db_port));
+    json_object_set_new(o, "targetGroupArn", json_string(cfg->target_group_arn));
+    json_object_set_new(o, "resolved", addresses(&rep->resolved));
+    json_object_set_new(o, "rejected", addresses(&rep->rejected));
+    json_object_set_new(o, "registered", targets(&rep->registered));
+    json_object_set_new(o, "deregistered", targets(&rep->deregistered));
+    json_object_set_new(o, "unchanged", targets(&rep->unchanged));
+    json_object_set_new(o, "dryRun", json_boolean(rep->dry_run));
+    json_object_set_new(o, "dnsChanged", json_boolean(rep->dns_changed));
+    json_object_set_new(o, "waitedMs", json_integer(rep->waited_ms));
+    json_object_set_new(o, "converged", json_boolean(rep->converged));
+    return o;
+}
+
+/* A JSON string even for text that is not UTF-8 (a value from the
+ * environment, say): bytes that break it become '?'. */
+static json_t *text_string(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *copy = strdup(s);
+    if (!copy)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+void *result_error(const rns_error *err)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "errorType", text_string(err->type));
+    json_object_set_new(o, "errorMessage", text_string(err->message));
+    return o;
+}
+
+void result_add_cloudformation(void *result, const char *status, const rns_error *err)
+{
+    json_object_set_new(result, "cloudformationStatus", json_string(status));
+    if (err && err->type[0])
+        json_object_set_new(result, "error", result_error(err));
+}
+
+char *result_dump(const void *json, size_t *len)
+{
+    char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (len)
+        *len = text ? strlen(text) : 0;
+    return text;
+}
+
+void result_free_json(void *json)
+{
+    json_decref(json);
+}
