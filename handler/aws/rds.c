@@ -26,6 +26,11 @@ const query_service rds_service = {
     .api_version = "2014-10-31",
 };
 
+int rds_default_endpoint(const char *region, char *out, size_t outlen)
+{
+    return query_default_endpoint(&rds_service, region, out, outlen);
+}
+
 /* ---- requests ---- */
 
 char *rds_clusters_body(const char *cluster_id)

@@ -21,6 +21,9 @@
 
 extern const query_service rds_service;
 
+/* https://rds.<region>.amazonaws.com (.amazonaws.com.cn in China, ...). 0, or -1. */
+int rds_default_endpoint(const char *region, char *out, size_t outlen);
+
 typedef struct rds_member {
     char id[RDS_ID_MAX];
     int writer;              /* IsClusterWriter */

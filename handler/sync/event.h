@@ -35,6 +35,7 @@ typedef struct event_info {
     char event_id[16];       /* "RDS-EVENT-NNNN", "" when absent */
     char source_id[256];     /* without any "rds:" prefix, "" when absent */
     int failover;            /* a failover-completion event for our DB identifier */
+    int ours;                /* an RDS event whose source is our DB identifier */
     int dry_run;             /* {"dryRun": true} in a manual event */
     int records;             /* SNS records seen */
     cfn_request cfn;         /* trigger == TRIGGER_CLOUDFORMATION only */
@@ -48,6 +49,10 @@ void event_info_free(event_info *ev);
 
 /* Whether this ID is one of CONTRACT.md section 6's failover-completion IDs. */
 int event_is_failover_id(const char *event_id);
+
+/* RDS-EVENT-0072 and 0073, a DB cluster's failover started (same or cross
+ * AZ): in the RDS API mode's writer role they start the wait too (section 11). */
+int event_is_cluster_failover_start(const char *event_id);
 
 /* Finds RDS-EVENT-NNNN (exactly four digits) anywhere in text, e.g. at the
  * end of an "Event ID" URL of either documentation host. 0, or -1. */

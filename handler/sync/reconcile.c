@@ -20,6 +20,7 @@ typedef struct answer {
     addr_list allowed;
     addr_list rejected;
     char error[512];
+    const char *type;   /* a failure's errorType; NULL: ResolveError */
 } answer;
 
 typedef struct run {
@@ -47,6 +48,12 @@ long reconcile_margin_ms(long budget_ms)
 static int64_t now(const run *r)
 {
     return r->io->now_ms(r->io->ctx);
+}
+
+/* What the answers are of: DB_ENDPOINT, or the cluster and role. */
+static const char *subject(const run *r)
+{
+    return r->req->subject ? r->req->subject : r->cfg->db_endpoint;
 }
 
 static void answer_free(answer *a)
@@ -111,17 +118,30 @@ static const char *elb_hint(const char *code)
     return NULL;
 }
 
+void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint,
+                                char *out, size_t outlen)
+{
+    char status[48];
+    if (e->http_status)
+        snprintf(status, sizeof status, "HTTP %ld", e->http_status);
+    else
+        snprintf(status, sizeof status, "no response");
+    snprintf(out, outlen, "%s failed%s%s: %s: %s (%s, request id %s, %d attempt%s)%s%s", action,
+             what && *what ? " for " : "", what ? what : "", e->code[0] ? e->code : "Error",
+             e->message[0] ? e->message : "no message", status, e->request_id[0] ? e->request_id : "none",
+             e->attempts, e->attempts == 1 ? "" : "s", hint ? "; " : "", hint ? hint : "");
+}
+
 void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count,
                                 const elb_error *e, char *out, size_t outlen)
 {
     char what[256] = "";
-    char status[48];
     size_t used = 0, i;
     int cut = 0;
     for (i = 0; i < count && used + 60 < sizeof what; i++) {
         char t[300];
         target_format(&targets[i], t, sizeof t);
-        int n = snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : " for ", t);
+        int n = snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : "", t);
         /* An Id from the answer may be long: never count past the buffer. */
         if (n < 0 || (size_t)n >= sizeof what - used) {
             used = sizeof what - 1;
@@ -135,15 +155,7 @@ void reconcile_format_elb_error(const char *action, const elb_target *targets, s
             used = sizeof what - sizeof ", ...";
         memcpy(what + used, ", ...", sizeof ", ...");
     }
-    if (e->http_status)
-        snprintf(status, sizeof status, "HTTP %ld", e->http_status);
-    else
-        snprintf(status, sizeof status, "no response");
-    const char *hint = elb_hint(e->code);
-    snprintf(out, outlen, "%s failed%s: %s: %s (%s, request id %s, %d attempt%s)%s%s", action, what,
-             e->code[0] ? e->code : "Error", e->message[0] ? e->message : "no message", status,
-             e->request_id[0] ? e->request_id : "none", e->attempts, e->attempts == 1 ? "" : "s",
-             hint ? "; " : "", hint ? hint : "");
+    reconcile_format_api_error(action, what, e, elb_hint(e->code), out, outlen);
 }
 
 /* Whether the deadline cut the call short: it is (nearly) here, or the client
@@ -206,18 +218,20 @@ static void resolve_once(run *r, long timeout_ms, answer *a)
 {
     memset(a, 0, sizeof *a);
     a->status = r->io->resolve(r->io->ctx, timeout_ms, &a->resolved, a->error, sizeof a->error);
-    if (a->status != DNS_OK)
+    if (a->status != DNS_OK) {
+        a->type = r->io->failure_type ? r->io->failure_type(r->io->ctx) : NULL;
         return;
+    }
     if (split_answer(r->cfg, a) != 0) {
         a->status = DNS_ERROR;
-        snprintf(a->error, sizeof a->error, "%s: out of memory", r->cfg->db_endpoint);
+        snprintf(a->error, sizeof a->error, "%s: out of memory", subject(r));
         return;
     }
     if (a->allowed.count == 0) {
         char first[ADDR_TEXT_MAX];
         ip_addr_format(&a->rejected.items[0], first, sizeof first);
         snprintf(a->error, sizeof a->error, "%s: every address is outside ALLOWED_CIDRS (%s%s)",
-                 r->cfg->db_endpoint, first, a->rejected.count > 1 ? ", ..." : "");
+                 subject(r), first, a->rejected.count > 1 ? ", ..." : "");
     }
 }
 
@@ -230,10 +244,10 @@ static void log_answer(run *r, const answer *a, log_level level)
 {
     json_t *f;
     if (a->status == DNS_OK)
-        f = json_pack("{s:s, s:o, s:o}", "host", r->cfg->db_endpoint, "addresses", addr_array(&a->resolved),
+        f = json_pack("{s:s, s:o, s:o}", "host", subject(r), "addresses", addr_array(&a->resolved),
                       "rejected", addr_array(&a->rejected));
     else
-        f = json_pack("{s:s, s:s, s:s}", "host", r->cfg->db_endpoint, "status", dns_status_name(a->status),
+        f = json_pack("{s:s, s:s, s:s}", "host", subject(r), "status", dns_status_name(a->status),
                       "error", a->error);
     log_and_free(r, level, a->status == DNS_OK ? "resolved" : "resolution failed", f);
     if (a->status == DNS_OK && a->rejected.count > 0) {
@@ -272,6 +286,8 @@ static void keep_answer(run *r, answer *a)
     answer_free(&r->used);
     r->used = *a;
     memset(a, 0, sizeof *a);
+    if (r->io->kept)
+        r->io->kept(r->io->ctx);
 }
 
 /* The answer's failure as a word for logs: the resolver's, or REJECTED. */
@@ -283,11 +299,16 @@ static const char *answer_status(const answer *a)
 static int resolve_error(run *r, const answer *last, const char *during)
 {
     const char *why = last->error[0] ? last->error : "no answer";
-    size_t n = strlen(r->cfg->db_endpoint);
-    if (strncmp(why, r->cfg->db_endpoint, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+    const char *type = last->type;
+    size_t n = strlen(subject(r));
+    if (type) {
+        rns_error_set(r->err, type, "%s; nothing was changed", why);
+        return -1;
+    }
+    if (strncmp(why, subject(r), n) == 0 && strncmp(why + n, ": ", 2) == 0)
         why += n + 2; /* the host is named once */
     rns_error_set(r->err, "ResolveError", "no usable address for %s%s: %s; nothing was changed",
-                  r->cfg->db_endpoint, during, why);
+                  subject(r), during, why);
     return -1;
 }
 
@@ -297,7 +318,7 @@ static int resolve_no_wait(run *r)
     long timeout = lookup_timeout(r, r->deadline - r->margin);
     if (timeout <= 0) {
         rns_error_set(r->err, "Timeout", "deadline reached before resolving %s; nothing was changed",
-                      r->cfg->db_endpoint);
+                      subject(r));
         return -1;
     }
     resolve_once(r, timeout, &a);
@@ -313,7 +334,7 @@ static int resolve_no_wait(run *r)
 
 static void log_wait_start(run *r, int64_t wait_deadline)
 {
-    json_t *f = json_pack("{s:s, s:I, s:i}", "host", r->cfg->db_endpoint,
+    json_t *f = json_pack("{s:s, s:I, s:i}", "host", subject(r),
                           "limitMs", (json_int_t)(wait_deadline - now(r)), "pollMs", r->cfg->dns_poll_ms);
     log_and_free(r, LOG_INFO, "waiting for DNS to change", f);
 }

@@ -57,6 +57,12 @@ typedef struct reconcile_io {
     dns_status (*resolve)(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen);
     int64_t (*now_ms)(void *ctx);              /* Unix ms, the deadline's clock */
     void (*sleep_ms)(void *ctx, long ms);
+    /* Optional (cluster discovery, cluster.h): the errorType of the last
+     * failed resolve, NULL for ResolveError ("RdsApiError": its message is
+     * the error); and a call each time the run takes the last resolve's
+     * answer as the one it uses. */
+    const char *(*failure_type)(void *ctx);
+    void (*kept)(void *ctx);
 } reconcile_io;
 
 typedef struct reconcile_request {
@@ -65,6 +71,7 @@ typedef struct reconcile_request {
     int dry_run;
     int64_t deadline_ms;
     logger *log;
+    const char *subject; /* what resolve answers for, in messages and logs; NULL: DB_ENDPOINT */
 } reconcile_request;
 
 /* What happened (in a dry run: what would have). Filled as far as the run
@@ -84,7 +91,8 @@ typedef struct reconcile_report {
     int api_calls;
 } reconcile_report;
 
-/* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout). */
+/* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout, or the
+ * io's failure_type). */
 int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
                   rns_error *err);
 void reconcile_report_free(reconcile_report *rep);
@@ -96,5 +104,10 @@ long reconcile_margin_ms(long budget_ms);
  * (HTTP 400, request id ..., 3 attempts)" plus a hint for known codes. */
 void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count,
                                 const elb_error *e, char *out, size_t outlen);
+
+/* "<action> failed for <what>: <code>: <message> (HTTP 404, request id ...,
+ * 1 attempt); <hint>" for any AWS API; what and hint may be NULL. */
+void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint,
+                                char *out, size_t outlen);
 
 #endif

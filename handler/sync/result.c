@@ -58,7 +58,7 @@ void *result_build(const config *cfg, const event_info *ev, const reconcile_repo
     json_object_set_new(o, "trigger", json_string(event_trigger_name(ev->trigger)));
     json_object_set_new(o, "eventId", string_or_null(ev->event_id));
     json_object_set_new(o, "sourceId", string_or_null(ev->source_id));
-    json_object_set_new(o, "endpoint", json_string(cfg->db_endpoint));
+    json_object_set_new(o, "endpoint", cfg->db_endpoint ? json_string(cfg->db_endpoint) : json_null());
     json_object_set_new(o, "port", json_integer(cfg->db_port));
     json_object_set_new(o, "targetGroupArn", json_string(cfg->target_group_arn));
     json_object_set_new(o, "resolved", addresses(&rep->resolved));
@@ -70,7 +70,23 @@ void *result_build(const config *cfg, const event_info *ev, const reconcile_repo
     json_object_set_new(o, "dnsChanged", json_boolean(rep->dns_changed));
     json_object_set_new(o, "waitedMs", json_integer(rep->waited_ms));
     json_object_set_new(o, "converged", json_boolean(rep->converged));
+    json_object_set_new(o, "discovery", json_string("dns"));
     return o;
+}
+
+void result_add_cluster(void *result, const config *cfg, void *members, const char *endpoint)
+{
+    json_t *o = result;
+    if (!o) {
+        json_decref(members);
+        return;
+    }
+    if (!cfg->db_endpoint)
+        json_object_set_new(o, "endpoint", endpoint ? json_string(endpoint) : json_null());
+    json_object_set_new(o, "discovery", json_string("rds"));
+    json_object_set_new(o, "role", json_string(db_role_name(cfg->role)));
+    json_object_set_new(o, "clusterId", json_string(cfg->cluster_id));
+    json_object_set_new(o, "members", members ? members : json_array());
 }
 
 /* A JSON string even for text that is not UTF-8 (a value from the

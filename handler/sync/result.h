@@ -16,6 +16,12 @@
  * waitedMs, converged. */
 void *result_build(const config *cfg, const event_info *ev, const reconcile_report *rep);
 
+/* The RDS API mode's fields (CONTRACT.md section 11): discovery "rds", role,
+ * clusterId, members (a jansson array, taken), and endpoint the cluster's
+ * (Reader)Endpoint unless DB_ENDPOINT is set. result_build writes
+ * discovery "dns". */
+void result_add_cluster(void *result, const config *cfg, void *members, const char *endpoint);
+
 /* Adds "cloudformationStatus" and, when err has a type, "error". */
 void result_add_cloudformation(void *result, const char *status, const rns_error *err);
 
