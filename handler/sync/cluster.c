@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "handler/aws/rds.h"
 #include "handler/sync/reconcile.h"
+#include "handler/sync/result.h"
 #include "runtime/runtime.h"
 
 /* One member as one pass saw it. */
@@ -256,17 +257,6 @@ static dns_status choose_readers(cluster_discovery *d, int64_t deadline, char *e
 
 /* ---- logs ---- */
 
-static json_t *addresses_json(const addr_list *l)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < l->count; i++) {
-        char text[ADDR_TEXT_MAX];
-        ip_addr_format(&l->items[i], text, sizeof text);
-        json_array_append_new(a, json_string(text));
-    }
-    return a;
-}
-
 /* The pass's decisions as log lines: members read, writer or readers chosen,
  * each member left out. One JSON array of [message, fields] pairs. */
 static json_t *decisions(const cluster_discovery *d)
@@ -279,7 +269,7 @@ static json_t *decisions(const cluster_discovery *d)
                                                  "status", m->listed ? m->status : NULL, "endpoint",
                                                  m->endpoint[0] ? m->endpoint : NULL));
         if (m->chosen) {
-            json_t *a = addresses_json(&m->addresses);
+            json_t *a = result_addresses(&m->addresses);
             json_array_append_new(chosen, json_string(m->id));
             json_array_extend(addrs, a);
             json_decref(a);
@@ -407,7 +397,7 @@ void *cluster_members_json(const cluster_discovery *d)
         json_array_append_new(a, json_pack("{s:s, s:b, s:s?, s:s?, s:o, s:b}", "id", m->id, "writer", m->writer,
                                            "status", m->listed ? m->status : NULL, "endpoint",
                                            m->endpoint[0] ? m->endpoint : NULL, "addresses",
-                                           addresses_json(&m->addresses), "chosen", m->chosen));
+                                           result_addresses(&m->addresses), "chosen", m->chosen));
     }
     return a;
 }

@@ -13,7 +13,7 @@ static json_t *string_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
-static json_t *addresses(const addr_list *l)
+void *result_addresses(const addr_list *l)
 {
     addr_list sorted = { NULL, 0 };
     json_t *arr = json_array();
@@ -61,8 +61,8 @@ void *result_build(const config *cfg, const event_info *ev, const reconcile_repo
     json_object_set_new(o, "endpoint", cfg->db_endpoint ? json_string(cfg->db_endpoint) : json_null());
     json_object_set_new(o, "port", json_integer(cfg->db_port));
     json_object_set_new(o, "targetGroupArn", json_string(cfg->target_group_arn));
-    json_object_set_new(o, "resolved", addresses(&rep->resolved));
-    json_object_set_new(o, "rejected", addresses(&rep->rejected));
+    json_object_set_new(o, "resolved", result_addresses(&rep->resolved));
+    json_object_set_new(o, "rejected", result_addresses(&rep->rejected));
     json_object_set_new(o, "registered", targets(&rep->registered));
     json_object_set_new(o, "deregistered", targets(&rep->deregistered));
     json_object_set_new(o, "unchanged", targets(&rep->unchanged));

@@ -22,6 +22,9 @@ void *result_build(const config *cfg, const event_info *ev, const reconcile_repo
  * discovery "dns". */
 void result_add_cluster(void *result, const config *cfg, void *members, const char *endpoint);
 
+/* The addresses as a jansson array of their text, in contract order (caller owns). */
+void *result_addresses(const addr_list *l);
+
 /* Adds "cloudformationStatus" and, when err has a type, "error". */
 void result_add_cloudformation(void *result, const char *status, const rns_error *err);
 

@@ -45,14 +45,12 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .calls_for(action), .connections_opened (TCP connections accepted), .tls_failures
 Standalone: /usr/bin/python3 tests/lib/fake_elbv2.py --help
 """
-import argparse
 import ipaddress
-import signal
-import threading
 import time
 from xml.sax.saxutils import escape
 
-from fake_query import (ApiError, QueryFake, SIGNATURE_MESSAGE, error_xml, make_test_pki)  # noqa: F401
+from fake_query import (ApiError, QueryFake, SIGNATURE_MESSAGE, error_xml, make_test_pki,  # noqa: F401
+                        serve_until_signal, standalone_options, standalone_parser)
 
 NAMESPACE = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 API_VERSION = "2015-12-01"
@@ -285,34 +283,15 @@ class FakeElbv2(QueryFake):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Fake ELBv2 Query API server (runs until SIGTERM/SIGINT).")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--region", default="eu-west-1")
-    p.add_argument("--access-key", default="AKIDEXAMPLE")
-    p.add_argument("--secret-key", default="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-    p.add_argument("--session-token")
-    p.add_argument("--http", action="store_true", help="plain HTTP instead of TLS")
-    p.add_argument("--cert-dir", help="where to write the test CA and server certificate")
-    p.add_argument("--hostname", action="append", help="DNS name for the server certificate")
+    p = standalone_parser("Fake ELBv2 Query API server")
     p.add_argument("--target-group", action="append", default=[],
                    help="ARN[,ip:port...] to create at start")
     a = p.parse_args(argv)
-    fake = FakeElbv2(region=a.region, access_key=a.access_key, secret_key=a.secret_key,
-                     session_token=a.session_token, tls=not a.http, host=a.host, port=a.port,
-                     cert_dir=a.cert_dir, hostnames=a.hostname or ("localhost",), quiet=False)
-    fake.start()
+    fake = FakeElbv2(**standalone_options(a)).start()
     for spec in a.target_group:
         arn, *targets = spec.split(",")
         fake.add_target_group(arn, targets)
-    print("url %s" % fake.url, flush=True)
-    if fake.ca_file:
-        print("ca_file %s" % fake.ca_file, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
-    fake.stop()
+    serve_until_signal(fake)
 
 
 if __name__ == "__main__":

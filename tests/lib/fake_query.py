@@ -283,6 +283,44 @@ class _Server(http.server.ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+# ------------------------------------------------------------- standalone ---
+
+def standalone_parser(description):
+    """The command line every fake shares (its own options are added to it)."""
+    import argparse
+    p = argparse.ArgumentParser(description=description + " (runs until SIGTERM/SIGINT).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--region", default="eu-west-1")
+    p.add_argument("--access-key", default="AKIDEXAMPLE")
+    p.add_argument("--secret-key", default="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    p.add_argument("--session-token")
+    p.add_argument("--http", action="store_true", help="plain HTTP instead of TLS")
+    p.add_argument("--cert-dir", help="where to write the test CA and server certificate")
+    p.add_argument("--hostname", action="append", help="DNS name for the server certificate")
+    return p
+
+
+def standalone_options(a):
+    """The QueryFake keyword arguments of standalone_parser's options."""
+    return dict(region=a.region, access_key=a.access_key, secret_key=a.secret_key, session_token=a.session_token,
+                tls=not a.http, host=a.host, port=a.port, cert_dir=a.cert_dir,
+                hostnames=a.hostname or ("localhost",), quiet=False)
+
+
+def serve_until_signal(fake):
+    """Prints the fake's URL (and CA file), serves until SIGTERM or SIGINT, stops it."""
+    import signal
+    print("url %s" % fake.url, flush=True)
+    if fake.ca_file:
+        print("ca_file %s" % fake.ca_file, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    fake.stop()
+
+
 class QueryFake:
     """The common part of a fake AWS Query API (see the module's docstring)."""
     name = "fake-aws"

@@ -44,16 +44,14 @@ FakeRds(region="eu-west-1", access_key=..., secret_key=..., session_token=None, 
       normally, but no member is the writer and the cluster is failing-over).
 Standalone: /usr/bin/python3 tests/lib/fake_rds.py --help
 """
-import argparse
 import base64
 import copy
 import os
-import signal
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from fake_query import ApiError, QueryFake
+from fake_query import ApiError, QueryFake, serve_until_signal, standalone_options, standalone_parser
 
 NAMESPACE = "http://rds.amazonaws.com/doc/2014-10-31/"
 API_VERSION = "2014-10-31"
@@ -414,34 +412,17 @@ class FakeRds(QueryFake):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Fake RDS Query API server (runs until SIGTERM/SIGINT).")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--region", default="eu-west-1")
-    p.add_argument("--access-key", default="AKIDEXAMPLE")
-    p.add_argument("--secret-key", default="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-    p.add_argument("--session-token")
-    p.add_argument("--http", action="store_true", help="plain HTTP instead of TLS")
+    p = standalone_parser("Fake RDS Query API server")
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--cluster", action="append", default=[],
                    help="ID,writer-id=address,reader-id=address,... (the first member is the writer)")
     a = p.parse_args(argv)
-    fake = FakeRds(region=a.region, access_key=a.access_key, secret_key=a.secret_key,
-                   session_token=a.session_token, tls=not a.http, host=a.host, port=a.port,
-                   page_size=a.page_size, quiet=False)
-    fake.start()
+    fake = FakeRds(page_size=a.page_size, **standalone_options(a)).start()
     for spec in a.cluster:
         cid, *members = spec.split(",")
         fake.add_cluster(cid, [(m.split("=")[0], i == 0, "available", m.partition("=")[2] or None)
                                for i, m in enumerate(members)])
-    print("url %s" % fake.url, flush=True)
-    if fake.ca_file:
-        print("ca_file %s" % fake.ca_file, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
-    fake.stop()
+    serve_until_signal(fake)
 
 
 if __name__ == "__main__":

@@ -15,36 +15,9 @@
 #define GOLDEN_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define DOMAIN ".abc123xyz.eu-west-1.rds.amazonaws.com"
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) != NULL) {
-        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[n] = '\0';
-            *len = (size_t)n;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 static char *fixture(const char *name, size_t *len)
 {
-    char path[512];
-    const char *root = getenv("RNS_ROOT");
-    snprintf(path, sizeof path, "%s/tests/fixtures/rds/%s", root ? root : ".", name);
-    char *xml = read_file(path, len);
-    if (!xml)
-        fprintf(stderr, "  cannot read fixture %s\n", path);
-    return xml;
+    return check_fixture("rds", name, len);
 }
 
 static int clusters_from(const char *name, rds_cluster *c, aws_error *e)
