@@ -1,5 +1,5 @@
 # rds-nlb-sync. `make` builds ./bootstrap and build/sigv4; `make check` runs every test.
-# Targets and their promises: ../shared/CONTRACT.md section 1, and README.md.
+# Targets and their promises: README.md ("Development").
 
 VERSION := 0.1.0
 CC      ?= cc
@@ -41,7 +41,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all tests asan check demo package bench fuzz deps clean
+.PHONY: all tests asan check demo package bench fuzz deps clean format-check layers-check
 .DELETE_ON_ERROR:
 
 all: bootstrap $(BUILD)/sigv4
@@ -123,6 +123,15 @@ bench: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Every C file of the tree in the style of .clang-format.
+CLANG_FORMAT ?= clang-format
+format-check:
+	@find common handler runtime sigv4 tests -name '*.[ch]' | sort | xargs $(CLANG_FORMAT) --dry-run -Werror
+
+# The libraries link, and the folders include, only downward.
+layers-check: $(ALL_LIBS)
+	@scripts/check-layers.sh $(BUILD)
 
 clean:
 	rm -rf build bootstrap

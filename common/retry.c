@@ -9,7 +9,11 @@
 #include "common/clock.h"
 
 const rns_retry_policy rns_retry_aws = {
-    .base_ms = 50, .throttle_base_ms = 1000, .max_backoff_ms = 20000, .jitter = 1, .quota = 1,
+    .base_ms = 50,
+    .throttle_base_ms = 1000,
+    .max_backoff_ms = 20000,
+    .jitter = 1,
+    .quota = 1,
 };
 const rns_retry_policy rns_retry_cfn_put = {.base_ms = 250};
 const rns_retry_policy rns_retry_runtime_api = {.base_ms = 50};

@@ -2,7 +2,7 @@
  * CloudFormation PUT, Runtime API connections) asks rns_retry_next whether
  * and how long to wait, so when and how often we retry is decided here.
  *
- * The AWS policy is the SDKs' "standard" retry mode (docs/retries.md):
+ * The AWS policy is the SDKs' "standard" retry mode (docs/aws.md):
  * AWS_MAX_ATTEMPTS attempts, truncated exponential backoff with full jitter,
  * u * min(base * 2^(n-1), 20 s) before the retry after failed attempt n, with
  * a base of 1 s after throttling and 50 ms otherwise, and a client-wide quota
@@ -15,11 +15,11 @@
 #include <stdint.h>
 
 typedef struct rns_retry_policy {
-    long base_ms;           /* the first wait (its cap under jitter) */
-    long throttle_base_ms;  /* base after a throttling error; 0: base_ms */
-    long max_backoff_ms;    /* cap of one wait; 0: none */
-    int jitter;             /* full jitter: the wait is u * the capped backoff */
-    int quota;              /* retries take tokens from an rns_retry_quota */
+    long base_ms;          /* the first wait (its cap under jitter) */
+    long throttle_base_ms; /* base after a throttling error; 0: base_ms */
+    long max_backoff_ms;   /* cap of one wait; 0: none */
+    int jitter;            /* full jitter: the wait is u * the capped backoff */
+    int quota;             /* retries take tokens from an rns_retry_quota */
 } rns_retry_policy;
 
 /* AWS API calls (standard mode). */
@@ -48,18 +48,18 @@ void rns_retry_state_init(rns_retry_state *s);
 
 /* One failed attempt, as the policy needs to know it. */
 typedef struct rns_retry_failure {
-    int attempt;        /* 1-based number of the attempt that failed */
-    int max_attempts;   /* the first try included */
-    int retryable;      /* the caller's classification */
-    int throttling;     /* the service asked us to slow down */
-    int timed_out;      /* the attempt ran into its timeout */
+    int attempt;      /* 1-based number of the attempt that failed */
+    int max_attempts; /* the first try included */
+    int retryable;    /* the caller's classification */
+    int throttling;   /* the service asked us to slow down */
+    int timed_out;    /* the attempt ran into its timeout */
 } rns_retry_failure;
 
 typedef enum rns_retry_verdict {
-    RNS_RETRY_WAIT,          /* wait *wait_ms, then make the next attempt */
-    RNS_RETRY_FINAL,         /* not retryable, or the attempts are used up */
-    RNS_RETRY_NO_TOKENS,     /* the quota cannot pay for the retry */
-    RNS_RETRY_PAST_DEADLINE  /* the next attempt could not start before the deadline */
+    RNS_RETRY_WAIT,         /* wait *wait_ms, then make the next attempt */
+    RNS_RETRY_FINAL,        /* not retryable, or the attempts are used up */
+    RNS_RETRY_NO_TOKENS,    /* the quota cannot pay for the retry */
+    RNS_RETRY_PAST_DEADLINE /* the next attempt could not start before the deadline */
 } rns_retry_verdict;
 
 /* The decision after a failed attempt. deadline_ms (Unix ms, 0: none) is

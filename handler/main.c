@@ -1,4 +1,4 @@
-/* ./bootstrap: the Lambda entry point (CONTRACT.md section 2).
+/* ./bootstrap: the Lambda entry point (README.md, "Command line").
  *
  *   bootstrap                      the Runtime API loop (AWS_LAMBDA_RUNTIME_API set)
  *   bootstrap --invoke FILE|-      one invocation outside Lambda; the result or
@@ -10,6 +10,7 @@
  * longest): the invocation's deadline, from which the failover wait and the
  * API calls are bounded as in Lambda. Logs always go to stderr. */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,20 +81,24 @@ static char *read_event(const char *path, size_t *len)
     if (rc == RNS_BUF_OK)
         return rns_buf_take(&b, len);
     rns_buf_free(&b);
-    errno = rc == RNS_BUF_TOOBIG ? EFBIG : rc == RNS_BUF_NOMEM ? ENOMEM : e;
+    errno = rc == RNS_BUF_TOOBIG ? EFBIG : rc == RNS_BUF_NOMEM ? ENOMEM
+                                                               : e;
     return NULL;
 }
 
-static void print_error_json(const char *type, const char *message)
+static void print_error_json(rns_error_type type, const char *message)
 {
     rns_error e;
     rns_error_set(&e, type, "%s", message);
-    void *j = result_error(&e);
+    json_t *j = result_error(&e);
     char *text = j ? result_dump(j, NULL) : NULL;
-    printf("%s\n", text ? text : "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"\"}");
+    if (text)
+        printf("%s\n", text);
+    else
+        printf("{\"errorType\":\"%s\",\"errorMessage\":\"\"}\n", rns_error_name(&e));
     fflush(stdout);
     free(text);
-    result_free_json(j);
+    json_decref(j);
 }
 
 static int parse_timeout(const char *s, int *out)
@@ -107,13 +112,77 @@ static int parse_timeout(const char *s, int *out)
     return 0;
 }
 
+/* The command line. */
+typedef struct args {
+    const char *invoke; /* --invoke FILE|-, NULL: the Runtime API loop */
+    int timeout_s;      /* --timeout SECONDS */
+    int timeout_given;
+    const char *alone; /* --version or --help, which take nothing else */
+} args;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("bootstrap: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return usage(stderr, EXIT_USAGE);
+}
+
+/* 0, or EXIT_USAGE after saying what is wrong. */
+static int parse_args(int argc, char **argv, args *a)
+{
+    static const struct option longs[] = {
+        {"invoke", required_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *bad_timeout = NULL;
+    int c;
+    memset(a, 0, sizeof *a);
+    a->timeout_s = DEFAULT_TIMEOUT_S;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:", longs, NULL)) != -1) {
+        switch (c) {
+        case 'i': a->invoke = optarg; break;
+        case 't':
+            a->timeout_given = 1;
+            if (parse_timeout(optarg, &a->timeout_s) != 0)
+                bad_timeout = optarg;
+            break;
+        case 'v': a->alone = a->alone ? a->alone : "--version"; break;
+        case 'h': a->alone = a->alone ? a->alone : "--help"; break;
+        case ':':
+            if (optopt == 'i')
+                return usage_error("%s needs an event file, or - for stdin", "--invoke");
+            return usage_error("bad arguments after --invoke FILE%s", "");
+        default: return usage_error("unknown argument %s", argv[optind - 1]);
+        }
+    }
+    if (a->alone && argc > 2)
+        return usage_error("%s takes no arguments", a->alone);
+    if (a->invoke && (bad_timeout || optind < argc))
+        return usage_error("bad arguments after --invoke FILE%s", "");
+    if (!a->invoke && (a->timeout_given || optind < argc))
+        return usage_error("unknown argument %s", optind < argc ? argv[optind] : "--timeout");
+    return 0;
+}
+
+/* What --version prints. */
+static int print_version(void)
+{
+    printf("rds-nlb-sync %s\n", RNS_VERSION);
+    return 0;
+}
+
 static int run_invoke(const char *path, int timeout_s, logger *lg)
 {
     config cfg;
     char err[2048];
     if (config_load(&cfg, config_getenv, NULL, err, sizeof err) != 0) {
         log_msg(lg, LOG_ERROR, "configuration error: %s", err);
-        print_error_json("Runtime.ConfigError", err);
+        print_error_json(RNS_ERR_CONFIG, err);
         return EXIT_USAGE;
     }
     size_t len = 0;
@@ -128,7 +197,7 @@ static int run_invoke(const char *path, int timeout_s, logger *lg)
     handler *h = handler_new(&cfg, lg, err, sizeof err);
     if (!h) {
         log_msg(lg, LOG_ERROR, "cannot start: %s", err);
-        print_error_json("Runtime.ConfigError", err);
+        print_error_json(RNS_ERR_CONFIG, err);
         status = EXIT_USAGE;
     } else {
         handler_output out;
@@ -155,7 +224,7 @@ static lambda_response on_invocation(const lambda_invocation *inv, void *user)
         r = lambda_response_success(out.payload, out.payload_len, "application/json");
         out.payload = NULL; /* now the response's */
     } else {
-        r = lambda_response_failure(out.error.message, out.error.type);
+        r = lambda_response_failure(out.error.message, rns_error_name(&out.error));
     }
     handler_output_free(&out);
     return r;
@@ -172,7 +241,7 @@ static int run_loop(const char *api, logger *lg)
     config cfg;
     if (config_load(&cfg, config_getenv, NULL, err, sizeof err) != 0) {
         log_msg(lg, LOG_FATAL, "configuration error: %s", err);
-        lambda_runtime_init_error(rt, "Runtime.ConfigError", err);
+        lambda_runtime_init_error(rt, rns_error_type_name(RNS_ERR_CONFIG), err);
         lambda_runtime_free(rt);
         return EXIT_USAGE;
     }
@@ -180,7 +249,7 @@ static int run_loop(const char *api, logger *lg)
     handler *h = handler_new(&cfg, lg, err, sizeof err);
     if (!h) {
         log_msg(lg, LOG_FATAL, "cannot start: %s", err);
-        lambda_runtime_init_error(rt, "Runtime.ConfigError", err);
+        lambda_runtime_init_error(rt, rns_error_type_name(RNS_ERR_CONFIG), err);
         status = EXIT_USAGE;
     } else {
         status = lambda_runtime_run(rt, on_invocation, h);
@@ -194,38 +263,20 @@ static int run_loop(const char *api, logger *lg)
 int main(int argc, char **argv)
 {
     logger lg;
+    args a;
     signal(SIGPIPE, SIG_IGN);
     logger_init(&lg, stderr);
-    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        printf("rds-nlb-sync %s\n", RNS_VERSION);
-        return 0;
-    }
-    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+    if (parse_args(argc, argv, &a) != 0)
+        return EXIT_USAGE;
+    if (a.alone && strcmp(a.alone, "--version") == 0)
+        return print_version();
+    if (a.alone) {
         usage(stdout, 0);
         fputs(help_text, stdout);
         return 0;
     }
-    if (argc >= 3 && strcmp(argv[1], "--invoke") == 0) {
-        int timeout_s = DEFAULT_TIMEOUT_S;
-        if (argc == 5 && strcmp(argv[3], "--timeout") == 0 && parse_timeout(argv[4], &timeout_s) == 0)
-            return run_invoke(argv[2], timeout_s, &lg);
-        if (argc == 3)
-            return run_invoke(argv[2], timeout_s, &lg);
-        fprintf(stderr, "bootstrap: bad arguments after --invoke FILE\n");
-        return usage(stderr, EXIT_USAGE);
-    }
-    if (argc == 2 && strcmp(argv[1], "--invoke") == 0) {
-        fprintf(stderr, "bootstrap: --invoke needs an event file, or - for stdin\n");
-        return usage(stderr, EXIT_USAGE);
-    }
-    if (argc > 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "--help") == 0)) {
-        fprintf(stderr, "bootstrap: %s takes no arguments\n", argv[1]);
-        return usage(stderr, EXIT_USAGE);
-    }
-    if (argc > 1) {
-        fprintf(stderr, "bootstrap: unknown argument %s\n", argv[1]);
-        return usage(stderr, EXIT_USAGE);
-    }
+    if (a.invoke)
+        return run_invoke(a.invoke, a.timeout_s, &lg);
     const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
     if (!api || !*api) {
         fprintf(stderr, "bootstrap: AWS_LAMBDA_RUNTIME_API is not set (not running in Lambda?)\n");

@@ -31,9 +31,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
     return size * n;
 }
 
-#define SETOPT(opt, value) do { \
+#define SETOPT(opt, value)                                 \
+    do {                                                   \
         if (RNS_CURL_SET(c, opt, value, err, errlen) != 0) \
-            return -1; \
+            return -1;                                     \
     } while (0)
 
 int rt_api_setup(lambda_runtime *rt, char *err, size_t errlen)

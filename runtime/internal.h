@@ -78,25 +78,25 @@ int rt_parse_level(const char *s, log_level *out);
 /* ---- api.c: HTTP calls to the Runtime API over one kept-alive handle. */
 struct lambda_runtime {
     CURL *curl;
-    logger *lg;                    /* borrowed, may be NULL */
-    char base[320];                /* http://host:port/2018-06-01 */
-    char url[1280];                /* of the call in progress */
-    rns_buf body;                   /* answer body of the last call */
-    rt_headers headers;            /* of the last GET /next */
-    rns_buf trace_env;              /* "_X_AMZN_TRACE_ID=..." given to putenv() */
-    int collect_headers;           /* only GET /next keeps its headers */
+    logger *lg;          /* borrowed, may be NULL */
+    char base[320];      /* http://host:port/2018-06-01 */
+    char url[1280];      /* of the call in progress */
+    rns_buf body;        /* answer body of the last call */
+    rt_headers headers;  /* of the last GET /next */
+    rns_buf trace_env;   /* "_X_AMZN_TRACE_ID=..." given to putenv() */
+    int collect_headers; /* only GET /next keeps its headers */
     char curl_error[CURL_ERROR_SIZE];
-    int attempts;                  /* per call, on connection failures (common/retry.h) */
+    int attempts; /* per call, on connection failures (common/retry.h) */
     int init_error_posted;
 };
 
 typedef struct rt_call {
-    const char *path;              /* after the base: "/runtime/invocation/next" */
-    const char *body;              /* NULL: GET; else POST of body_len bytes */
+    const char *path; /* after the base: "/runtime/invocation/next" */
+    const char *body; /* NULL: GET; else POST of body_len bytes */
     size_t body_len;
-    const char *content_type;      /* POST only */
-    const char *error_type;        /* adds Lambda-Runtime-Function-Error-Type */
-    long status;                   /* out: HTTP status of the answer */
+    const char *content_type; /* POST only */
+    const char *error_type;   /* adds Lambda-Runtime-Function-Error-Type */
+    long status;              /* out: HTTP status of the answer */
 } rt_call;
 
 /* Sets the options that hold for every call. 0, or -1 with err set. */

@@ -58,7 +58,7 @@ static void write_line(FILE *out, const char *line, size_t len)
     }
 }
 
-void log_fields(logger *lg, log_level level, const char *message, const void *fields)
+void log_fields(logger *lg, log_level level, const char *message, const json_t *fields)
 {
     if (!logger_enabled(lg, level))
         return;

@@ -10,15 +10,22 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 typedef enum log_level {
-    LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL
+    LOG_TRACE,
+    LOG_DEBUG,
+    LOG_INFO,
+    LOG_WARN,
+    LOG_ERROR,
+    LOG_FATAL
 } log_level;
 
 typedef struct logger {
     FILE *out;
-    int json;              /* AWS_LAMBDA_LOG_FORMAT=JSON */
-    log_level threshold;   /* AWS_LAMBDA_LOG_LEVEL, default INFO */
-    char request_id[128];  /* "" outside an invocation */
+    int json;             /* AWS_LAMBDA_LOG_FORMAT=JSON */
+    log_level threshold;  /* AWS_LAMBDA_LOG_LEVEL, default INFO */
+    char request_id[128]; /* "" outside an invocation */
 } logger;
 
 /* Reads AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL; unknown values fall
@@ -31,10 +38,10 @@ int logger_enabled(const logger *lg, log_level level);
 void log_msg(logger *lg, log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A message with structured fields: `fields` is a jansson object (json_t *,
- * borrowed; may be NULL). In JSON mode the fields become keys of the line; in
+/* A message with structured fields: `fields` is an object (borrowed; may be
+ * NULL). In JSON mode the fields become keys of the line; in
  * text mode they are appended as key=value. */
-void log_fields(logger *lg, log_level level, const char *message, const void *fields);
+void log_fields(logger *lg, log_level level, const char *message, const json_t *fields);
 
 /* Writes one pre-built JSON line as it is (CloudWatch Embedded Metric Format). */
 void log_raw_line(logger *lg, const char *line);

@@ -9,7 +9,7 @@
 #include "runtime/internal.h"
 
 #define KEEP_BODY_BYTES (1L << 20) /* a bigger event buffer is not kept idle */
-#define ID_ROOM 768               /* a request id, percent-encoded */
+#define ID_ROOM 768                /* a request id, percent-encoded */
 #define TRACE_ENV "_X_AMZN_TRACE_ID"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -125,7 +125,8 @@ static int check_answer(lambda_runtime *rt, const rt_call *call)
                 s, call->path, ex);
     else if (s == 413)
         log_msg(rt->lg, LOG_WARN, "Runtime API answered 413 to POST %s: the response is too large "
-                "(the caller gets Function.ResponseSizeTooLarge); going on: %s", call->path, ex);
+                                  "(the caller gets Function.ResponseSizeTooLarge); going on: %s",
+                call->path, ex);
     else
         log_msg(rt->lg, LOG_WARN, "Runtime API answered %ld to POST %s; going on: %s", s, call->path, ex);
     free(excerpt);
@@ -147,8 +148,7 @@ static int post_error(lambda_runtime *rt, const char *path, const char *message,
         log_msg(rt->lg, LOG_ERROR, "out of memory building the error body for %s", path);
         return EXIT_FAILURE;
     }
-    rt_call call = {.path = path, .body = body, .body_len = strlen(body),
-                    .content_type = "application/json", .error_type = t};
+    rt_call call = {.path = path, .body = body, .body_len = strlen(body), .content_type = "application/json", .error_type = t};
     int status = post(rt, &call);
     free(body);
     return status;
@@ -169,8 +169,7 @@ int lambda_runtime_init_error(lambda_runtime *rt, const char *error_type, const 
     char *body = rt_error_body(message, t);
     if (!body)
         return -1;
-    rt_call call = {.path = "/runtime/init/error", .body = body, .body_len = strlen(body),
-                    .content_type = "application/json", .error_type = t};
+    rt_call call = {.path = "/runtime/init/error", .body = body, .body_len = strlen(body), .content_type = "application/json", .error_type = t};
     int rc = rt_api_call(rt, &call);
     free(body);
     if (rc != 0)
@@ -222,8 +221,7 @@ static int post_result(lambda_runtime *rt, const char *id, const lambda_response
         return post_error(rt, path, r->error_message, r->error_type);
     }
     snprintf(path, sizeof path, "/runtime/invocation/%s/response", id);
-    rt_call call = {.path = path, .body = r->payload ? r->payload : "",
-                    .body_len = r->payload ? r->payload_len : 0, .content_type = r->content_type};
+    rt_call call = {.path = path, .body = r->payload ? r->payload : "", .body_len = r->payload ? r->payload_len : 0, .content_type = r->content_type};
     return post(rt, &call);
 }
 

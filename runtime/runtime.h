@@ -26,7 +26,7 @@ typedef struct lambda_invocation {
     size_t payload_len;
     const char *request_id;
     const char *function_arn;
-    int64_t deadline_ms;      /* Unix time in ms (Lambda-Runtime-Deadline-Ms) */
+    int64_t deadline_ms; /* Unix time in ms (Lambda-Runtime-Deadline-Ms) */
     const char *xray_trace_id;
     const char *client_context;
     const char *cognito_identity;
@@ -42,11 +42,11 @@ int64_t lambda_now_ms(void);
 
 typedef struct lambda_response {
     int success;
-    char *payload;        /* success: body; failure: NULL */
+    char *payload; /* success: body; failure: NULL */
     size_t payload_len;
-    char *content_type;   /* success only */
-    char *error_type;     /* failure only */
-    char *error_message;  /* failure only */
+    char *content_type;  /* success only */
+    char *error_type;    /* failure only */
+    char *error_message; /* failure only */
 } lambda_response;
 
 /* Takes ownership of payload (malloc'd, `len` bytes). */

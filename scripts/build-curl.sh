@@ -25,7 +25,7 @@ fi
 # at process start, before the Runtime API's first GET /next, although
 # nothing uses TLS until the first HTTPS request. OpenSSL 3 initialises
 # itself on first use, and the program asks for that without openssl.cnf
-# (handler/http.c, sigv4/signer.c), so curl's own call is taken out.
+# (handler/aws/http.c, sigv4/signer.c), so curl's own call is taken out.
 if [ ! -f "$src/.rns-lazy-openssl" ]; then
     sed -i 's/^  OPENSSL_init_ssl(flags, NULL);$/  (void)flags; \/\* rds-nlb-sync: OpenSSL starts on first use \*\//' \
         "$src/lib/vtls/openssl.c"
@@ -48,7 +48,7 @@ cd "$work"
 #   eat the invocation's deadline (the synchronous one ignores timeouts with
 #   CURLOPT_NOSIGNAL).
 # - the default CA bundle is Amazon Linux's; the program chooses its own
-#   (CONTRACT.md section 3), this is only libcurl's fallback.
+#   (README.md, "Configuration"), this is only libcurl's fallback.
 # - no OpenSSL config file is read at start (none exists in Lambda; it saves
 #   a file lookup at cold start).
 # - ac_cv_func_*: nothing newer than glibc 2.34 may be picked up

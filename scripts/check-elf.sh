@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-elf.sh ARCH FILE...: the promises of CONTRACT.md section 7 on finished
+# check-elf.sh ARCH FILE...: the promises of README.md, "Deploy" on finished
 # binaries, read from the binaries themselves: the architecture, only glibc's
 # shared libraries, and no symbol version above GLIBC_2.34 (provided.al2023).
 # Exit 1 with a message naming what is wrong (the symbols, the libraries).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # package.sh [x86_64|arm64]: builds the provided.al2023 deployment package
-# (CONTRACT.md section 7): build/function.zip for x86_64, build/function-arm64.zip
+# (README.md, "Deploy"): build/function.zip for x86_64, build/function-arm64.zip
 # for arm64. Each holds one file, `bootstrap`, at its root, mode 0755: the
 # stripped handler ELF with libcurl, OpenSSL, jansson and expat linked in
 # statically, needing only glibc (no symbol above GLIBC_2.34).

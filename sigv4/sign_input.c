@@ -8,7 +8,12 @@
 #include "sigv4/sigv4_internal.h"
 
 /* Headers the signing treats apart. */
-enum kind { K_OTHER, K_UNSIGNED, K_HOST, K_DATE, K_TOKEN, K_CONTENT_SHA256 };
+enum kind { K_OTHER,
+            K_UNSIGNED,
+            K_HOST,
+            K_DATE,
+            K_TOKEN,
+            K_CONTENT_SHA256 };
 
 static enum kind classify(const char *n, size_t len)
 {
@@ -257,7 +262,8 @@ static int hdr_cmp(const sv_hdr *a, const sv_hdr *b)
 {
     int c = sv_name_cmp(a->name, a->name_len, b->name, b->name_len);
 
-    return c ? c : a->order < b->order ? -1 : a->order > b->order;
+    return c ? c : a->order < b->order ? -1
+                                       : a->order > b->order;
 }
 
 static int hdr_qsort_cmp(const void *a, const void *b)

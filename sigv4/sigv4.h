@@ -63,8 +63,8 @@ typedef struct sigv4_params {
 typedef struct sigv4_signature {
     char *canonical_request;
     char *string_to_sign;
-    char *authorization;       /* the Authorization header's value */
-    struct {                   /* headers to add to the request, in this order */
+    char *authorization; /* the Authorization header's value */
+    struct {             /* headers to add to the request, in this order */
         char *name;
         char *value;
     } add[3];

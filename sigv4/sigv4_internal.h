@@ -40,18 +40,26 @@ static inline void sv_putc(sv_out *o, char c)
     o->p[o->len++] = c;
 }
 
-static inline void sv_puts(sv_out *o, const char *s) { sv_put(o, s, strlen(s)); }
+static inline void sv_puts(sv_out *o, const char *s)
+{
+    sv_put(o, s, strlen(s));
+}
 
 /* Error messages: never pass a secret, a token, a header value or a signature. */
 void sv_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Character classes of bytes (text.c). */
-enum { SV_TCHAR = 1, SV_SPACE = 4, SV_LEAD = 8 };
+enum { SV_TCHAR = 1,
+       SV_SPACE = 4,
+       SV_LEAD = 8 };
 extern const unsigned char sv_class[256];
 
 /* RFC 7230 token character */
-static inline int sv_is_tchar(unsigned char c) { return sv_class[c] & SV_TCHAR; }
+static inline int sv_is_tchar(unsigned char c)
+{
+    return sv_class[c] & SV_TCHAR;
+}
 
 /* Length of the whitespace character starting at s (0 when s[0] is none).
  * Whitespace is what Python's str.split() splits on, so that header values

@@ -1,4 +1,4 @@
-/* build/sigv4: signs a raw HTTP/1.1 request read on stdin (CONTRACT.md section 9). */
+/* build/sigv4: signs a raw HTTP/1.1 request read on stdin (README.md, "Development"). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +62,14 @@ static int fail_usage(const char *fmt, const char *arg)
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longs[] = {
-        {"access-key", required_argument, NULL, 'a'}, {"secret-key", required_argument, NULL, 'k'},
-        {"session-token", required_argument, NULL, 't'}, {"region", required_argument, NULL, 'r'},
-        {"service", required_argument, NULL, 's'}, {"date", required_argument, NULL, 'd'},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"access-key", required_argument, NULL, 'a'},
+        {"secret-key", required_argument, NULL, 'k'},
+        {"session-token", required_argument, NULL, 't'},
+        {"region", required_argument, NULL, 'r'},
+        {"service", required_argument, NULL, 's'},
+        {"date", required_argument, NULL, 'd'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;

@@ -21,6 +21,7 @@ void sv_error(char *err, size_t errlen, const char *fmt, ...)
 /* SV_TCHAR: RFC 7230 tchar; SV_SPACE:
  * ASCII whitespace of Python's str.split(); SV_LEAD: first byte of a UTF-8
  * whitespace character (U+0085 U+00A0 U+1680 U+2000-U+3000). */
+/* clang-format off */
 const unsigned char sv_class[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4,
@@ -39,6 +40,7 @@ const unsigned char sv_class[256] = {
     0, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
+/* clang-format on */
 
 size_t sv_space_len(const unsigned char *s, size_t n)
 {
@@ -132,7 +134,8 @@ int sv_name_cmp(const char *a, size_t an, const char *b, size_t bn)
         if (x != y)
             return x < y ? -1 : 1;
     }
-    return an == bn ? 0 : an < bn ? -1 : 1;
+    return an == bn ? 0 : an < bn ? -1
+                                  : 1;
 }
 
 int sv_name_is(const char *name, size_t n, const char *lower_name)

@@ -109,12 +109,12 @@ static int check_args(const char *arn, const elb_target *targets, size_t count, 
 {
     size_t i;
     if (!arn || !*arn) {
-        aws_error_set(err, "InvalidParameterValue", "target group ARN is empty");
+        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "target group ARN is empty");
         return -1;
     }
     for (i = 0; i < count; i++) {
         if (!targets[i].id[0] || targets[i].port < 0 || targets[i].port > 65535) {
-            aws_error_set(err, "InvalidParameterValue", "target %zu has no Id or an invalid port", i + 1);
+            aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "target %zu has no Id or an invalid port", i + 1);
             return -1;
         }
     }
@@ -130,7 +130,7 @@ static int call_with_targets(elb_client *c, const char *action, const char *arn,
     query_xml_callbacks cb = elbv2_target_callbacks(&reader, out);
     int rc;
     if (!body) {
-        aws_error_set(err, "InvalidParameterValue", "out of memory building the %s request", action);
+        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "out of memory building the %s request", action);
         return -1;
     }
     rc = query_call(c->q, action, body, deadline_ms, out ? &cb : NULL, err);

@@ -21,7 +21,7 @@ typedef struct elb_target {
     char id[256];
     int port;
     char az[64];
-    char state[32];  /* initial|healthy|unhealthy|unused|draining|unavailable|... ("" when sending) */
+    char state[32]; /* initial|healthy|unhealthy|unused|draining|unavailable|... ("" when sending) */
     char reason[64];
 } elb_target;
 
@@ -36,11 +36,11 @@ typedef aws_error elb_error;
 
 typedef struct elb_client_config {
     const char *region;
-    const char *endpoint_url;     /* NULL: https://elasticloadbalancing.<region>.amazonaws.com[.cn] */
-    sigv4_credentials creds;      /* borrowed for the client's lifetime */
-    int max_attempts;             /* >= 1 */
-    const char *ca_bundle;        /* NULL: the search of handler/aws/http.c */
-    logger *log;                  /* borrowed */
+    const char *endpoint_url; /* NULL: https://elasticloadbalancing.<region>.amazonaws.com[.cn] */
+    sigv4_credentials creds;  /* borrowed for the client's lifetime */
+    int max_attempts;         /* >= 1 */
+    const char *ca_bundle;    /* NULL: the search of handler/aws/http.c */
+    logger *log;              /* borrowed */
 } elb_client_config;
 
 typedef struct elb_client elb_client;
@@ -74,8 +74,5 @@ void elb_target_list_free(elb_target_list *list);
 
 /* The default endpoint URL for a region (aws, aws-cn, aws-us-gov, ...). */
 int elb_default_endpoint(const char *region, char *out, size_t outlen);
-
-/* Connections the client has opened so far. */
-long elb_connections_opened(const elb_client *c);
 
 #endif

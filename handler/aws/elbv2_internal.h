@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "handler/aws/elbv2.h"
+#include "handler/aws/query_internal.h"
 
 extern const query_service elbv2_service;
 
@@ -36,8 +37,10 @@ query_xml_callbacks elbv2_target_callbacks(elbv2_target_reader *r, elb_target_li
 char *elbv2_build_body(const char *action, const char *target_group_arn,
                        const elb_target *targets, size_t count);
 
-/* query_client_set_attempt_timeout and query_retry_tokens for the ELBv2 client. */
+/* query_client_set_attempt_timeout, query_retry_tokens and
+ * query_connections_opened for the ELBv2 client. */
 void elb_client_set_attempt_timeout(elb_client *c, long timeout_ms);
 int elb_retry_tokens(const elb_client *c);
+long elb_connections_opened(const elb_client *c);
 
 #endif

@@ -31,11 +31,11 @@ static const char *const system_bundles[] = {
 };
 
 struct http_client {
-    CURL *curl;          /* NULL until the first request */
-    int global_init;     /* curl_global_init succeeded, to be paired on free */
-    int tls_ready;       /* the CA bundle has been chosen */
-    char *ca_config;     /* from the caller, may be NULL */
-    char *ca_bundle;     /* chosen on the first request; NULL: libcurl's default */
+    CURL *curl;      /* NULL until the first request */
+    int global_init; /* curl_global_init succeeded, to be paired on free */
+    int tls_ready;   /* the CA bundle has been chosen */
+    char *ca_config; /* from the caller, may be NULL */
+    char *ca_bundle; /* chosen on the first request; NULL: libcurl's default */
     logger *log;
     long connections;
     char curl_err[CURL_ERROR_SIZE];
@@ -144,18 +144,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 static int set_fixed_options(http_client *c, CURL *h, char *err, size_t errlen)
 {
     return RNS_CURL_SET(h, CURLOPT_NOSIGNAL, 1L, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_TCP_NODELAY, 1L, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_TCP_KEEPALIVE, 1L, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "http,https", err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_USERAGENT, "rds-nlb-sync/" RNS_VERSION, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_ERRORBUFFER, c->curl_err, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_WRITEFUNCTION, on_body, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_WRITEDATA, c, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_HEADERFUNCTION, on_header, err, errlen) ||
-           RNS_CURL_SET(h, CURLOPT_HEADERDATA, c, err, errlen)
+                   RNS_CURL_SET(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_TCP_NODELAY, 1L, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_TCP_KEEPALIVE, 1L, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "http,https", err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_USERAGENT, "rds-nlb-sync/" RNS_VERSION, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_ERRORBUFFER, c->curl_err, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_WRITEFUNCTION, on_body, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_WRITEDATA, c, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_HEADERFUNCTION, on_header, err, errlen) ||
+                   RNS_CURL_SET(h, CURLOPT_HEADERDATA, c, err, errlen)
                ? -1
                : 0;
 }

@@ -17,18 +17,18 @@
 typedef struct http_client http_client;
 
 typedef struct http_response {
-    long status;          /* 0 when no response arrived */
-    char *body;           /* owned, NUL-terminated */
+    long status; /* 0 when no response arrived */
+    char *body;  /* owned, NUL-terminated */
     size_t body_len;
     char request_id[128]; /* x-amzn-RequestId header, "" if absent */
 } http_response;
 
 /* Result of http_request(). */
 typedef enum http_result {
-    HTTP_OK = 0,          /* a response arrived (any status) */
-    HTTP_CONNECT_ERROR,   /* could not connect / resolve / connection dropped */
-    HTTP_TIMEOUT,         /* timeout_ms elapsed */
-    HTTP_TLS_ERROR,       /* certificate or handshake failure: not retryable */
+    HTTP_OK = 0,        /* a response arrived (any status) */
+    HTTP_CONNECT_ERROR, /* could not connect / resolve / connection dropped */
+    HTTP_TIMEOUT,       /* timeout_ms elapsed */
+    HTTP_TLS_ERROR,     /* certificate or handshake failure: not retryable */
     HTTP_OTHER_ERROR
 } http_result;
 

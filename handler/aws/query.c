@@ -231,17 +231,30 @@ void query_scrub_message(aws_error *err, const sigv4_credentials *creds)
 /* ---- retry classes ------------------------------------------------------- */
 
 static const char *const throttling_codes[] = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
     "EC2ThrottledException",
 };
 
 static const char *const transient_codes[] = {
-    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
     /* ours: no answer, or an answer that could not be read */
-    "ConnectionError", "Timeout", "MalformedResponse",
+    QUERY_CODE_CONNECTION,
+    QUERY_CODE_TIMEOUT,
+    QUERY_CODE_MALFORMED,
 };
 
 static int listed(const char *code, const char *const *list, size_t n)
@@ -257,6 +270,11 @@ int query_error_is_throttling(const aws_error *err)
 {
     return err->http_status == 429 ||
            listed(err->code, throttling_codes, sizeof throttling_codes / sizeof *throttling_codes);
+}
+
+int query_error_is_unanswered(const aws_error *err)
+{
+    return strcmp(err->code, QUERY_CODE_CONNECTION) == 0 || strcmp(err->code, QUERY_CODE_TIMEOUT) == 0;
 }
 
 int query_error_is_retryable(const aws_error *err)
@@ -284,7 +302,7 @@ struct query_client {
     http_client *http;
     sigv4_signer *signer;
     logger *log;
-    rns_retry_state retry;   /* quota and jitter, kept across calls */
+    rns_retry_state retry; /* quota and jitter, kept across calls */
 };
 
 /* The outcome of one attempt, beside the error value. */
@@ -434,11 +452,11 @@ static int sign_attempt(query_client *c, const char *body, int n, header_set *h,
      * OpenSSL's digests is most of the work a cold start would do before
      * its first GET /next. */
     if (!c->signer && !(c->signer = sigv4_signer_new())) {
-        aws_error_set(e, "SigningError", "could not set up the signer (OpenSSL SHA-256/HMAC)");
+        aws_error_set(e, QUERY_CODE_SIGNING, "could not set up the signer (OpenSSL SHA-256/HMAC)");
         return -1;
     }
     if (sigv4_sign(c->signer, &req, &c->creds, &params, &sig, why, sizeof why) != 0) {
-        aws_error_set(e, "SigningError", "could not sign the request: %s", why);
+        aws_error_set(e, QUERY_CODE_SIGNING, "could not sign the request: %s", why);
         return -1;
     }
     hs_add(h, "Host", c->ep.host);
@@ -450,7 +468,7 @@ static int sign_attempt(query_client *c, const char *body, int n, header_set *h,
     sigv4_signature_free(&sig);
     if (h->oom) {
         hs_free(h);
-        aws_error_set(e, "SigningError", "out of memory building the request headers");
+        aws_error_set(e, QUERY_CODE_SIGNING, "out of memory building the request headers");
         return -1;
     }
     return 0;
@@ -459,12 +477,12 @@ static int sign_attempt(query_client *c, const char *body, int n, header_set *h,
 static void transport_error(aws_error *e, http_result hr, const char *why)
 {
     static const char *const codes[] = {
-        [HTTP_CONNECT_ERROR] = "ConnectionError",
-        [HTTP_TIMEOUT] = "Timeout",
-        [HTTP_TLS_ERROR] = "TlsError",
-        [HTTP_OTHER_ERROR] = "HttpClientError",
+        [HTTP_CONNECT_ERROR] = QUERY_CODE_CONNECTION,
+        [HTTP_TIMEOUT] = QUERY_CODE_TIMEOUT,
+        [HTTP_TLS_ERROR] = QUERY_CODE_TLS,
+        [HTTP_OTHER_ERROR] = QUERY_CODE_HTTP_CLIENT,
     };
-    const char *code = hr > HTTP_OK && hr <= HTTP_OTHER_ERROR ? codes[hr] : "HttpClientError";
+    const char *code = hr > HTTP_OK && hr <= HTTP_OTHER_ERROR ? codes[hr] : QUERY_CODE_HTTP_CLIENT;
     aws_error_set(e, code, "%s", why);
 }
 
@@ -473,7 +491,7 @@ static void transport_error(aws_error *e, http_result hr, const char *why)
 static void read_error(const http_response *r, aws_error *e)
 {
     if (query_xml_parse(r->body, r->body_len, NULL, NULL, e) == 0 ||
-        strcmp(e->code, "MalformedResponse") == 0) {
+        strcmp(e->code, QUERY_CODE_MALFORMED) == 0) {
         memset(e, 0, sizeof *e);
         snprintf(e->code, sizeof e->code, "%ld", r->status);
         snprintf(e->message, sizeof e->message,
@@ -579,7 +597,7 @@ int query_call(query_client *c, const char *action, const char *body, int64_t de
     for (n = 1;; n++) {
         long wait, left = (long)(deadline_ms - rns_wall_ms());
         if (left <= 0 && n == 1) {
-            aws_error_set(err, "Timeout", "deadline reached before %s could be sent", action);
+            aws_error_set(err, QUERY_CODE_TIMEOUT, "deadline reached before %s could be sent", action);
             err->deadline_cut = 1;
             return -1;
         }

@@ -7,8 +7,8 @@
  *   override URL; the region rule (aws_region_valid);
  * - one signed POST per attempt (SigV4, signed again each attempt), over one
  *   kept connection, with the standard retry mode (common/retry.h) and the
- *   retry classes of its errors; no attempt, wait or transfer past the
- *   caller's deadline;
+ *   retry classes of its errors (query_internal.h); no attempt, wait or
+ *   transfer past the caller's deadline;
  * - response XML: <ActionResponse> checked, <ErrorResponse> read into an
  *   aws_error, the success elements handed to the client's callbacks.
  *
@@ -24,17 +24,25 @@
 #include "runtime/log.h"
 #include "sigv4/sigv4.h"
 
+/* Our own codes of an aws_error, for failures without a readable AWS answer
+ * (an AWS layer code, not an errorType of the handler's answer). */
+#define QUERY_CODE_CONNECTION "ConnectionError"
+#define QUERY_CODE_TIMEOUT "Timeout"
+#define QUERY_CODE_TLS "TlsError"
+#define QUERY_CODE_HTTP_CLIENT "HttpClientError"
+#define QUERY_CODE_MALFORMED "MalformedResponse"
+#define QUERY_CODE_SIGNING "SigningError"
+#define QUERY_CODE_INVALID_PARAMETER "InvalidParameterValue"
+
 /* An API failure, as a value. code is the AWS error code ("Throttling",
- * "TargetGroupNotFound", ...) or one of our own for failures without an AWS
- * answer: "ConnectionError", "Timeout", "TlsError", "HttpClientError",
- * "MalformedResponse", "SigningError", "InvalidParameterValue". */
+ * "TargetGroupNotFound", ...) or one of the QUERY_CODE_* above. */
 typedef struct aws_error {
-    long http_status;      /* 0 when no response */
+    long http_status; /* 0 when no response */
     char code[64];
     char message[512];
     char request_id[128];
-    int attempts;          /* attempts made, including the last */
-    int deadline_cut;      /* the deadline, not the error, ended the attempts */
+    int attempts;     /* attempts made, including the last */
+    int deadline_cut; /* the deadline, not the error, ended the attempts */
 } aws_error;
 
 void aws_error_set(aws_error *e, const char *code, const char *fmt, ...)
@@ -62,9 +70,9 @@ int query_default_endpoint(const query_service *svc, const char *region, char *o
 
 /* An endpoint URL split for sending and signing. */
 typedef struct query_endpoint {
-    char url[1024];  /* scheme://authority/path, what libcurl is given */
-    char host[300];  /* the Host header: authority without a default port */
-    char path[512];  /* the request target that is signed, "/" at least */
+    char url[1024]; /* scheme://authority/path, what libcurl is given */
+    char host[300]; /* the Host header: authority without a default port */
+    char path[512]; /* the request target that is signed, "/" at least */
 } query_endpoint;
 
 /* 0, or -1 with err naming what is wrong with the URL. */
@@ -101,8 +109,6 @@ int query_xml_depth(const query_xml *x);
 /* Whether the element `up` levels above the current one (0: itself) has
  * this local name. */
 int query_xml_is(const query_xml *x, int up, const char *name);
-/* The current element's text (valid in on_end). */
-const char *query_xml_text(const query_xml *x, size_t *len);
 /* Copies the text into a field of `size` bytes; a value that does not fit
  * fails the parse (a cut Id would later name the wrong thing). 0, or -1. */
 int query_xml_take(query_xml *x, char *field, size_t size, const char *what);
@@ -120,32 +126,22 @@ void query_xml_fail(query_xml *x, const char *fmt, ...) __attribute__((format(pr
 int query_xml_parse(const char *xml, size_t len, const char *expect_root,
                     const query_xml_callbacks *cb, aws_error *err);
 
-/* ---- retry classes and messages ---- */
+/* ---- error classes ---- */
 
-/* One of the standard mode's throttling errors (or HTTP 429). */
-int query_error_is_throttling(const aws_error *err);
-/* Whether the standard retry mode retries this failure: throttling, HTTP
- * 500/502/503/504, the RequestTimeout codes, and our ConnectionError,
- * Timeout and MalformedResponse (the calls we make are idempotent). */
-int query_error_is_retryable(const aws_error *err);
-
-/* Makes an error message read from an answer safe to log and return: only
- * its first line is kept (Query APIs follow a SignatureDoesNotMatch message
- * with the canonical request and the string to sign, which quote the signed
- * headers, the session token among them), and a message that still holds a
- * piece of the secret key or of the session token is withheld. */
-void query_scrub_message(aws_error *err, const sigv4_credentials *creds);
+/* Whether no answer came: ConnectionError or Timeout (the endpoint may be
+ * unreachable). */
+int query_error_is_unanswered(const aws_error *err);
 
 /* ---- the client ---- */
 
 typedef struct query_client_config {
-    const query_service *service;  /* borrowed, static */
+    const query_service *service; /* borrowed, static */
     const char *region;
-    const char *endpoint_url;      /* NULL: query_default_endpoint */
-    sigv4_credentials creds;       /* borrowed for the client's lifetime */
-    int max_attempts;              /* 1..100 (AWS_MAX_ATTEMPTS) */
-    const char *ca_bundle;         /* NULL: the search of handler/aws/http.c */
-    logger *log;                   /* borrowed, may be NULL */
+    const char *endpoint_url; /* NULL: query_default_endpoint */
+    sigv4_credentials creds;  /* borrowed for the client's lifetime */
+    int max_attempts;         /* 1..100 (AWS_MAX_ATTEMPTS) */
+    const char *ca_bundle;    /* NULL: the search of handler/aws/http.c */
+    logger *log;              /* borrowed, may be NULL */
 } query_client_config;
 
 typedef struct query_client query_client;
@@ -158,8 +154,5 @@ void query_client_free(query_client *c);
  * read through cb, else -1 with *err (attempts and deadline_cut set). */
 int query_call(query_client *c, const char *action, const char *body, int64_t deadline_ms,
                const query_xml_callbacks *cb, aws_error *err);
-
-/* Connections opened so far. */
-long query_connections_opened(const query_client *c);
 
 #endif

@@ -24,11 +24,11 @@ struct query_xml {
     char text[XML_TEXT_MAX + 1];             /* character data of the current leaf */
     size_t text_len;
     int text_overflow;
-    int is_error;                            /* root is ErrorResponse or Response */
-    const query_xml_callbacks *cb;           /* NULL: success elements are not wanted */
+    int is_error;                  /* root is ErrorResponse or Response */
+    const query_xml_callbacks *cb; /* NULL: success elements are not wanted */
     aws_error *err;
     int saw_code;
-    char fail[256];                          /* first reason the document is rejected */
+    char fail[256]; /* first reason the document is rejected */
 };
 
 void query_xml_fail(query_xml *x, const char *fmt, ...)
@@ -69,13 +69,6 @@ int query_xml_is(const query_xml *x, int up, const char *want)
 int query_xml_depth(const query_xml *x)
 {
     return x->depth;
-}
-
-const char *query_xml_text(const query_xml *x, size_t *len)
-{
-    if (len)
-        *len = x->text_len;
-    return x->text;
 }
 
 int query_xml_take(query_xml *x, char *field, size_t size, const char *what)
@@ -206,7 +199,7 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
 
 static int malformed(aws_error *err, const char *why)
 {
-    snprintf(err->code, sizeof err->code, "MalformedResponse");
+    snprintf(err->code, sizeof err->code, QUERY_CODE_MALFORMED);
     snprintf(err->message, sizeof err->message, "%s", why);
     return -1;
 }

@@ -102,11 +102,12 @@ static void cluster_start(query_xml *x, void *ctx)
 
 static void take_bool(query_xml *x, int *out, const char *what)
 {
-    size_t len;
-    const char *t = query_xml_text(x, &len);
-    if (len == 4 && memcmp(t, "true", 4) == 0)
+    char v[8];
+    if (query_xml_take(x, v, sizeof v, what) != 0)
+        return;
+    if (strcmp(v, "true") == 0)
         *out = 1;
-    else if (len == 5 && memcmp(t, "false", 5) == 0)
+    else if (strcmp(v, "false") == 0)
         *out = 0;
     else
         query_xml_fail(x, "%s is not true or false", what);

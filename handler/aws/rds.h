@@ -13,11 +13,11 @@
 
 #include "handler/aws/query.h"
 
-#define RDS_ID_MAX 64        /* DB identifiers: 1..63 characters */
-#define RDS_HOST_MAX 256     /* a DNS name */
+#define RDS_ID_MAX 64    /* DB identifiers: 1..63 characters */
+#define RDS_HOST_MAX 256 /* a DNS name */
 #define RDS_STATUS_MAX 64
 #define RDS_MARKER_MAX 1024
-#define RDS_MAX_PAGES 50     /* DescribeDBInstances pages of one discovery */
+#define RDS_MAX_PAGES 50 /* DescribeDBInstances pages of one discovery */
 
 extern const query_service rds_service;
 
@@ -26,23 +26,23 @@ int rds_default_endpoint(const char *region, char *out, size_t outlen);
 
 typedef struct rds_member {
     char id[RDS_ID_MAX];
-    int writer;              /* IsClusterWriter */
+    int writer; /* IsClusterWriter */
 } rds_member;
 
 /* One DBCluster: its members in answer order. */
 typedef struct rds_cluster {
     char id[RDS_ID_MAX];
     char status[RDS_STATUS_MAX];
-    char endpoint[RDS_HOST_MAX];         /* "" when absent */
-    char reader_endpoint[RDS_HOST_MAX];  /* "" when absent */
+    char endpoint[RDS_HOST_MAX];        /* "" when absent */
+    char reader_endpoint[RDS_HOST_MAX]; /* "" when absent */
     rds_member *items;
     size_t count;
 } rds_cluster;
 
 typedef struct rds_instance {
     char id[RDS_ID_MAX];
-    char status[RDS_STATUS_MAX];         /* DBInstanceStatus */
-    char address[RDS_HOST_MAX];          /* Endpoint/Address; "" without an Endpoint (creating) */
+    char status[RDS_STATUS_MAX]; /* DBInstanceStatus */
+    char address[RDS_HOST_MAX];  /* Endpoint/Address; "" without an Endpoint (creating) */
 } rds_instance;
 
 typedef struct rds_instance_list {

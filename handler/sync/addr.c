@@ -215,7 +215,7 @@ static int cidr_list_push(cidr_list *l, const cidr *c)
 
 int cidr_list_parse(const char *text, cidr_list *out, char *err, size_t errlen)
 {
-    cidr_list l = { NULL, 0 };
+    cidr_list l = {NULL, 0};
     const char *p = text ? text : "";
     for (;;) {
         const char *comma = strchr(p, ',');

@@ -5,8 +5,8 @@
 #include <stddef.h>
 
 typedef struct ip_addr {
-    int family;               /* AF_INET or AF_INET6 */
-    unsigned char bytes[16];  /* network order; 4 used for AF_INET */
+    int family;              /* AF_INET or AF_INET6 */
+    unsigned char bytes[16]; /* network order; 4 used for AF_INET */
 } ip_addr;
 
 typedef struct addr_list {

@@ -1,5 +1,6 @@
 /* CloudFormation responses (cfn.h). */
 #include "handler/sync/cfn.h"
+#include "handler/sync/internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/retry.h"
+#include "common/utf8.h"
 
 #define ATTEMPT_TIMEOUT_MS 10000
 
@@ -20,27 +22,14 @@ void cfn_physical_id(const cfn_request *req, const char *target_group_name, char
         snprintf(out, outlen, "rds-nlb-sync-%s", target_group_name ? target_group_name : "target-group");
 }
 
-/* Cuts text at max bytes without splitting a UTF-8 sequence. */
-static json_t *bounded_string(const char *text, size_t max)
-{
-    size_t n = strlen(text);
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-            n--;
-    }
-    json_t *s = json_stringn(text, n);
-    return s ? s : json_string("(reason not representable as UTF-8)");
-}
-
 char *cfn_response_body(const cfn_request *req, const char *status, const char *reason,
-                        const char *physical_id, const void *data)
+                        const char *physical_id, const json_t *data)
 {
     json_t *o = json_object();
     if (!o)
         return NULL;
     json_object_set_new(o, "Status", json_string(status));
-    json_object_set_new(o, "Reason", bounded_string(reason ? reason : "", CFN_REASON_MAX));
+    json_object_set_new(o, "Reason", rns_json_text(reason, reason ? strlen(reason) : 0, CFN_REASON_MAX));
     json_object_set_new(o, "PhysicalResourceId", json_string(physical_id));
     json_object_set_new(o, "StackId", json_string(req->stack_id));
     json_object_set_new(o, "RequestId", json_string(req->request_id));
@@ -82,11 +71,11 @@ static int url_ok(const char *url)
 int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_t deadline_ms,
              logger *lg, rns_error *err)
 {
-    static const char *const headers[] = { "Content-Type;", NULL };
+    static const char *const headers[] = {"Content-Type;", NULL};
     char host[256], why[256] = "";
     cfn_url_host(req->response_url ? req->response_url : "", host, sizeof host);
     if (!url_ok(req->response_url)) {
-        rns_error_set(err, "CloudFormationResponseError", "the request's ResponseURL is not an http(s) URL");
+        rns_error_set(err, RNS_ERR_CFN_RESPONSE, "the request's ResponseURL is not an http(s) URL");
         return -1;
     }
     int attempt, made = 0;
@@ -112,15 +101,63 @@ int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_
         if (hr == HTTP_OK)
             snprintf(why, sizeof why, "HTTP %ld", status);
         log_msg(lg, LOG_WARN, "CloudFormation response to %s, attempt %d: %s", host, attempt, why);
-        rns_retry_failure f = { attempt, CFN_PUT_ATTEMPTS, retryable(hr, status), 0, 0 };
+        rns_retry_failure f = {attempt, CFN_PUT_ATTEMPTS, retryable(hr, status), 0, 0};
         long wait;
         int cost;
         if (rns_retry_next(&rns_retry_cfn_put, NULL, &f, rns_wall_ms(), deadline_ms, &wait, &cost) != RNS_RETRY_WAIT)
             break;
         rns_sleep_ms(wait);
     }
-    rns_error_set(err, "CloudFormationResponseError",
+    rns_error_set(err, RNS_ERR_CFN_RESPONSE,
                   "could not deliver the CloudFormation response to %s: %s (%d attempt%s)", host, why,
                   made, made == 1 ? "" : "s");
     return -1;
+}
+
+const char *cfn_status(const rns_error *work_err)
+{
+    return rns_error_failed(work_err) ? "FAILED" : "SUCCESS";
+}
+
+static json_t *answer_data(const reconcile_report *rep)
+{
+    json_t *d = json_object();
+    char n[32];
+    snprintf(n, sizeof n, "%zu", rep->registered.count);
+    json_object_set_new(d, "Registered", json_string(n));
+    snprintf(n, sizeof n, "%zu", rep->deregistered.count);
+    json_object_set_new(d, "Deregistered", json_string(n));
+    return d;
+}
+
+static void answer_reason(const cfn_request *req, const reconcile_report *rep, const rns_error *e, char *out,
+                          size_t outlen)
+{
+    if (rns_error_failed(e))
+        snprintf(out, outlen, "%s: %s", rns_error_name(e), e->message);
+    else if (req->type == CFN_DELETE)
+        snprintf(out, outlen, "Delete: the target group is left as it is");
+    else
+        snprintf(out, outlen, "%s: %zu registered, %zu deregistered, %zu unchanged%s", req->request_type,
+                 rep->registered.count, rep->deregistered.count, rep->unchanged.count,
+                 rep->dry_run ? " (dry run)" : "");
+}
+
+int cfn_answer(http_client *http, const cfn_request *req, const char *target_group_name,
+               const reconcile_report *rep, const rns_error *work_err, int64_t deadline_ms, logger *lg,
+               rns_error *put_err)
+{
+    char physical[512], reason[1200];
+    cfn_physical_id(req, target_group_name, physical, sizeof physical);
+    answer_reason(req, rep, work_err, reason, sizeof reason);
+    json_t *data = answer_data(rep);
+    char *body = cfn_response_body(req, cfn_status(work_err), reason, physical, data);
+    json_decref(data);
+    if (!body) {
+        rns_error_nomem(put_err, "building the CloudFormation response");
+        return -1;
+    }
+    int rc = cfn_send(http, req, body, deadline_ms, lg, put_err);
+    free(body);
+    return rc;
 }

@@ -18,12 +18,12 @@
 typedef struct member {
     char id[RDS_ID_MAX];
     int writer;
-    int listed;                   /* DescribeDBInstances listed it */
-    char status[RDS_STATUS_MAX];  /* DBInstanceStatus when listed */
-    char endpoint[RDS_HOST_MAX];  /* "" without an Endpoint */
-    int chosen;                   /* picked by the role and resolved */
-    addr_list addresses;          /* resolved, chosen members only */
-    char why[300];                /* a candidate left out: why */
+    int listed;                  /* DescribeDBInstances listed it */
+    char status[RDS_STATUS_MAX]; /* DBInstanceStatus when listed */
+    char endpoint[RDS_HOST_MAX]; /* "" without an Endpoint */
+    int chosen;                  /* picked by the role and resolved */
+    addr_list addresses;         /* resolved, chosen members only */
+    char why[300];               /* a candidate left out: why */
 } member;
 
 typedef struct pass {
@@ -41,10 +41,10 @@ struct cluster_discovery {
     logger *log;
     query_client *rds;
     char subject[RDS_ID_MAX + 32];
-    pass last;                    /* the latest pass */
-    pass kept;                    /* the pass the run uses */
-    char *logged;                 /* the decisions last logged, to log only changes */
-    const char *failure_type;
+    pass last;    /* the latest pass */
+    pass kept;    /* the pass the run uses */
+    char *logged; /* the decisions last logged, to log only changes */
+    rns_error_type failure_type;
 };
 
 /* ---- lifecycle ---- */
@@ -64,7 +64,7 @@ cluster_discovery *cluster_discovery_new(const config *cfg, dns_resolver *dns, l
         .service = &rds_service,
         .region = cfg->region,
         .endpoint_url = cfg->rds_endpoint_url,
-        .creds = { cfg->access_key_id, cfg->secret_access_key, cfg->session_token },
+        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
         .max_attempts = cfg->max_attempts,
         .ca_bundle = cfg->ca_bundle,
         .log = log,
@@ -102,10 +102,10 @@ void cluster_begin(cluster_discovery *d)
     pass_free(&d->kept);
     free(d->logged);
     d->logged = NULL;
-    d->failure_type = NULL;
+    d->failure_type = RNS_ERR_NONE;
 }
 
-const char *cluster_failure_type(const cluster_discovery *d)
+rns_error_type cluster_failure_type(const cluster_discovery *d)
 {
     return d->failure_type;
 }
@@ -113,11 +113,6 @@ const char *cluster_failure_type(const cluster_discovery *d)
 const char *cluster_subject(const cluster_discovery *d)
 {
     return d->subject;
-}
-
-long cluster_connections_opened(const cluster_discovery *d)
-{
-    return d ? query_connections_opened(d->rds) : 0;
 }
 
 void cluster_keep(cluster_discovery *d)
@@ -210,7 +205,8 @@ static dns_status choose_writer(cluster_discovery *d, int64_t deadline, char *er
             w = &p->items[i];
     if (writers == 0) {
         snprintf(err, errlen, "no writer among the %zu members of cluster %s (status %s): a failover may be in "
-                 "progress", p->count, d->cfg->cluster_id, p->status[0] ? p->status : "unknown");
+                              "progress",
+                 p->count, d->cfg->cluster_id, p->status[0] ? p->status : "unknown");
         return DNS_ERROR;
     }
     if (writers > 1) {
@@ -279,8 +275,7 @@ static json_t *decisions(const cluster_discovery *d)
                                          d->cfg->cluster_id, "status", p->status, "members", members, "pages",
                                          p->pages));
     if (json_array_size(chosen))
-        json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->cfg->role == DB_ROLE_WRITER ?
-                                             "writer chosen" : "readers chosen", "members", chosen,
+        json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->cfg->role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen", "members", chosen,
                                              "addresses", addrs));
     else {
         json_decref(chosen);
@@ -301,7 +296,8 @@ static void log_decisions(cluster_discovery *d)
     size_t i;
     json_t *line;
     if (key && (!d->logged || strcmp(key, d->logged) != 0)) {
-        json_array_foreach(all, i, line) {
+        json_array_foreach(all, i, line)
+        {
             const char *message = json_string_value(json_array_get(line, 0));
             log_level level = strcmp(message, "member left out") == 0 ? LOG_WARN : LOG_INFO;
             log_fields(d->log, level, message, json_array_get(line, 1));
@@ -328,7 +324,7 @@ static dns_status api_failed(cluster_discovery *d, const char *action, const aws
     else if (strcmp(e->code, "ConnectionError") == 0 || strcmp(e->code, "Timeout") == 0)
         hint = "is the RDS API reachable (NAT gateway or an rds VPC endpoint)?";
     reconcile_format_api_error(action, d->cfg->cluster_id, e, hint, err, errlen);
-    d->failure_type = "RdsApiError";
+    d->failure_type = RNS_ERR_RDS_API;
     return DNS_ERROR;
 }
 
@@ -369,7 +365,7 @@ dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, c
     int64_t deadline = lambda_now_ms() + timeout_ms;
     dns_status st;
     memset(out, 0, sizeof *out);
-    d->failure_type = NULL;
+    d->failure_type = RNS_ERR_NONE;
     pass_free(&d->last);
     if ((st = read_cluster(d, deadline, err, errlen)) != DNS_OK)
         return st;
@@ -388,7 +384,7 @@ dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, c
 
 /* ---- the result ---- */
 
-void *cluster_members_json(const cluster_discovery *d)
+json_t *cluster_members_json(const cluster_discovery *d)
 {
     const pass *p = &d->kept;
     json_t *a = json_array();

@@ -25,10 +25,13 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "handler/aws/query.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
+#include "handler/sync/error.h"
 #include "runtime/log.h"
 
 typedef struct cluster_discovery cluster_discovery;
@@ -46,23 +49,20 @@ void cluster_begin(cluster_discovery *d);
  * *out (sorted, deduplicated), or a failure with err naming it. */
 dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, char *err, size_t errlen);
 
-/* After a failed pass: "RdsApiError" when the RDS API failed, else NULL. */
-const char *cluster_failure_type(const cluster_discovery *d);
+/* After a failed pass: RNS_ERR_RDS_API when the RDS API failed, else
+ * RNS_ERR_NONE (a ResolveError). */
+rns_error_type cluster_failure_type(const cluster_discovery *d);
 
 /* The last pass's members become those of the result. */
 void cluster_keep(cluster_discovery *d);
 
-/* The kept pass, for the result (jansson values, caller owns): the members
- * array of section 11 and the cluster's Endpoint or ReaderEndpoint for the
- * role (NULL when unknown). */
-void *cluster_members_json(const cluster_discovery *d);
+/* The kept pass, for the result: the members array (caller owns) and the
+ * cluster's Endpoint or ReaderEndpoint for the role (NULL when unknown). */
+json_t *cluster_members_json(const cluster_discovery *d);
 const char *cluster_endpoint(const cluster_discovery *d);
 
 /* "cluster aurora-orders (writer)": what a pass answers for, in messages. */
 const char *cluster_subject(const cluster_discovery *d);
-
-/* Connections the RDS client has opened. */
-long cluster_connections_opened(const cluster_discovery *d);
 
 /* Whether a reader in this DBInstanceStatus takes connections. */
 int cluster_status_serves(const char *status);

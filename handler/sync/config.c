@@ -111,8 +111,8 @@ static void read_int(const reader *r, problems *p, const char *name, long min, l
 
 static int parse_bool(const char *v, int *out)
 {
-    static const char *const yes[] = { "true", "1", "yes" };
-    static const char *const no[] = { "false", "0", "no" };
+    static const char *const yes[] = {"true", "1", "yes"};
+    static const char *const no[] = {"false", "0", "no"};
     for (size_t i = 0; i < 3; i++) {
         if (strcasecmp(v, yes[i]) == 0)
             return *out = 1, 0;
@@ -225,7 +225,8 @@ static void read_cluster(const reader *r, problems *p, config *cfg)
         cfg->cluster_id = strdup(v);
         if (!cluster_id_valid(v))
             problem(p, "DB_CLUSTER_IDENTIFIER=%s: must be a DB cluster identifier (1..63 letters, digits and "
-                       "hyphens, a letter first, no hyphen last or twice in a row)", shown(v, buf, sizeof buf));
+                       "hyphens, a letter first, no hyphen last or twice in a row)",
+                    shown(v, buf, sizeof buf));
     }
     if (!role || strcasecmp(role, "writer") == 0)
         return;
@@ -404,40 +405,38 @@ static void check_endpoint_url(problems *p, const char *name, const char *v)
     }
 }
 
-/* A service's endpoint, the SDKs' way: its own variable, then
- * AWS_ENDPOINT_URL (neither when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is
- * true), else the region's default. NULL when there is none. */
-static char *service_url(const reader *r, problems *p, const config *cfg, int ignored, const char *own,
-                         int (*default_url)(const char *region, char *out, size_t outlen))
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 1 when the endpoint variables are to be ignored. */
+static int read_ignore_endpoints(const reader *r, problems *p)
 {
-    const char *name = own;
+    const char *v = get(r, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    char buf[SHOWN_MAX + 8];
+    int ignored = 0;
+    if (v && parse_bool(v, &ignored) != 0)
+        problem(p, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%s: must be true or false", shown(v, buf, sizeof buf));
+    return ignored;
+}
+
+/* A service's endpoint: its own variable (AWS_ENDPOINT_URL_<SERVICE>), then
+ * AWS_ENDPOINT_URL, else the region's default; *out stays NULL when there
+ * is none. */
+static void read_service_endpoint(const reader *r, problems *p, int ignored, const char *service_var,
+                                  int (*default_endpoint)(const char *region, char *out, size_t outlen),
+                                  const char *region, char **out)
+{
+    const char *name = service_var;
     const char *v = get(r, name);
-    char url[256];
     if (!v) {
         name = "AWS_ENDPOINT_URL";
         v = get(r, name);
     }
     if (v && !ignored) {
+        *out = strdup(v);
         check_endpoint_url(p, name, v);
-        return strdup(v);
+        return;
     }
-    if (cfg->region && aws_region_valid(cfg->region) && default_url(cfg->region, url, sizeof url) == 0)
-        return strdup(url);
-    return NULL;
-}
-
-static void read_endpoint_urls(const reader *r, problems *p, config *cfg)
-{
-    const char *ignore = get(r, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-    char buf[SHOWN_MAX + 8];
-    int ignored = 0;
-    if (ignore && parse_bool(ignore, &ignored) != 0)
-        problem(p, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%s: must be true or false",
-                shown(ignore, buf, sizeof buf));
-    cfg->endpoint_url = service_url(r, p, cfg, ignored, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
-                                    elb_default_endpoint);
-    if (cfg->cluster_id)
-        cfg->rds_endpoint_url = service_url(r, p, cfg, ignored, "AWS_ENDPOINT_URL_RDS", rds_default_endpoint);
+    char url[256];
+    if (region && aws_region_valid(region) && default_endpoint(region, url, sizeof url) == 0)
+        *out = strdup(url);
 }
 
 static void read_az(const reader *r, problems *p, config *cfg)
@@ -459,8 +458,8 @@ static void read_ca_bundle(const reader *r, config *cfg)
 
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen)
 {
-    reader r = { lookup, ctx };
-    problems p = { err, errlen, 0, 0 };
+    reader r = {lookup, ctx};
+    problems p = {err, errlen, 0, 0};
     config c;
     memset(&c, 0, sizeof c);
     if (errlen)
@@ -480,7 +479,12 @@ int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size
     c.access_key_id = read_secret(&r, &p, "AWS_ACCESS_KEY_ID", 1);
     c.secret_access_key = read_secret(&r, &p, "AWS_SECRET_ACCESS_KEY", 1);
     c.session_token = read_secret(&r, &p, "AWS_SESSION_TOKEN", 0);
-    read_endpoint_urls(&r, &p, &c);
+    int ignored = read_ignore_endpoints(&r, &p);
+    read_service_endpoint(&r, &p, ignored, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", elb_default_endpoint,
+                          c.region, &c.endpoint_url);
+    if (c.cluster_id)
+        read_service_endpoint(&r, &p, ignored, "AWS_ENDPOINT_URL_RDS", rds_default_endpoint, c.region,
+                              &c.rds_endpoint_url);
     read_int(&r, &p, "AWS_MAX_ATTEMPTS", 1, 20, 3, &c.max_attempts);
     read_ca_bundle(&r, &c);
     read_az(&r, &p, &c);
@@ -530,7 +534,8 @@ void config_free(config *cfg)
 
 int config_address_family(const config *cfg)
 {
-    return cfg->family == IP_FAMILY_IPV6 ? AF_INET6 : cfg->family == IP_FAMILY_DUAL ? AF_UNSPEC : AF_INET;
+    return cfg->family == IP_FAMILY_IPV6 ? AF_INET6 : cfg->family == IP_FAMILY_DUAL ? AF_UNSPEC
+                                                                                    : AF_INET;
 }
 
 const char *db_role_name(db_role r)

@@ -1,4 +1,4 @@
-/* The handler's configuration (CONTRACT.md section 3), read once at start
+/* The handler's configuration (README.md, "Configuration"), read once at start
  * through a lookup function so tests can feed an environment without setenv.
  *
  *   config cfg;
@@ -16,35 +16,38 @@
 
 #include "handler/sync/addr.h"
 
-typedef enum ip_family { IP_FAMILY_IPV4, IP_FAMILY_IPV6, IP_FAMILY_DUAL } ip_family;
+typedef enum ip_family { IP_FAMILY_IPV4,
+                         IP_FAMILY_IPV6,
+                         IP_FAMILY_DUAL } ip_family;
 
 /* DB_ROLE (CONTRACT.md section 11): what a cluster's target group holds. */
-typedef enum db_role { DB_ROLE_WRITER, DB_ROLE_READERS } db_role;
+typedef enum db_role { DB_ROLE_WRITER,
+                       DB_ROLE_READERS } db_role;
 
 typedef struct config {
     char *target_group_arn;
-    char *target_group_name;   /* <name> of the ARN */
-    char *arn_region;          /* <region> of the ARN */
-    char *db_endpoint;         /* NULL only in cluster mode, where it is optional */
+    char *target_group_name; /* <name> of the ARN */
+    char *arn_region;        /* <region> of the ARN */
+    char *db_endpoint;       /* NULL only in cluster mode, where it is optional */
     int db_port;
-    char *db_identifier;       /* DB_IDENTIFIER, else DB_CLUSTER_IDENTIFIER, else the first label of DB_ENDPOINT */
-    char *cluster_id;          /* DB_CLUSTER_IDENTIFIER: the RDS API mode; NULL: DNS mode */
-    db_role role;              /* DB_ROLE, writer by default */
+    char *db_identifier; /* DB_IDENTIFIER, else DB_CLUSTER_IDENTIFIER, else the first label of DB_ENDPOINT */
+    char *cluster_id;    /* DB_CLUSTER_IDENTIFIER: the RDS API mode; NULL: DNS mode */
+    db_role role;        /* DB_ROLE, writer by default */
     cidr_list allowed;
     ip_family family;
     int failover_wait_seconds;
     int dns_poll_ms;
     int dry_run;
-    char *metrics_namespace;   /* "" disables metrics */
+    char *metrics_namespace; /* "" disables metrics */
     char *region;
     char *access_key_id;
     char *secret_access_key;
-    char *session_token;       /* NULL when absent */
-    char *endpoint_url;        /* ELBv2; always set: override or the region's default */
-    char *rds_endpoint_url;    /* RDS, set in cluster mode: AWS_ENDPOINT_URL_RDS, AWS_ENDPOINT_URL or the default */
+    char *session_token;    /* NULL when absent */
+    char *endpoint_url;     /* ELBv2; always set: override or the region's default */
+    char *rds_endpoint_url; /* RDS, set in cluster mode: AWS_ENDPOINT_URL_RDS, AWS_ENDPOINT_URL or the default */
     int max_attempts;
-    char *ca_bundle;           /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
-    char *target_az;           /* TARGET_AVAILABILITY_ZONE, NULL when unset */
+    char *ca_bundle; /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
+    char *target_az; /* TARGET_AVAILABILITY_ZONE, NULL when unset */
 } config;
 
 /* Returns the value of an environment variable, or NULL when unset. */

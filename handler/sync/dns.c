@@ -23,30 +23,30 @@
 #define DNS_FREE_WAIT_MS 1000
 
 typedef enum worker_state {
-    W_IDLE,       /* waiting for a request */
-    W_BUSY,       /* resolving w->host */
-    W_ANSWERED,   /* rc and res hold the answer for the caller */
-    W_EXITED      /* told to stop and past its last getaddrinfo */
+    W_IDLE,     /* waiting for a request */
+    W_BUSY,     /* resolving w->host */
+    W_ANSWERED, /* rc and res hold the answer for the caller */
+    W_EXITED    /* told to stop and past its last getaddrinfo */
 } worker_state;
 
 typedef struct worker {
     pthread_mutex_t mu;
-    pthread_cond_t wake;      /* to the worker: a request, or stop */
-    pthread_cond_t settled;   /* to the caller: answered or exited */
-    worker_state state;       /* under mu, as are stop, detached, rc and res */
-    int stop;                 /* exit when not resolving; an answer still to come is dropped */
-    int detached;             /* nobody will join: the thread frees the worker itself */
-    int rc;                   /* getaddrinfo's result */
+    pthread_cond_t wake;    /* to the worker: a request, or stop */
+    pthread_cond_t settled; /* to the caller: answered or exited */
+    worker_state state;     /* under mu, as are stop, detached, rc and res */
+    int stop;               /* exit when not resolving; an answer still to come is dropped */
+    int detached;           /* nobody will join: the thread frees the worker itself */
+    int rc;                 /* getaddrinfo's result */
     struct addrinfo *res;
-    char *host;               /* the request: set under mu while W_IDLE, read by the worker while W_BUSY */
+    char *host; /* the request: set under mu while W_IDLE, read by the worker while W_BUSY */
     int family;
     pthread_t thread;
-    struct worker *next;      /* on the abandoned list (the resolver's thread only) */
+    struct worker *next; /* on the abandoned list (the resolver's thread only) */
 } worker;
 
 struct dns_resolver {
-    worker *idle;             /* the live worker, W_IDLE between lookups; NULL before the first */
-    worker *abandoned;        /* workers left resolving at a timeout */
+    worker *idle;      /* the live worker, W_IDLE between lookups; NULL before the first */
+    worker *abandoned; /* workers left resolving at a timeout */
     unsigned long threads_started;
 };
 
@@ -255,7 +255,8 @@ void dns_resolver_free(dns_resolver *r)
 
 static const char *family_words(int family)
 {
-    return family == AF_INET ? "IPv4 (A)" : family == AF_INET6 ? "IPv6 (AAAA)" : "IPv4 or IPv6";
+    return family == AF_INET ? "IPv4 (A)" : family == AF_INET6 ? "IPv6 (AAAA)"
+                                                               : "IPv4 or IPv6";
 }
 
 static dns_status map_error(int rc, const char *host, int family, char *err, size_t errlen)

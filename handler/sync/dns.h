@@ -17,12 +17,12 @@
 #include "handler/sync/addr.h"
 
 typedef enum dns_status {
-    DNS_OK = 0,     /* at least one address */
-    DNS_NXDOMAIN,   /* the name does not exist */
-    DNS_NODATA,     /* the name exists, no address of the asked families */
-    DNS_TEMPFAIL,   /* SERVFAIL, REFUSED, resolver unreachable or silent */
-    DNS_TIMEOUT,    /* our own timeout_ms ran out */
-    DNS_ERROR       /* anything else (bad name, out of memory, ...) */
+    DNS_OK = 0,   /* at least one address */
+    DNS_NXDOMAIN, /* the name does not exist */
+    DNS_NODATA,   /* the name exists, no address of the asked families */
+    DNS_TEMPFAIL, /* SERVFAIL, REFUSED, resolver unreachable or silent */
+    DNS_TIMEOUT,  /* our own timeout_ms ran out */
+    DNS_ERROR     /* anything else (bad name, out of memory, ...) */
 } dns_status;
 
 typedef struct dns_resolver dns_resolver;

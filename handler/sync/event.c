@@ -1,8 +1,9 @@
-/* Event recognition (event.h), following the shapes in the reference notes
- * section 7: SNS envelopes (RDS notification JSON, EventBridge JSON or plain
+/* Event recognition (event.h), following the shapes of docs/events.md: SNS
+ * envelopes (RDS notification JSON, EventBridge JSON or plain
  * text in Message), EventBridge RDS and scheduled events, CloudFormation
  * custom resource requests, and anything else. */
 #include "handler/sync/event.h"
+#include "handler/sync/internal.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/utf8.h"
 
 /* What one RDS event source (an SNS record or an EventBridge event) said. */
 typedef struct rds_event {
@@ -78,20 +81,6 @@ static const char *str_at(const json_t *obj, const char *key)
     return text_of(json_object_get(obj, key));
 }
 
-/* Copies at most size - 1 bytes of UTF-8 text, never cutting a character in
- * two: the copy goes into the result and the logs as a JSON string. */
-static void copy_text(char *out, size_t size, const char *text)
-{
-    size_t n = strlen(text);
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(out, text, n);
-    out[n] = '\0';
-}
-
 static int str_is(const json_t *obj, const char *key, const char *want)
 {
     const char *v = str_at(obj, key);
@@ -104,10 +93,10 @@ static void set_source(char out[256], const char *text)
     if (!text || !*text)
         return;
     const char *colon = strrchr(text, ':');
-    copy_text(out, 256, colon ? colon + 1 : text);
+    rns_utf8_copy(out, 256, colon ? colon + 1 : text);
 }
 
-/* EventBridge RDS event (7c): detail.EventID, detail.SourceIdentifier. */
+/* EventBridge RDS event (docs/events.md): detail.EventID, detail.SourceIdentifier. */
 static void read_eventbridge_rds(const json_t *root, rds_event *ev)
 {
     const json_t *detail = json_object_get(root, "detail");
@@ -126,7 +115,7 @@ static const char *attribute(const json_t *sns, const char *name)
     return str_at(json_object_get(attrs, name), "Value");
 }
 
-/* RDS notification JSON inside an SNS Message (7b); message attributes as a fallback. */
+/* RDS notification JSON inside an SNS Message (docs/events.md); message attributes as a fallback. */
 static void read_rds_notification(const json_t *msg, const json_t *sns, rds_event *ev)
 {
     ev->is_rds = 1;
@@ -199,7 +188,8 @@ static void read_sns(const json_t *records, const char *db_identifier, event_inf
     out->kind = "sns-other";
     size_t i;
     const json_t *record;
-    json_array_foreach(records, i, record) {
+    json_array_foreach(records, i, record)
+    {
         if (!str_is(record, "EventSource", "aws:sns"))
             continue;
         rds_event ev;
@@ -220,9 +210,7 @@ static int is_sns(const json_t *root)
     const json_t *records = json_object_get(root, "Records");
     size_t i;
     const json_t *record;
-    json_array_foreach(records, i, record)
-        if (str_is(record, "EventSource", "aws:sns"))
-            return 1;
+    json_array_foreach(records, i, record) if (str_is(record, "EventSource", "aws:sns")) return 1;
     return 0;
 }
 
@@ -234,13 +222,14 @@ static int is_cloudformation(const json_t *root)
 static char *dup_str(const json_t *root, const char *key, const char *dflt)
 {
     const char *v = str_at(root, key);
-    return v ? strdup(v) : dflt ? strdup(dflt) : NULL;
+    return v ? strdup(v) : dflt ? strdup(dflt)
+                                : NULL;
 }
 
 static int read_cloudformation(const json_t *root, cfn_request *cfn)
 {
     const char *type = str_at(root, "RequestType");
-    copy_text(cfn->request_type, sizeof cfn->request_type, type);
+    rns_utf8_copy(cfn->request_type, sizeof cfn->request_type, type);
     cfn->type = strcmp(type, "Create") == 0   ? CFN_CREATE
                 : strcmp(type, "Update") == 0 ? CFN_UPDATE
                 : strcmp(type, "Delete") == 0 ? CFN_DELETE

@@ -10,10 +10,10 @@
 #include <sys/socket.h>
 
 #include "common/clock.h"
+#include "handler/aws/elbv2.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
-#include "handler/aws/elbv2.h"
 #include "handler/sync/event.h"
 #include "handler/sync/metrics.h"
 #include "handler/sync/reconcile.h"
@@ -26,7 +26,7 @@ struct handler {
     elb_client *elb;
     dns_resolver *dns;
     cluster_discovery *cluster; /* the RDS API mode (DB_CLUSTER_IDENTIFIER); NULL: DNS mode */
-    http_client *cfn_http;   /* created at the first CloudFormation request */
+    http_client *cfn_http;      /* created at the first CloudFormation request */
 };
 
 /* ---- the real I/O for reconcile_run ---- */
@@ -55,10 +55,10 @@ static dns_status io_resolve(void *ctx, long timeout_ms, addr_list *out, char *e
     return dns_resolve(h->dns, h->cfg->db_endpoint, config_address_family(h->cfg), timeout_ms, out, err, errlen);
 }
 
-static const char *io_failure_type(void *ctx)
+static rns_error_type io_failure_type(void *ctx)
 {
     handler *h = ctx;
-    return h->cluster ? cluster_failure_type(h->cluster) : NULL;
+    return h->cluster ? cluster_failure_type(h->cluster) : RNS_ERR_NONE;
 }
 
 static void io_kept(void *ctx)
@@ -94,7 +94,7 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     elb_client_config ec = {
         .region = cfg->region,
         .endpoint_url = cfg->endpoint_url,
-        .creds = { cfg->access_key_id, cfg->secret_access_key, cfg->session_token },
+        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
         .max_attempts = cfg->max_attempts,
         .ca_bundle = cfg->ca_bundle,
         .log = lg,
@@ -134,7 +134,12 @@ static void set_error_output(handler_output *out, const rns_error *e)
     out->error = *e;
     out->payload = j ? result_dump(j, &out->payload_len) : NULL;
     if (!out->payload) {
-        out->payload = strdup("{\"errorType\":\"InternalError\",\"errorMessage\":\"cannot encode the error\"}");
+        /* Without jansson's help: the names and this message need no escaping. */
+        char text[160];
+        rns_error_nomem(&out->error, "encoding the error");
+        snprintf(text, sizeof text, "{\"errorType\":\"%s\",\"errorMessage\":\"%.60s\"}", rns_error_name(&out->error),
+                 out->error.message);
+        out->payload = strdup(text);
         out->payload_len = out->payload ? strlen(out->payload) : 0;
     }
     json_decref(j);
@@ -146,7 +151,7 @@ static void set_result_output(handler_output *out, json_t *result)
     out->payload = result ? result_dump(result, &out->payload_len) : NULL;
     if (!out->payload) {
         rns_error e;
-        rns_error_set(&e, "InternalError", "out of memory encoding the result");
+        rns_error_nomem(&e, "encoding the result");
         set_error_output(out, &e);
     }
 }
@@ -168,11 +173,11 @@ static void log_result(handler *h, const reconcile_report *rep, const rns_error 
                           "deregistered", (int)rep->deregistered.count, "unchanged", (int)rep->unchanged.count,
                           "converged", rep->converged, "dnsChanged", rep->dns_changed, "waitedMs",
                           (json_int_t)rep->waited_ms, "durationMs", (json_int_t)rep->duration_ms);
-    if (f && e->type[0]) {
-        json_object_set_new(f, "errorType", json_string(e->type));
+    if (f && rns_error_failed(e)) {
+        json_object_set_new(f, "errorType", json_string(rns_error_name(e)));
         json_object_set_new(f, "errorMessage", json_string(e->message));
     }
-    log_fields(h->log, e->type[0] ? LOG_ERROR : LOG_INFO, e->type[0] ? "failed" : "done", f);
+    log_fields(h->log, rns_error_failed(e) ? LOG_ERROR : LOG_INFO, rns_error_failed(e) ? "failed" : "done", f);
     json_decref(f);
 }
 
@@ -185,10 +190,10 @@ static void emit_metrics(handler *h, const event_info *ev, const reconcile_repor
         .deregistered = dry_run ? 0 : (long)rep->deregistered.count,
         .dns_wait_ms = rep->waited_ms,
         .reconcile_ms = rep->duration_ms,
-        .errors = e->type[0] ? 1 : 0,
+        .errors = rns_error_failed(e) ? 1 : 0,
         .trigger = event_trigger_name(ev->trigger),
         .event_id = ev->event_id,
-        .error_type = e->type,
+        .error_type = rns_error_name(e),
     };
     metrics_emit(h->log, h->cfg->metrics_namespace, h->cfg->target_group_name, &v, lambda_now_ms());
 }
@@ -207,9 +212,9 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
 static int reconcile(handler *h, int dry_run, int failover, int64_t deadline, reconcile_report *rep,
                      rns_error *e)
 {
-    reconcile_io io = { h, io_describe, io_change, io_resolve, io_now, io_sleep, io_failure_type, io_kept };
-    reconcile_request req = { h->cfg, failover, dry_run, deadline, h->log,
-                              h->cluster ? cluster_subject(h->cluster) : NULL };
+    reconcile_io io = {h, io_describe, io_change, io_resolve, io_now, io_sleep, io_failure_type, io_kept};
+    reconcile_request req = {h->cfg, failover, dry_run, deadline, h->log,
+                             h->cluster ? cluster_subject(h->cluster) : NULL};
     if (h->cluster)
         cluster_begin(h->cluster);
     return reconcile_run(&io, &req, rep, e);
@@ -233,64 +238,34 @@ static json_t *build_result(handler *h, const event_info *ev, const reconcile_re
     return result;
 }
 
-static json_t *cfn_data(const reconcile_report *rep)
-{
-    json_t *d = json_object();
-    char n[32];
-    snprintf(n, sizeof n, "%zu", rep->registered.count);
-    json_object_set_new(d, "Registered", json_string(n));
-    snprintf(n, sizeof n, "%zu", rep->deregistered.count);
-    json_object_set_new(d, "Deregistered", json_string(n));
-    return d;
-}
-
-static void cfn_reason(const event_info *ev, const reconcile_report *rep, const rns_error *e, char *out,
-                       size_t outlen)
-{
-    if (e->type[0])
-        snprintf(out, outlen, "%s: %s", e->type, e->message);
-    else if (ev->cfn.type == CFN_DELETE)
-        snprintf(out, outlen, "Delete: the target group is left as it is");
-    else
-        snprintf(out, outlen, "%s: %zu registered, %zu deregistered, %zu unchanged%s", ev->cfn.request_type,
-                 rep->registered.count, rep->deregistered.count, rep->unchanged.count,
-                 rep->dry_run ? " (dry run)" : "");
-}
-
 static void handle_cloudformation(handler *h, const event_info *ev, int64_t start, int64_t deadline,
                                   reconcile_report *rep, rns_error *e, handler_output *out)
 {
     int64_t work_deadline = reserve(start, deadline, HANDLER_CFN_RESERVE_MAX_MS, 4);
-    char host[256], physical[512], reason[1200];
+    char host[256];
     cfn_url_host(ev->cfn.response_url, host, sizeof host);
     log_msg(h->log, LOG_INFO, "CloudFormation %s request; the answer goes to %s", ev->cfn.request_type, host);
     if (ev->cfn.type == CFN_CREATE || ev->cfn.type == CFN_UPDATE)
         reconcile(h, h->cfg->dry_run, 0, work_deadline, rep, e);
     else if (ev->cfn.type == CFN_OTHER)
-        rns_error_set(e, "InvalidEvent", "unknown CloudFormation RequestType \"%.40s\"", ev->cfn.request_type);
-    const char *status = e->type[0] ? "FAILED" : "SUCCESS";
-    cfn_physical_id(&ev->cfn, h->cfg->target_group_name, physical, sizeof physical);
-    cfn_reason(ev, rep, e, reason, sizeof reason);
-    json_t *data = cfn_data(rep);
-    char *body = cfn_response_body(&ev->cfn, status, reason, physical, data);
-    json_decref(data);
+        rns_error_set(e, RNS_ERR_INVALID_EVENT, "unknown CloudFormation RequestType \"%.40s\"",
+                      ev->cfn.request_type);
     if (!h->cfn_http)
         h->cfn_http = http_client_new(h->cfg->ca_bundle, h->log);
     rns_error put_err;
     rns_error_clear(&put_err);
-    if (!body || !h->cfn_http)
-        rns_error_set(&put_err, "CloudFormationResponseError", "out of memory building the response");
+    if (!h->cfn_http)
+        rns_error_nomem(&put_err, "creating the HTTP client for the CloudFormation answer");
     else
-        cfn_send(h->cfn_http, &ev->cfn, body, reserve(start, deadline, HANDLER_POST_RESERVE_MAX_MS, 10),
-                 h->log, &put_err);
-    free(body);
-    if (put_err.type[0]) {
+        cfn_answer(h->cfn_http, &ev->cfn, h->cfg->target_group_name, rep, e,
+                   reserve(start, deadline, HANDLER_POST_RESERVE_MAX_MS, 10), h->log, &put_err);
+    if (rns_error_failed(&put_err)) {
         *e = put_err;
         set_error_output(out, e);
         return;
     }
     json_t *result = build_result(h, ev, rep);
-    result_add_cloudformation(result, status, e);
+    result_add_cloudformation(result, cfn_status(e), e);
     set_result_output(out, result);
     json_decref(result);
 }
@@ -306,7 +281,7 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
     memset(&rep, 0, sizeof rep);
     rns_error_clear(&e);
     if (event_parse(payload, len, h->cfg->db_identifier, &ev, why, sizeof why) != 0) {
-        rns_error_set(&e, "InvalidEvent", "%s", why);
+        rns_error_set(&e, RNS_ERR_INVALID_EVENT, "%s", why);
         json_t *f = json_pack("{s:s}", "error", why);
         log_fields(h->log, LOG_ERROR, "invalid event", f);
         json_decref(f);

@@ -32,10 +32,10 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen);
 void handler_free(handler *h);
 
 typedef struct handler_output {
-    int ok;              /* 1: payload is the result; 0: payload is the error JSON */
-    char *payload;       /* malloc'd, compact JSON */
+    int ok;        /* 1: payload is the result; 0: payload is the error JSON */
+    char *payload; /* malloc'd, compact JSON */
     size_t payload_len;
-    rns_error error;     /* when !ok */
+    rns_error error; /* when !ok */
 } handler_output;
 
 /* deadline_ms: Unix ms when the invocation ends. Always fills *out. */

@@ -1,5 +1,6 @@
 /* EMF lines (metrics.h). */
 #include "handler/sync/metrics.h"
+#include "handler/sync/internal.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -15,13 +15,10 @@ typedef struct metrics_values {
     long dns_wait_ms;
     long reconcile_ms;
     long errors;
-    const char *trigger;     /* properties, not dimensions */
-    const char *event_id;    /* may be NULL or "" */
-    const char *error_type;  /* may be NULL or "" */
+    const char *trigger;    /* properties, not dimensions */
+    const char *event_id;   /* may be NULL or "" */
+    const char *error_type; /* may be NULL or "" */
 } metrics_values;
-
-/* The EMF line (malloc'd), or NULL when namespace is empty or out of memory. */
-char *metrics_line(const char *ns, const char *target_group, const metrics_values *v, int64_t now_ms);
 
 /* Writes the line through log_raw_line (not filtered by the log level). */
 void metrics_emit(logger *lg, const char *ns, const char *target_group, const metrics_values *v,

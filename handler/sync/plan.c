@@ -1,10 +1,11 @@
 /* Target planning (plan.h). */
 #include "handler/sync/plan.h"
+#include "handler/sync/internal.h"
 
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 int target_is_draining(const elb_target *t)
 {

@@ -1,5 +1,5 @@
 /* What to change in the target group: a pure function of the desired
- * addresses and what DescribeTargetHealth reported (CONTRACT.md section 5).
+ * addresses and what DescribeTargetHealth reported (README.md, "Result").
  *
  * - A target counts as registered unless it is draining ("draining",
  *   "unhealthy.draining") or reported "unused" with Target.NotRegistered.
@@ -20,8 +20,8 @@
 
 #include <stddef.h>
 
-#include "handler/sync/addr.h"
 #include "handler/aws/elbv2.h"
+#include "handler/sync/addr.h"
 
 typedef struct target_plan {
     elb_target_list to_register;
@@ -37,15 +37,10 @@ void target_plan_free(target_plan *p);
 /* Whether the plan changes anything (the answer differs from the group). */
 int plan_has_changes(const target_plan *p);
 
-int target_is_draining(const elb_target *t);
-int target_is_registered(const elb_target *t);
-
 /* "10.0.0.1:5432", "[fd00::1]:5432" (canonical text for IP Ids; the Id as
  * given otherwise; no ":port" when port is 0). */
 void target_format(const elb_target *t, char *out, size_t outlen);
 
-/* Contract order, for qsort. */
-int target_compare(const elb_target *a, const elb_target *b);
 void target_list_sort(elb_target_list *l);
 
 #endif

@@ -1,6 +1,7 @@
 /* The reconcile (reconcile.h): describe, resolve (and wait), plan, register,
  * deregister. Every decision is one structured log line. */
 #include "handler/sync/reconcile.h"
+#include "handler/sync/internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ typedef struct answer {
     addr_list allowed;
     addr_list rejected;
     char error[512];
-    const char *type;   /* a failure's errorType; NULL: ResolveError */
+    rns_error_type type; /* a failure's own type (cluster discovery); RNS_ERR_NONE: ResolveError */
 } answer;
 
 typedef struct run {
@@ -34,7 +35,7 @@ typedef struct run {
     int64_t deadline;
     long margin;
     elb_target_list current;
-    answer used;            /* the usable answer the plan is made from */
+    answer used; /* the usable answer the plan is made from */
 } run;
 
 long reconcile_margin_ms(long budget_ms)
@@ -101,8 +102,9 @@ static void log_and_free(run *r, log_level level, const char *message, json_t *f
 
 /* ---- errors ---- */
 
-static const char *elb_hint(const char *code)
+static const char *elb_hint(const elb_error *e)
 {
+    const char *code = e->code;
     if (strcmp(code, "TargetGroupNotFound") == 0)
         return "check TARGET_GROUP_ARN and the region";
     if (strcmp(code, "InvalidTarget") == 0)
@@ -113,7 +115,7 @@ static const char *elb_hint(const char *code)
     if (strcmp(code, "InvalidClientTokenId") == 0 || strcmp(code, "SignatureDoesNotMatch") == 0 ||
         strcmp(code, "ExpiredToken") == 0 || strcmp(code, "UnrecognizedClientException") == 0)
         return "check the credentials";
-    if (strcmp(code, "ConnectionError") == 0 || strcmp(code, "Timeout") == 0)
+    if (query_error_is_unanswered(e))
         return "is the ELBv2 endpoint reachable (NAT gateway or an elasticloadbalancing VPC endpoint)?";
     return NULL;
 }
@@ -155,7 +157,7 @@ void reconcile_format_elb_error(const char *action, const elb_target *targets, s
             used = sizeof what - sizeof ", ...";
         memcpy(what + used, ", ...", sizeof ", ...");
     }
-    reconcile_format_api_error(action, what, e, elb_hint(e->code), out, outlen);
+    reconcile_format_api_error(action, what, e, elb_hint(e), out, outlen);
 }
 
 /* Whether the deadline cut the call short: it is (nearly) here, or the client
@@ -173,10 +175,10 @@ static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
     char msg[900];
     reconcile_format_elb_error(action, t, n, e, msg, sizeof msg);
     if (cut_by_deadline(r, e))
-        rns_error_set(r->err, "Timeout", "deadline reached before the target group converged: %s%s",
+        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before the target group converged: %s%s",
                       msg, after);
     else
-        rns_error_set(r->err, "ElbApiError", "%s%s", msg, after);
+        rns_error_set(r->err, RNS_ERR_ELB_API, "%s%s", msg, after);
     json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "action", action, "code", e->code,
                           "requestId", e->request_id, "httpStatus", (json_int_t)e->http_status,
                           "attempts", e->attempts);
@@ -219,7 +221,7 @@ static void resolve_once(run *r, long timeout_ms, answer *a)
     memset(a, 0, sizeof *a);
     a->status = r->io->resolve(r->io->ctx, timeout_ms, &a->resolved, a->error, sizeof a->error);
     if (a->status != DNS_OK) {
-        a->type = r->io->failure_type ? r->io->failure_type(r->io->ctx) : NULL;
+        a->type = r->io->failure_type ? r->io->failure_type(r->io->ctx) : RNS_ERR_NONE;
         return;
     }
     if (split_answer(r->cfg, a) != 0) {
@@ -299,15 +301,14 @@ static const char *answer_status(const answer *a)
 static int resolve_error(run *r, const answer *last, const char *during)
 {
     const char *why = last->error[0] ? last->error : "no answer";
-    const char *type = last->type;
     size_t n = strlen(subject(r));
-    if (type) {
-        rns_error_set(r->err, type, "%s; nothing was changed", why);
+    if (last->type != RNS_ERR_NONE) {
+        rns_error_set(r->err, last->type, "%s; nothing was changed", why);
         return -1;
     }
     if (strncmp(why, subject(r), n) == 0 && strncmp(why + n, ": ", 2) == 0)
         why += n + 2; /* the host is named once */
-    rns_error_set(r->err, "ResolveError", "no usable address for %s%s: %s; nothing was changed",
+    rns_error_set(r->err, RNS_ERR_RESOLVE, "no usable address for %s%s: %s; nothing was changed",
                   subject(r), during, why);
     return -1;
 }
@@ -317,7 +318,7 @@ static int resolve_no_wait(run *r)
     answer a;
     long timeout = lookup_timeout(r, r->deadline - r->margin);
     if (timeout <= 0) {
-        rns_error_set(r->err, "Timeout", "deadline reached before resolving %s; nothing was changed",
+        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before resolving %s; nothing was changed",
                       subject(r));
         return -1;
     }
@@ -434,7 +435,7 @@ static int apply_batch(void *ctx, const elb_target *t, size_t n)
     if (r->io->change(r->io->ctx, k->deregister, t, n, r->deadline, &e) != 0)
         return elb_failed(r, action, t, n, &e, k->after);
     if (elb_target_list_append(k->done, t, n) != 0) {
-        rns_error_set(r->err, "ElbApiError", "out of memory after %s", action);
+        rns_error_set(r->err, RNS_ERR_NO_MEMORY, "out of memory after %s", action);
         return -1;
     }
     return 0;
@@ -443,7 +444,7 @@ static int apply_batch(void *ctx, const elb_target *t, size_t n)
 /* Sends the list in batches; successes go to `done`. */
 static int apply(run *r, int deregister, const elb_target_list *l, elb_target_list *done, const char *after)
 {
-    batch_call k = { r, deregister, done, after };
+    batch_call k = {r, deregister, done, after};
     return elb_for_each_batch(l->items, l->count, apply_batch, &k, NULL);
 }
 
@@ -461,12 +462,12 @@ static int change(run *r)
     target_plan p;
     reconcile_report *rep = r->rep;
     if (plan_targets(&r->used.allowed, r->cfg->db_port, r->cfg->target_az, &r->current, &p) != 0) {
-        rns_error_set(r->err, "ElbApiError", "out of memory planning the change");
+        rns_error_nomem(r->err, "planning the change");
         return -1;
     }
     log_plan(r, &p);
     rep->unchanged = p.unchanged;
-    p.unchanged = (elb_target_list){ NULL, 0 };
+    p.unchanged = (elb_target_list){NULL, 0};
     int rc = 0;
     if (r->req->dry_run) {
         rep->registered = p.to_register;

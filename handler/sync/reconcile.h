@@ -1,6 +1,6 @@
 /* One reconcile: read the target group, resolve the endpoint (waiting for
  * DNS to change after a failover), then register the new targets and only
- * then deregister the stale ones (CONTRACT.md section 5 safety rules).
+ * then deregister the stale ones (README.md, "Result" safety rules).
  *
  * The I/O goes through reconcile_io so the same code runs against the real
  * ELBv2 client and resolver (handler.c) and against fakes in unit tests.
@@ -38,15 +38,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handler/aws/elbv2.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
-#include "handler/aws/elbv2.h"
 #include "handler/sync/error.h"
 #include "runtime/log.h"
 
 #define RECONCILE_MARGIN_MAX_MS 3000
-#define RECONCILE_LOOKUP_MAX_MS 5000  /* one lookup never blocks longer */
+#define RECONCILE_LOOKUP_MAX_MS 5000 /* one lookup never blocks longer */
 
 typedef struct reconcile_io {
     void *ctx;
@@ -55,19 +55,19 @@ typedef struct reconcile_io {
     int (*change)(void *ctx, int deregister, const elb_target *targets, size_t count,
                   int64_t deadline_ms, elb_error *err);
     dns_status (*resolve)(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen);
-    int64_t (*now_ms)(void *ctx);              /* Unix ms, the deadline's clock */
+    int64_t (*now_ms)(void *ctx); /* Unix ms, the deadline's clock */
     void (*sleep_ms)(void *ctx, long ms);
-    /* Optional (cluster discovery, cluster.h): the errorType of the last
-     * failed resolve, NULL for ResolveError ("RdsApiError": its message is
-     * the error); and a call each time the run takes the last resolve's
-     * answer as the one it uses. */
-    const char *(*failure_type)(void *ctx);
+    /* Optional (cluster discovery, cluster.h): the type of the last failed
+     * resolve, RNS_ERR_NONE for a ResolveError (RNS_ERR_RDS_API: its
+     * message is the error); and a call each time the run takes the last
+     * resolve's answer as the one it uses. */
+    rns_error_type (*failure_type)(void *ctx);
     void (*kept)(void *ctx);
 } reconcile_io;
 
 typedef struct reconcile_request {
     const config *cfg;
-    int failover;        /* a failover-completion event for DB_IDENTIFIER: wait for DNS */
+    int failover; /* a failover-completion event for DB_IDENTIFIER: wait for DNS */
     int dry_run;
     int64_t deadline_ms;
     logger *log;
@@ -77,13 +77,13 @@ typedef struct reconcile_request {
 /* What happened (in a dry run: what would have). Filled as far as the run
  * got, also on failure. */
 typedef struct reconcile_report {
-    addr_list resolved;             /* every address of the answer used */
-    addr_list rejected;             /* those outside ALLOWED_CIDRS */
+    addr_list resolved; /* every address of the answer used */
+    addr_list rejected; /* those outside ALLOWED_CIDRS */
     elb_target_list registered;
     elb_target_list deregistered;
     elb_target_list unchanged;
     int dry_run;
-    int waited;                     /* a failover wait took place */
+    int waited; /* a failover wait took place */
     int dns_changed;
     long waited_ms;
     int converged;
@@ -96,14 +96,6 @@ typedef struct reconcile_report {
 int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
                   rns_error *err);
 void reconcile_report_free(reconcile_report *rep);
-
-/* The margin kept for registering and deregistering, for a budget in ms. */
-long reconcile_margin_ms(long budget_ms);
-
-/* "RegisterTargets failed for 10.0.0.1:5432: Throttling: Rate exceeded
- * (HTTP 400, request id ..., 3 attempts)" plus a hint for known codes. */
-void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count,
-                                const elb_error *e, char *out, size_t outlen);
 
 /* "<action> failed for <what>: <code>: <message> (HTTP 404, request id ...,
  * 1 attempt); <hint>" for any AWS API; what and hint may be NULL. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "handler/sync/plan.h"
 
 static json_t *string_or_null(const char *s)
@@ -13,9 +14,9 @@ static json_t *string_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
-void *result_addresses(const addr_list *l)
+json_t *result_addresses(const addr_list *l)
 {
-    addr_list sorted = { NULL, 0 };
+    addr_list sorted = {NULL, 0};
     json_t *arr = json_array();
     for (size_t i = 0; i < l->count; i++)
         addr_list_add(&sorted, &l->items[i]);
@@ -32,7 +33,7 @@ void *result_addresses(const addr_list *l)
 static json_t *targets(const elb_target_list *l)
 {
     json_t *arr = json_array();
-    elb_target_list sorted = { NULL, 0 };
+    elb_target_list sorted = {NULL, 0};
     if (l->count) {
         sorted.items = malloc(l->count * sizeof *sorted.items);
         if (!sorted.items)
@@ -50,7 +51,7 @@ static json_t *targets(const elb_target_list *l)
     return arr;
 }
 
-void *result_build(const config *cfg, const event_info *ev, const reconcile_report *rep)
+json_t *result_build(const config *cfg, const event_info *ev, const reconcile_report *rep)
 {
     json_t *o = json_object();
     if (!o)
@@ -74,63 +75,39 @@ void *result_build(const config *cfg, const event_info *ev, const reconcile_repo
     return o;
 }
 
-void result_add_cluster(void *result, const config *cfg, void *members, const char *endpoint)
+void result_add_cluster(json_t *result, const config *cfg, json_t *members, const char *endpoint)
 {
-    json_t *o = result;
-    if (!o) {
+    if (!result) {
         json_decref(members);
         return;
     }
     if (!cfg->db_endpoint)
-        json_object_set_new(o, "endpoint", endpoint ? json_string(endpoint) : json_null());
-    json_object_set_new(o, "discovery", json_string("rds"));
-    json_object_set_new(o, "role", json_string(db_role_name(cfg->role)));
-    json_object_set_new(o, "clusterId", json_string(cfg->cluster_id));
-    json_object_set_new(o, "members", members ? members : json_array());
+        json_object_set_new(result, "endpoint", endpoint ? json_string(endpoint) : json_null());
+    json_object_set_new(result, "discovery", json_string("rds"));
+    json_object_set_new(result, "role", json_string(db_role_name(cfg->role)));
+    json_object_set_new(result, "clusterId", json_string(cfg->cluster_id));
+    json_object_set_new(result, "members", members ? members : json_array());
 }
 
-/* A JSON string even for text that is not UTF-8 (a value from the
- * environment, say): bytes that break it become '?'. */
-static json_t *text_string(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    char *copy = strdup(s);
-    if (!copy)
-        return NULL;
-    for (char *p = copy; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j;
-}
-
-void *result_error(const rns_error *err)
+json_t *result_error(const rns_error *err)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "errorType", text_string(err->type));
-    json_object_set_new(o, "errorMessage", text_string(err->message));
+    json_object_set_new(o, "errorType", json_string(rns_error_name(err)));
+    json_object_set_new(o, "errorMessage", rns_json_text(err->message, strlen(err->message), (size_t)-1));
     return o;
 }
 
-void result_add_cloudformation(void *result, const char *status, const rns_error *err)
+void result_add_cloudformation(json_t *result, const char *status, const rns_error *err)
 {
     json_object_set_new(result, "cloudformationStatus", json_string(status));
-    if (err && err->type[0])
+    if (err && rns_error_failed(err))
         json_object_set_new(result, "error", result_error(err));
 }
 
-char *result_dump(const void *json, size_t *len)
+char *result_dump(const json_t *json, size_t *len)
 {
     char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (len)
         *len = text ? strlen(text) : 0;
     return text;
-}
-
-void result_free_json(void *json)
-{
-    json_decref(json);
 }

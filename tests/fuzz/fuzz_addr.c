@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handler/aws/elbv2_internal.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/cfn.h"
-#include "handler/aws/elbv2_internal.h"
 #include "tests/fuzz/fuzz.h"
 
 static void check_cidrs(const char *text)

@@ -1,4 +1,4 @@
-/* libFuzzer target: configuration (handler/config.c) from a fuzzed
+/* libFuzzer target: configuration (handler/sync/config.c) from a fuzzed
  * environment. The input is NAME=VALUE lines laid over a valid environment,
  * so each variable is reached with every other one valid or broken; a
  * configuration that loads is then given to the handler's constructor,
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/sync/config.h"
 #include "handler/aws/elbv2_internal.h"
+#include "handler/sync/config.h"
 #include "handler/sync/handler.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: ELBv2 response bodies (handler/elbv2_xml.c) as they come
+/* libFuzzer target: ELBv2 response bodies (handler/aws/elbv2_xml.c) as they come
  * off the network, then what the reconcile does with the targets read:
  * sorting, planning, formatting, the next request's body and the error
  * message. The plan must keep the contract's safety rules for any answer. */
@@ -9,6 +9,7 @@
 
 #include "handler/aws/elbv2.h"
 #include "handler/aws/elbv2_internal.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
 #include "tests/fuzz/fuzz.h"
@@ -32,7 +33,7 @@ static int in_list(const elb_target_list *l, const elb_target *t)
     return 0;
 }
 
-/* Rules 3 and 4 of CONTRACT.md section 5, and "only desired addresses are
+/* Rules 3 and 4 of README.md, "Result", and "only desired addresses are
  * registered", for the targets this answer reported. */
 static void check_plan(const elb_target_list *current)
 {

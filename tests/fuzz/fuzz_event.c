@@ -1,4 +1,4 @@
-/* libFuzzer target: event recognition (handler/event.c) on any bytes, and
+/* libFuzzer target: event recognition (handler/sync/event.c) on any bytes, and
  * what the handler builds from a recognised event (result JSON, the
  * CloudFormation answer, the log fields), with the contract's invariants
  * checked on every input. */
@@ -11,14 +11,28 @@
 
 #include "handler/sync/cfn.h"
 #include "handler/sync/event.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/result.h"
 #include "tests/fuzz/fuzz.h"
 
 #define DB_IDENTIFIER "orders-db"
 
 static const char *const result_keys[] = {
-    "trigger", "eventId", "sourceId", "endpoint", "port", "targetGroupArn", "resolved", "rejected",
-    "registered", "deregistered", "unchanged", "dryRun", "dnsChanged", "waitedMs", "converged",
+    "trigger",
+    "eventId",
+    "sourceId",
+    "endpoint",
+    "port",
+    "targetGroupArn",
+    "resolved",
+    "rejected",
+    "registered",
+    "deregistered",
+    "unchanged",
+    "dryRun",
+    "dnsChanged",
+    "waitedMs",
+    "converged",
 };
 
 static int valid_event_id(const char *id)

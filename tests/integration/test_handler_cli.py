@@ -1,4 +1,4 @@
-"""./bootstrap's command line (CONTRACT.md section 2) and its configuration errors (section 3):
+"""./bootstrap's command line (README.md, "Result") and its configuration errors (README.md, "Configuration"):
 --version, --help, usage errors (exit 2), and every invalid variable reported with --invoke as the
 error JSON on stdout, exit 2, with a message naming the variable and the problem. These runs stop
 before any network use, so no namespace is needed.
@@ -131,7 +131,7 @@ def every_variable_validated():
 @tap.case
 def endpoint_url_errors_name_the_variable():
     # An http(s) URL whose host or port is unusable is still a problem of that variable: the
-    # message names it (CONTRACT.md section 3), and never shows credentials written into the URL.
+    # message names it (README.md, "Configuration"), and never shows credentials written into the URL.
     for name in ("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "AWS_ENDPOINT_URL"):
         for value in ("https://elb.example:99999", "https://elb.example:", "http://[::1", "https://elb.example/?x=1"):
             env = {"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": None, name: value}

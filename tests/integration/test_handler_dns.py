@@ -1,4 +1,4 @@
-"""handler/dns.c against a real dnsmasq in a private namespace, through $RNS_BUILD/tools/handler_resolve:
+"""handler/sync/dns.c against a real dnsmasq in a private namespace, through $RNS_BUILD/tools/handler_resolve:
 every address of the answer, CNAME chains, families, and each failure mapped to its status
 (NXDOMAIN, NODATA, TEMPFAIL for REFUSED/SERVFAIL/no server, TIMEOUT for a silent server within the
 caller's timeout, not the resolver's). Its worker thread: one for many lookups, a fresh one after a

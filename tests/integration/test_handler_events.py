@@ -1,4 +1,4 @@
-"""Every row of CONTRACT.md section 4's event table through the real ./bootstrap --invoke, inside a
+"""Every row of the event table of README.md ("Events") through the real ./bootstrap --invoke, inside a
 private namespace against dnsmasq and the fake ELBv2.
 
 DNS already answers the new primary while the group holds the old one, so each event converges at

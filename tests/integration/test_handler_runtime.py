@@ -224,7 +224,7 @@ def nothing_secret_logged_at_trace():
 def emptied_retry_quota_is_not_a_timeout():
     # A long ELBv2 outage drains the client-wide retry quota (500 tokens, 5 per retry: 20
     # invocations of 5 retries). The errors that follow are still ElbApiError: `Timeout` is only
-    # for a reconcile the deadline cut short (CONTRACT.md section 5), and each deadline here is
+    # for a reconcile the deadline cut short (README.md, "Result"), and each deadline here is
     # 30 s away.
     reset(S)
     proc = start(AWS_MAX_ATTEMPTS=6)

@@ -1,4 +1,4 @@
-"""The safety rules of CONTRACT.md section 5 end to end (real ./bootstrap, dnsmasq, fake ELBv2):
+"""The safety rules of README.md, "Result" end to end (real ./bootstrap, dnsmasq, fake ELBv2):
 
 1. no usable address (NXDOMAIN, REFUSED, SERVFAIL, resolver stopped or silent, public-only answer)
    deregisters nothing;

@@ -19,7 +19,7 @@ the request line; the query goes in as botocore's params, i.e. the pairs
 percent-decoded (botocore's own code re-encodes them), as a serializer hands
 them over; headers are added one by one, so repeated names stay repeated.
 Date headers are never generated: botocore rewrites a Date header into the
-signature time, where CONTRACT.md section 9 (and our signer) sign the
+signature time, where README.md, "Development" (and our signer) sign the
 request as it is and add X-Amz-Date.
 """
 import datetime

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""$RNS_BUILD/sigv4 as CONTRACT.md section 9 describes it: flags, outputs,
+"""$RNS_BUILD/sigv4 as README.md, "Development" describes it: flags, outputs,
 exit status 0 or 2 with a clear message, and no secret in any message.
 Expected signatures are not restated here (the suite and botocore suites do
 that); these cases check the command line around them.

@@ -1,4 +1,4 @@
-"""The local stack of CONTRACT.md section 8, one harness for the end-to-end tests, the demo and the
+"""The local stack of README.md, "Quick start", one harness for the end-to-end tests, the demo and the
 benchmarks: a private network and mount namespace, dnsmasq serving the database endpoint with a
 5-second TTL, the fake ELBv2 (HTTPS, SigV4 checked by botocore) and the fake Lambda Runtime API,
 with the real ./bootstrap run the way Lambda runs it (environment only, AWS_LAMBDA_RUNTIME_API).
@@ -504,7 +504,7 @@ class LocalStack:
         self._log_queries = log_queries
         self._procs = []
         self._closed = False
-        # Every output of every ./bootstrap run here, searched at exit (CONTRACT.md section 10).
+        # Every output of every ./bootstrap run here, searched at exit (README.md, "Logs and metrics").
         self.scan = SecretScan({SECRET_ACCESS_KEY: "the secret access key", SESSION_TOKEN: "the session token"})
         self.scan.secret(CFN_SIGNATURE, "the signature of the stack's ResponseURL")
         self.dir = self.dns = self.elb = self.rds = self.runtime = self.cfn = None

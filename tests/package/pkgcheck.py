@@ -73,7 +73,7 @@ def write_exec(directory, name, data):
 
 
 def check_zip(tap, path):
-    """The promises of CONTRACT.md section 7 on the zip at path; returns the bootstrap bytes."""
+    """The promises of README.md, "Deploy" on the zip at path; returns the bootstrap bytes."""
     size = os.path.getsize(path)
     tap.ok(size <= MAX_ZIP_BYTES, "%s is %d bytes, above 3 MiB" % (path, size))
     entries = zip_entries(path)

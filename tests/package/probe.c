@@ -22,27 +22,31 @@ typedef struct body {
     int bad_xml;
 } body;
 
-static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs) {
+static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
     body *b = ud;
     (void)attrs;
     if (b->root[0] == '\0')
         snprintf(b->root, sizeof b->root, "%s", name);
 }
 
-static size_t on_data(char *data, size_t size, size_t n, void *ud) {
+static size_t on_data(char *data, size_t size, size_t n, void *ud)
+{
     body *b = ud;
     if (!b->bad_xml && XML_Parse(b->parser, data, (int)(size * n), 0) == XML_STATUS_ERROR)
         b->bad_xml = 1;
     return size * n;
 }
 
-static json_t *versions(void) {
+static json_t *versions(void)
+{
     return json_pack("{s:s, s:s, s:s, s:s}", "curl", curl_version(),
                      "openssl", OpenSSL_version(OPENSSL_VERSION),
                      "jansson", jansson_version_str(), "expat", XML_ExpatVersion());
 }
 
-static int print_json(json_t *obj) {
+static int print_json(json_t *obj)
+{
     char *s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
     if (!s)
         return -1;
@@ -52,7 +56,8 @@ static int print_json(json_t *obj) {
 }
 
 /* Runs one GET; fills *status and the parsed root element. */
-static CURLcode get(const char *url, const char *cafile, body *b, long *status, char *err) {
+static CURLcode get(const char *url, const char *cafile, body *b, long *status, char *err)
+{
     CURL *h = curl_easy_init();
     CURLcode rc;
     if (!h)
@@ -73,7 +78,8 @@ static CURLcode get(const char *url, const char *cafile, body *b, long *status, 
     return rc;
 }
 
-static int fetch(const char *url, const char *cafile) {
+static int fetch(const char *url, const char *cafile)
+{
     body b = {0};
     char err[CURL_ERROR_SIZE] = "";
     long status = 0;
@@ -103,7 +109,8 @@ done:
     return code;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         json_t *v = versions();
         int rc = v && print_json(v) == 0 ? 0 : 1;

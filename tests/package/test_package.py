@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The x86_64 deployment package, build/function.zip (CONTRACT.md section 7; make package).
+"""The x86_64 deployment package, build/function.zip (README.md, "Deploy"; make package).
 
 Checks the zip (one entry, bootstrap, mode 0755, at most 3 MiB), the ELF (x86-64,
 glibc's shared libraries only, no symbol above GLIBC_2.34, stripped), and runs

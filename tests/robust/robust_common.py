@@ -47,7 +47,7 @@ NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
 FLIPPED = dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
 DEFAULT_ALLOWED = [ipaddress.ip_network(c) for c in
                    ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
-# CONTRACT.md section 5 (and section 3 for the configuration error).
+# README.md, "Result" (and section 3 for the configuration error).
 ERROR_TYPES = {"InvalidEvent", "ResolveError", "ElbApiError", "Timeout", "CloudFormationResponseError"}
 SANITIZER_EXIT = 86
 

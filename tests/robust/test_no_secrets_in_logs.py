@@ -1,4 +1,4 @@
-"""No secret in any output (CONTRACT.md section 10): representative runs of the real ./bootstrap, at
+"""No secret in any output (README.md, "Logs and metrics"): representative runs of the real ./bootstrap, at
 TRACE and INFO, in Text and JSON log format, through --invoke and through the runtime loop: a
 success, every error type (InvalidEvent, ResolveError, ElbApiError, Timeout,
 CloudFormationResponseError, Runtime.ConfigError at init), ELBv2 faults that are retried, signature

@@ -18,7 +18,7 @@ ROOT = tap.root()
 TEMPLATES = {name: os.path.join(ROOT, name) for name in ("template.yml", "consumer.yml")}
 _cache = {}
 
-# CONTRACT.md section 3 (the function's configuration); AWS_* ones are Lambda's own.
+# README.md, "Configuration" (the function's configuration); AWS_* ones are Lambda's own.
 CONTRACT_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT", "DB_IDENTIFIER", "ALLOWED_CIDRS", "IP_FAMILY",
                 "FAILOVER_WAIT_SECONDS", "DNS_POLL_MS", "DRY_RUN", "METRICS_NAMESPACE"]
 REQUIRED_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT"]
@@ -347,7 +347,7 @@ def function_timeout_above_failover_wait():
 @tap.case
 def function_environment_matches_contract():
     env = props("Function")["Environment"]["Variables"]
-    tap.eq(sorted(set(env) - set(CONTRACT_ENV) - set(ADDED_ENV)), [], "variables outside CONTRACT.md section 3")
+    tap.eq(sorted(set(env) - set(CONTRACT_ENV) - set(ADDED_ENV)), [], "variables outside README.md, "Configuration"")
     tap.eq([v for v in REQUIRED_ENV if v not in env], [], "required variables")
     tap.eq(env["TARGET_GROUP_ARN"], ref("TargetGroup"), "the stack's target group")
     for var, p in [("DB_ENDPOINT", "DbEndpoint"), ("DB_PORT", "DbPort"), ("DB_IDENTIFIER", "DbIdentifier"),

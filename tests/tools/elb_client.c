@@ -44,7 +44,7 @@ typedef struct options {
     const char *region, *endpoint, *ca_bundle;
     int max_attempts, repeat;
     long deadline_ms, attempt_timeout_ms;
-    char **ops;   /* the operation words, "--" separated */
+    char **ops; /* the operation words, "--" separated */
     int nops;
 } options;
 

@@ -1,4 +1,4 @@
-/* Resolves names with handler/dns.c and prints one line per lookup:
+/* Resolves names with handler/sync/dns.c and prints one line per lookup:
  *   STATUS ms addr,addr,...   or   STATUS ms message
  * usage: handler_resolve NAME [ipv4|ipv6|dual] [TIMEOUT_MS] [REPEAT]
  *        handler_resolve -    (commands on stdin, one a line, all on one resolver:)
@@ -27,7 +27,8 @@ static long now_ms(void)
 
 static int family_of(const char *fam)
 {
-    return strcmp(fam, "ipv6") == 0 ? AF_INET6 : strcmp(fam, "dual") == 0 ? AF_UNSPEC : AF_INET;
+    return strcmp(fam, "ipv6") == 0 ? AF_INET6 : strcmp(fam, "dual") == 0 ? AF_UNSPEC
+                                                                          : AF_INET;
 }
 
 static int tasks(void)

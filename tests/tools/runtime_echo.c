@@ -108,7 +108,7 @@ static lambda_response dispatch(const lambda_invocation *inv, json_t *ev, logger
     if (strcmp(op, "body") == 0) {
         const char *b = json_string_value(json_object_get(ev, "body"));
         return lambda_response_success(strdup(b ? b : ""), b ? strlen(b) : 0,
-                                        json_string_value(json_object_get(ev, "contentType")));
+                                       json_string_value(json_object_get(ev, "contentType")));
     }
     if (strcmp(op, "sleep") == 0)
         return sleep_op(ev);

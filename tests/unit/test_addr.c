@@ -1,4 +1,4 @@
-/* handler/addr.c: parsing, formatting, ordering, lists and CIDR ranges. */
+/* handler/sync/addr.c: parsing, formatting, ordering, lists and CIDR ranges. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 
@@ -34,9 +34,9 @@ static void test_parse_and_format(void)
 
 static void test_parse_rejects(void)
 {
-    static const char *const bad[] = { "", "10.0.0", "10.0.0.256", "010.0.0.1", "10.0.0.1 ",
-                                       " 10.0.0.1", "[fd00::1]", "fd00::1%eth0", "fd00:::1",
-                                       "10.0.0.1/32", "host.example", "0x0a000001" };
+    static const char *const bad[] = {"", "10.0.0", "10.0.0.256", "010.0.0.1", "10.0.0.1 ",
+                                      " 10.0.0.1", "[fd00::1]", "fd00::1%eth0", "fd00:::1",
+                                      "10.0.0.1/32", "host.example", "0x0a000001"};
     ip_addr a;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (ip_addr_parse(bad[i], &a) == 0)
@@ -51,15 +51,15 @@ static void test_compare_contract_order(void)
     ip_addr v4a = A("9.255.255.255"), v4b = A("10.0.0.1"), v4c = A("10.0.0.2"), v6 = A("::1");
     CHECK(ip_addr_compare(&v4a, &v4b) < 0); /* byte order, not text order ("10" < "9") */
     CHECK(ip_addr_compare(&v4b, &v4c) < 0);
-    CHECK(ip_addr_compare(&v4c, &v6) < 0);  /* IPv4 before IPv6, even ::1 */
+    CHECK(ip_addr_compare(&v4c, &v6) < 0); /* IPv4 before IPv6, even ::1 */
     CHECK(ip_addr_compare(&v6, &v4a) > 0);
     CHECK_INT(ip_addr_compare(&v4b, &v4b), 0);
 }
 
 static void test_list_dedupe_sort(void)
 {
-    addr_list l = { NULL, 0 };
-    const char *in[] = { "fd00::2", "10.0.0.10", "10.0.0.9", "fd00::2", "10.0.0.10", "192.168.0.1" };
+    addr_list l = {NULL, 0};
+    const char *in[] = {"fd00::2", "10.0.0.10", "10.0.0.9", "fd00::2", "10.0.0.10", "192.168.0.1"};
     for (size_t i = 0; i < 6; i++) {
         ip_addr a = A(in[i]);
         CHECK_INT(addr_list_add(&l, &a), 0);
@@ -67,7 +67,7 @@ static void test_list_dedupe_sort(void)
     CHECK_INT(l.count, 4);
     addr_list_sort(&l);
     char out[ADDR_TEXT_MAX];
-    const char *want[] = { "10.0.0.9", "10.0.0.10", "192.168.0.1", "fd00::2" };
+    const char *want[] = {"10.0.0.9", "10.0.0.10", "192.168.0.1", "fd00::2"};
     for (size_t i = 0; i < 4 && i < l.count; i++) {
         ip_addr_format(&l.items[i], out, sizeof out);
         CHECK_STR(out, want[i]);
@@ -85,7 +85,8 @@ static void test_cidr_parse_and_contains(void)
     cidr_list l;
     char err[256] = "";
     CHECK_INT(cidr_list_parse("10.0.0.0/8 ,  172.16.0.0/12,\t192.168.0.0/16 , fd00::/8,100.64.0.0/10", &l, err,
-                              sizeof err), 0);
+                              sizeof err),
+              0);
     CHECK_INT(l.count, 5);
     ip_addr in1 = A("10.255.1.2"), in2 = A("172.31.255.255"), in3 = A("fdab::1"), in4 = A("100.127.0.1");
     ip_addr out1 = A("172.32.0.0"), out2 = A("54.1.2.3"), out3 = A("fe80::1"), out4 = A("::ffff:10.0.0.1");
@@ -124,7 +125,7 @@ static void test_cidr_edges(void)
 
 static void expect_error(const char *text, const char *want)
 {
-    cidr_list l = { NULL, 0 };
+    cidr_list l = {NULL, 0};
     char err[256] = "";
     CHECK_INT(cidr_list_parse(text, &l, err, sizeof err), -1);
     CHECK_STR(err, want);

@@ -28,9 +28,17 @@ static void test_utf8_clean(void)
     /* overlong, surrogate, above U+10FFFF, stray continuation: one U+FFFD a
      * byte; a truncated sequence is one maximal subpart: one U+FFFD (as
      * Python's errors="replace") */
-    s = CLEAN("a\xC0\xAF" "b\xED\xA0\x80" "c\xF4\x90\x80\x80" "d\x80" "e\xE2\x82", 100, &len);
-    CHECK_STR(s, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
-                 "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "d\xEF\xBF\xBD" "e\xEF\xBF\xBD");
+    s = CLEAN("a\xC0\xAF"
+              "b\xED\xA0\x80"
+              "c\xF4\x90\x80\x80"
+              "d\x80"
+              "e\xE2\x82",
+              100, &len);
+    CHECK_STR(s, "a\xEF\xBF\xBD\xEF\xBF\xBD"
+                 "b\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                 "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                 "d\xEF\xBF\xBD"
+                 "e\xEF\xBF\xBD");
     free(s);
     s = CLEAN("ok\xff\xe1\x88", 100, &len);
     CHECK_STR(s, "ok\xEF\xBF\xBD\xEF\xBF\xBD");
@@ -51,7 +59,8 @@ static void test_utf8_clean(void)
 static void test_utf8_copy_and_json(void)
 {
     char out[6];
-    rns_utf8_copy(out, sizeof out, "ab\xE2\x82\xAC" "cd");
+    rns_utf8_copy(out, sizeof out, "ab\xE2\x82\xAC"
+                                   "cd");
     CHECK_STR(out, "ab\xE2\x82\xAC");
     rns_utf8_copy(out, sizeof out, "x\xff");
     CHECK_STR(out, "x\xEF\xBF\xBD");
@@ -151,7 +160,7 @@ typedef struct ints {
 
 static void test_grow_list(void)
 {
-    ints l = { NULL, 0 };
+    ints l = {NULL, 0};
     for (int i = 0; i < 1000; i++) {
         CHECK_INT(RNS_GROW_LIST(&l, 1), 0);
         l.items[l.count++] = i;
@@ -186,7 +195,7 @@ static void test_retry_next(void)
     int cost;
     rns_retry_state_init(&s);
     CHECK_INT(s.tokens, RNS_RETRY_QUOTA_MAX);
-    rns_retry_failure f = { 1, 3, 1, 0, 0 };
+    rns_retry_failure f = {1, 3, 1, 0, 0};
     CHECK_INT(rns_retry_next(&rns_retry_aws, &s, &f, 1000, 0, &wait, &cost), RNS_RETRY_WAIT);
     CHECK(wait >= 0 && wait < 50);
     CHECK_INT(cost, RNS_RETRY_COST);
@@ -206,7 +215,7 @@ static void test_retry_next(void)
     CHECK_INT(rns_retry_next(&rns_retry_aws, &s, &f, 1000, 0, &wait, &cost), RNS_RETRY_NO_TOKENS);
     CHECK_INT(s.tokens, RNS_RETRY_TIMEOUT_COST - 1); /* nothing taken */
     /* the deadline: 250 ms from now, and the wait is 250 ms */
-    f = (rns_retry_failure){ 1, 4, 1, 0, 0 };
+    f = (rns_retry_failure){1, 4, 1, 0, 0};
     CHECK_INT(rns_retry_next(&rns_retry_cfn_put, NULL, &f, 1000, 1250, &wait, &cost), RNS_RETRY_PAST_DEADLINE);
     CHECK_INT(rns_retry_next(&rns_retry_cfn_put, NULL, &f, 1000, 1251, &wait, &cost), RNS_RETRY_WAIT);
     CHECK_INT(wait, 250);
@@ -229,7 +238,7 @@ static void test_sleep_resumes_after_signal(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm; /* no SA_RESTART: nanosleep returns EINTR */
     sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = { { 0, 0 }, { 0, 20000 } }; /* one SIGALRM after 20 ms */
+    struct itimerval it = {{0, 0}, {0, 20000}}; /* one SIGALRM after 20 ms */
     int64_t start = rns_mono_ms();
     setitimer(ITIMER_REAL, &it, NULL);
     rns_sleep_ms(120);

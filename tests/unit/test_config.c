@@ -1,4 +1,4 @@
-/* handler/config.c: every variable of CONTRACT.md section 3, its default,
+/* handler/sync/config.c: every variable of README.md, "Configuration", its default,
  * its validation and the message that names it. */
 #include <stdlib.h>
 
@@ -27,10 +27,10 @@ static const char *lookup(const char *name, void *ctx)
 
 static env base(void)
 {
-    env e = { { "TARGET_GROUP_ARN=" ARN, "DB_ENDPOINT=orders-db.abc123xyz.eu-west-1.rds.amazonaws.com",
-                "DB_PORT=5432", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
-                "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" },
-              5 };
+    env e = {{"TARGET_GROUP_ARN=" ARN, "DB_ENDPOINT=orders-db.abc123xyz.eu-west-1.rds.amazonaws.com",
+              "DB_PORT=5432", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
+              "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+             5};
     return e;
 }
 
@@ -180,7 +180,7 @@ static void test_other_partitions(void)
 
 static void test_required(void)
 {
-    env e = { { NULL }, 0 };
+    env e = {{NULL}, 0};
     config cfg;
     char err[1024] = "";
     CHECK_INT(load(&e, &cfg, err, sizeof err), -1);
@@ -274,7 +274,7 @@ static void test_every_problem_reported(void)
 
 static void test_small_error_buffer(void)
 {
-    env e = { { NULL }, 0 };
+    env e = {{NULL}, 0};
     config cfg;
     char err[16];
     memset(err, 'x', sizeof err);

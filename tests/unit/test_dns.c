@@ -1,4 +1,4 @@
-/* handler/dns.c without a DNS server: address literals, which getaddrinfo
+/* handler/sync/dns.c without a DNS server: address literals, which getaddrinfo
  * answers itself, to check that lookups share one worker thread started by
  * the first of them, that each lookup gets its own answer, and that freeing
  * the resolver ends its threads. (Answers from a real server, failures and
@@ -33,7 +33,7 @@ static int tasks(void)
  * still be listed for a moment after pthread_join returns. */
 static int tasks_settled(int want)
 {
-    struct timespec ms = { 0, 1000000L };
+    struct timespec ms = {0, 1000000L};
     int n = tasks();
     for (int i = 0; i < 2000 && n != want; i++) {
         nanosleep(&ms, NULL);

@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include "check.h"
+#include "common/retry.h"
 #include "handler/aws/elbv2.h"
 #include "handler/aws/elbv2_internal.h"
-#include "common/retry.h"
 
 #define GOLDEN_ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 
@@ -169,7 +169,8 @@ static void test_parse_too_long_rejected(void)
     CHECK_STR(e.code, "MalformedResponse");
     CHECK(strstr(e.message, "Target/Id") != NULL);
     snprintf(xml, sizeof xml, DTH_OPEN "<member><Target><Id>10.0.0.1</Id><AvailabilityZone>"
-             "%.64s</AvailabilityZone></Target></member>" DTH_CLOSE, id);
+                                       "%.64s</AvailabilityZone></Target></member>" DTH_CLOSE,
+             id);
     CHECK_INT(parse_str(xml, &l, &e), -1);
     CHECK(strstr(e.message, "AvailabilityZone") != NULL);
     /* An error Message is human text: cut, keeping the code. */
@@ -178,7 +179,8 @@ static void test_parse_too_long_rejected(void)
         memset(msg, 'm', sizeof msg - 1);
         msg[sizeof msg - 1] = '\0';
         snprintf(xml, sizeof xml, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>%s"
-                 "</Message></Error><RequestId>r1</RequestId></ErrorResponse>", msg);
+                                  "</Message></Error><RequestId>r1</RequestId></ErrorResponse>",
+                 msg);
         CHECK_INT(parse_str(xml, NULL, &e), -1);
         CHECK_STR(e.code, "AccessDenied");
         CHECK_INT(strlen(e.message), sizeof e.message - 1);
@@ -194,8 +196,7 @@ static void test_parse_unknown_elements_and_entities(void)
         "<Target><Id>10.0.0.1</Id><Port>5432</Port><QuicServerId>0x1</QuicServerId></Target>"
         "<TargetHealth><State>healthy</State><Unknown><State>bad</State></Unknown></TargetHealth>"
         "</member>"
-        "<member><Target><Id>a&amp;b</Id></Target><TargetHealth><State>unused</State></TargetHealth></member>"
-        DTH_CLOSE;
+        "<member><Target><Id>a&amp;b</Id></Target><TargetHealth><State>unused</State></TargetHealth></member>" DTH_CLOSE;
     elb_target_list l;
     elb_error e;
     CHECK_INT(parse_str(xml, &l, &e), 0);
@@ -227,7 +228,8 @@ static void test_parse_many_members(void)
     len = (size_t)snprintf(xml, cap, DTH_OPEN);
     for (i = 0; i < n; i++)
         len += (size_t)snprintf(xml + len, cap - len, "<member><Target><Id>10.0.%zu.%zu</Id><Port>%zu"
-                                "</Port></Target></member>", i / 256, i % 256, 1 + i);
+                                                      "</Port></Target></member>",
+                                i / 256, i % 256, 1 + i);
     snprintf(xml + len, cap - len, DTH_CLOSE);
     CHECK_INT(parse_str(xml, &l, &e), 0);
     CHECK_INT(l.count, n);
@@ -298,8 +300,7 @@ static void test_body_matches_botocore_golden(void)
     g[0].action = "DescribeTargetHealth";
     g[1] = (golden){"describe-target-health-one", "DescribeTargetHealth", {tgt("10.20.1.37", 5432, "")}, 1};
     g[2] = (golden){"register-targets", "RegisterTargets", {tgt("10.20.2.118", 5432, "")}, 1};
-    g[3] = (golden){"register-targets-az-session-token", "RegisterTargets",
-                    {tgt("10.20.2.118", 5432, "all"), tgt("10.20.3.204", 5432, "")}, 2};
+    g[3] = (golden){"register-targets-az-session-token", "RegisterTargets", {tgt("10.20.2.118", 5432, "all"), tgt("10.20.3.204", 5432, "")}, 2};
     g[4] = (golden){"deregister-targets", "DeregisterTargets", {tgt("10.20.1.37", 5432, "")}, 1};
     for (i = 0; i < sizeof g / sizeof g[0]; i++) {
         char *want = golden_body(shared, g[i].name);
@@ -383,8 +384,8 @@ static void test_scrub_message(void)
     elb_error e;
     memset(&e, 0, sizeof e);
     snprintf(e.message, sizeof e.message, "The request signature we calculated does not match.\n\n"
-             "The Canonical String for this request should have been\n'POST\n/\n\n"
-             "x-amz-security-token:IQoJb3JpZ2luX2VjETokenTokenToken0123456789==\n'");
+                                          "The Canonical String for this request should have been\n'POST\n/\n\n"
+                                          "x-amz-security-token:IQoJb3JpZ2luX2VjETokenTokenToken0123456789==\n'");
     query_scrub_message(&e, &creds);
     CHECK_STR(e.message, "The request signature we calculated does not match.");
     snprintf(e.message, sizeof e.message, "token ETokenTokenToken012 on one line");

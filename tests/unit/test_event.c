@@ -1,72 +1,73 @@
-/* handler/event.c: every row of CONTRACT.md section 4's event table, with
+/* handler/sync/event.c: every row of the event table of README.md ("Events"), with
  * our fixtures (tests/fixtures/events) and, when RNS_SHARED is set, the
  * shared ones; wrong types, invalid payloads and the failover ID list. */
 #include <stdlib.h>
 
 #include "check.h"
 #include "handler/sync/event.h"
+#include "handler/sync/internal.h"
 
 typedef struct expect {
     const char *file;
-    const char *db;          /* DB_IDENTIFIER */
+    const char *db; /* DB_IDENTIFIER */
     const char *trigger;
-    const char *event_id;    /* "" = absent */
-    const char *source_id;   /* "" = absent */
+    const char *event_id;  /* "" = absent */
+    const char *source_id; /* "" = absent */
     int failover;
     int dry_run;
     const char *kind;
 } expect;
 
 static const expect ours[] = {
-    { "sns-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds" },
-    { "sns-rds-instance-failover-completed-0049.json", "ORDERS-DB", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds" },
-    { "sns-rds-instance-failover-complete-legacy-0015.json", "orders-db", "rds-event", "RDS-EVENT-0015", "orders-db", 1, 0, "sns-rds" },
-    { "sns-rds-instance-activation-completed-0051.json", "orders-db", "rds-event", "RDS-EVENT-0051", "orders-db", 1, 0, "sns-rds" },
-    { "sns-rds-instance-partial-failover-recovered-0065.json", "orders-db", "rds-event", "RDS-EVENT-0065", "orders-db", 1, 0, "sns-rds" },
-    { "sns-rds-instance-failover-started-0013.json", "orders-db", "rds-event", "RDS-EVENT-0013", "orders-db", 0, 0, "sns-rds" },
-    { "sns-rds-cluster-failover-completed-0071.json", "orders-cluster", "rds-event", "RDS-EVENT-0071", "orders-cluster", 1, 0, "sns-rds" },
-    { "sns-rds-cluster-failover-completed-0071.json", "orders-db", "rds-event", "RDS-EVENT-0071", "orders-cluster", 0, 0, "sns-rds" },
-    { "sns-rds-global-failover-finished-0185.json", "orders-cluster", "rds-event", "RDS-EVENT-0185", "orders-cluster", 1, 0, "sns-rds" },
-    { "sns-rds-other-db-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "billing-db", 0, 0, "sns-rds" },
-    { "sns-rds-backup-finished-0002.json", "orders-db", "rds-event", "RDS-EVENT-0002", "orders-db", 0, 0, "sns-rds" },
-    { "sns-subscription-notice-plain-text.json", "orders-db", "manual", "", "", 0, 0, "sns-text" },
-    { "sns-not-rds-json.json", "orders-db", "manual", "", "", 0, 0, "sns-other" },
-    { "sns-eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-eventbridge-rds" },
-    { "sns-eventbridge-scheduled.json", "orders-db", "manual", "", "", 0, 0, "sns-other" },
-    { "sns-two-records-backup-then-failover.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds" },
-    { "eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "eventbridge-rds" },
-    { "eventbridge-rds-cluster-failover-completed-0071-prefixed.json", "orders-cluster", "rds-event", "RDS-EVENT-0071", "orders-cluster", 1, 0, "eventbridge-rds" },
-    { "eventbridge-rds-cluster-failover-started-0073.json", "orders-cluster", "rds-event", "RDS-EVENT-0073", "orders-cluster", 0, 0, "eventbridge-rds" },
-    { "eventbridge-rds-blue-green-switchover-0248.json", "orders-db", "rds-event", "RDS-EVENT-0248", "orders-db", 1, 0, "eventbridge-rds" },
-    { "eventbridge-rds-blue-green-switchover-0248.json", "other-db", "rds-event", "RDS-EVENT-0248", "orders-db", 0, 0, "eventbridge-rds" },
-    { "eventbridge-rds-snapshot-0042.json", "orders-db", "rds-event", "RDS-EVENT-0042", "orders-db-snap", 0, 0, "eventbridge-rds" },
-    { "eventbridge-ec2-state-change.json", "orders-db", "manual", "", "", 0, 0, "manual" },
-    { "eventbridge-scheduled.json", "orders-db", "schedule", "", "", 0, 0, "schedule" },
-    { "cloudformation-create.json", "orders-db", "cloudformation", "", "", 0, 0, "cloudformation" },
-    { "cloudformation-update.json", "orders-db", "cloudformation", "", "", 0, 0, "cloudformation" },
-    { "cloudformation-delete.json", "orders-db", "cloudformation", "", "", 0, 0, "cloudformation" },
-    { "manual-empty.json", "orders-db", "manual", "", "", 0, 0, "manual" },
-    { "manual-dry-run.json", "orders-db", "manual", "", "", 0, 1, "manual" },
-    { "manual-dry-run-string.json", "orders-db", "manual", "", "", 0, 0, "manual" },
-    { "odd-records-not-array.json", "orders-db", "manual", "", "", 0, 0, "manual" },
-    { "odd-sns-message-number.json", "orders-db", "manual", "", "", 0, 0, "sns-other" },
-    { "odd-eventbridge-detail-array.json", "orders-db", "manual", "", "", 0, 0, "eventbridge-rds" },
-    { "odd-eventbridge-ids-wrong-types.json", "orders-db", "manual", "", "", 0, 0, "eventbridge-rds" },
-    { "odd-cloudformation-missing-stack.json", "orders-db", "manual", "", "", 0, 0, "manual" },
+    {"sns-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds"},
+    {"sns-rds-instance-failover-completed-0049.json", "ORDERS-DB", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds"},
+    {"sns-rds-instance-failover-complete-legacy-0015.json", "orders-db", "rds-event", "RDS-EVENT-0015", "orders-db", 1, 0, "sns-rds"},
+    {"sns-rds-instance-activation-completed-0051.json", "orders-db", "rds-event", "RDS-EVENT-0051", "orders-db", 1, 0, "sns-rds"},
+    {"sns-rds-instance-partial-failover-recovered-0065.json", "orders-db", "rds-event", "RDS-EVENT-0065", "orders-db", 1, 0, "sns-rds"},
+    {"sns-rds-instance-failover-started-0013.json", "orders-db", "rds-event", "RDS-EVENT-0013", "orders-db", 0, 0, "sns-rds"},
+    {"sns-rds-cluster-failover-completed-0071.json", "orders-cluster", "rds-event", "RDS-EVENT-0071", "orders-cluster", 1, 0, "sns-rds"},
+    {"sns-rds-cluster-failover-completed-0071.json", "orders-db", "rds-event", "RDS-EVENT-0071", "orders-cluster", 0, 0, "sns-rds"},
+    {"sns-rds-global-failover-finished-0185.json", "orders-cluster", "rds-event", "RDS-EVENT-0185", "orders-cluster", 1, 0, "sns-rds"},
+    {"sns-rds-other-db-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "billing-db", 0, 0, "sns-rds"},
+    {"sns-rds-backup-finished-0002.json", "orders-db", "rds-event", "RDS-EVENT-0002", "orders-db", 0, 0, "sns-rds"},
+    {"sns-subscription-notice-plain-text.json", "orders-db", "manual", "", "", 0, 0, "sns-text"},
+    {"sns-not-rds-json.json", "orders-db", "manual", "", "", 0, 0, "sns-other"},
+    {"sns-eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-eventbridge-rds"},
+    {"sns-eventbridge-scheduled.json", "orders-db", "manual", "", "", 0, 0, "sns-other"},
+    {"sns-two-records-backup-then-failover.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds"},
+    {"eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-completed-0071-prefixed.json", "orders-cluster", "rds-event", "RDS-EVENT-0071", "orders-cluster", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-started-0073.json", "orders-cluster", "rds-event", "RDS-EVENT-0073", "orders-cluster", 0, 0, "eventbridge-rds"},
+    {"eventbridge-rds-blue-green-switchover-0248.json", "orders-db", "rds-event", "RDS-EVENT-0248", "orders-db", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-blue-green-switchover-0248.json", "other-db", "rds-event", "RDS-EVENT-0248", "orders-db", 0, 0, "eventbridge-rds"},
+    {"eventbridge-rds-snapshot-0042.json", "orders-db", "rds-event", "RDS-EVENT-0042", "orders-db-snap", 0, 0, "eventbridge-rds"},
+    {"eventbridge-ec2-state-change.json", "orders-db", "manual", "", "", 0, 0, "manual"},
+    {"eventbridge-scheduled.json", "orders-db", "schedule", "", "", 0, 0, "schedule"},
+    {"cloudformation-create.json", "orders-db", "cloudformation", "", "", 0, 0, "cloudformation"},
+    {"cloudformation-update.json", "orders-db", "cloudformation", "", "", 0, 0, "cloudformation"},
+    {"cloudformation-delete.json", "orders-db", "cloudformation", "", "", 0, 0, "cloudformation"},
+    {"manual-empty.json", "orders-db", "manual", "", "", 0, 0, "manual"},
+    {"manual-dry-run.json", "orders-db", "manual", "", "", 0, 1, "manual"},
+    {"manual-dry-run-string.json", "orders-db", "manual", "", "", 0, 0, "manual"},
+    {"odd-records-not-array.json", "orders-db", "manual", "", "", 0, 0, "manual"},
+    {"odd-sns-message-number.json", "orders-db", "manual", "", "", 0, 0, "sns-other"},
+    {"odd-eventbridge-detail-array.json", "orders-db", "manual", "", "", 0, 0, "eventbridge-rds"},
+    {"odd-eventbridge-ids-wrong-types.json", "orders-db", "manual", "", "", 0, 0, "eventbridge-rds"},
+    {"odd-cloudformation-missing-stack.json", "orders-db", "manual", "", "", 0, 0, "manual"},
 };
 
 static const expect shared[] = {
-    { "sns-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049", "pg-orders-prod", 1, 0, "sns-rds" },
-    { "sns-rds-instance-failover-legacy-0015.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0015", "pg-orders-prod", 1, 0, "sns-rds" },
-    { "sns-rds-instance-failover-started-0013.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0013", "pg-orders-prod", 0, 0, "sns-rds" },
-    { "sns-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071", "aurora-orders", 1, 0, "sns-rds" },
-    { "sns-rds-cluster-failover-started-0073.json", "aurora-orders", "rds-event", "RDS-EVENT-0073", "aurora-orders", 0, 0, "sns-rds" },
-    { "sns-rds-non-failover-backup-0002.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0002", "pg-orders-prod", 0, 0, "sns-rds" },
-    { "sns-rds-subscription-notice-text.json", "pg-orders-prod", "manual", "", "", 0, 0, "sns-text" },
-    { "eventbridge-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049", "pg-orders-prod", 1, 0, "eventbridge-rds" },
-    { "eventbridge-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071", "aurora-orders", 1, 0, "eventbridge-rds" },
-    { "eventbridge-rds-cluster-failover-started-0072-prefixed-id.json", "aurora-orders", "rds-event", "RDS-EVENT-0072", "aurora-orders", 0, 0, "eventbridge-rds" },
-    { "eventbridge-scheduled.json", "pg-orders-prod", "schedule", "", "", 0, 0, "schedule" },
+    {"sns-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049", "pg-orders-prod", 1, 0, "sns-rds"},
+    {"sns-rds-instance-failover-legacy-0015.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0015", "pg-orders-prod", 1, 0, "sns-rds"},
+    {"sns-rds-instance-failover-started-0013.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0013", "pg-orders-prod", 0, 0, "sns-rds"},
+    {"sns-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071", "aurora-orders", 1, 0, "sns-rds"},
+    {"sns-rds-cluster-failover-started-0073.json", "aurora-orders", "rds-event", "RDS-EVENT-0073", "aurora-orders", 0, 0, "sns-rds"},
+    {"sns-rds-non-failover-backup-0002.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0002", "pg-orders-prod", 0, 0, "sns-rds"},
+    {"sns-rds-subscription-notice-text.json", "pg-orders-prod", "manual", "", "", 0, 0, "sns-text"},
+    {"eventbridge-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049", "pg-orders-prod", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071", "aurora-orders", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-started-0072-prefixed-id.json", "aurora-orders", "rds-event", "RDS-EVENT-0072", "aurora-orders", 0, 0, "eventbridge-rds"},
+    {"eventbridge-scheduled.json", "pg-orders-prod", "schedule", "", "", 0, 0, "schedule"},
 };
 
 static void check_one(const char *dir, const expect *x)
@@ -194,7 +195,7 @@ static void test_invalid_events(void)
 
 static void test_invalid_fixture_files(void)
 {
-    static const char *const files[] = { "invalid-not-json.txt", "invalid-array.json", "invalid-truncated.json" };
+    static const char *const files[] = {"invalid-not-json.txt", "invalid-array.json", "invalid-truncated.json"};
     char dir[900], path[1024];
     fixtures_dir(dir, sizeof dir);
     for (size_t i = 0; i < 3; i++) {
@@ -256,12 +257,12 @@ static void test_find_id(void)
 
 static void test_failover_ids(void)
 {
-    static const char *const yes[] = { "RDS-EVENT-0015", "RDS-EVENT-0049", "RDS-EVENT-0051", "RDS-EVENT-0065",
-                                       "RDS-EVENT-0071", "RDS-EVENT-0185", "RDS-EVENT-0248", "RDS-EVENT-0251",
-                                       "RDS-EVENT-0260" };
-    static const char *const no[] = { "RDS-EVENT-0013", "RDS-EVENT-0034", "RDS-EVENT-0050", "RDS-EVENT-0069",
-                                      "RDS-EVENT-0070", "RDS-EVENT-0072", "RDS-EVENT-0073", "RDS-EVENT-0186",
-                                      "RDS-EVENT-0002", "", "RDS-EVENT-00490" };
+    static const char *const yes[] = {"RDS-EVENT-0015", "RDS-EVENT-0049", "RDS-EVENT-0051", "RDS-EVENT-0065",
+                                      "RDS-EVENT-0071", "RDS-EVENT-0185", "RDS-EVENT-0248", "RDS-EVENT-0251",
+                                      "RDS-EVENT-0260"};
+    static const char *const no[] = {"RDS-EVENT-0013", "RDS-EVENT-0034", "RDS-EVENT-0050", "RDS-EVENT-0069",
+                                     "RDS-EVENT-0070", "RDS-EVENT-0072", "RDS-EVENT-0073", "RDS-EVENT-0186",
+                                     "RDS-EVENT-0002", "", "RDS-EVENT-00490"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         CHECK(event_is_failover_id(yes[i]));
     for (size_t i = 0; i < sizeof no / sizeof *no; i++)
@@ -317,7 +318,10 @@ static int valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2
+                            : (*p & 0xF0) == 0xE0   ? 3
+                            : (*p & 0xF8) == 0xF0   ? 4
+                                                    : 0;
         if (!n)
             return 0;
         for (int i = 1; i < n; i++)

@@ -1,8 +1,9 @@
-/* handler/plan.c: what to register, deregister and leave alone, under the
- * safety rules of CONTRACT.md section 5. */
+/* handler/sync/plan.c: what to register, deregister and leave alone, under the
+ * safety rules of README.md, "Result". */
 #include <stdlib.h>
 
 #include "check.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
 
 /* A target as DescribeTargetHealth reports it. */
@@ -20,7 +21,7 @@ static elb_target T(const char *id, int port, const char *az, const char *state,
 
 static addr_list addrs(const char *const *texts, size_t n)
 {
-    addr_list l = { NULL, 0 };
+    addr_list l = {NULL, 0};
     for (size_t i = 0; i < n; i++) {
         ip_addr a;
         if (ip_addr_parse(texts[i], &a) == 0)
@@ -51,7 +52,7 @@ static outcome run(const char *const *desired, size_t nd, int port, const char *
                    target_plan *keep)
 {
     addr_list d = addrs(desired, nd);
-    elb_target_list current = { cur, nc };
+    elb_target_list current = {cur, nc};
     target_plan p;
     outcome o;
     memset(&o, 0, sizeof o);
@@ -69,7 +70,7 @@ static outcome run(const char *const *desired, size_t nd, int port, const char *
 
 static void test_empty_group_registers(void)
 {
-    const char *d[] = { "10.20.1.9" };
+    const char *d[] = {"10.20.1.9"};
     target_plan p;
     outcome o = run(d, 1, 5432, NULL, NULL, 0, &p);
     CHECK_STR(o.reg, "10.20.1.9:5432");
@@ -83,8 +84,8 @@ static void test_empty_group_registers(void)
 
 static void test_failover_swaps(void)
 {
-    const char *d[] = { "10.20.2.118" };
-    elb_target cur[] = { T("10.20.1.9", 5432, "eu-west-1a", "healthy", NULL) };
+    const char *d[] = {"10.20.2.118"};
+    elb_target cur[] = {T("10.20.1.9", 5432, "eu-west-1a", "healthy", NULL)};
     target_plan p;
     outcome o = run(d, 1, 5432, NULL, cur, 1, &p);
     CHECK_STR(o.reg, "10.20.2.118:5432");
@@ -99,8 +100,8 @@ static void test_failover_swaps(void)
 
 static void test_already_right(void)
 {
-    const char *d[] = { "10.20.1.9" };
-    elb_target cur[] = { T("10.20.1.9", 5432, "eu-west-1a", "initial", "Elb.RegistrationInProgress") };
+    const char *d[] = {"10.20.1.9"};
+    elb_target cur[] = {T("10.20.1.9", 5432, "eu-west-1a", "initial", "Elb.RegistrationInProgress")};
     target_plan p;
     outcome o = run(d, 1, 5432, "all", cur, 1, &p);
     CHECK_STR(o.reg, "");
@@ -112,10 +113,10 @@ static void test_already_right(void)
 
 static void test_unhealthy_unused_unavailable_count_as_registered(void)
 {
-    const char *d[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3" };
-    elb_target cur[] = { T("10.0.0.1", 5432, NULL, "unhealthy", "Target.FailedHealthChecks"),
-                         T("10.0.0.2", 5432, NULL, "unused", "Target.NotInUse"),
-                         T("10.0.0.3", 5432, NULL, "unavailable", "Target.HealthCheckDisabled") };
+    const char *d[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3"};
+    elb_target cur[] = {T("10.0.0.1", 5432, NULL, "unhealthy", "Target.FailedHealthChecks"),
+                        T("10.0.0.2", 5432, NULL, "unused", "Target.NotInUse"),
+                        T("10.0.0.3", 5432, NULL, "unavailable", "Target.HealthCheckDisabled")};
     outcome o = run(d, 3, 5432, NULL, cur, 3, NULL);
     CHECK_STR(o.reg, "");
     CHECK_STR(o.same, "10.0.0.1:5432,10.0.0.2:5432,10.0.0.3:5432");
@@ -123,9 +124,9 @@ static void test_unhealthy_unused_unavailable_count_as_registered(void)
 
 static void test_not_registered_counts_as_absent(void)
 {
-    const char *d[] = { "10.0.0.1" };
-    elb_target cur[] = { T("10.0.0.1", 5432, NULL, "unused", "Target.NotRegistered"),
-                         T("10.0.0.9", 5432, NULL, "unused", "Target.NotRegistered") };
+    const char *d[] = {"10.0.0.1"};
+    elb_target cur[] = {T("10.0.0.1", 5432, NULL, "unused", "Target.NotRegistered"),
+                        T("10.0.0.9", 5432, NULL, "unused", "Target.NotRegistered")};
     outcome o = run(d, 1, 5432, NULL, cur, 2, NULL);
     CHECK_STR(o.reg, "10.0.0.1:5432");
     CHECK_STR(o.dereg, ""); /* not registered: nothing to remove */
@@ -135,10 +136,10 @@ static void test_draining_counts_as_absent(void)
 {
     /* rule 4: a draining desired target is registered again; a draining stale
      * one is already leaving and is not deregistered again */
-    const char *d[] = { "10.0.0.1" };
-    elb_target cur[] = { T("10.0.0.1", 5432, NULL, "draining", "Target.DeregistrationInProgress"),
-                         T("10.0.0.2", 5432, NULL, "draining", "Target.DeregistrationInProgress"),
-                         T("10.0.0.3", 5432, NULL, "unhealthy.draining", NULL) };
+    const char *d[] = {"10.0.0.1"};
+    elb_target cur[] = {T("10.0.0.1", 5432, NULL, "draining", "Target.DeregistrationInProgress"),
+                        T("10.0.0.2", 5432, NULL, "draining", "Target.DeregistrationInProgress"),
+                        T("10.0.0.3", 5432, NULL, "unhealthy.draining", NULL)};
     target_plan p;
     outcome o = run(d, 1, 5432, NULL, cur, 3, &p);
     CHECK_STR(o.reg, "10.0.0.1:5432");
@@ -148,15 +149,15 @@ static void test_draining_counts_as_absent(void)
     target_plan_free(&p);
     /* only draining targets and no desired change: the answer differs from the
      * group (which holds nothing) */
-    const char *d2[] = { "10.0.0.2" };
+    const char *d2[] = {"10.0.0.2"};
     o = run(d2, 1, 5432, NULL, cur, 3, NULL);
     CHECK_STR(o.reg, "10.0.0.2:5432");
 }
 
 static void test_wrong_port_is_stale(void)
 {
-    const char *d[] = { "10.0.0.1" };
-    elb_target cur[] = { T("10.0.0.1", 3306, "eu-west-1b", "healthy", NULL) };
+    const char *d[] = {"10.0.0.1"};
+    elb_target cur[] = {T("10.0.0.1", 3306, "eu-west-1b", "healthy", NULL)};
     target_plan p;
     outcome o = run(d, 1, 5432, NULL, cur, 1, &p);
     CHECK_STR(o.reg, "10.0.0.1:5432");
@@ -168,15 +169,15 @@ static void test_wrong_port_is_stale(void)
 
 static void test_az_never_decides_a_match(void)
 {
-    const char *d[] = { "10.0.0.1" };
-    elb_target cur[] = { T("10.0.0.1", 5432, "eu-west-1a", "healthy", NULL) };
+    const char *d[] = {"10.0.0.1"};
+    elb_target cur[] = {T("10.0.0.1", 5432, "eu-west-1a", "healthy", NULL)};
     outcome o = run(d, 1, 5432, "all", cur, 1, NULL);
     CHECK_STR(o.reg, "");
     CHECK_STR(o.dereg, "");
     CHECK_STR(o.same, "10.0.0.1:5432");
     /* and the configured zone goes with a registration */
     target_plan p;
-    const char *d2[] = { "172.31.4.5" };
+    const char *d2[] = {"172.31.4.5"};
     run(d2, 1, 5432, "all", cur, 1, &p);
     CHECK_INT(p.to_register.count, 1);
     CHECK_STR(p.to_register.items[0].az, "all");
@@ -190,9 +191,9 @@ static void test_az_never_decides_a_match(void)
 
 static void test_non_ip_ids_are_stale(void)
 {
-    const char *d[] = { "10.0.0.1" };
-    elb_target cur[] = { T("i-0123456789abcdef0", 5432, NULL, "healthy", NULL), T("10.0.0.1", 5432, NULL, NULL, NULL),
-                         T("not an ip", 0, NULL, "healthy", NULL) };
+    const char *d[] = {"10.0.0.1"};
+    elb_target cur[] = {T("i-0123456789abcdef0", 5432, NULL, "healthy", NULL), T("10.0.0.1", 5432, NULL, NULL, NULL),
+                        T("not an ip", 0, NULL, "healthy", NULL)};
     outcome o = run(d, 1, 5432, NULL, cur, 3, NULL);
     CHECK_STR(o.reg, "");
     CHECK_STR(o.dereg, "i-0123456789abcdef0:5432,not an ip");
@@ -201,8 +202,8 @@ static void test_non_ip_ids_are_stale(void)
 
 static void test_ipv6_and_textual_forms(void)
 {
-    const char *d[] = { "fd00:0:0:0::1", "10.0.0.1" };
-    elb_target cur[] = { T("FD00::0001", 5432, NULL, "healthy", NULL), T("fd00::2", 5432, NULL, "healthy", NULL) };
+    const char *d[] = {"fd00:0:0:0::1", "10.0.0.1"};
+    elb_target cur[] = {T("FD00::0001", 5432, NULL, "healthy", NULL), T("fd00::2", 5432, NULL, "healthy", NULL)};
     target_plan p;
     outcome o = run(d, 2, 5432, NULL, cur, 2, &p);
     CHECK_STR(o.reg, "10.0.0.1:5432");
@@ -211,7 +212,7 @@ static void test_ipv6_and_textual_forms(void)
     /* the exact Id as returned, even in its own spelling */
     CHECK_STR(p.to_deregister.items[0].id, "fd00::2");
     target_plan_free(&p);
-    elb_target odd[] = { T("FD00::0002", 5432, NULL, "healthy", NULL) };
+    elb_target odd[] = {T("FD00::0002", 5432, NULL, "healthy", NULL)};
     run(d, 2, 5432, NULL, odd, 1, &p);
     CHECK_STR(p.to_deregister.items[0].id, "FD00::0002");
     target_plan_free(&p);
@@ -219,9 +220,9 @@ static void test_ipv6_and_textual_forms(void)
 
 static void test_contract_order(void)
 {
-    const char *d[] = { "fd00::1", "192.168.0.1", "10.0.0.10", "10.0.0.9" };
-    elb_target cur[] = { T("fd00::9", 5432, NULL, NULL, NULL), T("10.0.0.200", 6000, NULL, NULL, NULL),
-                         T("10.0.0.200", 80, NULL, NULL, NULL), T("9.0.0.1", 5432, NULL, NULL, NULL) };
+    const char *d[] = {"fd00::1", "192.168.0.1", "10.0.0.10", "10.0.0.9"};
+    elb_target cur[] = {T("fd00::9", 5432, NULL, NULL, NULL), T("10.0.0.200", 6000, NULL, NULL, NULL),
+                        T("10.0.0.200", 80, NULL, NULL, NULL), T("9.0.0.1", 5432, NULL, NULL, NULL)};
     outcome o = run(d, 4, 5432, NULL, cur, 4, NULL);
     CHECK_STR(o.reg, "10.0.0.9:5432,10.0.0.10:5432,192.168.0.1:5432,[fd00::1]:5432");
     CHECK_STR(o.dereg, "9.0.0.1:5432,10.0.0.200:80,10.0.0.200:6000,[fd00::9]:5432");
@@ -229,8 +230,8 @@ static void test_contract_order(void)
 
 static void test_three_proxy_addresses(void)
 {
-    const char *d[] = { "10.1.3.3", "10.1.1.1", "10.1.2.2" };
-    elb_target cur[] = { T("10.1.1.1", 5432, NULL, NULL, NULL), T("10.1.9.9", 5432, NULL, NULL, NULL) };
+    const char *d[] = {"10.1.3.3", "10.1.1.1", "10.1.2.2"};
+    elb_target cur[] = {T("10.1.1.1", 5432, NULL, NULL, NULL), T("10.1.9.9", 5432, NULL, NULL, NULL)};
     outcome o = run(d, 3, 5432, NULL, cur, 2, NULL);
     CHECK_STR(o.reg, "10.1.2.2:5432,10.1.3.3:5432");
     CHECK_STR(o.dereg, "10.1.9.9:5432");
@@ -249,16 +250,16 @@ static void test_format(void)
     t = T("arn:aws:lambda:x", 0, NULL, NULL, NULL);
     target_format(&t, out, sizeof out);
     CHECK_STR(out, "arn:aws:lambda:x");
-    CHECK(target_is_draining(&(elb_target){ .state = "draining" }));
-    CHECK(target_is_draining(&(elb_target){ .state = "unhealthy.draining" }));
-    CHECK(!target_is_draining(&(elb_target){ .state = "unhealthy" }));
+    CHECK(target_is_draining(&(elb_target){.state = "draining"}));
+    CHECK(target_is_draining(&(elb_target){.state = "unhealthy.draining"}));
+    CHECK(!target_is_draining(&(elb_target){.state = "unhealthy"}));
 }
 
 static void test_nothing_desired_plans_removal(void)
 {
     /* planning alone would remove everything; reconcile never calls it
      * without a usable answer (rule 1, tested in test_reconcile) */
-    elb_target cur[] = { T("10.0.0.1", 5432, NULL, NULL, NULL) };
+    elb_target cur[] = {T("10.0.0.1", 5432, NULL, NULL, NULL)};
     outcome o = run(NULL, 0, 5432, NULL, cur, 1, NULL);
     CHECK_STR(o.dereg, "10.0.0.1:5432");
 }

@@ -143,13 +143,13 @@ static int parse_clusters_text(const char *xml, aws_error *e)
     return rc;
 }
 
-#define CLUSTERS(inner) "<DescribeDBClustersResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">" \
-    "<DescribeDBClustersResult><DBClusters>" inner "</DBClusters></DescribeDBClustersResult>" \
-    "</DescribeDBClustersResponse>"
+#define CLUSTERS(inner) "<DescribeDBClustersResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"         \
+                        "<DescribeDBClustersResult><DBClusters>" inner "</DBClusters></DescribeDBClustersResult>" \
+                        "</DescribeDBClustersResponse>"
 #define MEMBER(id, w) "<DBClusterMember><DBInstanceIdentifier>" id "</DBInstanceIdentifier>" \
-    "<IsClusterWriter>" w "</IsClusterWriter></DBClusterMember>"
+                      "<IsClusterWriter>" w "</IsClusterWriter></DBClusterMember>"
 #define CLUSTER(members) "<DBCluster><DBClusterIdentifier>c1</DBClusterIdentifier><Status>available</Status>" \
-    "<DBClusterMembers>" members "</DBClusterMembers></DBCluster>"
+                         "<DBClusterMembers>" members "</DBClusterMembers></DBCluster>"
 
 static void test_malformed(void)
 {
@@ -164,25 +164,32 @@ static void test_malformed(void)
     CHECK_INT(parse_clusters_text(CLUSTERS(CLUSTER(MEMBER("a", "true")) CLUSTER(MEMBER("b", "true"))), &e), -1);
     CHECK(strstr(e.message, "more than one DBCluster") != NULL);
     CHECK_INT(parse_clusters_text(CLUSTERS(CLUSTER("<DBClusterMember><IsClusterWriter>true</IsClusterWriter>"
-                                                   "</DBClusterMember>")), &e), -1);
+                                                   "</DBClusterMember>")),
+                                  &e),
+              -1);
     CHECK(strstr(e.message, "no DBInstanceIdentifier") != NULL);
     memset(long_id, 'a', 100);
     snprintf(long_id + 100, sizeof long_id - 100, "%s", "");
     char doc[1024];
     snprintf(doc, sizeof doc, CLUSTERS(CLUSTER("<DBClusterMember><DBInstanceIdentifier>%s</DBInstanceIdentifier>"
-                                               "</DBClusterMember>")), long_id);
+                                               "</DBClusterMember>")),
+             long_id);
     CHECK_INT(parse_clusters_text(doc, &e), -1); /* a cut id would name another instance */
     CHECK_STR(e.code, "MalformedResponse");
     /* another action's answer, broken XML */
     CHECK_INT(parse_clusters_text("<DescribeDBInstancesResponse><DescribeDBInstancesResult/>"
-                                  "</DescribeDBInstancesResponse>", &e), -1);
+                                  "</DescribeDBInstancesResponse>",
+                                  &e),
+              -1);
     CHECK_STR(e.code, "MalformedResponse");
     CHECK_INT(parse_clusters_text(CLUSTERS(CLUSTER(MEMBER("a", "true"))) "<x", &e), -1);
     CHECK_STR(e.code, "MalformedResponse");
     /* a member's fields nested deeper are not the member's */
     CHECK_INT(parse_clusters_text(CLUSTERS(CLUSTER("<DBClusterMember><DBInstanceIdentifier>m</DBInstanceIdentifier>"
                                                    "<X><IsClusterWriter>maybe</IsClusterWriter></X>"
-                                                   "</DBClusterMember>")), &e), 0);
+                                                   "</DBClusterMember>")),
+                                  &e),
+              0);
 }
 
 static void test_instance_without_id(void)
@@ -229,7 +236,8 @@ static void check_golden(const char *shared, const char *name, char *body)
         return;
     }
     CHECK_STR(body, json_string_value(json_object_get(doc, "body")));
-    json_array_foreach(json_object_get(doc, "headers"), i, h) {
+    json_array_foreach(json_object_get(doc, "headers"), i, h)
+    {
         const char *k = json_string_value(json_array_get(h, 0)), *v = json_string_value(json_array_get(h, 1));
         if (strcmp(k, "Authorization") == 0)
             authz = v;

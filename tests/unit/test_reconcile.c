@@ -1,10 +1,11 @@
-/* handler/reconcile.c against a fake target group, a scripted resolver and a
+/* handler/sync/reconcile.c against a fake target group, a scripted resolver and a
  * virtual clock: the safety rules, the failover wait and its time limits,
  * error types and messages. No network, no real time. */
 #include <stdlib.h>
 #include <sys/socket.h>
 
 #include "check.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
 
@@ -12,7 +13,7 @@
 #define MAX_T 400
 
 typedef struct phase {
-    int64_t until;            /* this answer holds until START_MS + until (0: forever) */
+    int64_t until; /* this answer holds until START_MS + until (0: forever) */
     dns_status status;
     const char *addrs[4];
 } phase;
@@ -23,21 +24,21 @@ typedef struct fake {
     size_t ncurrent;
     phase dns[4];
     int resolves, describes, registers, deregisters;
-    char order[16];           /* 'D'escribe, 'R'egister, 'X' deregister, in call order */
+    char order[16]; /* 'D'escribe, 'R'egister, 'X' deregister, in call order */
     elb_target reg[MAX_T], dereg[MAX_T];
     size_t nreg, ndereg;
     size_t batch[8];
     int64_t first_register_at;
     int64_t last_resolve_at;
     elb_error fail_describe, fail_register, fail_deregister; /* code "" = succeed */
-    int advance_on_fail;      /* ms the failing call takes */
-    int generate;             /* > 0: the resolver answers this many 10.1.x.y addresses */
-    const char *failure_type; /* failure_type's answer after a failed resolve (NULL: none) */
-    int kept, kept_at;        /* kept() calls, and the resolve count at the last one */
-    const char *subject;      /* reconcile_request.subject */
+    int advance_on_fail;                                     /* ms the failing call takes */
+    int generate;                                            /* > 0: the resolver answers this many 10.1.x.y addresses */
+    rns_error_type failure_type;                             /* failure_type's answer after a failed resolve */
+    int kept, kept_at;                                       /* kept() calls, and the resolve count at the last one */
+    const char *subject;                                     /* reconcile_request.subject */
 } fake;
 
-static const char *f_failure_type(void *ctx)
+static rns_error_type f_failure_type(void *ctx)
 {
     return ((fake *)ctx)->failure_type;
 }
@@ -130,7 +131,7 @@ static dns_status f_resolve(void *ctx, long timeout_ms, addr_list *out, char *er
         return p->status;
     }
     for (int i = 0; i < f->generate; i++) {
-        ip_addr a = { AF_INET, { 10, 1, (unsigned char)(i / 200), (unsigned char)(i % 200 + 1) } };
+        ip_addr a = {AF_INET, {10, 1, (unsigned char)(i / 200), (unsigned char)(i % 200 + 1)}};
         addr_list_add(out, &a);
     }
     for (size_t i = 0; i < 4 && p->addrs[i]; i++) {
@@ -187,8 +188,8 @@ static outcome run(fake *f, const config *cfg, int failover, int dry_run, int64_
     lg.out = mem;
     lg.threshold = LOG_DEBUG;
     f->now = START_MS;
-    reconcile_io io = { f, f_describe, f_change, f_resolve, f_now, f_sleep, f_failure_type, f_kept };
-    reconcile_request req = { cfg, failover, dry_run, START_MS + budget_ms, &lg, f->subject };
+    reconcile_io io = {f, f_describe, f_change, f_resolve, f_now, f_sleep, f_failure_type, f_kept};
+    reconcile_request req = {cfg, failover, dry_run, START_MS + budget_ms, &lg, f->subject};
     rns_error_clear(&o.err);
     o.rc = reconcile_run(&io, &req, &o.rep, &o.err);
     fclose(mem);
@@ -213,14 +214,14 @@ static fake one_target(const char *held)
 
 static void test_rule1_no_answer_changes_nothing(void)
 {
-    static const dns_status bad[] = { DNS_NXDOMAIN, DNS_NODATA, DNS_TEMPFAIL, DNS_TIMEOUT, DNS_ERROR };
+    static const dns_status bad[] = {DNS_NXDOMAIN, DNS_NODATA, DNS_TEMPFAIL, DNS_TIMEOUT, DNS_ERROR};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         fake f = one_target("10.0.0.1");
         config cfg = make_config(60, 1000);
         f.dns[0].status = bad[i];
         outcome o = run(&f, &cfg, 0, 0, 30000);
         CHECK_INT(o.rc, -1);
-        CHECK_STR(o.err.type, "ResolveError");
+        CHECK_STR(rns_error_name(&o.err), "ResolveError");
         CHECK(strstr(o.err.message, "no usable address for db.example") != NULL);
         CHECK(strstr(o.err.message, dns_status_name(bad[i])) != NULL);
         CHECK(strstr(o.err.message, "nothing was changed") != NULL);
@@ -238,7 +239,7 @@ static void test_rule1_all_rejected(void)
     f.dns[0].addrs[1] = "3.5.0.1";
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ResolveError");
+    CHECK_STR(rns_error_name(&o.err), "ResolveError");
     CHECK(strstr(o.err.message, "every address is outside ALLOWED_CIDRS (3.5.0.1, ...)") != NULL);
     CHECK_INT(o.rep.rejected.count, 2);
     CHECK_INT(o.rep.resolved.count, 2);
@@ -293,10 +294,10 @@ static void test_rule2_register_failure_deregisters_nothing(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "b5f0c2d1-rid", 3, 0 };
+    f.fail_register = (elb_error){400, "Throttling", "Rate exceeded", "b5f0c2d1-rid", 3, 0};
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK_STR(o.err.message, "RegisterTargets failed for 10.0.0.2:5432: Throttling: Rate exceeded (HTTP 400, "
                              "request id b5f0c2d1-rid, 3 attempts); nothing was deregistered");
     CHECK_STR(f.order, "DR");
@@ -310,10 +311,10 @@ static void test_deregister_failure_reported(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_deregister = (elb_error){ 403, "AccessDenied", "not authorized", "rid-2", 1, 0 };
+    f.fail_deregister = (elb_error){403, "AccessDenied", "not authorized", "rid-2", 1, 0};
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK(strstr(o.err.message, "DeregisterTargets failed for 10.0.0.1:5432: AccessDenied: not authorized "
                                 "(HTTP 403, request id rid-2, 1 attempt)") != NULL);
     CHECK(strstr(o.err.message, "the function's role needs") != NULL);
@@ -329,10 +330,10 @@ static void test_describe_failure(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_describe = (elb_error){ 400, "TargetGroupNotFound", "One or more target groups not found", "rid-3", 1, 0 };
+    f.fail_describe = (elb_error){400, "TargetGroupNotFound", "One or more target groups not found", "rid-3", 1, 0};
     outcome o = run(&f, &cfg, 1, 0, 30000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK(strstr(o.err.message, "DescribeTargetHealth failed: TargetGroupNotFound") != NULL);
     CHECK(strstr(o.err.message, "check TARGET_GROUP_ARN and the region") != NULL);
     CHECK_INT(f.resolves, 0);
@@ -346,9 +347,9 @@ static void test_timeouts(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_register = (elb_error){ 400, "Throttling", "Rate exceeded", "rid-4", 1, 1 };
+    f.fail_register = (elb_error){400, "Throttling", "Rate exceeded", "rid-4", 1, 1};
     outcome o = run(&f, &cfg, 0, 0, 30000);
-    CHECK_STR(o.err.type, "Timeout");
+    CHECK_STR(rns_error_name(&o.err), "Timeout");
     CHECK(strstr(o.err.message, "deadline reached before the target group converged") != NULL);
     CHECK_INT(f.deregisters, 0);
     done(&o, &cfg);
@@ -356,25 +357,25 @@ static void test_timeouts(void)
     f = one_target("10.0.0.1");
     cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_register = (elb_error){ 500, "InternalFailure", "oops", "rid-5", 1, 0 };
+    f.fail_register = (elb_error){500, "InternalFailure", "oops", "rid-5", 1, 0};
     o = run(&f, &cfg, 0, 0, 30000);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     CHECK_INT(f.deregisters, 0);
     done(&o, &cfg);
     /* a call that ran into the deadline itself */
     f = one_target("10.0.0.1");
     cfg = make_config(60, 1000);
-    f.fail_describe = (elb_error){ 0, "Timeout", "no response within 900 ms", "", 1, 0 };
+    f.fail_describe = (elb_error){0, "Timeout", "no response within 900 ms", "", 1, 0};
     f.advance_on_fail = 5000;
     o = run(&f, &cfg, 0, 0, 3000);
-    CHECK_STR(o.err.type, "Timeout");
+    CHECK_STR(rns_error_name(&o.err), "Timeout");
     done(&o, &cfg);
     /* a non-retryable error is never a Timeout */
     f = one_target("10.0.0.1");
     cfg = make_config(60, 1000);
-    f.fail_describe = (elb_error){ 400, "ValidationError", "bad", "rid", 1, 0 };
+    f.fail_describe = (elb_error){400, "ValidationError", "bad", "rid", 1, 0};
     o = run(&f, &cfg, 0, 0, 30000);
-    CHECK_STR(o.err.type, "ElbApiError");
+    CHECK_STR(rns_error_name(&o.err), "ElbApiError");
     done(&o, &cfg);
 }
 
@@ -400,8 +401,8 @@ static void test_failover_wait_until_flip(void)
 {
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
-    f.dns[0] = (phase){ 3500, DNS_OK, { "10.0.0.1" } };
-    f.dns[1] = (phase){ 0, DNS_OK, { "10.0.0.2" } };
+    f.dns[0] = (phase){3500, DNS_OK, {"10.0.0.1"}};
+    f.dns[1] = (phase){0, DNS_OK, {"10.0.0.2"}};
     outcome o = run(&f, &cfg, 1, 0, 900000);
     CHECK_INT(o.rc, 0);
     CHECK_INT(o.rep.waited, 1);
@@ -475,9 +476,9 @@ static void test_failover_errors_while_waiting(void)
 {
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
-    f.dns[0] = (phase){ 1500, DNS_OK, { "10.0.0.1" } };
-    f.dns[1] = (phase){ 2500, DNS_TEMPFAIL, { NULL } };
-    f.dns[2] = (phase){ 0, DNS_OK, { "10.0.0.3" } };
+    f.dns[0] = (phase){1500, DNS_OK, {"10.0.0.1"}};
+    f.dns[1] = (phase){2500, DNS_TEMPFAIL, {NULL}};
+    f.dns[2] = (phase){0, DNS_OK, {"10.0.0.3"}};
     outcome o = run(&f, &cfg, 1, 0, 900000);
     CHECK_INT(o.rc, 0);
     CHECK_INT(o.rep.dns_changed, 1);
@@ -493,7 +494,7 @@ static void test_failover_never_usable(void)
     f.dns[0].status = DNS_NXDOMAIN;
     outcome o = run(&f, &cfg, 1, 0, 900000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "ResolveError");
+    CHECK_STR(rns_error_name(&o.err), "ResolveError");
     CHECK(strstr(o.err.message, "during the failover wait") != NULL);
     CHECK(strstr(o.err.message, "NXDOMAIN") != NULL);
     CHECK_INT(f.registers + f.deregisters, 0);
@@ -506,8 +507,8 @@ static void test_failover_last_usable_answer_kept(void)
     /* an answer that flips back to an error at the end: the last usable one counts */
     fake f = one_target("10.0.0.1");
     config cfg = make_config(4, 1000);
-    f.dns[0] = (phase){ 1500, DNS_OK, { "10.0.0.1" } };
-    f.dns[1] = (phase){ 0, DNS_NXDOMAIN, { NULL } };
+    f.dns[0] = (phase){1500, DNS_OK, {"10.0.0.1"}};
+    f.dns[1] = (phase){0, DNS_NXDOMAIN, {NULL}};
     outcome o = run(&f, &cfg, 1, 0, 900000);
     CHECK_INT(o.rc, 0);
     CHECK_INT(o.rep.dns_changed, 0);
@@ -525,20 +526,20 @@ static void test_failure_type(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].status = DNS_ERROR;
-    f.failure_type = "RdsApiError";
+    f.failure_type = RNS_ERR_RDS_API;
     outcome o = run(&f, &cfg, 0, 0, 900000);
     CHECK_INT(o.rc, -1);
-    CHECK_STR(o.err.type, "RdsApiError");
+    CHECK_STR(rns_error_name(&o.err), "RdsApiError");
     CHECK_STR(o.err.message, "db.example: ERROR; nothing was changed");
     CHECK_INT(f.registers + f.deregisters, 0);
     done(&o, &cfg);
 
     f = one_target("10.0.0.1");
     cfg = make_config(60, 1000);
-    f.failure_type = "RdsApiError";
-    f.dns[0] = (phase){ 1500, DNS_OK, { "10.0.0.1" } };
-    f.dns[1] = (phase){ 2500, DNS_ERROR, { NULL } };
-    f.dns[2] = (phase){ 0, DNS_OK, { "10.0.0.3" } };
+    f.failure_type = RNS_ERR_RDS_API;
+    f.dns[0] = (phase){1500, DNS_OK, {"10.0.0.1"}};
+    f.dns[1] = (phase){2500, DNS_ERROR, {NULL}};
+    f.dns[2] = (phase){0, DNS_OK, {"10.0.0.3"}};
     o = run(&f, &cfg, 1, 0, 900000);
     CHECK_INT(o.rc, 0);
     CHECK_INT(o.rep.dns_changed, 1);
@@ -554,7 +555,7 @@ static void test_subject(void)
     f.subject = "cluster c (writer)";
     f.dns[0].status = DNS_NXDOMAIN;
     outcome o = run(&f, &cfg, 0, 0, 900000);
-    CHECK_STR(o.err.type, "ResolveError");
+    CHECK_STR(rns_error_name(&o.err), "ResolveError");
     CHECK_STR(o.err.message, "no usable address for cluster c (writer): db.example: NXDOMAIN; nothing was changed");
     CHECK(strstr(o.log, "cluster c (writer)") != NULL);
     done(&o, &cfg);
@@ -631,13 +632,13 @@ static void test_margin(void)
 static void test_error_format(void)
 {
     char out[600];
-    elb_target t[2] = { T("10.0.0.2", 5432, NULL, NULL), T("fd00::2", 5432, NULL, NULL) };
-    elb_error e = { 0, "ConnectionError", "Failed to connect", "", 3, 0 };
+    elb_target t[2] = {T("10.0.0.2", 5432, NULL, NULL), T("fd00::2", 5432, NULL, NULL)};
+    elb_error e = {0, "ConnectionError", "Failed to connect", "", 3, 0};
     reconcile_format_elb_error("RegisterTargets", t, 2, &e, out, sizeof out);
     CHECK_STR(out, "RegisterTargets failed for 10.0.0.2:5432, [fd00::2]:5432: ConnectionError: Failed to connect "
                    "(no response, request id none, 3 attempts); is the ELBv2 endpoint reachable (NAT gateway or "
                    "an elasticloadbalancing VPC endpoint)?");
-    elb_error inv = { 400, "InvalidTarget", "outside the VPC", "r1", 1, 0 };
+    elb_error inv = {400, "InvalidTarget", "outside the VPC", "r1", 1, 0};
     reconcile_format_elb_error("RegisterTargets", t, 1, &inv, out, sizeof out);
     CHECK(strstr(out, "TARGET_AVAILABILITY_ZONE=all") != NULL);
     /* fuzz_elbv2_xml finding: Ids of 255 bytes from an answer overran the

@@ -1,10 +1,11 @@
-/* handler/result.c, metrics.c and cfn.c's documents: exact JSON text, key
+/* handler/sync/result.c, metrics.c and cfn.c's documents: exact JSON text, key
  * order, nulls, sorting, formatting. */
 #include <jansson.h>
 #include <stdlib.h>
 
 #include "check.h"
 #include "handler/sync/cfn.h"
+#include "handler/sync/internal.h"
 #include "handler/sync/metrics.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/result.h"
@@ -38,10 +39,10 @@ static void add_target(elb_target_list *l, const char *id, int port)
     t->port = port;
 }
 
-static char *dump_and_free(void *j)
+static char *dump_and_free(json_t *j)
 {
     char *s = result_dump(j, NULL);
-    result_free_json(j);
+    json_decref(j);
     return s;
 }
 
@@ -121,8 +122,8 @@ static void test_cloudformation_additions(void)
     memset(&ev, 0, sizeof ev);
     memset(&rep, 0, sizeof rep);
     ev.trigger = TRIGGER_CLOUDFORMATION;
-    rns_error_set(&e, "ResolveError", "no usable address for %s", "x");
-    void *r = result_build(&c, &ev, &rep);
+    rns_error_set(&e, RNS_ERR_RESOLVE, "no usable address for %s", "x");
+    json_t *r = result_build(&c, &ev, &rep);
     result_add_cloudformation(r, "FAILED", &e);
     char *s = dump_and_free(r);
     CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"cloudformationStatus\":\"FAILED\","
@@ -140,20 +141,20 @@ static void test_cloudformation_additions(void)
 static void test_error_json(void)
 {
     rns_error e;
-    rns_error_set(&e, "ElbApiError", "RegisterTargets failed: \"quoted\" %s", "text");
+    rns_error_set(&e, RNS_ERR_ELB_API, "RegisterTargets failed: \"quoted\" %s", "text");
     char *s = dump_and_free(result_error(&e));
     CHECK_STR(s, "{\"errorType\":\"ElbApiError\",\"errorMessage\":\"RegisterTargets failed: \\\"quoted\\\" text\"}");
     free(s);
-    /* not UTF-8 (a value from the environment): still valid JSON */
-    rns_error_set(&e, "Runtime.ConfigError", "DB_PORT=\xff\xfe: must be 1..65535");
+    /* not UTF-8 (a value from the environment): still valid JSON, each bad byte a U+FFFD */
+    rns_error_set(&e, RNS_ERR_CONFIG, "DB_PORT=\xff\xfe: must be 1..65535");
     s = dump_and_free(result_error(&e));
-    CHECK_STR(s, "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"DB_PORT=??: must be 1..65535\"}");
+    CHECK_STR(s, "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"DB_PORT=\xEF\xBF\xBD\xEF\xBF\xBD: must be 1..65535\"}");
     free(s);
 }
 
 static void test_metrics_line(void)
 {
-    metrics_values v = { 1, 2, 4120, 180, 0, "rds-event", "RDS-EVENT-0049", "" };
+    metrics_values v = {1, 2, 4120, 180, 0, "rds-event", "RDS-EVENT-0049", ""};
     char *line = metrics_line("RdsNlbSync", "pg-writer-tg", &v, 1717000000123LL);
     CHECK_STR(line, "{\"_aws\":{\"CloudWatchMetrics\":[{\"Namespace\":\"RdsNlbSync\",\"Dimensions\":[[\"TargetGroup\"]],"
                     "\"Metrics\":[{\"Name\":\"TargetsRegistered\",\"Unit\":\"Count\"},"
@@ -165,7 +166,7 @@ static void test_metrics_line(void)
                     "\"DnsWaitMs\":4120,\"ReconcileMs\":180,\"Errors\":0,\"trigger\":\"rds-event\","
                     "\"eventId\":\"RDS-EVENT-0049\"}");
     free(line);
-    metrics_values err = { 0, 0, 0, 20, 1, "manual", NULL, "ResolveError" };
+    metrics_values err = {0, 0, 0, 20, 1, "manual", NULL, "ResolveError"};
     line = metrics_line("Team/Db", "tg", &err, 1);
     CHECK(strstr(line, "\"Errors\":1,\"trigger\":\"manual\",\"errorType\":\"ResolveError\"}") != NULL);
     free(line);

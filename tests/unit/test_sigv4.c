@@ -150,10 +150,17 @@ static void test_signature_many_keys(void)
 static void test_header_canonicalisation(void)
 {
     const sigv4_header h[] = {
-        {"Host", "example.com"},       {"My-Header", "  b  "},      {"X-Amz-Meta", "x \t  y"},
-        {"my-header", "a"},            {"User-Agent", "ua"},        {"Expect", "100-continue"},
-        {"X-Amzn-Trace-Id", "t"},      {"Authorization", "old"},    {"MY-HEADER", "c\n  d"},
-        {"A-First", ""},               {"x!#$%&'*+.^_`|~", "tchar"},
+        {"Host", "example.com"},
+        {"My-Header", "  b  "},
+        {"X-Amz-Meta", "x \t  y"},
+        {"my-header", "a"},
+        {"User-Agent", "ua"},
+        {"Expect", "100-continue"},
+        {"X-Amzn-Trace-Id", "t"},
+        {"Authorization", "old"},
+        {"MY-HEADER", "c\n  d"},
+        {"A-First", ""},
+        {"x!#$%&'*+.^_`|~", "tchar"},
     };
     sigv4_signer *s = sigv4_signer_new();
     sigv4_signature sig;
@@ -167,7 +174,8 @@ static void test_header_canonicalisation(void)
     snprintf(want, sizeof want,
              "POST\n/\n\na-first:\nhost:example.com\nmy-header:b,a,c d\nx!#$%%&'*+.^_`|~:tchar\n"
              "x-amz-date:" DATE "\nx-amz-meta:x y\n\n"
-             "a-first;host;my-header;x!#$%%&'*+.^_`|~;x-amz-date;x-amz-meta\n%s", body_hash);
+             "a-first;host;my-header;x!#$%%&'*+.^_`|~;x-amz-date;x-amz-meta\n%s",
+             body_hash);
     CHECK_STR(sig.canonical_request, want);
     CHECK_INT(sig.add_count, 2);
     CHECK_STR(sig.add[0].name, "X-Amz-Date");
@@ -343,7 +351,7 @@ static void test_many_headers(void)
     for (c = 0; c < sizeof counts / sizeof *counts; c++) {
         size_t n = counts[c], names_used = (n - 1 + 1) / 2;
         sigv4_header *h = calloc(n, sizeof *h);
-        char (*names)[32] = calloc(n, 32), (*values)[32] = calloc(n, 32), want[128];
+        char(*names)[32] = calloc(n, 32), (*values)[32] = calloc(n, 32), want[128];
         sigv4_signature sig;
         const char *prev = NULL;
 
@@ -522,7 +530,8 @@ static void test_long_values(void)
     for (i = 0; i < n; i++) {
         token[i] = (char)('A' + i % 26);
         value[i] = i % 3 ? 'v' : ' ';
-        target[i + 1] = i % 5 == 0 ? '/' : i % 7 == 0 ? '%' : '\xe1';
+        target[i + 1] = i % 5 == 0 ? '/' : i % 7 == 0 ? '%'
+                                                      : '\xe1';
     }
     token[n] = value[n] = target[n + 1] = '\0';
     target[0] = '/';

@@ -37,8 +37,14 @@ static char *run_out(void (*fn)(sv_out *, const char *, size_t), const char *in,
     return o.p;
 }
 
-static char *trimall(const char *in, size_t n) { return run_out(sv_trimall, in, n, n); }
-static char *path(const char *in, size_t n) { return run_out(sv_canonical_path, in, n, 3 * n + 2); }
+static char *trimall(const char *in, size_t n)
+{
+    return run_out(sv_trimall, in, n, n);
+}
+static char *path(const char *in, size_t n)
+{
+    return run_out(sv_canonical_path, in, n, 3 * n + 2);
+}
 
 static char *query(const char *in, size_t n)
 {
@@ -52,15 +58,45 @@ static char *query(const char *in, size_t n)
     return o.p;
 }
 
-#define CHECK_MAP(f, in, want) do { char *got_ = exact(f, in); CHECK_STR(got_, want); free(got_); } while (0)
+#define CHECK_MAP(f, in, want)     \
+    do {                           \
+        char *got_ = exact(f, in); \
+        CHECK_STR(got_, want);     \
+        free(got_);                \
+    } while (0)
 
 /* Every character Python's str.split() splits on, as UTF-8: botocore's
  * header canonicalisation is ' '.join(value.split()). */
 static const char *const python_spaces[] = {
-    "\t", "\n", "\v", "\f", "\r", "\x1c", "\x1d", "\x1e", "\x1f", " ", "\xc2\x85", "\xc2\xa0",
-    "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81", "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84",
-    "\xe2\x80\x85", "\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a",
-    "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+    "\t",
+    "\n",
+    "\v",
+    "\f",
+    "\r",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x1f",
+    " ",
+    "\xc2\x85",
+    "\xc2\xa0",
+    "\xe1\x9a\x80",
+    "\xe2\x80\x80",
+    "\xe2\x80\x81",
+    "\xe2\x80\x82",
+    "\xe2\x80\x83",
+    "\xe2\x80\x84",
+    "\xe2\x80\x85",
+    "\xe2\x80\x86",
+    "\xe2\x80\x87",
+    "\xe2\x80\x88",
+    "\xe2\x80\x89",
+    "\xe2\x80\x8a",
+    "\xe2\x80\xa8",
+    "\xe2\x80\xa9",
+    "\xe2\x80\xaf",
+    "\xe2\x81\x9f",
+    "\xe3\x80\x80",
 };
 
 static void test_trimall_python_whitespace(void)
@@ -81,11 +117,20 @@ static void test_trimall_python_whitespace(void)
 static void test_trimall_not_whitespace(void)
 {
     /* Look-alikes Python does not split on stay as they are. */
-    CHECK_MAP(trimall, "a\xe2\x80\x8b" "b", "a\xe2\x80\x8b" "b");      /* U+200B zero width space */
-    CHECK_MAP(trimall, "a\xef\xbb\xbf" "b", "a\xef\xbb\xbf" "b");      /* U+FEFF */
-    CHECK_MAP(trimall, "a\xe2\x80\x8c" "b", "a\xe2\x80\x8c" "b");      /* U+200C */
+    CHECK_MAP(trimall, "a\xe2\x80\x8b"
+                       "b",
+              "a\xe2\x80\x8b"
+              "b"); /* U+200B zero width space */
+    CHECK_MAP(trimall, "a\xef\xbb\xbf"
+                       "b",
+              "a\xef\xbb\xbf"
+              "b"); /* U+FEFF */
+    CHECK_MAP(trimall, "a\xe2\x80\x8c"
+                       "b",
+              "a\xe2\x80\x8c"
+              "b");                                                     /* U+200C */
     CHECK_MAP(trimall, "\xc2\xa2\xe1\x88\xb4", "\xc2\xa2\xe1\x88\xb4"); /* a lead byte of a space, not one */
-    CHECK_MAP(trimall, "x\xc2", "x\xc2");                              /* truncated UTF-8 at the end */
+    CHECK_MAP(trimall, "x\xc2", "x\xc2");                               /* truncated UTF-8 at the end */
     CHECK_MAP(trimall, "x\xe2\x80", "x\xe2\x80");
 }
 
@@ -196,13 +241,13 @@ static void test_query_sorting(void)
 
 static void test_query_values(void)
 {
-    CHECK_MAP(query, "a", "a=");            /* a key without '=' */
-    CHECK_MAP(query, "a=", "a=");           /* an empty value */
+    CHECK_MAP(query, "a", "a=");  /* a key without '=' */
+    CHECK_MAP(query, "a=", "a="); /* an empty value */
     CHECK_MAP(query, "a=1&a", "a=&a=1");
-    CHECK_MAP(query, "=1", "=1");           /* an empty key */
-    CHECK_MAP(query, "&", "=&=");           /* empty pairs, as botocore keeps them */
+    CHECK_MAP(query, "=1", "=1"); /* an empty key */
+    CHECK_MAP(query, "&", "=&="); /* empty pairs, as botocore keeps them */
     CHECK_MAP(query, "a=1&&b=2", "=&a=1&b=2");
-    CHECK_MAP(query, "a=b=c", "a=b%3Dc");   /* split at the first '=' */
+    CHECK_MAP(query, "a=b=c", "a=b%3Dc"); /* split at the first '=' */
 }
 
 static void test_query_encoding(void)
@@ -368,8 +413,15 @@ static size_t mutated(unsigned long *x, char *buf, size_t cap)
 
         switch (next(x) % 3) {
         case 0: buf[at] = c; break;
-        case 1: memmove(buf + at + 1, buf + at, n - at); buf[at] = c; n++; break;
-        default: memmove(buf + at, buf + at + 1, n - at - 1); n--; break;
+        case 1:
+            memmove(buf + at + 1, buf + at, n - at);
+            buf[at] = c;
+            n++;
+            break;
+        default:
+            memmove(buf + at, buf + at + 1, n - at - 1);
+            n--;
+            break;
         }
     }
     return n;

@@ -1,0 +1,56 @@
+#!/bin/sh
+# check-layers.sh BUILD: the libraries link only downward (README.md,
+# "Development"): no library uses a symbol that only a library above it, or
+# beside it, defines; and no folder includes the headers of one above it.
+set -eu
+build=${1:-build}
+status=0
+
+# below LIB: the libraries LIB may use, itself included.
+below() {
+    case $1 in
+    common) echo "common" ;;
+    sigv4) echo "sigv4 common" ;;
+    runtime) echo "runtime common" ;;
+    aws) echo "aws sigv4 runtime common" ;;
+    sync) echo "sync aws sigv4 runtime common" ;;
+    esac
+}
+
+defined() { nm -g --defined-only "$build/lib$1.a" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u; }
+
+for lib in common sigv4 runtime aws sync; do
+    [ -f "$build/lib$lib.a" ] || { echo "check-layers: $build/lib$lib.a is missing (make $build/lib$lib.a)" >&2; exit 2; }
+done
+for lib in common sigv4 runtime aws sync; do
+    allowed=$(below $lib)
+    for other in common sigv4 runtime aws sync; do
+        case " $allowed " in *" $other "*) continue ;; esac
+        used=$(nm -u "$build/lib$lib.a" | awk '{ print $NF }' | sort -u | comm -12 - "$(defined $other > "$build/.layers.$other"; echo "$build/.layers.$other")")
+        if [ -n "$used" ]; then
+            echo "check-layers: lib$lib uses lib$other: $(echo $used)" >&2
+            status=1
+        fi
+    done
+done
+rm -f "$build"/.layers.*
+
+# Headers: a folder includes its own and those below it.
+check_includes() { # folder allowed-prefixes...
+    dir=$1
+    shift
+    pattern=$(printf '%s\\|' "$@")
+    bad=$(grep -rn '#include "' "$dir" --include='*.[ch]' | grep -v "#include \"\(${pattern%\\|}\)" || true)
+    if [ -n "$bad" ]; then
+        echo "check-layers: $dir includes from above it:" >&2
+        echo "$bad" >&2
+        status=1
+    fi
+}
+check_includes common common/
+check_includes sigv4 sigv4/ common/
+check_includes runtime runtime/ common/
+check_includes handler/aws handler/aws/ sigv4/ runtime/ common/
+check_includes handler/sync handler/sync/ handler/aws/ sigv4/ runtime/ common/
+[ $status -eq 0 ] && echo "layers: common <- sigv4, runtime <- aws <- sync: ok"
+exit $status
