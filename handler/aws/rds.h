@@ -1,10 +1,10 @@
-/* Amazon RDS client: the two calls of cluster discovery (CONTRACT.md section
- * 11), DescribeDBClusters for one cluster and DescribeDBInstances filtered by
+/* Amazon RDS client: the two calls of cluster discovery (docs/aws.md, "RDS"),
+ * DescribeDBClusters for one cluster and DescribeDBInstances filtered by
  * db-cluster-id over every Marker page, on the Query layer (query.h: SigV4
  * for service rds, the standard retry mode, one kept connection, every wait
  * bounded by the caller's deadline). The caller owns the query_client, made
- * with rds_service; the RDS API answers only what the cluster's members
- * need, and everything else in its large answers is skipped. */
+ * with rds_service. Of the API's large answers only what discovery needs is
+ * read; everything else is skipped. */
 #ifndef RNS_AWS_RDS_H
 #define RNS_AWS_RDS_H
 

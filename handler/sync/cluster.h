@@ -1,4 +1,4 @@
-/* Cluster discovery through the RDS API (CONTRACT.md section 11): one pass
+/* Cluster discovery through the RDS API (README.md, "Clusters (RDS API mode)"): one pass
  * reads the cluster's members (DescribeDBClusters) and their instance
  * endpoints and states (DescribeDBInstances, every page), chooses the members
  * of DB_ROLE and resolves their instance endpoints.

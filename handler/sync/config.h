@@ -20,7 +20,7 @@ typedef enum ip_family { IP_FAMILY_IPV4,
                          IP_FAMILY_IPV6,
                          IP_FAMILY_DUAL } ip_family;
 
-/* DB_ROLE (CONTRACT.md section 11): what a cluster's target group holds. */
+/* DB_ROLE (README.md, "Clusters (RDS API mode)"): what a cluster's target group holds. */
 typedef enum db_role { DB_ROLE_WRITER,
                        DB_ROLE_READERS } db_role;
 

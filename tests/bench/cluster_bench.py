@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Cluster mode's reaction (CONTRACT.md section 11), for make bench: the function runs warm in the
+"""Cluster mode's reaction (README.md, "Clusters (RDS API mode)"), for make bench: the function runs warm in the
 Lambda runtime loop with DB_CLUSTER_IDENTIFIER and DNS_POLL_MS 100 on the local stack; a cluster
 failover-completed event arrives while the fake RDS still names the old writer; the writer then
 moves in the API, and the cluster endpoint's DNS record follows LEAD_S later.

@@ -1,4 +1,4 @@
-"""Clusters through the RDS API (CONTRACT.md section 11), end to end: the real ./bootstrap against
+"""Clusters through the RDS API (README.md, "Clusters (RDS API mode)"), end to end: the real ./bootstrap against
 the fake RDS (every signature checked by botocore, service rds), dnsmasq serving each instance
 endpoint and the cluster and reader endpoints, and the fake ELBv2.
 

@@ -1,5 +1,5 @@
 """A fake Amazon RDS Query API server (API version 2014-10-31): DescribeDBClusters and
-DescribeDBInstances, the two calls of cluster discovery (CONTRACT.md section 11).
+DescribeDBInstances, the two calls of cluster discovery (README.md, "Clusters (RDS API mode)").
 
 The server, the SigV4 check with botocore (service `rds`), the request log and the common faults
 are fake_query.py's. The answers are built from our fixtures (tests/fixtures/rds: one

@@ -94,7 +94,7 @@ AURORA_INSTANCE_1 = "aurora-orders-instance-1.abc123xyz.eu-west-1.rds.amazonaws.
 AURORA_INSTANCE_2 = "aurora-orders-instance-2.abc123xyz.eu-west-1.rds.amazonaws.com"
 AURORA_ADDRESS_1 = "10.20.1.21"
 AURORA_ADDRESS_2 = "10.20.2.22"
-# The cluster of the RDS API mode (CONTRACT.md section 11): instance 1 the writer, 2 and 3 readers.
+# The cluster of the RDS API mode (README.md, "Clusters (RDS API mode)"): instance 1 the writer, 2 and 3 readers.
 CLUSTER_ID = "aurora-orders"
 AURORA_READER = "aurora-orders.cluster-ro-abc123xyz.eu-west-1.rds.amazonaws.com"
 AURORA_INSTANCE_3 = "aurora-orders-instance-3.abc123xyz.eu-west-1.rds.amazonaws.com"
@@ -142,7 +142,7 @@ NS_VAR = "RNS_STACK_NS"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-# The configuration of cluster mode for the stack's cluster (CONTRACT.md section 11).
+# The configuration of cluster mode for the stack's cluster.
 CLUSTER_ENV = {"DB_CLUSTER_IDENTIFIER": CLUSTER_ID, "DB_ENDPOINT": None}
 AURORA_MEMBERS = [(AURORA_IDS[0], True, "available", AURORA_INSTANCE_1),
                   (AURORA_IDS[1], False, "available", AURORA_INSTANCE_2),
