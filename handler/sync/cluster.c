@@ -6,9 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "common/buf.h"
 #include "handler/aws/rds.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
