@@ -347,7 +347,7 @@ def function_timeout_above_failover_wait():
 @tap.case
 def function_environment_matches_contract():
     env = props("Function")["Environment"]["Variables"]
-    tap.eq(sorted(set(env) - set(CONTRACT_ENV) - set(ADDED_ENV)), [], "variables outside README.md, "Configuration"")
+    tap.eq(sorted(set(env) - set(CONTRACT_ENV) - set(ADDED_ENV)), [], 'variables outside README.md, "Configuration"')
     tap.eq([v for v in REQUIRED_ENV if v not in env], [], "required variables")
     tap.eq(env["TARGET_GROUP_ARN"], ref("TargetGroup"), "the stack's target group")
     for var, p in [("DB_ENDPOINT", "DbEndpoint"), ("DB_PORT", "DbPort"), ("DB_IDENTIFIER", "DbIdentifier"),
