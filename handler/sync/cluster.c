@@ -39,8 +39,10 @@ struct cluster_discovery {
     logger *log;
     query_client *rds;
     char subject[RDS_ID_MAX + 32];
-    pass last;    /* the latest pass */
-    pass kept;    /* the pass the run uses */
+    pass last;                   /* the latest pass */
+    pass kept;                   /* the pass the run uses */
+    rds_instance_list instances; /* DescribeDBInstances of this invocation */
+    int have_instances;
     char *logged; /* the decisions last logged, to log only changes */
     rns_error_type failure_type;
 };
@@ -90,6 +92,7 @@ void cluster_discovery_free(cluster_discovery *d)
     query_client_free(d->rds);
     pass_free(&d->last);
     pass_free(&d->kept);
+    rds_instance_list_free(&d->instances);
     free(d->logged);
     free(d);
 }
@@ -98,6 +101,8 @@ void cluster_begin(cluster_discovery *d)
 {
     pass_free(&d->last);
     pass_free(&d->kept);
+    rds_instance_list_free(&d->instances);
+    d->have_instances = 0;
     free(d->logged);
     d->logged = NULL;
     d->failure_type = RNS_ERR_NONE;
@@ -326,21 +331,45 @@ static dns_status api_failed(cluster_discovery *d, const char *action, const aws
     return DNS_ERROR;
 }
 
+/* Whether this pass must read DescribeDBInstances. A writer-mode wait needs
+ * only DescribeDBClusters per pass while the instance list of its first
+ * pass has the writer with an endpoint: IsClusterWriter is read fresh each
+ * time, an instance endpoint keeps its name across a failover, and its
+ * address is looked up each pass. Without exactly one writer the pass
+ * fails whatever the instances say. */
+static int needs_instances(const cluster_discovery *d, const rds_cluster *c)
+{
+    const rds_member *w = NULL;
+    const rds_instance *in;
+    size_t writers = 0;
+    if (!d->have_instances || d->cfg->role == DB_ROLE_READERS)
+        return 1;
+    for (size_t i = 0; i < c->count; i++)
+        if (c->items[i].writer && writers++ == 0)
+            w = &c->items[i];
+    if (writers != 1)
+        return 0;
+    return (in = rds_instance_find(&d->instances, w->id)) == NULL || !in->address[0];
+}
+
 static dns_status read_cluster(cluster_discovery *d, int64_t deadline, char *err, size_t errlen)
 {
     rds_cluster c;
-    rds_instance_list in;
     aws_error e;
     int pages = 0;
     if (rds_describe_cluster(d->rds, d->cfg->cluster_id, deadline, &c, &e) != 0)
         return api_failed(d, "DescribeDBClusters", &e, err, errlen);
-    if (rds_describe_cluster_instances(d->rds, d->cfg->cluster_id, deadline, &in, &pages, &e) != 0) {
-        rds_cluster_free(&c);
-        return api_failed(d, "DescribeDBInstances", &e, err, errlen);
+    if (needs_instances(d, &c)) {
+        rds_instance_list_free(&d->instances);
+        d->have_instances = 0;
+        if (rds_describe_cluster_instances(d->rds, d->cfg->cluster_id, deadline, &d->instances, &pages, &e) != 0) {
+            rds_cluster_free(&c);
+            return api_failed(d, "DescribeDBInstances", &e, err, errlen);
+        }
+        d->have_instances = 1;
     }
-    int rc = build_pass(&d->last, &c, &in, pages);
+    int rc = build_pass(&d->last, &c, &d->instances, pages);
     rds_cluster_free(&c);
-    rds_instance_list_free(&in);
     if (rc != 0) {
         snprintf(err, errlen, "cluster %s: out of memory", d->cfg->cluster_id);
         return DNS_ERROR;

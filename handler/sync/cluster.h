@@ -15,7 +15,9 @@
  * - An RDS API failure is no answer of type RdsApiError.
  *
  * The pass is reconcile_io's resolve (reconcile.h), so the failover wait
- * repeats it every DNS_POLL_MS. Each decision is one log line (members read,
+ * repeats it every DNS_POLL_MS. Within an invocation a writer-mode pass
+ * reads DescribeDBInstances again only when the one writer is not in the
+ * list it already has (with an endpoint); "members read" then says pages 0. Each decision is one log line (members read,
  * writer or readers chosen, each member left out and why), written when it
  * differs from the previous pass of the invocation, so a wait polling every
  * 100 ms does not repeat them. The members of the pass the run used are

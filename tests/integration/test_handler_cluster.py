@@ -204,6 +204,7 @@ def check_followed_the_api(r, fo, api, dns):
     tap.ok(reg[0]["time"] < dns, "registered while the cluster endpoint's DNS still named the old writer")
     tap.ok(reg[0]["time"] < dereg[0]["time"], "registered before deregistering")
     tap.ok(len(S.rds.calls_for("DescribeDBClusters")) >= 2, "discovery repeated while waiting")
+    tap.eq(len(S.rds.calls_for("DescribeDBInstances")), 1, "the instances read once: the new writer was listed")
     all_signed()
     return res
 
@@ -276,6 +277,7 @@ def no_writer_mid_failover_then_the_new_one():
     reg = S.elb.calls_for("RegisterTargets")
     tap.ok(reg and reg[0]["time"] > clusters[4]["time"], "nothing registered before a writer was back")
     log_has(r.stderr, "no writer")
+    tap.eq(len(S.rds.calls_for("DescribeDBInstances")), 1, "passes without a writer read no instances")
 
 
 @tap.case
@@ -337,6 +339,21 @@ def rds_errors_inside_the_wait_are_no_answer_yet():
     reg = S.elb.calls_for("RegisterTargets")[0]["time"]
     errors = [c["time"] for c in S.rds.calls if c["status"] != 200]
     tap.ok(errors and max(errors) < reg, "nothing changed until an answer came")
+
+
+@tap.case
+def new_writer_not_yet_listed_reads_the_instances_again():
+    start(targets=[T1])
+    S.dns.set_records({INSTANCE_4: [A4]})
+
+    def promote_a_new_member():
+        S.rds.set_member(stack.CLUSTER_ID, ID4, address=INSTANCE_4)
+        S.move_writer(ID4)
+    S.rds.on_call("DescribeDBClusters", 2, promote_a_new_member)
+    res = ok(S.invoke(stack.cluster_event("RDS-EVENT-0071"), env=env(FAILOVER_WAIT_SECONDS=60)))
+    tap.eq((res["registered"], res["deregistered"]), ([T4], [T1]))
+    tap.eq(len(S.rds.calls_for("DescribeDBInstances")), 2, "read again for the writer it did not list")
+    tap.eq(member(res, ID4)["endpoint"], INSTANCE_4)
 
 
 @tap.case
