@@ -308,8 +308,8 @@ def notes(res, paths):
         "event or a manual run." % (rx["poll_ms"], ref_done or 0),
         "Cluster mode (tests/bench/cluster_bench.py): DB_CLUSTER_IDENTIFIER, DNS_POLL_MS %d; the writer moves in "
         "the fake RDS API, spread evenly over one poll step, and the cluster endpoint's CNAME %.0f s later. The "
-        "lag is the wait for the next discovery pass plus the pass (DescribeDBClusters, DescribeDBInstances, one "
-        "lookup) and RegisterTargets; the reference follows DNS only. CPU per discovery pass: %.2f ms (median)."
+        "lag is the wait for the next discovery pass plus the pass (DescribeDBClusters and one lookup; the "
+        "instances are read once per invocation) and RegisterTargets; the reference follows DNS only. CPU per discovery pass: %.2f ms (median)."
         % (res["cluster"]["poll_ms"], res["cluster"]["lead_s"], median(res["cluster"]["cpu_ms_per_pass"])),
         "Connections: the sample creates its boto3 client at module level, so urllib3 keeps its connection "
         "across warm invocations too; copies of the sample that create the client inside the handler open one "

@@ -7,8 +7,8 @@ moves in the API, and the cluster endpoint's DNS record follows LEAD_S later.
 Per run: the writer moving in the API -> RegisterTargets of the new writer's address (the goal: one
 poll interval), and how far ahead of the cluster endpoint's DNS change the group followed. The
 moves are spread evenly over one poll step, so the lag is the wait for the next poll (uniform over
-DNS_POLL_MS) plus one discovery pass (DescribeDBClusters, DescribeDBInstances, one lookup) and one
-RegisterTargets call.
+DNS_POLL_MS) plus one discovery pass (DescribeDBClusters and one lookup: the instances were read by
+the invocation's first pass) and one RegisterTargets call.
 
     measure(s, impl, runs, log) -> {"lag_ms": [...], "ahead_ms": [...], "poll_ms", "lead_s", ...}
     (bench.py calls it inside its LocalStack with the packaged bootstrap)
@@ -85,8 +85,8 @@ def summary(c):
     lag, ahead = median(c["lag_ms"]), median(c["ahead_ms"])
     return ("cluster mode: writer moved in the RDS API -> RegisterTargets median %.0f ms (max %.0f ms, DNS_POLL_MS "
             "%d, %d runs); the group followed %.2f s (median) before the cluster endpoint's DNS changed (staged "
-            "lead %.1f s); CPU %.2f ms per discovery pass (median; the waiting invocation's CPU over its passes, "
-            "each two HTTPS calls and a lookup)" % (lag, max(c["lag_ms"]), c["poll_ms"], len(c["lag_ms"]), ahead / 1000.0, c["lead_s"],
+            "lead %.1f s); CPU %.2f ms per discovery pass (median; the waiting invocation's CPU over its passes: "
+            "one DescribeDBClusters each, DescribeDBInstances once, a lookup)" % (lag, max(c["lag_ms"]), c["poll_ms"], len(c["lag_ms"]), ahead / 1000.0, c["lead_s"],
                            median(c["cpu_ms_per_pass"])))
 
 
