@@ -656,6 +656,11 @@ def secrets_never_logged():
     runs = []
     S.rds.inject("signature")
     runs.append(S.invoke(stack.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
+    # an answer that quotes the canonical request, session token included, as Query APIs do
+    S.rds.inject("error", status=403, code="SignatureDoesNotMatch", message="The request signature we calculated "
+                 "does not match.\n\nThe Canonical String for this request should have been\n'POST\n/\n\n"
+                 "x-amz-security-token:" + stack.SESSION_TOKEN + "\n'")
+    runs.append(S.invoke(stack.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
     S.rds.inject("access_denied", count=None)
     runs.append(S.invoke(stack.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE", AWS_LAMBDA_LOG_FORMAT="JSON")))
     S.rds.clear_faults()
@@ -672,6 +677,8 @@ def secrets_never_logged():
     tap.ok(scan.lines() > 20, "TRACE logs were scanned (%d lines)" % scan.lines())
     tap.eq(scan.found(), [], "secrets in the output")
     tap.ok(re.search(r"SignatureDoesNotMatch", runs[0].stdout + runs[0].stderr), "the signature error is reported")
+    tap.eq(runs[1].json.get("errorType"), "RdsApiError", runs[1].stdout)
+    tap.ok("SignatureDoesNotMatch" in runs[1].json["errorMessage"], runs[1].json["errorMessage"])
 
 
 try:
