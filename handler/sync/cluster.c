@@ -30,7 +30,6 @@ typedef struct pass {
     char status[RDS_STATUS_MAX];
     char endpoint[RDS_HOST_MAX];
     char reader_endpoint[RDS_HOST_MAX];
-    int pages;
 } pass;
 
 struct cluster_discovery {
@@ -143,13 +142,12 @@ static int member_compare(const void *a, const void *b)
 }
 
 /* The cluster's members with what DescribeDBInstances says of each, by id. */
-static int build_pass(pass *p, const rds_cluster *c, const rds_instance_list *in, int pages)
+static int build_pass(pass *p, const rds_cluster *c, const rds_instance_list *in)
 {
     memset(p, 0, sizeof *p);
     if (c->count && !(p->items = calloc(c->count, sizeof *p->items)))
         return -1;
     p->count = c->count;
-    p->pages = pages;
     snprintf(p->status, sizeof p->status, "%s", c->status);
     snprintf(p->endpoint, sizeof p->endpoint, "%s", c->endpoint);
     snprintf(p->reader_endpoint, sizeof p->reader_endpoint, "%s", c->reader_endpoint);
@@ -274,9 +272,8 @@ static json_t *decisions(const cluster_discovery *d)
             json_decref(a);
         }
     }
-    json_array_append_new(out, json_pack("[s, {s:s, s:s, s:o, s:i}]", "members read", "clusterId",
-                                         d->cfg->cluster_id, "status", p->status, "members", members, "pages",
-                                         p->pages));
+    json_array_append_new(out, json_pack("[s, {s:s, s:s, s:o}]", "members read", "clusterId", d->cfg->cluster_id,
+                                         "status", p->status, "members", members));
     if (json_array_size(chosen))
         json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->cfg->role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen", "members", chosen,
                                              "addresses", addrs));
@@ -356,19 +353,18 @@ static dns_status read_cluster(cluster_discovery *d, int64_t deadline, char *err
 {
     rds_cluster c;
     aws_error e;
-    int pages = 0;
     if (rds_describe_cluster(d->rds, d->cfg->cluster_id, deadline, &c, &e) != 0)
         return api_failed(d, "DescribeDBClusters", &e, err, errlen);
     if (needs_instances(d, &c)) {
         rds_instance_list_free(&d->instances);
         d->have_instances = 0;
-        if (rds_describe_cluster_instances(d->rds, d->cfg->cluster_id, deadline, &d->instances, &pages, &e) != 0) {
+        if (rds_describe_cluster_instances(d->rds, d->cfg->cluster_id, deadline, &d->instances, NULL, &e) != 0) {
             rds_cluster_free(&c);
             return api_failed(d, "DescribeDBInstances", &e, err, errlen);
         }
         d->have_instances = 1;
     }
-    int rc = build_pass(&d->last, &c, &d->instances, pages);
+    int rc = build_pass(&d->last, &c, &d->instances);
     rds_cluster_free(&c);
     if (rc != 0) {
         snprintf(err, errlen, "cluster %s: out of memory", d->cfg->cluster_id);

@@ -17,10 +17,10 @@
  * The pass is reconcile_io's resolve (reconcile.h), so the failover wait
  * repeats it every DNS_POLL_MS. Within an invocation a writer-mode pass
  * reads DescribeDBInstances again only when the one writer is not in the
- * list it already has (with an endpoint); "members read" then says pages 0. Each decision is one log line (members read,
- * writer or readers chosen, each member left out and why), written when it
- * differs from the previous pass of the invocation, so a wait polling every
- * 100 ms does not repeat them. The members of the pass the run used are
+ * list it already has (with an endpoint). Each decision is one log line
+ * (members read, writer or readers chosen, each member left out and why),
+ * written when it differs from the previous pass of the invocation, so a
+ * wait polling every 100 ms does not repeat them. The members of the pass the run used are
  * kept for the result. */
 #ifndef RNS_SYNC_CLUSTER_H
 #define RNS_SYNC_CLUSTER_H

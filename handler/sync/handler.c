@@ -156,11 +156,12 @@ static void set_result_output(handler_output *out, json_t *result)
     }
 }
 
-static void log_event(handler *h, const event_info *ev, int dry_run)
+/* failover: whether the event starts the failover wait (waits()). */
+static void log_event(handler *h, const event_info *ev, int failover, int dry_run)
 {
     json_t *f = json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:b}", "trigger", event_trigger_name(ev->trigger),
                           "kind", ev->kind, "eventId", ev->event_id[0] ? ev->event_id : NULL, "sourceId",
-                          ev->source_id[0] ? ev->source_id : NULL, "failover", ev->failover, "dryRun", dry_run);
+                          ev->source_id[0] ? ev->source_id : NULL, "failover", failover, "dryRun", dry_run);
     if (f && ev->trigger == TRIGGER_CLOUDFORMATION)
         json_object_set_new(f, "requestType", json_string(ev->cfn.request_type));
     log_fields(h->log, LOG_INFO, "event recognised", f);
@@ -288,7 +289,7 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
         set_error_output(out, &e);
     } else {
         int dry_run = h->cfg->dry_run || ev.dry_run;
-        log_event(h, &ev, dry_run);
+        log_event(h, &ev, ev.trigger != TRIGGER_CLOUDFORMATION && waits(h, &ev), dry_run);
         if (ev.trigger == TRIGGER_CLOUDFORMATION) {
             handle_cloudformation(h, &ev, start, deadline_ms, &rep, &e, out);
         } else {
