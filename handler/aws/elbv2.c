@@ -130,7 +130,7 @@ static int call_with_targets(elb_client *c, const char *action, const char *arn,
     query_xml_callbacks cb = elbv2_target_callbacks(&reader, out);
     int rc;
     if (!body) {
-        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "out of memory building the %s request", action);
+        aws_error_set(err, QUERY_CODE_NO_MEMORY, "out of memory building the %s request", action);
         return -1;
     }
     rc = query_call(c->q, action, body, deadline_ms, out ? &cb : NULL, err);

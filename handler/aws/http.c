@@ -204,6 +204,8 @@ static int setup_tls(http_client *c, char *err, size_t errlen)
     /* Only the chosen bundle is trusted, not also the distribution's folder. */
     if (RNS_CURL_SET(c->curl, CURLOPT_CAINFO, c->ca_bundle, err, errlen) ||
         RNS_CURL_SET(c->curl, CURLOPT_CAPATH, NULL, err, errlen)) {
+        free(c->ca_bundle);
+        c->ca_bundle = NULL;
         c->tls_ready = 0;
         return -1;
     }

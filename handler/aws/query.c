@@ -277,6 +277,11 @@ int query_error_is_unanswered(const aws_error *err)
     return strcmp(err->code, QUERY_CODE_CONNECTION) == 0 || strcmp(err->code, QUERY_CODE_TIMEOUT) == 0;
 }
 
+int query_error_is_no_memory(const aws_error *err)
+{
+    return strcmp(err->code, QUERY_CODE_NO_MEMORY) == 0;
+}
+
 int query_error_is_retryable(const aws_error *err)
 {
     long s;
@@ -468,7 +473,7 @@ static int sign_attempt(query_client *c, const char *body, int n, header_set *h,
     sigv4_signature_free(&sig);
     if (h->oom) {
         hs_free(h);
-        aws_error_set(e, QUERY_CODE_SIGNING, "out of memory building the request headers");
+        aws_error_set(e, QUERY_CODE_NO_MEMORY, "out of memory building the request headers");
         return -1;
     }
     return 0;

@@ -33,6 +33,7 @@
 #define QUERY_CODE_MALFORMED "MalformedResponse"
 #define QUERY_CODE_SIGNING "SigningError"
 #define QUERY_CODE_INVALID_PARAMETER "InvalidParameterValue"
+#define QUERY_CODE_NO_MEMORY "OutOfMemory"
 
 /* An API failure, as a value. code is the AWS error code ("Throttling",
  * "TargetGroupNotFound", ...) or one of the QUERY_CODE_* above. */
@@ -131,6 +132,8 @@ int query_xml_parse(const char *xml, size_t len, const char *expect_root,
 /* Whether no answer came: ConnectionError or Timeout (the endpoint may be
  * unreachable). */
 int query_error_is_unanswered(const aws_error *err);
+/* Whether the call failed for want of memory (QUERY_CODE_NO_MEMORY). */
+int query_error_is_no_memory(const aws_error *err);
 
 /* ---- the client ---- */
 

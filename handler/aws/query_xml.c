@@ -197,6 +197,13 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
     query_xml_fail(ud, "a DOCTYPE is not allowed in a response");
 }
 
+static int no_memory(aws_error *err, const char *why)
+{
+    snprintf(err->code, sizeof err->code, QUERY_CODE_NO_MEMORY);
+    snprintf(err->message, sizeof err->message, "out of memory %s", why);
+    return -1;
+}
+
 static int malformed(aws_error *err, const char *why)
 {
     snprintf(err->code, sizeof err->code, QUERY_CODE_MALFORMED);
@@ -230,7 +237,7 @@ static int run_parser(query_xml *x, const char *xml, size_t len)
     XML_Parser p = XML_ParserCreateNS(NULL, '|');
     enum XML_Status status;
     if (!p)
-        return malformed(x->err, "out of memory creating the XML parser");
+        return no_memory(x->err, "creating the XML parser");
     x->parser = p;
     XML_SetUserData(p, x);
     XML_SetElementHandler(p, on_start, on_end);
@@ -266,7 +273,7 @@ int query_xml_parse(const char *xml, size_t len, const char *expect_root,
     if (!xml || len == 0)
         return malformed(err, "empty response body");
     if (!(x = calloc(1, sizeof *x)))
-        return malformed(err, "out of memory");
+        return no_memory(err, "reading the response");
     x->cb = cb;
     x->err = err;
     rc = run_parser(x, xml, len);

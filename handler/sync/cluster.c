@@ -324,7 +324,7 @@ static dns_status api_failed(cluster_discovery *d, const char *action, const aws
     else if (strcmp(e->code, "ConnectionError") == 0 || strcmp(e->code, "Timeout") == 0)
         hint = "is the RDS API reachable (NAT gateway or an rds VPC endpoint)?";
     reconcile_format_api_error(action, d->cfg->cluster_id, e, hint, err, errlen);
-    d->failure_type = RNS_ERR_RDS_API;
+    d->failure_type = query_error_is_no_memory(e) ? RNS_ERR_NO_MEMORY : RNS_ERR_RDS_API;
     return DNS_ERROR;
 }
 
@@ -368,6 +368,7 @@ static dns_status read_cluster(cluster_discovery *d, int64_t deadline, char *err
     rds_cluster_free(&c);
     if (rc != 0) {
         snprintf(err, errlen, "cluster %s: out of memory", d->cfg->cluster_id);
+        d->failure_type = RNS_ERR_NO_MEMORY;
         return DNS_ERROR;
     }
     return DNS_OK;
@@ -400,6 +401,7 @@ dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, c
     if (st == DNS_OK && collect(&d->last, out) != 0) {
         addr_list_free(out);
         snprintf(err, errlen, "cluster %s: out of memory", d->cfg->cluster_id);
+        d->failure_type = RNS_ERR_NO_MEMORY;
         st = DNS_ERROR;
     }
     return st;

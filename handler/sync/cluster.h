@@ -12,7 +12,8 @@
  *   stopping, starting, insufficient-capacity,
  *   inaccessible-encryption-credentials*, incompatible-*). A reader whose
  *   lookup fails is left out; no usable reader is no answer.
- * - An RDS API failure is no answer of type RdsApiError.
+ * - An RDS API failure is no answer of type RdsApiError (Runtime.OutOfMemory
+ *   when memory ran out).
  *
  * The pass is reconcile_io's resolve (reconcile.h), so the failover wait
  * repeats it every DNS_POLL_MS. Within an invocation a writer-mode pass
@@ -51,8 +52,8 @@ void cluster_begin(cluster_discovery *d);
  * *out (sorted, deduplicated), or a failure with err naming it. */
 dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, char *err, size_t errlen);
 
-/* After a failed pass: RNS_ERR_RDS_API when the RDS API failed, else
- * RNS_ERR_NONE (a ResolveError). */
+/* After a failed pass: RNS_ERR_RDS_API when the RDS API failed,
+ * RNS_ERR_NO_MEMORY when memory ran out, else RNS_ERR_NONE (a ResolveError). */
 rns_error_type cluster_failure_type(const cluster_discovery *d);
 
 /* The last pass's members become those of the result. */

@@ -327,7 +327,7 @@ int event_parse(const char *payload, size_t len, const char *db_identifier,
     if (out->trigger == TRIGGER_CLOUDFORMATION && read_cloudformation(root, &out->cfn) != 0) {
         snprintf(err, errlen, "out of memory reading the CloudFormation request");
         event_info_free(out);
-        rc = -1;
+        rc = -2;
     }
     json_decref(root);
     return rc;

@@ -46,8 +46,8 @@ typedef struct event_info {
     cfn_request cfn;     /* trigger == TRIGGER_CLOUDFORMATION only */
 } event_info;
 
-/* 0, or -1 (the event is empty, not JSON or not an object: InvalidEvent)
- * with a message that never quotes the payload. */
+/* 0, or -1 (the event is empty, not JSON or not an object: InvalidEvent),
+ * or -2 (out of memory), with a message that never quotes the payload. */
 int event_parse(const char *payload, size_t len, const char *db_identifier,
                 event_info *out, char *err, size_t errlen);
 void event_info_free(event_info *ev);

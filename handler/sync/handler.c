@@ -281,8 +281,9 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
     memset(out, 0, sizeof *out);
     memset(&rep, 0, sizeof rep);
     rns_error_clear(&e);
-    if (event_parse(payload, len, h->cfg->db_identifier, &ev, why, sizeof why) != 0) {
-        rns_error_set(&e, RNS_ERR_INVALID_EVENT, "%s", why);
+    int parsed = event_parse(payload, len, h->cfg->db_identifier, &ev, why, sizeof why);
+    if (parsed != 0) {
+        rns_error_set(&e, parsed == -2 ? RNS_ERR_NO_MEMORY : RNS_ERR_INVALID_EVENT, "%s", why);
         json_t *f = json_pack("{s:s}", "error", why);
         log_fields(h->log, LOG_ERROR, "invalid event", f);
         json_decref(f);

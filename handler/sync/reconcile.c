@@ -20,6 +20,7 @@ typedef struct answer {
     addr_list resolved;
     addr_list allowed;
     addr_list rejected;
+    int no_memory; /* splitting the answer ran out of memory */
     char error[512];
     rns_error_type type; /* a failure's own type (cluster discovery); RNS_ERR_NONE: ResolveError */
 } answer;
@@ -174,7 +175,9 @@ static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
 {
     char msg[900];
     reconcile_format_elb_error(action, t, n, e, msg, sizeof msg);
-    if (cut_by_deadline(r, e))
+    if (query_error_is_no_memory(e))
+        rns_error_set(r->err, RNS_ERR_NO_MEMORY, "%s%s", msg, after);
+    else if (cut_by_deadline(r, e))
         rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before the target group converged: %s%s",
                       msg, after);
     else
@@ -226,6 +229,7 @@ static void resolve_once(run *r, long timeout_ms, answer *a)
     }
     if (split_answer(r->cfg, a) != 0) {
         a->status = DNS_ERROR;
+        a->no_memory = 1;
         snprintf(a->error, sizeof a->error, "%s: out of memory", subject(r));
         return;
     }
@@ -300,6 +304,10 @@ static const char *answer_status(const answer *a)
 
 static int resolve_error(run *r, const answer *last, const char *during)
 {
+    if (last->no_memory) {
+        rns_error_nomem(r->err, "splitting the DNS answer; nothing was changed");
+        return -1;
+    }
     const char *why = last->error[0] ? last->error : "no answer";
     size_t n = strlen(subject(r));
     if (last->type != RNS_ERR_NONE) {

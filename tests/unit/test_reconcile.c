@@ -306,6 +306,21 @@ static void test_rule2_register_failure_deregisters_nothing(void)
     done(&o, &cfg);
 }
 
+/* Out of memory in the ELBv2 client is the one out-of-memory type, not an API error. */
+static void test_out_of_memory_is_its_own_type(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.2";
+    f.fail_register = (elb_error){0, QUERY_CODE_NO_MEMORY, "out of memory building the RegisterTargets request", "", 0, 0};
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, -1);
+    CHECK_INT(o.err.type, RNS_ERR_NO_MEMORY);
+    CHECK_STR(rns_error_name(&o.err), "Runtime.OutOfMemory");
+    CHECK_INT(f.deregisters, 0);
+    done(&o, &cfg);
+}
+
 static void test_deregister_failure_reported(void)
 {
     fake f = one_target("10.0.0.1");
@@ -668,6 +683,7 @@ int main(void)
     RUN(test_rule2_register_then_deregister);
     RUN(test_rule2_register_failure_deregisters_nothing);
     RUN(test_deregister_failure_reported);
+    RUN(test_out_of_memory_is_its_own_type);
     RUN(test_describe_failure);
     RUN(test_timeouts);
     RUN(test_dry_run_only_describes);

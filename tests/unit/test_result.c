@@ -152,6 +152,25 @@ static void test_error_json(void)
     free(s);
 }
 
+/* One name per type, each distinct; only "no error" has none. */
+static void test_error_type_names(void)
+{
+    CHECK_STR(rns_error_type_name(RNS_ERR_NONE), "");
+    CHECK_STR(rns_error_type_name(RNS_ERR_RDS_API), "RdsApiError");
+    CHECK_STR(rns_error_type_name(RNS_ERR_CONFIG), "Runtime.ConfigError");
+    for (int i = 1; i < RNS_ERR_TYPE_COUNT; i++) {
+        CHECK(rns_error_type_name((rns_error_type)i)[0] != '\0');
+        for (int j = 1; j < i; j++)
+            CHECK(strcmp(rns_error_type_name((rns_error_type)i), rns_error_type_name((rns_error_type)j)) != 0);
+    }
+    rns_error e;
+    rns_error_clear(&e);
+    CHECK(!rns_error_failed(&e));
+    rns_error_nomem(&e, "doing x");
+    CHECK(rns_error_failed(&e));
+    CHECK_STR(e.message, "out of memory doing x");
+}
+
 static void test_metrics_line(void)
 {
     metrics_values v = {1, 2, 4120, 180, 0, "rds-event", "RDS-EVENT-0049", ""};
@@ -248,6 +267,7 @@ int main(void)
     RUN(test_triggers);
     RUN(test_cloudformation_additions);
     RUN(test_error_json);
+    RUN(test_error_type_names);
     RUN(test_metrics_line);
     RUN(test_cfn_physical_id);
     RUN(test_cfn_body);
