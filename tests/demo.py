@@ -1,11 +1,17 @@
 #!/usr/bin/python3
-"""make demo: a Multi-AZ failover of orders-db, told as it happens on the local stack.
+"""make demo: a Multi-AZ failover of orders-db, then an Aurora failover of aurora-orders, told as
+they happen on the local stack.
 
 The real ./bootstrap runs in the Lambda runtime loop inside a private network namespace, against
-dnsmasq (the database endpoint, 5 s TTL), the fake ELBv2 (HTTPS, every signature checked by
-botocore) and the fake Lambda Runtime API. The target group starts on the old primary; the
-failover-completed event arrives before DNS changes; DNS flips a couple of seconds later; the
-function follows it. Exit status 0 when the story ends as it should.
+dnsmasq (the database endpoints, 5 s TTL), the fake ELBv2 and the fake RDS API (HTTPS, every
+signature checked by botocore) and the fake Lambda Runtime API.
+1. Multi-AZ (DNS mode): the target group starts on the old primary; the failover-completed event
+   arrives before DNS changes; DNS flips a couple of seconds later; the function follows it.
+2. Aurora (RDS API mode, DB_CLUSTER_IDENTIFIER): the failover-started event arrives while the
+   cluster has no writer; RDS then reports the new writer, and the cluster endpoint's DNS record
+   follows 4 s later; the function follows the API, before DNS. A second function with
+   DB_ROLE=readers then keeps a reader target group on both readers.
+Exit status 0 when both stories end as they should.
 
     /usr/bin/python3 tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS] [--wait-s S]
     (make demo; the build folder: --build, else $RNS_BUILD, else make's BUILD, else build/)
@@ -27,6 +33,10 @@ def parse_args():
     p.add_argument("--flip-after", type=float, default=2.4, help="seconds between the event and the DNS flip (between two polls)")
     p.add_argument("--poll-ms", type=int, default=1000, help="DNS_POLL_MS (the template's default: 1000)")
     p.add_argument("--wait-s", type=int, default=60, help="FAILOVER_WAIT_SECONDS (default 60)")
+    p.add_argument("--writer-after", type=float, default=2.4,
+                   help="Aurora: seconds between the failover-started event and RDS reporting the new writer")
+    p.add_argument("--dns-lead", type=float, default=4.0,
+                   help="Aurora: seconds by which the RDS API leads the cluster endpoint's DNS record")
     return p.parse_args()
 
 
@@ -91,13 +101,20 @@ class Watcher:
 
     def __init__(self, out, s, proc):
         self.out, self.s, self.proc = out, s, proc
-        self.seen_calls = self.seen_requests = self.seen_lines = 0
+        self.seen_calls = self.seen_requests = self.seen_lines = self.seen_rds = 0
         self.flips = []
+        self.notes = []  # (ready(), time(), kind, who, text()) shown once ready() is true
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def start(self):
         self.thread.start()
+        return self
+
+    def from_now(self):
+        """Shows only what happens from now on (a second story on the same stack)."""
+        self.seen_calls, self.seen_requests = len(self.s.elb.calls), len(self.s.runtime.requests)
+        self.seen_rds = len(self.s.rds.calls)
         return self
 
     def close(self):
@@ -137,8 +154,28 @@ class Watcher:
                 else:
                     items.append((flip.time, "dns", "DNS", "%s now answers %s (dnsmasq reloaded)"
                                   % (stack.DB_ENDPOINT, stack.NEW_PRIMARY)))
+        rds = self.s.rds.calls
+        while self.seen_rds < len(rds) and rds[self.seen_rds]["status"] is not None:
+            items.append(rds_item(rds[self.seen_rds]))
+            self.seen_rds += 1
+        for note in list(self.notes):
+            if note[0]():
+                self.notes.remove(note)
+                items.append((note[1](), note[2], note[3], note[4]()))
         for t, kind, who, text in sorted(items, key=lambda i: i[0]):
             self.out.line(kind, who, text, t)
+
+
+def rds_item(c):
+    sig = "signature verified" if c["signature_ok"] else "BAD SIGNATURE (%s)" % c["signature_error"]
+    if c["status"] != 200:
+        what = "%s -> HTTP %d %s" % (c["action"], c["status"], c.get("error_code", ""))
+    elif c["action"] == "DescribeDBClusters":
+        writers = c.get("writers") or []
+        what = "DescribeDBClusters -> writer %s" % (", ".join(writers) if writers else "none (failing-over)")
+    else:
+        what = "DescribeDBInstances -> instance endpoints"
+    return c["time"], "rds", "RDS API", "%s, %s" % (what, sig)
 
 
 def expect(problems, cond, what):
@@ -159,7 +196,9 @@ def main():
     stack.enter_namespace()
     out = Out()
     with stack.LocalStack(healthy_after=1.0, deregistration_delay=2.0) as s:
-        return story(out, s, args)
+        first = story(out, s, args)
+        second = aurora_story(out, s, args)
+        return first or second
 
 
 def story(out, s, args):
@@ -250,6 +289,114 @@ def story(out, s, args):
         out.line("bad", "FAILED", p)
     if not problems:
         out.line("ok", "done", "the target group follows the primary: %s" % ", ".join(s.registered()))
+    return 1 if problems else 0
+
+
+READER_GROUP_ARN = stack.TARGET_GROUP_ARN.replace("orders-db-tg/5d2c7e41a9b3f086", "orders-db-ro-tg/7a91c3e5b2d4f608")
+
+
+def ip_port(member_id):
+    return "%s:%d" % (stack.AURORA_ADDRESSES[member_id], stack.DB_PORT)
+
+
+def aurora_story(out, s, args):
+    """The second story: an Aurora failover where the group follows the API before DNS."""
+    problems = []
+    old_id, new_id, other_id = stack.AURORA_IDS
+    s.reset(targets=[ip_port(old_id)])
+    s.elb.add_target_group(READER_GROUP_ARN, [], vpc_cidr=stack.VPC_CIDR, port=stack.DB_PORT)
+    out.title("rds-nlb-sync demo, part 2: an Aurora failover of %s, followed through the RDS API" % stack.CLUSTER_ID)
+    answer = s.dns.query(stack.AURORA_CLUSTER)
+    out.line("dns", "DNS", "cluster endpoint %s -> %s (TTL %d s)" % (
+        stack.AURORA_CLUSTER, " -> ".join(r.data for r in answer.records), stack.DNS_TTL))
+    out.line("rds", "RDS API", "cluster %s: writer %s, readers %s and %s (fake RDS at %s)"
+             % (stack.CLUSTER_ID, old_id, new_id, other_id, s.rds.url))
+    out.line("elb", "ELBv2", "writer target group orders-db-tg: %s" % targets_text(s))
+
+    out.title("5. Lambda starts the writer function (DB_CLUSTER_IDENTIFIER=%s, DB_ROLE=writer)" % stack.CLUSTER_ID)
+    env = s.env(DNS_POLL_MS=args.poll_ms, FAILOVER_WAIT_SECONDS=args.wait_s, DB_CLUSTER_IDENTIFIER=stack.CLUSTER_ID,
+                DB_ENDPOINT=None)
+    proc = s.start_bootstrap(env=env)
+    watcher = Watcher(out, s, proc).from_now().start()
+    try:
+        s.runtime.wait_requests(len(s.runtime.requests) + 1, timeout=10)
+        out.title("6. Aurora fails over: the failover-started event arrives while the cluster has no writer")
+        s.move_writer(None)
+        deadline_ms = int(time.time() * 1000) + (args.wait_s + 60) * 1000
+        sent = time.monotonic()
+        rid = s.runtime.enqueue(stack.cluster_event("RDS-EVENT-0073", new_writer=new_id), deadline_ms=deadline_ms)
+        fo = s.failover(new_id, api_after_s=args.writer_after, dns_lead_s=args.dns_lead)
+        watcher.notes.append((lambda: fo.api_time is not None, lambda: fo.api_time, "rds", "RDS API",
+                              lambda: "now reports %s as the writer (IsClusterWriter)" % new_id))
+        watcher.notes.append((lambda: fo.dns_time is not None, lambda: fo.dns_time, "dns", "DNS",
+                              lambda: "cluster endpoint now -> %s (dnsmasq restarted)" % stack.AURORA_ENDPOINTS[new_id]))
+        out.line("rds", "RDS", "RDS-EVENT-0073 \"Started cross AZ failover to DB instance: %s\" for %s, through SNS"
+                 % (new_id, stack.CLUSTER_ID), sent)
+        out.line("note", "stage", "RDS will report the new writer in %.1f s; the cluster endpoint's DNS record "
+                 "follows %.1f s after that" % (args.writer_after, args.dns_lead), sent)
+        result = s.runtime.wait_result(rid, timeout=args.wait_s + 30)
+        api_time, dns_time = fo.wait(args.writer_after + args.dns_lead + 30)
+        time.sleep(0.05)
+        watcher.pump()
+        out.title("7. The writer function's result")
+        body = result["json"]
+        out.block(json.dumps(body, indent=2) if body is not None else result["body"].decode(errors="replace"))
+        expect(problems, result["kind"] == "response", "the invocation failed: %s" % result["body"][:300])
+        if result["kind"] == "response" and body:
+            expect(problems, body.get("registered") == [ip_port(new_id)], "registered %s" % body.get("registered"))
+            expect(problems, body.get("deregistered") == [ip_port(old_id)], "deregistered %s" % body.get("deregistered"))
+            expect(problems, body.get("discovery") == "rds", "discovery %s" % body.get("discovery"))
+        out.line("elb", "ELBv2", "writer target group now: %s" % targets_text(s))
+    finally:
+        watcher.close()
+        s.stop_bootstrap(proc)
+
+    out.title("8. A second function keeps the reader target group (DB_ROLE=readers, its own schedule)")
+    readers_env = dict(env, DB_ROLE="readers", TARGET_GROUP_ARN=READER_GROUP_ARN)
+    proc = s.start_bootstrap(env=readers_env)
+    watcher = Watcher(out, s, proc).from_now().start()
+    try:
+        res = s.lambda_invoke(stack.schedule_event(), timeout=30)
+        time.sleep(0.05)
+        watcher.pump()
+    finally:
+        watcher.close()
+        s.stop_bootstrap(proc)
+    readers = s.elb.registered(READER_GROUP_ARN)
+    want_readers = sorted([ip_port(old_id), ip_port(other_id)])
+    rbody = res["json"] or {}
+    out.line("ok" if res["kind"] == "response" else "bad", "result", "role=%s registered=%s members chosen=%s" % (
+        rbody.get("role"), rbody.get("registered"),
+        [m["id"] for m in rbody.get("members", []) if m.get("chosen")]))
+    out.line("elb", "ELBv2", "reader target group orders-db-ro-tg: %s" % ", ".join(
+        "%s:%d %s" % (t["Id"], t["Port"], t["State"]) for t in s.elb.targets(READER_GROUP_ARN)))
+    expect(problems, readers == want_readers, "reader group holds %s, want %s" % (readers, want_readers))
+
+    registers = [c for c in s.elb.calls_for("RegisterTargets")
+                 if c["params"].get("Targets.member.1.Id") == stack.AURORA_ADDRESSES[new_id]]
+    signed = all(c["signature_ok"] for c in s.elb.calls + s.rds.calls)
+    expect(problems, signed, "a request failed signature verification")
+    expect(problems, len(registers) == 1, "%d RegisterTargets calls for the new writer" % len(registers))
+    if registers:
+        expect(problems, registers[0]["time"] < dns_time, "the group followed only after DNS changed")
+    expect(problems, s.registered() == [ip_port(new_id)], "writer group ends as %s" % s.registered())
+
+    out.title("Summary, part 2")
+    out.line("note", "function", "%d RDS API calls over %d connection(s), %d ELBv2 calls; all signatures %s"
+             % (len(s.rds.calls), s.rds.connections_opened, len(s.elb.calls), "verified" if signed else "NOT verified"))
+    if registers:
+        ahead = dns_time - registers[0]["time"]
+        line = ("RDS reported the new writer %.2f s after the event; the writer group followed %.0f ms later "
+                "(RegisterTargets), %.2f s before the cluster endpoint's DNS record changed (the function polls "
+                "the RDS API every %d ms)" % (api_time - sent, (registers[0]["time"] - api_time) * 1000, ahead,
+                                              args.poll_ms))
+        out.line("ok" if not problems else "bad", "ahead", line)
+    out.line("ok" if readers == want_readers else "bad", "readers",
+             "the reader group holds both readers: %s" % ", ".join(readers))
+    for p in problems:
+        out.line("bad", "FAILED", p)
+    if not problems:
+        out.line("ok", "done", "the writer group follows the writer RDS reports: %s" % ", ".join(s.registered()))
     return 1 if problems else 0
 
 

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "handler/aws/elbv2.h"
 #include "handler/aws/http.h"
 #include "handler/aws/query.h"
+#include "handler/aws/rds.h"
 
 #define DEFAULT_ALLOWED_CIDRS "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10"
 #define DEFAULT_METRICS_NAMESPACE "RdsNlbSync"
@@ -204,13 +206,47 @@ static int hostname_valid(const char *h)
     return 1;
 }
 
+/* An RDS DB cluster identifier: 1..63 letters, digits and hyphens, a letter
+ * first, no hyphen last and no two in a row. */
+static int cluster_id_valid(const char *v)
+{
+    size_t n = strlen(v);
+    return n >= 1 && n <= 63 && isalpha((unsigned char)v[0]) && all_chars(v, "-") && v[n - 1] != '-' &&
+           !strstr(v, "--");
+}
+
+static void read_cluster(const reader *r, problems *p, config *cfg)
+{
+    const char *v = get(r, "DB_CLUSTER_IDENTIFIER");
+    const char *role = get(r, "DB_ROLE");
+    char buf[SHOWN_MAX + 8];
+    cfg->role = DB_ROLE_WRITER;
+    if (v) {
+        cfg->cluster_id = strdup(v);
+        if (!cluster_id_valid(v))
+            problem(p, "DB_CLUSTER_IDENTIFIER=%s: must be a DB cluster identifier (1..63 letters, digits and "
+                       "hyphens, a letter first, no hyphen last or twice in a row)",
+                    shown(v, buf, sizeof buf));
+    }
+    if (!role || strcasecmp(role, "writer") == 0)
+        return;
+    if (strcasecmp(role, "readers") != 0)
+        problem(p, "DB_ROLE=%s: must be writer or readers", shown(role, buf, sizeof buf));
+    else if (!v)
+        problem(p, "DB_ROLE=readers needs DB_CLUSTER_IDENTIFIER: a reader endpoint answers one reader per "
+                   "lookup, the RDS API lists them all");
+    else
+        cfg->role = DB_ROLE_READERS;
+}
+
 static void read_endpoint(const reader *r, problems *p, config *cfg)
 {
     const char *v = get(r, "DB_ENDPOINT");
     char buf[SHOWN_MAX + 8];
     ip_addr a;
     if (!v) {
-        problem(p, "DB_ENDPOINT is required");
+        if (!cfg->cluster_id)
+            problem(p, "DB_ENDPOINT is required");
         return;
     }
     cfg->db_endpoint = strdup(v);
@@ -228,6 +264,8 @@ static void read_identifier(const reader *r, problems *p, config *cfg)
             problem(p, "DB_IDENTIFIER=%s: must be an RDS identifier (letters, digits, hyphens)",
                     shown(v, buf, sizeof buf));
         cfg->db_identifier = strdup(v);
+    } else if (cfg->cluster_id) {
+        cfg->db_identifier = strdup(cfg->cluster_id);
     } else if (cfg->db_endpoint) {
         cfg->db_identifier = strndup(cfg->db_endpoint, strcspn(cfg->db_endpoint, "."));
     }
@@ -427,6 +465,7 @@ int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size
     if (errlen)
         err[0] = '\0';
     read_arn(&r, &p, &c);
+    read_cluster(&r, &p, &c);
     read_endpoint(&r, &p, &c);
     read_port(&r, &p, &c);
     read_identifier(&r, &p, &c);
@@ -440,14 +479,20 @@ int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size
     c.access_key_id = read_secret(&r, &p, "AWS_ACCESS_KEY_ID", 1);
     c.secret_access_key = read_secret(&r, &p, "AWS_SECRET_ACCESS_KEY", 1);
     c.session_token = read_secret(&r, &p, "AWS_SESSION_TOKEN", 0);
-    read_service_endpoint(&r, &p, read_ignore_endpoints(&r, &p), "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
-                          elb_default_endpoint, c.region, &c.endpoint_url);
+    int ignored = read_ignore_endpoints(&r, &p);
+    read_service_endpoint(&r, &p, ignored, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", elb_default_endpoint,
+                          c.region, &c.endpoint_url);
+    if (c.cluster_id)
+        read_service_endpoint(&r, &p, ignored, "AWS_ENDPOINT_URL_RDS", rds_default_endpoint, c.region,
+                              &c.rds_endpoint_url);
     read_int(&r, &p, "AWS_MAX_ATTEMPTS", 1, 20, 3, &c.max_attempts);
     read_ca_bundle(&r, &c);
     read_az(&r, &p, &c);
     if (!p.failed && !c.endpoint_url)
         problem(&p, "AWS_REGION=%s: no known ELBv2 endpoint; set AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
                 c.region ? c.region : "");
+    if (!p.failed && c.cluster_id && !c.rds_endpoint_url)
+        problem(&p, "AWS_REGION=%s: no known RDS endpoint; set AWS_ENDPOINT_URL_RDS", c.region ? c.region : "");
     if (p.failed) {
         config_free(&c);
         return -1;
@@ -480,7 +525,20 @@ void config_free(config *cfg)
     wipe_free(cfg->secret_access_key);
     wipe_free(cfg->session_token);
     free(cfg->endpoint_url);
+    free(cfg->rds_endpoint_url);
+    free(cfg->cluster_id);
     free(cfg->ca_bundle);
     free(cfg->target_az);
     memset(cfg, 0, sizeof *cfg);
+}
+
+int config_address_family(const config *cfg)
+{
+    return cfg->family == IP_FAMILY_IPV6 ? AF_INET6 : cfg->family == IP_FAMILY_DUAL ? AF_UNSPEC
+                                                                                    : AF_INET;
+}
+
+const char *db_role_name(db_role r)
+{
+    return r == DB_ROLE_READERS ? "readers" : "writer";
 }

@@ -20,13 +20,19 @@ typedef enum ip_family { IP_FAMILY_IPV4,
                          IP_FAMILY_IPV6,
                          IP_FAMILY_DUAL } ip_family;
 
+/* DB_ROLE (README.md, "Clusters (RDS API mode)"): what a cluster's target group holds. */
+typedef enum db_role { DB_ROLE_WRITER,
+                       DB_ROLE_READERS } db_role;
+
 typedef struct config {
     char *target_group_arn;
     char *target_group_name; /* <name> of the ARN */
     char *arn_region;        /* <region> of the ARN */
-    char *db_endpoint;
+    char *db_endpoint;       /* NULL only in cluster mode, where it is optional */
     int db_port;
-    char *db_identifier; /* DB_IDENTIFIER, or the first label of DB_ENDPOINT */
+    char *db_identifier; /* DB_IDENTIFIER, else DB_CLUSTER_IDENTIFIER, else the first label of DB_ENDPOINT */
+    char *cluster_id;    /* DB_CLUSTER_IDENTIFIER: the RDS API mode; NULL: DNS mode */
+    db_role role;        /* DB_ROLE, writer by default */
     cidr_list allowed;
     ip_family family;
     int failover_wait_seconds;
@@ -36,8 +42,9 @@ typedef struct config {
     char *region;
     char *access_key_id;
     char *secret_access_key;
-    char *session_token; /* NULL when absent */
-    char *endpoint_url;  /* always set: override or the region's default */
+    char *session_token;    /* NULL when absent */
+    char *endpoint_url;     /* ELBv2; always set: override or the region's default */
+    char *rds_endpoint_url; /* RDS, set in cluster mode: AWS_ENDPOINT_URL_RDS, AWS_ENDPOINT_URL or the default */
     int max_attempts;
     char *ca_bundle; /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
     char *target_az; /* TARGET_AVAILABILITY_ZONE, NULL when unset */
@@ -52,5 +59,11 @@ const char *config_getenv(const char *name, void *ctx);
 /* 0, or -1 with every problem in err. On -1 nothing needs freeing. */
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen);
 void config_free(config *cfg);
+
+/* AF_INET, AF_INET6 or AF_UNSPEC (dual): what IP_FAMILY looks up. */
+int config_address_family(const config *cfg);
+
+/* "writer" or "readers". */
+const char *db_role_name(db_role r);
 
 #endif

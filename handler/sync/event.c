@@ -35,6 +35,11 @@ int event_is_failover_id(const char *event_id)
     return 0;
 }
 
+int event_is_cluster_failover_start(const char *event_id)
+{
+    return strcmp(event_id, "RDS-EVENT-0072") == 0 || strcmp(event_id, "RDS-EVENT-0073") == 0;
+}
+
 int event_find_id(const char *text, char out[16])
 {
     static const char prefix[] = "RDS-EVENT-";
@@ -173,6 +178,7 @@ static void apply_rds(event_info *out, const rds_event *ev, const char *db_ident
     memcpy(out->source_id, ev->source_id, sizeof out->source_id);
     out->trigger = ev->event_id[0] ? TRIGGER_RDS_EVENT : TRIGGER_MANUAL;
     out->failover = for_us(ev, db_identifier);
+    out->ours = ev->source_id[0] && db_identifier && strcasecmp(ev->source_id, db_identifier) == 0;
 }
 
 static void read_sns(const json_t *records, const char *db_identifier, event_info *out)

@@ -40,6 +40,7 @@ typedef struct event_info {
     char event_id[16];   /* "RDS-EVENT-NNNN", "" when absent */
     char source_id[256]; /* without any "rds:" prefix, "" when absent */
     int failover;        /* a failover-completion event for our DB identifier */
+    int ours;            /* an RDS event whose source is our DB identifier */
     int dry_run;         /* {"dryRun": true} in a manual event */
     int records;         /* SNS records seen */
     cfn_request cfn;     /* trigger == TRIGGER_CLOUDFORMATION only */
@@ -50,6 +51,11 @@ typedef struct event_info {
 int event_parse(const char *payload, size_t len, const char *db_identifier,
                 event_info *out, char *err, size_t errlen);
 void event_info_free(event_info *ev);
+
+/* RDS-EVENT-0072 and 0073, a DB cluster's failover started (same or cross
+ * AZ): in the RDS API mode's writer role they start the wait too (README.md,
+ * "Clusters (RDS API mode)"). */
+int event_is_cluster_failover_start(const char *event_id);
 
 /* "rds-event", "schedule", "cloudformation", "manual". */
 const char *event_trigger_name(event_trigger t);

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "handler/aws/elbv2.h"
 #include "handler/sync/cfn.h"
+#include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/event.h"
 #include "handler/sync/metrics.h"
@@ -24,7 +25,8 @@ struct handler {
     logger *log;
     elb_client *elb;
     dns_resolver *dns;
-    http_client *cfn_http; /* created at the first CloudFormation request */
+    cluster_discovery *cluster; /* the RDS API mode (DB_CLUSTER_IDENTIFIER); NULL: DNS mode */
+    http_client *cfn_http;      /* created at the first CloudFormation request */
 };
 
 /* ---- the real I/O for reconcile_run ---- */
@@ -44,16 +46,26 @@ static int io_change(void *ctx, int deregister, const elb_target *targets, size_
     return elb_register_targets(h->elb, h->cfg->target_group_arn, targets, count, deadline_ms, err);
 }
 
-static int family_of(ip_family f)
-{
-    return f == IP_FAMILY_IPV6 ? AF_INET6 : f == IP_FAMILY_DUAL ? AF_UNSPEC
-                                                                : AF_INET;
-}
-
+/* DNS mode: the endpoint's answer; the RDS API mode: one discovery pass. */
 static dns_status io_resolve(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen)
 {
     handler *h = ctx;
-    return dns_resolve(h->dns, h->cfg->db_endpoint, family_of(h->cfg->family), timeout_ms, out, err, errlen);
+    if (h->cluster)
+        return cluster_pass(h->cluster, timeout_ms, out, err, errlen);
+    return dns_resolve(h->dns, h->cfg->db_endpoint, config_address_family(h->cfg), timeout_ms, out, err, errlen);
+}
+
+static rns_error_type io_failure_type(void *ctx)
+{
+    handler *h = ctx;
+    return h->cluster ? cluster_failure_type(h->cluster) : RNS_ERR_NONE;
+}
+
+static void io_kept(void *ctx)
+{
+    handler *h = ctx;
+    if (h->cluster)
+        cluster_keep(h->cluster);
 }
 
 static int64_t io_now(void *ctx)
@@ -95,6 +107,10 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
         handler_free(h);
         return NULL;
     }
+    if (cfg->cluster_id && !(h->cluster = cluster_discovery_new(cfg, h->dns, lg, err, errlen))) {
+        handler_free(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -103,6 +119,7 @@ void handler_free(handler *h)
     if (!h)
         return;
     elb_client_free(h->elb);
+    cluster_discovery_free(h->cluster);
     dns_resolver_free(h->dns);
     http_client_free(h->cfn_http);
     free(h);
@@ -139,11 +156,12 @@ static void set_result_output(handler_output *out, json_t *result)
     }
 }
 
-static void log_event(handler *h, const event_info *ev, int dry_run)
+/* failover: whether the event starts the failover wait (waits()). */
+static void log_event(handler *h, const event_info *ev, int failover, int dry_run)
 {
     json_t *f = json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:b}", "trigger", event_trigger_name(ev->trigger),
                           "kind", ev->kind, "eventId", ev->event_id[0] ? ev->event_id : NULL, "sourceId",
-                          ev->source_id[0] ? ev->source_id : NULL, "failover", ev->failover, "dryRun", dry_run);
+                          ev->source_id[0] ? ev->source_id : NULL, "failover", failover, "dryRun", dry_run);
     if (f && ev->trigger == TRIGGER_CLOUDFORMATION)
         json_object_set_new(f, "requestType", json_string(ev->cfn.request_type));
     log_fields(h->log, LOG_INFO, "event recognised", f);
@@ -195,9 +213,30 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
 static int reconcile(handler *h, int dry_run, int failover, int64_t deadline, reconcile_report *rep,
                      rns_error *e)
 {
-    reconcile_io io = {h, io_describe, io_change, io_resolve, io_now, io_sleep};
-    reconcile_request req = {h->cfg, failover, dry_run, deadline, h->log};
+    reconcile_io io = {h, io_describe, io_change, io_resolve, io_now, io_sleep, io_failure_type, io_kept};
+    reconcile_request req = {h->cfg, failover, dry_run, deadline, h->log,
+                             h->cluster ? cluster_subject(h->cluster) : NULL};
+    if (h->cluster)
+        cluster_begin(h->cluster);
     return reconcile_run(&io, &req, rep, e);
+}
+
+/* Whether the event starts the failover wait: a failover-completion event
+ * for DB_IDENTIFIER; in the RDS API mode's writer role also the cluster's
+ * failover-started events; readers reconcile once on every event. */
+static int waits(const handler *h, const event_info *ev)
+{
+    if (h->cluster && h->cfg->role == DB_ROLE_READERS)
+        return 0;
+    return ev->failover || (h->cluster && ev->ours && event_is_cluster_failover_start(ev->event_id));
+}
+
+static json_t *build_result(handler *h, const event_info *ev, const reconcile_report *rep)
+{
+    json_t *result = result_build(h->cfg, ev, rep);
+    if (h->cluster)
+        result_add_cluster(result, h->cfg, cluster_members_json(h->cluster), cluster_endpoint(h->cluster));
+    return result;
 }
 
 static void handle_cloudformation(handler *h, const event_info *ev, int64_t start, int64_t deadline,
@@ -226,7 +265,7 @@ static void handle_cloudformation(handler *h, const event_info *ev, int64_t star
         set_error_output(out, e);
         return;
     }
-    json_t *result = result_build(h->cfg, ev, rep);
+    json_t *result = build_result(h, ev, rep);
     result_add_cloudformation(result, cfn_status(e), e);
     set_result_output(out, result);
     json_decref(result);
@@ -251,13 +290,13 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
         set_error_output(out, &e);
     } else {
         int dry_run = h->cfg->dry_run || ev.dry_run;
-        log_event(h, &ev, dry_run);
+        log_event(h, &ev, ev.trigger != TRIGGER_CLOUDFORMATION && waits(h, &ev), dry_run);
         if (ev.trigger == TRIGGER_CLOUDFORMATION) {
             handle_cloudformation(h, &ev, start, deadline_ms, &rep, &e, out);
         } else {
             int64_t work_deadline = reserve(start, deadline_ms, HANDLER_POST_RESERVE_MAX_MS, 10);
-            if (reconcile(h, dry_run, ev.failover, work_deadline, &rep, &e) == 0) {
-                json_t *result = result_build(h->cfg, &ev, &rep);
+            if (reconcile(h, dry_run, waits(h, &ev), work_deadline, &rep, &e) == 0) {
+                json_t *result = build_result(h, &ev, &rep);
                 set_result_output(out, result);
                 json_decref(result);
             } else {

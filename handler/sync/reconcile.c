@@ -22,6 +22,7 @@ typedef struct answer {
     addr_list rejected;
     int no_memory; /* splitting the answer ran out of memory */
     char error[512];
+    rns_error_type type; /* a failure's own type (cluster discovery); RNS_ERR_NONE: ResolveError */
 } answer;
 
 typedef struct run {
@@ -49,6 +50,12 @@ long reconcile_margin_ms(long budget_ms)
 static int64_t now(const run *r)
 {
     return r->io->now_ms(r->io->ctx);
+}
+
+/* What the answers are of: DB_ENDPOINT, or the cluster and role. */
+static const char *subject(const run *r)
+{
+    return r->req->subject ? r->req->subject : r->cfg->db_endpoint;
 }
 
 static void answer_free(answer *a)
@@ -114,17 +121,30 @@ static const char *elb_hint(const elb_error *e)
     return NULL;
 }
 
+void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint,
+                                char *out, size_t outlen)
+{
+    char status[48];
+    if (e->http_status)
+        snprintf(status, sizeof status, "HTTP %ld", e->http_status);
+    else
+        snprintf(status, sizeof status, "no response");
+    snprintf(out, outlen, "%s failed%s%s: %s: %s (%s, request id %s, %d attempt%s)%s%s", action,
+             what && *what ? " for " : "", what ? what : "", e->code[0] ? e->code : "Error",
+             e->message[0] ? e->message : "no message", status, e->request_id[0] ? e->request_id : "none",
+             e->attempts, e->attempts == 1 ? "" : "s", hint ? "; " : "", hint ? hint : "");
+}
+
 void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count,
                                 const elb_error *e, char *out, size_t outlen)
 {
     char what[256] = "";
-    char status[48];
     size_t used = 0, i;
     int cut = 0;
     for (i = 0; i < count && used + 60 < sizeof what; i++) {
         char t[300];
         target_format(&targets[i], t, sizeof t);
-        int n = snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : " for ", t);
+        int n = snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : "", t);
         /* An Id from the answer may be long: never count past the buffer. */
         if (n < 0 || (size_t)n >= sizeof what - used) {
             used = sizeof what - 1;
@@ -138,15 +158,7 @@ void reconcile_format_elb_error(const char *action, const elb_target *targets, s
             used = sizeof what - sizeof ", ...";
         memcpy(what + used, ", ...", sizeof ", ...");
     }
-    if (e->http_status)
-        snprintf(status, sizeof status, "HTTP %ld", e->http_status);
-    else
-        snprintf(status, sizeof status, "no response");
-    const char *hint = elb_hint(e);
-    snprintf(out, outlen, "%s failed%s: %s: %s (%s, request id %s, %d attempt%s)%s%s", action, what,
-             e->code[0] ? e->code : "Error", e->message[0] ? e->message : "no message", status,
-             e->request_id[0] ? e->request_id : "none", e->attempts, e->attempts == 1 ? "" : "s",
-             hint ? "; " : "", hint ? hint : "");
+    reconcile_format_api_error(action, what, e, elb_hint(e), out, outlen);
 }
 
 /* Whether the deadline cut the call short: it is (nearly) here, or the client
@@ -211,19 +223,21 @@ static void resolve_once(run *r, long timeout_ms, answer *a)
 {
     memset(a, 0, sizeof *a);
     a->status = r->io->resolve(r->io->ctx, timeout_ms, &a->resolved, a->error, sizeof a->error);
-    if (a->status != DNS_OK)
+    if (a->status != DNS_OK) {
+        a->type = r->io->failure_type ? r->io->failure_type(r->io->ctx) : RNS_ERR_NONE;
         return;
+    }
     if (split_answer(r->cfg, a) != 0) {
         a->status = DNS_ERROR;
         a->no_memory = 1;
-        snprintf(a->error, sizeof a->error, "%s: out of memory", r->cfg->db_endpoint);
+        snprintf(a->error, sizeof a->error, "%s: out of memory", subject(r));
         return;
     }
     if (a->allowed.count == 0) {
         char first[ADDR_TEXT_MAX];
         ip_addr_format(&a->rejected.items[0], first, sizeof first);
         snprintf(a->error, sizeof a->error, "%s: every address is outside ALLOWED_CIDRS (%s%s)",
-                 r->cfg->db_endpoint, first, a->rejected.count > 1 ? ", ..." : "");
+                 subject(r), first, a->rejected.count > 1 ? ", ..." : "");
     }
 }
 
@@ -236,10 +250,10 @@ static void log_answer(run *r, const answer *a, log_level level)
 {
     json_t *f;
     if (a->status == DNS_OK)
-        f = json_pack("{s:s, s:o, s:o}", "host", r->cfg->db_endpoint, "addresses", addr_array(&a->resolved),
+        f = json_pack("{s:s, s:o, s:o}", "host", subject(r), "addresses", addr_array(&a->resolved),
                       "rejected", addr_array(&a->rejected));
     else
-        f = json_pack("{s:s, s:s, s:s}", "host", r->cfg->db_endpoint, "status", dns_status_name(a->status),
+        f = json_pack("{s:s, s:s, s:s}", "host", subject(r), "status", dns_status_name(a->status),
                       "error", a->error);
     log_and_free(r, level, a->status == DNS_OK ? "resolved" : "resolution failed", f);
     if (a->status == DNS_OK && a->rejected.count > 0) {
@@ -278,6 +292,8 @@ static void keep_answer(run *r, answer *a)
     answer_free(&r->used);
     r->used = *a;
     memset(a, 0, sizeof *a);
+    if (r->io->kept)
+        r->io->kept(r->io->ctx);
 }
 
 /* The answer's failure as a word for logs: the resolver's, or REJECTED. */
@@ -293,11 +309,15 @@ static int resolve_error(run *r, const answer *last, const char *during)
         return -1;
     }
     const char *why = last->error[0] ? last->error : "no answer";
-    size_t n = strlen(r->cfg->db_endpoint);
-    if (strncmp(why, r->cfg->db_endpoint, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+    size_t n = strlen(subject(r));
+    if (last->type != RNS_ERR_NONE) {
+        rns_error_set(r->err, last->type, "%s; nothing was changed", why);
+        return -1;
+    }
+    if (strncmp(why, subject(r), n) == 0 && strncmp(why + n, ": ", 2) == 0)
         why += n + 2; /* the host is named once */
     rns_error_set(r->err, RNS_ERR_RESOLVE, "no usable address for %s%s: %s; nothing was changed",
-                  r->cfg->db_endpoint, during, why);
+                  subject(r), during, why);
     return -1;
 }
 
@@ -307,7 +327,7 @@ static int resolve_no_wait(run *r)
     long timeout = lookup_timeout(r, r->deadline - r->margin);
     if (timeout <= 0) {
         rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before resolving %s; nothing was changed",
-                      r->cfg->db_endpoint);
+                      subject(r));
         return -1;
     }
     resolve_once(r, timeout, &a);
@@ -323,7 +343,7 @@ static int resolve_no_wait(run *r)
 
 static void log_wait_start(run *r, int64_t wait_deadline)
 {
-    json_t *f = json_pack("{s:s, s:I, s:i}", "host", r->cfg->db_endpoint,
+    json_t *f = json_pack("{s:s, s:I, s:i}", "host", subject(r),
                           "limitMs", (json_int_t)(wait_deadline - now(r)), "pollMs", r->cfg->dns_poll_ms);
     log_and_free(r, LOG_INFO, "waiting for DNS to change", f);
 }

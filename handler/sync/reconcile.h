@@ -57,6 +57,12 @@ typedef struct reconcile_io {
     dns_status (*resolve)(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen);
     int64_t (*now_ms)(void *ctx); /* Unix ms, the deadline's clock */
     void (*sleep_ms)(void *ctx, long ms);
+    /* Optional (cluster discovery, cluster.h): the type of the last failed
+     * resolve, RNS_ERR_NONE for a ResolveError (RNS_ERR_RDS_API: its
+     * message is the error); and a call each time the run takes the last
+     * resolve's answer as the one it uses. */
+    rns_error_type (*failure_type)(void *ctx);
+    void (*kept)(void *ctx);
 } reconcile_io;
 
 typedef struct reconcile_request {
@@ -65,6 +71,7 @@ typedef struct reconcile_request {
     int dry_run;
     int64_t deadline_ms;
     logger *log;
+    const char *subject; /* what resolve answers for, in messages and logs; NULL: DB_ENDPOINT */
 } reconcile_request;
 
 /* What happened (in a dry run: what would have). Filled as far as the run
@@ -84,9 +91,15 @@ typedef struct reconcile_report {
     int api_calls;
 } reconcile_report;
 
-/* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout). */
+/* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout, or the
+ * io's failure_type). */
 int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
                   rns_error *err);
 void reconcile_report_free(reconcile_report *rep);
+
+/* "<action> failed for <what>: <code>: <message> (HTTP 404, request id ...,
+ * 1 attempt); <hint>" for any AWS API; what and hint may be NULL. */
+void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint,
+                                char *out, size_t outlen);
 
 #endif

@@ -15,7 +15,7 @@ static json_t *string_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
-static json_t *addresses(const addr_list *l)
+json_t *result_addresses(const addr_list *l)
 {
     addr_list sorted = {NULL, 0};
     json_t *arr = json_array();
@@ -60,11 +60,11 @@ json_t *result_build(const config *cfg, const event_info *ev, const reconcile_re
     json_object_set_new(o, "trigger", json_string(event_trigger_name(ev->trigger)));
     json_object_set_new(o, "eventId", string_or_null(ev->event_id));
     json_object_set_new(o, "sourceId", string_or_null(ev->source_id));
-    json_object_set_new(o, "endpoint", json_string(cfg->db_endpoint));
+    json_object_set_new(o, "endpoint", cfg->db_endpoint ? json_string(cfg->db_endpoint) : json_null());
     json_object_set_new(o, "port", json_integer(cfg->db_port));
     json_object_set_new(o, "targetGroupArn", json_string(cfg->target_group_arn));
-    json_object_set_new(o, "resolved", addresses(&rep->resolved));
-    json_object_set_new(o, "rejected", addresses(&rep->rejected));
+    json_object_set_new(o, "resolved", result_addresses(&rep->resolved));
+    json_object_set_new(o, "rejected", result_addresses(&rep->rejected));
     json_object_set_new(o, "registered", targets(&rep->registered));
     json_object_set_new(o, "deregistered", targets(&rep->deregistered));
     json_object_set_new(o, "unchanged", targets(&rep->unchanged));
@@ -72,7 +72,22 @@ json_t *result_build(const config *cfg, const event_info *ev, const reconcile_re
     json_object_set_new(o, "dnsChanged", json_boolean(rep->dns_changed));
     json_object_set_new(o, "waitedMs", json_integer(rep->waited_ms));
     json_object_set_new(o, "converged", json_boolean(rep->converged));
+    json_object_set_new(o, "discovery", json_string("dns"));
     return o;
+}
+
+void result_add_cluster(json_t *result, const config *cfg, json_t *members, const char *endpoint)
+{
+    if (!result) {
+        json_decref(members);
+        return;
+    }
+    if (!cfg->db_endpoint)
+        json_object_set_new(result, "endpoint", endpoint ? json_string(endpoint) : json_null());
+    json_object_set_new(result, "discovery", json_string("rds"));
+    json_object_set_new(result, "role", json_string(db_role_name(cfg->role)));
+    json_object_set_new(result, "clusterId", json_string(cfg->cluster_id));
+    json_object_set_new(result, "members", members ? members : json_array());
 }
 
 json_t *result_error(const rns_error *err)

@@ -15,8 +15,17 @@
 /* A new object (caller owns), NULL when out of memory:
  * trigger, eventId, sourceId, endpoint, port, targetGroupArn, resolved,
  * rejected, registered, deregistered, unchanged, dryRun, dnsChanged,
- * waitedMs, converged. */
+ * waitedMs, converged, discovery. */
 json_t *result_build(const config *cfg, const event_info *ev, const reconcile_report *rep);
+
+/* The RDS API mode's fields (README.md, "Clusters (RDS API mode)"):
+ * discovery "rds", role, clusterId, members (an array, taken), and endpoint
+ * the cluster's (Reader)Endpoint unless DB_ENDPOINT is set. result_build
+ * writes discovery "dns". */
+void result_add_cluster(json_t *result, const config *cfg, json_t *members, const char *endpoint);
+
+/* The addresses as an array of their text, in contract order (caller owns). */
+json_t *result_addresses(const addr_list *l);
 
 /* Adds "cloudformationStatus" and, when err has a type, "error". */
 void result_add_cloudformation(json_t *result, const char *status, const rns_error *err);

@@ -24,6 +24,9 @@ alternate run by run, so load from elsewhere hits both alike):
   boto3/botocore it relies on (installed size; the Python runtime ships it).
 - reaction: RDS-EVENT-0049 through SNS while DNS still answers the old primary,
   DNS flips FLIP seconds later: flip -> RegisterTargets of the new address.
+- cluster reaction (cluster_bench.py): DB_CLUSTER_IDENTIFIER, DNS_POLL_MS 100; the writer
+  moves in the fake RDS, the cluster endpoint's DNS 4 s later: API move -> RegisterTargets,
+  and how far ahead of the DNS change the group followed.
 - SigV4 signatures/s (sigv4_bench.measure) and the runtime's own overhead and
   baselines (runtime_bench.measure).
 """
@@ -350,6 +353,11 @@ def notes(res, paths):
         "RegisterTargets call. The reference resolves once, finds the old primary still registered, and "
         "returns (median %.0f ms before the flip): the target group stays on the old primary until another "
         "event or a manual run." % (rx["poll_ms"], ref_done or 0),
+        "Cluster mode (tests/bench/cluster_bench.py): DB_CLUSTER_IDENTIFIER, DNS_POLL_MS %d; the writer moves in "
+        "the fake RDS API, spread evenly over one poll step, and the cluster endpoint's CNAME %.0f s later. The "
+        "lag is the wait for the next discovery pass plus the pass (DescribeDBClusters and one lookup; the "
+        "instances are read once per invocation) and RegisterTargets; the reference follows DNS only. CPU per discovery pass: %.2f ms (median)."
+        % (res["cluster"]["poll_ms"], res["cluster"]["lead_s"], median(res["cluster"]["cpu_ms_per_pass"])),
         "Connections: the sample creates its boto3 client at module level, so urllib3 keeps its connection "
         "across warm invocations too; copies of the sample that create the client inside the handler open one "
         "per invocation.",
@@ -443,6 +451,10 @@ def main():
                                    "ours_runs": runs["ours"], "ref_runs": runs["ref"],
                                    "poll_ms": int(impls["ours"].env["DNS_POLL_MS"]),
                                    "flip_after_s": n["flip_after"]}
+                import cluster_bench
+                say("cluster mode: %d failovers, the writer moves in the RDS API first" % n["reactions"])
+                with paths.log("cluster") as log:
+                    res["cluster"] = cluster_bench.measure(s, impls["ours"], n["reactions"], log)
         finally:
             for fn in fns.values():
                 fn.stop()

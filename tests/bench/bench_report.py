@@ -16,7 +16,8 @@ Row = namedtuple("Row", "key metric ours reference ratio goal met")
 # Every row bench.py prints, in order (the smoke test checks them by key).
 ROW_KEYS = ("init", "init_floor", "init_dev", "first_invocation", "cold_total", "warm", "warm_floor", "warm_elb", "warm_cpu",
             "cpu_init", "cpu_first", "cpu_warm", "peak_rss",
-            "package", "reaction", "sigv4", "connections", "runtime_overhead", "runtime_first_next")
+            "package", "reaction", "cluster_reaction", "cluster_ahead", "sigv4", "connections", "runtime_overhead",
+            "runtime_first_next")
 RERUN = ("make bench                                   # builds, packages, runs (a few minutes)\n"
          "/usr/bin/python3 tests/bench/bench.py --quick  # tiny counts, to check the harness")
 
@@ -145,6 +146,15 @@ def rows(res):
         "%s (%s)" % (ms(lag), ms(worst)), "never (within the invocation)" if never else ms(median(rx["ref"])),
         "∞" if never and lag is not None else "—", "≤ %d ms (median); reference never" % rx["poll_ms"],
         _met(lag is not None and lag <= rx["poll_ms"] and never))
+    cl = res["cluster"]
+    lag, ahead = median(cl["lag_ms"]), median(cl["ahead_ms"])
+    add("cluster_reaction", "cluster mode: the writer moves in the RDS API → RegisterTargets of its address "
+        "(DNS_POLL_MS %d; median of %d, max)" % (cl["poll_ms"], len(cl["lag_ms"])),
+        "%s (%s)" % (ms(lag), ms(max(cl["lag_ms"]))), "— (DNS only)", "—", "≤ %d ms (median)" % cl["poll_ms"],
+        _met(lag <= cl["poll_ms"]))
+    add("cluster_ahead", "cluster mode: the group followed this long before the cluster endpoint's DNS changed "
+        "(staged lead %.0f s; median)" % cl["lead_s"], "%.2f s" % (ahead / 1000.0), "—", "—", "> 0",
+        _met(min(cl["ahead_ms"]) > 0))
     s = res["sigv4"]
     add("sigv4", "SigV4 signatures per second (C signer vs botocore, same request)",
         "%.0f/s" % s["c_per_s"], "%.0f/s" % s["botocore_per_s"], times(s["ratio"]), "≥ 20×", _met(s["ratio"] >= 20))

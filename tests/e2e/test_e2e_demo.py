@@ -1,5 +1,7 @@
-"""make demo's story (tests/demo.py) runs to its end: the target group follows the DNS flip, the
-summary line reports the lag, and the output carries no colour codes when it is not a terminal."""
+"""make demo's stories (tests/demo.py) run to their end: the target group follows the DNS flip, the
+summary line reports the lag; in the Aurora story the writer group follows the RDS API before the
+cluster endpoint's DNS record changes, the summary says by how much, and the reader group holds both
+readers; the output carries no colour codes when it is not a terminal."""
 import os
 import re
 import subprocess
@@ -21,10 +23,11 @@ def run_demo(*args):
 
 @tap.case
 def demo_tells_the_failover():
-    code, out, err = run_demo("--flip-after", "1.0", "--poll-ms", "200")
+    code, out, err = run_demo("--flip-after", "1.0", "--poll-ms", "200", "--writer-after", "1.0", "--dns-lead", "2.0")
     tap.eq(code, 0, "demo exit status; output:\n%s\n%s" % (out[-3000:], err[-2000:]))
     steps = [l for l in out.splitlines() if re.match(r"^\d\. ", l)]
-    tap.eq(len(steps), 4, "story steps: %s" % steps)
+    tap.eq(len(steps), 8, "story steps: %s" % steps)
+    out, aurora = out.split("part 2: an Aurora failover", 1)
     order = [out.index(s) for s in ("RDS-EVENT-0049", "now answers %s" % stack.NEW_PRIMARY,
                                     "RegisterTargets %s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT),
                                     "DeregisterTargets %s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT))]
@@ -35,6 +38,18 @@ def demo_tells_the_failover():
     tap.ok('"dnsChanged": true' in out, "result JSON shown")
     tap.ok("FAILED" not in out and "BAD SIGNATURE" not in out, out[-2000:])
     tap.ok("\033[" not in out, "colour codes in output that is not a terminal")
+    new, old = "%s:%d" % (stack.AURORA_ADDRESS_2, stack.DB_PORT), "%s:%d" % (stack.AURORA_ADDRESS_1, stack.DB_PORT)
+    order = [aurora.index(s) for s in ("RDS-EVENT-0073", "writer none (failing-over)",
+                                       "now reports aurora-orders-instance-2 as the writer",
+                                       "RegisterTargets %s" % new, "DeregisterTargets %s" % old,
+                                       "cluster endpoint now -> %s" % stack.AURORA_INSTANCE_2)]
+    tap.eq(order, sorted(order), "event, no writer, new writer in the API, register, deregister, DNS in that order")
+    ahead = re.search(r"the writer group followed (\d+) ms later \(RegisterTargets\), (\d+\.\d+) s before the "
+                      r"cluster endpoint's DNS record changed", aurora)
+    tap.ok(ahead, "no 'ahead of DNS' summary line")
+    tap.ok(float(ahead.group(2)) > 0, "followed before DNS: %s" % ahead.group(0))
+    tap.ok("the reader group holds both readers: 10.20.1.21:5432, 10.20.3.23:5432" in aurora, aurora[-1500:])
+    tap.ok("FAILED" not in aurora and "BAD SIGNATURE" not in aurora, aurora[-2000:])
 
 
 @tap.case

@@ -105,13 +105,18 @@ static void check_config(const config *c)
 {
     query_endpoint ep;
     char why[160];
-    FUZZ_CHECK(c->target_group_arn && c->target_group_name && c->db_endpoint && c->db_identifier);
+    FUZZ_CHECK(c->target_group_arn && c->target_group_name && c->db_identifier);
+    /* DNS mode follows DB_ENDPOINT; cluster mode needs the RDS API instead, readers only there */
+    FUZZ_CHECK(c->cluster_id ? c->rds_endpoint_url != NULL : c->db_endpoint != NULL);
+    FUZZ_CHECK(c->cluster_id || c->role == DB_ROLE_WRITER);
     FUZZ_CHECK(c->db_port >= 1 && c->db_port <= 65535);
     FUZZ_CHECK(c->allowed.count >= 1);
     FUZZ_CHECK(c->max_attempts >= 1 && c->max_attempts <= 20);
     FUZZ_CHECK(c->dns_poll_ms >= 50 && c->failover_wait_seconds >= 0);
     FUZZ_CHECK(c->region && c->endpoint_url && c->access_key_id && c->secret_access_key);
     (void)query_parse_endpoint(c->endpoint_url, &ep, why, sizeof why);
+    if (c->rds_endpoint_url)
+        (void)query_parse_endpoint(c->rds_endpoint_url, &ep, why, sizeof why);
 }
 
 /* The configuration error, or the handler's construction error, or "". */

@@ -1,7 +1,8 @@
 # rns: no-asan (valgrind runs the plain build; the asan/ pass runs the other handler suites)
 """The handler's main paths under valgrind: a failover with a DNS flip mid-wait, a silent resolver
 (a lookup abandoned at its timeout), CloudFormation answers, invalid events and configuration
-errors, through --invoke and through the runtime loop. Any memory error or leak fails the case.
+errors, cluster mode (the RDS API), through --invoke and through the runtime loop. Any memory error
+or leak fails the case.
 (The ASan/UBSan build runs every other handler suite in run.py's asan/ pass.)
 """
 import contextlib
@@ -124,6 +125,40 @@ def runtime_paths():
         S.wrapper, S.bootstrap_path = [], NATIVE
 
 
+def cluster_paths():
+    """Cluster mode (the RDS API): discovery over pages, a failover wait through a pass without a
+    writer and an RDS error, readers with one left out, and an RDS error outside a wait."""
+    pattern = use("cluster")
+    a1, a2 = ("%s:%d" % (stack.AURORA_ADDRESSES[i], stack.DB_PORT) for i in stack.AURORA_IDS[:2])
+    cluster = dict(stack.CLUSTER_ENV, DNS_POLL_MS=100)
+    try:
+        reset(S, targets=[a1])
+        S.reset_cluster()
+        S.rds.page_size = 2
+
+        def failing_over():
+            S.rds.inject("no_writer", count=1)
+            S.rds.inject("throttling", action="DescribeDBInstances", count=1)
+            S.move_writer(stack.AURORA_IDS[1])
+        S.rds.on_call("DescribeDBClusters", 1, failing_over)
+        proc = S.start_bootstrap(env=env(AWS_MAX_ATTEMPTS=1, **cluster))
+        try:
+            res = S.lambda_invoke(stack.cluster_event("RDS-EVENT-0071"), timeout=120)
+            tap.eq((res["kind"], res["json"] and res["json"]["registered"]), ("response", [a2]), res["body"][:300])
+            S.rds.inject("access_denied", action="DescribeDBClusters")
+            tap.eq(S.lambda_invoke(stack.schedule_event(), timeout=120)["kind"], "error")
+        finally:
+            code = S.stop_bootstrap(proc, timeout=60)
+        check_logs(pattern)
+        tap.ok(code != VALGRIND_ERROR, "valgrind exit status")
+        S.rds.set_member(stack.CLUSTER_ID, "aurora-orders-instance-4", status="creating", address=None)
+        r = S.invoke(stack.schedule_event(), env=env(DB_ROLE="readers", **cluster), timeout=120)
+        tap.eq(r.code, 0, r.stderr[-3000:])
+        check_logs(pattern)
+    finally:
+        S.wrapper, S.bootstrap_path = [], NATIVE
+
+
 @tap.case
 def valgrind_invoke_paths():
     invoke_paths()
@@ -132,6 +167,11 @@ def valgrind_invoke_paths():
 @tap.case
 def valgrind_runtime_loop():
     runtime_paths()
+
+
+@tap.case
+def valgrind_cluster_mode():
+    cluster_paths()
 
 
 try:

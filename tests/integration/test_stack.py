@@ -311,6 +311,78 @@ def fakes_are_wired():
         pass
 
 
+def rds_client(env):
+    import boto3
+    return boto3.client("rds", region_name=env["AWS_REGION"], endpoint_url=env["AWS_ENDPOINT_URL_RDS"],
+                        verify=env["AWS_CA_BUNDLE"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                        aws_session_token=env["AWS_SESSION_TOKEN"])
+
+
+def writer_of(client):
+    members = client.describe_db_clusters(DBClusterIdentifier=stack.CLUSTER_ID)["DBClusters"][0]["DBClusterMembers"]
+    return [m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]]
+
+
+@tap.case
+def cluster_is_wired():
+    s = shared()
+    s.reset_cluster()
+    client = rds_client(s.env())
+    got = client.describe_db_clusters(DBClusterIdentifier=stack.CLUSTER_ID)["DBClusters"][0]
+    tap.eq((got["Endpoint"], got["ReaderEndpoint"]), (stack.AURORA_CLUSTER, stack.AURORA_READER))
+    tap.eq(writer_of(client), [stack.AURORA_IDS[0]])
+    listed = client.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [stack.CLUSTER_ID]}])
+    tap.eq([(i["DBInstanceIdentifier"], i["Endpoint"]["Address"]) for i in listed["DBInstances"]],
+           [(m, stack.AURORA_ENDPOINTS[m]) for m in stack.AURORA_IDS])
+    for m in stack.AURORA_IDS:  # every instance endpoint resolves to its own address
+        tap.eq(stack.resolve(stack.AURORA_ENDPOINTS[m]), [stack.AURORA_ADDRESSES[m]], m)
+    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1], "cluster endpoint on the writer")
+    tap.eq(stack.resolve(stack.AURORA_READER), [stack.AURORA_ADDRESS_2], "reader endpoint on a reader")
+    tap.ok(all(c["signature_ok"] for c in s.rds.calls), "the fake RDS accepted botocore's signatures")
+
+
+@tap.case
+def writer_and_cluster_dns_move_separately():
+    s = shared()
+    s.reset_cluster()
+    client = rds_client(s.env())
+    s.move_writer(stack.AURORA_IDS[1])
+    tap.eq(writer_of(client), [stack.AURORA_IDS[1]], "the API moved")
+    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1], "DNS did not")
+    served = s.move_cluster_dns(stack.AURORA_IDS[1])
+    tap.ok(served is not None, "the DNS move is confirmed served")
+    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_2], "DNS moved")
+    s.move_writer(None)
+    tap.eq(writer_of(client), [], "no writer")
+    s.move_cluster_dns(stack.AURORA_IDS[0])
+    s.reset_cluster()
+    tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "reset_cluster restores the writer")
+
+
+@tap.case
+def failover_staged_on_describes():
+    s = shared()
+    s.reset_cluster()
+    client = rds_client(s.env())
+    fo = s.failover(stack.AURORA_IDS[2], after_describes=2, dns_lead_s=0.3)
+    tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "first answer: the old writer")
+    tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "second answer: still the old writer")
+    tap.eq(writer_of(client), [stack.AURORA_IDS[2]], "after two answers the writer moved")
+    api, dns = fo.wait(10)
+    tap.ok(dns - api >= 0.3, "the DNS move follows the API move by at least dns_lead_s")
+    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_3])
+    # a DNS move held until an event, capped
+    gate = threading.Event()
+    fo = s.failover(stack.AURORA_IDS[0], api_after_s=0, dns_lead_s=0, dns_not_before=gate, dns_cap_s=30)
+    time.sleep(0.3)
+    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_3], "held until the event")
+    gate.set()
+    api, dns = fo.wait(10)
+    tap.eq(fo.dns_capped, False)
+    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1])
+
+
 @tap.case
 def env_is_the_functions_own():
     s = shared()
@@ -318,12 +390,13 @@ def env_is_the_functions_own():
     env = s.env()
     tap.eq(sorted(env), sorted(["PATH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                                 "AWS_REGION", "TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT",
-                                "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "AWS_CA_BUNDLE",
+                                "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "AWS_ENDPOINT_URL_RDS", "AWS_CA_BUNDLE",
                                 "DNS_POLL_MS", "FAILOVER_WAIT_SECONDS"]
                                + [k for k in stack.PASS_THROUGH if os.environ.get(k)]))
     tap.eq((env["AWS_REGION"], env["DB_PORT"], env["TARGET_GROUP_ARN"], env["DB_ENDPOINT"]),
            ("eu-west-1", "5432", stack.TARGET_GROUP_ARN, stack.DB_ENDPOINT))
     tap.eq((env["AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2"], env["AWS_CA_BUNDLE"]), (s.elb.url, s.elb.ca_file))
+    tap.eq((env["AWS_ENDPOINT_URL_RDS"], s.rds.ca_file), (s.rds.url, s.elb.ca_file), "RDS fake, same test CA")
     over = s.env(DB_PORT=6432, TARGET_GROUP_ARN=None, IP_FAMILY="dual")
     tap.eq((over["DB_PORT"], "TARGET_GROUP_ARN" in over, over["IP_FAMILY"]), ("6432", False, "dual"))
     lam = s.lambda_env()

@@ -11,6 +11,9 @@ with the real ./bootstrap run the way Lambda runs it (environment only, AWS_LAMB
         flip = s.dns.flip_at(2.0, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
         res = s.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
         lag = s.elb.calls_for("RegisterTargets")[0]["time"] - flip.wait()
+        fo = s.failover("aurora-orders-instance-2", after_describes=1, dns_lead_s=4.0)
+        r = s.invoke(stack.rds_event("RDS-EVENT-0071", stack.CLUSTER_ID), env=s.env(**stack.CLUSTER_ENV))
+        api_moved, dns_moved = fo.wait()
 
 Parts: stack_dns.py (Dns: dnsmasq, its flips and failure modes; dns_query; resolve) and
 stack_proc.py (spawn: children that die with this process; BootstrapProcess). Their public names
@@ -22,13 +25,23 @@ API
                domains=(DNS_DOMAIN,), wrapper=None, healthy_after=0.2, deregistration_delay=0.3,
                elb_options=None, runtime_options=None, log_queries=True)
       .start() / .close() (or with), .started_in (s), .dir, .task_root, .bootstrap_path (settable)
-      .dns (Dns), .elb (FakeElbv2), .runtime (FakeRuntime), .cfn (CfnReceiver)
+      .dns (Dns), .elb (FakeElbv2), .rds (FakeRds), .runtime (FakeRuntime), .cfn (CfnReceiver)
       .env(**overrides) -> dict             .lambda_env(env=None, **overrides) -> dict
       .invoke(event, env=None, timeout=60) -> Invocation(code, stdout, json, stderr, elapsed)
       .start_bootstrap(env=None, **overrides) -> BootstrapProcess (Popen + .output(), .lines,
                                                .wait_output(text), .finish())
       .stop_bootstrap(proc) -> exit status   .lambda_invoke(event, deadline_ms=None, timeout=60)
       .reset(targets=None, records=None, cnames=None, **group)   .registered()
+      .reset_cluster(members=None)   the fake RDS back to CLUSTER_ID with AURORA_MEMBERS (or members),
+                                     no faults, no calls, page size 100
+      .move_writer(member_id)        IsClusterWriter moves in the API (None: no writer); DNS unchanged
+      .move_cluster_dns(member_id)   the cluster endpoint's CNAME moves to that member's endpoint;
+                                     returns the monotonic time dnsmasq served it
+      .failover(new_writer, after_describes=None, api_after_s=None, dns_lead_s=4.0, dns_not_before=None,
+                dns_cap_s=30) -> ClusterFailover: the writer moves in the API (after the n-th
+                DescribeDBClusters answer, or api_after_s from now), then the cluster endpoint's
+                DNS dns_lead_s later (and not before the Event dns_not_before, waited at most
+                dns_cap_s); .wait() -> (api monotonic time, DNS monotonic time)
       .scan: a SecretScan (secret_scan.py) of every output of every ./bootstrap run here; a secret,
              a signature or the ResponseURL's signature in one is printed at exit as
              `not ok - stack_outputs_hold_no_secret`, a failed case of the suite
@@ -39,6 +52,7 @@ API
     dns_query(name, qtype="A") -> DnsReply(rcode, [DnsRecord(name, type, ttl, data)])
     resolve(name, family=0) -> sorted addresses (getaddrinfo, no AI_ADDRCONFIG)
     rds_event(event_id, source_id, via="sns"|"eventbridge"), schedule_event(),
+    cluster_event(event_id="RDS-EVENT-0071", cluster_id=CLUSTER_ID, new_writer=..., via="sns"|"eventbridge"),
     cloudformation_event(request_type, response_url, physical_id=None)
 
 Every process (dnsmasq, each ./bootstrap) dies with the Python process even when it is killed;
@@ -80,6 +94,14 @@ AURORA_INSTANCE_1 = "aurora-orders-instance-1.abc123xyz.eu-west-1.rds.amazonaws.
 AURORA_INSTANCE_2 = "aurora-orders-instance-2.abc123xyz.eu-west-1.rds.amazonaws.com"
 AURORA_ADDRESS_1 = "10.20.1.21"
 AURORA_ADDRESS_2 = "10.20.2.22"
+# The cluster of the RDS API mode (README.md, "Clusters (RDS API mode)"): instance 1 the writer, 2 and 3 readers.
+CLUSTER_ID = "aurora-orders"
+AURORA_READER = "aurora-orders.cluster-ro-abc123xyz.eu-west-1.rds.amazonaws.com"
+AURORA_INSTANCE_3 = "aurora-orders-instance-3.abc123xyz.eu-west-1.rds.amazonaws.com"
+AURORA_ADDRESS_3 = "10.20.3.23"
+AURORA_IDS = ["aurora-orders-instance-1", "aurora-orders-instance-2", "aurora-orders-instance-3"]
+AURORA_ENDPOINTS = dict(zip(AURORA_IDS, (AURORA_INSTANCE_1, AURORA_INSTANCE_2, AURORA_INSTANCE_3)))
+AURORA_ADDRESSES = dict(zip(AURORA_IDS, (AURORA_ADDRESS_1, AURORA_ADDRESS_2, AURORA_ADDRESS_3)))
 PROXY_ENDPOINT = "orders-proxy.proxy-abc123xyz.eu-west-1.rds.amazonaws.com"
 PROXY_ADDRESSES = ["10.20.1.31", "10.20.2.32", "10.20.3.33"]
 TARGET_GROUP_ARN = ("arn:aws:elasticloadbalancing:eu-west-1:111122223333:"
@@ -99,9 +121,10 @@ DEFAULT_RECORDS = {
     DB_ENDPOINT: [OLD_PRIMARY],
     AURORA_INSTANCE_1: [AURORA_ADDRESS_1],
     AURORA_INSTANCE_2: [AURORA_ADDRESS_2],
+    AURORA_INSTANCE_3: [AURORA_ADDRESS_3],
     PROXY_ENDPOINT: list(PROXY_ADDRESSES),
 }
-DEFAULT_CNAMES = {AURORA_CLUSTER: AURORA_INSTANCE_1}
+DEFAULT_CNAMES = {AURORA_CLUSTER: AURORA_INSTANCE_1, AURORA_READER: AURORA_INSTANCE_2}
 DEFAULT_TARGETS = ["%s:%d" % (OLD_PRIMARY, DB_PORT)]
 
 # Small waits for tests: the failover wait re-resolves every 100 ms for at most 10 s.
@@ -117,6 +140,13 @@ PASS_THROUGH = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 RESOLV_CONF = "".join("nameserver %s\n" % a for a in DNS_ADDRESSES) + "options timeout:1 attempts:2\n"
 NS_VAR = "RNS_STACK_NS"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# The configuration of cluster mode for the stack's cluster.
+CLUSTER_ENV = {"DB_CLUSTER_IDENTIFIER": CLUSTER_ID, "DB_ENDPOINT": None}
+AURORA_MEMBERS = [(AURORA_IDS[0], True, "available", AURORA_INSTANCE_1),
+                  (AURORA_IDS[1], False, "available", AURORA_INSTANCE_2),
+                  (AURORA_IDS[2], False, "available", AURORA_INSTANCE_3)]
 
 
 def build_dir():
@@ -282,6 +312,35 @@ def rds_event(event_id="RDS-EVENT-0049", source_id=DB_IDENTIFIER, via="sns"):
                                  % REGION, "MessageAttributes": {}}}]}
 
 
+CLUSTER_EVENT_MESSAGES = {
+    "RDS-EVENT-0071": "Completed failover to DB instance: %s",
+    "RDS-EVENT-0072": "Started same AZ failover to DB instance: %s",
+    "RDS-EVENT-0073": "Started cross AZ failover to DB instance: %s",
+    "RDS-EVENT-0069": "Cluster failover failed, check the health of your cluster instances and try again.",
+}
+
+
+def cluster_event(event_id="RDS-EVENT-0071", cluster_id=CLUSTER_ID, new_writer=AURORA_IDS[1], via="sns"):
+    """A DB cluster event (Event Source db-cluster, SourceType CLUSTER) through SNS or EventBridge;
+    the failover messages name new_writer, as RDS's do."""
+    text = CLUSTER_EVENT_MESSAGES.get(event_id, "DB cluster event.")
+    text = text % new_writer if "%s" in text else text
+    ev = rds_event(event_id, cluster_id, via)
+    arn = "arn:aws:rds:%s:%s:cluster:%s" % (REGION, ACCOUNT, cluster_id)
+    if via == "eventbridge":
+        ev["detail-type"] = "RDS DB Cluster Event"
+        ev["resources"] = [arn]
+        ev["detail"].update(SourceType="CLUSTER", SourceArn=arn, Message=text)
+        return ev
+    sns = ev["Records"][0]["Sns"]
+    message = json.loads(sns["Message"])
+    message.update({"Event Source": "db-cluster", "Source ARN": arn, "Event Message": text,
+                    "Identifier Link": "https://console.aws.amazon.com/rds/home?region=%s#database:id=%s;"
+                                       "is-cluster=true" % (REGION, cluster_id)})
+    sns["Message"] = json.dumps(message)
+    return ev
+
+
 def schedule_event():
     return {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
             "source": "aws.events", "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -381,6 +440,47 @@ class CfnReceiver:
 Invocation = namedtuple("Invocation", "code stdout json stderr elapsed")
 
 
+class ClusterFailover:
+    """A failover staged on the stack: the writer moves in the fake RDS, then the cluster
+    endpoint's DNS record follows dns_lead_s later (see LocalStack.failover)."""
+
+    def __init__(self, s, new_writer, dns_lead_s, dns_not_before, dns_cap_s):
+        self.s, self.new_writer, self.dns_lead_s = s, new_writer, dns_lead_s
+        self.dns_not_before, self.dns_cap_s = dns_not_before, dns_cap_s
+        self.api_time = self.dns_time = self.error = None
+        self.dns_capped = False  # the DNS move came at dns_cap_s, not after dns_not_before
+        self.done = threading.Event()
+
+    def move_api(self):
+        try:
+            self.s.move_writer(self.new_writer)
+            self.api_time = time.monotonic()
+            threading.Thread(target=self._move_dns, name="stack-failover", daemon=True).start()
+        except Exception as e:  # handed to wait()
+            self.error = e
+            self.done.set()
+
+    def _move_dns(self):
+        try:
+            time.sleep(max(0.0, self.api_time + self.dns_lead_s - time.monotonic()))
+            if self.dns_not_before is not None:
+                self.dns_capped = not self.dns_not_before.wait(max(0.0, self.api_time + self.dns_cap_s
+                                                                   - time.monotonic()))
+            self.dns_time = self.s.move_cluster_dns(self.new_writer)
+        except Exception as e:  # handed to wait()
+            self.error = e
+        self.done.set()
+
+    def wait(self, timeout=60):
+        """(monotonic time the API moved, monotonic time dnsmasq served the new cluster record)."""
+        if not self.done.wait(timeout):
+            raise TimeoutError("the staged failover did not finish within %s s (API moved: %s)"
+                               % (timeout, self.api_time is not None))
+        if self.error:
+            raise self.error
+        return self.api_time, self.dns_time
+
+
 class LocalStack:
     """dnsmasq + FakeElbv2 + FakeRuntime, and ./bootstrap run as Lambda runs it. Needs
     enter_namespace() first. All parts are stopped by close() / the with-block's end."""
@@ -407,7 +507,7 @@ class LocalStack:
         # Every output of every ./bootstrap run here, searched at exit (README.md, "Logs and metrics").
         self.scan = SecretScan({SECRET_ACCESS_KEY: "the secret access key", SESSION_TOKEN: "the session token"})
         self.scan.secret(CFN_SIGNATURE, "the signature of the stack's ResponseURL")
-        self.dir = self.dns = self.elb = self.runtime = self.cfn = None
+        self.dir = self.dns = self.elb = self.rds = self.runtime = self.cfn = None
         self.task_root = None
         self.started_in = None  # seconds start() took
 
@@ -419,6 +519,7 @@ class LocalStack:
 
     def start(self):
         from fake_elbv2 import FakeElbv2
+        from fake_rds import FakeRds
         from fake_runtime import FakeRuntime
         t0 = time.monotonic()
         try:
@@ -433,6 +534,10 @@ class LocalStack:
             if self.target_group_arn:
                 self.elb.add_target_group(self.target_group_arn, self._targets, vpc_cidr=VPC_CIDR,
                                           port=DB_PORT)
+            self.rds = FakeRds(region=REGION, access_key=ACCESS_KEY_ID, secret_key=SECRET_ACCESS_KEY,
+                               session_token=SESSION_TOKEN, tls=self.tls)
+            self.rds.start()
+            self.reset_cluster()
             self.runtime = FakeRuntime(function_arn=FUNCTION_ARN, **self._runtime_options)
             self.runtime.start()
             self.cfn = CfnReceiver()
@@ -445,8 +550,9 @@ class LocalStack:
 
     def _report_leaks(self):
         """At exit: a secret in any output of the bootstrap is a failed case of the suite."""
-        if self.elb:
-            self.scan.harvest(self.elb.calls)
+        for fake in (self.elb, self.rds):
+            if fake:
+                self.scan.harvest(fake.calls)
         if self.scan.found():
             print("not ok - stack_outputs_hold_no_secret: %s" % self.scan.report(), flush=True)
 
@@ -464,6 +570,8 @@ class LocalStack:
             self.runtime.stop()
         if self.elb:
             self.elb.stop()
+        if self.rds:
+            self.rds.stop()
         if self.dns:
             self.dns.close()
         if self.dir:
@@ -484,6 +592,7 @@ class LocalStack:
             "DB_ENDPOINT": DB_ENDPOINT,
             "DB_PORT": str(DB_PORT),
             "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": self.elb.url,
+            "AWS_ENDPOINT_URL_RDS": self.rds.url,
             "DNS_POLL_MS": TEST_DNS_POLL_MS,
             "FAILOVER_WAIT_SECONDS": TEST_FAILOVER_WAIT_SECONDS,
         }
@@ -594,7 +703,39 @@ class LocalStack:
                                   **dict(dict(vpc_cidr=VPC_CIDR, port=DB_PORT), **group))
         self.scan.harvest(self.elb.calls)
         self.elb.reset_calls()
+        self.reset_cluster()
         self.cfn.reset()
+
+    # -- the cluster (RDS API mode) --
+    def reset_cluster(self, members=None, **cluster):
+        """The fake RDS holding only CLUSTER_ID (members default AURORA_MEMBERS; cluster: add_cluster
+        options), no faults, no on_call hooks, no recorded calls (their signatures kept for the scan), page
+        size 100."""
+        self.rds.clear_faults()
+        self.scan.harvest(self.rds.calls)
+        self.rds.reset_calls()
+        self.rds.page_size = 100
+        self.rds.clear_hooks()
+        self.rds.clear_clusters()
+        opts = dict(dict(endpoint=AURORA_CLUSTER, reader_endpoint=AURORA_READER, port=DB_PORT), **cluster)
+        self.rds.add_cluster(CLUSTER_ID, AURORA_MEMBERS if members is None else members, **opts)
+
+    def move_writer(self, member_id):
+        self.rds.set_writer(CLUSTER_ID, member_id)
+
+    def move_cluster_dns(self, member_id):
+        return self.dns.set_records({}, cnames={AURORA_CLUSTER: AURORA_ENDPOINTS[member_id]})
+
+    def failover(self, new_writer, after_describes=None, api_after_s=None, dns_lead_s=4.0,
+                 dns_not_before=None, dns_cap_s=30.0):
+        fo = ClusterFailover(self, new_writer, dns_lead_s, dns_not_before, dns_cap_s)
+        if after_describes is not None:
+            self.rds.on_call("DescribeDBClusters", after_describes, fo.move_api)
+        else:
+            timer = threading.Timer(api_after_s or 0.0, fo.move_api)
+            timer.daemon = True
+            timer.start()
+        return fo
 
     def registered(self):
         """Sorted "ip:port" of the default target group's targets that are not draining."""

@@ -194,7 +194,7 @@ def the_scan_finds_what_it_looks_for():
     tap.eq(clean.found(), [], "clean text")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        stack.LocalStack._report_leaks(types.SimpleNamespace(elb=None, scan=one))
+        stack.LocalStack._report_leaks(types.SimpleNamespace(elb=None, rds=None, scan=one))
     tap.ok(out.getvalue().startswith("not ok - stack_outputs_hold_no_secret: "), "the harness reports it")
 
 

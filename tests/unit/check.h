@@ -9,6 +9,7 @@
 #define RNS_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_case_failed;  /* failures inside the running case */
@@ -61,6 +62,43 @@ static inline void check_skip(const char *name, const char *why)
 {
     printf("ok - %s # SKIP %s\n", name, why);
     fflush(stdout);
+}
+
+/* A whole file, NUL-terminated (malloc'd), its length in *len; NULL when it
+ * cannot be read. */
+static inline char *check_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    *len = 0;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[n] = '\0';
+            *len = (size_t)n;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* One of our fixtures, tests/fixtures/<folder>/<name> under $RNS_ROOT (else
+ * the current folder); says so on stderr when it cannot be read. */
+static inline char *check_fixture(const char *folder, const char *name, size_t *len)
+{
+    char path[1024];
+    const char *root = getenv("RNS_ROOT");
+    char *data;
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s/%s", root ? root : ".", folder, name);
+    if (!(data = check_read_file(path, len)))
+        fprintf(stderr, "  cannot read fixture %s\n", path);
+    return data;
 }
 
 static inline int check_done(void)

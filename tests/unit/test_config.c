@@ -178,6 +178,89 @@ static void test_other_partitions(void)
     config_free(&cfg);
 }
 
+/* The RDS API mode (README.md, "Clusters (RDS API mode)"). */
+static void test_cluster_mode(void)
+{
+    env e = base();
+    config cfg;
+    char err[1024] = "";
+    CHECK_INT(load(&e, &cfg, err, sizeof err), 0);
+    CHECK(cfg.cluster_id == NULL && cfg.rds_endpoint_url == NULL); /* DNS mode */
+    CHECK_INT(cfg.role, DB_ROLE_WRITER);
+    config_free(&cfg);
+
+    with(&e, "DB_CLUSTER_IDENTIFIER=aurora-orders");
+    with(&e, "DB_ENDPOINT="); /* optional here */
+    CHECK_INT(load(&e, &cfg, err, sizeof err), 0);
+    CHECK_STR(err, "");
+    CHECK_STR(cfg.cluster_id, "aurora-orders");
+    CHECK(cfg.db_endpoint == NULL);
+    CHECK_STR(cfg.db_identifier, "aurora-orders");
+    CHECK_INT(cfg.role, DB_ROLE_WRITER);
+    CHECK_STR(db_role_name(cfg.role), "writer");
+    CHECK_STR(cfg.rds_endpoint_url, "https://rds.eu-west-1.amazonaws.com");
+    CHECK_STR(cfg.endpoint_url, "https://elasticloadbalancing.eu-west-1.amazonaws.com");
+    config_free(&cfg);
+
+    with(&e, "DB_ROLE=Readers");
+    with(&e, "DB_IDENTIFIER=orders-cluster");
+    with(&e, "AWS_ENDPOINT_URL_RDS=http://127.0.0.1:4566");
+    CHECK_INT(load(&e, &cfg, err, sizeof err), 0);
+    CHECK_INT(cfg.role, DB_ROLE_READERS);
+    CHECK_STR(db_role_name(cfg.role), "readers");
+    CHECK_STR(cfg.db_identifier, "orders-cluster");
+    CHECK_STR(cfg.rds_endpoint_url, "http://127.0.0.1:4566");
+    config_free(&cfg);
+
+    with(&e, "AWS_ENDPOINT_URL_RDS=");
+    with(&e, "AWS_ENDPOINT_URL=http://localhost:4567");
+    CHECK_INT(load(&e, &cfg, err, sizeof err), 0);
+    CHECK_STR(cfg.rds_endpoint_url, "http://localhost:4567");
+    CHECK_STR(cfg.endpoint_url, "http://localhost:4567");
+    config_free(&cfg);
+
+    with(&e, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true");
+    CHECK_INT(load(&e, &cfg, err, sizeof err), 0);
+    CHECK_STR(cfg.rds_endpoint_url, "https://rds.eu-west-1.amazonaws.com");
+    config_free(&cfg);
+
+    e = base();
+    with(&e, "TARGET_GROUP_ARN=arn:aws-cn:elasticloadbalancing:cn-north-1:111122223333:targetgroup/t/0123abcd");
+    with(&e, "DB_CLUSTER_IDENTIFIER=Aurora-Orders-2");
+    CHECK_INT(load(&e, &cfg, err, sizeof err), 0);
+    CHECK_STR(cfg.rds_endpoint_url, "https://rds.cn-north-1.amazonaws.com.cn");
+    CHECK_STR(cfg.db_identifier, "Aurora-Orders-2");
+    config_free(&cfg);
+}
+
+static void test_cluster_mode_errors(void)
+{
+    expect_error("DB_ROLE=primary", "DB_ROLE=primary: must be writer or readers");
+    expect_error("DB_ROLE=readers", "DB_ROLE=readers needs DB_CLUSTER_IDENTIFIER: a reader endpoint answers one "
+                                    "reader per lookup, the RDS API lists them all");
+    static const char *const bad[] = {"bad_cluster!", "-a", "a-", "a--b", "1abc",
+                                      "a123456789012345678901234567890123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char var[128], want[400];
+        snprintf(var, sizeof var, "DB_CLUSTER_IDENTIFIER=%s", bad[i]);
+        snprintf(want, sizeof want, "DB_CLUSTER_IDENTIFIER=%s: must be a DB cluster identifier (1..63 letters, "
+                                    "digits and hyphens, a letter first, no hyphen last or twice in a row)",
+                 bad[i]);
+        expect_error(var, want);
+    }
+    env e = base();
+    config cfg;
+    char err[1024] = "";
+    with(&e, "DB_CLUSTER_IDENTIFIER=aurora-orders");
+    with(&e, "AWS_ENDPOINT_URL_RDS=ftp://rds.example");
+    CHECK_INT(load(&e, &cfg, err, sizeof err), -1);
+    CHECK_STR(err, "AWS_ENDPOINT_URL_RDS=ftp://rds.example: must be an http:// or https:// URL");
+    e = base();
+    with(&e, "DB_ENDPOINT=");
+    CHECK_INT(load(&e, &cfg, err, sizeof err), -1);
+    CHECK_STR(err, "DB_ENDPOINT is required"); /* DNS mode still needs it */
+}
+
 static void test_required(void)
 {
     env e = {{NULL}, 0};
@@ -304,6 +387,8 @@ int main(void)
     RUN(test_fallbacks);
     RUN(test_empty_counts_as_unset);
     RUN(test_other_partitions);
+    RUN(test_cluster_mode);
+    RUN(test_cluster_mode_errors);
     RUN(test_required);
     RUN(test_bad_values);
     RUN(test_bad_arns);

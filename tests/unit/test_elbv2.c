@@ -14,34 +14,9 @@
 
 #define GOLDEN_ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static char *fixture(const char *name, size_t *len)
 {
-    char path[512];
-    const char *root = getenv("RNS_ROOT");
-    snprintf(path, sizeof path, "%s/tests/fixtures/elbv2/%s", root ? root : ".", name);
-    return read_file(path, len);
+    return check_fixture("elbv2", name, len);
 }
 
 static int parse_fixture(const char *name, elb_target_list *out, elb_error *err)

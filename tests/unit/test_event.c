@@ -70,25 +70,12 @@ static const expect shared[] = {
     {"eventbridge-scheduled.json", "pg-orders-prod", "schedule", "", "", 0, 0, "schedule"},
 };
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 20);
-    *len = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-    if (buf)
-        buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static void check_one(const char *dir, const expect *x)
 {
     char path[1024];
     size_t len = 0;
     snprintf(path, sizeof path, "%s/%s", dir, x->file);
-    char *payload = read_file(path, &len);
+    char *payload = check_read_file(path, &len);
     if (!payload) {
         fprintf(stderr, "  cannot read %s\n", path);
         CHECK(payload != NULL);
@@ -145,7 +132,7 @@ static void test_cloudformation_fields(void)
     char err[256];
     fixtures_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/cloudformation-create.json", dir);
-    char *p = read_file(path, &len);
+    char *p = check_read_file(path, &len);
     CHECK(p != NULL);
     CHECK_INT(event_parse(p, len, "orders-db", &ev, err, sizeof err), 0);
     CHECK_INT(ev.cfn.type, CFN_CREATE);
@@ -158,7 +145,7 @@ static void test_cloudformation_fields(void)
     event_info_free(&ev);
     free(p);
     snprintf(path, sizeof path, "%s/cloudformation-delete.json", dir);
-    p = read_file(path, &len);
+    p = check_read_file(path, &len);
     CHECK_INT(event_parse(p, len, "orders-db", &ev, err, sizeof err), 0);
     CHECK_INT(ev.cfn.type, CFN_DELETE);
     CHECK_STR(ev.cfn.physical_resource_id, "rds-nlb-sync-orders-tg");
@@ -216,7 +203,7 @@ static void test_invalid_fixture_files(void)
         event_info ev;
         char err[256] = "";
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        char *p = read_file(path, &len);
+        char *p = check_read_file(path, &len);
         CHECK(p != NULL);
         CHECK_INT(event_parse(p, len, "orders-db", &ev, err, sizeof err), -1);
         CHECK(strncmp(err, "the event is", 12) == 0);

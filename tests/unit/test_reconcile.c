@@ -33,7 +33,22 @@ typedef struct fake {
     elb_error fail_describe, fail_register, fail_deregister; /* code "" = succeed */
     int advance_on_fail;                                     /* ms the failing call takes */
     int generate;                                            /* > 0: the resolver answers this many 10.1.x.y addresses */
+    rns_error_type failure_type;                             /* failure_type's answer after a failed resolve */
+    int kept, kept_at;                                       /* kept() calls, and the resolve count at the last one */
+    const char *subject;                                     /* reconcile_request.subject */
 } fake;
+
+static rns_error_type f_failure_type(void *ctx)
+{
+    return ((fake *)ctx)->failure_type;
+}
+
+static void f_kept(void *ctx)
+{
+    fake *f = ctx;
+    f->kept++;
+    f->kept_at = f->resolves;
+}
 
 static int64_t f_now(void *ctx)
 {
@@ -173,8 +188,8 @@ static outcome run(fake *f, const config *cfg, int failover, int dry_run, int64_
     lg.out = mem;
     lg.threshold = LOG_DEBUG;
     f->now = START_MS;
-    reconcile_io io = {f, f_describe, f_change, f_resolve, f_now, f_sleep};
-    reconcile_request req = {cfg, failover, dry_run, START_MS + budget_ms, &lg};
+    reconcile_io io = {f, f_describe, f_change, f_resolve, f_now, f_sleep, f_failure_type, f_kept};
+    reconcile_request req = {cfg, failover, dry_run, START_MS + budget_ms, &lg, f->subject};
     rns_error_clear(&o.err);
     o.rc = reconcile_run(&io, &req, &o.rep, &o.err);
     fclose(mem);
@@ -514,6 +529,50 @@ static void test_failover_last_usable_answer_kept(void)
     CHECK_INT(o.rep.dns_changed, 0);
     CHECK_INT(f.registers + f.deregisters, 0);
     CHECK_INT(o.rep.unchanged.count, 1);
+    CHECK(f.resolves >= 3);
+    CHECK_INT(f.kept_at, 2); /* kept(): the last usable answer, not the NXDOMAIN ones after it */
+    done(&o, &cfg);
+}
+
+/* The cluster discovery's hooks: an RDS API failure is its own errorType,
+ * with its message as the error; inside a wait it is no answer yet. */
+static void test_failure_type(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(60, 1000);
+    f.dns[0].status = DNS_ERROR;
+    f.failure_type = RNS_ERR_RDS_API;
+    outcome o = run(&f, &cfg, 0, 0, 900000);
+    CHECK_INT(o.rc, -1);
+    CHECK_STR(rns_error_name(&o.err), "RdsApiError");
+    CHECK_STR(o.err.message, "db.example: ERROR; nothing was changed");
+    CHECK_INT(f.registers + f.deregisters, 0);
+    done(&o, &cfg);
+
+    f = one_target("10.0.0.1");
+    cfg = make_config(60, 1000);
+    f.failure_type = RNS_ERR_RDS_API;
+    f.dns[0] = (phase){1500, DNS_OK, {"10.0.0.1"}};
+    f.dns[1] = (phase){2500, DNS_ERROR, {NULL}};
+    f.dns[2] = (phase){0, DNS_OK, {"10.0.0.3"}};
+    o = run(&f, &cfg, 1, 0, 900000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(o.rep.dns_changed, 1);
+    CHECK_STR(f.reg[0].id, "10.0.0.3");
+    CHECK_INT(f.kept_at, f.resolves); /* the changed answer is the one used */
+    done(&o, &cfg);
+}
+
+static void test_subject(void)
+{
+    fake f = one_target("10.0.0.1");
+    config cfg = make_config(4, 1000);
+    f.subject = "cluster c (writer)";
+    f.dns[0].status = DNS_NXDOMAIN;
+    outcome o = run(&f, &cfg, 0, 0, 900000);
+    CHECK_STR(rns_error_name(&o.err), "ResolveError");
+    CHECK_STR(o.err.message, "no usable address for cluster c (writer): db.example: NXDOMAIN; nothing was changed");
+    CHECK(strstr(o.log, "cluster c (writer)") != NULL);
     done(&o, &cfg);
 }
 
@@ -635,6 +694,8 @@ int main(void)
     RUN(test_failover_errors_while_waiting);
     RUN(test_failover_never_usable);
     RUN(test_failover_last_usable_answer_kept);
+    RUN(test_failure_type);
+    RUN(test_subject);
     RUN(test_no_wait_without_failover);
     RUN(test_draining_and_wrong_port);
     RUN(test_batches_of_100);
