@@ -11,6 +11,7 @@
  * on the resolver's list and is joined once it has exited; the next lookup
  * starts a fresh worker. */
 #include "handler/sync/dns.h"
+#include "handler/sync/internal.h"
 
 #include <netdb.h>
 #include <pthread.h>

@@ -30,9 +30,6 @@ typedef struct dns_resolver dns_resolver;
 dns_resolver *dns_resolver_new(void);
 /* Waits briefly for lookups that are still running, then frees. */
 void dns_resolver_free(dns_resolver *r);
-/* Worker threads this resolver has started: 1 while every lookup is answered
- * in time, one more for each lookup after a timeout (for tests and logs). */
-unsigned long dns_resolver_threads_started(const dns_resolver *r);
 
 /* family: AF_INET, AF_INET6 or AF_UNSPEC (both). On DNS_OK, *out holds the
  * addresses, deduplicated and in contract order (caller frees); otherwise

@@ -10,6 +10,7 @@
 
 #include "handler/aws/http.h"
 #include "handler/sync/cfn.h"
+#include "handler/sync/dns.h"
 #include "handler/sync/error.h"
 #include "handler/sync/event.h"
 #include "handler/sync/metrics.h"
@@ -34,6 +35,11 @@ char *cfn_response_body(const cfn_request *req, const char *status, const char *
  * a CloudFormationResponseError naming the host, never the URL. */
 int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_t deadline_ms,
              logger *lg, rns_error *err);
+
+/* ---- dns.c */
+/* Worker threads this resolver has started: 1 while every lookup is answered
+ * in time, one more for each lookup after a timeout. */
+unsigned long dns_resolver_threads_started(const dns_resolver *r);
 
 /* ---- event.c */
 /* Whether this ID is one of the failover-completion IDs (README.md, "Events"). */
