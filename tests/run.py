@@ -47,6 +47,12 @@ QUICK = ("unit/", "integration/test_elbv2", "integration/test_handler_cli", "int
          "integration/test_handler_failover", "integration/test_handler_safety", "integration/test_handler_cfn",
          "integration/test_runtime", "integration/test_sigv4_cli", "integration/test_sigv4_suite",
          "integration/test_handler_cluster", "template/")
+# Seconds the slowest suites take on a quiet 2-core machine: the order of a first run,
+# before $RNS_BUILD/.suite-times.json exists (a fresh clone, as CI runs), so that they
+# start first; any other suite counts as 10 s.
+SLOW = {"package/test_reproducible": 240, "robust/test_leaks": 160, "integration/test_handler_valgrind": 120,
+        "integration/test_sigv4_valgrind": 75, "bench/test_bench_smoke": 45, "integration/test_runtime_valgrind": 40,
+        "asan/robust/test_fault_matrix": 36, "robust/test_fault_matrix": 35, "asan/integration/test_handler_cluster": 30}
 NO_ASAN = "# rns: no-asan"
 ASAN_AREAS = ("integration", "e2e", "robust")
 SANITIZER_EXIT = 86
@@ -183,7 +189,7 @@ def save_times(build, times):
 def run_all(chosen, env, args, build):
     """Runs the suites on args.j workers, longest first; returns totals and {name: seconds}."""
     before = load_times(build)
-    order = sorted(chosen, key=lambda s: -before.get(s[0], 60.0))
+    order = sorted(chosen, key=lambda s: -before.get(s[0], SLOW.get(s[0], 10.0)))
     totals, took = [0, 0, 0], {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
         running = {pool.submit(run_suite, name, argv, env, args.v, build, sanitized): name
