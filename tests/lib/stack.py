@@ -47,8 +47,11 @@ API
              `not ok - stack_outputs_hold_no_secret`, a failed case of the suite
     Dns: .set_records(records, cnames=None, replace=False) .nxdomain(name) .refuse() .servfail()
          .serve() .stop() .start() .restart() .pause() .resume() .flip_at(delay_s, records,
-         cnames=None) -> Flip(.wait() -> monotonic time, .wall, .event) .query(name, qtype) .log()
-         .records .cnames .mode .restarts .pid
+         cnames=None) -> Flip(.wait() -> monotonic time, .wall, .event) .query(name, qtype)
+         .log(since=0) .log_mark() .records .cnames .mode .restarts .pid
+    queries_after_answer(dns_log, name, address) -> A queries of name after the first answer giving
+         address (None: never answered)
+    log_record(bootstrap_log, message) -> (time.time() of the line, {key: value}) or None
     dns_query(name, qtype="A") -> DnsReply(rcode, [DnsRecord(name, type, ttl, data)])
     resolve(name, family=0) -> sorted addresses (getaddrinfo, no AI_ADDRCONFIG)
     rds_event(event_id, source_id, via="sns"|"eventbridge"), schedule_event(),
@@ -76,7 +79,7 @@ import time
 from collections import namedtuple
 
 from stack_dns import (DNS_ADDRESS, DNS_ADDRESSES, DNS_DOMAIN, DNS_TTL, DNSMASQ, GENERATION_NAME,  # noqa: F401
-                       Dns, DnsRecord, DnsReply, Flip, dns_query, resolve)
+                       Dns, DnsRecord, DnsReply, Flip, dns_query, queries_after_answer, resolve)
 from stack_proc import BootstrapProcess, end, spawn  # noqa: F401
 from secret_scan import SecretScan
 
@@ -339,6 +342,23 @@ def cluster_event(event_id="RDS-EVENT-0071", cluster_id=CLUSTER_ID, new_writer=A
                                        "is-cluster=true" % (REGION, cluster_id)})
     sns["Message"] = json.dumps(message)
     return ev
+
+
+def log_record(text, message):
+    """The first line of a ./bootstrap log (README.md, "Logs and metrics": time, level, request id,
+    message, then key=value fields) whose message is `message`: (its time as time.time() gives it,
+    {key: value text}); None when no line has it. The times order the program's own steps against
+    a Flip's .wall without a wall-clock budget."""
+    import datetime
+    import re
+    for line in text.splitlines():
+        parts = line.split("\t", 3)
+        if len(parts) == 4 and (parts[3] == message or parts[3].startswith(message + " ")):
+            when = datetime.datetime.strptime(parts[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            rest = parts[3][len(message):]
+            return when, dict(re.findall(r"(\w+)=(\[[^\]]*\]|\S+)", rest))
+    return None
 
 
 def schedule_event():
@@ -679,7 +699,7 @@ class LocalStack:
         rid = self.runtime.enqueue(event, deadline_ms=deadline_ms, **enqueue_options)
         return self.runtime.wait_result(rid, timeout)
 
-    def stop_bootstrap(self, proc, timeout=5.0):
+    def stop_bootstrap(self, proc, timeout=60.0):
         """Ends a runtime loop the way the fake can (GET /next answers 500 once the queue is empty)
         and waits; kills it if it does not exit. Returns its exit status."""
         self.runtime.exit_when_drained()
