@@ -236,7 +236,8 @@ def hung_response_times_out_then_retries():
         tap.eq(len(f.calls), 2)
         tap.eq(r.waits[0][1], "Timeout")
         took = re.search(r"attempt 1/3: status 0, code Timeout, request id -, (\d+) ms", r.stderr)
-        tap.ok(took and 495 <= int(took.group(1)) < 3000, "the first attempt did not last its 500 ms")
+        # its 500 ms, not the default 10 s attempt timeout: 5 s leaves room for a busy machine
+        tap.ok(took and 495 <= int(took.group(1)) < 5000, "the first attempt did not last its 500 ms")
         tap.ok(f.calls[1]["connection"] != f.calls[0]["connection"], "a timed-out connection was reused")
         tap.eq(r.summary["retryTokens"], 500)  # 10 for the timeout, refunded on success
         tap.ok("10.20.2.118:5432" in f.registered(ARN), "not registered")
@@ -250,7 +251,8 @@ def hang_with_near_deadline_returns_in_time():
         tap.eq(r.rc, 1)
         e = r.ops[0]["error"]
         tap.eq((e["code"], e["status"], e["attempts"]), ("Timeout", 0, 1))
-        tap.ok(700 <= r.ops[0]["ms"] <= 2000, "returned after %d ms" % r.ops[0]["ms"])
+        # cut at the 800 ms deadline, not at the 10 s attempt timeout
+        tap.ok(700 <= r.ops[0]["ms"] <= 5000, "returned after %d ms" % r.ops[0]["ms"])
         tap.eq(len(f.calls), 1)
 
 
@@ -270,7 +272,11 @@ def throttling_stops_before_a_wait_past_the_deadline():
         r = run(f, describe(), args=["--deadline-ms", "150"], AWS_MAX_ATTEMPTS="10")
         e = r.ops[0]["error"]
         tap.eq(e["code"], "Throttling")  # the last error, not a made-up Timeout
-        tap.ok(r.ops[0]["ms"] < 800, "took %d ms" % r.ops[0]["ms"])
+        # the client's own word that the deadline stopped it before a wait (not after oversleeping it)
+        tap.ok(re.search(r"not retrying Throttling: the deadline comes before the next attempt", r.stderr),
+               r.stderr[-800:])
+        # throttling waits are up to 1 s, 2 s, 4 s, ...: ten attempts would take seconds
+        tap.ok(r.ops[0]["ms"] < 3000, "took %d ms" % r.ops[0]["ms"])
         tap.eq(e["attempts"], len(f.calls))
         tap.ok(len(f.calls) < 10, "all attempts were made")
 
@@ -411,7 +417,9 @@ def every_attempt_is_signed_with_a_fresh_date():
         for c in f.calls:
             when = datetime.datetime.strptime(c["amz_date"], "%Y%m%dT%H%M%SZ").replace(
                 tzinfo=datetime.timezone.utc).timestamp()
-            tap.ok(-1.5 <= c["wall"] - when <= 1.5, "X-Amz-Date %s is not the time of sending" % c["amz_date"])
+            # The date is whole seconds, cut down, and the fake stamps the arrival: a busy machine
+            # only makes the difference larger. Reuse of the first date shows as dates[0] == dates[1].
+            tap.ok(-1.5 <= c["wall"] - when <= 5, "X-Amz-Date %s is not the time of sending" % c["amz_date"])
 
 
 @tap.case
@@ -432,7 +440,8 @@ def ca_bundle_selection_order():
             tap.eq((e["code"], e["status"], e["attempts"]), ("TlsError", 0, 1))
             tap.eq(bad.waits, [])
         tap.eq(len(f.calls), calls)  # no request was sent without a verified server
-        tap.ok(f.tls_failures >= 2, "the fake saw %d TLS failures" % f.tls_failures)
+        # the fake counts a failed handshake in its own thread, possibly after the client has exited
+        tap.eventually(lambda: f.tls_failures >= 2, "the fake seeing both TLS failures")
 
 
 @tap.case
