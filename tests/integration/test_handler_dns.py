@@ -122,18 +122,12 @@ def paused_resolver(attempt_s=10):
     """dnsmasq stopped (SIGSTOP) and glibc told to wait attempt_s per query, so a lookup sent now
     stays stuck in getaddrinfo until the resume answers it: a worker that long would hold the
     next lookup or dns_resolver_free if either waited for it."""
-    path = os.path.join(stack.namespace_dir(), "resolv.conf")
-    with open(path) as f:
-        saved = f.read()
-    with open(path, "w") as f:  # in place: /etc/resolv.conf is a bind mount of this file
-        f.write(stack.RESOLV_CONF.replace("timeout:1 attempts:2", "timeout:%d attempts:1" % attempt_s))
-    S.dns.pause()
-    try:
-        yield
-    finally:
-        S.dns.resume()
-        with open(path, "w") as f:
-            f.write(saved)
+    with stack.resolver_wait(attempt_s):
+        S.dns.pause()
+        try:
+            yield
+        finally:
+            S.dns.resume()
 
 
 def sanitized_build():

@@ -52,6 +52,7 @@ API
     queries_after_answer(dns_log, name, address) -> A queries of name after the first answer giving
          address (None: never answered)
     log_record(bootstrap_log, message) -> (time.time() of the line, {key: value}) or None
+    resolver_wait(attempt_s): with-block in which glibc waits attempt_s once for a silent server
     dns_query(name, qtype="A") -> DnsReply(rcode, [DnsRecord(name, type, ttl, data)])
     resolve(name, family=0) -> sorted addresses (getaddrinfo, no AI_ADDRCONFIG)
     rds_event(event_id, source_id, via="sns"|"eventbridge"), schedule_event(),
@@ -342,6 +343,29 @@ def cluster_event(event_id="RDS-EVENT-0071", cluster_id=CLUSTER_ID, new_writer=A
                                        "is-cluster=true" % (REGION, cluster_id)})
     sns["Message"] = json.dumps(message)
     return ev
+
+
+class resolver_wait:
+    """with stack.resolver_wait(10): glibc waits attempt_s seconds, once, for a silent server
+    (resolv.conf rewritten in place: /etc/resolv.conf is a bind mount of it), instead of the
+    stack's timeout:1 attempts:2. A case that tells a cut of ours from glibc's own answer makes that
+    answer come late, so its bound can leave room for a busy machine."""
+
+    def __init__(self, attempt_s):
+        self.path = os.path.join(namespace_dir(), "resolv.conf")
+        self.text = RESOLV_CONF.replace("timeout:1 attempts:2", "timeout:%d attempts:1" % attempt_s)
+        self.saved = None
+
+    def __enter__(self):
+        with open(self.path) as f:
+            self.saved = f.read()
+        with open(self.path, "w") as f:
+            f.write(self.text)
+        return self
+
+    def __exit__(self, *exc):
+        with open(self.path, "w") as f:
+            f.write(self.saved)
 
 
 def log_record(text, message):
