@@ -207,7 +207,7 @@ def configuration_error_is_an_init_error():
     s.reset()
     before, requests = len(s.runtime.init_errors), len(s.runtime.requests)
     proc = s.start_bootstrap(env=s.env(DB_PORT="70000"))
-    code = proc.finish(15)
+    code = proc.finish(60)
     tap.ok(code != 0, "exit status %d" % code)
     errors = s.runtime.init_errors[before:]
     tap.eq(len(errors), 1, "init errors reported")
@@ -226,7 +226,7 @@ def missing_required_variable_is_an_init_error():
     s.reset()
     before = len(s.runtime.init_errors)
     proc = s.start_bootstrap(env=s.env(TARGET_GROUP_ARN=None))
-    tap.ok(proc.finish(15) != 0, "exit status")
+    tap.ok(proc.finish(60) != 0, "exit status")
     errors = s.runtime.init_errors[before:]
     tap.eq([e["json"]["errorType"] for e in errors], ["Runtime.ConfigError"])
     tap.ok("TARGET_GROUP_ARN" in errors[0]["json"]["errorMessage"], errors[0]["json"]["errorMessage"])

@@ -131,7 +131,7 @@ def deadline_cuts_a_hanging_call_short():
 def config_error_reported_at_init():
     reset(S)
     proc = start(DB_PORT="70000", IP_FAMILY="ipv5", AWS_SECRET_ACCESS_KEY="has a space")
-    code = proc.finish(10)
+    code = proc.finish(60)
     tap.ok(code != 0, "exits non-zero (%d)" % code)
     tap.eq(len(S.runtime.init_errors), 1, "one /runtime/init/error")
     err = S.runtime.init_errors[0]

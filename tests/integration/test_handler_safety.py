@@ -247,7 +247,7 @@ def dry_run_with_a_failover_wait():
     reset(S)
     flip = S.dns.flip_at(0.8, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
     res = ok(S.invoke(stack.rds_event("RDS-EVENT-0049"), env=S.env(DRY_RUN="yes")))
-    flip.wait(10)
+    flip.wait(60)
     tap.eq((res["dryRun"], res["dnsChanged"], res["registered"]), (True, True, [NEW]))
     tap.eq(actions(S), ["DescribeTargetHealth"])
 

@@ -462,7 +462,7 @@ class CfnReceiver:
         with self._cond:
             self._fail += [status] * count
 
-    def wait(self, count=1, timeout=10.0):
+    def wait(self, count=1, timeout=60.0):
         """The first `count` requests received, once they have arrived."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self.responses) >= count, timeout):
