@@ -521,7 +521,8 @@ def valgrind_clean():
                         "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect"],
                 timeout=300, tool=PLAIN_TOOL)
         tap.eq(r.rc, 1, "exit status (99: valgrind found errors)")
-        tap.eq([o["ok"] for o in r.ops], [True, True, False], "ops: %s" % [o.get("error") for o in r.ops])
+        tap.eq([o["ok"] for o in r.ops], [True, True, False], "errors %s, calls %s" % (
+            [o.get("error") for o in r.ops], [(c["action"], c["status"], c["fault"]) for c in f.calls]))
         tap.ok("==" not in r.stderr, "valgrind: " + r.stderr[-1500:])
 
 
