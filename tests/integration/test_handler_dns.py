@@ -82,7 +82,7 @@ class Session:
         _, started, tasks = self.ask("threads")[0].split()
         return int(started), int(tasks)
 
-    def tasks_reach(self, want, within_s=10.0):
+    def tasks_reach(self, want, within_s=60.0):
         """Threads of the process once `want` is reached or within_s has passed."""
         end = time.monotonic() + within_s
         tasks = self.threads()[1]
@@ -96,7 +96,7 @@ class Session:
         _, ms, tasks = self.ask("free")[0].split()
         return int(ms), int(tasks)
 
-    def close(self, timeout=10):
+    def close(self, timeout=60):
         """Ends the tool (its resolver is freed at exit); its exit status."""
         try:
             self.proc.stdin.close()
@@ -122,18 +122,12 @@ def paused_resolver(attempt_s=10):
     """dnsmasq stopped (SIGSTOP) and glibc told to wait attempt_s per query, so a lookup sent now
     stays stuck in getaddrinfo until the resume answers it: a worker that long would hold the
     next lookup or dns_resolver_free if either waited for it."""
-    path = os.path.join(stack.namespace_dir(), "resolv.conf")
-    with open(path) as f:
-        saved = f.read()
-    with open(path, "w") as f:  # in place: /etc/resolv.conf is a bind mount of this file
-        f.write(stack.RESOLV_CONF.replace("timeout:1 attempts:2", "timeout:%d attempts:1" % attempt_s))
-    S.dns.pause()
-    try:
-        yield
-    finally:
-        S.dns.resume()
-        with open(path, "w") as f:
-            f.write(saved)
+    with stack.resolver_wait(attempt_s):
+        S.dns.pause()
+        try:
+            yield
+        finally:
+            S.dns.resume()
 
 
 def sanitized_build():
@@ -203,18 +197,18 @@ def refused_servfail_stopped_are_temporary():
 @tap.case
 def silent_server_bounded_by_our_timeout():
     fresh()
-    S.dns.pause()
-    try:
+    # glibc told to wait 10 s per query: its own answer (EAI_AGAIN, TEMPFAIL) is far from ours
+    with paused_resolver(attempt_s=10):
         t0 = time.monotonic()
         rows = resolve(stack.DB_ENDPOINT, "ipv4", 300, 3)
         took = time.monotonic() - t0
-    finally:
-        S.dns.resume()
     tap.eq([r[0] for r in rows], ["TIMEOUT"] * 3)
-    tap.ok(all(280 <= r[1] <= 1000 for r in rows), "each lookup gave up at about 300 ms: %s" % rows)
+    # gave up at its 300 ms, not at glibc's 10 s: 5 s leaves room for a busy machine
+    tap.ok(all(280 <= r[1] <= 5000 for r in rows), "each lookup gave up at about 300 ms: %s" % rows)
     tap.ok(rows[0][2].endswith("no answer within 300 ms"), rows[0][2])
-    # the abandoned lookups are waited for at most a second at exit
-    tap.ok(took < 0.3 * 3 + 1.0 + 1.0, "the tool exited after %.2f s" % took)
+    # The abandoned lookups are waited for at most a second at exit (about 2 s in all); waiting for
+    # them to end would take glibc's 10 s.
+    tap.ok(took < 6, "the tool exited after %.2f s" % took)
     tap.eq(one(stack.DB_ENDPOINT)[::2], ("OK", stack.OLD_PRIMARY), "answers again after resume")
 
 
@@ -238,7 +232,9 @@ def one_worker_thread_for_many_lookups():
         tap.eq(s.resolve(stack.DB_ENDPOINT)[0][::2], ("OK", stack.NEW_PRIMARY), "same worker, new answer")
         tap.eq(s.threads()[0], 1)
         ms, _ = s.free()
-        tap.ok(ms < 500, "an idle worker is stopped and joined at once (%d ms)" % ms)
+        # A worker that noticed the stop only at its next timed wake-up (a second, like the bound for
+        # stuck workers) would take 1000 ms; one never told to stop would hang the tool.
+        tap.ok(ms < 900, "an idle worker is stopped and joined at once (%d ms)" % ms)
         tap.eq(s.tasks_reach(s.base), s.base, "no thread left after dns_resolver_free")
 
 
@@ -253,10 +249,11 @@ def timed_out_lookup_does_not_block_the_next():
             # the stuck worker has seconds left in getaddrinfo; a literal needs no DNS
             status, ms, text = s.resolve("10.1.2.3", timeout_ms=5000)[0]
             tap.eq((status, text), ("OK", "10.1.2.3"))
-            tap.ok(ms < 1000, "answered by a fresh worker in %d ms, not after the stuck one" % ms)
+            # held behind the stuck worker it would run into its 5000 ms timeout (TIMEOUT above)
+            tap.ok(ms < 4000, "answered by a fresh worker in %d ms, not after the stuck one" % ms)
             tap.eq(s.threads(), (2, s.base + 2), "the abandoned worker and the fresh one")
         # resumed: the abandoned worker gets its answer, exits, and a later lookup joins it
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while True:
             tap.eq(s.resolve(stack.DB_ENDPOINT)[0][::2], ("OK", stack.OLD_PRIMARY))
             started, tasks = s.threads()
@@ -273,13 +270,15 @@ def free_with_a_stuck_worker_is_bounded():
         with paused_resolver():
             tap.eq(s.resolve(stack.DB_ENDPOINT, timeout_ms=200)[0][0], "TIMEOUT")
             ms, tasks = s.free()
-            tap.ok(900 <= ms <= 2500, "dns_resolver_free waited its 1 s bound for the stuck worker: %d ms" % ms)
+            # its 1 s bound, not the stuck worker's 10 s in glibc: 5 s leaves room for a busy machine
+            tap.ok(900 <= ms <= 5000, "dns_resolver_free waited its 1 s bound for the stuck worker: %d ms" % ms)
             tap.eq(tasks, s.base + 1, "the stuck worker was left running (detached), not joined")
             t0 = time.monotonic()
             code = s.close()
             took = time.monotonic() - t0
         tap.eq(code, 0)
-        tap.ok(took < 3, "the tool exited %.2f s after its stdin closed, the worker still stuck" % took)
+        # waiting for the stuck worker would take the rest of its 10 s in glibc (about 9 s)
+        tap.ok(took < 5, "the tool exited %.2f s after its stdin closed, the worker still stuck" % took)
 
 
 def valgrind(tool, extra, lookups):

@@ -7,6 +7,8 @@
 4. draining targets count as not registered.
 Plus dry runs (only DescribeTargetHealth), ALLOWED_CIDRS, IP_FAMILY and TARGET_AVAILABILITY_ZONE.
 """
+import re
+
 import stack
 
 stack.enter_namespace()
@@ -68,7 +70,9 @@ def dnsmasq_silent_changes_nothing():
     try:
         r = S.invoke(stack.schedule_event())
         unchanged_after_resolve_error(r)
-        tap.ok(r.elapsed < 8, "bounded: %.1f s" % r.elapsed)
+        # glibc gives up after about 2 s (timeout:1 attempts:2); a lookup left stuck until the
+        # resume would outlast the invocation (60 s): 30 s is far from both
+        tap.ok(r.elapsed < 30, "bounded: %.1f s" % r.elapsed)
     finally:
         S.dns.resume()
 
@@ -80,8 +84,13 @@ def silent_resolver_bounded_by_a_short_timeout():
     try:
         r = S.invoke(stack.schedule_event(), args=("--invoke", "-", "--timeout", "2"))
         msg = failed(r, "ResolveError")
-        tap.ok("no answer within" in msg, msg)
-        tap.ok(r.elapsed < 2.5, "answered within the 2 s timeout (%.2f s)" % r.elapsed)
+        # Our lookup timeout cut it, set from the 2 s budget (a busy start only shortens it): glibc's
+        # own answer, EAI_AGAIN after about 2 s, would read "temporary DNS failure".
+        within = re.search(r"no answer within (\d+) ms", msg)
+        tap.ok(within and int(within.group(1)) < 2000, msg)
+        # The process as a whole, its start included (a busy machine adds seconds): it did not hang
+        # on the paused server (that would run into invoke()'s 60 s limit).
+        tap.ok(r.elapsed < 20, "answered after %.2f s" % r.elapsed)
         tap.eq(S.registered(), [OLD])
     finally:
         S.dns.resume()
@@ -238,7 +247,7 @@ def dry_run_with_a_failover_wait():
     reset(S)
     flip = S.dns.flip_at(0.8, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
     res = ok(S.invoke(stack.rds_event("RDS-EVENT-0049"), env=S.env(DRY_RUN="yes")))
-    flip.wait(10)
+    flip.wait(60)
     tap.eq((res["dryRun"], res["dnsChanged"], res["registered"]), (True, True, [NEW]))
     tap.eq(actions(S), ["DescribeTargetHealth"])
 

@@ -69,7 +69,7 @@ def invoke_paths():
         reset(S)
         flip = S.dns.flip_at(1.5, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
         r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=env(DNS_POLL_MS=300), timeout=120)
-        flip.wait(10)
+        flip.wait(60)
         check_logs(pattern)
         tap.eq(r.code, 0, r.stderr[-3000:])
         tap.eq(r.json["registered"], [NEW])

@@ -206,7 +206,7 @@ def flip_at_changes_the_answer_later():
     t0 = time.monotonic()
     flip = s.dns.flip_at(0.5, {stack.DB_ENDPOINT: ["10.20.3.77"]})
     tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY], "before the flip")
-    t = flip.wait(10)
+    t = flip.wait(60)
     tap.ok(t - t0 >= 0.5, "flip happened %.3f s after scheduling" % (t - t0))
     tap.ok(abs((time.time() - flip.wall) - (time.monotonic() - t)) < 1.0, "wall and monotonic agree")
     tap.eq(stack.resolve(stack.DB_ENDPOINT), ["10.20.3.77"], "after the flip")
@@ -241,10 +241,11 @@ def refused_then_served_again():
     s = shared()
     s.dns.refuse()
     tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "REFUSED")
-    t0 = time.monotonic()
-    tap.eq(gai_error(stack.DB_ENDPOINT), socket.EAI_AGAIN)
-    took = time.monotonic() - t0
-    tap.ok(took < 1.5, "REFUSED took %.2f s: looks like a resolver timeout (2 s)" % took)
+    with stack.resolver_wait(10):  # a silent server would now take 10 s, far from a refusal
+        t0 = time.monotonic()
+        tap.eq(gai_error(stack.DB_ENDPOINT), socket.EAI_AGAIN)
+        took = time.monotonic() - t0
+    tap.ok(took < 5, "REFUSED took %.2f s: looks like a resolver timeout (10 s)" % took)
     s.dns.serve()
     tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY])
 
@@ -369,7 +370,7 @@ def failover_staged_on_describes():
     tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "first answer: the old writer")
     tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "second answer: still the old writer")
     tap.eq(writer_of(client), [stack.AURORA_IDS[2]], "after two answers the writer moved")
-    api, dns = fo.wait(10)
+    api, dns = fo.wait(60)
     tap.ok(dns - api >= 0.3, "the DNS move follows the API move by at least dns_lead_s")
     tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_3])
     # a DNS move held until an event, capped
@@ -378,7 +379,7 @@ def failover_staged_on_describes():
     time.sleep(0.3)
     tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_3], "held until the event")
     gate.set()
-    api, dns = fo.wait(10)
+    api, dns = fo.wait(60)
     tap.eq(fo.dns_capped, False)
     tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1])
 
@@ -487,7 +488,7 @@ def shared_stack_closes_cleanly():
     s = shared()
     workdir = s.dir
     s.close()
-    tap.eq(_wait_gone(workdir, 1.0), [], "processes left")
+    tap.eq(_wait_gone(workdir, 30.0), [], "processes left")
     tap.eq(hashlib.sha256(host_file("/etc/resolv.conf")).hexdigest(), os.environ[HOST_RESOLV],
            "host resolv.conf after the run")
 
@@ -530,7 +531,7 @@ def close_leaves_no_processes():
     tap.ok(dns_pid and proc.poll() is None, "dnsmasq and the bootstrap run")
     tap.ok(_stack_processes(workdir), "no process found by its work folder")
     s.close()
-    tap.eq(_wait_gone(workdir, 1.0), [], "processes left")
+    tap.eq(_wait_gone(workdir, 30.0), [], "processes left")
     tap.ok(proc.poll() is not None, "bootstrap still running")
     tap.ok(not os.path.exists(workdir), "work folder left")
     tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "CONNREFUSED", "port 53 after close")
@@ -545,7 +546,7 @@ def killed_script_leaves_no_processes():
         import os, stack, sys, time
         stack.enter_namespace()
         s = stack.LocalStack().start()
-        s.dns.flip_at(0.01, {}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2}).wait(5)
+        s.dns.flip_at(0.01, {}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2}).wait(60)
         s.bootstrap_path = os.path.join(s.dir, "sleepy-bootstrap")
         with open(s.bootstrap_path, "w") as f:
             f.write("#!/bin/sh\\nexec sleep 300\\n")
@@ -562,8 +563,8 @@ def killed_script_leaves_no_processes():
         inner, workdir, pids = int(line[0]), line[1], [int(p) for p in line[2:]]
         tap.ok(all(os.path.exists("/proc/%d" % p) for p in pids), "dnsmasq or bootstrap died already")
         os.kill(inner, signal.SIGKILL)
-        tap.eq(_wait_gone(workdir, 3.0), [], "processes left after SIGKILL")
-        tap.eq(proc.wait(10), 128 + signal.SIGKILL, "status passed on by the outer process")
+        tap.eq(_wait_gone(workdir, 30.0), [], "processes left after SIGKILL")
+        tap.eq(proc.wait(60), 128 + signal.SIGKILL, "status passed on by the outer process")
     finally:
         proc.kill()
         proc.wait()

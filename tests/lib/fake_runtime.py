@@ -196,7 +196,7 @@ class FakeRuntime:
             self._lock.notify_all()
         return rid
 
-    def wait_result(self, request_id, timeout=10.0):
+    def wait_result(self, request_id, timeout=60.0):
         """The first result posted for request_id: dict(kind, request_id, headers, body, json,
         status_sent, time_ns). Raises TimeoutError when none comes in time."""
         with self._lock:
@@ -204,13 +204,13 @@ class FakeRuntime:
                 raise TimeoutError("no result for %s within %.1fs" % (request_id, timeout))
             return self.results[request_id]
 
-    def wait_for(self, predicate, timeout=10.0):
+    def wait_for(self, predicate, timeout=60.0):
         """Waits until predicate(self) is true (checked whenever a request arrives)."""
         with self._lock:
             if not self._lock.wait_for(lambda: predicate(self), timeout):
                 raise TimeoutError("condition not met within %.1fs" % timeout)
 
-    def wait_requests(self, count, timeout=10.0):
+    def wait_requests(self, count, timeout=60.0):
         """Waits until at least `count` requests have arrived; returns a copy of .requests."""
         self.wait_for(lambda s: len(s.requests) >= count, timeout)
         with self._lock:

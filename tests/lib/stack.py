@@ -47,8 +47,12 @@ API
              `not ok - stack_outputs_hold_no_secret`, a failed case of the suite
     Dns: .set_records(records, cnames=None, replace=False) .nxdomain(name) .refuse() .servfail()
          .serve() .stop() .start() .restart() .pause() .resume() .flip_at(delay_s, records,
-         cnames=None) -> Flip(.wait() -> monotonic time, .wall, .event) .query(name, qtype) .log()
-         .records .cnames .mode .restarts .pid
+         cnames=None) -> Flip(.wait() -> monotonic time, .wall, .event) .query(name, qtype)
+         .log(since=0) .log_mark() .records .cnames .mode .restarts .pid
+    queries_after_answer(dns_log, name, address) -> A queries of name after the first answer giving
+         address (None: never answered)
+    log_record(bootstrap_log, message) -> (time.time() of the line, {key: value}) or None
+    resolver_wait(attempt_s): with-block in which glibc waits attempt_s once for a silent server
     dns_query(name, qtype="A") -> DnsReply(rcode, [DnsRecord(name, type, ttl, data)])
     resolve(name, family=0) -> sorted addresses (getaddrinfo, no AI_ADDRCONFIG)
     rds_event(event_id, source_id, via="sns"|"eventbridge"), schedule_event(),
@@ -76,7 +80,7 @@ import time
 from collections import namedtuple
 
 from stack_dns import (DNS_ADDRESS, DNS_ADDRESSES, DNS_DOMAIN, DNS_TTL, DNSMASQ, GENERATION_NAME,  # noqa: F401
-                       Dns, DnsRecord, DnsReply, Flip, dns_query, resolve)
+                       Dns, DnsRecord, DnsReply, Flip, dns_query, queries_after_answer, resolve)
 from stack_proc import BootstrapProcess, end, spawn  # noqa: F401
 from secret_scan import SecretScan
 
@@ -341,6 +345,46 @@ def cluster_event(event_id="RDS-EVENT-0071", cluster_id=CLUSTER_ID, new_writer=A
     return ev
 
 
+class resolver_wait:
+    """with stack.resolver_wait(10): glibc waits attempt_s seconds, once, for a silent server
+    (resolv.conf rewritten in place: /etc/resolv.conf is a bind mount of it), instead of the
+    stack's timeout:1 attempts:2. A case that tells a cut of ours from glibc's own answer makes that
+    answer come late, so its bound can leave room for a busy machine."""
+
+    def __init__(self, attempt_s):
+        self.path = os.path.join(namespace_dir(), "resolv.conf")
+        self.text = RESOLV_CONF.replace("timeout:1 attempts:2", "timeout:%d attempts:1" % attempt_s)
+        self.saved = None
+
+    def __enter__(self):
+        with open(self.path) as f:
+            self.saved = f.read()
+        with open(self.path, "w") as f:
+            f.write(self.text)
+        return self
+
+    def __exit__(self, *exc):
+        with open(self.path, "w") as f:
+            f.write(self.saved)
+
+
+def log_record(text, message):
+    """The first line of a ./bootstrap log (README.md, "Logs and metrics": time, level, request id,
+    message, then key=value fields) whose message is `message`: (its time as time.time() gives it,
+    {key: value text}); None when no line has it. The times order the program's own steps against
+    a Flip's .wall without a wall-clock budget."""
+    import datetime
+    import re
+    for line in text.splitlines():
+        parts = line.split("\t", 3)
+        if len(parts) == 4 and (parts[3] == message or parts[3].startswith(message + " ")):
+            when = datetime.datetime.strptime(parts[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            rest = parts[3][len(message):]
+            return when, dict(re.findall(r"(\w+)=(\[[^\]]*\]|\S+)", rest))
+    return None
+
+
 def schedule_event():
     return {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
             "source": "aws.events", "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -418,7 +462,7 @@ class CfnReceiver:
         with self._cond:
             self._fail += [status] * count
 
-    def wait(self, count=1, timeout=10.0):
+    def wait(self, count=1, timeout=60.0):
         """The first `count` requests received, once they have arrived."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self.responses) >= count, timeout):
@@ -679,7 +723,7 @@ class LocalStack:
         rid = self.runtime.enqueue(event, deadline_ms=deadline_ms, **enqueue_options)
         return self.runtime.wait_result(rid, timeout)
 
-    def stop_bootstrap(self, proc, timeout=5.0):
+    def stop_bootstrap(self, proc, timeout=60.0):
         """Ends a runtime loop the way the fake can (GET /next answers 500 once the queue is empty)
         and waits; kills it if it does not exit. Returns its exit status."""
         self.runtime.exit_when_drained()

@@ -129,6 +129,16 @@ def resolve(name, family=0):
     return sorted({i[4][0] for i in infos}, key=lambda a: (":" in a, ipaddress.ip_address(a)))
 
 
+def queries_after_answer(log_text, name, address):
+    """In a dnsmasq log: how many A queries for `name` came after the first answer that gave
+    `address` (None when no answer gave it). 0 means the asker stopped at that answer."""
+    lines = log_text.splitlines()
+    first = next((i for i, l in enumerate(lines) if l.endswith(" is " + address)), None)
+    if first is None:
+        return None
+    return sum(1 for l in lines[first + 1:] if "query[A] %s from" % _norm(name) in l)
+
+
 class _ServfailResponder:
     """A UDP server that answers SERVFAIL to everything: dnsmasq's upstream in servfail mode."""
 
@@ -168,11 +178,13 @@ class _ServfailResponder:
 
 class Flip:
     """A scheduled DNS change. .time: monotonic time at which dnsmasq served it (None before);
-    .wall: the same moment as time.time(); .error: the exception if the change failed."""
+    .wall: the same moment as time.time(); .began, .began_wall: the moment the change was begun (no
+    lookup can get the new answer before it; on a busy machine one may between it and .time);
+    .error: the exception if the change failed."""
 
     def __init__(self):
         self.event = threading.Event()
-        self.time = self.wall = self.error = None
+        self.time = self.wall = self.began = self.began_wall = self.error = None
         self.timer = None
 
     def wait(self, timeout=None):
@@ -351,6 +363,7 @@ class Dns:
         flip = Flip()
 
         def fire():
+            flip.began, flip.began_wall = time.monotonic(), time.time()
             try:
                 flip.time = self.set_records(records, cnames, replace)
                 flip.wall = time.time() - (time.monotonic() - flip.time)
@@ -369,12 +382,17 @@ class Dns:
         """A raw query to the running dnsmasq (CONNREFUSED when stopped)."""
         return dns_query(name, qtype, server=(self.address, 53), timeout=timeout)
 
-    def log(self):
+    def log(self, since=0):
+        """dnsmasq's log (every query and answer), from the position `since` (a log_mark())."""
         try:
             with open(self.log_file, errors="replace") as f:
-                return f.read()
+                return f.read()[since:]
         except FileNotFoundError:
             return ""
+
+    def log_mark(self):
+        """The log's current end: log(since=mark) is what came after this moment."""
+        return len(self.log())
 
     # -- internals --
     def _is_local(self, name):
@@ -437,7 +455,7 @@ class Dns:
             conf += ["no-negcache", "server=%s#%d" % (DNS_ADDRESS, self._servfail.port if self._servfail else 9)]
         _write_atomic(self.conf_file, "\n".join(conf) + "\n")
 
-    def _confirm(self, started=False, timeout=5.0):
+    def _confirm(self, started=False, timeout=60.0):
         """Waits until dnsmasq serves the current generation (in serve mode) or answers at all;
         returns the monotonic time it did."""
         want = "127.%d.%d.%d" % ((self.generation >> 16) & 255, (self.generation >> 8) & 255,

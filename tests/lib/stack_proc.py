@@ -98,7 +98,7 @@ class BootstrapProcess(subprocess.Popen):
         with self._cond:
             return (b"".join(self._out).decode(errors="replace"), b"".join(self._err).decode(errors="replace"))
 
-    def wait_output(self, text, timeout=10.0, stream="stdout"):
+    def wait_output(self, text, timeout=60.0, stream="stdout"):
         """Waits until `text` appears in stdout (or "stderr"); returns that stream so far."""
         sink = self._out if stream == "stdout" else self._err
         with self._cond:
@@ -108,7 +108,7 @@ class BootstrapProcess(subprocess.Popen):
             raise TimeoutError("%r not in bootstrap %s within %.1fs:\n%s" % (text, stream, timeout, got[-2000:]))
         return got
 
-    def finish(self, timeout=10.0):
+    def finish(self, timeout=60.0):
         """Waits for the exit and the end of its output; returns the exit status."""
         code = self.wait(timeout)
         for t in self._readers:

@@ -58,7 +58,7 @@ def check(h, ok, result):
     elif h.expect == "cfn":
         tap.ok(ok, "a success once the answer is delivered: %s" % json.dumps(result)[:400])
         tap.ok(result.get("cloudformationStatus") in ("SUCCESS", "FAILED"), "cloudformationStatus")
-        answers = S.cfn.wait(1, 5)
+        answers = S.cfn.wait(1, 60)
         body = answers[0]["json"]
         tap.ok(isinstance(body, dict), "the answer is JSON: %r" % answers[0]["body"][:200])
         for key in ("Status", "Reason", "PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId"):

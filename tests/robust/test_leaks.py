@@ -133,7 +133,7 @@ def run_loop(n, wrapper=(), sample=None, cheap=False):
         S.wrapper = []
         if proc.poll() is None:
             proc.kill()
-            proc.finish(10)
+            proc.finish(60)
     out, err = proc.output()
     return code, out + err, mix
 

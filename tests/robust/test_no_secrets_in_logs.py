@@ -162,7 +162,7 @@ def config_error_at_init_names_no_secret():
         tap.ok("AWS_SECRET_ACCESS_KEY" in r.json["errorMessage"], "the message names the variable")
         n = len(S.runtime.init_errors)
         proc = S.start_bootstrap(**bad)
-        tap.ok(proc.finish(10) != 0, "exits non-zero")
+        tap.ok(proc.finish(60) != 0, "exits non-zero")
         out, err = proc.output()
         LEAKS.add("runtime config error %s" % fmt, out + err)
         tap.eq(len(S.runtime.init_errors), n + 1, "one /runtime/init/error")
