@@ -37,21 +37,45 @@ static void escape(jw *w, unsigned char c)
     jw_raw(w, seq, 2);
 }
 
-/* A quoted string of valid UTF-8 s[0..n). */
+static int plain(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* A quoted string of valid UTF-8 s[0..n). Most strings need no escape: they
+ * are written with their quotes in one step. */
 static void quoted(jw *w, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0;
+    char *at;
+    int rc;
+    while (run < n && plain(p[run]))
+        run++;
+    if (run == n) {
+        if (w->failed)
+            return;
+        if (!(at = rns_buf_room(&w->buf, n + 2, &rc))) {
+            w->failed = 1;
+            return;
+        }
+        at[0] = '"';
+        if (n)
+            memcpy(at + 1, s, n);
+        at[n + 1] = '"';
+        rns_buf_commit(&w->buf, n + 2);
+        return;
+    }
     jw_raw(w, "\"", 1);
-    while (n > 0) {
-        size_t run = 0;
-        while (run < n && p[run] >= 0x20 && p[run] != '"' && p[run] != '\\')
-            run++;
+    for (;;) {
         jw_raw(w, (const char *)p, run);
         if (run == n)
             break;
         escape(w, p[run]);
         p += run + 1;
         n -= run + 1;
+        for (run = 0; run < n && plain(p[run]);)
+            run++;
     }
     jw_raw(w, "\"", 1);
 }
