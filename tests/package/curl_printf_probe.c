@@ -10,16 +10,21 @@
 #include <string.h>
 static void show(const char *tag, char *s)
 {
-    if (!s) { printf("%s: NULL\n", tag); return; }
+    if (!s) {
+        printf("%s: NULL\n", tag);
+        return;
+    }
     printf("%s: %zu [%s]\n", tag, strlen(s), s);
     curl_free(s);
 }
 int main(void)
 {
     char big[1000], lit[1200];
-    for (int i = 0; i < 999; i++) big[i] = (char)('a' + i % 26);
+    for (int i = 0; i < 999; i++)
+        big[i] = (char)('a' + i % 26);
     big[999] = 0;
-    for (int i = 0; i < 1100; i++) lit[i] = (char)('A' + i % 26);
+    for (int i = 0; i < 1100; i++)
+        lit[i] = (char)('A' + i % 26);
     strcpy(lit + 1100, " %s|%d|%5s|%-5s|%.3s|%%|%#s\n");
     show("url", curl_maprintf("%s://%s%s%s%s%s%s%s%s%s%s%s%s%s%s", "https", "user", ":", "pw", "@", "elasticloadbalancing.us-east-1.amazonaws.com", ":", "443", "/", "", "?", "q=1", "#", "f", ""));
     show("req", curl_maprintf("%s %s HTTP/%s\r\n%s%s%s", "POST", "/", "1.1", "Host: x\r\n", (char *)NULL, ""));
@@ -36,7 +41,8 @@ int main(void)
     printf("snprintf: %d [%s]\n", n, buf);
     for (int len = 250; len < 262; len++) {
         char *s = malloc((size_t)len + 1);
-        memset(s, 'z', (size_t)len); s[len] = 0;
+        memset(s, 'z', (size_t)len);
+        s[len] = 0;
         show("edge", curl_maprintf("x%sy%sz", s, s));
         free(s);
     }
