@@ -133,7 +133,8 @@ def success_paths_and_final_state():
                h["authorization"][:120])
         tap.eq(h["amz-sdk-request"], "attempt=1; max=3")
         tap.ok("expect" not in h, "Expect header sent")
-        # the fake turns new targets healthy and drops draining ones after a delay
+        # the fake turns new targets healthy and drops draining ones after its delays, now ended
+        f.set_delays(ARN, 0, 0)
         tap.eventually(lambda: [t["State"] for t in f.targets(ARN)] == ["healthy", "healthy"], "both healthy")
         tap.eq(f.registered(ARN), ["10.20.2.118:5432", "192.0.2.10:5432"])
 

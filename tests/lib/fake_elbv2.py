@@ -198,6 +198,13 @@ class FakeElbv2(QueryFake):
             self._groups[arn] = tg
         return tg
 
+    def set_delays(self, arn, healthy_after, deregistration_delay):
+        """From now on, the group's new targets turn healthy and draining ones leave after these
+        seconds (counted from when each entered its state)."""
+        with self._lock:
+            tg = self._groups[arn]
+            tg.healthy_after, tg.deregistration_delay = healthy_after, deregistration_delay
+
     def remove_target_group(self, arn):
         with self._lock:
             self._groups.pop(arn, None)
