@@ -366,10 +366,21 @@ def failover_staged_on_describes():
     s = shared()
     s.reset_cluster()
     client = rds_client(s.env())
+    def served():
+        return len([c for c in s.rds.calls if c["action"] == "DescribeDBClusters" and c["status"] == 200])
+    base = served()
     fo = s.failover(stack.AURORA_IDS[2], after_describes=2, dns_lead_s=0.3)
-    tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "first answer: the old writer")
-    tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "second answer: still the old writer")
-    tap.eq(writer_of(client), [stack.AURORA_IDS[2]], "after two answers the writer moved")
+    # Counted on the fake's side: botocore may retry a request on a busy machine, so one
+    # answer to the client can be the second the fake served.
+    answers = []
+    for _ in range(3):
+        writer = writer_of(client)
+        answers.append((served() - base, writer))
+    tap.eq(answers[0][1], [stack.AURORA_IDS[0]], "first answer: the old writer")
+    for n, writer in answers:
+        want = [stack.AURORA_IDS[0]] if n <= 2 else [stack.AURORA_IDS[2]]
+        tap.eq(writer, want, "the answer after %d served describes (%r)" % (n, answers))
+    tap.eq(answers[-1][1], [stack.AURORA_IDS[2]], "after two served describes the writer moved")
     api, dns = fo.wait(60)
     tap.ok(dns - api >= 0.3, "the DNS move follows the API move by at least dns_lead_s")
     tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_3])
