@@ -41,7 +41,7 @@ case "${1:-}" in
 *) seconds=$1 ;;
 esac
 
-command -v clang >/dev/null || { echo "fuzz.sh: clang is missing (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
+command -v clang >/dev/null || { echo "fuzz.sh: clang is missing (Debian packages clang, libclang-rt-14-dev): run make deps" >&2; exit 2; }
 
 build() {
     objs=""

@@ -183,6 +183,16 @@ def expect(problems, cond, what):
         problems.append(what)
 
 
+def show_result(out, problems, title, result):
+    """Prints the function's result under title and expects a response; returns its JSON
+    when it is one, else None."""
+    out.title(title)
+    body = result["json"]
+    out.block(json.dumps(body, indent=2) if body is not None else result["body"].decode(errors="replace"))
+    expect(problems, result["kind"] == "response", "the invocation failed: %s" % result["body"][:300])
+    return body if result["kind"] == "response" else None
+
+
 def main():
     args = parse_args()
     if args.build:
@@ -239,11 +249,8 @@ def story(out, s, args):
         time.sleep(0.05)
         watcher.pump()
 
-        out.title("3. The function's result")
-        body = result["json"]
-        out.block(json.dumps(body, indent=2) if body is not None else result["body"].decode(errors="replace"))
-        expect(problems, result["kind"] == "response", "the invocation failed: %s" % result["body"][:300])
-        if result["kind"] == "response" and body:
+        body = show_result(out, problems, "3. The function's result", result)
+        if body:
             expect(problems, body.get("registered") == ["%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)],
                    "registered %s" % body.get("registered"))
             expect(problems, body.get("deregistered") == ["%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)],
@@ -338,11 +345,8 @@ def aurora_story(out, s, args):
         api_time, dns_time = fo.wait(args.writer_after + args.dns_lead + 30)
         time.sleep(0.05)
         watcher.pump()
-        out.title("7. The writer function's result")
-        body = result["json"]
-        out.block(json.dumps(body, indent=2) if body is not None else result["body"].decode(errors="replace"))
-        expect(problems, result["kind"] == "response", "the invocation failed: %s" % result["body"][:300])
-        if result["kind"] == "response" and body:
+        body = show_result(out, problems, "7. The writer function's result", result)
+        if body:
             expect(problems, body.get("registered") == [ip_port(new_id)], "registered %s" % body.get("registered"))
             expect(problems, body.get("deregistered") == [ip_port(old_id)], "deregistered %s" % body.get("deregistered"))
             expect(problems, body.get("discovery") == "rds", "discovery %s" % body.get("discovery"))
