@@ -31,6 +31,7 @@ char *rns_buf_room(rns_buf *b, size_t n, int *rc)
         return NULL;
     }
     b->data = p;
+    b->data[b->len] = '\0'; /* terminated even if nothing is committed */
     return b->data + b->len;
 }
 

@@ -1,12 +1,16 @@
-/* HTTP calls to the Runtime API: one curl easy handle, so one kept-alive
- * connection, configured once the way aws-lambda-cpp does it; connection
- * failures (and only those) are retried a bounded number of times
- * (common/retry.h). */
-#include <stdlib.h>
+/* HTTP/1.1 calls to the Runtime API over one kept-alive connection, as
+ * aws-lambda-cpp makes them (GET /next, POST of a result), on a plain socket
+ * (runtime/conn.c, runtime/reply.c): a local server that speaks one small
+ * part of HTTP does not need libcurl, and each call through it cost about
+ * 65 k instructions of URL parsing and formatting. Connection failures (and
+ * only those) are retried a bounded number of times (common/retry.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
-#include "common/curl.h"
 #include "common/retry.h"
 #include "runtime/internal.h"
 
@@ -15,165 +19,126 @@
 #endif
 
 /* Connecting to the local API either works at once or not at all. */
-#define CONNECT_TIMEOUT_MS 1000L
+#define CONNECT_TIMEOUT_MS 1000
+#define API_BASE "/2018-06-01"
 
-static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+void rt_api_close(lambda_runtime *rt)
 {
-    lambda_runtime *rt = userdata;
-    return rns_buf_add(&rt->body, p, size * n) == 0 ? size * n : 0;
+    if (rt->fd >= 0)
+        close(rt->fd);
+    rt->fd = -1;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+/* "Name: value\r\n" with control characters neutralised (no header
+ * injection through a handler's content type or error type). */
+static int add_header(rns_buf *b, const char *name, const char *value)
 {
-    lambda_runtime *rt = userdata;
-    if (rt->collect_headers && rt_headers_feed(&rt->headers, p, size * n) != 0)
-        return 0; /* out of memory: curl fails the call */
-    return size * n;
+    size_t at = b->len;
+    if (rns_buf_adds(b, name) != 0 || rns_buf_add(b, ": ", 2) != 0 || rns_buf_adds(b, value) != 0)
+        return -1;
+    rt_header_safe(b->data + at);
+    return rns_buf_add(b, "\r\n", 2);
 }
 
-#define SETOPT(opt, value)                                 \
-    do {                                                   \
-        if (RNS_CURL_SET(c, opt, value, err, errlen) != 0) \
-            return -1;                                     \
-    } while (0)
-
-int rt_api_setup(lambda_runtime *rt, char *err, size_t errlen)
+static int build_request(lambda_runtime *rt, const rt_call *call)
 {
-    CURL *c = rt->curl;
-    /* No SIGALRM for timeouts: handlers may run threads. */
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_TCP_NODELAY, 1L);
-    /* Newer libcurl may try HTTP/2; the Runtime API speaks HTTP/1.1. */
-    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    /* An http_proxy variable must not divert calls to the local API. */
-    SETOPT(CURLOPT_PROXY, "");
-    SETOPT(CURLOPT_NOPROXY, "*");
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    /* Never a total timeout: /next blocks while the sandbox is frozen, for
-     * seconds or hours, and must not be cut and retried (Nike-Inc/hal#54). */
-    SETOPT(CURLOPT_TIMEOUT_MS, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http");
-#endif
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_USERAGENT, "rds-nlb-sync/" RNS_VERSION);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, rt);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, rt);
-    SETOPT(CURLOPT_ERRORBUFFER, rt->curl_error);
-    return 0;
-}
-
-#undef SETOPT
-
-int rt_api_retryable(CURLcode code)
-{
-    switch (code) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT: /* only the connect timeout is set */
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-        return 1;
-    default:
-        return 0;
+    rns_buf *b = &rt->request;
+    rns_buf_reset(b);
+    if (rns_buf_adds(b, call->body ? "POST " API_BASE : "GET " API_BASE) != 0 || rns_buf_adds(b, call->path) != 0 ||
+        rns_buf_adds(b, " HTTP/1.1\r\nHost: ") != 0 || rns_buf_adds(b, rt->api) != 0 ||
+        rns_buf_adds(b, "\r\nUser-Agent: rds-nlb-sync/" RNS_VERSION "\r\nAccept: */*\r\n") != 0)
+        return -1;
+    if (call->body) {
+        if (add_header(b, "Content-Type", call->content_type ? call->content_type : "application/json") != 0 ||
+            rns_buf_addf(b, "Content-Length: %zu\r\n", call->body_len) != 0)
+            return -1;
+        if (call->error_type && add_header(b, "Lambda-Runtime-Function-Error-Type", call->error_type) != 0)
+            return -1;
     }
+    return rns_buf_add(b, "\r\n", 2);
 }
 
-/* "Name: value" with control characters neutralised (no header injection
- * through a handler's content type or error type). */
-static int add_header(struct curl_slist **list, const char *name, const char *value)
+typedef enum outcome {
+    CALL_DONE,
+    CALL_STALE,     /* a kept-alive connection had gone: resend at once */
+    CALL_RETRYABLE, /* the request may not have reached the API */
+    CALL_FINAL
+} outcome;
+
+/* A kept-alive connection with something to read before a request has
+ * been closed by the server (or holds bytes nothing asked for): not
+ * reused, as curl checks before reusing one. */
+static void drop_if_dead(lambda_runtime *rt)
 {
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *line = malloc(n);
-    if (!line)
-        return -1;
-    snprintf(line, n, "%s: %s", name, value);
-    rt_header_safe(line);
-    struct curl_slist *l = curl_slist_append(*list, line);
-    free(line);
-    if (!l)
-        return -1;
-    *list = l;
-    return 0;
+    struct pollfd pfd = {.fd = rt->fd, .events = POLLIN};
+    if (rt->fd >= 0 && poll(&pfd, 1, 0) != 0)
+        rt_api_close(rt);
 }
 
-static int post_headers(const rt_call *call, struct curl_slist **list)
+/* One attempt: connect if needed, send, read the answer. */
+static outcome attempt(lambda_runtime *rt, rt_call *call, char *why, size_t whylen)
 {
-    /* curl would send Expect: 100-continue for large bodies and wait. */
-    struct curl_slist *l = curl_slist_append(NULL, "Expect:");
-    if (!l)
-        return -1;
-    *list = l;
-    if (add_header(list, "Content-Type", call->content_type ? call->content_type : "application/json") != 0)
-        return -1;
-    if (call->error_type && add_header(list, "Lambda-Runtime-Function-Error-Type", call->error_type) != 0)
-        return -1;
-    return 0;
-}
-
-static int configure(lambda_runtime *rt, const rt_call *call, struct curl_slist *headers)
-{
-    CURL *c = rt->curl;
-    CURLcode rc = curl_easy_setopt(c, CURLOPT_URL, rt->url);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    if (rc == CURLE_OK && !call->body)
-        rc = curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    if (rc == CURLE_OK && call->body)
-        rc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-    if (rc == CURLE_OK && call->body)
-        rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->body);
-    if (rc != CURLE_OK)
-        log_msg(rt->lg, LOG_ERROR, "cannot prepare the call to %s: %s", call->path, curl_easy_strerror(rc));
-    return rc == CURLE_OK ? 0 : -1;
+    drop_if_dead(rt);
+    int reused = rt->fd >= 0;
+    if (!reused && (rt->fd = rt_conn_open(&rt->addr, CONNECT_TIMEOUT_MS, why, whylen)) < 0)
+        return CALL_RETRYABLE;
+    if (rt_conn_send(rt->fd, rt->request.data, rt->request.len, call->body, call->body ? call->body_len : 0) != 0) {
+        snprintf(why, whylen, "cannot send the request: %s", strerror(errno));
+        rt_api_close(rt);
+        return reused ? CALL_STALE : CALL_RETRYABLE;
+    }
+    rt_source src = rt_conn_source(&rt->fd);
+    rt_reply reply = {.body = &rt->body, .headers = rt->collect_headers ? &rt->headers : NULL};
+    rt_reply_status st = rt_reply_read(&src, &rt->in, &reply);
+    if (st == RT_REPLY_OK) {
+        call->status = reply.status;
+        if (!reply.keep_alive)
+            rt_api_close(rt);
+        return CALL_DONE;
+    }
+    snprintf(why, whylen, "%s", reply.err);
+    rt_api_close(rt);
+    if (st == RT_REPLY_NOTHING && reused)
+        return CALL_STALE;
+    return st == RT_REPLY_NOTHING || st == RT_REPLY_PARTIAL ? CALL_RETRYABLE : CALL_FINAL;
 }
 
 static int perform(lambda_runtime *rt, rt_call *call)
 {
     const char *method = call->body ? "POST" : "GET";
-    for (int attempt = 1;; attempt++) {
-        rns_buf_reset(&rt->body);
-        rt_headers_clear(&rt->headers);
-        rt->curl_error[0] = '\0';
-        CURLcode rc = curl_easy_perform(rt->curl);
-        if (rc == CURLE_OK) {
-            curl_easy_getinfo(rt->curl, CURLINFO_RESPONSE_CODE, &call->status);
+    int stale_retried = 0;
+    for (int n = 1;;) {
+        char why[256] = "";
+        outcome o = attempt(rt, call, why, sizeof why);
+        if (o == CALL_DONE)
             return 0;
+        /* A server may close an idle kept-alive connection; as curl does,
+         * that is retried once on a new one, not counted as a failure. */
+        if (o == CALL_STALE && !stale_retried) {
+            stale_retried = 1;
+            continue;
         }
-        const char *why = rt->curl_error[0] ? rt->curl_error : curl_easy_strerror(rc);
-        rns_retry_failure f = {attempt, rt->attempts, rt_api_retryable(rc), 0, 0};
+        rns_retry_failure f = {n, rt->attempts, o != CALL_FINAL, 0, 0};
         long pause;
         int cost;
         if (rns_retry_next(&rns_retry_runtime_api, NULL, &f, 0, 0, &pause, &cost) != RNS_RETRY_WAIT) {
-            log_msg(rt->lg, LOG_ERROR, "Runtime API call %s %s failed after %d attempt(s): %s",
-                    method, call->path, attempt, why);
+            log_msg(rt->lg, LOG_ERROR, "Runtime API call %s %s failed after %d attempt(s): %s", method, call->path,
+                    n, why);
             return -1;
         }
         log_msg(rt->lg, LOG_WARN, "Runtime API call %s %s failed (%s); retrying in %ld ms (attempt %d of %d)",
-                method, call->path, why, pause, attempt + 1, rt->attempts);
+                method, call->path, why, pause, n + 1, rt->attempts);
         rns_sleep_ms(pause);
+        n++;
     }
 }
 
 int rt_api_call(lambda_runtime *rt, rt_call *call)
 {
     call->status = 0;
-    int n = snprintf(rt->url, sizeof rt->url, "%s%s", rt->base, call->path);
-    if (n < 0 || (size_t)n >= sizeof rt->url) {
-        log_msg(rt->lg, LOG_ERROR, "Runtime API URL too long for %.64s...", call->path);
+    if (build_request(rt, call) != 0) {
+        log_msg(rt->lg, LOG_ERROR, "out of memory building the request %s", call->path);
         return -1;
     }
-    struct curl_slist *headers = NULL;
-    int rc = -1;
-    if (call->body && post_headers(call, &headers) != 0)
-        log_msg(rt->lg, LOG_ERROR, "out of memory building the headers of %s", call->path);
-    else if (configure(rt, call, headers) == 0)
-        rc = perform(rt, call);
-    curl_easy_setopt(rt->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(headers);
-    return rc;
+    return perform(rt, call);
 }

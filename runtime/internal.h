@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "common/buf.h"
@@ -32,8 +32,8 @@ typedef struct rt_headers {
 
 /* The header name of an id, as the Runtime API spells it. */
 const char *rt_header_name(enum rt_header_id id);
-/* Takes one raw header line as curl hands it ("Name: value\r\n", not
- * NUL-terminated). Names match case-insensitively, values are trimmed; a
+/* Takes one raw header line as runtime/reply.c hands it ("Name: value\r\n",
+ * not NUL-terminated). Names match case-insensitively, values are trimmed; a
  * status line ("HTTP/1.1 200 OK") forgets earlier headers (interim answers).
  * 0, or -1 out of memory. */
 int rt_headers_feed(rt_headers *h, const char *line, size_t len);
@@ -75,18 +75,65 @@ char *rt_log_line(const logger *lg, log_level level, int64_t unix_ms,
 /* "TRACE".."FATAL" (any case, also "WARNING"): 0 and *out set, else -1. */
 int rt_parse_level(const char *s, log_level *out);
 
-/* ---- api.c: HTTP calls to the Runtime API over one kept-alive handle. */
+/* ---- reply.c: one HTTP/1.1 answer, read from a byte source. */
+typedef struct rt_source {
+    /* Up to n bytes into p: how many (> 0), 0 at the stream's end, or -1
+     * with errno set (EINTR is retried). */
+    ssize_t (*read)(void *ctx, char *p, size_t n);
+    void *ctx;
+} rt_source;
+
+typedef enum rt_reply_status {
+    RT_REPLY_OK,
+    RT_REPLY_NOTHING,   /* the stream ended or failed before the answer's first byte */
+    RT_REPLY_PARTIAL,   /* ... after it, before the answer's end */
+    RT_REPLY_MALFORMED, /* not an answer this reader takes (no retry helps) */
+    RT_REPLY_NOMEM
+} rt_reply_status;
+
+typedef struct rt_reply {
+    long status;         /* out: of the final answer (interim 1xx skipped) */
+    int keep_alive;      /* out: the connection can carry the next request */
+    rns_buf *body;       /* in: borrowed; out: the body (reset first) */
+    rt_headers *headers; /* in: borrowed, NULL: not kept; out: the final answer's */
+    char err[160];       /* out: why, when not RT_REPLY_OK */
+} rt_reply;
+
+/* Reads one answer; `in` holds bytes received but not yet used (reset first:
+ * nothing is pipelined). */
+rt_reply_status rt_reply_read(const rt_source *src, rns_buf *in, rt_reply *r);
+const char *rt_reply_status_name(rt_reply_status st);
+
+/* ---- conn.c: the TCP connection to the Runtime API. */
+typedef struct rt_addr {
+    char host[256]; /* without brackets */
+    char port[6];
+} rt_addr;
+
+/* Splits "host:port" or "[v6]:port" (port 1-65535). 0, or -1. */
+int rt_addr_parse(const char *api, rt_addr *out);
+/* A connected, blocking socket (TCP_NODELAY, no SIGPIPE), or -1 with err
+ * set. An IP literal or "localhost" (127.0.0.1, then ::1) is not looked up;
+ * other names are, with getaddrinfo. Each address gets timeout_ms. */
+int rt_conn_open(const rt_addr *a, int timeout_ms, char *err, size_t errlen);
+/* Sends head then body whole. 0, or -1 with errno set. */
+int rt_conn_send(int fd, const char *head, size_t head_len, const char *body, size_t body_len);
+/* An rt_source reading the socket whose descriptor `fd` points to. */
+rt_source rt_conn_source(int *fd);
+
+/* ---- api.c: HTTP calls to the Runtime API over one kept-alive connection. */
 struct lambda_runtime {
-    CURL *curl;
-    logger *lg;          /* borrowed, may be NULL */
-    char base[320];      /* http://host:port/2018-06-01 */
-    char url[1280];      /* of the call in progress */
+    logger *lg;    /* borrowed, may be NULL */
+    char api[256]; /* host:port, the Host header */
+    rt_addr addr;
+    int fd;              /* the kept-alive connection, -1: none */
+    rns_buf request;     /* the head of the call in progress */
+    rns_buf in;          /* received, not yet read */
     rns_buf body;        /* answer body of the last call */
     rt_headers headers;  /* of the last GET /next */
     rns_buf trace_env;   /* "_X_AMZN_TRACE_ID=..." given to putenv() */
     int collect_headers; /* only GET /next keeps its headers */
-    char curl_error[CURL_ERROR_SIZE];
-    int attempts; /* per call, on connection failures (common/retry.h) */
+    int attempts;        /* per call, on connection failures (common/retry.h) */
     int init_error_posted;
 };
 
@@ -99,13 +146,11 @@ typedef struct rt_call {
     long status;              /* out: HTTP status of the answer */
 } rt_call;
 
-/* Sets the options that hold for every call. 0, or -1 with err set. */
-int rt_api_setup(lambda_runtime *rt, char *err, size_t errlen);
 /* Makes the call, retrying connection failures a bounded number of times
  * with backoff. 0 when an answer arrived (any status, in call->status), -1
  * (already logged) when none did. */
 int rt_api_call(lambda_runtime *rt, rt_call *call);
-/* Whether a libcurl result means the request may not have reached the API. */
-int rt_api_retryable(CURLcode code);
+/* Closes the kept-alive connection, if any. */
+void rt_api_close(lambda_runtime *rt);
 
 #endif

@@ -26,7 +26,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* host:port as Lambda gives it: a name, an IPv4 or a bracketed IPv6 address.
- * Anything else could turn the URL into another one. */
+ * Anything else could end up in the request line or the Host header. */
 static int valid_api(const char *api)
 {
     size_t n = strlen(api);
@@ -38,52 +38,29 @@ static int valid_api(const char *api)
     return 1;
 }
 
-static int runtime_init(lambda_runtime *rt, const char *api, char *err, size_t errlen)
-{
-    snprintf(rt->base, sizeof rt->base, "http://%s/2018-06-01", api);
-    rt->attempts = RNS_RETRY_RUNTIME_API_ATTEMPTS;
-    rt->curl = curl_easy_init();
-    if (!rt->curl) {
-        set_err(err, errlen, "cannot create a libcurl handle");
-        return -1;
-    }
-    return rt_api_setup(rt, err, errlen);
-}
-
 lambda_runtime *lambda_runtime_new(const char *api, logger *lg, char *err, size_t errlen)
 {
     if (!api || !*api) {
         set_err(err, errlen, "AWS_LAMBDA_RUNTIME_API is not set");
         return NULL;
     }
-    if (!valid_api(api)) {
+    rt_addr addr;
+    if (!valid_api(api) || rt_addr_parse(api, &addr) != 0) {
         set_err(err, errlen, "AWS_LAMBDA_RUNTIME_API is not a host:port (letters, digits and .-_:[] only)");
         return NULL;
     }
-    /* libcurl >= 7.57 initialises its TLS backend here whatever the flags say
-     * (CURL_GLOBAL_SSL has no effect). With Debian's shared libcurl that sets
-     * up OpenSSL 3 (about 1.6 ms: openssl.cnf, engines) before the first
-     * /next; the libcurl linked into the package is built to leave OpenSSL to
-     * its first use (scripts/build-curl.sh). No CA file is read and no DNS
-     * query is made: certificates are loaded by the handler's HTTPS client on
-     * its first request, and the API address is an IP literal (or
-     * "localhost", which libcurl answers itself). */
-    CURLcode gc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (gc != CURLE_OK) {
-        set_err(err, errlen, "cannot initialise libcurl: %s", curl_easy_strerror(gc));
-        return NULL;
-    }
+    /* Nothing is connected, read or looked up here: the first GET /next
+     * connects, and an IP literal or "localhost" needs no lookup. */
     lambda_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) {
         set_err(err, errlen, "out of memory");
-        curl_global_cleanup();
         return NULL;
     }
     rt->lg = lg;
-    if (runtime_init(rt, api, err, errlen) != 0) {
-        lambda_runtime_free(rt);
-        return NULL;
-    }
+    rt->fd = -1;
+    rt->addr = addr;
+    snprintf(rt->api, sizeof rt->api, "%s", api);
+    rt->attempts = RNS_RETRY_RUNTIME_API_ATTEMPTS;
     return rt;
 }
 
@@ -91,13 +68,13 @@ void lambda_runtime_free(lambda_runtime *rt)
 {
     if (!rt)
         return;
-    if (rt->curl)
-        curl_easy_cleanup(rt->curl);
+    rt_api_close(rt);
+    rns_buf_free(&rt->request);
+    rns_buf_free(&rt->in);
     rns_buf_free(&rt->body);
     rns_buf_free(&rt->trace_env); /* never in the environment between invocations */
     rt_headers_clear(&rt->headers);
     free(rt);
-    curl_global_cleanup();
 }
 
 /* A short, single-line excerpt of an API answer for a log line. */

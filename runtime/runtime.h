@@ -5,8 +5,8 @@
  *   lambda_runtime *rt = lambda_runtime_new(getenv("AWS_LAMBDA_RUNTIME_API"), &lg, err, sizeof err);
  *   return lambda_runtime_run(rt, my_handler, my_state);
  *
- * One curl handle, kept alive across calls; nothing slow (TLS, CA, DNS) before
- * the first GET /next. */
+ * One HTTP/1.1 connection on a plain socket, kept alive across calls; nothing
+ * slow (TLS, CA, DNS) before the first GET /next. */
 #ifndef RNS_RUNTIME_H
 #define RNS_RUNTIME_H
 

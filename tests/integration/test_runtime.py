@@ -460,6 +460,128 @@ def connection_closed_during_next_is_retried():
         tap.eq(api.connections, 2)
 
 
+class RawApi:
+    """A Runtime API that answers from a script, byte for byte, on a raw socket:
+    the framings http.server never sends. `script` holds one (answer bytes,
+    then-close) pair per request, in order; each request's head is kept."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.requests, self.connections = [], 0
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.address = "127.0.0.1:%d" % self.srv.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _read_request(self, c, buf):
+        while b"\r\n\r\n" not in buf:
+            more = c.recv(65536)
+            if not more:
+                return None, b""
+            buf += more
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+        need = int(m.group(1)) if m else 0
+        while len(rest) < need:
+            more = c.recv(65536)
+            if not more:
+                return None, b""
+            rest += more
+        return (head, rest[:need]), rest[need:]
+
+    def _serve(self):
+        while self.script:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.connections += 1
+            buf = b""
+            while self.script:
+                req, buf = self._read_request(c, buf)
+                if req is None:
+                    break
+                self.requests.append(req)
+                answer, close = self.script.pop(0)
+                for piece in answer if isinstance(answer, list) else [answer]:
+                    c.sendall(piece)
+                if close:
+                    break
+            c.close()
+
+    def close(self):
+        self.srv.close()
+
+
+def next_answer(rid, body, framing):
+    head = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: " + rid.encode() + \
+        b"\r\nLambda-Runtime-Deadline-Ms: 4102444800000\r\nContent-Type: application/json\r\n"
+    if framing == "chunked":
+        # an interim answer first, then the body in three chunks, one with an extension,
+        # and a trailer; sent in pieces that cut lines in two
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:3], body[3:4], body[4:]))
+        chunks = chunks.replace(b"1\r\n", b"1;ext=1\r\n", 1)
+        whole = b"HTTP/1.1 100 Continue\r\n\r\n" + head + b"Transfer-Encoding: chunked\r\n\r\n" + \
+            chunks + b"0\r\nX-Trailer: t\r\n\r\n"
+        return [whole[i:i + 7] for i in range(0, len(whole), 7)]
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n"
+
+
+@tap.case
+def chunked_interim_and_closed_connections_are_read():
+    """Framings and connection ends the Runtime API's HTTP server may use: a chunked
+    /next cut into 7-byte pieces after a 100 Continue; a POST answered with
+    Connection: close; an idle kept-alive connection the server closed (reconnected
+    without a retry: nothing failed)."""
+    e1, e2, e3 = b'{"op":"echo","n":1}', b'{"op":"echo","n":2}', b'{"op":"echo","n":3}'
+    api = RawApi([
+        (next_answer("r1", e1, "chunked"), False),
+        (ACCEPTED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1), True),
+        (next_answer("r2", e2, "length"), False),
+        (ACCEPTED, True),  # closed after the answer: the next call finds it closed
+        (next_answer("r3", e3, "length"), False),
+        (ACCEPTED, False),
+        (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", True),
+    ])
+    p = Proc(api.address)
+    try:
+        tap.eq(p.wait(60), 1)
+        log = p.log()
+    finally:
+        p.kill()
+        api.close()
+    lines = [h.split(b"\r\n", 1)[0] for h, _ in api.requests]
+    tap.eq(lines, [b"GET " + NEXT.encode() + b" HTTP/1.1",
+                   b"POST " + PREFIX.encode() + b"/invocation/r1/response HTTP/1.1",
+                   b"GET " + NEXT.encode() + b" HTTP/1.1",
+                   b"POST " + PREFIX.encode() + b"/invocation/r2/response HTTP/1.1",
+                   b"GET " + NEXT.encode() + b" HTTP/1.1",
+                   b"POST " + PREFIX.encode() + b"/invocation/r3/response HTTP/1.1",
+                   b"GET " + NEXT.encode() + b" HTTP/1.1"], log)
+    tap.eq([b for h, b in api.requests if h.startswith(b"POST")], [e1, e2, e3])
+    tap.eq(api.connections, 3)
+    tap.ok("WARN" not in log and "retrying" not in log, log)
+
+
+@tap.case
+def malformed_answer_is_not_retried():
+    api = RawApi([(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", True)])
+    p = Proc(api.address)
+    try:
+        tap.eq(p.wait(60), 1)
+        log = p.log()
+    finally:
+        p.kill()
+        api.close()
+    tap.eq(len(api.requests), 1, "attempts")
+    tap.ok(re.search(r"\tERROR\t\tRuntime API call GET /runtime/invocation/next failed after 1 attempt\(s\): "
+                     r"the answer uses a transfer coding other than chunked", log), log)
+
+
 @tap.case
 def missing_request_id_is_fatal():
     with running() as (api, p):

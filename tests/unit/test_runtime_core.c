@@ -195,18 +195,6 @@ static void test_responses(void)
     lambda_response_free(NULL);
 }
 
-static void test_retryable(void)
-{
-    CHECK(rt_api_retryable(CURLE_COULDNT_CONNECT));
-    CHECK(rt_api_retryable(CURLE_GOT_NOTHING));
-    CHECK(rt_api_retryable(CURLE_RECV_ERROR));
-    CHECK(rt_api_retryable(CURLE_SEND_ERROR));
-    CHECK(!rt_api_retryable(CURLE_OK));
-    CHECK(!rt_api_retryable(CURLE_WRITE_ERROR));
-    CHECK(!rt_api_retryable(CURLE_URL_MALFORMAT));
-    CHECK(!rt_api_retryable(CURLE_OUT_OF_MEMORY));
-}
-
 static void test_new_rejects_bad_api(void)
 {
     char err[160];
@@ -214,7 +202,9 @@ static void test_new_rejects_bad_api(void)
     CHECK_STR(err, "AWS_LAMBDA_RUNTIME_API is not set");
     CHECK(lambda_runtime_new("", NULL, err, sizeof err) == NULL);
     CHECK(strstr(err, "AWS_LAMBDA_RUNTIME_API") != NULL);
-    const char *bad[] = {"127.0.0.1:9001/x", "user@host:1", "h ost:1", "a?b", "127.0.0.1:9001#", "\n"};
+    const char *bad[] = {"127.0.0.1:9001/x", "user@host:1", "h ost:1", "a?b", "127.0.0.1:9001#", "\n",
+                         "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "::1:9001", "[::1]9001",
+                         ":9001", "[]:9001", "host:90x1", "host:123456"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
         CHECK(lambda_runtime_new(bad[i], NULL, err, sizeof err) == NULL);
@@ -225,14 +215,20 @@ static void test_new_rejects_bad_api(void)
 static void test_new_and_free(void)
 {
     char err[160] = "";
-    const char *ok[] = {"127.0.0.1:9001", "localhost:9001", "[::1]:9001"};
+    struct {
+        const char *api, *host, *port;
+    } ok[] = {{"127.0.0.1:9001", "127.0.0.1", "9001"},
+              {"localhost:1", "localhost", "1"},
+              {"[::1]:65535", "::1", "65535"},
+              {"runtime.internal:09001", "runtime.internal", "9001"}};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
-        lambda_runtime *rt = lambda_runtime_new(ok[i], NULL, err, sizeof err);
+        lambda_runtime *rt = lambda_runtime_new(ok[i].api, NULL, err, sizeof err);
         CHECK(rt != NULL);
         if (rt) {
-            CHECK(strncmp(rt->base, "http://", 7) == 0);
-            CHECK(strstr(rt->base, ok[i]) != NULL);
-            CHECK(strcmp(rt->base + strlen(rt->base) - 11, "/2018-06-01") == 0);
+            CHECK_STR(rt->api, ok[i].api); /* the Host header */
+            CHECK_STR(rt->addr.host, ok[i].host);
+            CHECK_STR(rt->addr.port, ok[i].port);
+            CHECK_INT(rt->fd, -1); /* nothing connected before the first call */
         }
         lambda_runtime_free(rt);
     }
@@ -255,7 +251,6 @@ int main(void)
     RUN(test_path_escape);
     RUN(test_header_safe);
     RUN(test_responses);
-    RUN(test_retryable);
     RUN(test_new_rejects_bad_api);
     RUN(test_new_and_free);
     return check_done();
