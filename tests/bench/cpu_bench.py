@@ -13,13 +13,21 @@ kernel's work, exec and page faults included, costs on this machine).
     figures = measure(impl, work_dir, event_fn)            # instructions
     figures = measure(impl, work_dir, event_fn, native=True)  # CPU nanoseconds
 
-Each figure is a difference of whole-process counts: the process runs (under
-`valgrind --tool=callgrind`, or natively) with k events queued and is stopped
-with SIGTERM once it has sent GET /next number k + 1 and every one of its
-threads sleeps (it is then blocked waiting for an event, so nothing runs
-between that request and the count). k = 0 gives init; k = 1, init + first;
-k = 1 + WARMUP and k = 1 + WARMUP + warm, the warm figure (the first
-invocations after the first still set things up, so they are left out of it).
+Instructions are differences of whole-process counts: the process runs under
+`valgrind --tool=callgrind` with k events queued and is stopped with SIGTERM
+once it has sent GET /next number k + 1 and every one of its threads sleeps
+(it is then blocked waiting for an event, so nothing runs between that
+request and the count). k = 0 gives init; k = 1, init + first; k = 1 + WARMUP
+and k = 1 + WARMUP + warm, the warm figure (the first invocations after the
+first still set things up, so they are left out of it). Callgrind's counts
+are the same in every process, so differences across processes are exact.
+
+CPU time is not: the reference's init varies by more than its first
+invocation costs, so a difference of two processes' totals can come out
+below zero. Natively the phases are read from one process instead: its CPU
+time is sampled at each of the same stops (asleep after GET /next number
+1, 2, 2 + WARMUP and 2 + WARMUP + warm), and the next events are queued only
+after each sample.
 """
 import os
 import signal
@@ -90,34 +98,63 @@ def _cpu_ns(pid):
     return total
 
 
-def instructions(impl, work_dir, events, check=None, log=None, timeout=600.0, function_arn=None, native=False):
-    """Instructions (native: CPU nanoseconds) of one process from exec until it waits for
-    event len(events) + 1. check(result) may raise on a wrong answer."""
+def _stop_at(rt, proc, impl, next_count, timeout):
+    """Waits until proc has sent GET /next number next_count and sleeps."""
+    try:
+        rt.wait_for(lambda r: sum(1 for q in r.requests if q["path"] == NEXT_PATH) >= next_count, timeout)
+    except TimeoutError:
+        raise BenchError("%s: GET /next number %d did not come within %.0f s" % (impl.name, next_count, timeout))
+    _wait_asleep(proc, 60.0)
+
+
+def _check_results(rt, ids, check):
+    for rid in ids:
+        res = rt.wait_result(rid, 1.0)
+        if check:
+            check(res)
+
+
+def instructions(impl, work_dir, events, check=None, log=None, timeout=600.0, function_arn=None):
+    """Instructions of one process under callgrind from exec until it waits for event
+    len(events) + 1. check(result) may raise on a wrong answer."""
     rt = Runtime(function_arn=function_arn).start()
     out = os.path.join(work_dir, "callgrind.%s.%d.out" % (impl.name.split()[0], len(events)))
-    argv = impl.argv if native else ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                                     "--dump-instr=no", "--dump-line=no", "--compress-pos=no"] + impl.argv
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+            "--dump-instr=no", "--dump-line=no", "--compress-pos=no"] + impl.argv
     proc = None
     try:
         ids = [rt.enqueue(e) for e in events]
-        # Natively without the parent-death wrapper of spawn(): its own start would count.
-        start = subprocess.Popen if native else spawn
-        proc = start(argv, env=impl.env_for(rt.address), cwd=impl.cwd, stdin=subprocess.DEVNULL,
+        proc = spawn(argv, env=impl.env_for(rt.address), cwd=impl.cwd, stdin=subprocess.DEVNULL,
                      stdout=log or subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
-        want = len(events) + 1
-        try:
-            rt.wait_for(lambda r: sum(1 for q in r.requests if q["path"] == NEXT_PATH) >= want, timeout)
-        except TimeoutError:
-            raise BenchError("%s: GET /next number %d did not come within %.0f s" % (impl.name, want, timeout))
-        for rid in ids:
-            res = rt.wait_result(rid, 1.0)
-            if check:
-                check(res)
-        _wait_asleep(proc, 60.0)
-        ns = _cpu_ns(proc.pid) if native else None
+        _stop_at(rt, proc, impl, len(events) + 1, timeout)
+        _check_results(rt, ids, check)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout)
-        return ns if native else _totals(out)
+        return _totals(out)
+    finally:
+        if proc is not None and proc.poll() is None:
+            end(proc)
+        rt.stop()
+
+
+def cpu_phases(impl, event_fn, warm=10, check=None, log=None, timeout=600.0, function_arn=None):
+    """CPU nanoseconds of the three phases, sampled at the phase stops of one native
+    process (see the module's notes)."""
+    rt = Runtime(function_arn=function_arn).start()
+    proc = None
+    try:
+        # Without the parent-death wrapper of spawn(): its own start would count.
+        proc = subprocess.Popen(impl.argv, env=impl.env_for(rt.address), cwd=impl.cwd, stdin=subprocess.DEVNULL,
+                                stdout=log or subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
+        samples, sent = [], 0
+        for batch in (0, 1, WARMUP, warm):
+            ids = [rt.enqueue(event_fn()) for _ in range(batch)]
+            sent += batch
+            _stop_at(rt, proc, impl, sent + 1, timeout)
+            _check_results(rt, ids, check)
+            samples.append(_cpu_ns(proc.pid))
+        return {"init": samples[0], "first": samples[1] - samples[0],
+                "warm": (samples[3] - samples[2]) / float(warm)}
     finally:
         if proc is not None and proc.poll() is None:
             end(proc)
@@ -126,14 +163,18 @@ def instructions(impl, work_dir, events, check=None, log=None, timeout=600.0, fu
 
 def measure(impl, work_dir, event_fn, warm=10, check=None, log=None, reset=None, function_arn=None,
             native=False):
-    """{"init", "first", "warm"} instructions (native: CPU ns) of impl, and the raw "runs"
-    {k: count}."""
+    """{"init", "first", "warm"} instructions (native: CPU ns) of impl; for
+    instructions also the raw "runs" {k: count}."""
+    if native:
+        if reset:
+            reset()
+        return dict(cpu_phases(impl, event_fn, warm, check, log, function_arn=function_arn), warm_count=warm)
     runs = {}
     for k in (0, 1, 1 + WARMUP, 1 + WARMUP + warm):
         if reset:
             reset()
         runs[k] = instructions(impl, work_dir, [event_fn() for _ in range(k)], check, log,
-                               function_arn=function_arn, native=native)
+                               function_arn=function_arn)
     return {"init": runs[0], "first": runs[1] - runs[0],
             "warm": (runs[1 + WARMUP + warm] - runs[1 + WARMUP]) / float(warm),
             "runs": runs, "warm_count": warm}
