@@ -339,8 +339,9 @@ def notes(res, paths):
         "Instructions: callgrind counts every instruction the process executes in user space (the kernel's "
         "share, exec and page faults included, is not in them), the same on every run and under any load: "
         "init is exec → the first GET /next, the first invocation the event → the next GET /next, warm the "
-        "mean of %d no-change invocations after two more (cpu_bench.py). CPU time here is measured on the same "
-        "phases run natively (user + system of every thread, /proc/PID/task/*/schedstat; median of %d), so it "
+        "mean of %d no-change invocations after two more (cpu_bench.py). CPU time here is sampled at the same "
+        "phase stops in one native process (user + system of every thread, /proc/PID/task/*/schedstat; median "
+        "of %d processes), so it "
         "holds the kernel's work and moves with the machine's load. At 128 MB Lambda gives a function 128/1769 "
         "of a vCPU (CPU is allotted in proportion to memory, one vCPU at 1,769 MB): a CPU millisecond here "
         "takes about 1769/128 = 13.8 ms there." % (res["counts"]["callgrind_warm"], res["counts"]["cpu_repeats"]),
