@@ -514,6 +514,17 @@ class RawApi:
         self.srv.close()
 
 
+def run_raw(script):
+    """runtime_echo against a RawApi of script until it exits: (api, exit status, log)."""
+    api = RawApi(script)
+    p = Proc(api.address)
+    try:
+        return api, p.wait(60), p.log()
+    finally:
+        p.kill()
+        api.close()
+
+
 def next_answer(rid, body, framing):
     head = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: " + rid.encode() + \
         b"\r\nLambda-Runtime-Deadline-Ms: 4102444800000\r\nContent-Type: application/json\r\n"
@@ -538,7 +549,7 @@ def chunked_interim_and_closed_connections_are_read():
     Connection: close; an idle kept-alive connection the server closed (reconnected
     without a retry: nothing failed)."""
     e1, e2, e3 = b'{"op":"echo","n":1}', b'{"op":"echo","n":2}', b'{"op":"echo","n":3}'
-    api = RawApi([
+    api, status, log = run_raw([
         (next_answer("r1", e1, "chunked"), False),
         (ACCEPTED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1), True),
         (next_answer("r2", e2, "length"), False),
@@ -547,13 +558,7 @@ def chunked_interim_and_closed_connections_are_read():
         (ACCEPTED, False),
         (b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", True),
     ])
-    p = Proc(api.address)
-    try:
-        tap.eq(p.wait(60), 1)
-        log = p.log()
-    finally:
-        p.kill()
-        api.close()
+    tap.eq(status, 1)
     lines = [h.split(b"\r\n", 1)[0] for h, _ in api.requests]
     tap.eq(lines, [b"GET " + NEXT.encode() + b" HTTP/1.1",
                    b"POST " + PREFIX.encode() + b"/invocation/r1/response HTTP/1.1",
@@ -569,14 +574,8 @@ def chunked_interim_and_closed_connections_are_read():
 
 @tap.case
 def malformed_answer_is_not_retried():
-    api = RawApi([(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", True)])
-    p = Proc(api.address)
-    try:
-        tap.eq(p.wait(60), 1)
-        log = p.log()
-    finally:
-        p.kill()
-        api.close()
+    api, status, log = run_raw([(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", True)])
+    tap.eq(status, 1)
     tap.eq(len(api.requests), 1, "attempts")
     tap.ok(re.search(r"\tERROR\t\tRuntime API call GET /runtime/invocation/next failed after 1 attempt\(s\): "
                      r"the answer uses a transfer coding other than chunked", log), log)
