@@ -115,7 +115,8 @@ def unknown_root_is_refused():
     with serving(p) as f:
         e = refused(f, bundle("system-only.crt", SYSTEM_BUNDLE, other["ca"]))
         tap.ok("certificate" in e["message"], e["message"])
-        tap.ok(f.tls_failures >= 1, "the fake saw no failed handshake")
+        # the fake counts the failure in its own thread, maybe after the client has given up
+        tap.eventually(lambda: f.tls_failures >= 1, "the fake seeing the failed handshake")
 
 
 @tap.case
