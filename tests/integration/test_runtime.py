@@ -65,8 +65,12 @@ class Proc:
 
 
 @contextlib.contextmanager
-def running(env=None, args=(), binary=ECHO, **fake_args):
+def running(env=None, args=(), binary=ECHO, setup=None, **fake_args):
+    """The fake and runtime_echo against it. setup(api) runs before the start: a fault or
+    block for the first GET /next must be queued before it arrives, which can be at once."""
     with FakeRuntime(**fake_args) as api:
+        if setup:
+            setup(api)
         p = Proc(api.address, env, args, binary)
         try:
             yield api, p
@@ -276,8 +280,7 @@ def status_400_and_403_are_logged_and_the_loop_goes_on():
 
 @tap.case
 def status_500_on_next_exits_promptly():
-    with running() as (api, p):
-        api.fail_next(500, on="next")
+    with running(setup=lambda api: api.fail_next(500, on="next")) as (api, p):
         tap.eq(p.wait(60), 1)
         tap.eq([(r["method"], r["path"]) for r in api.requests], [("GET", NEXT)])
         tap.ok(re.search(r"\tERROR\t\tRuntime API answered 500 to GET", p.log()), p.log())
@@ -333,8 +336,7 @@ def init_error_answered_500_still_exits_non_zero():
 
 @tap.case
 def blocked_next_has_no_timeout():
-    with running() as (api, p):
-        api.block_next(6)
+    with running(setup=lambda api: api.block_next(6)) as (api, p):
         rid = api.enqueue({"op": "echo"})
         res = api.wait_result(rid, 20)
         tap.eq(res["kind"], "response")
@@ -452,8 +454,7 @@ def api_that_comes_up_late_is_reached():
 
 @tap.case
 def connection_closed_during_next_is_retried():
-    with running() as (api, p):
-        api.close_next(on="next")
+    with running(setup=lambda api: api.close_next(on="next")) as (api, p):
         rid = api.enqueue({"op": "echo"})
         tap.eq(api.wait_result(rid)["kind"], "response")
         tap.eq([r["path"] for r in api.requests[:2]], [NEXT, NEXT])
