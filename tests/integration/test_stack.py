@@ -378,9 +378,10 @@ def failover_staged_on_describes():
         writer = writer_of(client)
         answers.append((served() - base, writer))
     tap.eq(answers[0][1], [stack.AURORA_IDS[0]], "first answer: the old writer")
+    given = [(c["status"], c.get("error_code")) for c in s.rds.calls if c["action"] == "DescribeDBClusters"]
     for n, writer in answers:
         want = [stack.AURORA_IDS[0]] if n <= 2 else [stack.AURORA_IDS[2]]
-        tap.eq(writer, want, "the answer after %d served describes (%r)" % (n, answers))
+        tap.eq(writer, want, "the answer after %d describe answers (%r; the fake's: %r)" % (n, answers, given))
     tap.eq(answers[-1][1], [stack.AURORA_IDS[2]], "after two served describes the writer moved")
     api, dns = fo.wait(60)
     tap.ok(dns - api >= 0.3, "the DNS move follows the API move by at least dns_lead_s")
