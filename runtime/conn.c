@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/digits.h"
 #include "runtime/internal.h"
 
 int rt_addr_parse(const char *api, rt_addr *out)
@@ -34,15 +35,14 @@ int rt_addr_parse(const char *api, rt_addr *out)
             return -1; /* no port, or an IPv6 address without brackets */
         port = host_end + 1;
     }
-    size_t hn = (size_t)(host_end - host), pn = strlen(port);
-    long p = 0;
-    for (size_t i = 0; i < pn; i++)
-        p = port[i] >= '0' && port[i] <= '9' && i < 5 ? p * 10 + (port[i] - '0') : -1;
-    if (hn == 0 || hn >= sizeof out->host || pn == 0 || p < 1 || p > 65535)
+    size_t hn = (size_t)(host_end - host);
+    uint64_t p;
+    if (hn == 0 || hn >= sizeof out->host || rns_parse_digits(port, strlen(port), 5, &p) != 0 || p < 1 ||
+        p > 65535)
         return -1;
     memcpy(out->host, host, hn);
     out->host[hn] = '\0';
-    snprintf(out->port, sizeof out->port, "%ld", p);
+    snprintf(out->port, sizeof out->port, "%u", (unsigned)p);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/digits.h"
 #include "runtime/internal.h"
 
 #define READ_CHUNK 16384
@@ -119,18 +120,14 @@ static size_t content_len(const char *line, size_t len)
 static long parse_status_line(const char *line, size_t len, int *minor)
 {
     len = content_len(line, len);
-    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') || line[8] != ' ')
+    uint64_t status;
+    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+        rns_parse_digits(line + 9, 3, 3, &status) != 0)
         return -1;
-    long status = 0;
-    for (int i = 9; i < 12; i++) {
-        if (line[i] < '0' || line[i] > '9')
-            return -1;
-        status = status * 10 + (line[i] - '0');
-    }
     if (status < 100 || (len > 12 && line[12] != ' '))
         return -1;
     *minor = line[7] - '0';
-    return status;
+    return (long)status;
 }
 
 /* The value of a header line if its name is `name`, trimmed; NULL if not. */
@@ -179,17 +176,10 @@ typedef struct framing {
 /* Content-Length: digits only, and every copy the same. */
 static int parse_length(const char *v, size_t n, framing *f)
 {
-    int64_t len = 0;
-    if (n == 0 || n > 15)
+    uint64_t len;
+    if (rns_parse_digits(v, n, 15, &len) != 0 || (f->length >= 0 && (uint64_t)f->length != len))
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
-        len = len * 10 + (v[i] - '0');
-    }
-    if (f->length >= 0 && f->length != len)
-        return -1;
-    f->length = len;
+    f->length = (int64_t)len;
     return 0;
 }
 

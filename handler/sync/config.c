@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "common/digits.h"
 #include "handler/aws/elbv2.h"
 #include "handler/aws/http.h"
 #include "handler/aws/query.h"
@@ -85,15 +86,8 @@ static char *dup_or_null(const char *s)
 /* Strict decimal integer in [min, max]; no sign, blanks or trailing junk. */
 static int parse_int(const char *s, long min, long max, int *out)
 {
-    if (!s || !*s || strlen(s) > 9)
-        return -1;
-    long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (!isdigit((unsigned char)*p))
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    if (v < min || v > max)
+    uint64_t v;
+    if (!s || rns_parse_digits(s, strlen(s), 9, &v) != 0 || (long)v < min || (long)v > max)
         return -1;
     *out = (int)v;
     return 0;

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/digits.h"
 #include "common/grow.h"
 #include "common/pct.h"
 #include "common/retry.h"
@@ -158,6 +159,25 @@ typedef struct ints {
     size_t count;
 } ints;
 
+static void test_parse_digits(void)
+{
+    uint64_t v = 7;
+    CHECK_INT(rns_parse_digits("0", 1, 1, &v), 0);
+    CHECK_INT(v, 0);
+    CHECK_INT(rns_parse_digits("65535x", 5, 5, &v), 0); /* only s[0..n) is read */
+    CHECK_INT(v, 65535);
+    CHECK_INT(rns_parse_digits("9999999999999999999", 19, 19, &v), 0);
+    CHECK(v == 9999999999999999999ULL);
+    CHECK_INT(rns_parse_digits("00042", 5, 9, &v), 0);
+    CHECK_INT(v, 42);
+    v = 7;
+    const char *bad[] = {"", "123456", "-1", "+1", " 1", "1 ", "1x", "0x1", "\0"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_INT(rns_parse_digits(bad[i], i == 0 ? 0 : (bad[i][0] ? strlen(bad[i]) : 1), 5, &v), -1);
+    CHECK_INT(rns_parse_digits("12345678901234567890", 20, 20, &v), -1); /* could overflow */
+    CHECK_INT(v, 7);                                                     /* untouched on failure */
+}
+
 static void test_grow_list(void)
 {
     ints l = {NULL, 0};
@@ -258,6 +278,7 @@ int main(void)
     RUN(test_buf_limit_and_take);
     RUN(test_buf_read);
     RUN(test_pct);
+    RUN(test_parse_digits);
     RUN(test_grow_list);
     RUN(test_retry_backoff);
     RUN(test_retry_next);
