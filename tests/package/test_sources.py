@@ -38,6 +38,11 @@ deb http://deb.debian.org/debian sid main
 
 
 DEPS = os.path.join(tap.root(), "scripts", "deps.sh")
+# Stands in for apt-get where deps.sh must not install anything: it says it was called.
+REFUSING_APT_GET = """#!/bin/sh
+echo "apt-get was called: $*" >&2
+exit 97
+"""
 # apt-cache showsrc as a mirror that serves curl 7.88.1-10+deb12u99 only; apt-get does nothing.
 FAKE_APT_CACHE = """#!/bin/sh
 printf 'Package: curl\\nVersion: 7.88.1-10+deb12u99\\n\\n'
@@ -149,17 +154,18 @@ def a_package_that_is_not_pinned_is_refused():
 @tap.case
 def deps_as_another_user_prints_the_one_line_to_run():
     # A list naming one package that is surely not installed, and one that is.
-    files = {"deps.txt": "# test list\nbash\nrds-nlb-sync-no-such-package\n"}
+    files = {"deps.txt": "# test list\nbash\nrds-nlb-sync-no-such-package\n", "bin/apt-get": REFUSING_APT_GET}
     code, out, err = run(files, script=DEPS, as_nobody=os.geteuid() == 0,
                          extra_env={"RNS_DEPS_LIST": "{etc}/deps.txt"})
     tap.eq(code, 1, "exit status (%s)" % err.strip())
+    tap.ok("apt-get was called" not in err, "deps.sh ran apt-get as another user: %r" % err)
     tap.ok("apt-get install -y --no-install-recommends rds-nlb-sync-no-such-package\n" in err,
            "the exact line, naming only what is missing: %r" % err)
 
 
 @tap.case
 def deps_is_silent_when_nothing_is_missing():
-    files = {"deps.txt": "bash\ncoreutils\n", "sources.lock": "# nothing pinned\n"}
+    files = {"deps.txt": "bash\ncoreutils\n", "sources.lock": "# nothing pinned\n", "bin/apt-get": REFUSING_APT_GET}
     code, out, err = run(files, script=DEPS, as_nobody=os.geteuid() == 0,
                          extra_env={"RNS_DEPS_LIST": "{etc}/deps.txt"})
     tap.eq((code, out, err), (0, "", ""), "exit status and output")
