@@ -24,7 +24,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import const  # noqa: E402
+import events  # noqa: E402
+import netns  # noqa: E402
 import stack  # noqa: E402
+import stack_dns  # noqa: E402
 
 
 def parse_args():
@@ -156,7 +160,7 @@ class Watcher:
                     items.append((time.monotonic(), "bad", "DNS", "flip failed: %s" % flip.error))
                 else:
                     items.append((flip.time, "dns", "DNS", "%s now answers %s (dnsmasq reloaded)"
-                                  % (stack.DB_ENDPOINT, stack.NEW_PRIMARY)))
+                                  % (const.DB_ENDPOINT, const.NEW_PRIMARY)))
         rds = self.s.rds.calls
         while self.seen_rds < len(rds) and rds[self.seen_rds]["status"] is not None:
             items.append(rds_item(rds[self.seen_rds]))
@@ -206,7 +210,7 @@ def main():
     if not os.access(stack.bootstrap_path(), os.X_OK):
         sys.stderr.write("demo: %s is missing; run `make` first\n" % stack.bootstrap_path())
         return 2
-    stack.enter_namespace()
+    netns.enter_namespace()
     out = Out()
     with stack.LocalStack(healthy_after=1.0, deregistration_delay=2.0) as s:
         first = story(out, s, args)
@@ -216,18 +220,18 @@ def main():
 
 def story(out, s, args):
     problems = []
-    out.title("rds-nlb-sync demo: a Multi-AZ failover of %s" % stack.DB_IDENTIFIER)
+    out.title("rds-nlb-sync demo: a Multi-AZ failover of %s" % const.DB_IDENTIFIER)
     out.line("note", "stack", "private network namespace; dnsmasq on 127.0.0.1:53, fake ELBv2 at %s "
              "(SigV4 checked by botocore), fake Runtime API at %s" % (s.elb.url, s.runtime.address))
-    answer = s.dns.query(stack.DB_ENDPOINT)
-    out.line("dns", "DNS", "%s -> %s (TTL %s s)" % (stack.DB_ENDPOINT, ", ".join(r.data for r in answer.records),
+    answer = s.dns.query(const.DB_ENDPOINT)
+    out.line("dns", "DNS", "%s -> %s (TTL %s s)" % (const.DB_ENDPOINT, ", ".join(r.data for r in answer.records),
                                                      ", ".join(str(r.ttl) for r in answer.records)))
     out.line("elb", "ELBv2", "target group orders-db-tg: %s" % targets_text(s))
 
     out.title("1. Lambda starts the function (./bootstrap, runtime loop)")
     env = s.env(DNS_POLL_MS=args.poll_ms, FAILOVER_WAIT_SECONDS=args.wait_s)
     out.line("note", "config", "DB_ENDPOINT=%s DB_PORT=%d DNS_POLL_MS=%d FAILOVER_WAIT_SECONDS=%d"
-             % (stack.DB_ENDPOINT, stack.DB_PORT, args.poll_ms, args.wait_s))
+             % (const.DB_ENDPOINT, const.DB_PORT, args.poll_ms, args.wait_s))
     spawned = time.monotonic()
     proc = s.start_bootstrap(env=env)
     watcher = Watcher(out, s, proc).start()
@@ -240,13 +244,13 @@ def story(out, s, args):
         timeout_s = args.wait_s + 60  # the template's function timeout for this wait
         deadline_ms = int(time.time() * 1000) + timeout_s * 1000
         sent = time.monotonic()
-        rid = s.runtime.enqueue(stack.rds_event("RDS-EVENT-0049"), deadline_ms=deadline_ms)
-        flip = s.dns.flip_at(args.flip_after, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        rid = s.runtime.enqueue(events.rds_event("RDS-EVENT-0049"), deadline_ms=deadline_ms)
+        flip = s.dns.flip_at(args.flip_after, {const.DB_ENDPOINT: [const.NEW_PRIMARY]})
         watcher.flips.append(flip)
         out.line("rds", "RDS", "RDS-EVENT-0049 \"Multi-AZ instance failover completed\" for %s, through SNS"
-                 % stack.DB_IDENTIFIER, sent)
+                 % const.DB_IDENTIFIER, sent)
         out.line("lambda", "Lambda", "invokes the function (request %s, timeout %d s)" % (rid[:8], timeout_s), sent)
-        out.line("dns", "DNS", "still %s; it will change in %.1f s" % (stack.OLD_PRIMARY, args.flip_after), sent)
+        out.line("dns", "DNS", "still %s; it will change in %.1f s" % (const.OLD_PRIMARY, args.flip_after), sent)
         result = s.runtime.wait_result(rid, timeout=args.flip_after + args.wait_s + 30)
         flip_time = flip.wait(5)
         time.sleep(0.05)
@@ -254,9 +258,9 @@ def story(out, s, args):
 
         body = show_result(out, problems, "3. The function's result", result)
         if body:
-            expect(problems, body.get("registered") == ["%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)],
+            expect(problems, body.get("registered") == ["%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)],
                    "registered %s" % body.get("registered"))
-            expect(problems, body.get("deregistered") == ["%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)],
+            expect(problems, body.get("deregistered") == ["%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)],
                    "deregistered %s" % body.get("deregistered"))
             expect(problems, body.get("dnsChanged") is True and body.get("converged") is True,
                    "dnsChanged %s, converged %s" % (body.get("dnsChanged"), body.get("converged")))
@@ -265,7 +269,7 @@ def story(out, s, args):
         out.line("elb", "ELBv2", "target group a moment later: %s" % targets_text(s))
 
         out.title("4. The safety-net schedule runs later: nothing left to change")
-        res2 = s.lambda_invoke(stack.schedule_event(), timeout=30)
+        res2 = s.lambda_invoke(events.schedule_event(), timeout=30)
         time.sleep(0.05)
         watcher.pump()
         body2 = res2["json"] or {}
@@ -282,7 +286,7 @@ def story(out, s, args):
     signed = all(c["signature_ok"] for c in s.elb.calls)
     expect(problems, signed, "a request failed signature verification")
     expect(problems, len(registers) == 1, "%d RegisterTargets calls" % len(registers))
-    expect(problems, s.registered() == ["%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)],
+    expect(problems, s.registered() == ["%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)],
            "target group ends as %s" % s.registered())
 
     out.title("Summary")
@@ -302,29 +306,29 @@ def story(out, s, args):
     return 1 if problems else 0
 
 
-READER_GROUP_ARN = stack.TARGET_GROUP_ARN.replace("orders-db-tg/5d2c7e41a9b3f086", "orders-db-ro-tg/7a91c3e5b2d4f608")
+READER_GROUP_ARN = const.TARGET_GROUP_ARN.replace("orders-db-tg/5d2c7e41a9b3f086", "orders-db-ro-tg/7a91c3e5b2d4f608")
 
 
 def ip_port(member_id):
-    return "%s:%d" % (stack.AURORA_ADDRESSES[member_id], stack.DB_PORT)
+    return "%s:%d" % (const.AURORA_ADDRESSES[member_id], const.DB_PORT)
 
 
 def aurora_story(out, s, args):
     """The second story: an Aurora failover where the group follows the API before DNS."""
     problems = []
-    old_id, new_id, other_id = stack.AURORA_IDS
+    old_id, new_id, other_id = const.AURORA_IDS
     s.reset(targets=[ip_port(old_id)])
-    s.elb.add_target_group(READER_GROUP_ARN, [], vpc_cidr=stack.VPC_CIDR, port=stack.DB_PORT)
-    out.title("rds-nlb-sync demo, part 2: an Aurora failover of %s, followed through the RDS API" % stack.CLUSTER_ID)
-    answer = s.dns.query(stack.AURORA_CLUSTER)
+    s.elb.add_target_group(READER_GROUP_ARN, [], vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
+    out.title("rds-nlb-sync demo, part 2: an Aurora failover of %s, followed through the RDS API" % const.CLUSTER_ID)
+    answer = s.dns.query(const.AURORA_CLUSTER)
     out.line("dns", "DNS", "cluster endpoint %s -> %s (TTL %d s)" % (
-        stack.AURORA_CLUSTER, " -> ".join(r.data for r in answer.records), stack.DNS_TTL))
+        const.AURORA_CLUSTER, " -> ".join(r.data for r in answer.records), stack_dns.DNS_TTL))
     out.line("rds", "RDS API", "cluster %s: writer %s, readers %s and %s (fake RDS at %s)"
-             % (stack.CLUSTER_ID, old_id, new_id, other_id, s.rds.url))
+             % (const.CLUSTER_ID, old_id, new_id, other_id, s.rds.url))
     out.line("elb", "ELBv2", "writer target group orders-db-tg: %s" % targets_text(s))
 
-    out.title("5. Lambda starts the writer function (DB_CLUSTER_IDENTIFIER=%s, DB_ROLE=writer)" % stack.CLUSTER_ID)
-    env = s.env(DNS_POLL_MS=args.poll_ms, FAILOVER_WAIT_SECONDS=args.wait_s, DB_CLUSTER_IDENTIFIER=stack.CLUSTER_ID,
+    out.title("5. Lambda starts the writer function (DB_CLUSTER_IDENTIFIER=%s, DB_ROLE=writer)" % const.CLUSTER_ID)
+    env = s.env(DNS_POLL_MS=args.poll_ms, FAILOVER_WAIT_SECONDS=args.wait_s, DB_CLUSTER_IDENTIFIER=const.CLUSTER_ID,
                 DB_ENDPOINT=None)
     # counted before the start: the first GET /next can arrive before the next line runs
     before = len(s.runtime.requests)
@@ -336,14 +340,14 @@ def aurora_story(out, s, args):
         s.move_writer(None)
         deadline_ms = int(time.time() * 1000) + (args.wait_s + 60) * 1000
         sent = time.monotonic()
-        rid = s.runtime.enqueue(stack.cluster_event("RDS-EVENT-0073", new_writer=new_id), deadline_ms=deadline_ms)
+        rid = s.runtime.enqueue(events.cluster_event("RDS-EVENT-0073", new_writer=new_id), deadline_ms=deadline_ms)
         fo = s.failover(new_id, api_after_s=args.writer_after, dns_lead_s=args.dns_lead)
         watcher.notes.append((lambda: fo.api_time is not None, lambda: fo.api_time, "rds", "RDS API",
                               lambda: "now reports %s as the writer (IsClusterWriter)" % new_id))
         watcher.notes.append((lambda: fo.dns_time is not None, lambda: fo.dns_time, "dns", "DNS",
-                              lambda: "cluster endpoint now -> %s (dnsmasq restarted)" % stack.AURORA_ENDPOINTS[new_id]))
+                              lambda: "cluster endpoint now -> %s (dnsmasq restarted)" % const.AURORA_ENDPOINTS[new_id]))
         out.line("rds", "RDS", "RDS-EVENT-0073 \"Started cross AZ failover to DB instance: %s\" for %s, through SNS"
-                 % (new_id, stack.CLUSTER_ID), sent)
+                 % (new_id, const.CLUSTER_ID), sent)
         out.line("note", "stage", "RDS will report the new writer in %.1f s; the cluster endpoint's DNS record "
                  "follows %.1f s after that" % (args.writer_after, args.dns_lead), sent)
         result = s.runtime.wait_result(rid, timeout=args.wait_s + 30)
@@ -366,7 +370,7 @@ def aurora_story(out, s, args):
     proc = s.start_bootstrap(env=readers_env)
     watcher = Watcher(out, s, proc).from_now(runtime_requests=before).start()
     try:
-        res = s.lambda_invoke(stack.schedule_event(), timeout=30)
+        res = s.lambda_invoke(events.schedule_event(), timeout=30)
         time.sleep(0.05)
         watcher.pump()
     finally:
@@ -383,7 +387,7 @@ def aurora_story(out, s, args):
     expect(problems, readers == want_readers, "reader group holds %s, want %s" % (readers, want_readers))
 
     registers = [c for c in s.elb.calls_for("RegisterTargets")
-                 if c["params"].get("Targets.member.1.Id") == stack.AURORA_ADDRESSES[new_id]]
+                 if c["params"].get("Targets.member.1.Id") == const.AURORA_ADDRESSES[new_id]]
     signed = all(c["signature_ok"] for c in s.elb.calls + s.rds.calls)
     expect(problems, signed, "a request failed signature verification")
     expect(problems, len(registers) == 1, "%d RegisterTargets calls for the new writer" % len(registers))

@@ -43,6 +43,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "lib")]
 
+import const  # noqa: E402
+import events  # noqa: E402
+import netns  # noqa: E402
 import stack  # noqa: E402
 
 FULL = dict(starts=21, warm=200, block=20, reactions=5, flip_after=2.0, sigv4_seconds=2.0,
@@ -50,8 +53,8 @@ FULL = dict(starts=21, warm=200, block=20, reactions=5, flip_after=2.0, sigv4_se
 QUICK = dict(starts=3, warm=20, block=10, reactions=1, flip_after=1.0, sigv4_seconds=0.3,
              runtime_starts=3, runtime_invocations=300, callgrind_warm=2, cpu_repeats=1)
 SETTLE_S = 1.0  # how long after the flip the reference is watched for a late RegisterTargets
-OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
-NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
+OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
+NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
 
 
 def parse_args():
@@ -155,8 +158,8 @@ def implementations(s, paths):
     bundle = ca_bundle(s)
     # JSON logs, as a function with Lambda's JSON log format gets them.
     ours_env = library_path(s.lambda_env(AWS_CA_BUNDLE=bundle, AWS_LAMBDA_LOG_FORMAT="JSON"))
-    ref_env = library_path(s.lambda_env(s.env(Cluster_EndPoint=stack.DB_ENDPOINT, NLB_TG_ARN=s.target_group_arn,
-                                              RDS_Port=stack.DB_PORT, PYTHONDONTWRITEBYTECODE=1,
+    ref_env = library_path(s.lambda_env(s.env(Cluster_EndPoint=const.DB_ENDPOINT, NLB_TG_ARN=s.target_group_arn,
+                                              RDS_Port=const.DB_PORT, PYTHONDONTWRITEBYTECODE=1,
                                               AWS_CA_BUNDLE=bundle),
                                         _HANDLER="handler.lambda_handler"))
     return {"ours": Impl("rds-nlb-sync", [paths.pkg], ours_env, s.task_root),
@@ -204,14 +207,14 @@ def _no_change(s, name, res):
 
 def measure_cold(s, paths, impls, starts):
     from bench_procs import Runtime, cold_invoke
-    rt = Runtime(function_arn=stack.FUNCTION_ARN).start()
+    rt = Runtime(function_arn=const.FUNCTION_ARN).start()
     out = {"ours": [], "ref": []}
     try:
         with paths.log("cold") as log:
             for _ in range(starts):
                 for k in out:
                     s.reset()
-                    r = cold_invoke(paths.launcher, impls[k], rt, stack.schedule_event(), log)
+                    r = cold_invoke(paths.launcher, impls[k], rt, events.schedule_event(), log)
                     _no_change(s, k, r["result"])
                     out[k].append(r)
     finally:
@@ -234,18 +237,18 @@ def measure_warm(s, fns, count, block):
     s.reset()
     for k, fn in fns.items():  # the first invocation of a fresh process is not warm
         for _ in range(3):
-            res, _ = fn.invoke(stack.schedule_event())
+            res, _ = fn.invoke(events.schedule_event())
             _no_change(s, k, res)
     while any(len(v) < count for v in warm.values()):
         for k, fn in fns.items():
             n = min(block, count - len(warm[k]))
             if n <= 0:
                 continue
-            s.elb.reset_calls()
+            s.clear_calls(s.elb)
             timer.take(0)
             before, cpu0 = s.elb.connections_opened, fn.cpu_seconds()
             for _ in range(n):
-                res, ms = fn.invoke(stack.schedule_event())
+                res, ms = fn.invoke(events.schedule_event())
                 _no_change(s, k, res)
                 warm[k].append(ms)
             cpu[k] += fn.cpu_seconds() - cpu0
@@ -263,12 +266,12 @@ def reaction_once(s, name, fn, flip_after):
     flip_after: seconds from the event to the flip."""
     from bench_procs import BenchError
     s.reset()
-    flip = s.dns.flip_at(flip_after, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
-    res, took = fn.invoke(stack.rds_event("RDS-EVENT-0049"), timeout=flip_after + 60)
+    flip = s.dns.flip_at(flip_after, {const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+    res, took = fn.invoke(events.rds_event("RDS-EVENT-0049"), timeout=flip_after + 60)
     flipped = flip.wait(flip_after + 30)
     time.sleep(max(0.0, flipped + SETTLE_S - time.monotonic()))
     regs = [c for c in s.elb.calls_for("RegisterTargets")
-            if c["params"].get("Targets.member.1.Id") == stack.NEW_PRIMARY and c["status"] == 200]
+            if c["params"].get("Targets.member.1.Id") == const.NEW_PRIMARY and c["status"] == 200]
     if name == "ours":
         j = res["json"] or {}
         if res["kind"] != "response" or not j.get("dnsChanged") or j.get("registered") != [NEW] or not regs:
@@ -289,8 +292,8 @@ def measure_instructions(s, paths, impls, n, quick):
         say("instructions (callgrind) and CPU time: %s, %d warm invocations" % (impls[k].name, n["callgrind_warm"]))
         with paths.log("callgrind-" + k) as log:
             run = lambda native: cpu_bench.measure(
-                impls[k], paths.logs, stack.schedule_event, warm=n["callgrind_warm"],
-                check=lambda res: _no_change(s, k, res), log=log, reset=s.reset, function_arn=stack.FUNCTION_ARN,
+                impls[k], paths.logs, events.schedule_event, warm=n["callgrind_warm"],
+                check=lambda res: _no_change(s, k, res), log=log, reset=s.reset, function_arn=const.FUNCTION_ARN,
                 native=native)
             out[k] = run(False)
             out[k]["cpu_ns"] = cpu_bench.median_phases([run(True) for _ in range(n["cpu_repeats"])])
@@ -406,7 +409,7 @@ def missed_notes(res, table=None):
 
 
 def main():
-    stack.enter_namespace()
+    netns.enter_namespace()
     args, n = parse_args()
     import bench_report
     import botocore
@@ -432,7 +435,7 @@ def main():
         try:
             with paths.log("warm-ours") as lo, paths.log("warm-ref") as lr, paths.log("warm-echo") as le:
                 for k, log in (("ours", lo), ("ref", lr), ("echo", le)):
-                    fns[k] = Function(impls[k], Runtime(function_arn=stack.FUNCTION_ARN).start(), log)
+                    fns[k] = Function(impls[k], Runtime(function_arn=const.FUNCTION_ARN).start(), log)
                 res["warm"], res["connections"], res["warm_per_invocation"] = \
                     measure_warm(s, fns, n["warm"], n["block"])
                 res["rss_kib"] = {k: fn.peak_rss_kib() for k, fn in fns.items()}

@@ -22,18 +22,21 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "lib")]
 
+import const  # noqa: E402
+import events  # noqa: E402
+import netns  # noqa: E402
 import stack  # noqa: E402
 
 POLL_MS = 100
 LEAD_S = 4.0
 FIRST_MOVE_S = 0.5  # after the event: the first discovery pass has named the old writer by then
-OLD_ID, NEW_ID = stack.AURORA_IDS[:2]
-OLD = "%s:%d" % (stack.AURORA_ADDRESSES[OLD_ID], stack.DB_PORT)
-NEW = "%s:%d" % (stack.AURORA_ADDRESSES[NEW_ID], stack.DB_PORT)
+OLD_ID, NEW_ID = const.AURORA_IDS[:2]
+OLD = "%s:%d" % (const.AURORA_ADDRESSES[OLD_ID], const.DB_PORT)
+NEW = "%s:%d" % (const.AURORA_ADDRESSES[NEW_ID], const.DB_PORT)
 
 
 def cluster_env(env):
-    out = dict(env, DB_CLUSTER_IDENTIFIER=stack.CLUSTER_ID, DNS_POLL_MS=str(POLL_MS), FAILOVER_WAIT_SECONDS="20")
+    out = dict(env, DB_CLUSTER_IDENTIFIER=const.CLUSTER_ID, DNS_POLL_MS=str(POLL_MS), FAILOVER_WAIT_SECONDS="20")
     out.pop("DB_ENDPOINT", None)
     return out
 
@@ -52,11 +55,11 @@ def run_once(s, fn, api_after_s, lead_s):
     s.reset(targets=[OLD])
     fo = s.failover(NEW_ID, api_after_s=api_after_s, dns_lead_s=lead_s)
     cpu0 = cpu_ns(fn.proc)
-    res, took = fn.invoke(stack.cluster_event("RDS-EVENT-0071", new_writer=NEW_ID), timeout=60)
+    res, took = fn.invoke(events.cluster_event("RDS-EVENT-0071", new_writer=NEW_ID), timeout=60)
     cpu = (cpu_ns(fn.proc) - cpu0) / 1e9
     api, dns = fo.wait(api_after_s + lead_s + 30)
     regs = [c for c in s.elb.calls_for("RegisterTargets")
-            if c["params"].get("Targets.member.1.Id") == stack.AURORA_ADDRESSES[NEW_ID] and c["status"] == 200]
+            if c["params"].get("Targets.member.1.Id") == const.AURORA_ADDRESSES[NEW_ID] and c["status"] == 200]
     j = res["json"] or {}
     if res["kind"] != "response" or j.get("registered") != [NEW] or j.get("discovery") != "rds" or not regs:
         raise BenchError("cluster mode did not follow the new writer: %s" % res["body"][:400])
@@ -68,10 +71,10 @@ def run_once(s, fn, api_after_s, lead_s):
 def measure(s, impl, runs, log, lead_s=LEAD_S):
     from bench_procs import Function, Impl, Runtime
     ours = Impl(impl.name, impl.argv, cluster_env(impl.env), impl.cwd)
-    fn = Function(ours, Runtime(function_arn=stack.FUNCTION_ARN).start(), log)
+    fn = Function(ours, Runtime(function_arn=const.FUNCTION_ARN).start(), log)
     try:
         s.reset(targets=[OLD])
-        fn.invoke(stack.schedule_event(), timeout=60)  # warm: connections open
+        fn.invoke(events.schedule_event(), timeout=60)  # warm: connections open
         out = [run_once(s, fn, FIRST_MOVE_S + POLL_MS / 1000.0 * (i + 0.5) / runs, lead_s) for i in range(runs)]
     finally:
         fn.stop()
@@ -98,7 +101,7 @@ def main():
     args = ap.parse_args()
     if args.build:
         os.environ["RNS_BUILD"] = os.path.abspath(args.build)
-    stack.enter_namespace()
+    netns.enter_namespace()
     from bench_procs import Impl
     with stack.LocalStack() as s, open(os.devnull, "wb") as log:
         impl = Impl("./bootstrap", [stack.bootstrap_path()], s.lambda_env(), s.task_root)

@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 
+import const
+import netns
 import stack
 import tap
 
@@ -15,7 +17,7 @@ DEMO = os.path.join(tap.root(), "tests", "demo.py")
 def run_demo(*args):
     if not os.access(stack.bootstrap_path(), os.X_OK):
         tap.skip("%s not built" % stack.bootstrap_path())
-    env = {k: v for k, v in os.environ.items() if k != stack.NS_VAR}  # the demo enters its own namespace
+    env = {k: v for k, v in os.environ.items() if k != netns.NS_VAR}  # the demo enters its own namespace
     r = subprocess.run(["/usr/bin/python3", DEMO, "--build", stack.build_dir()] + list(args), env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
@@ -28,9 +30,9 @@ def demo_tells_the_failover():
     steps = [l for l in out.splitlines() if re.match(r"^\d\. ", l)]
     tap.eq(len(steps), 8, "story steps: %s" % steps)
     out, aurora = out.split("part 2: an Aurora failover", 1)
-    order = [out.index(s) for s in ("RDS-EVENT-0049", "now answers %s" % stack.NEW_PRIMARY,
-                                    "RegisterTargets %s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT),
-                                    "DeregisterTargets %s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT))]
+    order = [out.index(s) for s in ("RDS-EVENT-0049", "now answers %s" % const.NEW_PRIMARY,
+                                    "RegisterTargets %s:%d" % (const.NEW_PRIMARY, const.DB_PORT),
+                                    "DeregisterTargets %s:%d" % (const.OLD_PRIMARY, const.DB_PORT))]
     tap.eq(order, sorted(order), "event, DNS flip, register, deregister in that order")
     lag = re.search(r"the target group followed (\d+) ms later", out)
     tap.ok(lag, "no lag summary line")
@@ -38,11 +40,11 @@ def demo_tells_the_failover():
     tap.ok('"dnsChanged": true' in out, "result JSON shown")
     tap.ok("FAILED" not in out and "BAD SIGNATURE" not in out, out[-2000:])
     tap.ok("\033[" not in out, "colour codes in output that is not a terminal")
-    new, old = "%s:%d" % (stack.AURORA_ADDRESS_2, stack.DB_PORT), "%s:%d" % (stack.AURORA_ADDRESS_1, stack.DB_PORT)
+    new, old = "%s:%d" % (const.AURORA_ADDRESS_2, const.DB_PORT), "%s:%d" % (const.AURORA_ADDRESS_1, const.DB_PORT)
     order = [aurora.index(s) for s in ("RDS-EVENT-0073", "writer none (failing-over)",
                                        "now reports aurora-orders-instance-2 as the writer",
                                        "RegisterTargets %s" % new, "DeregisterTargets %s" % old,
-                                       "cluster endpoint now -> %s" % stack.AURORA_INSTANCE_2)]
+                                       "cluster endpoint now -> %s" % const.AURORA_INSTANCE_2)]
     tap.eq(order, sorted(order), "event, no writer, new writer in the API, register, deregister, DNS in that order")
     ahead = re.search(r"the writer group followed (\d+) ms later \(RegisterTargets\), (\d+\.\d+) s before the "
                       r"cluster endpoint's DNS record changed", aurora)

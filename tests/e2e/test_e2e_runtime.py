@@ -9,16 +9,20 @@ import os
 import sys
 import time
 
+import const
+import events
+import netns
 import stack
+import stack_dns
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 
-OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
-NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
+OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
+NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
 POLL_MS = 200
-SECRETS = (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN, stack.CFN_SIGNATURE)
+SECRETS = (const.SECRET_ACCESS_KEY, const.SESSION_TOKEN, const.CFN_SIGNATURE)
 
 S = None
 
@@ -83,11 +87,11 @@ def failover_event_before_dns_flip():
     s = stack_()
     s.reset()
     with Function(s) as fn:
-        flip = s.dns.flip_at(1.0, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        flip = s.dns.flip_at(1.0, {const.DB_ENDPOINT: [const.NEW_PRIMARY]})
         mark = s.dns.log_mark()
-        body = response(fn.invoke(stack.rds_event("RDS-EVENT-0049")))
+        body = response(fn.invoke(events.rds_event("RDS-EVENT-0049")))
         flipped = flip.wait(60)
-    tap.eq((body["trigger"], body["eventId"], body["sourceId"]), ("rds-event", "RDS-EVENT-0049", stack.DB_IDENTIFIER))
+    tap.eq((body["trigger"], body["eventId"], body["sourceId"]), ("rds-event", "RDS-EVENT-0049", const.DB_IDENTIFIER))
     tap.eq((body["registered"], body["deregistered"], body["dnsChanged"], body["converged"]),
            ([NEW], [OLD], True, True))
     tap.eq(actions(s), ["DescribeTargetHealth", "RegisterTargets", "DeregisterTargets"])
@@ -99,7 +103,7 @@ def failover_event_before_dns_flip():
     # After the flip, at the first poll that saw it (no poll after that answer); how soon is make
     # bench's measure, not a bound here.
     tap.ok(register >= flip.began, "registered %.3f s before the flip began" % (flip.began - register))
-    tap.eq(stack.queries_after_answer(s.dns.log(since=mark), stack.DB_ENDPOINT, stack.NEW_PRIMARY), 0,
+    tap.eq(stack_dns.queries_after_answer(s.dns.log(since=mark), const.DB_ENDPOINT, const.NEW_PRIMARY), 0,
            "polls after the first new answer")
     tap.ok(register < deregister, "registered before deregistering")
     tap.eq(s.registered(), [NEW], "target group afterwards")
@@ -109,13 +113,13 @@ def failover_event_before_dns_flip():
 @tap.case
 def aurora_cluster_failover_follows_the_cname():
     s = stack_()
-    first, second = "%s:%d" % (stack.AURORA_ADDRESS_1, stack.DB_PORT), "%s:%d" % (stack.AURORA_ADDRESS_2, stack.DB_PORT)
+    first, second = "%s:%d" % (const.AURORA_ADDRESS_1, const.DB_PORT), "%s:%d" % (const.AURORA_ADDRESS_2, const.DB_PORT)
     s.reset(targets=[first])
-    with Function(s, DB_ENDPOINT=stack.AURORA_CLUSTER) as fn:
-        flip = s.dns.flip_at(0.8, {}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2})
-        body = response(fn.invoke(stack.rds_event("RDS-EVENT-0071", source_id="aurora-orders", via="eventbridge")))
+    with Function(s, DB_ENDPOINT=const.AURORA_CLUSTER) as fn:
+        flip = s.dns.flip_at(0.8, {}, cnames={const.AURORA_CLUSTER: const.AURORA_INSTANCE_2})
+        body = response(fn.invoke(events.rds_event("RDS-EVENT-0071", source_id="aurora-orders", via="eventbridge")))
         flip.wait(60)
-    tap.eq((body["trigger"], body["sourceId"], body["resolved"]), ("rds-event", "aurora-orders", [stack.AURORA_ADDRESS_2]))
+    tap.eq((body["trigger"], body["sourceId"], body["resolved"]), ("rds-event", "aurora-orders", [const.AURORA_ADDRESS_2]))
     tap.eq((body["registered"], body["deregistered"], body["dnsChanged"]), ([second], [first], True))
     tap.eq(s.registered(), [second])
 
@@ -123,10 +127,10 @@ def aurora_cluster_failover_follows_the_cname():
 @tap.case
 def scheduled_event_reconciles_once():
     s = stack_()
-    s.reset(records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     with Function(s) as fn:
         t0 = time.monotonic()
-        body = response(fn.invoke(stack.schedule_event()))
+        body = response(fn.invoke(events.schedule_event()))
         took = time.monotonic() - t0
     tap.eq((body["trigger"], body["eventId"], body["registered"], body["deregistered"], body["waitedMs"]),
            ("schedule", None, [NEW], [OLD], 0))
@@ -140,7 +144,7 @@ def scheduled_event_reconciles_once():
 @tap.case
 def console_test_and_dry_run():
     s = stack_()
-    s.reset(records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     with Function(s) as fn:
         dry = response(fn.invoke({"dryRun": True}))
         tap.eq(actions(s), ["DescribeTargetHealth"], "a dry run only reads")
@@ -154,14 +158,14 @@ def console_test_and_dry_run():
 @tap.case
 def cloudformation_create_then_delete():
     s = stack_()
-    s.reset(records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     with Function(s) as fn:
-        create = stack.cloudformation_event("Create", s.cfn.url())
+        create = events.cloudformation_event("Create", s.cfn.url())
         body = response(fn.invoke(create))
         put = s.cfn.wait(1)[0]
         tap.eq(actions(s), ["DescribeTargetHealth", "RegisterTargets", "DeregisterTargets"], "Create reconciles")
-        s.elb.reset_calls()
-        delete = stack.cloudformation_event("Delete", s.cfn.url(), physical_id=put["json"]["PhysicalResourceId"])
+        s.clear_calls(s.elb)
+        delete = events.cloudformation_event("Delete", s.cfn.url(), physical_id=put["json"]["PhysicalResourceId"])
         body2 = response(fn.invoke(delete))
         put2 = s.cfn.wait(2)[1]
     tap.eq((body["trigger"], body["cloudformationStatus"], body["registered"]), ("cloudformation", "SUCCESS", [NEW]))
@@ -183,7 +187,7 @@ def cloudformation_failure_is_reported_and_the_invocation_succeeds():
     s.reset()
     s.elb.inject("tg_not_found", count=None)
     with Function(s) as fn:
-        body = response(fn.invoke(stack.cloudformation_event("Create", s.cfn.url())))
+        body = response(fn.invoke(events.cloudformation_event("Create", s.cfn.url())))
         put = s.cfn.wait(1)[0]
     tap.eq((body["cloudformationStatus"], body["error"]["errorType"]), ("FAILED", "ElbApiError"))
     tap.eq(put["json"]["Status"], "FAILED")
@@ -196,8 +200,8 @@ def cloudformation_response_undeliverable_fails_the_invocation():
     s.reset()
     s.cfn.fail_next(403, count=10)
     with Function(s) as fn:
-        msg = error(fn.invoke(stack.cloudformation_event("Create", s.cfn.url())), "CloudFormationResponseError")
-    tap.ok(stack.CFN_SIGNATURE not in msg, "the presigned URL's signature is in the error message")
+        msg = error(fn.invoke(events.cloudformation_event("Create", s.cfn.url())), "CloudFormationResponseError")
+    tap.ok(const.CFN_SIGNATURE not in msg, "the presigned URL's signature is in the error message")
     tap.ok("403" in msg, "message names the status: %s" % msg)
 
 
@@ -248,12 +252,12 @@ def invalid_event_then_the_loop_goes_on():
 def unresolvable_endpoint_deregisters_nothing():
     s = stack_()
     s.reset()
-    s.dns.nxdomain(stack.DB_ENDPOINT)
+    s.dns.nxdomain(const.DB_ENDPOINT)
     with Function(s) as fn:
-        msg = error(fn.invoke(stack.schedule_event()), "ResolveError")
+        msg = error(fn.invoke(events.schedule_event()), "ResolveError")
         s.dns.refuse()
-        error(fn.invoke(stack.schedule_event()), "ResolveError")
-    tap.ok(stack.DB_ENDPOINT in msg, "message names the endpoint: %s" % msg)
+        error(fn.invoke(events.schedule_event()), "ResolveError")
+    tap.ok(const.DB_ENDPOINT in msg, "message names the endpoint: %s" % msg)
     tap.ok("RegisterTargets" not in actions(s) and "DeregisterTargets" not in actions(s), "changed: %s" % actions(s))
     tap.eq(s.registered(), [OLD])
 
@@ -265,7 +269,7 @@ def deadline_caps_the_failover_wait():
     with Function(s, FAILOVER_WAIT_SECONDS=60) as fn:
         deadline_ms = int(time.time() * 1000) + 4000
         t0 = time.monotonic()
-        res = fn.invoke(stack.rds_event("RDS-EVENT-0049"), deadline_ms=deadline_ms, timeout=30)
+        res = fn.invoke(events.rds_event("RDS-EVENT-0049"), deadline_ms=deadline_ms, timeout=30)
         took = time.monotonic() - t0
         err = fn.proc.wait_output("DNS wait over without a change", timeout=60, stream="stderr")
     body = response(res)
@@ -287,7 +291,7 @@ def connections_are_reused_across_invocations():
     runtime_before, elb_before = s.runtime.connections, s.elb.connections_opened
     with Function(s) as fn:
         for _ in range(4):
-            response(fn.invoke(stack.schedule_event()))
+            response(fn.invoke(events.schedule_event()))
         runtime_used = s.runtime.connections - runtime_before
         elb_used = s.elb.connections_opened - elb_before
     tap.eq((runtime_used, elb_used), (1, 1), "Runtime API and ELBv2 connections opened for 4 invocations")
@@ -297,7 +301,7 @@ def connections_are_reused_across_invocations():
 @tap.case
 def json_logs_carry_level_and_request_id():
     s = stack_()
-    s.reset(records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     with Function(s, AWS_LAMBDA_LOG_FORMAT="JSON") as fn:
         res = fn.invoke({})
         response(res)

@@ -1,19 +1,19 @@
 """Helpers shared by the handler's suites (tests/integration/test_handler_*.py).
 
-Each suite enters the private namespace (stack.enter_namespace()), starts one LocalStack, and resets
+Each suite runs in the private namespace (netns.py), starts one LocalStack, and resets
 the target group and DNS before each case with reset(). Assertions here check the contract's
 invariants that hold for every run: no secret in any log line, stdout is exactly one JSON document.
 """
 import json
 import os
 
-import stack
+import const
 import tap
 
-OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
-NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
+OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
+NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
 OUR_EVENTS = os.path.join(tap.root(), "tests", "fixtures", "events")
-SECRETS = (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN)
+SECRETS = (const.SECRET_ACCESS_KEY, const.SESSION_TOKEN)
 
 
 def our_event(name):
@@ -29,15 +29,15 @@ def shared_event(name):
         return f.read()
 
 
-def reset(s, targets=(OLD,), records=None, cnames=None, arn=None, vpc=stack.VPC_CIDR, **group):
+def reset(s, targets=(OLD,), records=None, cnames=None, arn=None, vpc=const.VPC_CIDR, **group):
     """The default target group holding `targets`, DNS serving `records` (default: the endpoint on
     the old primary), no faults, no recorded calls."""
     s.dns.serve()
-    s.dns.set_records(records if records is not None else dict(stack.DEFAULT_RECORDS),
-                      cnames if cnames is not None else dict(stack.DEFAULT_CNAMES), replace=True)
+    s.dns.set_records(records if records is not None else dict(const.DEFAULT_RECORDS),
+                      cnames if cnames is not None else dict(const.DEFAULT_CNAMES), replace=True)
     s.elb.clear_faults()
-    s.elb.add_target_group(arn or s.target_group_arn, list(targets), vpc_cidr=vpc, port=stack.DB_PORT, **group)
-    s.elb.reset_calls()
+    s.elb.add_target_group(arn or s.target_group_arn, list(targets), vpc_cidr=vpc, port=const.DB_PORT, **group)
+    s.clear_calls(s.elb)  # its recorded signatures go to the stack's secret scan first
 
 
 def actions(s):

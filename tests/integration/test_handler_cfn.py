@@ -1,66 +1,32 @@
 """CloudFormation custom resource requests end to end: the real ./bootstrap answers every request
-with a PUT to its ResponseURL (here a small recording HTTP server standing in for the presigned S3
-URL), on success and on failure; Delete changes nothing; only an undeliverable answer fails the
+with a PUT to its ResponseURL (here the CloudFormation receiver of fake_cfn.py standing in for the
+presigned S3 URL), on success and on failure; Delete changes nothing; only an undeliverable answer fails the
 invocation (CloudFormationResponseError). The URL is a credential: it never reaches a log line.
 """
-import http.server
 import json
-import threading
 
+import const
+import fake_cfn
+import netns
 import stack
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 from handler_common import NEW, OLD, actions, check_clean, failed, ok, our_event, reset  # noqa: E402
 
-SIGNATURE = "X-Amz-Signature=5ecre7a11ce0fcfnresponseurl0000"
-
-
-class ResponseServer:
-    """Records PUTs; answers with the statuses queued in .answers (then 200)."""
-
-    def __init__(self):
-        self.puts, self.answers = [], []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_PUT(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.puts.append({"path": self.path, "headers": self.headers, "body": body})
-                status = outer.answers.pop(0) if outer.answers else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self):
-        return "http://127.0.0.1:%d/cloudformation-custom-resource-response/arn%%3Aaws%%3A?%s" % (self.port, SIGNATURE)
-
-    def reset(self):
-        self.puts, self.answers = [], []
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+SIGNATURE = "X-Amz-Signature=" + const.CFN_SIGNATURE
+RESPONSE_PATH = "/cloudformation-custom-resource-response/arn%3Aaws%3A"
 
 
 S = stack.LocalStack().start()
-R = ResponseServer()
+R = S.cfn  # the CloudFormation receiver (fake_cfn.py)
 TG_NAME = "orders-db-tg"
 
 
 def request(kind, physical=None, url=None):
     e = json.loads(our_event("cloudformation-%s.json" % kind.lower()))
-    e["ResponseURL"] = url or R.url()
+    e["ResponseURL"] = url or R.url(RESPONSE_PATH)
     if physical is not None:
         e["PhysicalResourceId"] = physical
     return e
@@ -69,16 +35,16 @@ def request(kind, physical=None, url=None):
 def run(event, **env):
     R.reset()
     r = S.invoke(event, env=S.env(**env))
-    check_clean(r, extra_secrets=(SIGNATURE, "5ecre7a11ce0fcfnresponseurl", "cloudformation-custom-resource-response"))
+    check_clean(r, extra_secrets=(SIGNATURE, const.CFN_SIGNATURE, "cloudformation-custom-resource-response"))
     return r
 
 
 def the_put():
-    tap.eq(len(R.puts), 1, "one PUT")
-    put = R.puts[0]
+    tap.eq(len(R.responses), 1, "one PUT")
+    put = R.responses[0]
     tap.ok(SIGNATURE in put["path"], "PUT to the ResponseURL itself")
-    tap.ok("Content-Type" in put["headers"] and put["headers"]["Content-Type"] == "",
-           "empty Content-Type, as the presigned URL expects: %r" % put["headers"].get("Content-Type"))
+    tap.ok("content-type" in put["headers"] and put["headers"]["content-type"] == "",
+           "empty Content-Type, as the presigned URL expects: %r" % put["headers"].get("content-type"))
     return json.loads(put["body"])
 
 
@@ -106,7 +72,7 @@ def create_registers_and_answers_success():
 
 @tap.case
 def update_keeps_the_physical_id():
-    reset(S, records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     req = request("Update", physical="my-existing-id")
     res = ok(run(req))
     tap.eq((res["cloudformationStatus"], res["registered"], res["deregistered"]), ("SUCCESS", [NEW], [OLD]))
@@ -115,7 +81,7 @@ def update_keeps_the_physical_id():
 
 @tap.case
 def delete_changes_nothing():
-    reset(S, records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     req = request("Delete", physical="rds-nlb-sync-" + TG_NAME)
     res = ok(run(req))
     tap.eq(res["cloudformationStatus"], "SUCCESS")
@@ -127,7 +93,7 @@ def delete_changes_nothing():
 @tap.case
 def delete_even_when_dns_is_gone():
     reset(S)
-    S.dns.nxdomain(stack.DB_ENDPOINT)
+    S.dns.nxdomain(const.DB_ENDPOINT)
     res = ok(run(request("Delete", physical="p-1")))
     tap.eq(res["cloudformationStatus"], "SUCCESS")
     tap.eq(the_put()["Status"], "SUCCESS")
@@ -136,7 +102,7 @@ def delete_even_when_dns_is_gone():
 @tap.case
 def create_failure_answers_failed():
     reset(S)
-    S.dns.nxdomain(stack.DB_ENDPOINT)
+    S.dns.nxdomain(const.DB_ENDPOINT)
     req = request("Create")
     res = ok(run(req))
     tap.eq(res["cloudformationStatus"], "FAILED")
@@ -150,7 +116,7 @@ def create_failure_answers_failed():
 
 @tap.case
 def register_failure_answers_failed_and_deregisters_nothing():
-    reset(S, records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     S.elb.inject("access_denied", action="RegisterTargets")
     res = ok(run(request("Update", physical="p-2")))
     tap.eq((res["cloudformationStatus"], res["error"]["errorType"]), ("FAILED", "ElbApiError"))
@@ -185,23 +151,24 @@ def dry_run_create():
 def put_retried_after_server_errors():
     reset(S)
     R.reset()
-    R.answers = [503, 500]
+    R.fail_next(503)
+    R.fail_next(500)
     r = S.invoke(request("Create"))
     res = ok(r)
     tap.eq(res["cloudformationStatus"], "SUCCESS")
-    tap.eq(len(R.puts), 3, "two retries")
-    tap.eq(len({p["body"] for p in R.puts}), 1, "the same document each time")
+    tap.eq(len(R.responses), 3, "two retries")
+    tap.eq(len({p["body"] for p in R.responses}), 1, "the same document each time")
 
 
 @tap.case
 def undeliverable_put_fails_the_invocation():
     reset(S)
     R.reset()
-    R.answers = [403] * 5
+    R.fail_next(403, 5)
     r = S.invoke(request("Create"))
     msg = failed(r, "CloudFormationResponseError")
     tap.eq(msg, "could not deliver the CloudFormation response to 127.0.0.1:%d: HTTP 403 (1 attempt)" % R.port)
-    tap.eq(len(R.puts), 1, "a 4xx is not retried")
+    tap.eq(len(R.responses), 1, "a 4xx is not retried")
     for secret in (SIGNATURE, "cloudformation-custom-resource-response"):
         tap.ok(secret not in r.stderr and secret not in r.stdout, "the URL is not shown")
 
@@ -209,9 +176,9 @@ def undeliverable_put_fails_the_invocation():
 @tap.case
 def unreachable_response_url():
     reset(S)
-    closed = ResponseServer()
-    url = closed.url()
-    closed.close()
+    closed = fake_cfn.CfnReceiver()
+    url = closed.url(RESPONSE_PATH)
+    closed.stop()
     r = S.invoke(request("Delete", physical="p", url=url))
     msg = failed(r, "CloudFormationResponseError")
     tap.ok(msg.startswith("could not deliver the CloudFormation response to 127.0.0.1:"), msg)
@@ -222,5 +189,4 @@ def unreachable_response_url():
 try:
     tap.main()
 finally:
-    R.close()
     S.close()

@@ -10,27 +10,31 @@ answers and of dnsmasq serving a change), never from timers.
 """
 import re
 
+import const
+import events
+import netns
 import stack
+import stack_dns
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 from handler_common import OLD, failed, ok, reset  # noqa: E402
 from secret_scan import SecretScan  # noqa: E402
 
 S = stack.LocalStack().start()
-ID1, ID2, ID3 = stack.AURORA_IDS
-A1, A2, A3 = (stack.AURORA_ADDRESSES[i] for i in stack.AURORA_IDS)
-T1, T2, T3 = ("%s:%d" % (a, stack.DB_PORT) for a in (A1, A2, A3))
+ID1, ID2, ID3 = const.AURORA_IDS
+A1, A2, A3 = (const.AURORA_ADDRESSES[i] for i in const.AURORA_IDS)
+T1, T2, T3 = ("%s:%d" % (a, const.DB_PORT) for a in (A1, A2, A3))
 ID4 = "aurora-orders-instance-4"
 INSTANCE_4 = "aurora-orders-instance-4.abc123xyz.eu-west-1.rds.amazonaws.com"
-A4, T4 = "10.20.1.24", "10.20.1.24:%d" % stack.DB_PORT
+A4, T4 = "10.20.1.24", "10.20.1.24:%d" % const.DB_PORT
 MEMBER_KEYS = ["addresses", "chosen", "endpoint", "id", "status", "writer"]
 POLL_MS = 100
 
 
 def env(**extra):
-    return S.env(**dict(stack.CLUSTER_ENV, DNS_POLL_MS=POLL_MS, **extra))
+    return S.env(**dict(const.CLUSTER_ENV, DNS_POLL_MS=POLL_MS, **extra))
 
 
 def readers_env(**extra):
@@ -69,8 +73,8 @@ def all_signed():
 def check_cluster_fields(res, role, chosen, endpoint=None):
     """The section 11 fields: discovery, role, clusterId, members (sorted by id, exact keys),
     resolved/rejected from the chosen members, the endpoint shown."""
-    tap.eq((res["discovery"], res["role"], res["clusterId"]), ("rds", role, stack.CLUSTER_ID))
-    tap.eq(res["endpoint"], endpoint or (stack.AURORA_CLUSTER if role == "writer" else stack.AURORA_READER))
+    tap.eq((res["discovery"], res["role"], res["clusterId"]), ("rds", role, const.CLUSTER_ID))
+    tap.eq(res["endpoint"], endpoint or (const.AURORA_CLUSTER if role == "writer" else const.AURORA_READER))
     ids = [m["id"] for m in res["members"]]
     tap.eq(ids, sorted(ids), "members sorted by id")
     for m in res["members"]:
@@ -103,41 +107,41 @@ def log_has(stderr, *words):
 @tap.case
 def writer_discovered():
     start()
-    r = S.invoke(stack.schedule_event(), env=env())
+    r = S.invoke(events.schedule_event(), env=env())
     res = ok(r)
     check_cluster_fields(res, "writer", [ID1])
     tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([T1], [OLD], []))
     tap.eq((res["dnsChanged"], res["waitedMs"], res["converged"]), (False, 0, True))
     tap.eq(res["members"], [
-        {"id": ID1, "writer": True, "status": "available", "endpoint": stack.AURORA_INSTANCE_1, "addresses": [A1],
+        {"id": ID1, "writer": True, "status": "available", "endpoint": const.AURORA_INSTANCE_1, "addresses": [A1],
          "chosen": True},
-        {"id": ID2, "writer": False, "status": "available", "endpoint": stack.AURORA_INSTANCE_2, "addresses": [],
+        {"id": ID2, "writer": False, "status": "available", "endpoint": const.AURORA_INSTANCE_2, "addresses": [],
          "chosen": False},
-        {"id": ID3, "writer": False, "status": "available", "endpoint": stack.AURORA_INSTANCE_3, "addresses": [],
+        {"id": ID3, "writer": False, "status": "available", "endpoint": const.AURORA_INSTANCE_3, "addresses": [],
          "chosen": False}])
     tap.eq(S.registered(), [T1])
     tap.eq(rds_actions(), ["DescribeDBClusters", "DescribeDBInstances"])
     tap.eq(S.rds.calls[0]["params"], {"Action": "DescribeDBClusters", "Version": "2014-10-31",
-                                      "DBClusterIdentifier": stack.CLUSTER_ID})
+                                      "DBClusterIdentifier": const.CLUSTER_ID})
     tap.eq(S.rds.calls[1]["params"], {"Action": "DescribeDBInstances", "Version": "2014-10-31",
                                       "Filters.Filter.1.Name": "db-cluster-id",
-                                      "Filters.Filter.1.Values.Value.1": stack.CLUSTER_ID})
+                                      "Filters.Filter.1.Values.Value.1": const.CLUSTER_ID})
     all_signed()
-    log_has(r.stderr, "members read", stack.CLUSTER_ID)
+    log_has(r.stderr, "members read", const.CLUSTER_ID)
     log_has(r.stderr, "writer chosen", ID1)
     queried = [l for l in S.dns.log().splitlines() if "query[" in l]
-    tap.ok(not any(stack.AURORA_CLUSTER + " " in l for l in queried),
+    tap.ok(not any(const.AURORA_CLUSTER + " " in l for l in queried),
            "the cluster endpoint is not looked up in RDS API mode")
     # a second run changes nothing
-    S.elb.reset_calls()
-    res = ok(S.invoke(stack.schedule_event(), env=env()))
+    S.clear_calls(S.elb)
+    res = ok(S.invoke(events.schedule_event(), env=env()))
     tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [], [T1]))
 
 
 @tap.case
 def dns_mode_says_dns():
     start()
-    res = ok(S.invoke(stack.schedule_event()))
+    res = ok(S.invoke(events.schedule_event()))
     tap.eq(res["discovery"], "dns")
     tap.ok(not {"role", "clusterId", "members"} & set(res), "no cluster fields in DNS mode: %s" % sorted(res))
     tap.eq(S.rds.calls, [], "no RDS call in DNS mode")
@@ -146,9 +150,9 @@ def dns_mode_says_dns():
 @tap.case
 def db_endpoint_shown_when_set():
     start(targets=[T1])
-    res = ok(S.invoke(stack.schedule_event(), env=env(DB_ENDPOINT="orders.example.internal")))
+    res = ok(S.invoke(events.schedule_event(), env=env(DB_ENDPOINT="orders.example.internal")))
     check_cluster_fields(res, "writer", [ID1], endpoint="orders.example.internal")
-    res = ok(S.invoke(stack.schedule_event(), env=readers_env(DB_ENDPOINT="orders-ro.example.internal")))
+    res = ok(S.invoke(events.schedule_event(), env=readers_env(DB_ENDPOINT="orders-ro.example.internal")))
     check_cluster_fields(res, "readers", [ID2, ID3], endpoint="orders-ro.example.internal")
 
 
@@ -156,7 +160,7 @@ def db_endpoint_shown_when_set():
 def generic_endpoint_override():
     start()
     e = env(AWS_ENDPOINT_URL=S.rds.url, AWS_ENDPOINT_URL_RDS=None)
-    res = ok(S.invoke(stack.schedule_event(), env=e))
+    res = ok(S.invoke(events.schedule_event(), env=e))
     tap.eq(res["registered"], [T1], "AWS_ENDPOINT_URL reaches the RDS API")
     tap.eq(rds_actions(), ["DescribeDBClusters", "DescribeDBInstances"])
 
@@ -212,15 +216,15 @@ def check_followed_the_api(r, fo, api, dns):
 @tap.case
 def failover_api_moves_4s_before_dns():
     start(targets=[T1])
-    r, fo, api, dns = failover_invoke(stack.cluster_event("RDS-EVENT-0071"))
+    r, fo, api, dns = failover_invoke(events.cluster_event("RDS-EVENT-0071"))
     res = check_followed_the_api(r, fo, api, dns)
-    tap.eq((res["eventId"], res["sourceId"]), ("RDS-EVENT-0071", stack.CLUSTER_ID))
+    tap.eq((res["eventId"], res["sourceId"]), ("RDS-EVENT-0071", const.CLUSTER_ID))
     tap.ok(dns - api >= 4.0, "the stack staged a 4 s lead (%.2f s)" % (dns - api))
     log_has(r.stderr, "writer chosen", ID2)
     # after the failover the cluster endpoint names the new writer too, and a schedule changes nothing
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [A2])
-    S.elb.reset_calls()
-    res = ok(S.invoke(stack.schedule_event(), env=env()))
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [A2])
+    S.clear_calls(S.elb)
+    res = ok(S.invoke(events.schedule_event(), env=env()))
     tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [], [T2]))
 
 
@@ -229,7 +233,7 @@ def failover_started_events_start_the_wait():
     for event_id, via in (("RDS-EVENT-0072", "sns"), ("RDS-EVENT-0073", "eventbridge")):
         start(targets=[T1])
         S.move_cluster_dns(ID1)
-        r, fo, api, dns = failover_invoke(stack.cluster_event(event_id, via=via), dns_lead_s=0.5)
+        r, fo, api, dns = failover_invoke(events.cluster_event(event_id, via=via), dns_lead_s=0.5)
         res = check_followed_the_api(r, fo, api, dns)
         tap.eq(res["eventId"], event_id)
 
@@ -238,8 +242,8 @@ def failover_started_events_start_the_wait():
 def failover_completed_through_eventbridge_prefixed():
     start(targets=[T1])
     S.move_cluster_dns(ID1)
-    event = stack.cluster_event("RDS-EVENT-0071", via="eventbridge")
-    event["detail"]["SourceIdentifier"] = "rds:" + stack.CLUSTER_ID
+    event = events.cluster_event("RDS-EVENT-0071", via="eventbridge")
+    event["detail"]["SourceIdentifier"] = "rds:" + const.CLUSTER_ID
     r, fo, api, dns = failover_invoke(event, dns_lead_s=0.5)
     check_followed_the_api(r, fo, api, dns)
 
@@ -247,7 +251,7 @@ def failover_completed_through_eventbridge_prefixed():
 @tap.case
 def event_for_another_source_does_not_wait():
     start(targets=[T1])
-    r = S.invoke(stack.cluster_event("RDS-EVENT-0071", cluster_id="other-cluster"), env=env(FAILOVER_WAIT_SECONDS=30))
+    r = S.invoke(events.cluster_event("RDS-EVENT-0071", cluster_id="other-cluster"), env=env(FAILOVER_WAIT_SECONDS=30))
     res = ok(r)
     tap.eq((res["dnsChanged"], res["waitedMs"], res["unchanged"]), (False, 0, [T1]))
     tap.eq(rds_actions(), ["DescribeDBClusters", "DescribeDBInstances"], "one discovery pass")
@@ -256,7 +260,7 @@ def event_for_another_source_does_not_wait():
 @tap.case
 def db_identifier_overrides_the_cluster_id():
     start(targets=[T1])
-    r = S.invoke(stack.cluster_event("RDS-EVENT-0071"), env=env(DB_IDENTIFIER="something-else", FAILOVER_WAIT_SECONDS=30))
+    r = S.invoke(events.cluster_event("RDS-EVENT-0071"), env=env(DB_IDENTIFIER="something-else", FAILOVER_WAIT_SECONDS=30))
     tap.eq(ok(r)["waitedMs"], 0, "an event for aurora-orders is not ours when DB_IDENTIFIER names another source")
 
 
@@ -268,7 +272,7 @@ def no_writer_mid_failover_then_the_new_one():
         S.rds.inject("no_writer", count=3)
         S.move_writer(ID2)
     S.rds.on_call("DescribeDBClusters", 1, failing_over)
-    r = S.invoke(stack.cluster_event("RDS-EVENT-0073"), env=env(FAILOVER_WAIT_SECONDS=60))
+    r = S.invoke(events.cluster_event("RDS-EVENT-0073"), env=env(FAILOVER_WAIT_SECONDS=60))
     res = ok(r)
     tap.eq((res["registered"], res["deregistered"], res["dnsChanged"]), ([T2], [T1], True))
     clusters = S.rds.calls_for("DescribeDBClusters")
@@ -284,17 +288,17 @@ def no_writer_mid_failover_then_the_new_one():
 def no_writer_outside_a_wait_changes_nothing():
     start(targets=[T1])
     S.move_writer(None)
-    r = S.invoke(stack.schedule_event(), env=env())
+    r = S.invoke(events.schedule_event(), env=env())
     msg = failed(r, "ResolveError")
-    tap.ok("no writer" in msg and stack.CLUSTER_ID in msg, msg)
+    tap.ok("no writer" in msg and const.CLUSTER_ID in msg, msg)
     nothing_changed([T1])
 
 
 @tap.case
 def two_writers_change_nothing():
     start(targets=[T1])
-    S.rds.set_member(stack.CLUSTER_ID, ID2, writer=True)
-    msg = failed(S.invoke(stack.schedule_event(), env=env()), "ResolveError")
+    S.rds.set_member(const.CLUSTER_ID, ID2, writer=True)
+    msg = failed(S.invoke(events.schedule_event(), env=env()), "ResolveError")
     tap.ok("2 writers" in msg or "more than one writer" in msg, msg)
     nothing_changed([T1])
 
@@ -302,13 +306,13 @@ def two_writers_change_nothing():
 @tap.case
 def writer_without_endpoint_or_lookup_changes_nothing():
     start(targets=[T1])
-    S.rds.set_member(stack.CLUSTER_ID, ID1, address=None)
-    msg = failed(S.invoke(stack.schedule_event(), env=env()), "ResolveError")
+    S.rds.set_member(const.CLUSTER_ID, ID1, address=None)
+    msg = failed(S.invoke(events.schedule_event(), env=env()), "ResolveError")
     tap.ok(ID1 in msg, msg)
     nothing_changed([T1])
     start(targets=[T1])
-    S.dns.nxdomain(stack.AURORA_INSTANCE_1)
-    msg = failed(S.invoke(stack.schedule_event(), env=env()), "ResolveError")
+    S.dns.nxdomain(const.AURORA_INSTANCE_1)
+    msg = failed(S.invoke(events.schedule_event(), env=env()), "ResolveError")
     tap.ok("NXDOMAIN" in msg, msg)
     nothing_changed([T1])
 
@@ -316,7 +320,7 @@ def writer_without_endpoint_or_lookup_changes_nothing():
 @tap.case
 def writer_outside_allowed_cidrs_changes_nothing():
     start(targets=[T1])
-    msg = failed(S.invoke(stack.schedule_event(), env=env(ALLOWED_CIDRS="10.20.2.0/24")), "ResolveError")
+    msg = failed(S.invoke(events.schedule_event(), env=env(ALLOWED_CIDRS="10.20.2.0/24")), "ResolveError")
     tap.ok(A1 in msg, msg)
     nothing_changed([T1])
 
@@ -330,7 +334,7 @@ def rds_errors_inside_the_wait_are_no_answer_yet():
         S.rds.inject("500", action="DescribeDBClusters", count=3)
         S.move_writer(ID2)
     S.rds.on_call("DescribeDBClusters", 1, outage)
-    r = S.invoke(stack.cluster_event("RDS-EVENT-0071"), env=env(FAILOVER_WAIT_SECONDS=60, AWS_MAX_ATTEMPTS=1))
+    r = S.invoke(events.cluster_event("RDS-EVENT-0071"), env=env(FAILOVER_WAIT_SECONDS=60, AWS_MAX_ATTEMPTS=1))
     res = ok(r)
     tap.eq((res["registered"], res["deregistered"], res["dnsChanged"]), ([T2], [T1], True))
     log_has(r.stderr, "AccessDenied")
@@ -347,10 +351,10 @@ def new_writer_not_yet_listed_reads_the_instances_again():
     S.dns.set_records({INSTANCE_4: [A4]})
 
     def promote_a_new_member():
-        S.rds.set_member(stack.CLUSTER_ID, ID4, address=INSTANCE_4)
+        S.rds.set_member(const.CLUSTER_ID, ID4, address=INSTANCE_4)
         S.move_writer(ID4)
     S.rds.on_call("DescribeDBClusters", 2, promote_a_new_member)
-    res = ok(S.invoke(stack.cluster_event("RDS-EVENT-0071"), env=env(FAILOVER_WAIT_SECONDS=60)))
+    res = ok(S.invoke(events.cluster_event("RDS-EVENT-0071"), env=env(FAILOVER_WAIT_SECONDS=60)))
     tap.eq((res["registered"], res["deregistered"]), ([T4], [T1]))
     tap.eq(len(S.rds.calls_for("DescribeDBInstances")), 2, "read again for the writer it did not list")
     tap.eq(member(res, ID4)["endpoint"], INSTANCE_4)
@@ -359,7 +363,7 @@ def new_writer_not_yet_listed_reads_the_instances_again():
 @tap.case
 def wait_runs_out_without_a_change():
     start(targets=[T1])
-    r = S.invoke(stack.cluster_event("RDS-EVENT-0071"), env=env(FAILOVER_WAIT_SECONDS=1))
+    r = S.invoke(events.cluster_event("RDS-EVENT-0071"), env=env(FAILOVER_WAIT_SECONDS=1))
     res = ok(r)
     tap.eq((res["dnsChanged"], res["converged"], res["unchanged"]), (False, True, [T1]))
     tap.eq(changes(), [])
@@ -371,22 +375,22 @@ def wait_runs_out_without_a_change():
 @tap.case
 def readers_discovered():
     start(targets=[T1])
-    r = S.invoke(stack.schedule_event(), env=readers_env())
+    r = S.invoke(events.schedule_event(), env=readers_env())
     res = ok(r)
     check_cluster_fields(res, "readers", [ID2, ID3])
     tap.eq((res["registered"], res["deregistered"]), ([T2, T3], [T1]), "the writer is not a reader target")
     tap.eq(member(res, ID2)["addresses"], [A2])
     tap.eq(S.registered(), [T2, T3])
     log_has(r.stderr, "readers chosen", ID2, ID3)
-    tap.ok(not any(stack.AURORA_READER + " " in l for l in S.dns.log().splitlines() if "query[" in l),
+    tap.ok(not any(const.AURORA_READER + " " in l for l in S.dns.log().splitlines() if "query[" in l),
            "the reader endpoint is not looked up")
 
 
 @tap.case
 def readers_added_removed_and_creating():
     start(targets=[T2, T3])
-    S.rds.set_member(stack.CLUSTER_ID, ID4, status="creating", address=None)
-    r = S.invoke(stack.schedule_event(), env=readers_env())
+    S.rds.set_member(const.CLUSTER_ID, ID4, status="creating", address=None)
+    r = S.invoke(events.schedule_event(), env=readers_env())
     res = ok(r)
     tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [], [T2, T3]))
     tap.eq(member(res, ID4), {"id": ID4, "writer": False, "status": "creating", "endpoint": None,
@@ -394,15 +398,15 @@ def readers_added_removed_and_creating():
     log_has(r.stderr, ID4, "left out", "creating")
     # it comes up: an endpoint and an address
     S.dns.set_records({INSTANCE_4: [A4]})
-    S.rds.set_member(stack.CLUSTER_ID, ID4, status="available", address=INSTANCE_4)
-    S.elb.reset_calls()
-    res = ok(S.invoke(stack.schedule_event(), env=readers_env()))
+    S.rds.set_member(const.CLUSTER_ID, ID4, status="available", address=INSTANCE_4)
+    S.clear_calls(S.elb)
+    res = ok(S.invoke(events.schedule_event(), env=readers_env()))
     tap.eq((res["registered"], res["deregistered"]), ([T4], []))
     check_cluster_fields(res, "readers", [ID2, ID3, ID4])
     # one goes away
-    S.rds.remove_member(stack.CLUSTER_ID, ID3)
-    S.elb.reset_calls()
-    res = ok(S.invoke(stack.schedule_event(), env=readers_env()))
+    S.rds.remove_member(const.CLUSTER_ID, ID3)
+    S.clear_calls(S.elb)
+    res = ok(S.invoke(events.schedule_event(), env=readers_env()))
     tap.eq((res["registered"], res["deregistered"]), ([], [T3]))
     tap.eq(S.registered(), sorted([T2, T4]))
 
@@ -412,24 +416,24 @@ def readers_not_serving_are_left_out():
     start(targets=[T2, T3])
     for status in ("stopped", "failed", "deleting", "incompatible-parameters", "insufficient-capacity",
                    "inaccessible-encryption-credentials-recoverable", "stopping", "starting"):
-        S.rds.set_member(stack.CLUSTER_ID, ID3, status=status)
-        S.elb.reset_calls()
-        r = S.invoke(stack.schedule_event(), env=readers_env(DRY_RUN="true"))
+        S.rds.set_member(const.CLUSTER_ID, ID3, status=status)
+        S.clear_calls(S.elb)
+        r = S.invoke(events.schedule_event(), env=readers_env(DRY_RUN="true"))
         res = ok(r)
         tap.eq((res["registered"], res["deregistered"]), ([], [T3]), status)
         tap.eq(member(res, ID3)["chosen"], False, status)
         log_has(r.stderr, ID3, "left out", status)
     for status in ("modifying", "backing-up", "rebooting", "storage-optimization"):
-        S.rds.set_member(stack.CLUSTER_ID, ID3, status=status)
-        res = ok(S.invoke(stack.schedule_event(), env=readers_env(DRY_RUN="true")))
+        S.rds.set_member(const.CLUSTER_ID, ID3, status=status)
+        res = ok(S.invoke(events.schedule_event(), env=readers_env(DRY_RUN="true")))
         tap.eq((res["registered"], res["deregistered"]), ([], []), "%s still serves" % status)
 
 
 @tap.case
 def reader_not_listed_by_describe_instances():
     start(targets=[T2, T3])
-    S.rds.set_member(stack.CLUSTER_ID, ID3, listed=False)
-    r = S.invoke(stack.schedule_event(), env=readers_env())
+    S.rds.set_member(const.CLUSTER_ID, ID3, listed=False)
+    r = S.invoke(events.schedule_event(), env=readers_env())
     res = ok(r)
     tap.eq(member(res, ID3), {"id": ID3, "writer": False, "status": None, "endpoint": None, "addresses": [],
                               "chosen": False})
@@ -440,8 +444,8 @@ def reader_not_listed_by_describe_instances():
 @tap.case
 def reader_lookup_failure_leaves_it_out():
     start(targets=[T2, T3])
-    S.dns.nxdomain(stack.AURORA_INSTANCE_3)
-    r = S.invoke(stack.schedule_event(), env=readers_env())
+    S.dns.nxdomain(const.AURORA_INSTANCE_3)
+    r = S.invoke(events.schedule_event(), env=readers_env())
     res = ok(r)
     tap.eq(member(res, ID3)["chosen"], False)
     tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [T3], [T2]))
@@ -451,7 +455,7 @@ def reader_lookup_failure_leaves_it_out():
 @tap.case
 def reader_outside_allowed_cidrs_is_rejected():
     start(targets=[T2])
-    res = ok(S.invoke(stack.schedule_event(), env=readers_env(ALLOWED_CIDRS="10.20.2.0/24")))
+    res = ok(S.invoke(events.schedule_event(), env=readers_env(ALLOWED_CIDRS="10.20.2.0/24")))
     tap.eq((res["resolved"], res["rejected"]), ([A2, A3], [A3]))
     tap.eq(member(res, ID3)["addresses"], [A3])
     tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [], [T2]))
@@ -460,15 +464,15 @@ def reader_outside_allowed_cidrs_is_rejected():
 @tap.case
 def no_usable_reader_changes_nothing():
     start(targets=[T2, T3])
-    S.rds.set_member(stack.CLUSTER_ID, ID2, status="stopped")
-    S.rds.set_member(stack.CLUSTER_ID, ID3, status="creating", address=None)
-    msg = failed(S.invoke(stack.schedule_event(), env=readers_env()), "ResolveError")
-    tap.ok("reader" in msg and stack.CLUSTER_ID in msg, msg)
+    S.rds.set_member(const.CLUSTER_ID, ID2, status="stopped")
+    S.rds.set_member(const.CLUSTER_ID, ID3, status="creating", address=None)
+    msg = failed(S.invoke(events.schedule_event(), env=readers_env()), "ResolveError")
+    tap.ok("reader" in msg and const.CLUSTER_ID in msg, msg)
     nothing_changed([T2, T3])
     start(targets=[T2, T3])
-    S.dns.nxdomain(stack.AURORA_INSTANCE_2)
-    S.dns.nxdomain(stack.AURORA_INSTANCE_3)
-    failed(S.invoke(stack.schedule_event(), env=readers_env()), "ResolveError")
+    S.dns.nxdomain(const.AURORA_INSTANCE_2)
+    S.dns.nxdomain(const.AURORA_INSTANCE_3)
+    failed(S.invoke(events.schedule_event(), env=readers_env()), "ResolveError")
     nothing_changed([T2, T3])
 
 
@@ -476,7 +480,7 @@ def no_usable_reader_changes_nothing():
 def readers_follow_a_failover_without_waiting():
     start(targets=[T2, T3])
     S.move_writer(ID2)
-    r = S.invoke(stack.cluster_event("RDS-EVENT-0071"), env=readers_env(FAILOVER_WAIT_SECONDS=30))
+    r = S.invoke(events.cluster_event("RDS-EVENT-0071"), env=readers_env(FAILOVER_WAIT_SECONDS=30))
     res = ok(r)
     tap.eq(res["waitedMs"], 0, "readers mode reconciles once")
     tap.eq((res["registered"], res["deregistered"]), ([T1], [T2]), "old writer in, new writer out")
@@ -488,7 +492,7 @@ def readers_follow_a_failover_without_waiting():
 
 @tap.case
 def instances_read_over_pages():
-    members = list(stack.AURORA_MEMBERS)
+    members = list(const.AURORA_MEMBERS)
     records = {}
     for n in range(4, 8):
         name = "aurora-orders-instance-%d.abc123xyz.eu-west-1.rds.amazonaws.com" % n
@@ -497,14 +501,14 @@ def instances_read_over_pages():
     start(targets=[], members=members)
     S.dns.set_records(records)
     S.rds.page_size = 3
-    res = ok(S.invoke(stack.schedule_event(), env=readers_env()))
+    res = ok(S.invoke(events.schedule_event(), env=readers_env()))
     tap.eq(len(res["registered"]), 6, "every reader over three pages: %s" % res["registered"])
     calls = S.rds.calls_for("DescribeDBInstances")
     tap.eq(len(calls), 3, "three pages")
     tap.eq([c["params"].get("Marker") for c in calls], [None, calls[0]["marker_out"], calls[1]["marker_out"]],
            "each Marker sent back unchanged")
     tap.ok("%2B" in calls[1]["body"] and "%2F" in calls[1]["body"], "the marker percent-encoded: " + calls[1]["body"])
-    tap.ok(all(c["params"].get("Filters.Filter.1.Values.Value.1") == stack.CLUSTER_ID for c in calls), "same filter")
+    tap.ok(all(c["params"].get("Filters.Filter.1.Values.Value.1") == const.CLUSTER_ID for c in calls), "same filter")
     tap.eq(len({c["connection"] for c in S.rds.calls}), 1, "one connection for every RDS call")
     all_signed()
 
@@ -517,7 +521,7 @@ def throttling_is_retried():
     S.rds.inject("throttling", action="DescribeDBClusters", count=2)
     S.rds.inject("throttling", action="DescribeDBInstances", count=1)
     S.rds.inject("503", action="DescribeDBInstances", count=1)
-    r = S.invoke(stack.schedule_event(), env=env(AWS_MAX_ATTEMPTS=3))
+    r = S.invoke(events.schedule_event(), env=env(AWS_MAX_ATTEMPTS=3))
     res = ok(r)
     tap.eq(res["registered"], [T1])
     tap.eq([c["status"] for c in S.rds.calls_for("DescribeDBClusters")], [400, 400, 200])
@@ -530,7 +534,7 @@ def throttling_beyond_the_attempts():
     start(targets=[T1])
     S.move_writer(ID2)
     S.rds.inject("throttling", action="DescribeDBInstances", count=None)
-    r = S.invoke(stack.schedule_event(), env=env(AWS_MAX_ATTEMPTS=2))
+    r = S.invoke(events.schedule_event(), env=env(AWS_MAX_ATTEMPTS=2))
     msg = failed(r, "RdsApiError")
     last = S.rds.calls_for("DescribeDBInstances")[-1]
     tap.ok(msg.startswith("DescribeDBInstances failed"), msg)
@@ -543,7 +547,7 @@ def throttling_beyond_the_attempts():
 @tap.case
 def cluster_not_found():
     start(targets=[T1])
-    r = S.invoke(stack.schedule_event(), env=env(DB_CLUSTER_IDENTIFIER="aurora-orders-old"))
+    r = S.invoke(events.schedule_event(), env=env(DB_CLUSTER_IDENTIFIER="aurora-orders-old"))
     msg = failed(r, "RdsApiError")
     call = S.rds.calls[-1]
     for word in ("DescribeDBClusters", "DBClusterNotFoundFault", "HTTP 404", call["request_id"], "aurora-orders-old"):
@@ -557,13 +561,13 @@ def access_denied():
     start(targets=[T1])
     S.move_writer(ID2)
     S.rds.inject("access_denied", action="DescribeDBInstances")
-    msg = failed(S.invoke(stack.schedule_event(), env=env()), "RdsApiError")
+    msg = failed(S.invoke(events.schedule_event(), env=env()), "RdsApiError")
     for word in ("DescribeDBInstances", "AccessDenied", "HTTP 403", S.rds.calls[-1]["request_id"]):
         tap.ok(word in msg, "%r in %r" % (word, msg))
     nothing_changed([T1])
     # readers mode alike
     S.rds.inject("access_denied", action="DescribeDBClusters")
-    msg = failed(S.invoke(stack.schedule_event(), env=readers_env()), "RdsApiError")
+    msg = failed(S.invoke(events.schedule_event(), env=readers_env()), "RdsApiError")
     tap.ok("AccessDenied" in msg or "DescribeDB" in msg, msg)
 
 
@@ -572,7 +576,7 @@ def rds_error_never_deregisters():
     for kind in ("malformed", "drop", "signature", "expired_token", "cluster_not_found"):
         start(targets=[T1, T2])
         S.rds.inject(kind, count=None)
-        r = S.invoke(stack.schedule_event(), env=readers_env(AWS_MAX_ATTEMPTS=2))
+        r = S.invoke(events.schedule_event(), env=readers_env(AWS_MAX_ATTEMPTS=2))
         failed(r, "RdsApiError")
         nothing_changed([T1, T2])
 
@@ -581,7 +585,7 @@ def rds_error_never_deregisters():
 def rds_hang_cut_by_the_deadline():
     start(targets=[T1])
     S.rds.inject("hang", count=None)
-    r = S.invoke(stack.schedule_event(), env=env(), args=("--invoke", "-", "--timeout", "3"))
+    r = S.invoke(events.schedule_event(), env=env(), args=("--invoke", "-", "--timeout", "3"))
     tap.ok(r.code == 1 and r.json["errorType"] in ("Timeout", "RdsApiError"), r.stdout)
     nothing_changed([T1])
 
@@ -601,7 +605,7 @@ def configuration_errors():
     cases = [
         (dict(DB_ROLE="primary"), ("DB_ROLE", "primary", "writer", "readers")),
         (dict(DB_ROLE="reader"), ("DB_ROLE", "reader")),
-        (dict(DB_CLUSTER_IDENTIFIER=None, DB_ROLE="readers", DB_ENDPOINT=stack.AURORA_READER),
+        (dict(DB_CLUSTER_IDENTIFIER=None, DB_ROLE="readers", DB_ENDPOINT=const.AURORA_READER),
          ("DB_ROLE", "DB_CLUSTER_IDENTIFIER")),
         (dict(DB_CLUSTER_IDENTIFIER="bad_cluster!"), ("DB_CLUSTER_IDENTIFIER",)),
         (dict(DB_CLUSTER_IDENTIFIER="-starts-with-hyphen"), ("DB_CLUSTER_IDENTIFIER",)),
@@ -617,7 +621,7 @@ def configuration_errors():
                 e.pop(k, None)
             else:
                 e[k] = v
-        msg = config_error(S.invoke(stack.schedule_event(), env=e), *words)
+        msg = config_error(S.invoke(events.schedule_event(), env=e), *words)
         tap.ok("pw@" not in msg, "no userinfo quoted")
     tap.eq(S.rds.calls, [], "no RDS call with a bad configuration")
     tap.eq(S.elb.calls, [], "no ELBv2 call with a bad configuration")
@@ -627,7 +631,7 @@ def configuration_errors():
 def db_role_writer_explicit_and_default():
     start(targets=[T1])
     for role in ("writer", None):
-        res = ok(S.invoke(stack.schedule_event(), env=env(DB_ROLE=role)))
+        res = ok(S.invoke(events.schedule_event(), env=env(DB_ROLE=role)))
         tap.eq(res["role"], "writer")
 
 
@@ -640,7 +644,7 @@ def runtime_loop_reuses_the_rds_connection():
     proc = S.start_bootstrap(env=env())
     try:
         for _ in range(3):
-            res = S.lambda_invoke(stack.schedule_event())
+            res = S.lambda_invoke(events.schedule_event())
             tap.eq(res["kind"], "response", res["body"][:300])
             tap.eq(res["json"]["discovery"], "rds")
     finally:
@@ -652,22 +656,22 @@ def runtime_loop_reuses_the_rds_connection():
 @tap.case
 def secrets_never_logged():
     start(targets=[T1])
-    scan = SecretScan({stack.SECRET_ACCESS_KEY: "the secret key", stack.SESSION_TOKEN: "the session token"})
+    scan = SecretScan({const.SECRET_ACCESS_KEY: "the secret key", const.SESSION_TOKEN: "the session token"})
     runs = []
     S.rds.inject("signature")
-    runs.append(S.invoke(stack.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
+    runs.append(S.invoke(events.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
     # an answer that quotes the canonical request, session token included, as Query APIs do
     S.rds.inject("error", status=403, code="SignatureDoesNotMatch", message="The request signature we calculated "
                  "does not match.\n\nThe Canonical String for this request should have been\n'POST\n/\n\n"
-                 "x-amz-security-token:" + stack.SESSION_TOKEN + "\n'")
-    runs.append(S.invoke(stack.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
+                 "x-amz-security-token:" + const.SESSION_TOKEN + "\n'")
+    runs.append(S.invoke(events.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
     S.rds.inject("access_denied", count=None)
-    runs.append(S.invoke(stack.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE", AWS_LAMBDA_LOG_FORMAT="JSON")))
+    runs.append(S.invoke(events.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE", AWS_LAMBDA_LOG_FORMAT="JSON")))
     S.rds.clear_faults()
     S.rds.inject("throttling", count=2)
     S.rds.on_call("DescribeDBClusters", 1, lambda: S.move_writer(ID2))
-    runs.append(S.invoke(stack.cluster_event("RDS-EVENT-0071"), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
-    runs.append(S.invoke(stack.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE",
+    runs.append(S.invoke(events.cluster_event("RDS-EVENT-0071"), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE")))
+    runs.append(S.invoke(events.schedule_event(), env=env(AWS_LAMBDA_LOG_LEVEL="TRACE",
                                                          AWS_SECRET_ACCESS_KEY="wrongSecretForTheRdsCase/0123456789")))
     scan.secret("wrongSecretForTheRdsCase/0123456789", "a wrong secret key", pieces=True)
     scan.harvest(S.rds.calls)

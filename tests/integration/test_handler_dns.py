@@ -11,9 +11,11 @@ import subprocess
 import threading
 import time
 
+import const
+import netns
 import stack
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 
@@ -40,7 +42,7 @@ def one(name, family="ipv4", timeout_ms=5000):
 
 def fresh():
     S.dns.serve()
-    S.dns.set_records(dict(stack.DEFAULT_RECORDS), dict(stack.DEFAULT_CNAMES), replace=True)
+    S.dns.set_records(dict(const.DEFAULT_RECORDS), dict(const.DEFAULT_CNAMES), replace=True)
 
 
 def rows_of(lines):
@@ -122,7 +124,7 @@ def paused_resolver(attempt_s=10):
     """dnsmasq stopped (SIGSTOP) and glibc told to wait attempt_s per query, so a lookup sent now
     stays stuck in getaddrinfo until the resume answers it: a worker that long would hold the
     next lookup or dns_resolver_free if either waited for it."""
-    with stack.resolver_wait(attempt_s):
+    with netns.resolver_wait(attempt_s):
         S.dns.pause()
         try:
             yield
@@ -139,45 +141,45 @@ def sanitized_build():
 @tap.case
 def single_address():
     fresh()
-    tap.eq(one(stack.DB_ENDPOINT)[::2], ("OK", stack.OLD_PRIMARY))
+    tap.eq(one(const.DB_ENDPOINT)[::2], ("OK", const.OLD_PRIMARY))
 
 
 @tap.case
 def every_address_sorted_and_deduplicated():
     fresh()
-    S.dns.set_records({stack.DB_ENDPOINT: ["10.0.0.10", "10.0.0.9", "192.168.1.1", "10.0.0.9"]})
-    tap.eq(one(stack.DB_ENDPOINT)[::2], ("OK", "10.0.0.9,10.0.0.10,192.168.1.1"))
-    tap.eq(one(stack.PROXY_ENDPOINT)[::2], ("OK", ",".join(stack.PROXY_ADDRESSES)))
+    S.dns.set_records({const.DB_ENDPOINT: ["10.0.0.10", "10.0.0.9", "192.168.1.1", "10.0.0.9"]})
+    tap.eq(one(const.DB_ENDPOINT)[::2], ("OK", "10.0.0.9,10.0.0.10,192.168.1.1"))
+    tap.eq(one(const.PROXY_ENDPOINT)[::2], ("OK", ",".join(const.PROXY_ADDRESSES)))
 
 
 @tap.case
 def cname_chain_followed():
     fresh()
-    tap.eq(one(stack.AURORA_CLUSTER)[::2], ("OK", stack.AURORA_ADDRESS_1))
+    tap.eq(one(const.AURORA_CLUSTER)[::2], ("OK", const.AURORA_ADDRESS_1))
     alias = "reader.cluster-ro-abc123xyz.eu-west-1.rds.amazonaws.com"
-    S.dns.set_records({}, {alias: stack.AURORA_CLUSTER, stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2})
-    tap.eq(one(alias)[::2], ("OK", stack.AURORA_ADDRESS_2))
+    S.dns.set_records({}, {alias: const.AURORA_CLUSTER, const.AURORA_CLUSTER: const.AURORA_INSTANCE_2})
+    tap.eq(one(alias)[::2], ("OK", const.AURORA_ADDRESS_2))
 
 
 @tap.case
 def families():
     fresh()
-    S.dns.set_records({stack.DB_ENDPOINT: [stack.NEW_PRIMARY, "fd00:20::118"]})
-    tap.eq(one(stack.DB_ENDPOINT, "ipv4")[::2], ("OK", stack.NEW_PRIMARY))
-    tap.eq(one(stack.DB_ENDPOINT, "ipv6")[::2], ("OK", "fd00:20::118"))
-    tap.eq(one(stack.DB_ENDPOINT, "dual")[::2], ("OK", stack.NEW_PRIMARY + ",fd00:20::118"))
-    S.dns.set_records({stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
-    status, _, text = one(stack.DB_ENDPOINT, "ipv6")
+    S.dns.set_records({const.DB_ENDPOINT: [const.NEW_PRIMARY, "fd00:20::118"]})
+    tap.eq(one(const.DB_ENDPOINT, "ipv4")[::2], ("OK", const.NEW_PRIMARY))
+    tap.eq(one(const.DB_ENDPOINT, "ipv6")[::2], ("OK", "fd00:20::118"))
+    tap.eq(one(const.DB_ENDPOINT, "dual")[::2], ("OK", const.NEW_PRIMARY + ",fd00:20::118"))
+    S.dns.set_records({const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+    status, _, text = one(const.DB_ENDPOINT, "ipv6")
     tap.eq(status, "NODATA")
     tap.ok(text.endswith("the name has no IPv6 (AAAA) address"), text)
-    tap.eq(one(stack.DB_ENDPOINT, "dual")[::2], ("OK", stack.NEW_PRIMARY))
+    tap.eq(one(const.DB_ENDPOINT, "dual")[::2], ("OK", const.NEW_PRIMARY))
 
 
 @tap.case
 def nxdomain():
     fresh()
-    S.dns.nxdomain(stack.DB_ENDPOINT)
-    tap.eq(one(stack.DB_ENDPOINT)[::2], ("NXDOMAIN", stack.DB_ENDPOINT + ": NXDOMAIN (no such name)"))
+    S.dns.nxdomain(const.DB_ENDPOINT)
+    tap.eq(one(const.DB_ENDPOINT)[::2], ("NXDOMAIN", const.DB_ENDPOINT + ": NXDOMAIN (no such name)"))
 
 
 @tap.case
@@ -186,7 +188,7 @@ def refused_servfail_stopped_are_temporary():
         fresh()
         getattr(S.dns, mode)()
         try:
-            status, ms, text = one(stack.DB_ENDPOINT)
+            status, ms, text = one(const.DB_ENDPOINT)
             tap.eq(status, "TEMPFAIL", mode)
             tap.ok("temporary DNS failure" in text, text)
         finally:
@@ -200,7 +202,7 @@ def silent_server_bounded_by_our_timeout():
     # glibc told to wait 10 s per query: its own answer (EAI_AGAIN, TEMPFAIL) is far from ours
     with paused_resolver(attempt_s=10):
         t0 = time.monotonic()
-        rows = resolve(stack.DB_ENDPOINT, "ipv4", 300, 3)
+        rows = resolve(const.DB_ENDPOINT, "ipv4", 300, 3)
         took = time.monotonic() - t0
     tap.eq([r[0] for r in rows], ["TIMEOUT"] * 3)
     # gave up at its 300 ms, not at glibc's 10 s: 5 s leaves room for a busy machine
@@ -209,15 +211,15 @@ def silent_server_bounded_by_our_timeout():
     # The abandoned lookups are waited for at most a second at exit (about 2 s in all); waiting for
     # them to end would take glibc's 10 s.
     tap.ok(took < 6, "the tool exited after %.2f s" % took)
-    tap.eq(one(stack.DB_ENDPOINT)[::2], ("OK", stack.OLD_PRIMARY), "answers again after resume")
+    tap.eq(one(const.DB_ENDPOINT)[::2], ("OK", const.OLD_PRIMARY), "answers again after resume")
 
 
 @tap.case
 def answer_changes_seen_at_once():
     fresh()
-    tap.eq(one(stack.DB_ENDPOINT)[2], stack.OLD_PRIMARY)
-    S.dns.set_records({stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
-    tap.eq(one(stack.DB_ENDPOINT)[2], stack.NEW_PRIMARY, "no caching between lookups")
+    tap.eq(one(const.DB_ENDPOINT)[2], const.OLD_PRIMARY)
+    S.dns.set_records({const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+    tap.eq(one(const.DB_ENDPOINT)[2], const.NEW_PRIMARY, "no caching between lookups")
 
 
 @tap.case
@@ -225,11 +227,11 @@ def one_worker_thread_for_many_lookups():
     fresh()
     with session() as s:
         tap.eq(s.threads()[0], 0, "no thread before the first lookup")
-        rows = s.resolve(stack.DB_ENDPOINT, repeat=200)
-        tap.eq({r[::2] for r in rows}, {("OK", stack.OLD_PRIMARY)})
+        rows = s.resolve(const.DB_ENDPOINT, repeat=200)
+        tap.eq({r[::2] for r in rows}, {("OK", const.OLD_PRIMARY)})
         tap.eq(s.threads(), (1, s.base + 1), "one worker started, still alive between lookups")
-        S.dns.set_records({stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
-        tap.eq(s.resolve(stack.DB_ENDPOINT)[0][::2], ("OK", stack.NEW_PRIMARY), "same worker, new answer")
+        S.dns.set_records({const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+        tap.eq(s.resolve(const.DB_ENDPOINT)[0][::2], ("OK", const.NEW_PRIMARY), "same worker, new answer")
         tap.eq(s.threads()[0], 1)
         ms, _ = s.free()
         # A worker that noticed the stop only at its next timed wake-up (a second, like the bound for
@@ -242,9 +244,9 @@ def one_worker_thread_for_many_lookups():
 def timed_out_lookup_does_not_block_the_next():
     fresh()
     with session() as s:
-        tap.eq(s.resolve(stack.DB_ENDPOINT)[0][::2], ("OK", stack.OLD_PRIMARY))
+        tap.eq(s.resolve(const.DB_ENDPOINT)[0][::2], ("OK", const.OLD_PRIMARY))
         with paused_resolver():
-            status, ms, text = s.resolve(stack.DB_ENDPOINT, timeout_ms=300)[0]
+            status, ms, text = s.resolve(const.DB_ENDPOINT, timeout_ms=300)[0]
             tap.eq(status, "TIMEOUT", text)
             # the stuck worker has seconds left in getaddrinfo; a literal needs no DNS
             status, ms, text = s.resolve("10.1.2.3", timeout_ms=5000)[0]
@@ -255,7 +257,7 @@ def timed_out_lookup_does_not_block_the_next():
         # resumed: the abandoned worker gets its answer, exits, and a later lookup joins it
         deadline = time.monotonic() + 60
         while True:
-            tap.eq(s.resolve(stack.DB_ENDPOINT)[0][::2], ("OK", stack.OLD_PRIMARY))
+            tap.eq(s.resolve(const.DB_ENDPOINT)[0][::2], ("OK", const.OLD_PRIMARY))
             started, tasks = s.threads()
             if tasks == s.base + 1 or time.monotonic() > deadline:
                 break
@@ -268,7 +270,7 @@ def free_with_a_stuck_worker_is_bounded():
     fresh()
     with session() as s:
         with paused_resolver():
-            tap.eq(s.resolve(stack.DB_ENDPOINT, timeout_ms=200)[0][0], "TIMEOUT")
+            tap.eq(s.resolve(const.DB_ENDPOINT, timeout_ms=200)[0][0], "TIMEOUT")
             ms, tasks = s.free()
             # its 1 s bound, not the stuck worker's 10 s in glibc: 5 s leaves room for a busy machine
             tap.ok(900 <= ms <= 5000, "dns_resolver_free waited its 1 s bound for the stuck worker: %d ms" % ms)
@@ -288,11 +290,11 @@ def valgrind(tool, extra, lookups):
     fresh()
     log = os.path.join(S.dir, "valgrind-dns-%s.log" % tool)
     with session([vg, "--tool=" + tool, "--error-exitcode=99", "--log-file=" + log] + extra) as s:
-        rows = s.resolve(stack.DB_ENDPOINT, repeat=lookups)
-        tap.eq({r[::2] for r in rows}, {("OK", stack.OLD_PRIMARY)})
+        rows = s.resolve(const.DB_ENDPOINT, repeat=lookups)
+        tap.eq({r[::2] for r in rows}, {("OK", const.OLD_PRIMARY)})
         with paused_resolver():
-            tap.eq(s.resolve(stack.DB_ENDPOINT, timeout_ms=300)[0][0], "TIMEOUT")
-        tap.eq(s.resolve(stack.DB_ENDPOINT)[0][::2], ("OK", stack.OLD_PRIMARY))
+            tap.eq(s.resolve(const.DB_ENDPOINT, timeout_ms=300)[0][0], "TIMEOUT")
+        tap.eq(s.resolve(const.DB_ENDPOINT)[0][::2], ("OK", const.OLD_PRIMARY))
         # resumed, the abandoned worker finishes within the second dns_resolver_free waits at exit
         tap.eq(s.threads()[0], 2)
         code = s.close(timeout=60)

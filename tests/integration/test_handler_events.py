@@ -5,19 +5,22 @@ DNS already answers the new primary while the group holds the old one, so each e
 once; what tells the rows apart is the result's trigger, eventId and sourceId, and dnsChanged, which
 is true only when the event started a failover wait (a failover-completion event for DB_IDENTIFIER).
 """
+import const
+import events
+import netns
 import stack
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 from handler_common import NEW, OLD, actions, failed, ok, our_event, reset, shared_event  # noqa: E402
 
 S = stack.LocalStack().start()
-FLIPPED = {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}
+FLIPPED = {const.DB_ENDPOINT: [const.NEW_PRIMARY]}
 
 
 def run(payload, db_identifier=None, **env):
-    reset(S, records=dict(stack.DEFAULT_RECORDS, **FLIPPED))
+    reset(S, records=dict(const.DEFAULT_RECORDS, **FLIPPED))
     if db_identifier:
         env["DB_IDENTIFIER"] = db_identifier
     return S.invoke(payload, env=S.env(**env))
@@ -142,13 +145,13 @@ def eventbridge_other_source_is_manual():
 @tap.case
 def eventbridge_scheduled():
     expect(our_event("eventbridge-scheduled.json"), "schedule", None, None, False)
-    expect(stack.schedule_event(), "schedule", None, None, False)
+    expect(events.schedule_event(), "schedule", None, None, False)
 
 
 @tap.case
 def stack_generated_rds_events():
-    expect(stack.rds_event("RDS-EVENT-0049"), "rds-event", "RDS-EVENT-0049", "orders-db", True)
-    expect(stack.rds_event("RDS-EVENT-0071", via="eventbridge"), "rds-event", "RDS-EVENT-0071", "orders-db", True)
+    expect(events.rds_event("RDS-EVENT-0049"), "rds-event", "RDS-EVENT-0049", "orders-db", True)
+    expect(events.rds_event("RDS-EVENT-0071", via="eventbridge"), "rds-event", "RDS-EVENT-0071", "orders-db", True)
 
 
 # ---- any other object ----

@@ -10,9 +10,13 @@ values (waitedMs, limitMs) or sit far below what the bug would take.
 """
 import sys
 
+import const
+import events
+import netns
 import stack
+import stack_dns
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 from handler_common import NEW, OLD, actions, failed, ok, our_event, reset  # noqa: E402
@@ -26,7 +30,7 @@ def call_times(action):
 
 
 def invoke_with_flip(event, delay_s, records=None, cnames=None, **env):
-    flip = S.dns.flip_at(delay_s, records or {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}, cnames)
+    flip = S.dns.flip_at(delay_s, records or {const.DB_ENDPOINT: [const.NEW_PRIMARY]}, cnames)
     mark = S.dns.log_mark()
     r = S.invoke(event, env=S.env(DNS_POLL_MS=POLL_MS, FAILOVER_WAIT_SECONDS=30, **env))
     flip.wait(60)
@@ -47,10 +51,10 @@ def check_wait_ended_by_the_flip(r, flip, dns_log, host, address):
     tap.ok(changed + 0.001 >= flip.began_wall, "DNS changed logged %.3f s before the flip began"
            % (flip.began_wall - changed))
     tap.ok(int(done["waitedMs"]) < int(fields["limitMs"]), "the change, not the limit, ended the wait")
-    tap.eq(stack.queries_after_answer(dns_log, host, address), 0, "polls after the first new answer")
+    tap.eq(stack_dns.queries_after_answer(dns_log, host, address), 0, "polls after the first new answer")
 
 
-def check_converged_after_flip(res, r, flip, dns_log, registered, deregistered, host=stack.DB_ENDPOINT):
+def check_converged_after_flip(res, r, flip, dns_log, registered, deregistered, host=const.DB_ENDPOINT):
     tap.eq((res["registered"], res["deregistered"]), (registered, deregistered), "change")
     tap.eq((res["dnsChanged"], res["converged"]), (True, True), "dnsChanged, converged")
     describe, register = call_times("DescribeTargetHealth"), call_times("RegisterTargets")
@@ -70,7 +74,7 @@ def check_converged_after_flip(res, r, flip, dns_log, registered, deregistered, 
 @tap.case
 def event_before_dns_flips_sns():
     reset(S)
-    r, flip, dns_log = invoke_with_flip(stack.rds_event("RDS-EVENT-0049"), 1.5)
+    r, flip, dns_log = invoke_with_flip(events.rds_event("RDS-EVENT-0049"), 1.5)
     res = ok(r)
     check_converged_after_flip(res, r, flip, dns_log, [NEW], [OLD])
     # waited at least from its start to the flip (both on the wall clock), and ended by the change
@@ -93,23 +97,23 @@ def event_before_dns_flips_eventbridge():
 @tap.case
 def event_before_dns_flips_with_fast_polling():
     reset(S)
-    flip = S.dns.flip_at(0.8, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+    flip = S.dns.flip_at(0.8, {const.DB_ENDPOINT: [const.NEW_PRIMARY]})
     mark = S.dns.log_mark()
-    r = S.invoke(stack.rds_event("RDS-EVENT-0015"), env=S.env(DNS_POLL_MS=100))
+    r = S.invoke(events.rds_event("RDS-EVENT-0015"), env=S.env(DNS_POLL_MS=100))
     res = ok(r)
     lag = call_times("RegisterTargets")[0] - flip.wait(60)
     sys.stderr.write("lag flip -> RegisterTargets: %.3f s (poll 100 ms)\n" % lag)
     # the 100 ms reaction is make bench's goal; here: after the flip, at the first poll that saw it
     tap.ok(call_times("RegisterTargets")[0] >= flip.began, "lag %.3f s at a 100 ms poll" % lag)
-    check_wait_ended_by_the_flip(r, flip, S.dns.log(since=mark), stack.DB_ENDPOINT, stack.NEW_PRIMARY)
+    check_wait_ended_by_the_flip(r, flip, S.dns.log(since=mark), const.DB_ENDPOINT, const.NEW_PRIMARY)
     tap.eq(logged(r, "waiting for DNS to change")[1]["pollMs"], "100")
     tap.eq(res["registered"], [NEW])
 
 
 @tap.case
 def event_after_dns_flipped_no_waiting():
-    reset(S, records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
-    r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=30))
+    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=30))
     res = ok(r)
     tap.eq((res["dnsChanged"], res["waitedMs"]), (True, 0))
     tap.ok(stack.log_record(r.stderr, "waiting for DNS to change") is None, "a wait was logged")
@@ -121,7 +125,7 @@ def event_after_dns_flipped_no_waiting():
 def wait_runs_out_without_a_change():
     reset(S)
     mark = S.dns.log_mark()
-    r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=2, DNS_POLL_MS=200))
+    r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=2, DNS_POLL_MS=200))
     res = ok(r)
     tap.eq((res["dnsChanged"], res["converged"]), (False, True))
     # The program's own limit: FAILOVER_WAIT_SECONDS from the run's start (a busy start only makes it
@@ -134,7 +138,7 @@ def wait_runs_out_without_a_change():
     tap.ok("DNS wait over without a change" in r.stderr, "the end of the wait is logged")
     tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [], [OLD]))
     tap.eq(actions(S), ["DescribeTargetHealth"])
-    polls = [l for l in S.dns.log(since=mark).splitlines() if "query[A] " + stack.DB_ENDPOINT in l]
+    polls = [l for l in S.dns.log(since=mark).splitlines() if "query[A] " + const.DB_ENDPOINT in l]
     # about 10 polls in 2 s at 200 ms; the default 1000 ms poll makes 3, a wait without polls 1
     tap.ok(len(polls) >= 5, "re-resolved every 200 ms (%d queries)" % len(polls))
 
@@ -142,7 +146,7 @@ def wait_runs_out_without_a_change():
 @tap.case
 def wait_limited_by_the_timeout_given():
     reset(S)
-    r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=60, DNS_POLL_MS=200),
+    r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=60, DNS_POLL_MS=200),
                  args=("--invoke", "-", "--timeout", "4"))
     res = ok(r)
     # 4 s budget: the margin is 4/3 s, so the program's own wait limit is at most about 2.7 s (a
@@ -157,52 +161,52 @@ def wait_limited_by_the_timeout_given():
 
 @tap.case
 def aurora_cluster_cname_retargeted():
-    cluster_targets = ["%s:%d" % (stack.AURORA_ADDRESS_1, stack.DB_PORT)]
+    cluster_targets = ["%s:%d" % (const.AURORA_ADDRESS_1, const.DB_PORT)]
     reset(S, targets=cluster_targets)
-    env = dict(DB_ENDPOINT=stack.AURORA_CLUSTER)
+    env = dict(DB_ENDPOINT=const.AURORA_CLUSTER)
     # the cluster name follows its CNAME to the instance
-    res = ok(S.invoke(stack.schedule_event(), env=S.env(**env)))
-    tap.eq((res["resolved"], res["unchanged"]), ([stack.AURORA_ADDRESS_1], cluster_targets))
+    res = ok(S.invoke(events.schedule_event(), env=S.env(**env)))
+    tap.eq((res["resolved"], res["unchanged"]), ([const.AURORA_ADDRESS_1], cluster_targets))
     tap.eq(actions(S), ["DescribeTargetHealth"])
     # failover: the CNAME moves to instance 2 (dnsmasq restarts for it: a short gap of errors)
-    S.elb.reset_calls()
+    S.clear_calls(S.elb)
     r, flip, dns_log = invoke_with_flip(our_event("eventbridge-rds-cluster-failover-completed-0071-prefixed.json"),
-                                        1.2, records={}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2},
+                                        1.2, records={}, cnames={const.AURORA_CLUSTER: const.AURORA_INSTANCE_2},
                                         DB_IDENTIFIER="orders-cluster", **env)
     res = ok(r)
-    new = "%s:%d" % (stack.AURORA_ADDRESS_2, stack.DB_PORT)
-    check_converged_after_flip(res, r, flip, dns_log, [new], cluster_targets, host=stack.AURORA_CLUSTER)
+    new = "%s:%d" % (const.AURORA_ADDRESS_2, const.DB_PORT)
+    check_converged_after_flip(res, r, flip, dns_log, [new], cluster_targets, host=const.AURORA_CLUSTER)
     tap.eq(res["sourceId"], "orders-cluster")
     tap.eq(S.registered(), [new])
 
 
 @tap.case
 def aurora_default_identifier_is_the_cluster_name():
-    reset(S, targets=["%s:%d" % (stack.AURORA_ADDRESS_1, stack.DB_PORT)])
-    event = stack.rds_event("RDS-EVENT-0071", source_id="aurora-orders", via="eventbridge")
-    r, _, _ = invoke_with_flip(event, 1.0, records={}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2},
-                               DB_ENDPOINT=stack.AURORA_CLUSTER)
+    reset(S, targets=["%s:%d" % (const.AURORA_ADDRESS_1, const.DB_PORT)])
+    event = events.rds_event("RDS-EVENT-0071", source_id="aurora-orders", via="eventbridge")
+    r, _, _ = invoke_with_flip(event, 1.0, records={}, cnames={const.AURORA_CLUSTER: const.AURORA_INSTANCE_2},
+                               DB_ENDPOINT=const.AURORA_CLUSTER)
     tap.eq(ok(r)["dnsChanged"], True, "DB_IDENTIFIER defaults to aurora-orders")
 
 
 @tap.case
 def rds_proxy_three_addresses():
     reset(S, targets=[])
-    env = S.env(DB_ENDPOINT=stack.PROXY_ENDPOINT)
-    want = ["%s:%d" % (a, stack.DB_PORT) for a in stack.PROXY_ADDRESSES]
-    res = ok(S.invoke(stack.schedule_event(), env=env))
-    tap.eq(res["resolved"], stack.PROXY_ADDRESSES)
+    env = S.env(DB_ENDPOINT=const.PROXY_ENDPOINT)
+    want = ["%s:%d" % (a, const.DB_PORT) for a in const.PROXY_ADDRESSES]
+    res = ok(S.invoke(events.schedule_event(), env=env))
+    tap.eq(res["resolved"], const.PROXY_ADDRESSES)
     tap.eq((res["registered"], res["deregistered"]), (want, []))
     tap.eq(len(S.elb.calls_for("RegisterTargets")), 1, "one call for the three")
     tap.eq(S.registered(), want)
-    S.elb.reset_calls()
-    res = ok(S.invoke(stack.schedule_event(), env=env))
+    S.clear_calls(S.elb)
+    res = ok(S.invoke(events.schedule_event(), env=env))
     tap.eq((res["registered"], res["unchanged"]), ([], want), "second run changes nothing")
     tap.eq(actions(S), ["DescribeTargetHealth"])
     # one proxy address goes away
-    S.dns.set_records({stack.PROXY_ENDPOINT: stack.PROXY_ADDRESSES[:2]})
-    S.elb.reset_calls()
-    res = ok(S.invoke(stack.schedule_event(), env=env))
+    S.dns.set_records({const.PROXY_ENDPOINT: const.PROXY_ADDRESSES[:2]})
+    S.clear_calls(S.elb)
+    res = ok(S.invoke(events.schedule_event(), env=env))
     tap.eq((res["registered"], res["deregistered"]), ([], want[2:]))
 
 
@@ -212,7 +216,7 @@ def throttling_during_a_failover():
     S.elb.inject("throttling", action="DescribeTargetHealth", count=1)
     S.elb.inject("throttling", action="RegisterTargets", count=2)
     S.elb.inject("throttling_exception", action="DeregisterTargets", count=1)
-    r, _, _ = invoke_with_flip(stack.rds_event("RDS-EVENT-0049"), 1.0)
+    r, _, _ = invoke_with_flip(events.rds_event("RDS-EVENT-0049"), 1.0)
     res = ok(r)
     tap.eq((res["registered"], res["deregistered"]), ([NEW], [OLD]))
     tap.eq(len(S.elb.calls_for("DescribeTargetHealth")), 2, "describe retried")
@@ -224,9 +228,9 @@ def throttling_during_a_failover():
 
 @tap.case
 def throttling_beyond_the_attempts():
-    reset(S, records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
     S.elb.inject("throttling", action="RegisterTargets", count=3)
-    r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=S.env(AWS_MAX_ATTEMPTS=3))
+    r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(AWS_MAX_ATTEMPTS=3))
     msg = failed(r, "ElbApiError")
     request_id = S.elb.calls_for("RegisterTargets")[-1]["request_id"]
     tap.ok(msg.startswith("RegisterTargets failed for %s: Throttling: Rate exceeded (HTTP 400, request id %s, "

@@ -7,15 +7,19 @@ secret in any line at any log level.
 import json
 import time
 
+import const
+import events
+import netns
 import stack
+import stack_dns
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 from handler_common import NEW, OLD, emf_lines, log_lines, our_event, reset  # noqa: E402
 
 S = stack.LocalStack().start()
-FLIPPED = dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})
 
 
 def start(**env):
@@ -26,7 +30,7 @@ def start(**env):
 def stop(proc):
     code = S.stop_bootstrap(proc)
     out, err = proc.output()
-    for secret in (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN):
+    for secret in (const.SECRET_ACCESS_KEY, const.SESSION_TOKEN):
         tap.ok(secret not in out and secret not in err, "a secret reached the logs")
     return code, out, err
 
@@ -36,7 +40,7 @@ def results_and_errors_through_the_runtime_api():
     reset(S, records=FLIPPED)
     proc = start()
     try:
-        res = S.lambda_invoke(stack.schedule_event())
+        res = S.lambda_invoke(events.schedule_event())
         tap.eq(res["kind"], "response", "first invocation: %s" % res.get("body"))
         tap.eq((res["json"]["trigger"], res["json"]["registered"], res["json"]["deregistered"]),
                ("schedule", [NEW], [OLD]))
@@ -44,8 +48,8 @@ def results_and_errors_through_the_runtime_api():
         tap.eq(res["kind"], "error")
         tap.eq(res["headers"]["Lambda-Runtime-Function-Error-Type"], "InvalidEvent")
         tap.eq((res["json"]["errorType"], res["json"]["errorMessage"][:19]), ("InvalidEvent", "the event is not va"))
-        S.dns.nxdomain(stack.DB_ENDPOINT)
-        res = S.lambda_invoke(stack.schedule_event())
+        S.dns.nxdomain(const.DB_ENDPOINT)
+        res = S.lambda_invoke(events.schedule_event())
         tap.eq(res["headers"]["Lambda-Runtime-Function-Error-Type"], "ResolveError")
         tap.ok("NXDOMAIN" in res["json"]["errorMessage"], res["json"]["errorMessage"])
         S.dns.set_records(FLIPPED)
@@ -63,16 +67,16 @@ def failover_through_the_runtime():
     S.elb.connections_opened = 0
     proc = start(DNS_POLL_MS=200, FAILOVER_WAIT_SECONDS=30)
     try:
-        flip = S.dns.flip_at(1.0, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        flip = S.dns.flip_at(1.0, {const.DB_ENDPOINT: [const.NEW_PRIMARY]})
         mark = S.dns.log_mark()
-        res = S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
+        res = S.lambda_invoke(events.rds_event("RDS-EVENT-0049"))
         flip.wait(60)
         tap.eq(res["kind"], "response")
         tap.eq((res["json"]["dnsChanged"], res["json"]["registered"]), (True, [NEW]))
         # After the flip, at the first poll that saw it (no poll after that answer); how soon is
         # make bench's measure, not a bound here.
         tap.ok(S.elb.calls_for("RegisterTargets")[0]["time"] >= flip.began, "registered before the flip")
-        tap.eq(stack.queries_after_answer(S.dns.log(since=mark), stack.DB_ENDPOINT, stack.NEW_PRIMARY), 0,
+        tap.eq(stack_dns.queries_after_answer(S.dns.log(since=mark), const.DB_ENDPOINT, const.NEW_PRIMARY), 0,
                "polls after the first new answer")
     finally:
         stop(proc)
@@ -84,7 +88,7 @@ def deadline_bounds_the_failover_wait():
     proc = start(DNS_POLL_MS=200, FAILOVER_WAIT_SECONDS=60)
     try:
         deadline = int(time.time() * 1000) + 4000
-        res = S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"), deadline_ms=deadline)
+        res = S.lambda_invoke(events.rds_event("RDS-EVENT-0049"), deadline_ms=deadline)
         tap.eq(res["kind"], "response", res.get("body"))
         tap.eq(res["json"]["dnsChanged"], False)
         # The program's own wait limit: the deadline minus its margin (a third of 4 s), at most about
@@ -108,7 +112,7 @@ def deadline_cuts_a_hanging_call_short():
     try:
         S.elb.inject("hang", action="RegisterTargets")
         deadline = int(time.time() * 1000) + 3000
-        res = S.lambda_invoke(stack.schedule_event(), deadline_ms=deadline)
+        res = S.lambda_invoke(events.schedule_event(), deadline_ms=deadline)
         answered = time.time() * 1000
         tap.eq(res["kind"], "error", res.get("body"))
         tap.eq(res["headers"]["Lambda-Runtime-Function-Error-Type"], "Timeout")
@@ -121,7 +125,7 @@ def deadline_cuts_a_hanging_call_short():
         tap.eq(S.elb.calls_for("DeregisterTargets"), [])
         tap.eq(S.registered(), [OLD])
         S.elb.clear_faults()
-        res = S.lambda_invoke(stack.schedule_event())
+        res = S.lambda_invoke(events.schedule_event())
         tap.eq((res["kind"], res["json"]["registered"]), ("response", [NEW]), "the next invocation recovers")
     finally:
         stop(proc)
@@ -150,7 +154,7 @@ def json_logs_with_request_ids():
     reset(S, records=FLIPPED)
     proc = start(AWS_LAMBDA_LOG_FORMAT="JSON")
     try:
-        res = S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
+        res = S.lambda_invoke(events.rds_event("RDS-EVENT-0049"))
         tap.eq(res["kind"], "response")
     finally:
         code, out, err = stop(proc)
@@ -177,9 +181,9 @@ def emf_metrics_per_invocation():
     reset(S, records=FLIPPED)
     proc = start()
     try:
-        S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
-        S.dns.nxdomain(stack.DB_ENDPOINT)
-        S.lambda_invoke(stack.schedule_event())
+        S.lambda_invoke(events.rds_event("RDS-EVENT-0049"))
+        S.dns.nxdomain(const.DB_ENDPOINT)
+        S.lambda_invoke(events.schedule_event())
     finally:
         code, out, err = stop(proc)
     emf = emf_lines(out + err)
@@ -218,7 +222,7 @@ def nothing_secret_logged_at_trace():
     url_secret = "X-Amz-Signature=0ddba11cfn5ecret"
     proc = start(AWS_LAMBDA_LOG_LEVEL="TRACE")
     try:
-        S.lambda_invoke(stack.rds_event("RDS-EVENT-0049"))
+        S.lambda_invoke(events.rds_event("RDS-EVENT-0049"))
         cfn = json.loads(our_event("cloudformation-delete.json"))
         cfn["ResponseURL"] = "http://127.0.0.1:9/cfn-response-path?" + url_secret
         S.lambda_invoke(cfn)
@@ -227,7 +231,7 @@ def nothing_secret_logged_at_trace():
     finally:
         code, out, err = stop(proc)
     text = out + err
-    for secret in (stack.SECRET_ACCESS_KEY, stack.SESSION_TOKEN, url_secret, "cfn-response-path", "Signature="):
+    for secret in (const.SECRET_ACCESS_KEY, const.SESSION_TOKEN, url_secret, "cfn-response-path", "Signature="):
         tap.ok(secret not in text, "%r is not logged" % secret)
     tap.ok("DEBUG" in text or "TRACE" in text, "debug lines were written")
 

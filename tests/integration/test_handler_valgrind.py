@@ -11,9 +11,12 @@ import json
 import os
 import time
 
+import const
+import events
+import netns
 import stack
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 from handler_common import NEW, our_event, reset  # noqa: E402
@@ -51,11 +54,11 @@ def env(**kw):
 
 @contextlib.contextmanager
 def one_second_resolver():
-    path = os.path.join(stack.namespace_dir(), "resolv.conf")
+    path = os.path.join(netns.namespace_dir(), "resolv.conf")
     with open(path) as f:
         saved = f.read()
     with open(path, "w") as f:  # in place: /etc/resolv.conf is a bind mount of this file
-        f.write(stack.RESOLV_CONF.replace("attempts:2", "attempts:1"))
+        f.write(netns.RESOLV_CONF.replace("attempts:2", "attempts:1"))
     try:
         yield
     finally:
@@ -67,10 +70,10 @@ def invoke_paths():
     pattern = use("invoke")
     try:
         reset(S)
-        flip = S.dns.flip_at(1.5, {stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+        flip = S.dns.flip_at(1.5, {const.DB_ENDPOINT: [const.NEW_PRIMARY]})
         # Under valgrind on a busy machine the first HTTPS call alone can take 10 s: the wait
         # (it ends at the flip) is long enough never to run out before it.
-        r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=env(DNS_POLL_MS=300, FAILOVER_WAIT_SECONDS=60),
+        r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=env(DNS_POLL_MS=300, FAILOVER_WAIT_SECONDS=60),
                      timeout=180)
         flip.wait(60)
         check_logs(pattern)
@@ -83,7 +86,7 @@ def invoke_paths():
         with one_second_resolver():
             S.dns.pause()
             try:
-                r = S.invoke(stack.rds_event("RDS-EVENT-0049"), env=env(FAILOVER_WAIT_SECONDS=4, DNS_POLL_MS=300),
+                r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=env(FAILOVER_WAIT_SECONDS=4, DNS_POLL_MS=300),
                              timeout=120)
             finally:
                 S.dns.resume()
@@ -108,10 +111,10 @@ def invoke_paths():
 def runtime_paths():
     pattern = use("loop")
     try:
-        reset(S, records=dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]}))
+        reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
         proc = S.start_bootstrap(env=env())
         try:
-            for event in (stack.schedule_event(), "not json", stack.rds_event("RDS-EVENT-0049"), {"dryRun": True}):
+            for event in (events.schedule_event(), "not json", events.rds_event("RDS-EVENT-0049"), {"dryRun": True}):
                 res = S.lambda_invoke(event, timeout=120)
                 tap.ok(res["kind"] in ("response", "error"), res)
             S.elb.inject("throttling", action="DescribeTargetHealth", count=1)
@@ -133,10 +136,10 @@ def cluster_paths():
     """Cluster mode (the RDS API): discovery over pages, a failover wait through a pass without a
     writer and an RDS error, readers with one left out, and an RDS error outside a wait."""
     pattern = use("cluster")
-    a1, a2 = ("%s:%d" % (stack.AURORA_ADDRESSES[i], stack.DB_PORT) for i in stack.AURORA_IDS[:2])
+    a1, a2 = ("%s:%d" % (const.AURORA_ADDRESSES[i], const.DB_PORT) for i in const.AURORA_IDS[:2])
     # Under valgrind on a busy machine a discovery pass can take seconds: the wait (it ends
     # when the writer moves) and the deadline are long enough never to cut it first.
-    cluster = dict(stack.CLUSTER_ENV, DNS_POLL_MS=100, FAILOVER_WAIT_SECONDS=60)
+    cluster = dict(const.CLUSTER_ENV, DNS_POLL_MS=100, FAILOVER_WAIT_SECONDS=60)
     try:
         reset(S, targets=[a1])
         S.reset_cluster()
@@ -145,21 +148,21 @@ def cluster_paths():
         def failing_over():
             S.rds.inject("no_writer", count=1)
             S.rds.inject("throttling", action="DescribeDBInstances", count=1)
-            S.move_writer(stack.AURORA_IDS[1])
+            S.move_writer(const.AURORA_IDS[1])
         S.rds.on_call("DescribeDBClusters", 1, failing_over)
         proc = S.start_bootstrap(env=env(AWS_MAX_ATTEMPTS=1, **cluster))
         try:
-            res = S.lambda_invoke(stack.cluster_event("RDS-EVENT-0071"), deadline_ms=int(time.time() * 1000) + 110000,
+            res = S.lambda_invoke(events.cluster_event("RDS-EVENT-0071"), deadline_ms=int(time.time() * 1000) + 110000,
                                   timeout=120)
             tap.eq((res["kind"], (res["json"] or {}).get("registered")), ("response", [a2]), res["body"][:300].decode(errors="replace"))
             S.rds.inject("access_denied", action="DescribeDBClusters")
-            tap.eq(S.lambda_invoke(stack.schedule_event(), timeout=120)["kind"], "error")
+            tap.eq(S.lambda_invoke(events.schedule_event(), timeout=120)["kind"], "error")
         finally:
             code = S.stop_bootstrap(proc, timeout=60)
         check_logs(pattern)
         tap.ok(code != VALGRIND_ERROR, "valgrind exit status")
-        S.rds.set_member(stack.CLUSTER_ID, "aurora-orders-instance-4", status="creating", address=None)
-        r = S.invoke(stack.schedule_event(), env=env(DB_ROLE="readers", **cluster), timeout=120)
+        S.rds.set_member(const.CLUSTER_ID, "aurora-orders-instance-4", status="creating", address=None)
+        r = S.invoke(events.schedule_event(), env=env(DB_ROLE="readers", **cluster), timeout=120)
         tap.eq(r.code, 0, r.stderr[-3000:])
         check_logs(pattern)
     finally:

@@ -12,14 +12,17 @@ import textwrap
 import threading
 import time
 
+import const
+import netns
 import stack
+import stack_dns
 import tap
 
 HOST_RESOLV = "RNS_TEST_HOST_RESOLV_SHA"
-if not stack.inside_namespace():
+if not netns.inside_namespace():
     with open("/etc/resolv.conf", "rb") as f:
         os.environ[HOST_RESOLV] = hashlib.sha256(f.read()).hexdigest()
-stack.enter_namespace()
+netns.enter_namespace()
 
 A, AAAA = "A", "AAAA"
 PY = "/usr/bin/python3"
@@ -28,7 +31,7 @@ PY = "/usr/bin/python3"
 def gai_error(name):
     """The getaddrinfo error code for name, or None when it resolved."""
     try:
-        stack.resolve(name)
+        stack_dns.resolve(name)
     except socket.gaierror as e:
         return e.errno
     return None
@@ -67,7 +70,7 @@ def shared():
 
 @tap.case
 def namespace_is_private():
-    tap.ok(stack.inside_namespace(), "RNS_STACK_NS not set after enter_namespace()")
+    tap.ok(netns.inside_namespace(), "RNS_STACK_NS not set after enter_namespace()")
     parent = os.getppid()
     for kind in ("net", "mnt"):
         mine, host = os.readlink("/proc/self/ns/" + kind), os.readlink("/proc/%d/ns/%s" % (parent, kind))
@@ -82,7 +85,7 @@ def resolver_files_are_private():
     with open("/etc/resolv.conf") as f:
         resolv = f.read()
     tap.ok("timeout:1" in resolv and "attempts:2" in resolv, "resolv.conf: %r" % resolv)
-    tap.eq([l.split()[1] for l in resolv.splitlines() if l.startswith("nameserver")], list(stack.DNS_ADDRESSES),
+    tap.eq([l.split()[1] for l in resolv.splitlines() if l.startswith("nameserver")], list(stack_dns.DNS_ADDRESSES),
            "nameservers")
     with open("/etc/hosts") as f:
         tap.ok(f.read().startswith("127.0.0.1 localhost"), "hosts")
@@ -93,10 +96,10 @@ def resolver_files_are_private():
 
 @tap.case
 def reenter_is_noop():
-    ns = stack.namespace_dir()
+    ns = netns.namespace_dir()
     before = os.listdir(ns)
-    tap.eq(stack.enter_namespace(), ns)
-    r = subprocess.run([PY, "-c", "import stack; print(stack.enter_namespace())"],
+    tap.eq(netns.enter_namespace(), ns)
+    r = subprocess.run([PY, "-c", "import netns; print(netns.enter_namespace())"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     tap.eq((r.returncode, r.stdout.decode().strip()), (0, ns), "child process: %s" % r.stderr.decode())
     tap.eq(os.listdir(ns), before, "namespace folder after a child entered")
@@ -106,38 +109,38 @@ def reenter_is_noop():
 def a_and_aaaa_with_ttl_5():
     s = shared()
     s.dns.set_records({"dual.abc123xyz.eu-west-1.rds.amazonaws.com": ["10.20.1.9", "fd00::5"]})
-    tap.eq(stack.resolve("dual.abc123xyz.eu-west-1.rds.amazonaws.com"), ["10.20.1.9", "fd00::5"])
+    tap.eq(stack_dns.resolve("dual.abc123xyz.eu-west-1.rds.amazonaws.com"), ["10.20.1.9", "fd00::5"])
     a = s.dns.query("dual.abc123xyz.eu-west-1.rds.amazonaws.com", A)
     aaaa = s.dns.query("dual.abc123xyz.eu-west-1.rds.amazonaws.com", AAAA)
     tap.eq((a.rcode, [r.data for r in a.records], ttls(a)), ("NOERROR", ["10.20.1.9"], [5]), "A")
     tap.eq((aaaa.rcode, [r.data for r in aaaa.records], ttls(aaaa)), ("NOERROR", ["fd00::5"], [5]), "AAAA")
-    only4 = s.dns.query(stack.DB_ENDPOINT, AAAA)
+    only4 = s.dns.query(const.DB_ENDPOINT, AAAA)
     tap.eq((only4.rcode, only4.records), ("NOERROR", []), "AAAA of an IPv4-only name (NODATA)")
 
 
 @tap.case
 def default_records():
     s = shared()
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY])
-    tap.eq(stack.resolve(stack.PROXY_ENDPOINT), stack.PROXY_ADDRESSES)
-    proxy = s.dns.query(stack.PROXY_ENDPOINT)
-    tap.eq((sorted(r.data for r in proxy.records), ttls(proxy)), (stack.PROXY_ADDRESSES, [5]), "proxy")
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1])
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.OLD_PRIMARY])
+    tap.eq(stack_dns.resolve(const.PROXY_ENDPOINT), const.PROXY_ADDRESSES)
+    proxy = s.dns.query(const.PROXY_ENDPOINT)
+    tap.eq((sorted(r.data for r in proxy.records), ttls(proxy)), (const.PROXY_ADDRESSES, [5]), "proxy")
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_1])
 
 
 @tap.case
 def cname_chain_followed_and_changed():
     s = shared()
-    r = s.dns.query(stack.AURORA_CLUSTER)
+    r = s.dns.query(const.AURORA_CLUSTER)
     tap.eq([(x.type, x.name, x.data, x.ttl) for x in r.records],
-           [("CNAME", stack.AURORA_CLUSTER, stack.AURORA_INSTANCE_1, 5),
-            ("A", stack.AURORA_INSTANCE_1, stack.AURORA_ADDRESS_1, 5)], "cluster answer")
+           [("CNAME", const.AURORA_CLUSTER, const.AURORA_INSTANCE_1, 5),
+            ("A", const.AURORA_INSTANCE_1, const.AURORA_ADDRESS_1, 5)], "cluster answer")
     restarts = s.dns.restarts
-    s.dns.set_records({}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2})
+    s.dns.set_records({}, cnames={const.AURORA_CLUSTER: const.AURORA_INSTANCE_2})
     tap.eq(s.dns.restarts, restarts + 1, "a CNAME change restarts dnsmasq")
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_2])
-    s.dns.set_records({}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_1})
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1])
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_2])
+    s.dns.set_records({}, cnames={const.AURORA_CLUSTER: const.AURORA_INSTANCE_1})
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_1])
 
 
 @tap.case
@@ -152,7 +155,7 @@ def restarts_leave_no_gap():
         while not stop.is_set():
             t0 = time.monotonic()
             try:
-                got = stack.resolve(stack.AURORA_CLUSTER)
+                got = stack_dns.resolve(const.AURORA_CLUSTER)
             except socket.gaierror as e:
                 got = e
             lookups.append((t0, time.monotonic(), got))
@@ -163,10 +166,10 @@ def restarts_leave_no_gap():
     try:
         restarts = s.dns.restarts
         for i in range(4):
-            target, address = ((stack.AURORA_INSTANCE_2, stack.AURORA_ADDRESS_2),
-                               (stack.AURORA_INSTANCE_1, stack.AURORA_ADDRESS_1))[i % 2]
+            target, address = ((const.AURORA_INSTANCE_2, const.AURORA_ADDRESS_2),
+                               (const.AURORA_INSTANCE_1, const.AURORA_ADDRESS_1))[i % 2]
             began = time.monotonic()
-            served = s.dns.set_records({}, cnames={stack.AURORA_CLUSTER: target})
+            served = s.dns.set_records({}, cnames={const.AURORA_CLUSTER: target})
             flips.append((began, served, [address]))
             time.sleep(0.4)
         tap.eq(s.dns.restarts, restarts + 4, "restarts")
@@ -192,25 +195,25 @@ def restarts_leave_no_gap():
 def record_change_served_at_once():
     s = shared()
     restarts = s.dns.restarts
-    t = s.dns.set_records({stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+    t = s.dns.set_records({const.DB_ENDPOINT: [const.NEW_PRIMARY]})
     tap.ok(t is not None and t <= time.monotonic(), "set_records returned %r" % t)
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.NEW_PRIMARY])
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.NEW_PRIMARY])
     tap.eq(s.dns.restarts, restarts, "an address change is a reload, not a restart")
-    s.dns.set_records({stack.DB_ENDPOINT: [stack.OLD_PRIMARY]})
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY])
+    s.dns.set_records({const.DB_ENDPOINT: [const.OLD_PRIMARY]})
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.OLD_PRIMARY])
 
 
 @tap.case
 def flip_at_changes_the_answer_later():
     s = shared()
     t0 = time.monotonic()
-    flip = s.dns.flip_at(0.5, {stack.DB_ENDPOINT: ["10.20.3.77"]})
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY], "before the flip")
+    flip = s.dns.flip_at(0.5, {const.DB_ENDPOINT: ["10.20.3.77"]})
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.OLD_PRIMARY], "before the flip")
     t = flip.wait(60)
     tap.ok(t - t0 >= 0.5, "flip happened %.3f s after scheduling" % (t - t0))
     tap.ok(abs((time.time() - flip.wall) - (time.monotonic() - t)) < 1.0, "wall and monotonic agree")
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), ["10.20.3.77"], "after the flip")
-    s.dns.set_records({stack.DB_ENDPOINT: [stack.OLD_PRIMARY]})
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), ["10.20.3.77"], "after the flip")
+    s.dns.set_records({const.DB_ENDPOINT: [const.OLD_PRIMARY]})
 
 
 @tap.case
@@ -225,7 +228,7 @@ def unknown_name_is_nxdomain():
 def nxdomain_for_a_served_name():
     s = shared()
     s.dns.set_records({"gone.abc123xyz.eu-west-1.rds.amazonaws.com": ["10.20.1.50"]})
-    tap.eq(stack.resolve("gone.abc123xyz.eu-west-1.rds.amazonaws.com"), ["10.20.1.50"])
+    tap.eq(stack_dns.resolve("gone.abc123xyz.eu-west-1.rds.amazonaws.com"), ["10.20.1.50"])
     s.dns.nxdomain("gone.abc123xyz.eu-west-1.rds.amazonaws.com")
     tap.eq(s.dns.query("gone.abc123xyz.eu-west-1.rds.amazonaws.com").rcode, "NXDOMAIN")
     tap.eq(gai_error("gone.abc123xyz.eu-west-1.rds.amazonaws.com"), socket.EAI_NONAME)
@@ -233,33 +236,33 @@ def nxdomain_for_a_served_name():
     tap.eq(s.dns.query("db.example.internal").rcode, "REFUSED")
     s.dns.nxdomain("db.example.internal")
     tap.eq(s.dns.query("db.example.internal").rcode, "NXDOMAIN")
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY], "other names still served")
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.OLD_PRIMARY], "other names still served")
 
 
 @tap.case
 def refused_then_served_again():
     s = shared()
     s.dns.refuse()
-    tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "REFUSED")
-    with stack.resolver_wait(10):  # a silent server would now take 10 s, far from a refusal
+    tap.eq(s.dns.query(const.DB_ENDPOINT).rcode, "REFUSED")
+    with netns.resolver_wait(10):  # a silent server would now take 10 s, far from a refusal
         t0 = time.monotonic()
-        tap.eq(gai_error(stack.DB_ENDPOINT), socket.EAI_AGAIN)
+        tap.eq(gai_error(const.DB_ENDPOINT), socket.EAI_AGAIN)
         took = time.monotonic() - t0
     tap.ok(took < 5, "REFUSED took %.2f s: looks like a resolver timeout (10 s)" % took)
     s.dns.serve()
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY])
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.OLD_PRIMARY])
 
 
 @tap.case
 def servfail_then_served_again():
     s = shared()
     s.dns.servfail()
-    tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "SERVFAIL")
-    tap.eq(gai_error(stack.DB_ENDPOINT), socket.EAI_AGAIN)
+    tap.eq(s.dns.query(const.DB_ENDPOINT).rcode, "SERVFAIL")
+    tap.eq(gai_error(const.DB_ENDPOINT), socket.EAI_AGAIN)
     tap.ok(s.dns._servfail.queries >= 2, "the SERVFAIL upstream saw %d queries" % s.dns._servfail.queries)
-    s.dns.set_records({stack.DB_ENDPOINT: [stack.OLD_PRIMARY]})  # set_records ends servfail()
-    tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "NOERROR")
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY])
+    s.dns.set_records({const.DB_ENDPOINT: [const.OLD_PRIMARY]})  # set_records ends servfail()
+    tap.eq(s.dns.query(const.DB_ENDPOINT).rcode, "NOERROR")
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.OLD_PRIMARY])
 
 
 @tap.case
@@ -267,16 +270,16 @@ def paused_server_times_out():
     s = shared()
     s.dns.pause()
     try:
-        tap.eq(s.dns.query(stack.DB_ENDPOINT, timeout=0.3).rcode, "TIMEOUT")
+        tap.eq(s.dns.query(const.DB_ENDPOINT, timeout=0.3).rcode, "TIMEOUT")
         t0 = time.monotonic()
-        code = gai_error(stack.DB_ENDPOINT)
+        code = gai_error(const.DB_ENDPOINT)
         took = time.monotonic() - t0
     finally:
         s.dns.resume()
     tap.eq(code, socket.EAI_AGAIN)
     # resolv.conf: timeout:1 attempts:2. Bounded, and clearly slower than a refusal.
     tap.ok(0.9 <= took <= 6, "timeout took %.2f s" % took)
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), [stack.OLD_PRIMARY], "after resume")
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), [const.OLD_PRIMARY], "after resume")
 
 
 @tap.case
@@ -284,20 +287,20 @@ def stopped_server_refuses_connection():
     s = shared()
     s.dns.stop()
     try:
-        tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "CONNREFUSED")
-        tap.eq(gai_error(stack.DB_ENDPOINT), socket.EAI_AGAIN)
-        s.dns.set_records({stack.DB_ENDPOINT: ["10.20.2.5"]})  # kept for the next start
+        tap.eq(s.dns.query(const.DB_ENDPOINT).rcode, "CONNREFUSED")
+        tap.eq(gai_error(const.DB_ENDPOINT), socket.EAI_AGAIN)
+        s.dns.set_records({const.DB_ENDPOINT: ["10.20.2.5"]})  # kept for the next start
     finally:
         s.dns.start()
-    tap.eq(stack.resolve(stack.DB_ENDPOINT), ["10.20.2.5"])
-    s.dns.set_records({stack.DB_ENDPOINT: [stack.OLD_PRIMARY]})
+    tap.eq(stack_dns.resolve(const.DB_ENDPOINT), ["10.20.2.5"])
+    s.dns.set_records({const.DB_ENDPOINT: [const.OLD_PRIMARY]})
 
 
 @tap.case
 def fakes_are_wired():
     s = shared()
     tap.ok(s.elb.url.startswith("https://127.0.0.1:"), "elb url %s" % s.elb.url)
-    tap.eq(s.registered(), ["%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)], "default target group")
+    tap.eq(s.registered(), ["%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)], "default target group")
     import boto3
     env = s.env()
     client = boto3.client("elbv2", region_name=env["AWS_REGION"], endpoint_url=env["AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2"],
@@ -305,7 +308,7 @@ def fakes_are_wired():
                           aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
                           aws_session_token=env["AWS_SESSION_TOKEN"])
     got = client.describe_target_health(TargetGroupArn=env["TARGET_GROUP_ARN"])
-    tap.eq([d["Target"]["Id"] for d in got["TargetHealthDescriptions"]], [stack.OLD_PRIMARY])
+    tap.eq([d["Target"]["Id"] for d in got["TargetHealthDescriptions"]], [const.OLD_PRIMARY])
     tap.ok(s.elb.calls[-1]["signature_ok"], "the fake accepted botocore's signature with the stack's credentials")
     host, port = s.runtime.address.split(":")
     with socket.create_connection((host, int(port)), timeout=2):
@@ -321,7 +324,7 @@ def rds_client(env):
 
 
 def writer_of(client):
-    members = client.describe_db_clusters(DBClusterIdentifier=stack.CLUSTER_ID)["DBClusters"][0]["DBClusterMembers"]
+    members = client.describe_db_clusters(DBClusterIdentifier=const.CLUSTER_ID)["DBClusters"][0]["DBClusterMembers"]
     return [m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]]
 
 
@@ -330,16 +333,16 @@ def cluster_is_wired():
     s = shared()
     s.reset_cluster()
     client = rds_client(s.env())
-    got = client.describe_db_clusters(DBClusterIdentifier=stack.CLUSTER_ID)["DBClusters"][0]
-    tap.eq((got["Endpoint"], got["ReaderEndpoint"]), (stack.AURORA_CLUSTER, stack.AURORA_READER))
-    tap.eq(writer_of(client), [stack.AURORA_IDS[0]])
-    listed = client.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [stack.CLUSTER_ID]}])
+    got = client.describe_db_clusters(DBClusterIdentifier=const.CLUSTER_ID)["DBClusters"][0]
+    tap.eq((got["Endpoint"], got["ReaderEndpoint"]), (const.AURORA_CLUSTER, const.AURORA_READER))
+    tap.eq(writer_of(client), [const.AURORA_IDS[0]])
+    listed = client.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [const.CLUSTER_ID]}])
     tap.eq([(i["DBInstanceIdentifier"], i["Endpoint"]["Address"]) for i in listed["DBInstances"]],
-           [(m, stack.AURORA_ENDPOINTS[m]) for m in stack.AURORA_IDS])
-    for m in stack.AURORA_IDS:  # every instance endpoint resolves to its own address
-        tap.eq(stack.resolve(stack.AURORA_ENDPOINTS[m]), [stack.AURORA_ADDRESSES[m]], m)
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1], "cluster endpoint on the writer")
-    tap.eq(stack.resolve(stack.AURORA_READER), [stack.AURORA_ADDRESS_2], "reader endpoint on a reader")
+           [(m, const.AURORA_ENDPOINTS[m]) for m in const.AURORA_IDS])
+    for m in const.AURORA_IDS:  # every instance endpoint resolves to its own address
+        tap.eq(stack_dns.resolve(const.AURORA_ENDPOINTS[m]), [const.AURORA_ADDRESSES[m]], m)
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_1], "cluster endpoint on the writer")
+    tap.eq(stack_dns.resolve(const.AURORA_READER), [const.AURORA_ADDRESS_2], "reader endpoint on a reader")
     tap.ok(all(c["signature_ok"] for c in s.rds.calls), "the fake RDS accepted botocore's signatures")
 
 
@@ -348,17 +351,17 @@ def writer_and_cluster_dns_move_separately():
     s = shared()
     s.reset_cluster()
     client = rds_client(s.env())
-    s.move_writer(stack.AURORA_IDS[1])
-    tap.eq(writer_of(client), [stack.AURORA_IDS[1]], "the API moved")
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1], "DNS did not")
-    served = s.move_cluster_dns(stack.AURORA_IDS[1])
+    s.move_writer(const.AURORA_IDS[1])
+    tap.eq(writer_of(client), [const.AURORA_IDS[1]], "the API moved")
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_1], "DNS did not")
+    served = s.move_cluster_dns(const.AURORA_IDS[1])
     tap.ok(served is not None, "the DNS move is confirmed served")
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_2], "DNS moved")
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_2], "DNS moved")
     s.move_writer(None)
     tap.eq(writer_of(client), [], "no writer")
-    s.move_cluster_dns(stack.AURORA_IDS[0])
+    s.move_cluster_dns(const.AURORA_IDS[0])
     s.reset_cluster()
-    tap.eq(writer_of(client), [stack.AURORA_IDS[0]], "reset_cluster restores the writer")
+    tap.eq(writer_of(client), [const.AURORA_IDS[0]], "reset_cluster restores the writer")
 
 
 @tap.case
@@ -370,31 +373,31 @@ def failover_staged_on_describes():
         # every answer, errors included: what the fake's on_call hook counts
         return len([c for c in s.rds.calls if c["action"] == "DescribeDBClusters" and c["status"] is not None])
     base = served()
-    fo = s.failover(stack.AURORA_IDS[2], after_describes=2, dns_lead_s=0.3)
+    fo = s.failover(const.AURORA_IDS[2], after_describes=2, dns_lead_s=0.3)
     # Counted on the fake's side: botocore may retry a request on a busy machine (after an
     # error answer too), so one answer to the client can be the second the fake gave.
     answers = []
     for _ in range(3):
         writer = writer_of(client)
         answers.append((served() - base, writer))
-    tap.eq(answers[0][1], [stack.AURORA_IDS[0]], "first answer: the old writer")
+    tap.eq(answers[0][1], [const.AURORA_IDS[0]], "first answer: the old writer")
     given = [(c["status"], c.get("error_code")) for c in s.rds.calls if c["action"] == "DescribeDBClusters"]
     for n, writer in answers:
-        want = [stack.AURORA_IDS[0]] if n <= 2 else [stack.AURORA_IDS[2]]
+        want = [const.AURORA_IDS[0]] if n <= 2 else [const.AURORA_IDS[2]]
         tap.eq(writer, want, "the answer after %d describe answers (%r; the fake's: %r)" % (n, answers, given))
-    tap.eq(answers[-1][1], [stack.AURORA_IDS[2]], "after two served describes the writer moved")
+    tap.eq(answers[-1][1], [const.AURORA_IDS[2]], "after two served describes the writer moved")
     api, dns = fo.wait(60)
     tap.ok(dns - api >= 0.3, "the DNS move follows the API move by at least dns_lead_s")
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_3])
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_3])
     # a DNS move held until an event, capped
     gate = threading.Event()
-    fo = s.failover(stack.AURORA_IDS[0], api_after_s=0, dns_lead_s=0, dns_not_before=gate, dns_cap_s=30)
+    fo = s.failover(const.AURORA_IDS[0], api_after_s=0, dns_lead_s=0, dns_not_before=gate, dns_cap_s=30)
     time.sleep(0.3)
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_3], "held until the event")
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_3], "held until the event")
     gate.set()
     api, dns = fo.wait(60)
     tap.eq(fo.dns_capped, False)
-    tap.eq(stack.resolve(stack.AURORA_CLUSTER), [stack.AURORA_ADDRESS_1])
+    tap.eq(stack_dns.resolve(const.AURORA_CLUSTER), [const.AURORA_ADDRESS_1])
 
 
 @tap.case
@@ -408,7 +411,7 @@ def env_is_the_functions_own():
                                 "DNS_POLL_MS", "FAILOVER_WAIT_SECONDS"]
                                + [k for k in stack.PASS_THROUGH if os.environ.get(k)]))
     tap.eq((env["AWS_REGION"], env["DB_PORT"], env["TARGET_GROUP_ARN"], env["DB_ENDPOINT"]),
-           ("eu-west-1", "5432", stack.TARGET_GROUP_ARN, stack.DB_ENDPOINT))
+           ("eu-west-1", "5432", const.TARGET_GROUP_ARN, const.DB_ENDPOINT))
     tap.eq((env["AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2"], env["AWS_CA_BUNDLE"]), (s.elb.url, s.elb.ca_file))
     tap.eq((env["AWS_ENDPOINT_URL_RDS"], s.rds.ca_file), (s.rds.url, s.elb.ca_file), "RDS fake, same test CA")
     over = s.env(DB_PORT=6432, TARGET_GROUP_ARN=None, IP_FAMILY="dual")
@@ -488,7 +491,7 @@ def runtime_loop_gets_the_lambda_environment():
     env = got["env"]
     tap.eq(env["AWS_LAMBDA_RUNTIME_API"], s.runtime.address)
     tap.eq((env["AWS_LAMBDA_FUNCTION_NAME"], env["LAMBDA_TASK_ROOT"], env["AWS_LAMBDA_LOG_FORMAT"]),
-           (stack.FUNCTION_NAME, s.task_root, "JSON"))
+           (const.FUNCTION_NAME, s.task_root, "JSON"))
     tap.ok(set(s.env()) <= set(env), "configuration missing from the runtime loop's environment")
     tap.ok(set(env) <= set(s.lambda_env(env=s.env(AWS_LAMBDA_LOG_FORMAT="JSON"))) | {"LC_CTYPE"},
            "unexpected variables: %s" % sorted(set(env) - set(s.lambda_env())))
@@ -547,7 +550,7 @@ def close_leaves_no_processes():
     tap.eq(_wait_gone(workdir, 30.0), [], "processes left")
     tap.ok(proc.poll() is not None, "bootstrap still running")
     tap.ok(not os.path.exists(workdir), "work folder left")
-    tap.eq(s.dns.query(stack.DB_ENDPOINT).rcode, "CONNREFUSED", "port 53 after close")
+    tap.eq(s.dns.query(const.DB_ENDPOINT).rcode, "CONNREFUSED", "port 53 after close")
 
 
 @tap.case
@@ -556,10 +559,10 @@ def killed_script_leaves_no_processes():
     # The child enters a namespace of its own, restarts dnsmasq from a timer thread (a CNAME flip),
     # starts a bootstrap, and is then killed.
     script = textwrap.dedent("""
-        import os, stack, sys, time
-        stack.enter_namespace()
+        import const, netns, os, stack, sys, time
+        netns.enter_namespace()
         s = stack.LocalStack().start()
-        s.dns.flip_at(0.01, {}, cnames={stack.AURORA_CLUSTER: stack.AURORA_INSTANCE_2}).wait(60)
+        s.dns.flip_at(0.01, {}, cnames={const.AURORA_CLUSTER: const.AURORA_INSTANCE_2}).wait(60)
         s.bootstrap_path = os.path.join(s.dir, "sleepy-bootstrap")
         with open(s.bootstrap_path, "w") as f:
             f.write("#!/bin/sh\\nexec sleep 300\\n")
@@ -568,7 +571,7 @@ def killed_script_leaves_no_processes():
         print(os.getpid(), s.dir, s.dns.pid, b.pid, flush=True)
         time.sleep(300)
         """)
-    env = {k: v for k, v in os.environ.items() if k != stack.NS_VAR}
+    env = {k: v for k, v in os.environ.items() if k != netns.NS_VAR}
     proc = subprocess.Popen([PY, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         line = proc.stdout.readline().decode().split()
@@ -595,8 +598,8 @@ def refused_namespace_fails_clearly():
             exit 1
             """)
         env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
-        env.pop(stack.NS_VAR)
-        r = subprocess.run([PY, "-c", "import stack; stack.enter_namespace(); print('inside')"], env=env,
+        env.pop(netns.NS_VAR)
+        r = subprocess.run([PY, "-c", "import netns; netns.enter_namespace(); print('inside')"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     finally:
         subprocess.run(["rm", "-rf", bindir])
@@ -610,30 +613,30 @@ def unprivileged_user_gets_a_user_namespace():
     if os.geteuid() != 0:
         tap.skip("not root: cannot switch to another user")
     script = textwrap.dedent("""
-        import stack, os
-        stack.enter_namespace()
+        import const, netns, os, stack, stack_dns
+        netns.enter_namespace()
         with stack.LocalStack() as s:
-            print(os.getuid(), stack.resolve(stack.DB_ENDPOINT)[0], s.registered()[0], flush=True)
+            print(os.getuid(), stack_dns.resolve(const.DB_ENDPOINT)[0], s.registered()[0], flush=True)
         """)
-    env = {k: v for k, v in os.environ.items() if k != stack.NS_VAR}
+    env = {k: v for k, v in os.environ.items() if k != netns.NS_VAR}
     env["PYTHONPATH"] = os.path.dirname(os.path.abspath(stack.__file__))
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", PY, "-c", script],
                        env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     if r.returncode != 0 and b"cannot create a private network" in r.stderr:
         tap.skip("no unprivileged user namespaces here")
     tap.eq((r.returncode, r.stdout.decode().split()),
-           (0, ["0", stack.OLD_PRIMARY, "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)]), r.stderr.decode()[-2000:])
+           (0, ["0", const.OLD_PRIMARY, "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)]), r.stderr.decode()[-2000:])
 
 
 @tap.case
 def outside_namespace_refused():
-    saved = os.environ.pop(stack.NS_VAR)
+    saved = os.environ.pop(netns.NS_VAR)
     try:
         stack.LocalStack()
-    except stack.NamespaceError:
+    except netns.NamespaceError:
         return
     finally:
-        os.environ[stack.NS_VAR] = saved
+        os.environ[netns.NS_VAR] = saved
     raise AssertionError("LocalStack started outside the namespace")
 
 

@@ -23,7 +23,8 @@ Common API of every fake (see fake_elbv2.py for the ELBv2 specifics):
       the TCP accept, before TLS), malformed (200 with broken XML; body=... to choose it),
       error (status=, code=, message=, type=); plus the subclass's error_faults.
       Faults are taken in the order injected, the first that matches the action.
-  .clear_faults(), .reset_calls()
+  .clear_faults(), .reset_calls() (forgets .calls, not .authorizations)
+  .authorizations: set of every Authorization header received since start, never reset
   .calls: list of dicts {action, params, body, headers, time (monotonic), wall, connection,
       signature_ok, signature_error, amz_date, fault, status (None: no answer), request_id}
   .calls_for(action), .connections_opened (TCP connections accepted), .tls_failures
@@ -340,6 +341,7 @@ class QueryFake:
         self.max_skew, self.quiet = max_skew, quiet
         self.ca_file = self.cert_file = self.key_file = None
         self.calls, self.connections_opened, self.tls_failures = [], 0, 0
+        self.authorizations = set()
         self._faults, self._sockets, self._waiters = [], {}, []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -471,6 +473,7 @@ class QueryFake:
                 "fault": None, "status": None, "request_id": str(uuid.uuid4())}
         with self._lock:
             self.calls.append(call)
+            self.authorizations.add(call["headers"].get("authorization", ""))
         try:
             self._serve_call(h, call, action, params, bad)
         finally:

@@ -8,6 +8,7 @@ strings and values.
     scan.response_url(url)            # a presigned URL: all of it, its query, its values
     scan.add("where", text)           # an output; scan.add_proc("where", proc) reads proc.output()
     scan.harvest(fake_elbv2.calls)    # before the fake's calls are reset
+    scan.missed(fake.authorizations)  # signatures the fake received that were never harvested
     scan.found() -> [(where, what)]   scan.lines() -> lines scanned
 
 LocalStack (stack.py) keeps one for every output of every ./bootstrap it runs and reports a leak
@@ -20,6 +21,11 @@ SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
 HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 MARKERS = ("Signature=", "X-Amz-Signature", "Credential=")
 WINDOW = 20
+
+
+def signatures(authorizations):
+    """The SigV4 signatures of Authorization header values."""
+    return {m.group(1) for m in map(SIGNATURE.search, authorizations) if m}
 
 
 class SecretScan:
@@ -48,11 +54,14 @@ class SecretScan:
                     self.secret(value, "a value of a ResponseURL's query string")
 
     def harvest(self, calls):
-        """Records the signatures of the fake ELBv2's recorded calls."""
+        """Records the signatures of a fake's recorded calls (fake_query.py)."""
         for c in calls:
-            m = SIGNATURE.search(c.get("headers", {}).get("authorization", ""))
-            if m:
-                self.signatures.add(m.group(1))
+            self.signatures.update(signatures([c.get("headers", {}).get("authorization", "")]))
+
+    def missed(self, authorizations):
+        """The signatures of these Authorization headers that were never harvested: a case whose
+        calls were forgotten without harvest() would hide its leaks from found()."""
+        return signatures(authorizations) - self.signatures
 
     def add(self, where, text):
         self.outputs.append((where, text if isinstance(text, str) else text.decode(errors="replace")))

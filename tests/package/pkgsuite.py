@@ -18,7 +18,7 @@ import emptyroot
 import pkgcheck
 import tap
 
-NEW_IP, OLD_IP = "10.20.2.118", "10.20.1.9"   # stack.NEW_PRIMARY, stack.OLD_PRIMARY
+NEW_IP, OLD_IP = "10.20.2.118", "10.20.1.9"   # const.NEW_PRIMARY, const.OLD_PRIMARY
 CREDS = {"AWS_ACCESS_KEY_ID": "AKIDPACKAGETEST", "AWS_SECRET_ACCESS_KEY": "pkg/secret/key/for/the/empty/root",
          "AWS_SESSION_TOKEN": "pkg-session-token"}
 
@@ -34,9 +34,9 @@ def _netns():
 
 def enter():
     """Re-runs the calling suite inside the local stack's network and mount namespace
-    (stack.enter_namespace); call it first thing."""
-    import stack
-    stack.enter_namespace()
+    (netns.enter_namespace); call it first thing."""
+    import netns
+    netns.enter_namespace()
 
 
 def define(arch, zip_path, probe_path, prepare=None):
@@ -183,8 +183,9 @@ def _one_invocation(arch, bootstrap, with_ca):
     the local stack (tests/lib/stack.py: dnsmasq, the fake ELBv2 API over HTTPS, the fake Runtime
     API) with the database endpoint already moved to the new primary.
     Returns (the posted result, the ELBv2 calls, the target group's registered targets)."""
+    import const
     import stack
-    with stack.LocalStack(records={stack.DB_ENDPOINT: [NEW_IP]}, cnames={}) as s, \
+    with stack.LocalStack(records={const.DB_ENDPOINT: [NEW_IP]}, cnames={}) as s, \
             tempfile.TemporaryDirectory() as tmp:
         root = emptyroot.make_root(tmp, arch, {"bootstrap": bootstrap},
                                    ca_pem=_read(s.elb.ca_file) if with_ca else None)

@@ -12,7 +12,8 @@ import os
 import subprocess
 import sys
 
-import stack
+import const
+import netns
 import tap
 from secret_scan import SecretScan
 
@@ -23,16 +24,16 @@ def sharded(script, shards):
     """Runs a suite as `shards` copies of itself at once, each in a namespace (and local stack) of
     its own, when called outside any namespace: the copies' case lines are passed on and the
     process exits with the worst status. Inside a copy it returns (shard index, shards). A suite
-    calls it before stack.enter_namespace()."""
+    calls it before netns.enter_namespace()."""
     if os.environ.get(SHARD_VAR):
         i, _, n = os.environ[SHARD_VAR].partition("/")
         return int(i), int(n)
-    if stack.inside_namespace() or shards <= 1:
+    if netns.inside_namespace() or shards <= 1:
         return 0, 1
     procs = []
     for i in range(shards):
         env = dict(os.environ, **{SHARD_VAR: "%d/%d" % (i, shards)})
-        env.pop(stack.NS_VAR, None)
+        env.pop(netns.NS_VAR, None)
         procs.append(subprocess.Popen([sys.executable, os.path.abspath(script)], env=env, stdout=subprocess.PIPE))
     status = 0
     for p in procs:
@@ -42,13 +43,11 @@ def sharded(script, shards):
     sys.stdout.flush()
     sys.exit(status)
 
-OLD = "%s:%d" % (stack.OLD_PRIMARY, stack.DB_PORT)
-NEW = "%s:%d" % (stack.NEW_PRIMARY, stack.DB_PORT)
-FLIPPED = dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
+OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
+NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
+FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})
 DEFAULT_ALLOWED = [ipaddress.ip_network(c) for c in
                    ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
-# README.md, "Result" (and section 3 for the configuration error).
-ERROR_TYPES = {"InvalidEvent", "ResolveError", "ElbApiError", "Timeout", "CloudFormationResponseError"}
 SANITIZER_EXIT = 86
 
 
@@ -82,7 +81,7 @@ def check_invocation(r):
     tap.ok(isinstance(r.json, dict), "stdout is a JSON object: %r" % r.stdout[:200])
     if r.code == 1:
         tap.eq(sorted(r.json), ["errorMessage", "errorType"], "error JSON keys")
-        tap.ok(r.json["errorType"] in ERROR_TYPES, "errorType %r is not the contract's" % r.json["errorType"])
+        tap.ok(r.json["errorType"] in const.ERROR_TYPES, "errorType %r is not the contract's" % r.json["errorType"])
     return r.code == 0, r.json
 
 
@@ -91,7 +90,7 @@ def check_result(res):
     tap.ok(isinstance(res["json"], dict), "posted body is a JSON object: %r" % res["body"][:200])
     if res["kind"] == "error":
         et = res["json"].get("errorType")
-        tap.ok(et in ERROR_TYPES, "errorType %r is not the contract's" % et)
+        tap.ok(et in const.ERROR_TYPES, "errorType %r is not the contract's" % et)
         tap.eq(res["headers"].get("Lambda-Runtime-Function-Error-Type"), et, "error type header")
     return res["kind"] == "response", res["json"]
 
@@ -103,10 +102,10 @@ class Leaks(SecretScan):
     fake ELBv2 received."""
 
     def __init__(self, s):
-        super().__init__({stack.SECRET_ACCESS_KEY: "the secret access key",
-                          stack.SESSION_TOKEN: "the session token"})
+        super().__init__({const.SECRET_ACCESS_KEY: "the secret access key",
+                          const.SESSION_TOKEN: "the session token"})
         self.s = s
-        self.secret(stack.CFN_SIGNATURE, "the signature of the stack's ResponseURL")
+        self.secret(const.CFN_SIGNATURE, "the signature of the stack's ResponseURL")
 
     def harvest(self, calls=None):
         super().harvest(self.s.elb.calls if calls is None else calls)

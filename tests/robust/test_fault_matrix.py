@@ -33,11 +33,14 @@ import sys
 import threading
 import time
 
+import const
+import events
+import netns
 import stack
 import robust_common as rc
 
 SHARD, NSHARDS = rc.sharded(__file__, int(os.environ.get("RNS_MATRIX_SHARDS", "3")))
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 from fake_elbv2 import make_test_pki  # noqa: E402
@@ -156,15 +159,15 @@ def expected_group(elb, dns, placement, errors):
 
 def apply_dns(dns):
     if dns == "nxdomain":
-        S.dns.nxdomain(stack.DB_ENDPOINT)
+        S.dns.nxdomain(const.DB_ENDPOINT)
     elif dns == "refused":
         S.dns.refuse()
     elif dns == "timeout":
         S.dns.pause()
     elif dns == "empty":
-        S.dns.set_records({stack.DB_ENDPOINT: ["fd00::5"]})
+        S.dns.set_records({const.DB_ENDPOINT: ["fd00::5"]})
     elif dns == "public_only":
-        S.dns.set_records({stack.DB_ENDPOINT: ["203.0.113.10", "54.239.28.85"]})
+        S.dns.set_records({const.DB_ENDPOINT: ["203.0.113.10", "54.239.28.85"]})
 
 
 def apply_elb(elb, placement):
@@ -252,7 +255,7 @@ def run_cell(elb, dns, rt, placement):
     if rt in ("413", "500"):  # on the result post, never on a GET /next
         S.runtime.fail_next(int(rt), on="error" if errors else "response")
     t0 = time.monotonic()
-    rid = S.runtime.enqueue(stack.schedule_event(), deadline_ms=int(time.time() * 1000) + DEADLINE_MS)
+    rid = S.runtime.enqueue(events.schedule_event(), deadline_ms=int(time.time() * 1000) + DEADLINE_MS)
     logged, message = outcome_in_log(proc, rid, timeout=DEADLINE_MS / 1000.0 + 10)
     what = "cell elb=%s dns=%s rt=%s (%s)" % (elb, dns, rt, placement)
     if logged == "ElbApiError":
@@ -297,9 +300,9 @@ def clean_run(what):
     S.elb.clear_faults()
     S.dns.resume()
     S.dns.serve()
-    S.dns.set_records(rc.FLIPPED, dict(stack.DEFAULT_CNAMES), replace=True)
+    S.dns.set_records(rc.FLIPPED, dict(const.DEFAULT_CNAMES), replace=True)
     proc = default_proc()
-    res = S.lambda_invoke(stack.schedule_event(), timeout=30)
+    res = S.lambda_invoke(events.schedule_event(), timeout=30)
     ok, body = rc.check_result(res)
     tap.ok(ok and body.get("converged") is True, "%s: the clean run after it converged: %s" % (what, res["body"][:300]))
     tap.eq(S.registered(), [rc.NEW], "%s: the clean run left NEW only" % what)

@@ -6,9 +6,11 @@ report in the asan/ pass), never an unsafe change (the target group keeps OLD or
 DNS answer NEW, nothing else), the contract's error types, no secret in any output."""
 import json
 
+import events
+import netns
 import stack
 
-stack.enter_namespace()
+netns.enter_namespace()
 
 import robust_common as rc  # noqa: E402
 import tap  # noqa: E402
@@ -134,7 +136,7 @@ def header_case(name, headers, want, group):
         rid = headers.get("Lambda-Runtime-Aws-Request-Id") or None
         enq = dict(headers)
         enq.pop("Lambda-Runtime-Aws-Request-Id", None)
-        rid = S.runtime.enqueue(stack.schedule_event(), request_id=rid, headers=enq,
+        rid = S.runtime.enqueue(events.schedule_event(), request_id=rid, headers=enq,
                                 header_case="lower" if "lower" in name else None)
         res = S.runtime.wait_result(rid, 60)
         ok, result = rc.check_result(res)
@@ -156,14 +158,14 @@ def runtime_headers_request_id_not_utf8():
     reset()
     proc = runtime_proc()
     n = len(S.runtime.requests)
-    S.runtime.enqueue(stack.schedule_event(), request_id="r\u00e9\u00ff x")
+    S.runtime.enqueue(events.schedule_event(), request_id="r\u00e9\u00ff x")
     # Answered: the loop's next GET /next (recorded after the answer) wakes the wait.
     S.runtime.wait_for(lambda rt: any(r["method"] == "POST" and r["status"] for r in rt.requests[n:]), 60)
     post = [r for r in S.runtime.requests[n:] if r["method"] == "POST"][0]
     tap.eq(post["raw_path"], "/2018-06-01/runtime/invocation/r%E9%FF%20x/response", "path")
     tap.eq(post["status"], 400, "the fake's answer")
     tap.eq(rc.check_group(S), [rc.NEW], "target group")
-    res = S.lambda_invoke(stack.schedule_event(), timeout=60)
+    res = S.lambda_invoke(events.schedule_event(), timeout=60)
     tap.eq(res["kind"], "response", "the loop goes on")
     tap.ok(proc.poll() is None, "the runtime loop is alive")
 
@@ -173,7 +175,7 @@ def runtime_request_id_too_long_exits_cleanly():
     """A request id that cannot be a URL path segment: the loop cannot answer it and exits."""
     reset()
     proc = runtime_proc()
-    S.runtime.enqueue(stack.schedule_event(), request_id="\u00e9" * 400)
+    S.runtime.enqueue(events.schedule_event(), request_id="\u00e9" * 400)
     code = proc.finish(20)
     out, err = proc.output()
     LEAKS.add("runtime loop (long request id)", out + err)

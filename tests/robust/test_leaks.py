@@ -18,11 +18,14 @@ import os
 import re
 import time
 
+import const
+import events
+import netns
 import stack
 import robust_common as rc
 
 SHARD, NSHARDS = rc.sharded(__file__, 2)  # the two cases at once, each in its own namespace
-stack.enter_namespace()
+netns.enter_namespace()
 
 import tap  # noqa: E402
 
@@ -34,7 +37,7 @@ RSS_WARMUP = 1000
 RSS_EVERY = 500
 RSS_GROWTH_LIMIT_KB = 256
 ENV = dict(FAILOVER_WAIT_SECONDS="5", DNS_POLL_MS="50")
-OLD_RECORDS = dict(stack.DEFAULT_RECORDS)
+OLD_RECORDS = dict(const.DEFAULT_RECORDS)
 NEW_RECORDS = rc.FLIPPED
 BIG = {"padding": "x" * (2 * 1024 * 1024)}
 TIMEOUT_DEADLINE_MS = 500  # a hung DescribeTargetHealth meets it
@@ -59,7 +62,7 @@ class Mix:
 
     def prepare(self, i):
         S.elb.clear_faults()
-        if S.dns.mode != "serve" or stack.DB_ENDPOINT not in S.dns.records:
+        if S.dns.mode != "serve" or const.DB_ENDPOINT not in S.dns.records:
             S.dns.set_records(NEW_RECORDS if self.primary_new else OLD_RECORDS)
         if self.cheap:  # three in four a console test or an invalid event: the mix, faster
             if i % 4:
@@ -72,11 +75,11 @@ class Mix:
         if kind.startswith("flip-"):
             self.flip()
         if kind == "flip-schedule":
-            return stack.schedule_event(), "response"
+            return events.schedule_event(), "response"
         if kind == "flip-sns-failover":
-            return stack.rds_event("RDS-EVENT-0049"), "response"
+            return events.rds_event("RDS-EVENT-0049"), "response"
         if kind == "flip-eventbridge-failover":
-            return stack.rds_event("RDS-EVENT-0049", via="eventbridge"), "response"
+            return events.rds_event("RDS-EVENT-0049", via="eventbridge"), "response"
         if kind == "console":
             return {}, "response"
         if kind == "dry-run":
@@ -86,29 +89,29 @@ class Mix:
         if kind == "array":
             return [1, 2, 3], "InvalidEvent"
         if kind == "cfn-create":
-            return stack.cloudformation_event("Create", S.cfn.url()), "response"
+            return events.cloudformation_event("Create", S.cfn.url()), "response"
         if kind == "cfn-delete":
-            return stack.cloudformation_event("Delete", S.cfn.url(), physical_id="p-1"), "response"
+            return events.cloudformation_event("Delete", S.cfn.url(), physical_id="p-1"), "response"
         if kind == "cfn-undeliverable":
             S.cfn.fail_next(403)
-            return stack.cloudformation_event("Delete", S.cfn.url(), physical_id="p-1"), \
+            return events.cloudformation_event("Delete", S.cfn.url(), physical_id="p-1"), \
                 "CloudFormationResponseError"
         if kind == "nxdomain":
-            S.dns.nxdomain(stack.DB_ENDPOINT)
-            return stack.schedule_event(), "ResolveError"
+            S.dns.nxdomain(const.DB_ENDPOINT)
+            return events.schedule_event(), "ResolveError"
         if kind == "tg-not-found":
             S.elb.inject("tg_not_found", action="DescribeTargetHealth")
-            return stack.schedule_event(), "ElbApiError"
+            return events.schedule_event(), "ElbApiError"
         if kind == "retried-500":
             S.elb.inject("500", action="DescribeTargetHealth")
             return {}, "response"
         if kind == "sns-text":
-            ev = stack.rds_event()
+            ev = events.rds_event()
             ev["Records"][0]["Sns"]["Message"] = "You have chosen to subscribe to the topic."
             return ev, "response"
         if kind == "timeout":  # with a deadline of TIMEOUT_DEADLINE_MS (run_loop)
             S.elb.inject("hang", action="DescribeTargetHealth")
-            return stack.schedule_event(), "Timeout"
+            return events.schedule_event(), "Timeout"
         return BIG, "response"
 
 
@@ -162,7 +165,7 @@ def valgrind_1000_mixed_invocations_lose_nothing():
                                                    "still reachable")), "leaks:\n" + text[-6000:])
     tap.ok(sum(mix.counts.values()) == VALGRIND_INVOCATIONS and len(mix.counts) == len(set(Mix.KINDS)) + 2,
            "every kind ran: %s" % mix.counts)
-    tap.ok(stack.SECRET_ACCESS_KEY not in output and stack.SESSION_TOKEN not in output, "no secret in the logs")
+    tap.ok(const.SECRET_ACCESS_KEY not in output and const.SESSION_TOKEN not in output, "no secret in the logs")
     summary = re.search(r"total heap usage: ([\d,]+) allocs, ([\d,]+) frees, ([\d,]+) bytes allocated", text)
     sys_note = "valgrind: %d invocations in %.0f s; %s; %s" % (
         VALGRIND_INVOCATIONS, time.monotonic() - t0, summary.group(0) if summary else "no heap summary",
