@@ -13,7 +13,7 @@ signature checked by botocore) and the fake Lambda Runtime API.
    DB_ROLE=readers then keeps a reader target group on both readers.
 Exit status 0 when both stories end as they should.
 
-    /usr/bin/python3 tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS] [--wait-s S]
+    /usr/bin/python3 tests/lib/netns.py tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS] [--wait-s S]
     (make demo; the build folder: --build, else $RNS_BUILD, else make's BUILD, else build/)
 """
 import argparse
@@ -23,12 +23,10 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-import const  # noqa: E402
-import events  # noqa: E402
-import netns  # noqa: E402
-import stack  # noqa: E402
-import stack_dns  # noqa: E402
+import const
+import events
+import stack
+import stack_dns
 
 
 def parse_args():
@@ -210,7 +208,6 @@ def main():
     if not os.access(stack.bootstrap_path(), os.X_OK):
         sys.stderr.write("demo: %s is missing; run `make` first\n" % stack.bootstrap_path())
         return 2
-    netns.enter_namespace()
     out = Out()
     with stack.LocalStack(healthy_after=1.0, deregistration_delay=2.0) as s:
         first = story(out, s, args)

@@ -9,6 +9,10 @@ RNS_ROOT (the checkout), RNS_BUILD (the build folder: $RNS_BUILD/bootstrap,
 $RNS_BUILD/sigv4, $RNS_BUILD/asan/...), RNS_SHARED (../shared, when present). A suite that exits
 non-zero without reporting a failed case counts as one failed case.
 
+Namespace: a suite that says `# rns: namespace` in its first lines runs in a private network and
+mount namespace of its own (the local stack's: tests/lib/netns.py), started through
+`/usr/bin/python3 tests/lib/netns.py SUITE`, which is also how to run one by hand.
+
 Sanitizer pass: the integration, end-to-end and robustness suites run a second
 time against the ASan+UBSan build (`make asan`: RNS_BUILD=$RNS_BUILD/asan),
 named asan/<suite>, unless the suite says `# rns: no-asan (why)` in its first
@@ -54,6 +58,8 @@ SLOW = {"package/test_reproducible": 240, "robust/test_leaks": 160, "integration
         "integration/test_sigv4_valgrind": 75, "bench/test_bench_smoke": 45, "integration/test_runtime_valgrind": 40,
         "asan/robust/test_fault_matrix": 36, "robust/test_fault_matrix": 35, "asan/integration/test_handler_cluster": 30}
 NO_ASAN = "# rns: no-asan"
+NAMESPACE = "# rns: namespace"
+NETNS = os.path.join(ROOT, "tests", "lib", "netns.py")
 ASAN_AREAS = ("integration", "e2e", "robust")
 SANITIZER_EXIT = 86
 
@@ -66,12 +72,12 @@ def suites(build):
         yield "asan/" + os.path.basename(binary), [binary], True
     scripts = sorted(glob.glob(os.path.join(ROOT, "tests/*/test_*.py")))
     for script in scripts:
-        yield python_name(script), ["/usr/bin/python3", script], False
+        yield python_name(script), python_argv(script), False
     if not os.access(os.path.join(build, "asan", "bootstrap"), os.X_OK):
         return
     for script in scripts:
-        if python_name(script).split("/")[0] in ASAN_AREAS and not opts_out_of_asan(script):
-            yield "asan/" + python_name(script), ["/usr/bin/python3", script], True
+        if python_name(script).split("/")[0] in ASAN_AREAS and not says(script, NO_ASAN):
+            yield "asan/" + python_name(script), python_argv(script), True
 
 
 def quick(name):
@@ -83,10 +89,15 @@ def python_name(script):
     return os.path.relpath(script, os.path.join(ROOT, "tests"))[:-3]
 
 
-def opts_out_of_asan(script):
+def says(script, marker):
+    """Whether one of the script's first lines starts with marker (`# rns: ...`)."""
     with open(script, errors="replace") as f:
         head = [next(f, "") for _ in range(30)]
-    return any(line.startswith(NO_ASAN) for line in head)
+    return any(line.startswith(marker) for line in head)
+
+
+def python_argv(script):
+    return ["/usr/bin/python3"] + ([NETNS] if says(script, NAMESPACE) else []) + [script]
 
 
 def environment(build):

@@ -39,14 +39,12 @@ import tempfile
 import time
 import zipfile
 
+import const
+import events
+import stack
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path[:0] = [HERE, os.path.join(ROOT, "tests", "lib")]
-
-import const  # noqa: E402
-import events  # noqa: E402
-import netns  # noqa: E402
-import stack  # noqa: E402
 
 FULL = dict(starts=21, warm=200, block=20, reactions=5, flip_after=2.0, sigv4_seconds=2.0,
             runtime_starts=15, runtime_invocations=5000, callgrind_warm=10, cpu_repeats=5)
@@ -409,7 +407,6 @@ def missed_notes(res, table=None):
 
 
 def main():
-    netns.enter_namespace()
     args, n = parse_args()
     import bench_report
     import botocore

@@ -13,19 +13,15 @@ the invocation's first pass) and one RegisterTargets call.
     measure(s, impl, runs, log) -> {"lag_ms": [...], "ahead_ms": [...], "poll_ms", "lead_s", ...}
     (bench.py calls it inside its LocalStack with the packaged bootstrap)
 Standalone, with a build's ./bootstrap instead of the package:
-    /usr/bin/python3 tests/bench/cluster_bench.py [--build DIR] [--runs 5] [--lead 4.0]
+    /usr/bin/python3 tests/lib/netns.py tests/bench/cluster_bench.py [--build DIR] [--runs 5] [--lead 4.0]
 """
 import argparse
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "lib")]
-
-import const  # noqa: E402
-import events  # noqa: E402
-import netns  # noqa: E402
-import stack  # noqa: E402
+import const
+import events
+import stack
 
 POLL_MS = 100
 LEAD_S = 4.0
@@ -101,7 +97,6 @@ def main():
     args = ap.parse_args()
     if args.build:
         os.environ["RNS_BUILD"] = os.path.abspath(args.build)
-    netns.enter_namespace()
     from bench_procs import Impl
     with stack.LocalStack() as s, open(os.devnull, "wb") as log:
         impl = Impl("./bootstrap", [stack.bootstrap_path()], s.lambda_env(), s.task_root)

@@ -11,14 +11,14 @@ import netns
 import stack
 import tap
 
-DEMO = os.path.join(tap.root(), "tests", "demo.py")
+DEMO = [os.path.join(tap.root(), "tests", "lib", "netns.py"), os.path.join(tap.root(), "tests", "demo.py")]
 
 
 def run_demo(*args):
     if not os.access(stack.bootstrap_path(), os.X_OK):
         tap.skip("%s not built" % stack.bootstrap_path())
-    env = {k: v for k, v in os.environ.items() if k != netns.NS_VAR}  # the demo enters its own namespace
-    r = subprocess.run(["/usr/bin/python3", DEMO, "--build", stack.build_dir()] + list(args), env=env,
+    env = {k: v for k, v in os.environ.items() if k != netns.NS_VAR}  # the demo gets a namespace of its own
+    r = subprocess.run(["/usr/bin/python3"] + DEMO + ["--build", stack.build_dir()] + list(args), env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
 
@@ -56,7 +56,7 @@ def demo_tells_the_failover():
 
 @tap.case
 def demo_without_bootstrap_says_what_to_do():
-    r = subprocess.run(["/usr/bin/python3", DEMO, "--build", "/nonexistent-build"],
+    r = subprocess.run(["/usr/bin/python3"] + DEMO + ["--build", "/nonexistent-build"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     tap.eq(r.returncode, 2)
     tap.ok(b"/nonexistent-build/bootstrap is missing" in r.stderr and b"make" in r.stderr, r.stderr.decode())

@@ -1,3 +1,4 @@
+# rns: namespace
 """End to end through the Lambda Runtime API: the real ./bootstrap in its runtime loop, started the way
 Lambda starts it (environment only, AWS_LAMBDA_RUNTIME_API), in a private network namespace with
 dnsmasq, the fake ELBv2 (HTTPS, SigV4 checked by botocore) and the fake Runtime API. The main paths:
@@ -11,13 +12,9 @@ import time
 
 import const
 import events
-import netns
 import stack
 import stack_dns
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
+import tap
 
 OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
 NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)

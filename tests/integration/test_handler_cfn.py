@@ -1,3 +1,4 @@
+# rns: namespace
 """CloudFormation custom resource requests end to end: the real ./bootstrap answers every request
 with a PUT to its ResponseURL (here the CloudFormation receiver of fake_cfn.py standing in for the
 presigned S3 URL), on success and on failure; Delete changes nothing; only an undeliverable answer fails the
@@ -7,13 +8,9 @@ import json
 
 import const
 import fake_cfn
-import netns
 import stack
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from handler_common import NEW, OLD, actions, check_clean, failed, ok, our_event, reset  # noqa: E402
+import tap
+from handler_common import NEW, OLD, actions, check_clean, failed, ok, our_event, reset
 
 SIGNATURE = "X-Amz-Signature=" + const.CFN_SIGNATURE
 RESPONSE_PATH = "/cloudformation-custom-resource-response/arn%3Aaws%3A"

@@ -1,3 +1,4 @@
+# rns: namespace
 """Clusters through the RDS API (README.md, "Clusters (RDS API mode)"), end to end: the real ./bootstrap against
 the fake RDS (every signature checked by botocore, service rds), dnsmasq serving each instance
 endpoint and the cluster and reader endpoints, and the fake ELBv2.
@@ -12,15 +13,11 @@ import re
 
 import const
 import events
-import netns
 import stack
 import stack_dns
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from handler_common import OLD, failed, ok, reset  # noqa: E402
-from secret_scan import SecretScan  # noqa: E402
+import tap
+from handler_common import OLD, failed, ok, reset
+from secret_scan import SecretScan
 
 S = stack.LocalStack().start()
 ID1, ID2, ID3 = const.AURORA_IDS

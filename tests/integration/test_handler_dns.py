@@ -1,3 +1,4 @@
+# rns: namespace
 """handler/sync/dns.c against a real dnsmasq in a private namespace, through $RNS_BUILD/tools/handler_resolve:
 every address of the answer, CNAME chains, families, and each failure mapped to its status
 (NXDOMAIN, NODATA, TEMPFAIL for REFUSED/SERVFAIL/no server, TIMEOUT for a silent server within the
@@ -14,10 +15,7 @@ import time
 import const
 import netns
 import stack
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
+import tap
 
 TOOL = os.path.join(stack.build_dir(), "tools", "handler_resolve")
 S = stack.LocalStack().start()

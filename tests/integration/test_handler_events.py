@@ -1,3 +1,4 @@
+# rns: namespace
 """Every row of the event table of README.md ("Events") through the real ./bootstrap --invoke, inside a
 private namespace against dnsmasq and the fake ELBv2.
 
@@ -7,13 +8,10 @@ is true only when the event started a failover wait (a failover-completion event
 """
 import const
 import events
-import netns
 import stack
 
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from handler_common import NEW, OLD, actions, failed, ok, our_event, reset, shared_event  # noqa: E402
+import tap
+from handler_common import NEW, OLD, actions, failed, ok, our_event, reset, shared_event
 
 S = stack.LocalStack().start()
 FLIPPED = {const.DB_ENDPOINT: [const.NEW_PRIMARY]}

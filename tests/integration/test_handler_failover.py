@@ -1,3 +1,4 @@
+# rns: namespace
 """Failovers end to end: the real ./bootstrap --invoke in a private namespace, dnsmasq whose answer
 the test flips mid-run, and the fake ELBv2 (signatures checked by botocore).
 
@@ -12,14 +13,10 @@ import sys
 
 import const
 import events
-import netns
 import stack
 import stack_dns
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from handler_common import NEW, OLD, actions, failed, ok, our_event, reset  # noqa: E402
+import tap
+from handler_common import NEW, OLD, actions, failed, ok, our_event, reset
 
 S = stack.LocalStack().start()
 POLL_MS = 500

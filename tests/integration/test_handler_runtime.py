@@ -1,3 +1,4 @@
+# rns: namespace
 """The handler in the Lambda runtime loop: the real ./bootstrap started as Lambda starts it
 (environment only, AWS_LAMBDA_RUNTIME_API) against the fake Runtime API, dnsmasq and the fake
 ELBv2. Results and errors through the Runtime API, the configuration error at init, the
@@ -9,14 +10,10 @@ import time
 
 import const
 import events
-import netns
 import stack
 import stack_dns
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from handler_common import NEW, OLD, emf_lines, log_lines, our_event, reset  # noqa: E402
+import tap
+from handler_common import NEW, OLD, emf_lines, log_lines, our_event, reset
 
 S = stack.LocalStack().start()
 FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})

@@ -1,3 +1,4 @@
+# rns: namespace
 """The safety rules of README.md, "Result" end to end (real ./bootstrap, dnsmasq, fake ELBv2):
 
 1. no usable address (NXDOMAIN, REFUSED, SERVFAIL, resolver stopped or silent, public-only answer)
@@ -11,13 +12,9 @@ import re
 
 import const
 import events
-import netns
 import stack
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from handler_common import NEW, OLD, actions, failed, ok, reset  # noqa: E402
+import tap
+from handler_common import NEW, OLD, actions, failed, ok, reset
 
 S = stack.LocalStack().start()
 FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})

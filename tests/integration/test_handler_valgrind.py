@@ -1,4 +1,5 @@
 # rns: no-asan (valgrind runs the plain build; the asan/ pass runs the other handler suites)
+# rns: namespace
 """The handler's main paths under valgrind: a failover with a DNS flip mid-wait, a silent resolver
 (a lookup abandoned at its timeout), CloudFormation answers, invalid events and configuration
 errors, cluster mode (the RDS API), through --invoke and through the runtime loop. Any memory error
@@ -15,11 +16,8 @@ import const
 import events
 import netns
 import stack
-
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from handler_common import NEW, our_event, reset  # noqa: E402
+import tap
+from handler_common import NEW, our_event, reset
 
 VALGRIND_ERROR = 99
 S = stack.LocalStack().start()

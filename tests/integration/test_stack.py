@@ -106,6 +106,28 @@ def reenter_is_noop():
 
 
 @tap.case
+def launcher_runs_a_script_in_a_namespace_of_its_own():
+    # tests/run.py starts the suites that say `# rns: namespace` this way.
+    launcher = os.path.join(os.path.dirname(os.path.abspath(netns.__file__)), "netns.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "probe.py")
+        with open(script, "w") as f:
+            f.write("import os, sys, netns\n"
+                    "print(netns.inside_namespace(), os.readlink('/proc/self/ns/net'), ','.join(sys.argv[1:]), sys.path[0])\n"
+                    "sys.exit(3)\n")
+        env = {k: v for k, v in os.environ.items() if k != netns.NS_VAR}
+        r = subprocess.run([PY, launcher, script, "a", "b"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        usage = subprocess.run([PY, launcher], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    inside, net, args, path0 = r.stdout.decode().split(" ", 3)
+    tap.eq(r.returncode, 3, "the script's exit status: %s" % r.stderr.decode())
+    tap.eq((inside, args, path0.strip()), ("True", "a,b", tmp), "inside, its arguments, its folder first")
+    tap.ok(net not in (os.readlink("/proc/self/ns/net"), os.readlink("/proc/%d/ns/net" % os.getppid())),
+           "a network namespace of its own")
+    tap.eq(usage.returncode, 2, "no script: a usage error")
+
+
+@tap.case
 def a_and_aaaa_with_ttl_5():
     s = shared()
     s.dns.set_records({"dual.abc123xyz.eu-west-1.rds.amazonaws.com": ["10.20.1.9", "fd00::5"]})

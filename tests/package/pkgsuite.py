@@ -8,17 +8,18 @@ The empty-root cases run the zipped bootstrap chrooted into a root that holds
 glibc's files only (emptyroot.py), in a private network namespace, against the
 fake Runtime API, the fake ELBv2 API over HTTPS (test CA at the Amazon Linux
 path only) and dnsmasq serving the database endpoint (tests/lib/stack.py's
-LocalStack, inside its private namespace: enter())."""
+LocalStack, in the private namespace: the suites say `# rns: namespace`)."""
 import json
 import os
 import subprocess
 import tempfile
 
+import const
 import emptyroot
 import pkgcheck
 import tap
 
-NEW_IP, OLD_IP = "10.20.2.118", "10.20.1.9"   # const.NEW_PRIMARY, const.OLD_PRIMARY
+NEW_IP, OLD_IP = const.NEW_PRIMARY, const.OLD_PRIMARY
 CREDS = {"AWS_ACCESS_KEY_ID": "AKIDPACKAGETEST", "AWS_SECRET_ACCESS_KEY": "pkg/secret/key/for/the/empty/root",
          "AWS_SESSION_TOKEN": "pkg-session-token"}
 
@@ -27,16 +28,9 @@ _state = {"ready": None}
 
 def _netns():
     """The empty-root cases chroot, which needs root; the suite runs in the local stack's
-    private namespace (enter(), called by the suites before anything else)."""
+    private namespace (the suites say `# rns: namespace`: tests/run.py starts them through netns.py)."""
     if os.geteuid() != 0:
         tap.skip("needs root (chroot)")
-
-
-def enter():
-    """Re-runs the calling suite inside the local stack's network and mount namespace
-    (netns.enter_namespace); call it first thing."""
-    import netns
-    netns.enter_namespace()
 
 
 def define(arch, zip_path, probe_path, prepare=None):
@@ -183,7 +177,6 @@ def _one_invocation(arch, bootstrap, with_ca):
     the local stack (tests/lib/stack.py: dnsmasq, the fake ELBv2 API over HTTPS, the fake Runtime
     API) with the database endpoint already moved to the new primary.
     Returns (the posted result, the ELBv2 calls, the target group's registered targets)."""
-    import const
     import stack
     with stack.LocalStack(records={const.DB_ENDPOINT: [NEW_IP]}, cnames={}) as s, \
             tempfile.TemporaryDirectory() as tmp:

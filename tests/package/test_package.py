@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# rns: namespace
 """The x86_64 deployment package, build/function.zip (README.md, "Deploy"; make package).
 
 Checks the zip (one entry, bootstrap, mode 0755, at most 3 MiB), the ELF (x86-64,
@@ -13,8 +14,6 @@ import tempfile
 import pkgcheck
 import pkgsuite
 import tap
-
-pkgsuite.enter()
 
 BUILD = os.path.join(tap.root(), "build")
 pkgsuite.define("x86_64", os.path.join(BUILD, "function.zip"), os.path.join(BUILD, "pkg-x86_64", "probe"))

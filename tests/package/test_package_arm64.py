@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# rns: namespace
 """The arm64 deployment package, build/function-arm64.zip (make package ARCH=arm64), the
 template's default architecture: the same checks as test_package.py, with the
 binary run under qemu-user (qemu-aarch64-static, copied into the empty root).
@@ -9,8 +10,6 @@ import os
 
 import pkgsuite
 import tap
-
-pkgsuite.enter()
 
 BUILD = os.path.join(tap.root(), "build")
 pkgsuite.define("arm64", os.path.join(BUILD, "function-arm64.zip"), os.path.join(BUILD, "pkg-arm64", "probe"))

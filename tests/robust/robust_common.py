@@ -22,19 +22,21 @@ SHARD_VAR = "RNS_ROBUST_SHARD"
 
 def sharded(script, shards):
     """Runs a suite as `shards` copies of itself at once, each in a namespace (and local stack) of
-    its own, when called outside any namespace: the copies' case lines are passed on and the
-    process exits with the worst status. Inside a copy it returns (shard index, shards). A suite
-    calls it before netns.enter_namespace()."""
+    its own (started through netns.py), when called outside any namespace: the copies' case lines
+    are passed on and the process exits with the worst status. Inside a copy it returns (shard
+    index, shards); inside a namespace already (netns.py SUITE, by hand) it returns (0, 1). A
+    suite calls it before it starts anything."""
     if os.environ.get(SHARD_VAR):
         i, _, n = os.environ[SHARD_VAR].partition("/")
         return int(i), int(n)
-    if netns.inside_namespace() or shards <= 1:
+    if netns.inside_namespace():
         return 0, 1
+    launcher = os.path.join(os.path.dirname(os.path.abspath(netns.__file__)), "netns.py")
     procs = []
-    for i in range(shards):
-        env = dict(os.environ, **{SHARD_VAR: "%d/%d" % (i, shards)})
-        env.pop(netns.NS_VAR, None)
-        procs.append(subprocess.Popen([sys.executable, os.path.abspath(script)], env=env, stdout=subprocess.PIPE))
+    for i in range(max(1, shards)):
+        env = dict(os.environ, **{SHARD_VAR: "%d/%d" % (i, max(1, shards))})
+        procs.append(subprocess.Popen([sys.executable, launcher, os.path.abspath(script)], env=env,
+                                      stdout=subprocess.PIPE))
     status = 0
     for p in procs:
         out, _ = p.communicate()

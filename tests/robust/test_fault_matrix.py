@@ -35,15 +35,12 @@ import time
 
 import const
 import events
-import netns
-import stack
 import robust_common as rc
+import stack
+import tap
+from fake_elbv2 import make_test_pki
 
 SHARD, NSHARDS = rc.sharded(__file__, int(os.environ.get("RNS_MATRIX_SHARDS", "3")))
-netns.enter_namespace()
-
-import tap  # noqa: E402
-from fake_elbv2 import make_test_pki  # noqa: E402
 
 ELB = ["none", "throttling", "500", "503", "hang", "drop", "malformed", "signature", "tg_not_found", "tls"]
 DNS = ["none", "nxdomain", "refused", "timeout", "empty", "public_only"]

@@ -1,3 +1,4 @@
+# rns: namespace
 """The hostile corpus (tests/robust/hostile/gen.py: deep nesting, huge strings, a 6 MB payload,
 wrong types for every field the event parser reads, invalid UTF-8, NULs, SNS inside SNS,
 CloudFormation requests answering to nowhere...) fed to the real ./bootstrap through --invoke and
@@ -7,14 +8,10 @@ DNS answer NEW, nothing else), the contract's error types, no secret in any outp
 import json
 
 import events
-import netns
+import robust_common as rc
 import stack
-
-netns.enter_namespace()
-
-import robust_common as rc  # noqa: E402
-import tap  # noqa: E402
-from hostile.gen import corpus  # noqa: E402
+import tap
+from hostile.gen import corpus
 
 S = stack.LocalStack().start()
 DEAD_URL = ("http://127.0.0.1:9/cfn-response?X-Amz-Algorithm=AWS4-HMAC-SHA256&"

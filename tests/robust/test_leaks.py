@@ -20,14 +20,11 @@ import time
 
 import const
 import events
-import netns
-import stack
 import robust_common as rc
+import stack
+import tap
 
 SHARD, NSHARDS = rc.sharded(__file__, 2)  # the two cases at once, each in its own namespace
-netns.enter_namespace()
-
-import tap  # noqa: E402
 
 S = stack.LocalStack().start()
 VALGRIND_ERROR = 99

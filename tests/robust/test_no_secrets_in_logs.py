@@ -1,3 +1,4 @@
+# rns: namespace
 """No secret in any output (README.md, "Logs and metrics"): representative runs of the real ./bootstrap, at
 TRACE and INFO, in Text and JSON log format, through --invoke and through the runtime loop: a
 success, every error type (InvalidEvent, ResolveError, ElbApiError, Timeout,
@@ -14,14 +15,10 @@ import time
 
 import const
 import events
-import netns
+import robust_common as rc
 import stack
-
-netns.enter_namespace()
-
-import robust_common as rc  # noqa: E402
-import tap  # noqa: E402
-from fake_elbv2 import SIGNATURE_MESSAGE  # noqa: E402
+import tap
+from fake_elbv2 import SIGNATURE_MESSAGE
 
 S = stack.LocalStack().start()
 LEAKS = rc.Leaks(S)
