@@ -119,7 +119,7 @@ test: deps
 
 demo: deps
 	$(MAKE) all
-	@$(PYTHON) tests/demo.py
+	@$(PYTHON) tests/lib/netns.py tests/demo.py
 
 package: deps
 	@scripts/package.sh $(if $(ARCH),$(ARCH),x86_64)
@@ -129,7 +129,7 @@ package-x86_64 package-arm64:
 
 bench: deps
 	$(MAKE) tests package
-	@$(PYTHON) tests/bench/bench.py
+	@$(PYTHON) tests/lib/netns.py tests/bench/bench.py
 
 FUZZ_SECONDS ?= 60
 fuzz: deps

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# deps.sh: `make deps`, the one install step. Installs the Debian packages of
-# scripts/deps.txt that are missing (as root; the arm64 ones through multiarch),
-# then fetches the pinned curl and expat sources (scripts/sources.sh fetch).
-# Silent, and quick, when nothing is missing. As any other user it installs
-# nothing: it prints the exact apt-get line to run and fails.
+# deps.sh: the one install step, `bash scripts/deps.sh` (also `make deps`, once
+# make is there). Needs only what a minimal Debian 12 has (a debian:12 container,
+# a debootstrap minbase root): bash, dpkg and apt. Installs the Debian packages of
+# scripts/deps.txt that are missing, make and the compilers included (as root;
+# the arm64 ones through multiarch), then fetches the pinned curl and expat
+# sources (scripts/sources.sh fetch). Silent, and quick, when nothing is missing.
+# As any other user it installs nothing: it prints the exact apt-get line to run
+# and fails.
 #
 # Nothing else in the project calls apt-get: the build scripts and the tests
 # only check, and name this command when something is missing.
@@ -36,15 +39,23 @@ if [ ${#missing[@]} -gt 0 ]; then
     line="apt-get install -y --no-install-recommends ${missing[*]}"
     for a in ${arches[@]+"${arches[@]}"}; do line="dpkg --add-architecture $a && apt-get update && $line"; done
     if [ "$(id -u)" -ne 0 ]; then
-        echo "make deps: missing Debian packages; as root, run:" >&2
+        echo "deps: missing Debian packages; as root, run:" >&2
         echo "  $line" >&2
         exit 1
     fi
-    echo "make deps: installing ${missing[*]}"
+    echo "deps: installing ${missing[*]}"
     for a in ${arches[@]+"${arches[@]}"}; do dpkg --add-architecture "$a"; done
-    export DEBIAN_FRONTEND=noninteractive
+    # No questions, and no debconf note that apt-utils is missing (a minimal root lacks it).
+    export DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A debootstrap root has no /etc/hosts. The local stack's namespace covers it with a
+# private one (tests/lib/netns.py), and a bind mount needs a file to cover.
+if [ ! -e /etc/hosts ] && [ "$(id -u)" -eq 0 ]; then
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
+    echo "deps: wrote /etc/hosts (localhost only)"
 fi
 
 "$here/sources.sh" fetch

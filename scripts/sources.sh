@@ -21,7 +21,11 @@ lock=${RNS_SOURCES_LOCK:-$here/sources.lock}
 cache=${RNS_SOURCE_CACHE:-$here/../.cache/sources}
 etc=${RNS_APT_ETC:-/etc/apt}
 codename=${RNS_CODENAME:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
+# The deb-src entries fetch adds: deb822 stanzas in a .sources file, one-line entries (a
+# debootstrap root has only /etc/apt/sources.list) in a .list file; apt reads each format
+# only from files of its own suffix.
 src_list=$etc/sources.list.d/rds-nlb-sync-src.sources
+src_lines=$etc/sources.list.d/rds-nlb-sync-src.list
 
 die() { echo "sources: $*" >&2; exit 1; }
 
@@ -30,8 +34,9 @@ have_deb_src() {
         "$etc/sources.list" "$etc"/sources.list.d/*.list "$etc"/sources.list.d/*.sources
 }
 
-# The binary entries of the Debian release in use, rewritten as deb-src.
-mirror_entries() {
+# The binary entries of the Debian release in use, rewritten as deb-src: the deb822
+# stanzas, then the one-line entries.
+mirror_stanzas() {
     local f
     for f in "$etc"/sources.list.d/*.sources; do
         [ -f "$f" ] && [ "$f" != "$src_list" ] || continue
@@ -39,10 +44,34 @@ mirror_entries() {
             /(^|\n)Types:[ \t]*deb[ \t]*(\n|$)/ && $0 ~ ("Suites:[^\n]*" cn) {
                 sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f"
     done
+}
+mirror_lines() {
+    local f
     for f in "$etc/sources.list" "$etc"/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
+        [ -f "$f" ] && [ "$f" != "$src_lines" ] || continue
         awk -v cn="$codename" '$1 == "deb" && $0 ~ (" " cn) { $1 = "deb-src"; print }' "$f"
     done
+}
+mirror_entries() {
+    mirror_stanzas
+    mirror_lines
+}
+
+# write_entries FILE LISTER: FILE holds what LISTER prints, when it prints anything.
+write_entries() {
+    "$2" > "$1.tmp"
+    if [ -s "$1.tmp" ]; then
+        mv "$1.tmp" "$1"
+        echo "sources: added $1" >&2
+    else
+        rm -f "$1.tmp"
+    fi
+}
+
+add_deb_src() {
+    write_entries "$src_list" mirror_stanzas
+    write_entries "$src_lines" mirror_lines
+    [ -f "$src_list" ] || [ -f "$src_lines" ] || die "no Debian $codename entry in $etc to mirror as deb-src"
 }
 
 # lock_field NAME: the pinned version of NAME; lock_files NAME: "file sha256" lines.
@@ -77,10 +106,7 @@ fetch_one() {
     verified "$name" && return 0
     [ "$(id -u)" -eq 0 ] || die "$name $version is not in $cache; as root, run: make deps"
     if ! have_deb_src; then
-        mirror_entries > "$src_list.tmp"
-        [ -s "$src_list.tmp" ] || { rm -f "$src_list.tmp"; die "no Debian $codename entry in $etc to mirror as deb-src"; }
-        mv "$src_list.tmp" "$src_list"
-        echo "sources: added $src_list" >&2
+        add_deb_src
         apt-get update -qq >&2
     fi
     [[ " $(offered "$name") " == *" $version "* ]] || apt-get update -qq >&2

@@ -5,7 +5,9 @@ sources mirror the system's binary entries of the running release, and nothing e
 pinned version, with the pinned sha256 of each file, is fetched or unpacked
 (a lock and a cache of the test's own; apt-get and apt-cache are stand-ins on PATH
 that answer like a mirror serving another version, so nothing reaches the network).
-scripts/deps.sh as another user installs nothing and prints the one line to run."""
+scripts/deps.sh as another user installs nothing and prints the one line to run; as root on a
+minimal root (no make, no compiler, no foreign architecture) it adds the architecture, updates
+and installs what is missing in one apt-get call, and calls nothing else (stand-ins again)."""
 import os
 import subprocess
 import tempfile
@@ -56,7 +58,9 @@ def write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
-def run(files, *args, as_nobody=False, script=SCRIPT, extra_env=None):
+def run(files, *args, as_nobody=False, script=SCRIPT, extra_env=None, keep=()):
+    """Runs script with files (relative to a temporary folder, bin/ ones on PATH first); the
+    files named in keep are left readable in run.kept."""
     with tempfile.TemporaryDirectory() as etc:
         os.chmod(etc, 0o755)
         os.makedirs(os.path.join(etc, "sources.list.d"))
@@ -72,6 +76,10 @@ def run(files, *args, as_nobody=False, script=SCRIPT, extra_env=None):
         if as_nobody:
             env["HOME"] = etc  # dpkg reads ~/.dpkg.cfg
         proc = subprocess.run(prefix + [script] + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        run.kept = {}
+        for name in keep:
+            path = os.path.join(etc, name)
+            run.kept[name] = open(path).read() if os.path.exists(path) else None
         return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
@@ -113,6 +121,23 @@ def without_root_it_names_what_to_do():
     code, _, err = run({"sources.list.d/debian.sources": DEB822}, "fetch", as_nobody=os.geteuid() == 0)
     tap.eq(code, 1, "exit status")
     tap.ok("as root, run: make deps" in err, "says what to run: %r" % err)
+
+
+@tap.case
+def one_line_entries_are_added_in_a_list_file():
+    # A debootstrap root has only /etc/apt/sources.list: apt reads one-line entries from .list
+    # files only (in a .sources file they make every apt command fail).
+    if os.geteuid() != 0:
+        tap.skip("fetch adds entries only as root")
+    files = {"sources.list": ONE_LINE, "bin/apt-cache": FAKE_APT_CACHE, "bin/apt-get": "#!/bin/sh\nexit 0\n",
+             "sources.lock": "curl 7.88.1-10+deb12u99 curl_7.88.1-10+deb12u99.dsc %s\n" % ("0" * 64)}
+    own = "sources.list.d/rds-nlb-sync-src."
+    code, _, err = run(files, "fetch", keep=[own + "list", own + "sources"])
+    tap.eq(code, 1, "exit status: the stand-in apt-get downloads nothing (%s)" % err.strip())
+    tap.eq(run.kept[own + "list"], "deb-src http://deb.debian.org/debian bookworm main\n"
+           "deb-src [signed-by=/usr/share/keyrings/x.gpg] http://mirror.example/debian bookworm-updates main\n",
+           "the .list file")
+    tap.eq(run.kept[own + "sources"], None, "no .sources file")
 
 
 def sha256(text):
@@ -161,6 +186,39 @@ def deps_as_another_user_prints_the_one_line_to_run():
     tap.ok("apt-get was called" not in err, "deps.sh ran apt-get as another user: %r" % err)
     tap.ok("apt-get install -y --no-install-recommends rds-nlb-sync-no-such-package\n" in err,
            "the exact line, naming only what is missing: %r" % err)
+
+
+# Stand-ins that record their arguments (and apt-get its DEBIAN_FRONTEND) in $RNS_TEST_CALLS.
+RECORDING = """#!/bin/sh
+echo "$(basename "$0") $* ${DEBIAN_FRONTEND:+[$DEBIAN_FRONTEND]}" >> "$RNS_TEST_CALLS"
+"""
+# dpkg as on a minimal amd64 root: no foreign architecture yet.
+MINIMAL_DPKG = """#!/bin/sh
+case "$1" in
+--print-architecture) echo amd64 ;;
+--print-foreign-architectures) ;;
+*) echo "dpkg $*" >> "$RNS_TEST_CALLS" ;;
+esac
+"""
+
+
+@tap.case
+def deps_on_a_minimal_root_installs_everything_with_apt_alone():
+    if os.geteuid() != 0:
+        tap.skip("deps.sh installs only as root")
+    files = {"deps.txt": "bash\nrds-nlb-sync-no-such-package\nlibrds-nlb-sync-none-dev:arm64\n",
+             "sources.lock": "# nothing pinned\n", "bin/apt-get": RECORDING, "bin/dpkg": MINIMAL_DPKG}
+    files.update({"bin/" + tool: REFUSING_APT_GET.replace("apt-get", tool) for tool in ("make", "cc", "gcc")})
+    code, out, err = run(files, script=DEPS, extra_env={"RNS_DEPS_LIST": "{etc}/deps.txt",
+                                                          "RNS_TEST_CALLS": "{etc}/calls", "DEBIAN_FRONTEND": ""},
+                         keep=["calls"])
+    tap.eq((code, err), (0, ""), "exit status and stderr")
+    tap.eq(out, "deps: installing rds-nlb-sync-no-such-package librds-nlb-sync-none-dev:arm64\n", "stdout")
+    tap.eq(run.kept["calls"].splitlines(), [
+        "dpkg --add-architecture arm64",
+        "apt-get update -qq [noninteractive]",
+        "apt-get install -y -qq --no-install-recommends rds-nlb-sync-no-such-package "
+        "librds-nlb-sync-none-dev:arm64 [noninteractive]"], "the calls, in order")
 
 
 @tap.case
