@@ -103,7 +103,7 @@ asan:
 # The one install step (scripts/deps.sh): Debian packages and the pinned sources.
 # Silent when nothing is missing; every target that needs them calls it first.
 deps:
-	@scripts/deps.sh
+	@bash scripts/deps.sh
 
 # TESTS=pattern runs only the suites whose name contains it. The plain build, the
 # sanitizer build and both packages are built at once, then the suites run in
