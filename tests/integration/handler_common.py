@@ -10,8 +10,7 @@ import os
 import const
 import tap
 
-OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
-NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
+OLD, NEW = const.OLD_TARGET, const.NEW_TARGET
 OUR_EVENTS = os.path.join(tap.root(), "tests", "fixtures", "events")
 SECRETS = (const.SECRET_ACCESS_KEY, const.SESSION_TOKEN)
 

@@ -109,7 +109,7 @@ def event_before_dns_flips_with_fast_polling():
 
 @tap.case
 def event_after_dns_flipped_no_waiting():
-    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    reset(S, records=dict(const.FLIPPED_RECORDS))
     r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=30))
     res = ok(r)
     tap.eq((res["dnsChanged"], res["waitedMs"]), (True, 0))
@@ -225,7 +225,7 @@ def throttling_during_a_failover():
 
 @tap.case
 def throttling_beyond_the_attempts():
-    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    reset(S, records=dict(const.FLIPPED_RECORDS))
     S.elb.inject("throttling", action="RegisterTargets", count=3)
     r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(AWS_MAX_ATTEMPTS=3))
     msg = failed(r, "ElbApiError")

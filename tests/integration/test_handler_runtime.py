@@ -16,7 +16,7 @@ import tap
 from handler_common import NEW, OLD, emf_lines, log_lines, our_event, reset
 
 S = stack.LocalStack().start()
-FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+FLIPPED = const.FLIPPED_RECORDS
 
 
 def start(**env):

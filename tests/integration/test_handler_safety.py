@@ -17,7 +17,7 @@ import tap
 from handler_common import NEW, OLD, actions, failed, ok, reset
 
 S = stack.LocalStack().start()
-FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+FLIPPED = const.FLIPPED_RECORDS
 
 
 def unchanged_after_resolve_error(r, *words):
