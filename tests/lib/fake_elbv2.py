@@ -33,7 +33,9 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
       the API's enum (STATE_REASONS: initial, healthy, unhealthy, unhealthy.draining, unused,
       unavailable, draining) with one of the reasons the API gives for it (None: the first).
       Target.NotRegistered is not one of them: DescribeTargetHealth gives it only for a target
-      named in its Targets list that the group does not hold (the fake does that too).
+      named in its Targets list that the group does not hold (the fake does that too). A forced
+      state is only what DescribeTargetHealth reports: Register/DeregisterTargets go by the group's
+      own (deregister a target to make it leave; a forced "draining" never does).
   .inject(kind, action=None, count=1, **opts)     queues a fault; count=None: every request.
       kinds: throttling (400 Throttling), throttling_exception (400 ThrottlingException),
       "500" (InternalFailure), "503" (ServiceUnavailable), hang (read the request, never
