@@ -155,6 +155,12 @@ static elb_target T(const char *id, int port, const char *az, const char *state)
     return t;
 }
 
+static void set_state(elb_target *t, const char *state, const char *reason)
+{
+    snprintf(t->state, sizeof t->state, "%s", state);
+    snprintf(t->reason, sizeof t->reason, "%s", reason);
+}
+
 static config make_config(int wait_s, int poll_ms)
 {
     config c;
@@ -442,8 +448,7 @@ static void test_failover_wait_from_every_registered_state(void)
         int failed = check_case_failed;
         fake f = one_target("10.0.0.1");
         f.current[0].port = 5433;
-        snprintf(f.current[0].state, sizeof f.current[0].state, "%s", registered_states[i].state);
-        snprintf(f.current[0].reason, sizeof f.current[0].reason, "%s", registered_states[i].reason);
+        set_state(&f.current[0], registered_states[i].state, registered_states[i].reason);
         config cfg = make_config(60, 1000);
         cfg.db_port = 5433;
         f.dns[0] = (phase){2500, DNS_OK, {"10.0.0.1"}};
@@ -468,10 +473,8 @@ static void test_failover_wait_from_every_registered_state(void)
 static void test_unused_target_warned_with_its_zone(void)
 {
     fake f = one_target("10.0.0.1");
-    snprintf(f.current[0].state, sizeof f.current[0].state, "unused");
-    snprintf(f.current[0].reason, sizeof f.current[0].reason, "Target.NotInUse");
-    f.current[1] = T("10.0.0.3", 5432, "eu-west-1b", "unhealthy.draining");
-    f.ncurrent = 2;
+    set_state(&f.current[0], "unused", "Target.NotInUse");
+    f.current[f.ncurrent++] = T("10.0.0.3", 5432, "eu-west-1b", "unhealthy.draining");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.1";
     outcome o = run(&f, &cfg, 0, 0, 30000);
