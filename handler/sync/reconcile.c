@@ -196,8 +196,8 @@ static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
 static const char *unused_hint(const char *reason)
 {
     if (strcmp(reason, "Target.NotInUse") == 0)
-        return "the load balancer does not serve the target's Availability Zone, or no listener forwards "
-               "to the target group: it gets no traffic; enable the zone on the load balancer";
+        return "the load balancer has no subnet in the target's Availability Zone (or no listener forwards "
+               "to the target group yet): it gets no traffic";
     if (strcmp(reason, "Target.InvalidState") == 0)
         return "the target is stopped or terminated";
     if (strcmp(reason, "Target.IpUnusable") == 0)
