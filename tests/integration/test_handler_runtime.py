@@ -12,7 +12,8 @@ import stack
 stack.enter_namespace()
 
 import tap  # noqa: E402
-from handler_common import NEW, OLD, check_deregistered_as_described, emf_lines, log_lines, our_event, reset  # noqa: E402
+from handler_common import NEW, OLD, emf_lines, log_lines, our_event, reset  # noqa: E402
+from handler_common import check_deregistered_as_described  # noqa: E402
 
 S = stack.LocalStack().start()
 FLIPPED = dict(stack.DEFAULT_RECORDS, **{stack.DB_ENDPOINT: [stack.NEW_PRIMARY]})
