@@ -108,6 +108,11 @@ static void test_deadline_parse(void)
     CHECK_INT(rt_parse_deadline("1.5"), 0);
     CHECK_INT(rt_parse_deadline("99999999999999999999999"), 0);
     CHECK_INT(rt_parse_deadline("9223372036854775799"), 9223372036854775799LL);
+    /* The limits: values up to 9223372036854775799, with any leading zeros. */
+    CHECK_INT(rt_parse_deadline("9223372036854775800"), 0);
+    CHECK_INT(rt_parse_deadline("9223372036854775807"), 0);
+    CHECK_INT(rt_parse_deadline("000000000000000000000000001542409706888"), 1542409706888LL);
+    CHECK_INT(rt_parse_deadline("1542409706888 "), 0);
 }
 
 static void test_remaining_ms(void)
