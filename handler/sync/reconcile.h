@@ -40,12 +40,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "handler/aws/elbv2.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/error.h"
-#include "runtime/log.h"
 
 #define RECONCILE_MARGIN_MAX_MS 3000
 #define RECONCILE_LOOKUP_MAX_MS 5000 /* one lookup never blocks longer */
