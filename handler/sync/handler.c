@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "handler/aws/elbv2.h"
+#include "handler/sync/binding.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
@@ -26,46 +27,28 @@ struct handler {
     elb_client *elb;
     dns_resolver *dns;
     cluster_discovery *cluster; /* the RDS API mode (DB_CLUSTER_IDENTIFIER); NULL: DNS mode */
+    dns_source dns_source;      /* DNS mode: DB_ENDPOINT */
     http_client *cfn_http;      /* created at the first CloudFormation request */
+    binding bindings[1];        /* what an invocation reconciles: one outside fleet mode */
+    size_t binding_count;
 };
 
 /* ---- the real I/O for reconcile_run ---- */
 
-static int io_describe(void *ctx, int64_t deadline_ms, elb_target_list *out, elb_error *err)
+static int io_describe(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
+                       elb_error *err)
 {
     handler *h = ctx;
-    return elb_describe_target_health(h->elb, h->cfg->target_group_arn, deadline_ms, out, err);
+    return elb_describe_target_health(h->elb, target_group_arn, deadline_ms, out, err);
 }
 
-static int io_change(void *ctx, int deregister, const elb_target *targets, size_t count,
-                     int64_t deadline_ms, elb_error *err)
+static int io_change(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets,
+                     size_t count, int64_t deadline_ms, elb_error *err)
 {
     handler *h = ctx;
     if (deregister)
-        return elb_deregister_targets(h->elb, h->cfg->target_group_arn, targets, count, deadline_ms, err);
-    return elb_register_targets(h->elb, h->cfg->target_group_arn, targets, count, deadline_ms, err);
-}
-
-/* DNS mode: the endpoint's answer; the RDS API mode: one discovery pass. */
-static dns_status io_resolve(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen)
-{
-    handler *h = ctx;
-    if (h->cluster)
-        return cluster_pass(h->cluster, timeout_ms, out, err, errlen);
-    return dns_resolve(h->dns, h->cfg->db_endpoint, config_address_family(h->cfg), timeout_ms, out, err, errlen);
-}
-
-static rns_error_type io_failure_type(void *ctx)
-{
-    handler *h = ctx;
-    return h->cluster ? cluster_failure_type(h->cluster) : RNS_ERR_NONE;
-}
-
-static void io_kept(void *ctx)
-{
-    handler *h = ctx;
-    if (h->cluster)
-        cluster_keep(h->cluster);
+        return elb_deregister_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
+    return elb_register_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
 }
 
 static int64_t io_now(void *ctx)
@@ -111,6 +94,10 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
         handler_free(h);
         return NULL;
     }
+    /* DNS mode: DB_ENDPOINT's answer; the RDS API mode: the cluster's members. */
+    h->dns_source = (dns_source){h->dns, cfg->db_endpoint, config_address_family(cfg)};
+    binding_from_config(&h->bindings[0], cfg, h->cluster ? cluster_source(h->cluster) : dns_source_of(&h->dns_source));
+    h->binding_count = 1;
     return h;
 }
 
@@ -183,8 +170,8 @@ static void log_result(handler *h, const reconcile_report *rep, const rns_error 
 }
 
 /* A dry run registers nothing: its would-be changes are not counted. */
-static void emit_metrics(handler *h, const event_info *ev, const reconcile_report *rep, const rns_error *e,
-                         int dry_run)
+static void emit_metrics(handler *h, const binding *b, const event_info *ev, const reconcile_report *rep,
+                         const rns_error *e, int dry_run)
 {
     metrics_values v = {
         .registered = dry_run ? 0 : (long)rep->registered.count,
@@ -196,7 +183,7 @@ static void emit_metrics(handler *h, const event_info *ev, const reconcile_repor
         .event_id = ev->event_id,
         .error_type = rns_error_name(e),
     };
-    metrics_emit(h->log, h->cfg->metrics_namespace, h->cfg->target_group_name, &v, lambda_now_ms());
+    metrics_emit(h->log, h->cfg->metrics_namespace, b->target_group_name, &v, lambda_now_ms());
 }
 
 /* ---- the two paths ---- */
@@ -210,44 +197,25 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
     return deadline - (r > 0 ? r : 0);
 }
 
-static int reconcile(handler *h, int dry_run, int failover, int64_t deadline, reconcile_report *rep,
-                     rns_error *e)
+static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
+                     reconcile_report *rep, rns_error *e)
 {
-    reconcile_io io = {h, io_describe, io_change, io_resolve, io_now, io_sleep, io_failure_type, io_kept};
-    reconcile_request req = {h->cfg, failover, dry_run, deadline, h->log,
-                             h->cluster ? cluster_subject(h->cluster) : NULL};
-    if (h->cluster)
-        cluster_begin(h->cluster);
+    reconcile_io io = {h, io_describe, io_change, io_now, io_sleep};
+    reconcile_request req = {b, failover, dry_run, deadline, h->log};
+    if (b->source.begin)
+        b->source.begin(b->source.ctx);
     return reconcile_run(&io, &req, rep, e);
 }
 
-/* Whether the event starts the failover wait: a failover-completion event
- * for DB_IDENTIFIER; in the RDS API mode's writer role also the cluster's
- * failover-started events; readers reconcile once on every event. */
-static int waits(const handler *h, const event_info *ev)
-{
-    if (h->cluster && h->cfg->role == DB_ROLE_READERS)
-        return 0;
-    return ev->failover || (h->cluster && ev->ours && event_is_cluster_failover_start(ev->event_id));
-}
-
-static json_t *build_result(handler *h, const event_info *ev, const reconcile_report *rep)
-{
-    json_t *result = result_build(h->cfg, ev, rep);
-    if (h->cluster)
-        result_add_cluster(result, h->cfg, cluster_members_json(h->cluster), cluster_endpoint(h->cluster));
-    return result;
-}
-
-static void handle_cloudformation(handler *h, const event_info *ev, int64_t start, int64_t deadline,
-                                  reconcile_report *rep, rns_error *e, handler_output *out)
+static void handle_cloudformation(handler *h, const binding *b, const event_info *ev, int64_t start,
+                                  int64_t deadline, reconcile_report *rep, rns_error *e, handler_output *out)
 {
     int64_t work_deadline = reserve(start, deadline, HANDLER_CFN_RESERVE_MAX_MS, 4);
     char host[256];
     cfn_url_host(ev->cfn.response_url, host, sizeof host);
     log_msg(h->log, LOG_INFO, "CloudFormation %s request; the answer goes to %s", ev->cfn.request_type, host);
     if (ev->cfn.type == CFN_CREATE || ev->cfn.type == CFN_UPDATE)
-        reconcile(h, h->cfg->dry_run, 0, work_deadline, rep, e);
+        reconcile(h, b, b->dry_run, 0, work_deadline, rep, e);
     else if (ev->cfn.type == CFN_OTHER)
         rns_error_set(e, RNS_ERR_INVALID_EVENT, "unknown CloudFormation RequestType \"%.40s\"",
                       ev->cfn.request_type);
@@ -258,30 +226,31 @@ static void handle_cloudformation(handler *h, const event_info *ev, int64_t star
     if (!h->cfn_http)
         rns_error_nomem(&put_err, "creating the HTTP client for the CloudFormation answer");
     else
-        cfn_answer(h->cfn_http, &ev->cfn, h->cfg->target_group_name, rep, e,
+        cfn_answer(h->cfn_http, &ev->cfn, b->target_group_name, rep, e,
                    reserve(start, deadline, HANDLER_POST_RESERVE_MAX_MS, 10), h->log, &put_err);
     if (rns_error_failed(&put_err)) {
         *e = put_err;
         set_error_output(out, e);
         return;
     }
-    json_t *result = build_result(h, ev, rep);
+    json_t *result = result_build(b, ev, rep);
     result_add_cloudformation(result, cfn_status(e), e);
     set_result_output(out, result);
     json_decref(result);
 }
 
-void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
+/* One binding's part of an invocation: its event, its reconcile or
+ * CloudFormation answer, its result, logs and metrics. */
+static void invoke_binding(handler *h, const binding *b, const char *payload, size_t len, int64_t start,
+                           int64_t deadline_ms, handler_output *out)
 {
-    int64_t start = lambda_now_ms();
     event_info ev;
     reconcile_report rep;
     rns_error e;
     char why[512];
-    memset(out, 0, sizeof *out);
     memset(&rep, 0, sizeof rep);
     rns_error_clear(&e);
-    int parsed = event_parse(payload, len, h->cfg->db_identifier, &ev, why, sizeof why);
+    int parsed = event_parse(payload, len, b->identifier, &ev, why, sizeof why);
     if (parsed != 0) {
         rns_error_set(&e, parsed == -2 ? RNS_ERR_NO_MEMORY : RNS_ERR_INVALID_EVENT, "%s", why);
         json_t *f = json_pack("{s:s}", "error", why);
@@ -289,14 +258,14 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
         json_decref(f);
         set_error_output(out, &e);
     } else {
-        int dry_run = h->cfg->dry_run || ev.dry_run;
-        log_event(h, &ev, ev.trigger != TRIGGER_CLOUDFORMATION && waits(h, &ev), dry_run);
+        int dry_run = b->dry_run || ev.dry_run;
+        log_event(h, &ev, ev.trigger != TRIGGER_CLOUDFORMATION && binding_waits(b, &ev), dry_run);
         if (ev.trigger == TRIGGER_CLOUDFORMATION) {
-            handle_cloudformation(h, &ev, start, deadline_ms, &rep, &e, out);
+            handle_cloudformation(h, b, &ev, start, deadline_ms, &rep, &e, out);
         } else {
             int64_t work_deadline = reserve(start, deadline_ms, HANDLER_POST_RESERVE_MAX_MS, 10);
-            if (reconcile(h, dry_run, waits(h, &ev), work_deadline, &rep, &e) == 0) {
-                json_t *result = build_result(h, &ev, &rep);
+            if (reconcile(h, b, dry_run, binding_waits(b, &ev), work_deadline, &rep, &e) == 0) {
+                json_t *result = result_build(b, &ev, &rep);
                 set_result_output(out, result);
                 json_decref(result);
             } else {
@@ -305,9 +274,20 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
         }
     }
     log_result(h, &rep, &e);
-    emit_metrics(h, &ev, &rep, &e, rep.dry_run);
+    emit_metrics(h, b, &ev, &rep, &e, rep.dry_run);
     reconcile_report_free(&rep);
     event_info_free(&ev);
+}
+
+/* A run is a loop over the bindings. Outside fleet mode there is one, and
+ * its output is the invocation's; fleet mode (CONTRACT.md section 14) is
+ * where several outputs are combined. */
+void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
+{
+    int64_t start = lambda_now_ms();
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < h->binding_count; i++)
+        invoke_binding(h, &h->bindings[i], payload, len, start, deadline_ms, out);
 }
 
 void handler_output_free(handler_output *out)

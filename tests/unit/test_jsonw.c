@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "common/jsonw.h"
-#include "handler/sync/internal.h"
 #include "handler/sync/metrics.h"
+#include "handler/sync/metrics_internal.h"
 #include "handler/sync/result.h"
 #include "runtime/internal.h"
 #include "tests/unit/check.h"

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
+#include "handler/sync/plan_internal.h"
 
 /* A target as DescribeTargetHealth reports it. */
 static elb_target T(const char *id, int port, const char *az, const char *state, const char *reason)
