@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/digits.h"
 #include "common/pct.h"
 #include "common/retry.h"
 #include "handler/aws/http.h"
@@ -107,16 +108,8 @@ int query_default_endpoint(const query_service *svc, const char *region, char *o
 
 static int valid_port(const char *p, size_t n)
 {
-    long v = 0;
-    size_t i;
-    if (n == 0 || n > 5)
-        return 0;
-    for (i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-        v = v * 10 + (p[i] - '0');
-    }
-    return v >= 1 && v <= 65535;
+    uint64_t v;
+    return rns_parse_digits(p, n, 5, &v) == 0 && v >= 1 && v <= 65535;
 }
 
 /* Splits "host[:port]" or "[v6][:port]"; *port_at is NULL without a port. */

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "runtime/log.h"
+#include "common/log.h"
 #include "sigv4/sigv4.h"
 
 /* Our own codes of an aws_error, for failures without a readable AWS answer

@@ -7,11 +7,11 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "handler/aws/http.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/error.h"
 #include "handler/sync/event.h"
-#include "runtime/log.h"
 
 /* The PhysicalResourceId to answer with: Update and Delete keep the
  * request's; Create (or a request without one) gets

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "handler/aws/rds.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
-#include "runtime/runtime.h"
 
 /* One member as one pass saw it. */
 typedef struct member {
@@ -179,7 +179,7 @@ static const char *unusable(const member *m, char *buf, size_t buflen)
 /* Resolves a chosen member's endpoint within the pass's deadline. */
 static dns_status lookup(cluster_discovery *d, member *m, int64_t deadline, char *err, size_t errlen)
 {
-    long left = (long)(deadline - lambda_now_ms());
+    long left = (long)(deadline - rns_wall_ms());
     dns_status st;
     if (left <= 0) {
         snprintf(err, errlen, "%s: no time left to look up %s", m->id, m->endpoint);
@@ -399,7 +399,7 @@ static json_t *pass_detail(const cluster_discovery *d)
 static int cluster_resolve(void *ctx, const source_query *q, source_answer *out)
 {
     cluster_discovery *d = ctx;
-    int64_t deadline = lambda_now_ms() + q->timeout_ms;
+    int64_t deadline = rns_wall_ms() + q->timeout_ms;
     int rc;
     pass_free(&d->last);
     rc = read_cluster(d, deadline, out);

@@ -30,10 +30,10 @@
 
 #include <stddef.h>
 
+#include "common/log.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/source.h"
-#include "runtime/log.h"
 
 typedef struct cluster_discovery cluster_discovery;
 

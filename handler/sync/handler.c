@@ -19,7 +19,6 @@
 #include "handler/sync/metrics.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
-#include "runtime/runtime.h"
 
 struct handler {
     const config *cfg;
@@ -54,7 +53,7 @@ static int io_change(void *ctx, const char *target_group_arn, int deregister, co
 static int64_t io_now(void *ctx)
 {
     (void)ctx;
-    return lambda_now_ms();
+    return rns_wall_ms();
 }
 
 static void io_sleep(void *ctx, long ms)
@@ -183,7 +182,7 @@ static void emit_metrics(handler *h, const binding *b, const event_info *ev, con
         .event_id = ev->event_id,
         .error_type = rns_error_name(e),
     };
-    metrics_emit(h->log, h->cfg->metrics_namespace, b->target_group_name, &v, lambda_now_ms());
+    metrics_emit(h->log, h->cfg->metrics_namespace, b->target_group_name, &v, rns_wall_ms());
 }
 
 /* ---- the two paths ---- */
@@ -284,7 +283,7 @@ static void invoke_binding(handler *h, const binding *b, const char *payload, si
  * where several outputs are combined. */
 void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
 {
-    int64_t start = lambda_now_ms();
+    int64_t start = rns_wall_ms();
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < h->binding_count; i++)
         invoke_binding(h, &h->bindings[i], payload, len, start, deadline_ms, out);

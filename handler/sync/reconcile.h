@@ -47,11 +47,11 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "handler/aws/elbv2.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/binding.h"
 #include "handler/sync/error.h"
-#include "runtime/log.h"
 
 #define RECONCILE_MARGIN_MAX_MS 3000
 #define RECONCILE_LOOKUP_MAX_MS 5000   /* one answer never blocks longer */
