@@ -34,7 +34,7 @@ typedef struct pass {
 } pass;
 
 struct cluster_discovery {
-    const config *cfg;
+    cluster_settings set; /* its strings borrowed */
     dns_resolver *dns;
     logger *log;
     query_client *rds;
@@ -55,31 +55,17 @@ static void pass_free(pass *p)
     memset(p, 0, sizeof *p);
 }
 
-cluster_discovery *cluster_discovery_new(const config *cfg, dns_resolver *dns, logger *log, char *err,
-                                         size_t errlen)
+cluster_discovery *cluster_discovery_new(const cluster_settings *set, query_client *rds, dns_resolver *dns,
+                                         logger *log)
 {
-    query_client_config qc = {
-        .service = &rds_service,
-        .region = cfg->region,
-        .endpoint_url = cfg->rds_endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = log,
-    };
     cluster_discovery *d = calloc(1, sizeof *d);
-    if (!d) {
-        snprintf(err, errlen, "out of memory");
+    if (!d)
         return NULL;
-    }
-    d->cfg = cfg;
+    d->set = *set;
+    d->rds = rds;
     d->dns = dns;
     d->log = log;
-    snprintf(d->subject, sizeof d->subject, "cluster %s (%s)", cfg->cluster_id, db_role_name(cfg->role));
-    if (!(d->rds = query_client_new(&qc, err, errlen))) {
-        free(d);
-        return NULL;
-    }
+    snprintf(d->subject, sizeof d->subject, "cluster %s (%s)", set->cluster_id, db_role_name(set->role));
     return d;
 }
 
@@ -87,7 +73,6 @@ void cluster_discovery_free(cluster_discovery *d)
 {
     if (!d)
         return;
-    query_client_free(d->rds);
     pass_free(&d->last);
     rds_instance_list_free(&d->instances);
     free(d->logged);
@@ -185,7 +170,7 @@ static dns_status lookup(cluster_discovery *d, member *m, int64_t deadline, char
         snprintf(err, errlen, "%s: no time left to look up %s", m->id, m->endpoint);
         return DNS_TIMEOUT;
     }
-    st = dns_resolve(d->dns, m->endpoint, config_address_family(d->cfg), left, &m->addresses, err, errlen);
+    st = dns_resolve(d->dns, m->endpoint, d->set.family, left, &m->addresses, err, errlen);
     m->chosen = st == DNS_OK;
     return st;
 }
@@ -206,11 +191,11 @@ static int choose_writer(cluster_discovery *d, int64_t deadline, source_answer *
     if (writers == 0)
         return fail(out, RNS_ERR_RESOLVE, "ERROR",
                     "no writer among the %zu members of cluster %s (status %s): a failover may be in progress",
-                    p->count, d->cfg->cluster_id, p->status[0] ? p->status : "unknown");
+                    p->count, d->set.cluster_id, p->status[0] ? p->status : "unknown");
     if (writers > 1)
         return fail(out, RNS_ERR_RESOLVE, "ERROR",
                     "%zu writers in cluster %s (%s, ...): not changing anything until RDS names one", writers,
-                    d->cfg->cluster_id, w->id);
+                    d->set.cluster_id, w->id);
     if ((why = unusable(w, buf, sizeof buf)) != NULL)
         return fail(out, RNS_ERR_RESOLVE, "ERROR", "the writer %s cannot be a target: %s", w->id, why);
     if ((st = lookup(d, w, deadline, err, sizeof err)) != DNS_OK)
@@ -243,7 +228,7 @@ static int choose_readers(cluster_discovery *d, int64_t deadline, source_answer 
     if (chosen)
         return 0;
     return fail(out, RNS_ERR_RESOLVE, "ERROR", "no usable reader among the %zu readers of cluster %s%s%s%s",
-                candidates, d->cfg->cluster_id, first[0] ? " (" : "", first,
+                candidates, d->set.cluster_id, first[0] ? " (" : "", first,
                 !first[0] ? "" : candidates > 1 ? ", ...)"
                                                 : ")");
 }
@@ -268,10 +253,10 @@ static json_t *decisions(const cluster_discovery *d)
             json_decref(a);
         }
     }
-    json_array_append_new(out, json_pack("[s, {s:s, s:s, s:o}]", "members read", "clusterId", d->cfg->cluster_id,
+    json_array_append_new(out, json_pack("[s, {s:s, s:s, s:o}]", "members read", "clusterId", d->set.cluster_id,
                                          "status", p->status, "members", members));
     if (json_array_size(chosen))
-        json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->cfg->role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen", "members", chosen,
+        json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->set.role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen", "members", chosen,
                                              "addresses", addrs));
     else {
         json_decref(chosen);
@@ -320,7 +305,7 @@ static int api_failed(cluster_discovery *d, const char *action, const aws_error 
                "on db:* of the account and region";
     else if (strcmp(e->code, "ConnectionError") == 0 || strcmp(e->code, "Timeout") == 0)
         hint = "is the RDS API reachable (NAT gateway or an rds VPC endpoint)?";
-    reconcile_format_api_error(action, d->cfg->cluster_id, e, hint, err, sizeof err);
+    reconcile_format_api_error(action, d->set.cluster_id, e, hint, err, sizeof err);
     return fail(out, query_error_is_no_memory(e) ? RNS_ERR_NO_MEMORY : RNS_ERR_RDS_API, "ERROR", "%s", err);
 }
 
@@ -335,7 +320,7 @@ static int needs_instances(const cluster_discovery *d, const rds_cluster *c)
     const rds_member *w = NULL;
     const rds_instance *in;
     size_t writers = 0;
-    if (!d->have_instances || d->cfg->role == DB_ROLE_READERS)
+    if (!d->have_instances || d->set.role == DB_ROLE_READERS)
         return 1;
     for (size_t i = 0; i < c->count; i++)
         if (c->items[i].writer && writers++ == 0)
@@ -349,12 +334,12 @@ static int read_cluster(cluster_discovery *d, int64_t deadline, source_answer *o
 {
     rds_cluster c;
     aws_error e;
-    if (rds_describe_cluster(d->rds, d->cfg->cluster_id, deadline, &c, &e) != 0)
+    if (rds_describe_cluster(d->rds, d->set.cluster_id, deadline, &c, &e) != 0)
         return api_failed(d, "DescribeDBClusters", &e, out);
     if (needs_instances(d, &c)) {
         rds_instance_list_free(&d->instances);
         d->have_instances = 0;
-        if (rds_describe_cluster_instances(d->rds, d->cfg->cluster_id, deadline, &d->instances, NULL, &e) != 0) {
+        if (rds_describe_cluster_instances(d->rds, d->set.cluster_id, deadline, &d->instances, NULL, &e) != 0) {
             rds_cluster_free(&c);
             return api_failed(d, "DescribeDBInstances", &e, out);
         }
@@ -363,7 +348,7 @@ static int read_cluster(cluster_discovery *d, int64_t deadline, source_answer *o
     int rc = build_pass(&d->last, &c, &d->instances);
     rds_cluster_free(&c);
     if (rc != 0)
-        return fail(out, RNS_ERR_NO_MEMORY, "ERROR", "cluster %s: out of memory", d->cfg->cluster_id);
+        return fail(out, RNS_ERR_NO_MEMORY, "ERROR", "cluster %s: out of memory", d->set.cluster_id);
     return 0;
 }
 
@@ -382,7 +367,7 @@ static int collect(const pass *p, addr_list *out)
 static json_t *pass_detail(const cluster_discovery *d)
 {
     const pass *p = &d->last;
-    const char *endpoint = d->cfg->role == DB_ROLE_WRITER ? p->endpoint : p->reader_endpoint;
+    const char *endpoint = d->set.role == DB_ROLE_WRITER ? p->endpoint : p->reader_endpoint;
     json_t *a = json_array();
     for (size_t i = 0; i < p->count; i++) {
         const member *m = &p->items[i];
@@ -404,12 +389,12 @@ static int cluster_resolve(void *ctx, const source_query *q, source_answer *out)
     pass_free(&d->last);
     rc = read_cluster(d, deadline, out);
     if (rc == 0) {
-        rc = d->cfg->role == DB_ROLE_WRITER ? choose_writer(d, deadline, out) : choose_readers(d, deadline, out);
+        rc = d->set.role == DB_ROLE_WRITER ? choose_writer(d, deadline, out) : choose_readers(d, deadline, out);
         log_decisions(d);
     }
     if (rc == 0 && collect(&d->last, &out->addresses) != 0) {
         addr_list_free(&out->addresses);
-        rc = fail(out, RNS_ERR_NO_MEMORY, "ERROR", "cluster %s: out of memory", d->cfg->cluster_id);
+        rc = fail(out, RNS_ERR_NO_MEMORY, "ERROR", "cluster %s: out of memory", d->set.cluster_id);
     }
     out->detail = pass_detail(d);
     return rc;
@@ -425,11 +410,11 @@ static void cluster_add_result(void *ctx, json_t *result, const json_t *detail)
     json_t *endpoint = json_object_get(detail, "endpoint");
     if (!result)
         return;
-    if (!d->cfg->db_endpoint)
+    if (!d->set.endpoint)
         json_object_set_new(result, "endpoint", endpoint ? json_incref(endpoint) : json_null());
     json_object_set_new(result, "discovery", json_string("rds"));
-    json_object_set_new(result, "role", json_string(db_role_name(d->cfg->role)));
-    json_object_set_new(result, "clusterId", json_string(d->cfg->cluster_id));
+    json_object_set_new(result, "role", json_string(db_role_name(d->set.role)));
+    json_object_set_new(result, "clusterId", json_string(d->set.cluster_id));
     json_object_set_new(result, "members", members ? json_incref(members) : json_array());
 }
 

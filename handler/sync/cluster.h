@@ -31,17 +31,27 @@
 #include <stddef.h>
 
 #include "common/log.h"
+#include "handler/aws/query.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/source.h"
 
 typedef struct cluster_discovery cluster_discovery;
 
-/* The RDS client (one kept connection) is made here; resolver, cfg and log
- * are borrowed (the resolver serves this source only). NULL with err on
- * failure. */
-cluster_discovery *cluster_discovery_new(const config *cfg, dns_resolver *dns, logger *log, char *err,
-                                         size_t errlen);
+/* What one cluster binding follows (DB_CLUSTER_IDENTIFIER and DB_ROLE, or a
+ * fleet binding's tags). */
+typedef struct cluster_settings {
+    const char *cluster_id;
+    db_role role;
+    int family;           /* what a member's endpoint is looked up for, as dns_resolve */
+    const char *endpoint; /* DB_ENDPOINT: the result's "endpoint"; NULL: the cluster's (Reader)Endpoint */
+} cluster_settings;
+
+/* The settings' strings, the RDS client (which may serve other clusters,
+ * one call at a time), the resolver (serving this source only) and the
+ * logger are borrowed. NULL when out of memory. */
+cluster_discovery *cluster_discovery_new(const cluster_settings *set, query_client *rds, dns_resolver *dns,
+                                         logger *log);
 void cluster_discovery_free(cluster_discovery *d);
 
 /* The discovery as an address source (borrows d). */

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "handler/aws/elbv2.h"
+#include "handler/aws/rds.h"
 #include "handler/sync/binding.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/cluster.h"
@@ -25,7 +26,8 @@ struct handler {
     logger *log;
     elb_client *elb;
     dns_resolver *dns;
-    cluster_discovery *cluster; /* the RDS API mode (DB_CLUSTER_IDENTIFIER); NULL: DNS mode */
+    query_client *rds;          /* the RDS API mode (DB_CLUSTER_IDENTIFIER); NULL: DNS mode */
+    cluster_discovery *cluster; /* the RDS API mode; NULL: DNS mode */
     dns_source dns_source;      /* DNS mode: DB_ENDPOINT */
     http_client *cfn_http;      /* created at the first CloudFormation request */
     binding bindings[1];        /* what an invocation reconciles: one outside fleet mode */
@@ -64,6 +66,29 @@ static void io_sleep(void *ctx, long ms)
 
 /* ---- construction ---- */
 
+/* The RDS API mode: the RDS client (one kept connection) and the discovery. */
+static int start_cluster(handler *h, char *err, size_t errlen)
+{
+    const config *cfg = h->cfg;
+    query_client_config qc = {
+        .service = &rds_service,
+        .region = cfg->region,
+        .endpoint_url = cfg->rds_endpoint_url,
+        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
+        .max_attempts = cfg->max_attempts,
+        .ca_bundle = cfg->ca_bundle,
+        .log = h->log,
+    };
+    cluster_settings set = {cfg->cluster_id, cfg->role, config_address_family(cfg), cfg->db_endpoint};
+    if (!(h->rds = query_client_new(&qc, err, errlen)))
+        return -1;
+    if (!(h->cluster = cluster_discovery_new(&set, h->rds, h->dns, h->log))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
 {
     handler *h = calloc(1, sizeof *h);
@@ -89,7 +114,7 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
         handler_free(h);
         return NULL;
     }
-    if (cfg->cluster_id && !(h->cluster = cluster_discovery_new(cfg, h->dns, lg, err, errlen))) {
+    if (cfg->cluster_id && start_cluster(h, err, errlen) != 0) {
         handler_free(h);
         return NULL;
     }
@@ -106,6 +131,7 @@ void handler_free(handler *h)
         return;
     elb_client_free(h->elb);
     cluster_discovery_free(h->cluster);
+    query_client_free(h->rds);
     dns_resolver_free(h->dns);
     http_client_free(h->cfn_http);
     free(h);
