@@ -5,14 +5,14 @@
  * target group's tags).
  *
  * Everything here is a value: the configuration is read once, in config.c,
- * and handler.c builds the bindings from it. Nothing that takes a binding
+ * and handler.c builds the binding from it (a fleet binding will come from
+ * a target group's tags). Nothing that takes a binding
  * reads the environment. The strings and the CIDR list are borrowed from
  * whatever built the binding and outlive it. */
 #ifndef RNS_SYNC_BINDING_H
 #define RNS_SYNC_BINDING_H
 
 #include "handler/sync/addr.h"
-#include "handler/sync/config.h"
 #include "handler/sync/event.h"
 #include "handler/sync/source.h"
 
@@ -37,9 +37,6 @@ typedef struct binding {
     int dry_run;     /* change nothing (an event's dryRun adds to it) */
     binding_wait wait;
 } binding;
-
-/* The one binding of a configuration outside fleet mode, around its source. */
-void binding_from_config(binding *b, const config *cfg, addr_source source);
 
 /* Whether this event starts the failover wait for the binding. */
 int binding_waits(const binding *b, const event_info *ev);

@@ -66,6 +66,27 @@ static void io_sleep(void *ctx, long ms)
 
 /* ---- construction ---- */
 
+/* The one binding of a configuration outside fleet mode, around its source. */
+static void binding_of_config(binding *b, const config *cfg, addr_source source)
+{
+    *b = (binding){
+        .source = source,
+        .target_group_arn = cfg->target_group_arn,
+        .target_group_name = cfg->target_group_name,
+        .endpoint = cfg->db_endpoint,
+        .identifier = cfg->db_identifier,
+        .port = cfg->db_port,
+        .az = cfg->target_az,
+        .allowed = &cfg->allowed,
+        .failover_wait_seconds = cfg->failover_wait_seconds,
+        .dns_poll_ms = cfg->dns_poll_ms,
+        .dry_run = cfg->dry_run,
+        .wait = !cfg->cluster_id               ? BINDING_WAIT_FAILOVER
+                : cfg->role == DB_ROLE_READERS ? BINDING_WAIT_NEVER
+                                               : BINDING_WAIT_CLUSTER_FAILOVER,
+    };
+}
+
 /* The RDS API mode: the RDS client (one kept connection) and the discovery. */
 static int start_cluster(handler *h, char *err, size_t errlen)
 {
@@ -120,7 +141,7 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     }
     /* DNS mode: DB_ENDPOINT's answer; the RDS API mode: the cluster's members. */
     h->dns_source = (dns_source){h->dns, cfg->db_endpoint, config_address_family(cfg)};
-    binding_from_config(&h->bindings[0], cfg, h->cluster ? cluster_source(h->cluster) : dns_source_of(&h->dns_source));
+    binding_of_config(&h->bindings[0], cfg, h->cluster ? cluster_source(h->cluster) : dns_source_of(&h->dns_source));
     h->binding_count = 1;
     return h;
 }

@@ -22,13 +22,14 @@
 
 #include <jansson.h>
 
-#include "handler/aws/elbv2.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/error.h"
 
+struct elb_target_list; /* handler/aws/elbv2.h: a source that reads it includes it */
+
 typedef struct source_query {
-    long timeout_ms;                /* the call returns within this */
-    const elb_target_list *current; /* the target group as the run read it (sorted), before any change */
+    long timeout_ms;                       /* the call returns within this */
+    const struct elb_target_list *current; /* the target group as the run read it (sorted), before any change */
 } source_query;
 
 /* One answer. The source fills it from zero; source_answer_free frees it. */

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
+#include "handler/sync/config.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
@@ -192,8 +193,15 @@ static outcome run(fake *f, const config *cfg, int failover, int dry_run, int64_
     lg.threshold = LOG_DEBUG;
     f->now = START_MS;
     reconcile_io io = {f, f_describe, f_change, f_now, f_sleep};
-    binding b;
-    binding_from_config(&b, cfg, (addr_source){f, f->subject ? f->subject : cfg->db_endpoint, NULL, f_resolve, NULL});
+    binding b = {
+        .source = {f, f->subject ? f->subject : cfg->db_endpoint, NULL, f_resolve, NULL},
+        .target_group_arn = cfg->target_group_arn,
+        .port = cfg->db_port,
+        .az = cfg->target_az,
+        .allowed = &cfg->allowed,
+        .failover_wait_seconds = cfg->failover_wait_seconds,
+        .dns_poll_ms = cfg->dns_poll_ms,
+    };
     reconcile_request req = {&b, failover, dry_run, START_MS + budget_ms, &lg};
     rns_error_clear(&o.err);
     o.rc = reconcile_run(&io, &req, &o.rep, &o.err);
