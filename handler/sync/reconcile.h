@@ -18,7 +18,9 @@
  * The failover wait (req->failover and FAILOVER_WAIT_SECONDS > 0 and time
  * left): resolve every DNS_POLL_MS, measured from the start of each poll,
  * until the allowed answer, as ip:DB_PORT targets, differs from the targets
- * registered (not draining) when the run began; then change at once.
+ * registered when the run began (every state but "draining" counts, also
+ * "unhealthy.draining" and "unused": the old primary stays the baseline
+ * while it fails its health checks); then change at once.
  * Resolution errors while waiting are logged (once per distinct error) and
  * polling goes on; the plan uses the last usable answer (at least one allowed
  * address); without one the run is a ResolveError and nothing changes.

@@ -16,6 +16,7 @@ stack.enter_namespace()
 
 import tap  # noqa: E402
 from handler_common import NEW, OLD, actions, failed, ok, our_event, reset  # noqa: E402
+from handler_common import REGISTERED_STATES, check_deregistered_as_described  # noqa: E402
 
 S = stack.LocalStack().start()
 POLL_MS = 500
@@ -81,6 +82,49 @@ def event_before_dns_flips_sns():
     tap.ok(res["waitedMs"] < 30000, "waitedMs %d" % res["waitedMs"])
     tap.eq(S.registered(), [NEW], "group afterwards")
     tap.ok("waiting for DNS to change" in r.stderr and "DNS changed" in r.stderr, "the wait is logged")
+
+
+def old_primary_in_state(state, reason):
+    """The default group with the old primary in this state: its description (Id, Port, zone)."""
+    reset(S)
+    S.elb.set_health(S.target_group_arn, stack.OLD_PRIMARY, stack.DB_PORT, state, reason)
+    old = S.elb.targets(S.target_group_arn)
+    tap.eq([(t["Id"], t["State"], t["Reason"]) for t in old], [(stack.OLD_PRIMARY, state, reason)])
+    tap.ok(old[0]["AvailabilityZone"], "the fake gives the old target a zone")
+    return old[0]
+
+
+def event_before_dns_flips_from(state, reason):
+    def case():
+        old = old_primary_in_state(state, reason)
+        r, flip, dns_log = invoke_with_flip(stack.rds_event("RDS-EVENT-0049"), 1.0)
+        res = ok(r)
+        # the old primary is the wait's baseline: its address is no change, the flip is
+        check_converged_after_flip(res, r, flip, dns_log, [NEW], [OLD])
+        tap.eq(res["unchanged"], [])
+        check_deregistered_as_described(S, old)
+        tap.ok("%s (%s)" % (OLD, state) in logged(r, "target group read")[1]["targets"], "the state is logged")
+        tap.eq(S.registered(), [NEW], "group afterwards")
+    case.__name__ = "event_before_dns_flips_old_primary_" + state.replace(".", "_")
+    return tap.case(case)
+
+
+for _state, _reason in REGISTERED_STATES:
+    event_before_dns_flips_from(_state, _reason)
+
+
+@tap.case
+def unused_target_warned_with_its_zone():
+    old = old_primary_in_state("unused", "Target.NotInUse")
+    r = S.invoke(stack.schedule_event())
+    res = ok(r)
+    # registered (rule 4): the answer is no change, and a warning names the target and its zone
+    tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [], [OLD]))
+    fields = logged(r, "registered target unused by the load balancer")[1]
+    tap.eq((fields["target"], fields["availabilityZone"], fields["reason"]),
+           (OLD, old["AvailabilityZone"], "Target.NotInUse"))
+    line = [l for l in r.stderr.splitlines() if "\tregistered target unused" in l][0]
+    tap.eq(line.split("\t")[1], "WARN", "the line's level")
 
 
 @tap.case
