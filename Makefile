@@ -79,6 +79,8 @@ $(BUILD)/tests/test_common: tests/unit/test_common.c tests/unit/check.h $(LIBCOM
 	$(link)
 $(BUILD)/tests/test_log: tests/unit/test_log.c tests/unit/check.h $(LIBCOMMON)
 	$(link)
+# common/ needs libc and jansson only: its tests link without libcurl.
+$(BUILD)/tests/test_common $(BUILD)/tests/test_log: LDLIBS = -ljansson
 $(BUILD)/tests/test_sigv4: tests/unit/test_sigv4.c tests/unit/check.h $(SIGV4_LIBS)
 	$(link)
 $(BUILD)/tests/test_sigv4%: tests/unit/test_sigv4%.c tests/unit/check.h $(SIGV4_LIBS)

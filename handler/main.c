@@ -1,4 +1,4 @@
-/* ./bootstrap: the Lambda entry point (README.md, "Command line").
+/* ./bootstrap: the Lambda entry point (README.md, "Result": its last lines).
  *
  *   bootstrap                      the Runtime API loop (AWS_LAMBDA_RUNTIME_API set)
  *   bootstrap --invoke FILE|-      one invocation outside Lambda; the result or

@@ -71,5 +71,17 @@ if [ -n "$curl_users$curl_used" ]; then
     echo "check-layers: common/ uses libcurl:" $curl_users $curl_used >&2
     status=1
 fi
-[ $status -eq 0 ] && echo "layers: common <- sigv4 <- aws <- sync, common <- runtime; runtime/ only in handler/main.c; no libcurl in common/: ok"
+# Files call one way: no two source files (objects of the libraries) use
+# each other's symbols, nor does any longer circle of them.
+members() { for lib in common sigv4 runtime aws sync; do nm -A "$@" "$build/lib$lib.a" 2>/dev/null; done | sed "s|^$build/||"; }
+members -g --defined-only | awk '{ split($1, f, ":"); print $NF, f[1] ":" f[2] }' | sort > "$build/.layers.defs"
+members -u | awk '{ split($1, f, ":"); print $NF, f[1] ":" f[2] }' | sort > "$build/.layers.uses"
+join "$build/.layers.uses" "$build/.layers.defs" | awk '$2 != $3 { print $2, $3 }' | sort -u > "$build/.layers.edges"
+if ! loop=$(tsort "$build/.layers.edges" 2>&1 >/dev/null); then
+    echo "check-layers: files that call each other:" >&2
+    echo "$loop" | sed -n 's/^tsort: \([^ ]*\.o\)$/  \1/p' >&2
+    status=1
+fi
+rm -f "$build"/.layers.*
+[ $status -eq 0 ] && echo "layers: common <- sigv4 <- aws <- sync, common <- runtime; runtime/ only in handler/main.c; no libcurl in common/; no file calls back: ok"
 exit $status
