@@ -47,8 +47,8 @@ typedef struct cluster_settings {
     const char *endpoint; /* DB_ENDPOINT: the result's "endpoint"; NULL: the cluster's (Reader)Endpoint */
 } cluster_settings;
 
-/* The settings' strings, the RDS client (which may serve other clusters,
- * one call at a time), the resolver (serving this source only) and the
+/* The settings' strings, the RDS client (shared only by sources that are
+ * never called at once), the resolver (serving this source only) and the
  * logger are borrowed. NULL when out of memory. */
 cluster_discovery *cluster_discovery_new(const cluster_settings *set, query_client *rds, dns_resolver *dns,
                                          logger *log);

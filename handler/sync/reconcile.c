@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/aws/query.h"
+#include "handler/aws/query_error.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/source.h"
 
