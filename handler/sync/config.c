@@ -199,13 +199,14 @@ static void read_arn(const var *row, load *l)
     const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     if (!v) {
-        problem(p, "TARGET_GROUP_ARN is required");
+        problem(p, "%s is required", row->name);
         return;
     }
     cfg->target_group_arn = strdup(v);
     if (parse_arn(v, cfg) != 0)
-        problem(p, "TARGET_GROUP_ARN=%s: must look like "
+        problem(p, "%s=%s: must look like "
                    "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>",
+                row->name,
                 shown(v, buf, sizeof buf));
 }
 
@@ -279,12 +280,12 @@ static void read_endpoint(const var *row, load *l)
     ip_addr a;
     if (!v) {
         if (!cfg->cluster_id)
-            problem(p, "DB_ENDPOINT is required");
+            problem(p, "%s is required", row->name);
         return;
     }
     cfg->db_endpoint = strdup(v);
     if (!hostname_valid(v) && ip_addr_parse(v, &a) != 0)
-        problem(p, "DB_ENDPOINT=%s: must be a DNS name (no scheme, port or path)",
+        problem(p, "%s=%s: must be a DNS name (no scheme, port or path)", row->name,
                 shown(v, buf, sizeof buf));
 }
 
@@ -297,7 +298,7 @@ static void read_identifier(const var *row, load *l)
     char buf[SHOWN_MAX + 8];
     if (v) {
         if (strlen(v) > 255 || !all_chars(v, "-_."))
-            problem(p, "DB_IDENTIFIER=%s: must be an RDS identifier (letters, digits, hyphens)",
+            problem(p, "%s=%s: must be an RDS identifier (letters, digits, hyphens)", row->name,
                     shown(v, buf, sizeof buf));
         cfg->db_identifier = strdup(v);
     } else if (cfg->cluster_id) {
@@ -315,9 +316,9 @@ static void read_port(const var *row, load *l)
     const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     if (!v)
-        problem(p, "DB_PORT is required");
+        problem(p, "%s is required", row->name);
     else if (parse_int(v, 1, 65535, &cfg->db_port) != 0)
-        problem(p, "DB_PORT=%s: must be 1..65535", shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be 1..65535", row->name, shown(v, buf, sizeof buf));
 }
 
 static void read_cidrs(const var *row, load *l)
@@ -328,7 +329,7 @@ static void read_cidrs(const var *row, load *l)
     const char *v = get(r, row->name);
     char why[256];
     if (cidr_list_parse(v ? v : row->dflt, &cfg->allowed, why, sizeof why) != 0)
-        problem(p, "ALLOWED_CIDRS: %s", why);
+        problem(p, "%s: %s", row->name, why);
 }
 
 static void read_family(const var *row, load *l)
@@ -346,7 +347,7 @@ static void read_family(const var *row, load *l)
     else if (strcasecmp(v, "dual") == 0)
         cfg->family = IP_FAMILY_DUAL;
     else
-        problem(p, "IP_FAMILY=%s: must be ipv4, ipv6 or dual", shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be ipv4, ipv6 or dual", row->name, shown(v, buf, sizeof buf));
 }
 
 static void read_dry_run(const var *row, load *l)
@@ -358,7 +359,7 @@ static void read_dry_run(const var *row, load *l)
     char buf[SHOWN_MAX + 8];
     cfg->dry_run = 0;
     if (v && parse_bool(v, &cfg->dry_run) != 0)
-        problem(p, "DRY_RUN=%s: must be true or false (also 1/0, yes/no)", shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be true or false (also 1/0, yes/no)", row->name, shown(v, buf, sizeof buf));
 }
 
 static void read_namespace(const var *row, load *l)
@@ -374,10 +375,10 @@ static void read_namespace(const var *row, load *l)
     if (!v[0])
         return;
     if (strncasecmp(v, "AWS/", 4) == 0)
-        problem(p, "METRICS_NAMESPACE=%s: the AWS/ prefix is reserved for AWS services",
+        problem(p, "%s=%s: the AWS/ prefix is reserved for AWS services", row->name,
                 shown(v, buf, sizeof buf));
     else if (strlen(v) > 255 || !all_chars(v, "._-/#: "))
-        problem(p, "METRICS_NAMESPACE=%s: must be 1..255 letters, digits or . _ - / # : space",
+        problem(p, "%s=%s: must be 1..255 letters, digits or . _ - / # : space", row->name,
                 shown(v, buf, sizeof buf));
 }
 
@@ -518,7 +519,7 @@ static void read_az(const var *row, load *l)
         return;
     cfg->target_az = strdup(v);
     if (strlen(v) > 63 || !all_chars(v, "-") || strpbrk(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-        problem(p, "TARGET_AVAILABILITY_ZONE=%s: must be an Availability Zone name (like eu-west-1a) or all",
+        problem(p, "%s=%s: must be an Availability Zone name (like eu-west-1a) or all", row->name,
                 shown(v, buf, sizeof buf));
 }
 
