@@ -40,30 +40,10 @@ static const char usage_text[] =
     "                                     handle one event outside Lambda (default timeout 900 s)\n"
     "       bootstrap --version | --help\n";
 
-static const char help_text[] =
+static const char help_about[] =
     "\n"
     "Keeps an NLB IP target group on the current address of an RDS/Aurora endpoint.\n"
-    "\n"
-    "Configuration (environment):\n"
-    "  TARGET_GROUP_ARN          required: the target group (target type ip)\n"
-    "  DB_ENDPOINT               required: the DNS name to follow\n"
-    "  DB_PORT                   required: the port registered, 1..65535\n"
-    "  DB_IDENTIFIER             RDS source identifier whose failover events start a DNS wait\n"
-    "                            (default: the first label of DB_ENDPOINT)\n"
-    "  ALLOWED_CIDRS             comma-separated CIDRs an address must be in\n"
-    "                            (default 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10)\n"
-    "  IP_FAMILY                 ipv4 (default), ipv6 or dual\n"
-    "  FAILOVER_WAIT_SECONDS     how long to wait for DNS to change after a failover, 0..900 (60)\n"
-    "  DNS_POLL_MS               re-resolution interval while waiting, 50..60000 (1000)\n"
-    "  DRY_RUN                   true: report the change, call only DescribeTargetHealth\n"
-    "  METRICS_NAMESPACE         CloudWatch EMF namespace (RdsNlbSync); empty disables metrics\n"
-    "  TARGET_AVAILABILITY_ZONE  AvailabilityZone sent with RegisterTargets (e.g. all)\n"
-    "  AWS_REGION, AWS_DEFAULT_REGION         region (default: the region of TARGET_GROUP_ARN)\n"
-    "  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   credentials\n"
-    "  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, AWS_ENDPOINT_URL  endpoint override\n"
-    "  AWS_MAX_ATTEMPTS          attempts per API call, 1..20 (3)\n"
-    "  AWS_CA_BUNDLE, SSL_CERT_FILE           CA bundle for HTTPS\n"
-    "  AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL   JSON or Text; TRACE..FATAL\n";
+    "\n";
 
 /* What is linked in, as the libraries themselves report it at run time, so a
  * security team can tell what a deployed function contains. The packaged
@@ -291,7 +271,8 @@ int main(int argc, char **argv)
     }
     if (a.alone) {
         usage(stdout, 0);
-        fputs(help_text, stdout);
+        fputs(help_about, stdout);
+        config_help(stdout);
         return 0;
     }
     if (a.invoke)

@@ -1,6 +1,6 @@
 /* CloudFormation responses (cfn.h). */
 #include "handler/sync/cfn.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/cfn_internal.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -3,6 +3,7 @@
 #include "handler/sync/cluster.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +34,15 @@ typedef struct pass {
 } pass;
 
 struct cluster_discovery {
-    const config *cfg;
+    cluster_settings set; /* its strings borrowed */
     dns_resolver *dns;
     logger *log;
     query_client *rds;
     char subject[RDS_ID_MAX + 32];
     pass last;                   /* the latest pass */
-    pass kept;                   /* the pass the run uses */
     rds_instance_list instances; /* DescribeDBInstances of this invocation */
     int have_instances;
     char *logged; /* the decisions last logged, to log only changes */
-    rns_error_type failure_type;
 };
 
 /* ---- lifecycle ---- */
@@ -56,31 +55,17 @@ static void pass_free(pass *p)
     memset(p, 0, sizeof *p);
 }
 
-cluster_discovery *cluster_discovery_new(const config *cfg, dns_resolver *dns, logger *log, char *err,
-                                         size_t errlen)
+cluster_discovery *cluster_discovery_new(const cluster_settings *set, query_client *rds, dns_resolver *dns,
+                                         logger *log)
 {
-    query_client_config qc = {
-        .service = &rds_service,
-        .region = cfg->region,
-        .endpoint_url = cfg->rds_endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = log,
-    };
     cluster_discovery *d = calloc(1, sizeof *d);
-    if (!d) {
-        snprintf(err, errlen, "out of memory");
+    if (!d)
         return NULL;
-    }
-    d->cfg = cfg;
+    d->set = *set;
+    d->rds = rds;
     d->dns = dns;
     d->log = log;
-    snprintf(d->subject, sizeof d->subject, "cluster %s (%s)", cfg->cluster_id, db_role_name(cfg->role));
-    if (!(d->rds = query_client_new(&qc, err, errlen))) {
-        free(d);
-        return NULL;
-    }
+    snprintf(d->subject, sizeof d->subject, "cluster %s (%s)", set->cluster_id, db_role_name(set->role));
     return d;
 }
 
@@ -88,40 +73,36 @@ void cluster_discovery_free(cluster_discovery *d)
 {
     if (!d)
         return;
-    query_client_free(d->rds);
     pass_free(&d->last);
-    pass_free(&d->kept);
     rds_instance_list_free(&d->instances);
     free(d->logged);
     free(d);
 }
 
-void cluster_begin(cluster_discovery *d)
+/* A new invocation: forgets the previous passes. */
+static void cluster_begin(void *ctx)
 {
+    cluster_discovery *d = ctx;
     pass_free(&d->last);
-    pass_free(&d->kept);
     rds_instance_list_free(&d->instances);
     d->have_instances = 0;
     free(d->logged);
     d->logged = NULL;
-    d->failure_type = RNS_ERR_NONE;
 }
 
-rns_error_type cluster_failure_type(const cluster_discovery *d)
-{
-    return d->failure_type;
-}
+/* No answer: the failure's type, a word for logs and the message. */
+static int fail(source_answer *out, rns_error_type type, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-const char *cluster_subject(const cluster_discovery *d)
+static int fail(source_answer *out, rns_error_type type, const char *status, const char *fmt, ...)
 {
-    return d->subject;
-}
-
-void cluster_keep(cluster_discovery *d)
-{
-    pass_free(&d->kept);
-    d->kept = d->last;
-    memset(&d->last, 0, sizeof d->last);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->error.message, sizeof out->error.message, fmt, ap);
+    va_end(ap);
+    out->error.type = type;
+    out->status = status;
+    return -1;
 }
 
 /* ---- the members ---- */
@@ -189,12 +170,13 @@ static dns_status lookup(cluster_discovery *d, member *m, int64_t deadline, char
         snprintf(err, errlen, "%s: no time left to look up %s", m->id, m->endpoint);
         return DNS_TIMEOUT;
     }
-    st = dns_resolve(d->dns, m->endpoint, config_address_family(d->cfg), left, &m->addresses, err, errlen);
+    st = dns_resolve(d->dns, m->endpoint, d->set.family, left, &m->addresses, err, errlen);
     m->chosen = st == DNS_OK;
     return st;
 }
 
-static dns_status choose_writer(cluster_discovery *d, int64_t deadline, char *err, size_t errlen)
+/* No writer, or one that cannot be a target: no answer, a ResolveError. */
+static int choose_writer(cluster_discovery *d, int64_t deadline, source_answer *out)
 {
     pass *p = &d->last;
     member *w = NULL;
@@ -204,25 +186,25 @@ static dns_status choose_writer(cluster_discovery *d, int64_t deadline, char *er
     for (size_t i = 0; i < p->count; i++)
         if (p->items[i].writer && writers++ == 0)
             w = &p->items[i];
-    if (writers == 0) {
-        snprintf(err, errlen, "no writer among the %zu members of cluster %s (status %s): a failover may be in "
-                              "progress",
-                 p->count, d->cfg->cluster_id, p->status[0] ? p->status : "unknown");
-        return DNS_ERROR;
-    }
-    if (writers > 1) {
-        snprintf(err, errlen, "%zu writers in cluster %s (%s, ...): not changing anything until RDS names one",
-                 writers, d->cfg->cluster_id, w->id);
-        return DNS_ERROR;
-    }
-    if ((why = unusable(w, buf, sizeof buf)) != NULL) {
-        snprintf(err, errlen, "the writer %s cannot be a target: %s", w->id, why);
-        return DNS_ERROR;
-    }
-    return lookup(d, w, deadline, err, errlen);
+    char err[SOURCE_ERROR_MAX];
+    dns_status st;
+    if (writers == 0)
+        return fail(out, RNS_ERR_RESOLVE, "ERROR",
+                    "no writer among the %zu members of cluster %s (status %s): a failover may be in progress",
+                    p->count, d->set.cluster_id, p->status[0] ? p->status : "unknown");
+    if (writers > 1)
+        return fail(out, RNS_ERR_RESOLVE, "ERROR",
+                    "%zu writers in cluster %s (%s, ...): not changing anything until RDS names one", writers,
+                    d->set.cluster_id, w->id);
+    if ((why = unusable(w, buf, sizeof buf)) != NULL)
+        return fail(out, RNS_ERR_RESOLVE, "ERROR", "the writer %s cannot be a target: %s", w->id, why);
+    if ((st = lookup(d, w, deadline, err, sizeof err)) != DNS_OK)
+        return fail(out, RNS_ERR_RESOLVE, dns_status_name(st), "%s", err);
+    return 0;
 }
 
-static dns_status choose_readers(cluster_discovery *d, int64_t deadline, char *err, size_t errlen)
+/* No usable reader: no answer, a ResolveError. */
+static int choose_readers(cluster_discovery *d, int64_t deadline, source_answer *out)
 {
     pass *p = &d->last;
     size_t chosen = 0, candidates = 0;
@@ -244,12 +226,11 @@ static dns_status choose_readers(cluster_discovery *d, int64_t deadline, char *e
             snprintf(first, sizeof first, "%s: %s", m->id, m->why);
     }
     if (chosen)
-        return DNS_OK;
-    snprintf(err, errlen, "no usable reader among the %zu readers of cluster %s%s%s", candidates,
-             d->cfg->cluster_id, first[0] ? " (" : "", first);
-    if (first[0])
-        snprintf(err + strlen(err), errlen - strlen(err), "%s", candidates > 1 ? ", ...)" : ")");
-    return DNS_ERROR;
+        return 0;
+    return fail(out, RNS_ERR_RESOLVE, "ERROR", "no usable reader among the %zu readers of cluster %s%s%s%s",
+                candidates, d->set.cluster_id, first[0] ? " (" : "", first,
+                !first[0] ? "" : candidates > 1 ? ", ...)"
+                                                : ")");
 }
 
 /* ---- logs ---- */
@@ -272,10 +253,10 @@ static json_t *decisions(const cluster_discovery *d)
             json_decref(a);
         }
     }
-    json_array_append_new(out, json_pack("[s, {s:s, s:s, s:o}]", "members read", "clusterId", d->cfg->cluster_id,
+    json_array_append_new(out, json_pack("[s, {s:s, s:s, s:o}]", "members read", "clusterId", d->set.cluster_id,
                                          "status", p->status, "members", members));
     if (json_array_size(chosen))
-        json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->cfg->role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen", "members", chosen,
+        json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->set.role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen", "members", chosen,
                                              "addresses", addrs));
     else {
         json_decref(chosen);
@@ -312,9 +293,10 @@ static void log_decisions(cluster_discovery *d)
 
 /* ---- the pass ---- */
 
-static dns_status api_failed(cluster_discovery *d, const char *action, const aws_error *e, char *err,
-                             size_t errlen)
+/* An RDS API failure: no answer, an RdsApiError (OutOfMemory when memory ran out). */
+static int api_failed(cluster_discovery *d, const char *action, const aws_error *e, source_answer *out)
 {
+    char err[SOURCE_ERROR_MAX];
     const char *hint = NULL;
     if (strcmp(e->code, "DBClusterNotFoundFault") == 0)
         hint = "check DB_CLUSTER_IDENTIFIER and the region";
@@ -323,9 +305,8 @@ static dns_status api_failed(cluster_discovery *d, const char *action, const aws
                "on db:* of the account and region";
     else if (strcmp(e->code, "ConnectionError") == 0 || strcmp(e->code, "Timeout") == 0)
         hint = "is the RDS API reachable (NAT gateway or an rds VPC endpoint)?";
-    reconcile_format_api_error(action, d->cfg->cluster_id, e, hint, err, errlen);
-    d->failure_type = query_error_is_no_memory(e) ? RNS_ERR_NO_MEMORY : RNS_ERR_RDS_API;
-    return DNS_ERROR;
+    reconcile_format_api_error(action, d->set.cluster_id, e, hint, err, sizeof err);
+    return fail(out, query_error_is_no_memory(e) ? RNS_ERR_NO_MEMORY : RNS_ERR_RDS_API, "ERROR", "%s", err);
 }
 
 /* Whether this pass must read DescribeDBInstances. A writer-mode wait needs
@@ -339,7 +320,7 @@ static int needs_instances(const cluster_discovery *d, const rds_cluster *c)
     const rds_member *w = NULL;
     const rds_instance *in;
     size_t writers = 0;
-    if (!d->have_instances || d->cfg->role == DB_ROLE_READERS)
+    if (!d->have_instances || d->set.role == DB_ROLE_READERS)
         return 1;
     for (size_t i = 0; i < c->count; i++)
         if (c->items[i].writer && writers++ == 0)
@@ -349,29 +330,26 @@ static int needs_instances(const cluster_discovery *d, const rds_cluster *c)
     return (in = rds_instance_find(&d->instances, w->id)) == NULL || !in->address[0];
 }
 
-static dns_status read_cluster(cluster_discovery *d, int64_t deadline, char *err, size_t errlen)
+static int read_cluster(cluster_discovery *d, int64_t deadline, source_answer *out)
 {
     rds_cluster c;
     aws_error e;
-    if (rds_describe_cluster(d->rds, d->cfg->cluster_id, deadline, &c, &e) != 0)
-        return api_failed(d, "DescribeDBClusters", &e, err, errlen);
+    if (rds_describe_cluster(d->rds, d->set.cluster_id, deadline, &c, &e) != 0)
+        return api_failed(d, "DescribeDBClusters", &e, out);
     if (needs_instances(d, &c)) {
         rds_instance_list_free(&d->instances);
         d->have_instances = 0;
-        if (rds_describe_cluster_instances(d->rds, d->cfg->cluster_id, deadline, &d->instances, NULL, &e) != 0) {
+        if (rds_describe_cluster_instances(d->rds, d->set.cluster_id, deadline, &d->instances, NULL, &e) != 0) {
             rds_cluster_free(&c);
-            return api_failed(d, "DescribeDBInstances", &e, err, errlen);
+            return api_failed(d, "DescribeDBInstances", &e, out);
         }
         d->have_instances = 1;
     }
     int rc = build_pass(&d->last, &c, &d->instances);
     rds_cluster_free(&c);
-    if (rc != 0) {
-        snprintf(err, errlen, "cluster %s: out of memory", d->cfg->cluster_id);
-        d->failure_type = RNS_ERR_NO_MEMORY;
-        return DNS_ERROR;
-    }
-    return DNS_OK;
+    if (rc != 0)
+        return fail(out, RNS_ERR_NO_MEMORY, "ERROR", "cluster %s: out of memory", d->set.cluster_id);
+    return 0;
 }
 
 static int collect(const pass *p, addr_list *out)
@@ -384,34 +362,12 @@ static int collect(const pass *p, addr_list *out)
     return 0;
 }
 
-dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, char *err, size_t errlen)
+/* The pass's record for the result: {"members": [...], "endpoint": the
+ * cluster's (Reader)Endpoint or null}. */
+static json_t *pass_detail(const cluster_discovery *d)
 {
-    int64_t deadline = rns_wall_ms() + timeout_ms;
-    dns_status st;
-    memset(out, 0, sizeof *out);
-    d->failure_type = RNS_ERR_NONE;
-    pass_free(&d->last);
-    if ((st = read_cluster(d, deadline, err, errlen)) != DNS_OK)
-        return st;
-    if (d->cfg->role == DB_ROLE_WRITER)
-        st = choose_writer(d, deadline, err, errlen);
-    else
-        st = choose_readers(d, deadline, err, errlen);
-    log_decisions(d);
-    if (st == DNS_OK && collect(&d->last, out) != 0) {
-        addr_list_free(out);
-        snprintf(err, errlen, "cluster %s: out of memory", d->cfg->cluster_id);
-        d->failure_type = RNS_ERR_NO_MEMORY;
-        st = DNS_ERROR;
-    }
-    return st;
-}
-
-/* ---- the result ---- */
-
-json_t *cluster_members_json(const cluster_discovery *d)
-{
-    const pass *p = &d->kept;
+    const pass *p = &d->last;
+    const char *endpoint = d->set.role == DB_ROLE_WRITER ? p->endpoint : p->reader_endpoint;
     json_t *a = json_array();
     for (size_t i = 0; i < p->count; i++) {
         const member *m = &p->items[i];
@@ -420,11 +376,49 @@ json_t *cluster_members_json(const cluster_discovery *d)
                                            m->endpoint[0] ? m->endpoint : NULL, "addresses",
                                            result_addresses(&m->addresses), "chosen", m->chosen));
     }
-    return a;
+    return json_pack("{s:o, s:s?}", "members", a, "endpoint", endpoint[0] ? endpoint : NULL);
 }
 
-const char *cluster_endpoint(const cluster_discovery *d)
+/* One pass (the source's resolve): the chosen members' addresses, sorted and
+ * deduplicated, or the failure; either way the members seen, in the detail. */
+static int cluster_resolve(void *ctx, const source_query *q, source_answer *out)
 {
-    const char *e = d->cfg->role == DB_ROLE_WRITER ? d->kept.endpoint : d->kept.reader_endpoint;
-    return e[0] ? e : NULL;
+    cluster_discovery *d = ctx;
+    int64_t deadline = rns_wall_ms() + q->timeout_ms;
+    int rc;
+    pass_free(&d->last);
+    rc = read_cluster(d, deadline, out);
+    if (rc == 0) {
+        rc = d->set.role == DB_ROLE_WRITER ? choose_writer(d, deadline, out) : choose_readers(d, deadline, out);
+        log_decisions(d);
+    }
+    if (rc == 0 && collect(&d->last, &out->addresses) != 0) {
+        addr_list_free(&out->addresses);
+        rc = fail(out, RNS_ERR_NO_MEMORY, "ERROR", "cluster %s: out of memory", d->set.cluster_id);
+    }
+    out->detail = pass_detail(d);
+    return rc;
+}
+
+/* The RDS API mode's result fields (README.md, "Clusters (RDS API mode)"):
+ * discovery "rds", role, clusterId, the members of the answer used, and the
+ * cluster's (Reader)Endpoint as "endpoint" unless DB_ENDPOINT is set. */
+static void cluster_add_result(void *ctx, json_t *result, const json_t *detail)
+{
+    const cluster_discovery *d = ctx;
+    json_t *members = json_object_get(detail, "members");
+    json_t *endpoint = json_object_get(detail, "endpoint");
+    if (!result)
+        return;
+    if (!d->set.endpoint)
+        json_object_set_new(result, "endpoint", endpoint ? json_incref(endpoint) : json_null());
+    json_object_set_new(result, "discovery", json_string("rds"));
+    json_object_set_new(result, "role", json_string(db_role_name(d->set.role)));
+    json_object_set_new(result, "clusterId", json_string(d->set.cluster_id));
+    json_object_set_new(result, "members", members ? json_incref(members) : json_array());
+}
+
+addr_source cluster_source(cluster_discovery *d)
+{
+    return (addr_source){d, d->subject, cluster_begin, cluster_resolve, cluster_add_result};
 }

@@ -15,57 +15,47 @@
  * - An RDS API failure is no answer of type RdsApiError (Runtime.OutOfMemory
  *   when memory ran out).
  *
- * The pass is reconcile_io's resolve (reconcile.h), so the failover wait
- * repeats it every DNS_POLL_MS. Within an invocation a writer-mode pass
+ * The pass is an address source's resolve (source.h), so the failover wait
+ * repeats it every DNS_POLL_MS. No writer, several, or no usable reader is
+ * a ResolveError; the answer's detail holds the members the pass saw, and
+ * the source adds those of the answer the run used to the result. Within an
+ * invocation a writer-mode pass
  * reads DescribeDBInstances again only when the one writer is not in the
  * list it already has (with an endpoint). Each decision is one log line
  * (members read, writer or readers chosen, each member left out and why),
  * written when it differs from the previous pass of the invocation, so a
- * wait polling every 100 ms does not repeat them. The members of the pass the run used are
- * kept for the result. */
+ * wait polling every 100 ms does not repeat them. */
 #ifndef RNS_SYNC_CLUSTER_H
 #define RNS_SYNC_CLUSTER_H
 
 #include <stddef.h>
 
-#include <jansson.h>
-
 #include "common/log.h"
 #include "handler/aws/query.h"
-#include "handler/sync/addr.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
-#include "handler/sync/error.h"
+#include "handler/sync/source.h"
 
 typedef struct cluster_discovery cluster_discovery;
 
-/* The RDS client (one kept connection) is made here; resolver, cfg and log
- * are borrowed. NULL with err on failure. */
-cluster_discovery *cluster_discovery_new(const config *cfg, dns_resolver *dns, logger *log, char *err,
-                                         size_t errlen);
+/* What one cluster binding follows (DB_CLUSTER_IDENTIFIER and DB_ROLE, or a
+ * fleet binding's tags). */
+typedef struct cluster_settings {
+    const char *cluster_id;
+    db_role role;
+    int family;           /* what a member's endpoint is looked up for, as dns_resolve */
+    const char *endpoint; /* DB_ENDPOINT: the result's "endpoint"; NULL: the cluster's (Reader)Endpoint */
+} cluster_settings;
+
+/* The settings' strings, the RDS client (shared only by sources that are
+ * never called at once), the resolver (serving this source only) and the
+ * logger are borrowed. NULL when out of memory. */
+cluster_discovery *cluster_discovery_new(const cluster_settings *set, query_client *rds, dns_resolver *dns,
+                                         logger *log);
 void cluster_discovery_free(cluster_discovery *d);
 
-/* Forgets the previous passes: called before each invocation's reconcile. */
-void cluster_begin(cluster_discovery *d);
-
-/* One pass within timeout_ms. DNS_OK with the chosen members' addresses in
- * *out (sorted, deduplicated), or a failure with err naming it. */
-dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, char *err, size_t errlen);
-
-/* After a failed pass: RNS_ERR_RDS_API when the RDS API failed,
- * RNS_ERR_NO_MEMORY when memory ran out, else RNS_ERR_NONE (a ResolveError). */
-rns_error_type cluster_failure_type(const cluster_discovery *d);
-
-/* The last pass's members become those of the result. */
-void cluster_keep(cluster_discovery *d);
-
-/* The kept pass, for the result: the members array (caller owns) and the
- * cluster's Endpoint or ReaderEndpoint for the role (NULL when unknown). */
-json_t *cluster_members_json(const cluster_discovery *d);
-const char *cluster_endpoint(const cluster_discovery *d);
-
-/* "cluster aurora-orders (writer)": what a pass answers for, in messages. */
-const char *cluster_subject(const cluster_discovery *d);
+/* The discovery as an address source (borrows d). */
+addr_source cluster_source(cluster_discovery *d);
 
 /* Whether a reader in this DBInstanceStatus takes connections. */
 int cluster_status_serves(const char *status);

@@ -1,9 +1,12 @@
-/* Configuration from the environment (config.h). Each check appends its own
- * message, so one start reports every problem at once. */
+/* Configuration from the environment (config.h): one table (vars[], at the
+ * end) names each variable, when it is required, its range and its meaning;
+ * config_load walks it and config_help prints it. Each check appends its
+ * own message, so one start reports every problem at once. */
 #include "handler/sync/config.h"
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +65,29 @@ typedef struct reader {
     void *ctx;
 } reader;
 
+/* One walk of the table: where values come from, the problems, the result. */
+typedef struct load {
+    reader r;
+    problems p;
+    config *cfg;
+    int ignore_endpoints; /* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS */
+} load;
+
+/* A row of the table. An integer has its range, default and field here;
+ * read is NULL for a variable read with the row above it (a fallback) or
+ * by the logger. */
+typedef struct var {
+    const char *name;
+    const char *required; /* "yes", "no", or when */
+    const char *range;    /* accepted values, NULL for an integer (min..max) or any text */
+    const char *dflt;     /* the default as shown, NULL: none */
+    const char *meaning;
+    void (*read)(const struct var *v, load *l);
+    long min, max;
+    int int_default;
+    size_t field; /* offsetof(config, the int) */
+} var;
+
 /* The value, or NULL when unset or empty. */
 static const char *get(const reader *r, const char *name)
 {
@@ -93,14 +119,15 @@ static int parse_int(const char *s, long min, long max, int *out)
     return 0;
 }
 
-static void read_int(const reader *r, problems *p, const char *name, long min, long max,
-                     int dflt, int *out)
+/* An integer row: its range and default from the table. */
+static void read_int(const var *row, load *l)
 {
-    const char *v = get(r, name);
+    const char *v = get(&l->r, row->name);
+    int *out = (int *)((char *)l->cfg + row->field);
     char buf[SHOWN_MAX + 8];
-    *out = dflt;
-    if (v && parse_int(v, min, max, out) != 0)
-        problem(p, "%s=%s: must be %ld..%ld", name, shown(v, buf, sizeof buf), min, max);
+    *out = row->int_default;
+    if (v && parse_int(v, row->min, row->max, out) != 0)
+        problem(&l->p, "%s=%s: must be %ld..%ld", row->name, shown(v, buf, sizeof buf), row->min, row->max);
 }
 
 static int parse_bool(const char *v, int *out)
@@ -164,18 +191,22 @@ static int parse_arn(const char *arn, config *cfg)
     return 0;
 }
 
-static void read_arn(const reader *r, problems *p, config *cfg)
+static void read_arn(const var *row, load *l)
 {
-    const char *v = get(r, "TARGET_GROUP_ARN");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     if (!v) {
-        problem(p, "TARGET_GROUP_ARN is required");
+        problem(p, "%s is required", row->name);
         return;
     }
     cfg->target_group_arn = strdup(v);
     if (parse_arn(v, cfg) != 0)
-        problem(p, "TARGET_GROUP_ARN=%s: must look like "
+        problem(p, "%s=%s: must look like "
                    "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>",
+                row->name,
                 shown(v, buf, sizeof buf));
 }
 
@@ -209,53 +240,65 @@ static int cluster_id_valid(const char *v)
            !strstr(v, "--");
 }
 
-static void read_cluster(const reader *r, problems *p, config *cfg)
+static void read_cluster(const var *row, load *l)
 {
-    const char *v = get(r, "DB_CLUSTER_IDENTIFIER");
-    const char *role = get(r, "DB_ROLE");
+    const char *v = get(&l->r, row->name);
     char buf[SHOWN_MAX + 8];
-    cfg->role = DB_ROLE_WRITER;
-    if (v) {
-        cfg->cluster_id = strdup(v);
-        if (!cluster_id_valid(v))
-            problem(p, "DB_CLUSTER_IDENTIFIER=%s: must be a DB cluster identifier (1..63 letters, digits and "
+    if (!v)
+        return;
+    l->cfg->cluster_id = strdup(v);
+    if (!cluster_id_valid(v))
+        problem(&l->p, "%s=%s: must be a DB cluster identifier (1..63 letters, digits and "
                        "hyphens, a letter first, no hyphen last or twice in a row)",
-                    shown(v, buf, sizeof buf));
-    }
+                row->name, shown(v, buf, sizeof buf));
+}
+
+/* After DB_CLUSTER_IDENTIFIER: readers need a cluster. */
+static void read_role(const var *row, load *l)
+{
+    const char *role = get(&l->r, row->name);
+    char buf[SHOWN_MAX + 8];
+    l->cfg->role = DB_ROLE_WRITER;
     if (!role || strcasecmp(role, "writer") == 0)
         return;
     if (strcasecmp(role, "readers") != 0)
-        problem(p, "DB_ROLE=%s: must be writer or readers", shown(role, buf, sizeof buf));
-    else if (!v)
-        problem(p, "DB_ROLE=readers needs DB_CLUSTER_IDENTIFIER: a reader endpoint answers one reader per "
-                   "lookup, the RDS API lists them all");
+        problem(&l->p, "DB_ROLE=%s: must be writer or readers", shown(role, buf, sizeof buf));
+    else if (!l->cfg->cluster_id)
+        problem(&l->p, "DB_ROLE=readers needs DB_CLUSTER_IDENTIFIER: a reader endpoint answers one reader per "
+                       "lookup, the RDS API lists them all");
     else
-        cfg->role = DB_ROLE_READERS;
+        l->cfg->role = DB_ROLE_READERS;
 }
 
-static void read_endpoint(const reader *r, problems *p, config *cfg)
+static void read_endpoint(const var *row, load *l)
 {
-    const char *v = get(r, "DB_ENDPOINT");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     ip_addr a;
     if (!v) {
         if (!cfg->cluster_id)
-            problem(p, "DB_ENDPOINT is required");
+            problem(p, "%s is required", row->name);
         return;
     }
     cfg->db_endpoint = strdup(v);
     if (!hostname_valid(v) && ip_addr_parse(v, &a) != 0)
-        problem(p, "DB_ENDPOINT=%s: must be a DNS name (no scheme, port or path)",
+        problem(p, "%s=%s: must be a DNS name (no scheme, port or path)", row->name,
                 shown(v, buf, sizeof buf));
 }
 
-static void read_identifier(const reader *r, problems *p, config *cfg)
+static void read_identifier(const var *row, load *l)
 {
-    const char *v = get(r, "DB_IDENTIFIER");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     if (v) {
         if (strlen(v) > 255 || !all_chars(v, "-_."))
-            problem(p, "DB_IDENTIFIER=%s: must be an RDS identifier (letters, digits, hyphens)",
+            problem(p, "%s=%s: must be an RDS identifier (letters, digits, hyphens)", row->name,
                     shown(v, buf, sizeof buf));
         cfg->db_identifier = strdup(v);
     } else if (cfg->cluster_id) {
@@ -265,27 +308,36 @@ static void read_identifier(const reader *r, problems *p, config *cfg)
     }
 }
 
-static void read_port(const reader *r, problems *p, config *cfg)
+static void read_port(const var *row, load *l)
 {
-    const char *v = get(r, "DB_PORT");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     if (!v)
-        problem(p, "DB_PORT is required");
+        problem(p, "%s is required", row->name);
     else if (parse_int(v, 1, 65535, &cfg->db_port) != 0)
-        problem(p, "DB_PORT=%s: must be 1..65535", shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be 1..65535", row->name, shown(v, buf, sizeof buf));
 }
 
-static void read_cidrs(const reader *r, problems *p, config *cfg)
+static void read_cidrs(const var *row, load *l)
 {
-    const char *v = get(r, "ALLOWED_CIDRS");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char why[256];
-    if (cidr_list_parse(v ? v : DEFAULT_ALLOWED_CIDRS, &cfg->allowed, why, sizeof why) != 0)
-        problem(p, "ALLOWED_CIDRS: %s", why);
+    if (cidr_list_parse(v ? v : row->dflt, &cfg->allowed, why, sizeof why) != 0)
+        problem(p, "%s: %s", row->name, why);
 }
 
-static void read_family(const reader *r, problems *p, config *cfg)
+static void read_family(const var *row, load *l)
 {
-    const char *v = get(r, "IP_FAMILY");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     cfg->family = IP_FAMILY_IPV4;
     if (!v || strcasecmp(v, "ipv4") == 0)
@@ -295,39 +347,48 @@ static void read_family(const reader *r, problems *p, config *cfg)
     else if (strcasecmp(v, "dual") == 0)
         cfg->family = IP_FAMILY_DUAL;
     else
-        problem(p, "IP_FAMILY=%s: must be ipv4, ipv6 or dual", shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be ipv4, ipv6 or dual", row->name, shown(v, buf, sizeof buf));
 }
 
-static void read_dry_run(const reader *r, problems *p, config *cfg)
+static void read_dry_run(const var *row, load *l)
 {
-    const char *v = get(r, "DRY_RUN");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     cfg->dry_run = 0;
     if (v && parse_bool(v, &cfg->dry_run) != 0)
-        problem(p, "DRY_RUN=%s: must be true or false (also 1/0, yes/no)", shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be true or false (also 1/0, yes/no)", row->name, shown(v, buf, sizeof buf));
 }
 
-static void read_namespace(const reader *r, problems *p, config *cfg)
+static void read_namespace(const var *row, load *l)
 {
-    const char *v = r->lookup("METRICS_NAMESPACE", r->ctx);
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = r->lookup(row->name, r->ctx);
     char buf[SHOWN_MAX + 8];
     if (!v)
-        v = DEFAULT_METRICS_NAMESPACE;
+        v = row->dflt;
     cfg->metrics_namespace = strdup(v);
     if (!v[0])
         return;
     if (strncasecmp(v, "AWS/", 4) == 0)
-        problem(p, "METRICS_NAMESPACE=%s: the AWS/ prefix is reserved for AWS services",
+        problem(p, "%s=%s: the AWS/ prefix is reserved for AWS services", row->name,
                 shown(v, buf, sizeof buf));
     else if (strlen(v) > 255 || !all_chars(v, "._-/#: "))
-        problem(p, "METRICS_NAMESPACE=%s: must be 1..255 letters, digits or . _ - / # : space",
+        problem(p, "%s=%s: must be 1..255 letters, digits or . _ - / # : space", row->name,
                 shown(v, buf, sizeof buf));
 }
 
 /* AWS_REGION, else AWS_DEFAULT_REGION, else the ARN's region. */
-static void read_region(const reader *r, problems *p, config *cfg)
+static void read_region(const var *row, load *l)
 {
-    const char *name = "AWS_REGION";
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *name = row->name;
     const char *v = get(r, name);
     char buf[SHOWN_MAX + 8];
     if (!v) {
@@ -367,6 +428,21 @@ static char *read_secret(const reader *r, problems *p, const char *name, int req
     return strdup(v);
 }
 
+static void read_access_key(const var *row, load *l)
+{
+    l->cfg->access_key_id = read_secret(&l->r, &l->p, row->name, 1);
+}
+
+static void read_secret_key(const var *row, load *l)
+{
+    l->cfg->secret_access_key = read_secret(&l->r, &l->p, row->name, 1);
+}
+
+static void read_session_token(const var *row, load *l)
+{
+    l->cfg->session_token = read_secret(&l->r, &l->p, row->name, 0);
+}
+
 static int url_valid(const char *u)
 {
     size_t skip;
@@ -399,15 +475,14 @@ static void check_endpoint_url(problems *p, const char *name, const char *v)
     }
 }
 
-/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 1 when the endpoint variables are to be ignored. */
-static int read_ignore_endpoints(const reader *r, problems *p)
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: whether the endpoint variables are to be ignored. */
+static void read_ignore_endpoints(const var *row, load *l)
 {
-    const char *v = get(r, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    const char *v = get(&l->r, row->name);
     char buf[SHOWN_MAX + 8];
-    int ignored = 0;
-    if (v && parse_bool(v, &ignored) != 0)
-        problem(p, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=%s: must be true or false", shown(v, buf, sizeof buf));
-    return ignored;
+    l->ignore_endpoints = 0;
+    if (v && parse_bool(v, &l->ignore_endpoints) != 0)
+        problem(&l->p, "%s=%s: must be true or false", row->name, shown(v, buf, sizeof buf));
 }
 
 /* A service's endpoint: its own variable (AWS_ENDPOINT_URL_<SERVICE>), then
@@ -433,55 +508,116 @@ static void read_service_endpoint(const reader *r, problems *p, int ignored, con
         *out = strdup(url);
 }
 
-static void read_az(const reader *r, problems *p, config *cfg)
+static void read_az(const var *row, load *l)
 {
-    const char *v = get(r, "TARGET_AVAILABILITY_ZONE");
+    const reader *r = &l->r;
+    problems *p = &l->p;
+    config *cfg = l->cfg;
+    const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     if (!v)
         return;
     cfg->target_az = strdup(v);
     if (strlen(v) > 63 || !all_chars(v, "-") || strpbrk(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-        problem(p, "TARGET_AVAILABILITY_ZONE=%s: must be an Availability Zone name (like eu-west-1a) or all",
+        problem(p, "%s=%s: must be an Availability Zone name (like eu-west-1a) or all", row->name,
                 shown(v, buf, sizeof buf));
 }
 
-static void read_ca_bundle(const reader *r, config *cfg)
+static void read_elb_endpoint(const var *row, load *l)
 {
-    cfg->ca_bundle = dup_or_null(http_ca_bundle_from_env(r->lookup, r->ctx));
+    read_service_endpoint(&l->r, &l->p, l->ignore_endpoints, row->name, elb_default_endpoint, l->cfg->region,
+                          &l->cfg->endpoint_url);
 }
+
+/* Only in cluster mode. */
+static void read_rds_endpoint(const var *row, load *l)
+{
+    if (l->cfg->cluster_id)
+        read_service_endpoint(&l->r, &l->p, l->ignore_endpoints, row->name, rds_default_endpoint, l->cfg->region,
+                              &l->cfg->rds_endpoint_url);
+}
+
+/* With SSL_CERT_FILE as its fallback (handler/aws/http.h). */
+static void read_ca_bundle(const var *row, load *l)
+{
+    (void)row;
+    l->cfg->ca_bundle = dup_or_null(http_ca_bundle_from_env(l->r.lookup, l->r.ctx));
+}
+
+#define INT_ROW(name, min, max, dflt, field, meaning)                                       \
+    {                                                                                       \
+        name, "no", NULL, #dflt, meaning, read_int, min, max, dflt, offsetof(config, field) \
+    }
+
+/* The configuration, in the order config_load reads it (a variable that
+ * depends on another comes after it). */
+static const var vars[] = {
+    {"TARGET_GROUP_ARN", "yes", NULL, NULL, "the NLB target group (target type ip)", read_arn, 0, 0, 0, 0},
+    {"DB_CLUSTER_IDENTIFIER", "no", "a DB cluster identifier", NULL,
+     "an Aurora or Multi-AZ DB cluster: the targets come from the RDS API, not from DB_ENDPOINT's DNS answer",
+     read_cluster, 0, 0, 0, 0},
+    {"DB_ROLE", "no", "writer or readers", "writer",
+     "with DB_CLUSTER_IDENTIFIER: the cluster's writer, or every serving reader", read_role, 0, 0, 0, 0},
+    {"DB_ENDPOINT", "yes, except with DB_CLUSTER_IDENTIFIER", "a DNS name", NULL,
+     "the DNS name to follow (an RDS instance, Aurora cluster or RDS Proxy endpoint); with "
+     "DB_CLUSTER_IDENTIFIER only shown in the result and logs",
+     read_endpoint, 0, 0, 0, 0},
+    {"DB_PORT", "yes", "1..65535", NULL, "the port registered for every target", read_port, 0, 0, 0, 0},
+    {"DB_IDENTIFIER", "no", "an RDS identifier", "DB_CLUSTER_IDENTIFIER, else the first label of DB_ENDPOINT",
+     "the RDS source identifier whose failover events start a wait", read_identifier, 0, 0, 0, 0},
+    {"ALLOWED_CIDRS", "no", "comma-separated IPv4/IPv6 CIDRs", DEFAULT_ALLOWED_CIDRS,
+     "an address outside them is never registered", read_cidrs, 0, 0, 0, 0},
+    {"IP_FAMILY", "no", "ipv4, ipv6 or dual", "ipv4", "which address records are followed", read_family, 0, 0,
+     0, 0},
+    INT_ROW("FAILOVER_WAIT_SECONDS", 0, 900, 60, failover_wait_seconds,
+            "after a failover event, how long to wait for the answer to change (capped by the deadline)"),
+    INT_ROW("DNS_POLL_MS", 50, 60000, 1000, dns_poll_ms, "the interval between answers while waiting"),
+    {"DRY_RUN", "no", "true or false (also 1/0, yes/no)", "false",
+     "true: report the change, call only DescribeTargetHealth", read_dry_run, 0, 0, 0, 0},
+    {"METRICS_NAMESPACE", "no", "1..255 letters, digits or . _ - / # : space; not AWS/...", DEFAULT_METRICS_NAMESPACE,
+     "the CloudWatch Embedded Metric Format namespace; set and empty disables metrics", read_namespace, 0, 0, 0, 0},
+    {"AWS_REGION", "no", "a region name", "AWS_DEFAULT_REGION, else the region of TARGET_GROUP_ARN",
+     "the signing region and endpoints; one that contradicts TARGET_GROUP_ARN is an error", read_region, 0, 0, 0,
+     0},
+    {"AWS_DEFAULT_REGION", "no", "a region name", NULL, "read when AWS_REGION is unset", NULL, 0, 0, 0, 0},
+    {"AWS_ACCESS_KEY_ID", "yes (Lambda sets it)", NULL, NULL, "credentials", read_access_key, 0, 0, 0, 0},
+    {"AWS_SECRET_ACCESS_KEY", "yes (Lambda sets it)", NULL, NULL, "credentials; never shown", read_secret_key, 0,
+     0, 0, 0},
+    {"AWS_SESSION_TOKEN", "no", NULL, NULL, "signed when present (Lambda sets it); never shown",
+     read_session_token, 0, 0, 0, 0},
+    {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "no", "true or false", "false",
+     "true: the AWS_ENDPOINT_URL* variables are ignored", read_ignore_endpoints, 0, 0, 0, 0},
+    {"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "no", "an http:// or https:// URL", "AWS_ENDPOINT_URL, else the region's",
+     "the ELBv2 endpoint (signing still uses the region)", read_elb_endpoint, 0, 0, 0, 0},
+    {"AWS_ENDPOINT_URL", "no", "an http:// or https:// URL", NULL,
+     "the endpoint of every AWS API without its own variable", NULL, 0, 0, 0, 0},
+    {"AWS_ENDPOINT_URL_RDS", "no", "an http:// or https:// URL", "AWS_ENDPOINT_URL, else the region's",
+     "with DB_CLUSTER_IDENTIFIER: the RDS API endpoint", read_rds_endpoint, 0, 0, 0, 0},
+    INT_ROW("AWS_MAX_ATTEMPTS", 1, 20, 3, max_attempts, "attempts per API call (standard retry mode)"),
+    {"AWS_CA_BUNDLE", "no", "a file", "SSL_CERT_FILE, else the system's",
+     "the CA bundle for HTTPS", read_ca_bundle, 0, 0, 0, 0},
+    {"SSL_CERT_FILE", "no", "a file", NULL, "read when AWS_CA_BUNDLE is unset", NULL, 0, 0, 0, 0},
+    {"TARGET_AVAILABILITY_ZONE", "no", "an Availability Zone name or all", NULL,
+     "sent as AvailabilityZone with RegisterTargets: all for a database outside the target group's VPC",
+     read_az, 0, 0, 0, 0},
+    {"AWS_LAMBDA_LOG_FORMAT", "no", "JSON or Text", "Text", "the log format (read by the logger)", NULL, 0, 0, 0,
+     0},
+    {"AWS_LAMBDA_LOG_LEVEL", "no", "TRACE, DEBUG, INFO, WARN, ERROR or FATAL", "INFO",
+     "the lowest level logged (read by the logger)", NULL, 0, 0, 0, 0},
+};
 
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen)
 {
-    reader r = {lookup, ctx};
-    problems p = {err, errlen, 0, 0};
     config c;
+    load l = {{lookup, ctx}, {err, errlen, 0, 0}, &c, 0};
+    problems p;
     memset(&c, 0, sizeof c);
     if (errlen)
         err[0] = '\0';
-    read_arn(&r, &p, &c);
-    read_cluster(&r, &p, &c);
-    read_endpoint(&r, &p, &c);
-    read_port(&r, &p, &c);
-    read_identifier(&r, &p, &c);
-    read_cidrs(&r, &p, &c);
-    read_family(&r, &p, &c);
-    read_int(&r, &p, "FAILOVER_WAIT_SECONDS", 0, 900, 60, &c.failover_wait_seconds);
-    read_int(&r, &p, "DNS_POLL_MS", 50, 60000, 1000, &c.dns_poll_ms);
-    read_dry_run(&r, &p, &c);
-    read_namespace(&r, &p, &c);
-    read_region(&r, &p, &c);
-    c.access_key_id = read_secret(&r, &p, "AWS_ACCESS_KEY_ID", 1);
-    c.secret_access_key = read_secret(&r, &p, "AWS_SECRET_ACCESS_KEY", 1);
-    c.session_token = read_secret(&r, &p, "AWS_SESSION_TOKEN", 0);
-    int ignored = read_ignore_endpoints(&r, &p);
-    read_service_endpoint(&r, &p, ignored, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", elb_default_endpoint,
-                          c.region, &c.endpoint_url);
-    if (c.cluster_id)
-        read_service_endpoint(&r, &p, ignored, "AWS_ENDPOINT_URL_RDS", rds_default_endpoint, c.region,
-                              &c.rds_endpoint_url);
-    read_int(&r, &p, "AWS_MAX_ATTEMPTS", 1, 20, 3, &c.max_attempts);
-    read_ca_bundle(&r, &c);
-    read_az(&r, &p, &c);
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (vars[i].read)
+            vars[i].read(&vars[i], &l);
+    p = l.p;
     if (!p.failed && !c.endpoint_url)
         problem(&p, "AWS_REGION=%s: no known ELBv2 endpoint; set AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
                 c.region ? c.region : "");
@@ -524,6 +660,39 @@ void config_free(config *cfg)
     free(cfg->ca_bundle);
     free(cfg->target_az);
     memset(cfg, 0, sizeof *cfg);
+}
+
+size_t config_var_count(void)
+{
+    return sizeof vars / sizeof *vars;
+}
+
+const char *config_var_name(size_t i)
+{
+    return i < config_var_count() ? vars[i].name : NULL;
+}
+
+/*   NAME  required: when
+ *       meaning
+ *       values: range; default: value */
+void config_help(FILE *out)
+{
+    fputs("Configuration (environment, read once at start):\n", out);
+    for (size_t i = 0; i < config_var_count(); i++) {
+        const var *v = &vars[i];
+        fprintf(out, "  %s", v->name);
+        if (strcmp(v->required, "no") != 0)
+            fprintf(out, "  required: %s", v->required);
+        fprintf(out, "\n      %s\n", v->meaning);
+        if (v->range)
+            fprintf(out, "      values: %s", v->range);
+        else if (v->read == read_int)
+            fprintf(out, "      values: %ld..%ld", v->min, v->max);
+        if (v->dflt)
+            fprintf(out, "%s default: %s", v->range || v->read == read_int ? ";" : "     ", v->dflt);
+        if (v->range || v->read == read_int || v->dflt)
+            fputs("\n", out);
+    }
 }
 
 int config_address_family(const config *cfg)

@@ -1,5 +1,9 @@
 /* The handler's configuration (README.md, "Configuration"), read once at start
  * through a lookup function so tests can feed an environment without setenv.
+ * One table in config.c holds every variable: its name, when it is required,
+ * its range, its default and its meaning. config_load walks it and
+ * config_help prints it (bootstrap --help). Nothing else reads a
+ * configuration variable, except the logger its own two.
  *
  *   config cfg;
  *   char err[1024];
@@ -13,6 +17,7 @@
 #define RNS_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "handler/sync/addr.h"
 
@@ -59,6 +64,15 @@ const char *config_getenv(const char *name, void *ctx);
 /* 0, or -1 with every problem in err. On -1 nothing needs freeing. */
 int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size_t errlen);
 void config_free(config *cfg);
+
+/* The table, as --help prints it: each variable, when it is required, its
+ * meaning, range and default. */
+void config_help(FILE *out);
+
+/* The table's variables, in the order config_load reads them: the name of
+ * the i-th (NULL past the end), and how many there are. */
+const char *config_var_name(size_t i);
+size_t config_var_count(void);
 
 /* AF_INET, AF_INET6 or AF_UNSPEC (dual): what IP_FAMILY looks up. */
 int config_address_family(const config *cfg);

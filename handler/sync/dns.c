@@ -11,7 +11,7 @@
  * on the resolver's list and is joined once it has exited; the next lookup
  * starts a fresh worker. */
 #include "handler/sync/dns.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/dns_internal.h"
 
 #include <netdb.h>
 #include <pthread.h>
@@ -360,4 +360,21 @@ const char *dns_status_name(dns_status s)
     case DNS_TIMEOUT: return "TIMEOUT";
     default: return "ERROR";
     }
+}
+
+static int dns_source_resolve(void *ctx, const source_query *q, source_answer *out)
+{
+    const dns_source *s = ctx;
+    char err[SOURCE_ERROR_MAX];
+    dns_status st = dns_resolve(s->resolver, s->host, s->family, q->timeout_ms, &out->addresses, err, sizeof err);
+    if (st == DNS_OK)
+        return 0;
+    rns_error_set(&out->error, RNS_ERR_RESOLVE, "%s", err);
+    out->status = dns_status_name(st);
+    return -1;
+}
+
+addr_source dns_source_of(dns_source *s)
+{
+    return (addr_source){s, s->host, NULL, dns_source_resolve, NULL};
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "handler/sync/addr.h"
+#include "handler/sync/source.h"
 
 typedef enum dns_status {
     DNS_OK = 0,   /* at least one address */
@@ -39,5 +40,16 @@ dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeo
 
 /* "NXDOMAIN", "NODATA", "TEMPFAIL", ... for logs. */
 const char *dns_status_name(dns_status s);
+
+/* A DNS name as an address source (source.h): every failure is a
+ * ResolveError naming the host, its status the word for logs. */
+typedef struct dns_source {
+    dns_resolver *resolver; /* borrowed, serving this source only */
+    const char *host;
+    int family; /* as dns_resolve */
+} dns_source;
+
+/* The source around s (borrowed). */
+addr_source dns_source_of(dns_source *s);
 
 #endif

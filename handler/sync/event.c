@@ -3,7 +3,7 @@
  * text in Message), EventBridge RDS and scheduled events, CloudFormation
  * custom resource requests, and anything else. */
 #include "handler/sync/event.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/event_internal.h"
 
 #include <ctype.h>
 #include <jansson.h>

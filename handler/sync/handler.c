@@ -11,6 +11,8 @@
 
 #include "common/clock.h"
 #include "handler/aws/elbv2.h"
+#include "handler/aws/rds.h"
+#include "handler/sync/binding.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
@@ -24,47 +26,30 @@ struct handler {
     logger *log;
     elb_client *elb;
     dns_resolver *dns;
-    cluster_discovery *cluster; /* the RDS API mode (DB_CLUSTER_IDENTIFIER); NULL: DNS mode */
+    query_client *rds;          /* the RDS API mode (DB_CLUSTER_IDENTIFIER); NULL: DNS mode */
+    cluster_discovery *cluster; /* the RDS API mode; NULL: DNS mode */
+    dns_source dns_source;      /* DNS mode: DB_ENDPOINT */
     http_client *cfn_http;      /* created at the first CloudFormation request */
+    binding bindings[1];        /* what an invocation reconciles: one outside fleet mode */
+    size_t binding_count;
 };
 
 /* ---- the real I/O for reconcile_run ---- */
 
-static int io_describe(void *ctx, int64_t deadline_ms, elb_target_list *out, elb_error *err)
+static int io_describe(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
+                       elb_error *err)
 {
     handler *h = ctx;
-    return elb_describe_target_health(h->elb, h->cfg->target_group_arn, deadline_ms, out, err);
+    return elb_describe_target_health(h->elb, target_group_arn, deadline_ms, out, err);
 }
 
-static int io_change(void *ctx, int deregister, const elb_target *targets, size_t count,
-                     int64_t deadline_ms, elb_error *err)
+static int io_change(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets,
+                     size_t count, int64_t deadline_ms, elb_error *err)
 {
     handler *h = ctx;
     if (deregister)
-        return elb_deregister_targets(h->elb, h->cfg->target_group_arn, targets, count, deadline_ms, err);
-    return elb_register_targets(h->elb, h->cfg->target_group_arn, targets, count, deadline_ms, err);
-}
-
-/* DNS mode: the endpoint's answer; the RDS API mode: one discovery pass. */
-static dns_status io_resolve(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen)
-{
-    handler *h = ctx;
-    if (h->cluster)
-        return cluster_pass(h->cluster, timeout_ms, out, err, errlen);
-    return dns_resolve(h->dns, h->cfg->db_endpoint, config_address_family(h->cfg), timeout_ms, out, err, errlen);
-}
-
-static rns_error_type io_failure_type(void *ctx)
-{
-    handler *h = ctx;
-    return h->cluster ? cluster_failure_type(h->cluster) : RNS_ERR_NONE;
-}
-
-static void io_kept(void *ctx)
-{
-    handler *h = ctx;
-    if (h->cluster)
-        cluster_keep(h->cluster);
+        return elb_deregister_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
+    return elb_register_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
 }
 
 static int64_t io_now(void *ctx)
@@ -80,6 +65,50 @@ static void io_sleep(void *ctx, long ms)
 }
 
 /* ---- construction ---- */
+
+/* The one binding of a configuration outside fleet mode, around its source. */
+static void binding_of_config(binding *b, const config *cfg, addr_source source)
+{
+    *b = (binding){
+        .source = source,
+        .target_group_arn = cfg->target_group_arn,
+        .target_group_name = cfg->target_group_name,
+        .endpoint = cfg->db_endpoint,
+        .identifier = cfg->db_identifier,
+        .port = cfg->db_port,
+        .az = cfg->target_az,
+        .allowed = &cfg->allowed,
+        .failover_wait_seconds = cfg->failover_wait_seconds,
+        .dns_poll_ms = cfg->dns_poll_ms,
+        .dry_run = cfg->dry_run,
+        .wait = !cfg->cluster_id               ? BINDING_WAIT_FAILOVER
+                : cfg->role == DB_ROLE_READERS ? BINDING_WAIT_NEVER
+                                               : BINDING_WAIT_CLUSTER_FAILOVER,
+    };
+}
+
+/* The RDS API mode: the RDS client (one kept connection) and the discovery. */
+static int start_cluster(handler *h, char *err, size_t errlen)
+{
+    const config *cfg = h->cfg;
+    query_client_config qc = {
+        .service = &rds_service,
+        .region = cfg->region,
+        .endpoint_url = cfg->rds_endpoint_url,
+        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
+        .max_attempts = cfg->max_attempts,
+        .ca_bundle = cfg->ca_bundle,
+        .log = h->log,
+    };
+    cluster_settings set = {cfg->cluster_id, cfg->role, config_address_family(cfg), cfg->db_endpoint};
+    if (!(h->rds = query_client_new(&qc, err, errlen)))
+        return -1;
+    if (!(h->cluster = cluster_discovery_new(&set, h->rds, h->dns, h->log))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
 
 handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
 {
@@ -106,10 +135,14 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
         handler_free(h);
         return NULL;
     }
-    if (cfg->cluster_id && !(h->cluster = cluster_discovery_new(cfg, h->dns, lg, err, errlen))) {
+    if (cfg->cluster_id && start_cluster(h, err, errlen) != 0) {
         handler_free(h);
         return NULL;
     }
+    /* DNS mode: DB_ENDPOINT's answer; the RDS API mode: the cluster's members. */
+    h->dns_source = (dns_source){h->dns, cfg->db_endpoint, config_address_family(cfg)};
+    binding_of_config(&h->bindings[0], cfg, h->cluster ? cluster_source(h->cluster) : dns_source_of(&h->dns_source));
+    h->binding_count = 1;
     return h;
 }
 
@@ -119,6 +152,7 @@ void handler_free(handler *h)
         return;
     elb_client_free(h->elb);
     cluster_discovery_free(h->cluster);
+    query_client_free(h->rds);
     dns_resolver_free(h->dns);
     http_client_free(h->cfn_http);
     free(h);
@@ -182,8 +216,8 @@ static void log_result(handler *h, const reconcile_report *rep, const rns_error 
 }
 
 /* A dry run registers nothing: its would-be changes are not counted. */
-static void emit_metrics(handler *h, const event_info *ev, const reconcile_report *rep, const rns_error *e,
-                         int dry_run)
+static void emit_metrics(handler *h, const binding *b, const event_info *ev, const reconcile_report *rep,
+                         const rns_error *e, int dry_run)
 {
     metrics_values v = {
         .registered = dry_run ? 0 : (long)rep->registered.count,
@@ -195,7 +229,7 @@ static void emit_metrics(handler *h, const event_info *ev, const reconcile_repor
         .event_id = ev->event_id,
         .error_type = rns_error_name(e),
     };
-    metrics_emit(h->log, h->cfg->metrics_namespace, h->cfg->target_group_name, &v, rns_wall_ms());
+    metrics_emit(h->log, h->cfg->metrics_namespace, b->target_group_name, &v, rns_wall_ms());
 }
 
 /* ---- the two paths ---- */
@@ -209,44 +243,25 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
     return deadline - (r > 0 ? r : 0);
 }
 
-static int reconcile(handler *h, int dry_run, int failover, int64_t deadline, reconcile_report *rep,
-                     rns_error *e)
+static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
+                     reconcile_report *rep, rns_error *e)
 {
-    reconcile_io io = {h, io_describe, io_change, io_resolve, io_now, io_sleep, io_failure_type, io_kept};
-    reconcile_request req = {h->cfg, failover, dry_run, deadline, h->log,
-                             h->cluster ? cluster_subject(h->cluster) : NULL};
-    if (h->cluster)
-        cluster_begin(h->cluster);
+    reconcile_io io = {h, io_describe, io_change, io_now, io_sleep};
+    reconcile_request req = {b, failover, dry_run, deadline, h->log};
+    if (b->source.begin)
+        b->source.begin(b->source.ctx);
     return reconcile_run(&io, &req, rep, e);
 }
 
-/* Whether the event starts the failover wait: a failover-completion event
- * for DB_IDENTIFIER; in the RDS API mode's writer role also the cluster's
- * failover-started events; readers reconcile once on every event. */
-static int waits(const handler *h, const event_info *ev)
-{
-    if (h->cluster && h->cfg->role == DB_ROLE_READERS)
-        return 0;
-    return ev->failover || (h->cluster && ev->ours && event_is_cluster_failover_start(ev->event_id));
-}
-
-static json_t *build_result(handler *h, const event_info *ev, const reconcile_report *rep)
-{
-    json_t *result = result_build(h->cfg, ev, rep);
-    if (h->cluster)
-        result_add_cluster(result, h->cfg, cluster_members_json(h->cluster), cluster_endpoint(h->cluster));
-    return result;
-}
-
-static void handle_cloudformation(handler *h, const event_info *ev, int64_t start, int64_t deadline,
-                                  reconcile_report *rep, rns_error *e, handler_output *out)
+static void handle_cloudformation(handler *h, const binding *b, const event_info *ev, int64_t start,
+                                  int64_t deadline, reconcile_report *rep, rns_error *e, handler_output *out)
 {
     int64_t work_deadline = reserve(start, deadline, HANDLER_CFN_RESERVE_MAX_MS, 4);
     char host[256];
     cfn_url_host(ev->cfn.response_url, host, sizeof host);
     log_msg(h->log, LOG_INFO, "CloudFormation %s request; the answer goes to %s", ev->cfn.request_type, host);
     if (ev->cfn.type == CFN_CREATE || ev->cfn.type == CFN_UPDATE)
-        reconcile(h, h->cfg->dry_run, 0, work_deadline, rep, e);
+        reconcile(h, b, b->dry_run, 0, work_deadline, rep, e);
     else if (ev->cfn.type == CFN_OTHER)
         rns_error_set(e, RNS_ERR_INVALID_EVENT, "unknown CloudFormation RequestType \"%.40s\"",
                       ev->cfn.request_type);
@@ -257,30 +272,31 @@ static void handle_cloudformation(handler *h, const event_info *ev, int64_t star
     if (!h->cfn_http)
         rns_error_nomem(&put_err, "creating the HTTP client for the CloudFormation answer");
     else
-        cfn_answer(h->cfn_http, &ev->cfn, h->cfg->target_group_name, rep, e,
+        cfn_answer(h->cfn_http, &ev->cfn, b->target_group_name, rep, e,
                    reserve(start, deadline, HANDLER_POST_RESERVE_MAX_MS, 10), h->log, &put_err);
     if (rns_error_failed(&put_err)) {
         *e = put_err;
         set_error_output(out, e);
         return;
     }
-    json_t *result = build_result(h, ev, rep);
+    json_t *result = result_build(b, ev, rep);
     result_add_cloudformation(result, cfn_status(e), e);
     set_result_output(out, result);
     json_decref(result);
 }
 
-void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
+/* One binding's part of an invocation: its event, its reconcile or
+ * CloudFormation answer, its result, logs and metrics. */
+static void invoke_binding(handler *h, const binding *b, const char *payload, size_t len, int64_t start,
+                           int64_t deadline_ms, handler_output *out)
 {
-    int64_t start = rns_wall_ms();
     event_info ev;
     reconcile_report rep;
     rns_error e;
     char why[512];
-    memset(out, 0, sizeof *out);
     memset(&rep, 0, sizeof rep);
     rns_error_clear(&e);
-    int parsed = event_parse(payload, len, h->cfg->db_identifier, &ev, why, sizeof why);
+    int parsed = event_parse(payload, len, b->identifier, &ev, why, sizeof why);
     if (parsed != 0) {
         rns_error_set(&e, parsed == -2 ? RNS_ERR_NO_MEMORY : RNS_ERR_INVALID_EVENT, "%s", why);
         json_t *f = json_pack("{s:s}", "error", why);
@@ -288,14 +304,14 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
         json_decref(f);
         set_error_output(out, &e);
     } else {
-        int dry_run = h->cfg->dry_run || ev.dry_run;
-        log_event(h, &ev, ev.trigger != TRIGGER_CLOUDFORMATION && waits(h, &ev), dry_run);
+        int dry_run = b->dry_run || ev.dry_run;
+        log_event(h, &ev, ev.trigger != TRIGGER_CLOUDFORMATION && binding_waits(b, &ev), dry_run);
         if (ev.trigger == TRIGGER_CLOUDFORMATION) {
-            handle_cloudformation(h, &ev, start, deadline_ms, &rep, &e, out);
+            handle_cloudformation(h, b, &ev, start, deadline_ms, &rep, &e, out);
         } else {
             int64_t work_deadline = reserve(start, deadline_ms, HANDLER_POST_RESERVE_MAX_MS, 10);
-            if (reconcile(h, dry_run, waits(h, &ev), work_deadline, &rep, &e) == 0) {
-                json_t *result = build_result(h, &ev, &rep);
+            if (reconcile(h, b, dry_run, binding_waits(b, &ev), work_deadline, &rep, &e) == 0) {
+                json_t *result = result_build(b, &ev, &rep);
                 set_result_output(out, result);
                 json_decref(result);
             } else {
@@ -304,9 +320,20 @@ void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadlin
         }
     }
     log_result(h, &rep, &e);
-    emit_metrics(h, &ev, &rep, &e, rep.dry_run);
+    emit_metrics(h, b, &ev, &rep, &e, rep.dry_run);
     reconcile_report_free(&rep);
     event_info_free(&ev);
+}
+
+/* A run is a loop over the bindings. Outside fleet mode there is one, and
+ * its output is the invocation's; fleet mode (CONTRACT.md section 14) is
+ * where several outputs are combined. */
+void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
+{
+    int64_t start = rns_wall_ms();
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < h->binding_count; i++)
+        invoke_binding(h, &h->bindings[i], payload, len, start, deadline_ms, out);
 }
 
 void handler_output_free(handler_output *out)

@@ -1,6 +1,6 @@
 /* EMF lines (metrics.h). */
 #include "handler/sync/metrics.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/metrics_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Target planning (plan.h). */
 #include "handler/sync/plan.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/plan_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,34 +1,36 @@
 /* The reconcile (reconcile.h): describe, resolve (and wait), plan, register,
  * deregister. Every decision is one structured log line. */
 #include "handler/sync/reconcile.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/reconcile_internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "handler/aws/query_error.h"
 #include "handler/sync/plan.h"
+#include "handler/sync/source.h"
 
-/* Within this much of the deadline a failed call counts as cut short. */
-#define DEADLINE_SLACK_MS 50
 #define LOOKUP_MIN_MS 200
 
-/* One DNS answer split by ALLOWED_CIDRS. */
+/* One answer of the source, split by ALLOWED_CIDRS. */
 typedef struct answer {
-    dns_status status;
+    int ok;             /* the source answered addresses */
+    const char *status; /* !ok: the source's word for logs */
     addr_list resolved;
     addr_list allowed;
     addr_list rejected;
     int no_memory; /* splitting the answer ran out of memory */
-    char error[512];
-    rns_error_type type; /* a failure's own type (cluster discovery); RNS_ERR_NONE: ResolveError */
+    char error[SOURCE_ERROR_MAX];
+    rns_error_type type; /* !ok: the source's type; ResolveError is named around `error` */
+    json_t *detail;      /* the source's, for the result */
 } answer;
 
 typedef struct run {
     const reconcile_io *io;
     const reconcile_request *req;
-    const config *cfg;
+    const binding *b;
     reconcile_report *rep;
     rns_error *err;
     logger *log;
@@ -55,7 +57,7 @@ static int64_t now(const run *r)
 /* What the answers are of: DB_ENDPOINT, or the cluster and role. */
 static const char *subject(const run *r)
 {
-    return r->req->subject ? r->req->subject : r->cfg->db_endpoint;
+    return r->b->source.subject;
 }
 
 static void answer_free(answer *a)
@@ -63,6 +65,8 @@ static void answer_free(answer *a)
     addr_list_free(&a->resolved);
     addr_list_free(&a->allowed);
     addr_list_free(&a->rejected);
+    json_decref(a->detail);
+    a->detail = NULL;
 }
 
 /* ---- log helpers ---- */
@@ -166,7 +170,7 @@ void reconcile_format_elb_error(const char *action, const elb_target *targets, s
  * (not because its attempts or its retry quota ran out). */
 static int cut_by_deadline(run *r, const elb_error *e)
 {
-    return e->deadline_cut || now(r) >= r->deadline - DEADLINE_SLACK_MS;
+    return e->deadline_cut || now(r) >= r->deadline - RECONCILE_DEADLINE_SLACK_MS;
 }
 
 /* An ELBv2 failure: ElbApiError, or Timeout when the deadline cut it short. */
@@ -226,7 +230,7 @@ static int describe(run *r)
     elb_error e;
     memset(&e, 0, sizeof e);
     r->rep->api_calls++;
-    if (r->io->describe(r->io->ctx, r->deadline, &r->current, &e) != 0)
+    if (r->io->describe(r->io->ctx, r->b->target_group_arn, r->deadline, &r->current, &e) != 0)
         return elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "");
     target_list_sort(&r->current);
     json_t *f = json_pack("{s:i, s:o}", "count", (int)r->current.count, "targets",
@@ -236,30 +240,50 @@ static int describe(run *r)
     return 0;
 }
 
-/* ---- DNS ---- */
+/* ---- the address source ---- */
 
-static int split_answer(const config *cfg, answer *a)
+static int split_answer(const binding *b, answer *a)
 {
     for (size_t i = 0; i < a->resolved.count; i++) {
         const ip_addr *ip = &a->resolved.items[i];
-        addr_list *dst = cidr_list_contains(&cfg->allowed, ip) ? &a->allowed : &a->rejected;
+        addr_list *dst = cidr_list_contains(b->allowed, ip) ? &a->allowed : &a->rejected;
         if (addr_list_add(dst, ip) != 0)
             return -1;
     }
     return 0;
 }
 
-/* Resolves once within timeout_ms; a->allowed non-empty means usable. */
-static void resolve_once(run *r, long timeout_ms, answer *a)
+/* Takes the source's answer: its addresses, or its failure. */
+static void take_answer(answer *a, int rc, source_answer *s)
 {
-    memset(a, 0, sizeof *a);
-    a->status = r->io->resolve(r->io->ctx, timeout_ms, &a->resolved, a->error, sizeof a->error);
-    if (a->status != DNS_OK) {
-        a->type = r->io->failure_type ? r->io->failure_type(r->io->ctx) : RNS_ERR_NONE;
+    a->detail = s->detail;
+    s->detail = NULL;
+    a->ok = rc == 0 && source_answer_ok(s);
+    if (a->ok) {
+        a->resolved = s->addresses;
+        memset(&s->addresses, 0, sizeof s->addresses);
         return;
     }
-    if (split_answer(r->cfg, a) != 0) {
-        a->status = DNS_ERROR;
+    a->status = s->status ? s->status : "ERROR";
+    a->type = rns_error_failed(&s->error) ? s->error.type : RNS_ERR_RESOLVE;
+    snprintf(a->error, sizeof a->error, "%.*s", (int)sizeof a->error - 1, s->error.message);
+}
+
+/* Asks the source once within timeout_ms; a->allowed non-empty means usable. */
+static void resolve_once(run *r, long timeout_ms, answer *a)
+{
+    const addr_source *src = &r->b->source;
+    source_query q = {timeout_ms, &r->current};
+    source_answer s;
+    memset(a, 0, sizeof *a);
+    memset(&s, 0, sizeof s);
+    take_answer(a, src->resolve(src->ctx, &q, &s), &s);
+    source_answer_free(&s);
+    if (!a->ok)
+        return;
+    if (split_answer(r->b, a) != 0) {
+        a->ok = 0;
+        a->status = "ERROR";
         a->no_memory = 1;
         snprintf(a->error, sizeof a->error, "%s: out of memory", subject(r));
         return;
@@ -274,20 +298,19 @@ static void resolve_once(run *r, long timeout_ms, answer *a)
 
 static int usable(const answer *a)
 {
-    return a->status == DNS_OK && a->allowed.count > 0;
+    return a->ok && a->allowed.count > 0;
 }
 
 static void log_answer(run *r, const answer *a, log_level level)
 {
     json_t *f;
-    if (a->status == DNS_OK)
+    if (a->ok)
         f = json_pack("{s:s, s:o, s:o}", "host", subject(r), "addresses", addr_array(&a->resolved),
                       "rejected", addr_array(&a->rejected));
     else
-        f = json_pack("{s:s, s:s, s:s}", "host", subject(r), "status", dns_status_name(a->status),
-                      "error", a->error);
-    log_and_free(r, level, a->status == DNS_OK ? "resolved" : "resolution failed", f);
-    if (a->status == DNS_OK && a->rejected.count > 0) {
+        f = json_pack("{s:s, s:s, s:s}", "host", subject(r), "status", a->status, "error", a->error);
+    log_and_free(r, level, a->ok ? "resolved" : "resolution failed", f);
+    if (a->ok && a->rejected.count > 0) {
         f = json_pack("{s:o, s:s}", "rejected", addr_array(&a->rejected), "reason", "outside ALLOWED_CIDRS");
         log_and_free(r, LOG_WARN, "addresses rejected", f);
     }
@@ -310,7 +333,7 @@ static long lookup_timeout(run *r, int64_t limit)
 static int differs(run *r, const answer *a)
 {
     target_plan p;
-    if (plan_targets(&a->allowed, r->cfg->db_port, r->cfg->target_az, &r->current, &p) != 0)
+    if (plan_targets(&a->allowed, r->b->port, r->b->az, &r->current, &p) != 0)
         return 1; /* out of memory: stop waiting, the plan step reports it */
     int d = plan_has_changes(&p);
     target_plan_free(&p);
@@ -323,14 +346,12 @@ static void keep_answer(run *r, answer *a)
     answer_free(&r->used);
     r->used = *a;
     memset(a, 0, sizeof *a);
-    if (r->io->kept)
-        r->io->kept(r->io->ctx);
 }
 
-/* The answer's failure as a word for logs: the resolver's, or REJECTED. */
+/* The answer's failure as a word for logs: the source's, or REJECTED. */
 static const char *answer_status(const answer *a)
 {
-    return a->status == DNS_OK && a->allowed.count == 0 ? "REJECTED" : dns_status_name(a->status);
+    return a->ok && a->allowed.count == 0 ? "REJECTED" : a->status;
 }
 
 static int resolve_error(run *r, const answer *last, const char *during)
@@ -341,7 +362,7 @@ static int resolve_error(run *r, const answer *last, const char *during)
     }
     const char *why = last->error[0] ? last->error : "no answer";
     size_t n = strlen(subject(r));
-    if (last->type != RNS_ERR_NONE) {
+    if (!last->ok && last->type != RNS_ERR_RESOLVE) {
         rns_error_set(r->err, last->type, "%s; nothing was changed", why);
         return -1;
     }
@@ -362,7 +383,7 @@ static int resolve_no_wait(run *r)
         return -1;
     }
     resolve_once(r, timeout, &a);
-    log_answer(r, &a, a.status == DNS_OK ? LOG_INFO : LOG_ERROR);
+    log_answer(r, &a, a.ok ? LOG_INFO : LOG_ERROR);
     if (!usable(&a)) {
         resolve_error(r, &a, "");
         keep_answer(r, &a); /* reported as resolved/rejected */
@@ -375,7 +396,7 @@ static int resolve_no_wait(run *r)
 static void log_wait_start(run *r, int64_t wait_deadline)
 {
     json_t *f = json_pack("{s:s, s:I, s:i}", "host", subject(r),
-                          "limitMs", (json_int_t)(wait_deadline - now(r)), "pollMs", r->cfg->dns_poll_ms);
+                          "limitMs", (json_int_t)(wait_deadline - now(r)), "pollMs", r->b->dns_poll_ms);
     log_and_free(r, LOG_INFO, "waiting for DNS to change", f);
 }
 
@@ -385,7 +406,7 @@ static int poll_once(run *r, int64_t wait_deadline, int first, char *last_error,
     answer a;
     resolve_once(r, lookup_timeout(r, wait_deadline), &a);
     if (first)
-        log_answer(r, &a, a.status == DNS_OK ? LOG_INFO : LOG_WARN);
+        log_answer(r, &a, a.ok ? LOG_INFO : LOG_WARN);
     if (!usable(&a)) {
         if (strcmp(last_error, a.error) != 0) {
             json_t *f = json_pack("{s:s, s:s}", "status", answer_status(&a), "error", a.error);
@@ -407,7 +428,7 @@ static int poll_once(run *r, int64_t wait_deadline, int first, char *last_error,
  * targets held at the start, or the wait deadline passes. */
 static int resolve_with_wait(run *r, int64_t wait_deadline)
 {
-    char last_error[512] = "";
+    char last_error[SOURCE_ERROR_MAX] = "";
     int64_t wait_start = 0;
     r->rep->waited = 1;
     for (int first = 1;; first = 0) {
@@ -420,7 +441,7 @@ static int resolve_with_wait(run *r, int64_t wait_deadline)
             wait_start = now(r);
             log_wait_start(r, wait_deadline);
         }
-        int64_t next = poll_start + r->cfg->dns_poll_ms;
+        int64_t next = poll_start + r->b->dns_poll_ms;
         if (next >= wait_deadline)
             break;
         int64_t t = now(r);
@@ -441,12 +462,12 @@ static int resolve_with_wait(run *r, int64_t wait_deadline)
 static int resolve(run *r)
 {
     int64_t t = now(r);
-    int64_t wait_deadline = r->start + (int64_t)r->cfg->failover_wait_seconds * 1000;
+    int64_t wait_deadline = r->start + (int64_t)r->b->failover_wait_seconds * 1000;
     if (wait_deadline > r->deadline - r->margin)
         wait_deadline = r->deadline - r->margin;
-    if (r->req->failover && r->cfg->failover_wait_seconds > 0 && wait_deadline > t)
+    if (r->req->failover && r->b->failover_wait_seconds > 0 && wait_deadline > t)
         return resolve_with_wait(r, wait_deadline);
-    if (r->req->failover && r->cfg->failover_wait_seconds > 0)
+    if (r->req->failover && r->b->failover_wait_seconds > 0)
         log_msg(r->log, LOG_WARN, "no time left for a DNS wait before the deadline; reconciling once");
     return resolve_no_wait(r);
 }
@@ -471,7 +492,7 @@ static int apply_batch(void *ctx, const elb_target *t, size_t n)
     json_t *f = json_pack("{s:o}", "targets", target_array(t, n, 0));
     log_and_free(r, LOG_INFO, k->deregister ? "deregistering targets" : "registering targets", f);
     r->rep->api_calls++;
-    if (r->io->change(r->io->ctx, k->deregister, t, n, r->deadline, &e) != 0)
+    if (r->io->change(r->io->ctx, r->b->target_group_arn, k->deregister, t, n, r->deadline, &e) != 0)
         return elb_failed(r, action, t, n, &e, k->after);
     if (elb_target_list_append(k->done, t, n) != 0) {
         rns_error_set(r->err, RNS_ERR_NO_MEMORY, "out of memory after %s", action);
@@ -500,7 +521,7 @@ static int change(run *r)
 {
     target_plan p;
     reconcile_report *rep = r->rep;
-    if (plan_targets(&r->used.allowed, r->cfg->db_port, r->cfg->target_az, &r->current, &p) != 0) {
+    if (plan_targets(&r->used.allowed, r->b->port, r->b->az, &r->current, &p) != 0) {
         rns_error_nomem(r->err, "planning the change");
         return -1;
     }
@@ -529,6 +550,8 @@ static void move_answer_to_report(run *r)
     r->rep->rejected = r->used.rejected;
     memset(&r->used.resolved, 0, sizeof r->used.resolved);
     memset(&r->used.rejected, 0, sizeof r->used.rejected);
+    r->rep->source_detail = r->used.detail;
+    r->used.detail = NULL;
     answer_free(&r->used);
 }
 
@@ -540,7 +563,7 @@ int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcil
     memset(rep, 0, sizeof *rep);
     r.io = io;
     r.req = req;
-    r.cfg = req->cfg;
+    r.b = req->binding;
     r.rep = rep;
     r.err = err;
     r.log = req->log;
@@ -566,4 +589,6 @@ void reconcile_report_free(reconcile_report *rep)
     elb_target_list_free(&rep->registered);
     elb_target_list_free(&rep->deregistered);
     elb_target_list_free(&rep->unchanged);
+    json_decref(rep->source_detail);
+    rep->source_detail = NULL;
 }

@@ -1,9 +1,13 @@
-/* One reconcile: read the target group, resolve the endpoint (waiting for
- * DNS to change after a failover), then register the new targets and only
- * then deregister the stale ones (README.md, "Result" safety rules).
+/* One reconcile of one binding (binding.h): read its target group, take an
+ * answer from its address source (waiting for the answer to change after a
+ * failover), then register the new targets and only then deregister the
+ * stale ones (README.md, "Result" safety rules).
  *
- * The I/O goes through reconcile_io so the same code runs against the real
- * ELBv2 client and resolver (handler.c) and against fakes in unit tests.
+ * The ELBv2 calls and the clock go through reconcile_io, and the answers
+ * through the binding's addr_source (source.h), so the same code runs against
+ * the real ELBv2 client and sources (handler.c) and against fakes in unit
+ * tests. Everything it needs comes in the binding and the request: it reads
+ * no configuration and no environment.
  *
  * Time budget. `deadline_ms` is when the work must be done (the handler
  * keeps its own reserve for posting the result). A margin for the changes,
@@ -31,49 +35,48 @@
  *   a dry run: the plan could be made). A failed call is an error result, so
  *   a successful run is converged.
  * - ElbApiError, or Timeout when the deadline cut the call short (it is
- *   within 50 ms, or the client stopped retrying because the next attempt
- *   could not start in time: elb_error.deadline_cut). Attempts or the retry
- *   quota running out with time left is an ElbApiError. */
+ *   within RECONCILE_DEADLINE_SLACK_MS, or the client stopped retrying
+ *   because the next attempt could not start in time:
+ *   elb_error.deadline_cut). Attempts or the retry quota running out with
+ *   time left is an ElbApiError.
+ * - A source's failure is a ResolveError naming the source, or the type the
+ *   source gave it (RdsApiError, OutOfMemory). */
 #ifndef RNS_RECONCILE_H
 #define RNS_RECONCILE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/log.h"
 #include "handler/aws/elbv2.h"
 #include "handler/sync/addr.h"
-#include "handler/sync/config.h"
-#include "handler/sync/dns.h"
+#include "handler/sync/binding.h"
 #include "handler/sync/error.h"
 
 #define RECONCILE_MARGIN_MAX_MS 3000
-#define RECONCILE_LOOKUP_MAX_MS 5000 /* one lookup never blocks longer */
+#define RECONCILE_LOOKUP_MAX_MS 5000   /* one answer never blocks longer */
+#define RECONCILE_DEADLINE_SLACK_MS 50 /* a call failing this near the deadline was cut short */
 
+/* The ELBv2 calls, on the binding's target group, and the clock. */
 typedef struct reconcile_io {
     void *ctx;
-    int (*describe)(void *ctx, int64_t deadline_ms, elb_target_list *out, elb_error *err);
+    int (*describe)(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
+                    elb_error *err);
     /* RegisterTargets (deregister == 0) or DeregisterTargets, count <= 100. */
-    int (*change)(void *ctx, int deregister, const elb_target *targets, size_t count,
-                  int64_t deadline_ms, elb_error *err);
-    dns_status (*resolve)(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen);
+    int (*change)(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets,
+                  size_t count, int64_t deadline_ms, elb_error *err);
     int64_t (*now_ms)(void *ctx); /* Unix ms, the deadline's clock */
     void (*sleep_ms)(void *ctx, long ms);
-    /* Optional (cluster discovery, cluster.h): the type of the last failed
-     * resolve, RNS_ERR_NONE for a ResolveError (RNS_ERR_RDS_API: its
-     * message is the error); and a call each time the run takes the last
-     * resolve's answer as the one it uses. */
-    rns_error_type (*failure_type)(void *ctx);
-    void (*kept)(void *ctx);
 } reconcile_io;
 
 typedef struct reconcile_request {
-    const config *cfg;
-    int failover; /* a failover-completion event for DB_IDENTIFIER: wait for DNS */
-    int dry_run;
+    const binding *binding;
+    int failover; /* the event starts the failover wait (binding_waits) */
+    int dry_run;  /* the binding's, or the event's */
     int64_t deadline_ms;
     logger *log;
-    const char *subject; /* what resolve answers for, in messages and logs; NULL: DB_ENDPOINT */
 } reconcile_request;
 
 /* What happened (in a dry run: what would have). Filled as far as the run
@@ -91,10 +94,11 @@ typedef struct reconcile_report {
     int converged;
     long duration_ms;
     int api_calls;
+    json_t *source_detail; /* the detail of the answer used (source.h), owned; NULL: none */
 } reconcile_report;
 
-/* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout, or the
- * io's failure_type). */
+/* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout, or the type of
+ * the source's failure). */
 int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
                   rns_error *err);
 void reconcile_report_free(reconcile_report *rep);

@@ -52,7 +52,7 @@ static json_t *targets(const elb_target_list *l)
     return arr;
 }
 
-json_t *result_build(const config *cfg, const event_info *ev, const reconcile_report *rep)
+json_t *result_build(const binding *b, const event_info *ev, const reconcile_report *rep)
 {
     json_t *o = json_object();
     if (!o)
@@ -60,9 +60,9 @@ json_t *result_build(const config *cfg, const event_info *ev, const reconcile_re
     json_object_set_new(o, "trigger", json_string(event_trigger_name(ev->trigger)));
     json_object_set_new(o, "eventId", string_or_null(ev->event_id));
     json_object_set_new(o, "sourceId", string_or_null(ev->source_id));
-    json_object_set_new(o, "endpoint", cfg->db_endpoint ? json_string(cfg->db_endpoint) : json_null());
-    json_object_set_new(o, "port", json_integer(cfg->db_port));
-    json_object_set_new(o, "targetGroupArn", json_string(cfg->target_group_arn));
+    json_object_set_new(o, "endpoint", b->endpoint ? json_string(b->endpoint) : json_null());
+    json_object_set_new(o, "port", json_integer(b->port));
+    json_object_set_new(o, "targetGroupArn", json_string(b->target_group_arn));
     json_object_set_new(o, "resolved", result_addresses(&rep->resolved));
     json_object_set_new(o, "rejected", result_addresses(&rep->rejected));
     json_object_set_new(o, "registered", targets(&rep->registered));
@@ -73,21 +73,9 @@ json_t *result_build(const config *cfg, const event_info *ev, const reconcile_re
     json_object_set_new(o, "waitedMs", json_integer(rep->waited_ms));
     json_object_set_new(o, "converged", json_boolean(rep->converged));
     json_object_set_new(o, "discovery", json_string("dns"));
+    if (b->source.add_result)
+        b->source.add_result(b->source.ctx, o, rep->source_detail);
     return o;
-}
-
-void result_add_cluster(json_t *result, const config *cfg, json_t *members, const char *endpoint)
-{
-    if (!result) {
-        json_decref(members);
-        return;
-    }
-    if (!cfg->db_endpoint)
-        json_object_set_new(result, "endpoint", endpoint ? json_string(endpoint) : json_null());
-    json_object_set_new(result, "discovery", json_string("rds"));
-    json_object_set_new(result, "role", json_string(db_role_name(cfg->role)));
-    json_object_set_new(result, "clusterId", json_string(cfg->cluster_id));
-    json_object_set_new(result, "members", members ? members : json_array());
 }
 
 json_t *result_error(const rns_error *err)

@@ -7,22 +7,17 @@
 
 #include <jansson.h>
 
-#include "handler/sync/config.h"
+#include "handler/sync/binding.h"
 #include "handler/sync/error.h"
 #include "handler/sync/event.h"
 #include "handler/sync/reconcile.h"
 
-/* A new object (caller owns), NULL when out of memory:
+/* A binding's result, a new object (caller owns), NULL when out of memory:
  * trigger, eventId, sourceId, endpoint, port, targetGroupArn, resolved,
  * rejected, registered, deregistered, unchanged, dryRun, dnsChanged,
- * waitedMs, converged, discovery. */
-json_t *result_build(const config *cfg, const event_info *ev, const reconcile_report *rep);
-
-/* The RDS API mode's fields (README.md, "Clusters (RDS API mode)"):
- * discovery "rds", role, clusterId, members (an array, taken), and endpoint
- * the cluster's (Reader)Endpoint unless DB_ENDPOINT is set. result_build
- * writes discovery "dns". */
-void result_add_cluster(json_t *result, const config *cfg, json_t *members, const char *endpoint);
+ * waitedMs, converged, discovery "dns"; then the fields of the binding's
+ * source (source.h, add_result: the RDS API mode's, cluster.h). */
+json_t *result_build(const binding *b, const event_info *ev, const reconcile_report *rep);
 
 /* The addresses as an array of their text, in contract order (caller owns). */
 json_t *result_addresses(const addr_list *l);

@@ -10,8 +10,9 @@
 #include <strings.h>
 
 #include "handler/sync/cfn.h"
+#include "handler/sync/cfn_internal.h"
 #include "handler/sync/event.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/event_internal.h"
 #include "handler/sync/result.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -49,12 +50,12 @@ static int valid_event_id(const char *id)
 
 static void check_result(const event_info *ev)
 {
-    config cfg;
+    binding cfg;
     reconcile_report rep;
     memset(&cfg, 0, sizeof cfg);
     memset(&rep, 0, sizeof rep);
-    cfg.db_endpoint = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com";
-    cfg.db_port = 5432;
+    cfg.endpoint = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com";
+    cfg.port = 5432;
     cfg.target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/0123";
     json_t *r = result_build(&cfg, ev, &rep);
     FUZZ_CHECK(r != NULL);

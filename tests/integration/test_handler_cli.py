@@ -78,6 +78,45 @@ def help_lists_the_configuration():
 
 
 @tap.case
+def help_lists_the_cluster_and_endpoint_variables():
+    code, out, err = run(["--help"])
+    for name in ("DB_CLUSTER_IDENTIFIER", "DB_ROLE", "AWS_ENDPOINT_URL_RDS", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        tap.ok(re.search(r"^  %s( |$)" % name, out, re.M), "%s in --help" % name)
+    tap.ok(re.search(r"^  DB_ENDPOINT  required: yes, except with DB_CLUSTER_IDENTIFIER$", out, re.M),
+           "DB_ENDPOINT is not required in cluster mode")
+
+
+# The environment is read in three places only: the configuration table's
+# reader (config_getenv, handler/sync/config.c), the logger (its two
+# variables, which the table lists as the logger's) and main.c (the Runtime
+# API's address, which is Lambda's, not configuration).
+GETENV_ALLOWED = {("AWS_LAMBDA_LOG_FORMAT", "common/log.c"), ("AWS_LAMBDA_LOG_LEVEL", "common/log.c"),
+                  ("AWS_LAMBDA_RUNTIME_API", "handler/main.c"), ("name", "handler/sync/config.c")}
+
+
+@tap.case
+def no_getenv_outside_the_configuration_table():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code, out, err = run(["--help"])
+    found = set()
+    for top in ("common", "handler", "runtime", "sigv4"):
+        for folder, _, files in os.walk(os.path.join(root, top)):
+            for f in files:
+                if not f.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(folder, f)
+                with open(path, encoding="utf-8") as src:
+                    code_only = re.sub(r"/\*.*?\*/", "", src.read(), flags=re.S)  # usage examples in comments
+                    for m in re.finditer(r"\bgetenv\(\s*\"?(\w+)\"?\s*\)", code_only):
+                        found.add((m.group(1), os.path.relpath(path, root)))
+    tap.ok(("name", "handler/sync/config.c") in found, "the scan finds config_getenv's getenv")
+    tap.eq(sorted(found - GETENV_ALLOWED), [], "getenv outside the configuration table's reader")
+    for name, path in GETENV_ALLOWED:
+        if name.startswith("AWS_LAMBDA_LOG"):
+            tap.ok(re.search(r"^  %s\n.*read by the logger" % name, out, re.M), "%s: the logger's, in --help" % name)
+
+
+@tap.case
 def usage_errors():
     for args in ([], ["--bogus"], ["--invoke"], ["--invoke", "-", "extra"], ["--invoke", "-", "--timeout", "0"],
                  ["--invoke", "-", "--timeout", "x"], ["--version", "extra"]):

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "handler/sync/dns.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/dns_internal.h"
 
 static long now_ms(void)
 {

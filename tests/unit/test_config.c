@@ -380,6 +380,89 @@ static void test_long_value_shortened(void)
     CHECK(strstr(err, "...: must be 1..65535"));
 }
 
+/* A check that names the variable it failed for. */
+#define CHECK_NAMED(cond, name)                       \
+    do {                                              \
+        if (!(cond))                                  \
+            fprintf(stderr, "  variable %s\n", name); \
+        CHECK(cond);                                  \
+    } while (0)
+
+/* The names the parser asked for, over several loads. */
+typedef struct asked {
+    const env *e;
+    const char *names[64];
+    size_t count;
+} asked;
+
+static const char *recording_lookup(const char *name, void *ctx)
+{
+    asked *a = ctx;
+    size_t i = 0;
+    while (i < a->count && strcmp(a->names[i], name) != 0)
+        i++;
+    if (i == a->count && a->count < 64)
+        a->names[a->count++] = name;
+    return lookup(name, (void *)a->e);
+}
+
+static int was_asked(const asked *a, const char *name)
+{
+    for (size_t i = 0; i < a->count; i++)
+        if (strcmp(a->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A line of the help that starts with the name: "  NAME" then a blank or the end. */
+static int help_lists(const char *help, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *s = strstr(help, name); s; s = strstr(s + 1, name))
+        if (s - help >= 3 && strncmp(s - 3, "\n  ", 3) == 0 && (s[n] == '\n' || s[n] == ' '))
+            return 1;
+    return 0;
+}
+
+/* Every variable the parser reads is a row of the table and is in --help
+ * (config_help), and every row is read by the parser, but the logger's two.
+ * DNS mode, then cluster mode (the RDS endpoint is read only there). */
+static void test_every_variable_read_is_in_the_help(void)
+{
+    env e = base();
+    asked a = {&e, {NULL}, 0};
+    config cfg;
+    char err[1024] = "", *help = NULL;
+    size_t len = 0;
+    CHECK_INT(config_load(&cfg, recording_lookup, &a, err, sizeof err), 0);
+    config_free(&cfg);
+    with(&e, "DB_CLUSTER_IDENTIFIER=aurora-orders");
+    with(&e, "DB_ROLE=readers");
+    CHECK_INT(config_load(&cfg, recording_lookup, &a, err, sizeof err), 0);
+    config_free(&cfg);
+    FILE *out = open_memstream(&help, &len);
+    config_help(out);
+    fclose(out);
+    CHECK(a.count >= 20);
+    for (size_t i = 0; i < a.count; i++) {
+        size_t row = 0;
+        while (config_var_name(row) && strcmp(config_var_name(row), a.names[i]) != 0)
+            row++;
+        CHECK_NAMED(config_var_name(row) != NULL, a.names[i]);
+        CHECK_NAMED(help_lists(help, a.names[i]), a.names[i]);
+    }
+    for (size_t row = 0; row < config_var_count(); row++) {
+        const char *name = config_var_name(row);
+        int logger = strcmp(name, "AWS_LAMBDA_LOG_FORMAT") == 0 || strcmp(name, "AWS_LAMBDA_LOG_LEVEL") == 0;
+        CHECK_NAMED(help_lists(help, name), name);
+        CHECK_NAMED(logger ? !was_asked(&a, name) : was_asked(&a, name), name);
+    }
+    CHECK(config_var_name(config_var_count()) == NULL);
+    CHECK(strstr(help, "  DB_ENDPOINT  required: yes, except with DB_CLUSTER_IDENTIFIER\n") != NULL);
+    CHECK(strstr(help, "      values: 50..60000; default: 1000\n") != NULL);
+    free(help);
+}
+
 int main(void)
 {
     RUN(test_defaults);
@@ -396,5 +479,6 @@ int main(void)
     RUN(test_every_problem_reported);
     RUN(test_small_error_buffer);
     RUN(test_long_value_shortened);
+    RUN(test_every_variable_read_is_in_the_help);
     return check_done();
 }

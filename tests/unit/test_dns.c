@@ -12,7 +12,7 @@
 
 #include "check.h"
 #include "handler/sync/dns.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/dns_internal.h"
 
 #define LOOKUPS 1000
 

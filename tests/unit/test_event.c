@@ -5,7 +5,7 @@
 
 #include "check.h"
 #include "handler/sync/event.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/event_internal.h"
 
 typedef struct expect {
     const char *file;

@@ -11,8 +11,8 @@
 
 #include "common/jsonw.h"
 #include "common/log_internal.h"
-#include "handler/sync/internal.h"
 #include "handler/sync/metrics.h"
+#include "handler/sync/metrics_internal.h"
 #include "handler/sync/result.h"
 #include "runtime/internal.h"
 #include "tests/unit/check.h"

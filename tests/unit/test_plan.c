@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
+#include "handler/sync/plan_internal.h"
 #include "target_states.h"
 
 /* A target as DescribeTargetHealth reports it. */

@@ -5,9 +5,11 @@
 #include <sys/socket.h>
 
 #include "check.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/config.h"
+#include "handler/sync/dns.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
+#include "handler/sync/reconcile_internal.h"
 #include "target_states.h"
 
 #define START_MS 1700000000000LL
@@ -34,22 +36,11 @@ typedef struct fake {
     elb_error fail_describe, fail_register, fail_deregister; /* code "" = succeed */
     int advance_on_fail;                                     /* ms the failing call takes */
     int generate;                                            /* > 0: the resolver answers this many 10.1.x.y addresses */
-    rns_error_type failure_type;                             /* failure_type's answer after a failed resolve */
-    int kept, kept_at;                                       /* kept() calls, and the resolve count at the last one */
-    const char *subject;                                     /* reconcile_request.subject */
+    rns_error_type failure_type;                             /* the type the source gives a failure; NONE: ResolveError */
+    const char *subject;                                     /* the source's subject; NULL: DB_ENDPOINT */
 } fake;
 
-static rns_error_type f_failure_type(void *ctx)
-{
-    return ((fake *)ctx)->failure_type;
-}
-
-static void f_kept(void *ctx)
-{
-    fake *f = ctx;
-    f->kept++;
-    f->kept_at = f->resolves;
-}
+#define TG_ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/0123"
 
 static int64_t f_now(void *ctx)
 {
@@ -68,10 +59,12 @@ static void note(fake *f, char c)
         f->order[n] = c;
 }
 
-static int f_describe(void *ctx, int64_t deadline_ms, elb_target_list *out, elb_error *err)
+static int f_describe(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
+                      elb_error *err)
 {
     fake *f = ctx;
     (void)deadline_ms;
+    CHECK_STR(target_group_arn, TG_ARN);
     f->describes++;
     note(f, 'D');
     f->now += 20;
@@ -86,11 +79,12 @@ static int f_describe(void *ctx, int64_t deadline_ms, elb_target_list *out, elb_
     return 0;
 }
 
-static int f_change(void *ctx, int deregister, const elb_target *t, size_t n, int64_t deadline_ms,
-                    elb_error *err)
+static int f_change(void *ctx, const char *target_group_arn, int deregister, const elb_target *t, size_t n,
+                    int64_t deadline_ms, elb_error *err)
 {
     fake *f = ctx;
     (void)deadline_ms;
+    CHECK_STR(target_group_arn, TG_ARN);
     f->now += 20;
     note(f, deregister ? 'X' : 'R');
     elb_error *fail = deregister ? &f->fail_deregister : &f->fail_register;
@@ -115,33 +109,43 @@ static int f_change(void *ctx, int deregister, const elb_target *t, size_t n, in
     return 0;
 }
 
-static dns_status f_resolve(void *ctx, long timeout_ms, addr_list *out, char *err, size_t errlen)
+/* The scripted source. Each answer's detail is the number of the call that
+ * gave it, so a test can tell which answer the run used. */
+static int f_resolve(void *ctx, const source_query *q, source_answer *out)
 {
     fake *f = ctx;
     const phase *p = &f->dns[0];
     for (size_t i = 0; i < 4 && p->until && f->now >= START_MS + p->until; i++)
         p = &f->dns[i + 1];
     f->resolves++;
-    CHECK(timeout_ms > 0);
+    CHECK(q->timeout_ms > 0);
+    CHECK(q->current != NULL);
     f->now += 5;
     f->last_resolve_at = f->now;
-    out->items = NULL;
-    out->count = 0;
+    out->detail = json_integer(f->resolves);
     if (p->status != DNS_OK) {
-        snprintf(err, errlen, "db.example: %s", dns_status_name(p->status));
-        return p->status;
+        rns_error_set(&out->error, f->failure_type ? f->failure_type : RNS_ERR_RESOLVE, "db.example: %s",
+                      dns_status_name(p->status));
+        out->status = dns_status_name(p->status);
+        return -1;
     }
     for (int i = 0; i < f->generate; i++) {
         ip_addr a = {AF_INET, {10, 1, (unsigned char)(i / 200), (unsigned char)(i % 200 + 1)}};
-        addr_list_add(out, &a);
+        addr_list_add(&out->addresses, &a);
     }
     for (size_t i = 0; i < 4 && p->addrs[i]; i++) {
         ip_addr a;
         ip_addr_parse(p->addrs[i], &a);
-        addr_list_add(out, &a);
+        addr_list_add(&out->addresses, &a);
     }
-    addr_list_sort(out);
-    return DNS_OK;
+    addr_list_sort(&out->addresses);
+    return 0;
+}
+
+/* Which call's answer the run used (f_resolve's detail), 0 for none. */
+static long used_answer(const reconcile_report *rep)
+{
+    return rep->source_detail ? (long)json_integer_value(rep->source_detail) : 0;
 }
 
 static elb_target T(const char *id, int port, const char *az, const char *state)
@@ -166,7 +170,7 @@ static config make_config(int wait_s, int poll_ms)
     config c;
     char err[128];
     memset(&c, 0, sizeof c);
-    c.target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/0123";
+    c.target_group_arn = TG_ARN;
     c.target_group_name = "tg";
     c.db_endpoint = "db.example";
     c.db_port = 5432;
@@ -195,8 +199,17 @@ static outcome run(fake *f, const config *cfg, int failover, int dry_run, int64_
     lg.out = mem;
     lg.threshold = LOG_DEBUG;
     f->now = START_MS;
-    reconcile_io io = {f, f_describe, f_change, f_resolve, f_now, f_sleep, f_failure_type, f_kept};
-    reconcile_request req = {cfg, failover, dry_run, START_MS + budget_ms, &lg, f->subject};
+    reconcile_io io = {f, f_describe, f_change, f_now, f_sleep};
+    binding b = {
+        .source = {f, f->subject ? f->subject : cfg->db_endpoint, NULL, f_resolve, NULL},
+        .target_group_arn = cfg->target_group_arn,
+        .port = cfg->db_port,
+        .az = cfg->target_az,
+        .allowed = &cfg->allowed,
+        .failover_wait_seconds = cfg->failover_wait_seconds,
+        .dns_poll_ms = cfg->dns_poll_ms,
+    };
+    reconcile_request req = {&b, failover, dry_run, START_MS + budget_ms, &lg};
     rns_error_clear(&o.err);
     o.rc = reconcile_run(&io, &req, &o.rep, &o.err);
     fclose(mem);
@@ -595,12 +608,13 @@ static void test_failover_last_usable_answer_kept(void)
     CHECK_INT(f.registers + f.deregisters, 0);
     CHECK_INT(o.rep.unchanged.count, 1);
     CHECK(f.resolves >= 3);
-    CHECK_INT(f.kept_at, 2); /* kept(): the last usable answer, not the NXDOMAIN ones after it */
+    CHECK_INT(used_answer(&o.rep), 2); /* the last usable answer, not the NXDOMAIN ones after it */
     done(&o, &cfg);
 }
 
-/* The cluster discovery's hooks: an RDS API failure is its own errorType,
- * with its message as the error; inside a wait it is no answer yet. */
+/* A failure the source types itself (the cluster discovery's RDS API
+ * failure) keeps its errorType, with its message as the error; inside a
+ * wait it is no answer yet. */
 static void test_failure_type(void)
 {
     fake f = one_target("10.0.0.1");
@@ -624,7 +638,7 @@ static void test_failure_type(void)
     CHECK_INT(o.rc, 0);
     CHECK_INT(o.rep.dns_changed, 1);
     CHECK_STR(f.reg[0].id, "10.0.0.3");
-    CHECK_INT(f.kept_at, f.resolves); /* the changed answer is the one used */
+    CHECK_INT(used_answer(&o.rep), f.resolves); /* the changed answer is the one used */
     done(&o, &cfg);
 }
 

@@ -5,21 +5,22 @@
 
 #include "check.h"
 #include "handler/sync/cfn.h"
-#include "handler/sync/internal.h"
+#include "handler/sync/cfn_internal.h"
 #include "handler/sync/metrics.h"
+#include "handler/sync/metrics_internal.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/result.h"
 
 #define ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 
-static config cfg_for_tests(void)
+static binding binding_for_tests(void)
 {
-    config c;
+    binding c;
     memset(&c, 0, sizeof c);
     c.target_group_arn = ARN;
     c.target_group_name = "pg-writer-tg";
-    c.db_endpoint = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com";
-    c.db_port = 5432;
+    c.endpoint = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com";
+    c.port = 5432;
     return c;
 }
 
@@ -48,7 +49,7 @@ static char *dump_and_free(json_t *j)
 
 static void test_contract_example(void)
 {
-    config c = cfg_for_tests();
+    binding c = binding_for_tests();
     event_info ev;
     reconcile_report rep;
     memset(&ev, 0, sizeof ev);
@@ -76,7 +77,7 @@ static void test_contract_example(void)
 
 static void test_nulls_sorting_ipv6(void)
 {
-    config c = cfg_for_tests();
+    binding c = binding_for_tests();
     event_info ev;
     reconcile_report rep;
     memset(&ev, 0, sizeof ev);
@@ -115,7 +116,7 @@ static void test_triggers(void)
 
 static void test_cloudformation_additions(void)
 {
-    config c = cfg_for_tests();
+    binding c = binding_for_tests();
     event_info ev;
     reconcile_report rep;
     rns_error e;
