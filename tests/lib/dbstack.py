@@ -36,7 +36,7 @@ def add_addresses(addresses):
     for a in addresses:
         r = subprocess.run(["ip", "addr", "add", "%s/32" % a, "dev", "lo"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
-        if r.returncode and b"File exists" not in r.stdout:
+        if r.returncode and b"File exists" not in r.stdout and b"already assigned" not in r.stdout:
             raise OSError("ip addr add %s dev lo: %s" % (a, r.stdout.decode(errors="replace").strip()))
 
 
@@ -62,8 +62,8 @@ class Run:
 class DbStack:
     """The database, the data plane and the clients on a started LocalStack; close() stops them all."""
 
-    def __init__(self, s, timing=None, clients=2, client_timeout_s=1.0):
-        self.s, self.timing = s, timing or nlb.Timing()
+    def __init__(self, s, timing=None, clients=2, client_timeout_s=1.0, check=nlb.tcp_check):
+        self.s, self.timing, self.check = s, timing or nlb.Timing(), check
         self.clients, self.client_timeout_s = clients, client_timeout_s
         self.db = self.dp = self.writers = None
         self._fn = None
@@ -82,7 +82,7 @@ class DbStack:
                                         vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
             self.db = pg.PgPair(const.OLD_PRIMARY, const.NEW_PRIMARY).start()
             self.dp = nlb.DataPlane(self.s.elb, (NLB_ADDRESS, const.DB_PORT), [(self.s.target_group_arn, 1)],
-                                    self.timing).start()
+                                    self.timing, self.check).start()
         except BaseException:
             self.close()
             raise
