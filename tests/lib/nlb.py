@@ -41,12 +41,13 @@ REASONS = {"registering": "Elb.RegistrationInProgress", "checking": "Elb.Initial
 
 
 class Timing:
-    """The data plane's delays in seconds. The defaults are the tests' scale; AWS_SCALE names what each
-    stands for in AWS (README.md, "What a database client sees")."""
+    """The data plane's delays in seconds. The defaults are the tests' scale, AWS's figures (AWS below)
+    times TEST_SCALE; the demo and the bench run at DEMO_SCALE (README.md, "What a database client
+    sees")."""
 
-    def __init__(self, registration_delay=1.0, interval=0.25, timeout=0.2, healthy_threshold=2,
+    def __init__(self, registration_delay=1.5, interval=0.25, timeout=0.1, healthy_threshold=2,
                  unhealthy_threshold=2, deregistration_delay=0.5, unhealthy_draining=0.0,
-                 connection_termination=True, connect_timeout=1.0):
+                 connection_termination=True, connect_timeout=0.5):
         self.registration_delay, self.interval, self.timeout = registration_delay, interval, timeout
         self.healthy_threshold, self.unhealthy_threshold = healthy_threshold, unhealthy_threshold
         self.deregistration_delay, self.unhealthy_draining = deregistration_delay, unhealthy_draining
@@ -66,6 +67,12 @@ class Timing:
                     self.registration_delay, self.interval, self.timeout, self.healthy_threshold,
                     self.unhealthy_threshold, self.deregistration_delay,
                     ", unhealthy.draining %.2g s" % self.unhealthy_draining if self.unhealthy_draining else ""))
+
+
+# AWS's figures as the template sets them: checks every 5 s with a 2 s timeout, 2 in a row either way,
+# deregistration delay 10 s; registration "can take a few minutes" (AWS), users report 30 to 120 s: 30 s.
+AWS = Timing(registration_delay=30.0, interval=5.0, timeout=2.0, deregistration_delay=10.0, connect_timeout=10.0)
+TEST_SCALE, DEMO_SCALE = 0.05, 0.1
 
 
 # ------------------------------------------------------------ target health ---

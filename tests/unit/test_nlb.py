@@ -115,4 +115,9 @@ def timing_scales_delays_not_thresholds():
     tap.eq((t.registration_delay, t.interval, t.healthy_threshold), (4.0, 1.0, 3))
 
 
+@tap.case
+def the_tests_timing_is_aws_at_the_test_scale():
+    tap.eq(vars(nlb.Timing()), vars(nlb.AWS.scaled(nlb.TEST_SCALE)))
+
+
 tap.main()
