@@ -15,7 +15,8 @@ ALL_CFLAGS   = -std=c11 $(WARN) $(CFLAGS)
 LDLIBS  ?= -lcurl -ljansson -lexpat -lssl -lcrypto
 
 # Libraries, each linked only on those below it (README.md, Development):
-#   libcommon <- libsigv4, libruntime <- libaws <- libsync <- bootstrap
+#   libcommon <- libsigv4 <- libaws <- libsync <- bootstrap, and
+#   libcommon <- libruntime <- bootstrap (only handler/main.c uses the runtime)
 # Every .c of a folder is library code, except the *main.c entry points. The
 # source lists may be overridden on the command line to build one module alone.
 COMMON_SRC  ?= $(wildcard common/*.c)
@@ -32,8 +33,8 @@ LIBSYNC     := $(BUILD)/libsync.a
 # What a binary on each layer links, in link order.
 SIGV4_LIBS   := $(LIBSIGV4) $(LIBCOMMON)
 RUNTIME_LIBS := $(LIBRUNTIME) $(LIBCOMMON)
-AWS_LIBS     := $(LIBAWS) $(LIBSIGV4) $(LIBRUNTIME) $(LIBCOMMON)
-ALL_LIBS     := $(LIBSYNC) $(AWS_LIBS)
+AWS_LIBS     := $(LIBAWS) $(LIBSIGV4) $(LIBCOMMON)
+ALL_LIBS     := $(LIBSYNC) $(LIBAWS) $(LIBSIGV4) $(LIBRUNTIME) $(LIBCOMMON)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -69,12 +70,17 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# Tests and tools link only the layer their name starts with (common, sigv4,
-# runtime, elb: the AWS layer) and what is below it; the rest link everything.
+# Tests and tools link only the layer their name starts with (common, log: the
+# logger in common/, sigv4, runtime, elb: the AWS layer) and what is below it;
+# the rest link everything.
 link = @mkdir -p $(@D) && $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 # (make needs a non-empty stem, hence the exact names beside the patterns)
 $(BUILD)/tests/test_common: tests/unit/test_common.c tests/unit/check.h $(LIBCOMMON)
 	$(link)
+$(BUILD)/tests/test_log: tests/unit/test_log.c tests/unit/check.h $(LIBCOMMON)
+	$(link)
+# common/ needs libc and jansson only: its tests link without libcurl.
+$(BUILD)/tests/test_common $(BUILD)/tests/test_log: LDLIBS = -ljansson
 $(BUILD)/tests/test_sigv4: tests/unit/test_sigv4.c tests/unit/check.h $(SIGV4_LIBS)
 	$(link)
 $(BUILD)/tests/test_sigv4%: tests/unit/test_sigv4%.c tests/unit/check.h $(SIGV4_LIBS)

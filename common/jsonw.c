@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/digits.h"
 #include "common/utf8.h"
 
 void jw_raw(jw *w, const char *s, size_t n)
@@ -18,7 +19,6 @@ void jw_raw(jw *w, const char *s, size_t n)
 /* jansson's escape of one byte below 0x20, a quote or a backslash. */
 static void escape(jw *w, unsigned char c)
 {
-    static const char hex[] = "0123456789ABCDEF";
     char seq[6] = {'\\', 'u', '0', '0', 0, 0};
     switch (c) {
     case '"': seq[1] = '"'; break;
@@ -29,8 +29,8 @@ static void escape(jw *w, unsigned char c)
     case '\r': seq[1] = 'r'; break;
     case '\t': seq[1] = 't'; break;
     default:
-        seq[4] = hex[c >> 4];
-        seq[5] = hex[c & 15];
+        seq[4] = rns_hex_upper[c >> 4];
+        seq[5] = rns_hex_upper[c & 15];
         jw_raw(w, seq, 6);
         return;
     }

@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "common/digits.h"
+
 int rns_pct_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -11,7 +13,6 @@ int rns_pct_unreserved(unsigned char c)
 
 size_t rns_pct_encode(char *out, const char *s, size_t n, int keep_slash)
 {
-    static const char hex[] = "0123456789ABCDEF";
     char *w = out;
     size_t i;
     for (i = 0; i < n; i++) {
@@ -20,8 +21,8 @@ size_t rns_pct_encode(char *out, const char *s, size_t n, int keep_slash)
             *w++ = (char)c;
         } else {
             *w++ = '%';
-            *w++ = hex[c >> 4];
-            *w++ = hex[c & 15];
+            *w++ = rns_hex_upper[c >> 4];
+            *w++ = rns_hex_upper[c & 15];
         }
     }
     return (size_t)(w - out);

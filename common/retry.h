@@ -8,7 +8,7 @@
  * a base of 1 s after throttling and 50 ms otherwise, and a client-wide quota
  * of 500 tokens (a retry costs 5, or 10 after a timeout; a success refunds
  * the last retry's cost, or 1). Which errors are retryable is the caller's
- * (for AWS: handler/aws/query.c). */
+ * (for AWS: handler/aws/query_error.c). */
 #ifndef RNS_COMMON_RETRY_H
 #define RNS_COMMON_RETRY_H
 

@@ -1,4 +1,4 @@
-/* ./bootstrap: the Lambda entry point (README.md, "Command line").
+/* ./bootstrap: the Lambda entry point (README.md, "Result": its last lines).
  *
  *   bootstrap                      the Runtime API loop (AWS_LAMBDA_RUNTIME_API set)
  *   bootstrap --invoke FILE|-      one invocation outside Lambda; the result or
@@ -22,10 +22,11 @@
 #include <openssl/crypto.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
 #include "handler/sync/config.h"
 #include "handler/sync/handler.h"
 #include "handler/sync/result.h"
-#include "runtime/log.h"
 #include "runtime/runtime.h"
 
 #define EXIT_HANDLER_ERROR 1
@@ -217,7 +218,7 @@ static int run_invoke(const char *path, int timeout_s, logger *lg)
         status = EXIT_USAGE;
     } else {
         handler_output out;
-        handler_invoke(h, payload, len, lambda_now_ms() + (int64_t)timeout_s * 1000, &out);
+        handler_invoke(h, payload, len, rns_wall_ms() + (int64_t)timeout_s * 1000, &out);
         printf("%s\n", out.payload ? out.payload : "");
         fflush(stdout);
         status = out.ok ? 0 : EXIT_HANDLER_ERROR;
@@ -233,7 +234,7 @@ static lambda_response on_invocation(const lambda_invocation *inv, void *user)
 {
     handler *h = user;
     handler_output out;
-    int64_t deadline = inv->deadline_ms ? inv->deadline_ms : lambda_now_ms() + DEFAULT_TIMEOUT_S * 1000;
+    int64_t deadline = inv->deadline_ms ? inv->deadline_ms : rns_wall_ms() + DEFAULT_TIMEOUT_S * 1000;
     handler_invoke(h, inv->payload, inv->payload_len, deadline, &out);
     lambda_response r;
     if (out.ok) {

@@ -1,6 +1,6 @@
 /* Private to runtime/: the pieces its files share, declared here so the unit
  * tests (tests/unit/test_runtime*.c) can call them without a server. Not part
- * of the public API; users include runtime/runtime.h and runtime/log.h. */
+ * of the public API; users include runtime/runtime.h (and common/log.h for the logger). */
 #ifndef RNS_RUNTIME_INTERNAL_H
 #define RNS_RUNTIME_INTERNAL_H
 
@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
-#include "runtime/log.h"
+#include "common/log.h"
 #include "runtime/runtime.h"
 
 /* ---- headers.c: the invocation headers of one GET /next answer. */
@@ -61,19 +61,8 @@ void rt_header_safe(char *s);
 char *rt_error_body(const char *message, const char *type);
 
 /* ---- clock.c */
-/* "2026-11-26T06:36:26.123Z" (24 characters and a NUL). */
-#define RT_TIMESTAMP_SIZE 25
-void rt_format_timestamp(int64_t unix_ms, char out[RT_TIMESTAMP_SIZE]);
 /* Remaining time when the API sent no deadline: Lambda's longest timeout. */
 #define RT_NO_DEADLINE_REMAINING_MS 900000
-
-/* ---- logfmt.c */
-/* One finished log line, newline included, malloc'd; NULL out of memory.
- * `fields` is a jansson object or NULL. */
-char *rt_log_line(const logger *lg, log_level level, int64_t unix_ms,
-                  const char *message, const json_t *fields, size_t *len);
-/* "TRACE".."FATAL" (any case, also "WARNING"): 0 and *out set, else -1. */
-int rt_parse_level(const char *s, log_level *out);
 
 /* ---- reply.c: one HTTP/1.1 answer, read from a byte source. */
 typedef struct rt_source {

@@ -296,10 +296,7 @@ static int64_t chunk_size(const char *line, size_t len)
     int64_t size = 0;
     size_t i = 0;
     for (; i < len; i++) {
-        char c = line[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                             : c >= 'A' && c <= 'F'   ? c - 'A' + 10
-                                                                      : -1;
+        int d = rns_hex_value(line[i]);
         if (d < 0)
             break;
         if (i >= 15)

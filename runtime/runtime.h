@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/log.h"
+#include "common/log.h"
 
 /* Largest response body the Runtime API accepts (6 MiB + 100 bytes). */
 #define LAMBDA_MAX_RESPONSE_BYTES 6291556
@@ -26,7 +26,7 @@ typedef struct lambda_invocation {
     size_t payload_len;
     const char *request_id;
     const char *function_arn;
-    int64_t deadline_ms; /* Unix time in ms (Lambda-Runtime-Deadline-Ms) */
+    int64_t deadline_ms; /* Unix time in ms (Lambda-Runtime-Deadline-Ms), as rns_wall_ms */
     const char *xray_trace_id;
     const char *client_context;
     const char *cognito_identity;
@@ -36,9 +36,6 @@ typedef struct lambda_invocation {
 /* Milliseconds left before the deadline (negative once past it). Without a
  * deadline header (deadline_ms 0) it is 900000, Lambda's longest timeout. */
 int64_t lambda_invocation_remaining_ms(const lambda_invocation *inv);
-
-/* Current Unix time in ms, the clock the deadline is measured with. */
-int64_t lambda_now_ms(void);
 
 typedef struct lambda_response {
     int success;

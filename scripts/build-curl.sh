@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # build-curl.sh SRC PREFIX HOST: builds a minimal static libcurl from Debian's
-# curl source tree SRC (see apt-source.sh) and installs its library and headers
-# into PREFIX. HOST is the GNU triplet (x86_64-linux-gnu, aarch64-linux-gnu).
+# curl source tree SRC (as `scripts/sources.sh unpack` gives it) and installs
+# its library and headers into PREFIX. HOST is the GNU triplet
+# (x86_64-linux-gnu, aarch64-linux-gnu).
 #
 # Why from source: Debian's libcurl.so pulls in about 30 shared libraries and
 # its optional dependencies ship no static archives. This one speaks HTTP and

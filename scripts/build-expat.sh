@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build-expat.sh SRC PREFIX CC AR: builds a static libexpat from Debian's expat
-# source tree SRC (see apt-source.sh) into PREFIX/lib and PREFIX/include.
+# source tree SRC (as `scripts/sources.sh unpack` gives it) into PREFIX/lib and
+# PREFIX/include.
 #
 # Why from source: Debian's libexpat.a takes its hash salt from arc4random_buf,
 # which glibc has only since 2.36; provided.al2023 has 2.34. This build uses

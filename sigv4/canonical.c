@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/digits.h"
 #include "sigv4/sigv4_internal.h"
 
 void sv_canonical_path(sv_out *o, const char *path, size_t n)
@@ -46,17 +47,6 @@ typedef struct pair {
     size_t value_len;
 } pair;
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s (a '%' not followed by two hex digits stays literal) and
  * re-encodes the bytes per RFC 3986, so "%e1%88%b4", raw UTF-8 and "%E1%88%B4"
  * all give "%E1%88%B4". */
@@ -73,8 +63,8 @@ static void recode(sv_out *o, const char *s, size_t n)
         sv_uri_encode(o, s + start, i - start, 0);
         if (i == n)
             break;
-        if (i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            byte = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (i + 2 < n && rns_hex_value(s[i + 1]) >= 0 && rns_hex_value(s[i + 2]) >= 0) {
+            byte = (char)(rns_hex_value(s[i + 1]) * 16 + rns_hex_value(s[i + 2]));
             i += 3;
         } else {
             byte = '%';

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/digits.h"
 #include "common/pct.h"
 #include "sigv4/sigv4_internal.h"
 
@@ -148,16 +149,14 @@ int sv_name_is(const char *name, size_t n, const char *lower_name)
     return lower_name[n] == '\0';
 }
 
+/* Exactly n digits at s, inside the longer date. */
 static int digits(const char *s, size_t n, int *v)
 {
-    size_t i;
+    uint64_t u;
 
-    *v = 0;
-    for (i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        *v = *v * 10 + (s[i] - '0');
-    }
+    if (rns_parse_digits(s, n, n, &u) != 0)
+        return 0;
+    *v = (int)u;
     return 1;
 }
 

@@ -16,7 +16,7 @@
 #include "handler/aws/ca_store_internal.h"
 
 #include "common/buf.h"
-#include "common/curl.h"
+#include "handler/aws/curl.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -552,9 +552,9 @@ static CURLcode on_ssl_ctx(CURL *curl, void *ssl_ctx, void *ud)
 int ca_store_attach(ca_store *s, void *curl, char *err, size_t errlen)
 {
     CURL *h = curl;
-    if (RNS_CURL_SET(h, CURLOPT_CAINFO, NULL, err, errlen) || RNS_CURL_SET(h, CURLOPT_CAPATH, NULL, err, errlen) ||
-        RNS_CURL_SET(h, CURLOPT_SSL_CTX_DATA, s, err, errlen) ||
-        RNS_CURL_SET(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx, err, errlen))
+    if (AWS_CURL_SET(h, CURLOPT_CAINFO, NULL, err, errlen) || AWS_CURL_SET(h, CURLOPT_CAPATH, NULL, err, errlen) ||
+        AWS_CURL_SET(h, CURLOPT_SSL_CTX_DATA, s, err, errlen) ||
+        AWS_CURL_SET(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx, err, errlen))
         return -1;
     return 0;
 }

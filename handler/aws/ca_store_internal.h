@@ -1,4 +1,4 @@
-/* Test hooks of handler/ca_store.c: the indexer on memory, the DER walk and
+/* Test hooks of handler/aws/ca_store.c: the indexer on memory, the DER walk and
  * the lookup, without libcurl. */
 #ifndef RNS_CA_STORE_INTERNAL_H
 #define RNS_CA_STORE_INTERNAL_H

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/grow.h"
 #include "handler/aws/elbv2_internal.h"
 #include "handler/aws/query_internal.h"
 
@@ -208,25 +207,4 @@ int elb_deregister_targets(elb_client *c, const char *target_group_arn, const el
                            size_t count, int64_t deadline_ms, elb_error *err)
 {
     return change_targets(c, "DeregisterTargets", target_group_arn, targets, count, deadline_ms, err);
-}
-
-/* ---- the list ---- */
-
-int elb_target_list_append(elb_target_list *l, const elb_target *t, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (RNS_GROW_LIST(l, n) != 0)
-        return -1;
-    memcpy(l->items + l->count, t, n * sizeof *t);
-    l->count += n;
-    return 0;
-}
-
-void elb_target_list_free(elb_target_list *list)
-{
-    if (!list)
-        return;
-    free(list->items);
-    memset(list, 0, sizeof *list);
 }

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "handler/aws/query.h"
-#include "runtime/log.h"
 #include "sigv4/sigv4.h"
 
 /* Targets per RegisterTargets/DeregisterTargets call. */

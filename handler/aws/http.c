@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "common/curl.h"
+#include "handler/aws/curl.h"
 
 #ifndef RNS_VERSION
 #define RNS_VERSION "dev"
@@ -147,19 +147,19 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 /* Options that stay the same for every request of the handle. */
 static int set_fixed_options(http_client *c, CURL *h, char *err, size_t errlen)
 {
-    return RNS_CURL_SET(h, CURLOPT_NOSIGNAL, 1L, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_TCP_NODELAY, 1L, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_TCP_KEEPALIVE, 1L, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "http,https", err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_USERAGENT, "rds-nlb-sync/" RNS_VERSION, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_ERRORBUFFER, c->curl_err, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_WRITEFUNCTION, on_body, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_WRITEDATA, c, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_HEADERFUNCTION, on_header, err, errlen) ||
-                   RNS_CURL_SET(h, CURLOPT_HEADERDATA, c, err, errlen)
+    return AWS_CURL_SET(h, CURLOPT_NOSIGNAL, 1L, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_TCP_NODELAY, 1L, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_TCP_KEEPALIVE, 1L, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_PROTOCOLS_STR, "http,https", err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_SSL_VERIFYPEER, 1L, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_SSL_VERIFYHOST, 2L, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_USERAGENT, "rds-nlb-sync/" RNS_VERSION, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_ERRORBUFFER, c->curl_err, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_WRITEFUNCTION, on_body, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_WRITEDATA, c, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_HEADERFUNCTION, on_header, err, errlen) ||
+                   AWS_CURL_SET(h, CURLOPT_HEADERDATA, c, err, errlen)
                ? -1
                : 0;
 }
@@ -310,28 +310,28 @@ static http_result classify(CURLcode rc)
 static int set_method(CURL *h, const char *method, const char *body, size_t body_len, char *err,
                       size_t errlen)
 {
-    if (RNS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, NULL, err, errlen) ||
-        RNS_CURL_SET(h, CURLOPT_NOBODY, 0L, err, errlen))
+    if (AWS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, NULL, err, errlen) ||
+        AWS_CURL_SET(h, CURLOPT_NOBODY, 0L, err, errlen))
         return -1;
     if (strcmp(method, "GET") == 0 && !body)
-        return RNS_CURL_SET(h, CURLOPT_HTTPGET, 1L, err, errlen);
+        return AWS_CURL_SET(h, CURLOPT_HTTPGET, 1L, err, errlen);
     if (strcmp(method, "HEAD") == 0)
-        return RNS_CURL_SET(h, CURLOPT_NOBODY, 1L, err, errlen);
+        return AWS_CURL_SET(h, CURLOPT_NOBODY, 1L, err, errlen);
     /* Every other method sends its body (possibly empty) with a Content-Length. */
-    if (RNS_CURL_SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len, err, errlen) ||
-        RNS_CURL_SET(h, CURLOPT_POSTFIELDS, body ? body : "", err, errlen))
+    if (AWS_CURL_SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len, err, errlen) ||
+        AWS_CURL_SET(h, CURLOPT_POSTFIELDS, body ? body : "", err, errlen))
         return -1;
-    return strcmp(method, "POST") != 0 ? RNS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, method, err, errlen) : 0;
+    return strcmp(method, "POST") != 0 ? AWS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, method, err, errlen) : 0;
 }
 
 /* The options of one request. */
 static int set_request(http_client *c, const char *method, const char *url, struct curl_slist *list,
                        const char *body, size_t body_len, long timeout_ms, char *err, size_t errlen)
 {
-    return RNS_CURL_SET(c->curl, CURLOPT_URL, url, err, errlen) ||
-                   RNS_CURL_SET(c->curl, CURLOPT_HTTPHEADER, list, err, errlen) ||
-                   RNS_CURL_SET(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms, err, errlen) ||
-                   RNS_CURL_SET(c->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms, err, errlen) ||
+    return AWS_CURL_SET(c->curl, CURLOPT_URL, url, err, errlen) ||
+                   AWS_CURL_SET(c->curl, CURLOPT_HTTPHEADER, list, err, errlen) ||
+                   AWS_CURL_SET(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms, err, errlen) ||
+                   AWS_CURL_SET(c->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms, err, errlen) ||
                    set_method(c->curl, method, body, body_len, err, errlen)
                ? -1
                : 0;

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "runtime/log.h"
+#include "common/log.h"
 
 typedef struct http_client http_client;
 

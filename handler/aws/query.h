@@ -4,10 +4,10 @@
  * - form bodies: Action, Version, then the parameters, each value
  *   percent-encoded per RFC 3986 (botocore's serialisation);
  * - endpoints: https://<prefix>.<region>.<partition's DNS suffix>, or an
- *   override URL; the region rule (aws_region_valid);
+ *   override URL; the region rule (query_endpoint.h);
  * - one signed POST per attempt (SigV4, signed again each attempt), over one
  *   kept connection, with the standard retry mode (common/retry.h) and the
- *   retry classes of its errors (query_internal.h); no attempt, wait or
+ *   retry classes of its errors (query_error.h); no attempt, wait or
  *   transfer past the caller's deadline;
  * - response XML: <ActionResponse> checked, <ErrorResponse> read into an
  *   aws_error, the success elements handed to the client's callbacks.
@@ -21,33 +21,10 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "runtime/log.h"
+#include "common/log.h"
+#include "handler/aws/query_endpoint.h"
+#include "handler/aws/query_error.h"
 #include "sigv4/sigv4.h"
-
-/* Our own codes of an aws_error, for failures without a readable AWS answer
- * (an AWS layer code, not an errorType of the handler's answer). */
-#define QUERY_CODE_CONNECTION "ConnectionError"
-#define QUERY_CODE_TIMEOUT "Timeout"
-#define QUERY_CODE_TLS "TlsError"
-#define QUERY_CODE_HTTP_CLIENT "HttpClientError"
-#define QUERY_CODE_MALFORMED "MalformedResponse"
-#define QUERY_CODE_SIGNING "SigningError"
-#define QUERY_CODE_INVALID_PARAMETER "InvalidParameterValue"
-#define QUERY_CODE_NO_MEMORY "OutOfMemory"
-
-/* An API failure, as a value. code is the AWS error code ("Throttling",
- * "TargetGroupNotFound", ...) or one of the QUERY_CODE_* above. */
-typedef struct aws_error {
-    long http_status; /* 0 when no response */
-    char code[64];
-    char message[512];
-    char request_id[128];
-    int attempts;     /* attempts made, including the last */
-    int deadline_cut; /* the deadline, not the error, ended the attempts */
-} aws_error;
-
-void aws_error_set(aws_error *e, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* One Query service. */
 typedef struct query_service {
@@ -57,27 +34,6 @@ typedef struct query_service {
     const char *endpoint_prefix; /* first label of the default host */
     const char *api_version;     /* Version=, e.g. "2015-12-01" */
 } query_service;
-
-/* ---- regions and endpoints ---- */
-
-/* The region rule: 4..32 characters of a-z, 0-9 and '-', a letter first,
- * a digit last, at least one '-' ("eu-west-1", "us-gov-west-1"). */
-int aws_region_valid(const char *region);
-
-/* https://<endpoint_prefix>.<region>.<DNS suffix of the region's partition>
- * (amazonaws.com, amazonaws.com.cn, c2s.ic.gov, ...). 0, or -1 for a region
- * that breaks the rule or a URL that does not fit. */
-int query_default_endpoint(const query_service *svc, const char *region, char *out, size_t outlen);
-
-/* An endpoint URL split for sending and signing. */
-typedef struct query_endpoint {
-    char url[1024]; /* scheme://authority/path, what libcurl is given */
-    char host[300]; /* the Host header: authority without a default port */
-    char path[512]; /* the request target that is signed, "/" at least */
-} query_endpoint;
-
-/* 0, or -1 with err naming what is wrong with the URL. */
-int query_parse_endpoint(const char *url, query_endpoint *out, char *err, size_t errlen);
 
 /* ---- form bodies ---- */
 
@@ -126,14 +82,6 @@ void query_xml_fail(query_xml *x, const char *fmt, ...) __attribute__((format(pr
  * -1, as does anything else (code "MalformedResponse"). */
 int query_xml_parse(const char *xml, size_t len, const char *expect_root,
                     const query_xml_callbacks *cb, aws_error *err);
-
-/* ---- error classes ---- */
-
-/* Whether no answer came: ConnectionError or Timeout (the endpoint may be
- * unreachable). */
-int query_error_is_unanswered(const aws_error *err);
-/* Whether the call failed for want of memory (QUERY_CODE_NO_MEMORY). */
-int query_error_is_no_memory(const aws_error *err);
 
 /* ---- the client ---- */
 

@@ -9,9 +9,12 @@
 
 #include <expat.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/digits.h"
 
 #define XML_MAX_DEPTH 32
 #define XML_NAME_MAX 64
@@ -83,28 +86,24 @@ int query_xml_take(query_xml *x, char *field, size_t size, const char *what)
 
 int query_xml_take_long(query_xml *x, long min, long max, long *out, const char *what, const char *kind)
 {
-    long v = 0;
-    size_t i;
+    uint64_t v;
     size_t digits = 1;
-    for (v = max; v >= 10; v /= 10)
+    for (long m = max; m >= 10; m /= 10)
         digits++;
-    v = 0;
     if (x->text_len == 0 || x->text_len > digits || x->text_overflow) {
         query_xml_fail(x, "%s is not %s", what, kind);
         return -1;
     }
-    for (i = 0; i < x->text_len; i++) {
-        if (x->text[i] < '0' || x->text[i] > '9') {
-            query_xml_fail(x, "%s \"%s\" is not %s", what, x->text, kind);
-            return -1;
-        }
-        v = v * 10 + (x->text[i] - '0');
+    /* The length is in bounds: only a byte that is not a digit fails here. */
+    if (rns_parse_digits(x->text, x->text_len, digits, &v) != 0) {
+        query_xml_fail(x, "%s \"%s\" is not %s", what, x->text, kind);
+        return -1;
     }
-    if (v < min || v > max) {
+    if (v > (uint64_t)max || (min > 0 && v < (uint64_t)min)) {
         query_xml_fail(x, "%s %s is out of range", what, x->text);
         return -1;
     }
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/digits.h"
 #include "common/grow.h"
 
 static size_t addr_len(int family)
@@ -139,16 +140,8 @@ int cidr_list_contains(const cidr_list *l, const ip_addr *a)
 /* Strict decimal: digits only, at most 3 of them. -1 if not a number. */
 static int parse_prefix(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 3)
-        return -1;
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
+    uint64_t v;
+    return rns_parse_digits(s, strlen(s), 3, &v) == 0 ? (int)v : -1;
 }
 
 /* Parses one entry "addr/prefix" (a bare address means a single host). */

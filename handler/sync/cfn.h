@@ -11,12 +11,12 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "common/retry.h"
 #include "handler/aws/http.h"
 #include "handler/sync/error.h"
 #include "handler/sync/event.h"
 #include "handler/sync/reconcile.h"
-#include "runtime/log.h"
 
 #define CFN_REASON_MAX 1024 /* the whole response must stay under 4096 bytes */
 #define CFN_PUT_ATTEMPTS RNS_RETRY_CFN_PUT_ATTEMPTS

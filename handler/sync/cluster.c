@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "handler/aws/rds.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
-#include "runtime/runtime.h"
 
 /* One member as one pass saw it. */
 typedef struct member {
@@ -183,7 +183,7 @@ static const char *unusable(const member *m, char *buf, size_t buflen)
 /* Resolves a chosen member's endpoint within the pass's deadline. */
 static dns_status lookup(cluster_discovery *d, member *m, int64_t deadline, char *err, size_t errlen)
 {
-    long left = (long)(deadline - lambda_now_ms());
+    long left = (long)(deadline - rns_wall_ms());
     dns_status st;
     if (left <= 0) {
         snprintf(err, errlen, "%s: no time left to look up %s", m->id, m->endpoint);
@@ -386,7 +386,7 @@ static int collect(const pass *p, addr_list *out)
 
 dns_status cluster_pass(cluster_discovery *d, long timeout_ms, addr_list *out, char *err, size_t errlen)
 {
-    int64_t deadline = lambda_now_ms() + timeout_ms;
+    int64_t deadline = rns_wall_ms() + timeout_ms;
     dns_status st;
     memset(out, 0, sizeof *out);
     d->failure_type = RNS_ERR_NONE;

@@ -30,12 +30,12 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "handler/aws/query.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/error.h"
-#include "runtime/log.h"
 
 typedef struct cluster_discovery cluster_discovery;
 

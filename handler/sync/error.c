@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The errorType values of the handler's answer (README.md, "Errors").
+/* The errorType values of the handler's answer (README.md, "Result", Errors).
  * Out of memory is reported as Lambda reports a function that ran out of
  * memory. */
 static const char *const names[RNS_ERR_TYPE_COUNT] = {

@@ -1,5 +1,5 @@
 /* A handler failure as the handler answers it: one of the error types of
- * the handler's answer (README.md, "Errors") and a message a person can act
+ * the handler's answer (README.md, "Result", Errors) and a message a person can act
  * on. Never holds a secret or a CloudFormation response URL.
  *
  * The types are an enum; their names, the errorType values a user sees,

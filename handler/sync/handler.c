@@ -18,7 +18,6 @@
 #include "handler/sync/metrics.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
-#include "runtime/runtime.h"
 
 struct handler {
     const config *cfg;
@@ -71,7 +70,7 @@ static void io_kept(void *ctx)
 static int64_t io_now(void *ctx)
 {
     (void)ctx;
-    return lambda_now_ms();
+    return rns_wall_ms();
 }
 
 static void io_sleep(void *ctx, long ms)
@@ -196,7 +195,7 @@ static void emit_metrics(handler *h, const event_info *ev, const reconcile_repor
         .event_id = ev->event_id,
         .error_type = rns_error_name(e),
     };
-    metrics_emit(h->log, h->cfg->metrics_namespace, h->cfg->target_group_name, &v, lambda_now_ms());
+    metrics_emit(h->log, h->cfg->metrics_namespace, h->cfg->target_group_name, &v, rns_wall_ms());
 }
 
 /* ---- the two paths ---- */
@@ -273,7 +272,7 @@ static void handle_cloudformation(handler *h, const event_info *ev, int64_t star
 
 void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
 {
-    int64_t start = lambda_now_ms();
+    int64_t start = rns_wall_ms();
     event_info ev;
     reconcile_report rep;
     rns_error e;

@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "handler/sync/config.h"
 #include "handler/sync/error.h"
-#include "runtime/log.h"
 
 /* Time kept after the work for posting the answer. */
 #define HANDLER_POST_RESERVE_MAX_MS 250

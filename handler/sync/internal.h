@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "handler/aws/http.h"
 #include "handler/sync/cfn.h"
 #include "handler/sync/dns.h"
@@ -16,7 +17,6 @@
 #include "handler/sync/metrics.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
-#include "runtime/log.h"
 
 /* ---- cfn.c */
 /* The PhysicalResourceId to answer with: Update and Delete keep the

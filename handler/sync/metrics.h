@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "runtime/log.h"
+#include "common/log.h"
 
 typedef struct metrics_values {
     long registered;

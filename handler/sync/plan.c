@@ -7,16 +7,27 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* CONTRACT.md section 5, rule 4: only "draining" (DeregistrationInProgress)
+ * is a target on its way out. "unhealthy.draining" is a registered target
+ * that failed its checks: it keeps its connections for the group's interval
+ * and turns healthy again if it recovers; it leaves only when deregistered. */
 int target_is_draining(const elb_target *t)
 {
-    return strcmp(t->state, "draining") == 0 || strcmp(t->state, "unhealthy.draining") == 0;
+    return strcmp(t->state, "draining") == 0;
 }
 
+/* Every state but "draining" is registered, "unused" with any reason too.
+ * Target.NotRegistered is what DescribeTargetHealth answers for a target
+ * named in its Targets list that the group does not hold; this code never
+ * sends that list (elb_describe_target_health), so every target it is told
+ * about is in the group. Were one reported "unused" anyway, counting it as
+ * registered costs nothing: a stale one gets a DeregisterTargets, which is
+ * idempotent, and a desired one is left as the group reports it, where the
+ * warning of reconcile.c (warn_unused) names it. Counting it as absent would
+ * end a failover wait at once on the old primary. */
 int target_is_registered(const elb_target *t)
 {
-    if (target_is_draining(t))
-        return 0;
-    return !(strcmp(t->state, "unused") == 0 && strcmp(t->reason, "Target.NotRegistered") == 0);
+    return !target_is_draining(t);
 }
 
 int target_compare(const elb_target *a, const elb_target *b)

@@ -1,8 +1,10 @@
 /* What to change in the target group: a pure function of the desired
  * addresses and what DescribeTargetHealth reported (README.md, "Result").
  *
- * - A target counts as registered unless it is draining ("draining",
- *   "unhealthy.draining") or reported "unused" with Target.NotRegistered.
+ * - A target counts as registered unless its state is "draining"
+ *   (CONTRACT.md section 5, rule 4): "initial", "healthy", "unhealthy",
+ *   "unhealthy.draining", "unused" (any reason) and "unavailable" are all
+ *   registered targets (plan.c, target_is_registered, says why).
  * - Desired targets (each allowed address at DB_PORT) not registered are to
  *   register, with TARGET_AVAILABILITY_ZONE when set. A draining desired
  *   target is registered again.

@@ -191,6 +191,36 @@ static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
 
 /* ---- the target group ---- */
 
+/* Why a registered target is "unused", for its warning (reference,
+ * "Target health"). */
+static const char *unused_hint(const char *reason)
+{
+    if (strcmp(reason, "Target.NotInUse") == 0)
+        return "the load balancer has no subnet in the target's Availability Zone (or no listener forwards "
+               "to the target group yet): it gets no traffic";
+    if (strcmp(reason, "Target.InvalidState") == 0)
+        return "the target is stopped or terminated";
+    if (strcmp(reason, "Target.IpUnusable") == 0)
+        return "the address is in use by a load balancer and cannot be a target";
+    return "the load balancer does not route to it";
+}
+
+/* An "unused" target is still registered (rule 4) but takes no traffic: a
+ * primary there is an outage the plan cannot see, so each one is named. */
+static void warn_unused(run *r)
+{
+    for (size_t i = 0; i < r->current.count; i++) {
+        const elb_target *t = &r->current.items[i];
+        char text[300];
+        if (strcmp(t->state, "unused") != 0)
+            continue;
+        target_format(t, text, sizeof text);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "target", text, "availabilityZone", t->az, "reason",
+                              t->reason, "hint", unused_hint(t->reason));
+        log_and_free(r, LOG_WARN, "registered target unused by the load balancer", f);
+    }
+}
+
 static int describe(run *r)
 {
     elb_error e;
@@ -202,6 +232,7 @@ static int describe(run *r)
     json_t *f = json_pack("{s:i, s:o}", "count", (int)r->current.count, "targets",
                           target_array(r->current.items, r->current.count, 1));
     log_and_free(r, LOG_INFO, "target group read", f);
+    warn_unused(r);
     return 0;
 }
 

@@ -14,7 +14,9 @@
  * The failover wait (req->failover and FAILOVER_WAIT_SECONDS > 0 and time
  * left): resolve every DNS_POLL_MS, measured from the start of each poll,
  * until the allowed answer, as ip:DB_PORT targets, differs from the targets
- * registered (not draining) when the run began; then change at once.
+ * registered when the run began (every state but "draining" counts, also
+ * "unhealthy.draining" and "unused": the old primary stays the baseline
+ * while it fails its health checks); then change at once.
  * Resolution errors while waiting are logged (once per distinct error) and
  * polling goes on; the plan uses the last usable answer (at least one allowed
  * address); without one the run is a ResolveError and nothing changes.
@@ -38,12 +40,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "handler/aws/elbv2.h"
 #include "handler/sync/addr.h"
 #include "handler/sync/config.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/error.h"
-#include "runtime/log.h"
 
 #define RECONCILE_MARGIN_MAX_MS 3000
 #define RECONCILE_LOOKUP_MAX_MS 5000 /* one lookup never blocks longer */

@@ -51,8 +51,7 @@ FULL = dict(starts=21, warm=200, block=20, reactions=5, flip_after=2.0, sigv4_se
 QUICK = dict(starts=3, warm=20, block=10, reactions=1, flip_after=1.0, sigv4_seconds=0.3,
              runtime_starts=3, runtime_invocations=300, callgrind_warm=2, cpu_repeats=1)
 SETTLE_S = 1.0  # how long after the flip the reference is watched for a late RegisterTargets
-OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
-NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
+OLD, NEW = const.OLD_TARGET, const.NEW_TARGET
 
 
 def parse_args():

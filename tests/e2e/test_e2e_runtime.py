@@ -16,8 +16,7 @@ import stack
 import stack_dns
 import tap
 
-OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
-NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
+OLD, NEW = const.OLD_TARGET, const.NEW_TARGET
 POLL_MS = 200
 SECRETS = (const.SECRET_ACCESS_KEY, const.SESSION_TOKEN, const.CFN_SIGNATURE)
 
@@ -124,7 +123,7 @@ def aurora_cluster_failover_follows_the_cname():
 @tap.case
 def scheduled_event_reconciles_once():
     s = stack_()
-    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    s.reset(records=dict(const.FLIPPED_RECORDS))
     with Function(s) as fn:
         t0 = time.monotonic()
         body = response(fn.invoke(events.schedule_event()))
@@ -141,7 +140,7 @@ def scheduled_event_reconciles_once():
 @tap.case
 def console_test_and_dry_run():
     s = stack_()
-    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    s.reset(records=dict(const.FLIPPED_RECORDS))
     with Function(s) as fn:
         dry = response(fn.invoke({"dryRun": True}))
         tap.eq(actions(s), ["DescribeTargetHealth"], "a dry run only reads")
@@ -155,7 +154,7 @@ def console_test_and_dry_run():
 @tap.case
 def cloudformation_create_then_delete():
     s = stack_()
-    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    s.reset(records=dict(const.FLIPPED_RECORDS))
     with Function(s) as fn:
         create = events.cloudformation_event("Create", s.cfn.url())
         body = response(fn.invoke(create))
@@ -298,7 +297,7 @@ def connections_are_reused_across_invocations():
 @tap.case
 def json_logs_carry_level_and_request_id():
     s = stack_()
-    s.reset(records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    s.reset(records=dict(const.FLIPPED_RECORDS))
     with Function(s, AWS_LAMBDA_LOG_FORMAT="JSON") as fn:
         res = fn.invoke({})
         response(res)

@@ -1,4 +1,4 @@
-/* libFuzzer target: the CA bundle indexer (handler/ca_store.c) on any text.
+/* libFuzzer target: the CA bundle indexer (handler/aws/ca_store.c) on any text.
  * Invariants: an error names the bundle; an index holds at least one entry,
  * each subject inside its certificate's DER and found again by the DER walk;
  * where OpenSSL decodes a certificate (with its trust settings, if any), its subject is byte for byte the one

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log_internal.h"
 #include "runtime/internal.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -18,7 +19,7 @@ static void check_log_line(logger *lg, const char *message)
 {
     size_t len = 0;
     json_t *fields = json_pack("{s:s}", "k", "v");
-    char *line = rt_log_line(lg, LOG_INFO, 1764138986123LL, message, fields, &len);
+    char *line = log_format_line(lg, LOG_INFO, 1764138986123LL, message, fields, &len);
     json_decref(fields);
     FUZZ_CHECK(line != NULL);
     FUZZ_CHECK(len > 0 && line[len - 1] == '\n' && strlen(line) == len);

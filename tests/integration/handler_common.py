@@ -10,10 +10,17 @@ import os
 import const
 import tap
 
-OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
-NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
+OLD, NEW = const.OLD_TARGET, const.NEW_TARGET
 OUR_EVENTS = os.path.join(tap.root(), "tests", "fixtures", "events")
 SECRETS = (const.SECRET_ACCESS_KEY, const.SESSION_TOKEN)
+
+# Every registered state but healthy (CONTRACT.md section 5, rule 4), with a reason the API gives a
+# registered target in it: a target failing its checks, draining its connections while unhealthy (a
+# group with target_health_state.unhealthy.draining_interval_seconds), or in a zone the NLB does not
+# serve. Only "draining" is a target on its way out.
+REGISTERED_STATES = (("initial", "Elb.InitialHealthChecking"), ("unhealthy", "Target.FailedHealthChecks"),
+                     ("unhealthy.draining", "Target.FailedHealthChecks"), ("unused", "Target.NotInUse"),
+                     ("unavailable", "Target.HealthCheckDisabled"))
 
 
 def our_event(name):
@@ -50,6 +57,16 @@ def check_clean(r, extra_secrets=()):
         tap.ok(secret not in r.stderr and secret not in r.stdout, "a secret reached the output")
     tap.ok(r.stdout.endswith("\n") and r.stdout.count("\n") == 1, "stdout is one line: %r" % r.stdout[:300])
     tap.ok(r.json is not None, "stdout is JSON: %r" % r.stdout[:300])
+
+
+def check_deregistered_as_described(s, old):
+    """Rule 3: one DeregisterTargets of the old target with the Id, Port and AvailabilityZone the
+    group reported (`old`, a FakeElbv2.targets() dict)."""
+    params = s.elb.calls_for("DeregisterTargets")[0]["params"]
+    tap.eq(sorted(k for k in params if k.startswith("Targets.")),
+           ["Targets.member.1.AvailabilityZone", "Targets.member.1.Id", "Targets.member.1.Port"])
+    tap.eq((params["Targets.member.1.Id"], params["Targets.member.1.Port"],
+            params["Targets.member.1.AvailabilityZone"]), (old["Id"], str(old["Port"]), old["AvailabilityZone"]))
 
 
 def ok(r):

@@ -1,4 +1,4 @@
-"""TLS verification with the lazily loaded CA bundle (handler/ca_store.c), through
+"""TLS verification with the lazily loaded CA bundle (handler/aws/ca_store.c), through
 $RNS_BUILD/tools/elb_client against FakeElbv2 over HTTPS, with CAs made by the
 openssl command line in a temporary folder: the system bundle with the test CA
 added verifies (one certificate decoded, not the bundle); the system bundle alone

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 import tap
-from fake_elbv2 import FakeElbv2, make_test_pki
+from fake_elbv2 import DESCRIPTIONS, STATE_REASONS, FakeElbv2, make_test_pki
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
 SECRET = "s3cr3t/Key+ForTests0123456789abcdefghij"
@@ -555,6 +555,42 @@ def fake_is_understood_by_botocore():
         tap.eq(got[0]["Target"], {"Id": "10.20.1.37", "Port": 5432, "AvailabilityZone": "eu-west-1b"})
         tap.eq(got[0]["TargetHealth"], {"State": "healthy"})
         all_signed(f)
+
+
+@tap.case
+def fake_reports_every_state_with_its_reasons():
+    """Every state of TargetHealthStateEnum with each reason the API gives, as botocore and our
+    client read them; Target.NotRegistered only for an unregistered target asked about by name."""
+    import boto3
+    with fake() as f:
+        c = boto3.client("elbv2", region_name=f.region, endpoint_url=f.url, verify=f.ca_file,
+                         aws_access_key_id=f.access_key, aws_secret_access_key=f.secret_key,
+                         aws_session_token=f.session_token)
+        tap.eq(sorted(STATE_REASONS), ["draining", "healthy", "initial", "unavailable", "unhealthy",
+                                       "unhealthy.draining", "unused"])
+        seen = []
+        for state, reasons in sorted(STATE_REASONS.items()):
+            for reason in reasons + (None,):
+                f.set_health(ARN, "10.20.1.37", 5432, state, reason)
+                got = c.describe_target_health(TargetGroupArn=ARN)["TargetHealthDescriptions"][0]["TargetHealth"]
+                want = reason or reasons[0]
+                tap.eq((got["State"], got.get("Reason"), got.get("Description")),
+                       (state, want, DESCRIPTIONS.get(want)), "%s %s" % (state, reason))
+                ours = run(f, describe()).ops[0]["targets"][0]
+                tap.eq((ours["state"], ours["reason"]), (state, want or ""), "our client: %s %s" % (state, reason))
+                seen.append(got["State"])
+        tap.eq(len(set(seen)), 7, "every state reported")
+        named = c.describe_target_health(TargetGroupArn=ARN, Targets=[{"Id": "10.20.3.204", "Port": 5432}])
+        tap.eq(named["TargetHealthDescriptions"][0]["TargetHealth"],
+               {"State": "unused", "Reason": "Target.NotRegistered",
+                "Description": "Target is not registered to the target group"})
+        for state, reason in (("leaving", None), ("unused", "Target.NotRegistered"), ("healthy", "Target.Timeout"),
+                              ("draining", "Target.FailedHealthChecks")):
+            try:
+                f.set_health(ARN, "10.20.1.37", 5432, state, reason)
+                tap.ok(False, "set_health accepted %s %s" % (state, reason))
+            except ValueError:
+                pass
 
 
 def botocore_body(action, params):

@@ -12,11 +12,12 @@ import botocore.exceptions
 import botocore.parsers
 import botocore.session
 
+import const
 import tap
 from fake_rds import FIXTURES, NAMESPACE, FakeRds
 
-CLUSTER = "aurora-orders"
-IDS = ["aurora-orders-instance-%d" % n for n in (1, 2, 3)]
+CLUSTER = const.CLUSTER_ID
+IDS = const.AURORA_IDS
 SECRET = "rdsFakeTestSecret/0123456789abcdefghijklmn"
 TOKEN = "IQoJb3JpZ2luX2VjERdsFakeTestToken//////////wEaCWV1LXdlc3QtMSJH+/="
 
@@ -28,8 +29,7 @@ def members(n=3, writer=0):
 
 def start(**kw):
     f = FakeRds(access_key="AKIDRDSTEST", secret_key=SECRET, session_token=TOKEN, **kw).start()
-    f.add_cluster(CLUSTER, members(), endpoint="aurora-orders.cluster-abc123xyz.eu-west-1.rds.amazonaws.com",
-                  reader_endpoint="aurora-orders.cluster-ro-abc123xyz.eu-west-1.rds.amazonaws.com")
+    f.add_cluster(CLUSTER, members(), endpoint=const.AURORA_CLUSTER, reader_endpoint=const.AURORA_READER)
     return f
 
 
@@ -61,9 +61,8 @@ def fresh(**kw):
     F.reset_calls()
     F.page_size = kw.pop("page_size", 100)
     F.remove_cluster(CLUSTER)
-    F.add_cluster(CLUSTER, kw.pop("members", members()), endpoint="aurora-orders.cluster-abc123xyz.eu-west-1."
-                  "rds.amazonaws.com", reader_endpoint="aurora-orders.cluster-ro-abc123xyz.eu-west-1.rds."
-                  "amazonaws.com", **kw)
+    F.add_cluster(CLUSTER, kw.pop("members", members()), endpoint=const.AURORA_CLUSTER,
+                  reader_endpoint=const.AURORA_READER, **kw)
 
 
 def all_signed():
@@ -78,8 +77,8 @@ def clusters_parse_with_boto3():
     tap.eq(len(got), 1)
     c = got[0]
     tap.eq((c["DBClusterIdentifier"], c["Status"], c["Port"]), (CLUSTER, "available", 5432))
-    tap.eq(c["Endpoint"], "aurora-orders.cluster-abc123xyz.eu-west-1.rds.amazonaws.com")
-    tap.eq(c["ReaderEndpoint"], "aurora-orders.cluster-ro-abc123xyz.eu-west-1.rds.amazonaws.com")
+    tap.eq(c["Endpoint"], const.AURORA_CLUSTER)
+    tap.eq(c["ReaderEndpoint"], const.AURORA_READER)
     tap.eq([(m["DBInstanceIdentifier"], m["IsClusterWriter"]) for m in c["DBClusterMembers"]],
            [(IDS[0], True), (IDS[1], False), (IDS[2], False)])
     tap.eq(c["DBClusterArn"], "arn:aws:rds:eu-west-1:111122223333:cluster:aurora-orders")

@@ -69,7 +69,7 @@ def create_registers_and_answers_success():
 
 @tap.case
 def update_keeps_the_physical_id():
-    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    reset(S, records=dict(const.FLIPPED_RECORDS))
     req = request("Update", physical="my-existing-id")
     res = ok(run(req))
     tap.eq((res["cloudformationStatus"], res["registered"], res["deregistered"]), ("SUCCESS", [NEW], [OLD]))
@@ -78,7 +78,7 @@ def update_keeps_the_physical_id():
 
 @tap.case
 def delete_changes_nothing():
-    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    reset(S, records=dict(const.FLIPPED_RECORDS))
     req = request("Delete", physical="rds-nlb-sync-" + TG_NAME)
     res = ok(run(req))
     tap.eq(res["cloudformationStatus"], "SUCCESS")
@@ -113,7 +113,7 @@ def create_failure_answers_failed():
 
 @tap.case
 def register_failure_answers_failed_and_deregisters_nothing():
-    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    reset(S, records=dict(const.FLIPPED_RECORDS))
     S.elb.inject("access_denied", action="RegisterTargets")
     res = ok(run(request("Update", physical="p-2")))
     tap.eq((res["cloudformationStatus"], res["error"]["errorType"]), ("FAILED", "ElbApiError"))

@@ -16,7 +16,8 @@ import events
 import stack
 import stack_dns
 import tap
-from handler_common import NEW, OLD, actions, failed, ok, our_event, reset
+from handler_common import (NEW, OLD, REGISTERED_STATES, actions, check_deregistered_as_described, failed, ok,
+                            our_event, reset)
 
 S = stack.LocalStack().start()
 POLL_MS = 500
@@ -84,6 +85,49 @@ def event_before_dns_flips_sns():
     tap.ok("waiting for DNS to change" in r.stderr and "DNS changed" in r.stderr, "the wait is logged")
 
 
+def old_primary_in_state(state, reason):
+    """The default group with the old primary in this state: its description (Id, Port, zone)."""
+    reset(S)
+    S.elb.set_health(S.target_group_arn, const.OLD_PRIMARY, const.DB_PORT, state, reason)
+    old = S.elb.targets(S.target_group_arn)
+    tap.eq([(t["Id"], t["State"], t["Reason"]) for t in old], [(const.OLD_PRIMARY, state, reason)])
+    tap.ok(old[0]["AvailabilityZone"], "the fake gives the old target a zone")
+    return old[0]
+
+
+def event_before_dns_flips_from(state, reason):
+    def case():
+        old = old_primary_in_state(state, reason)
+        r, flip, dns_log = invoke_with_flip(events.rds_event("RDS-EVENT-0049"), 1.0)
+        res = ok(r)
+        # the old primary is the wait's baseline: its address is no change, the flip is
+        check_converged_after_flip(res, r, flip, dns_log, [NEW], [OLD])
+        tap.eq(res["unchanged"], [])
+        check_deregistered_as_described(S, old)
+        tap.ok("%s (%s)" % (OLD, state) in logged(r, "target group read")[1]["targets"], "the state is logged")
+        tap.eq(S.registered(), [NEW], "group afterwards")
+    case.__name__ = "event_before_dns_flips_old_primary_" + state.replace(".", "_")
+    return tap.case(case)
+
+
+for _state, _reason in REGISTERED_STATES:
+    event_before_dns_flips_from(_state, _reason)
+
+
+@tap.case
+def unused_target_warned_with_its_zone():
+    old = old_primary_in_state("unused", "Target.NotInUse")
+    r = S.invoke(events.schedule_event())
+    res = ok(r)
+    # registered (rule 4): the answer is no change, and a warning names the target and its zone
+    tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [], [OLD]))
+    fields = logged(r, "registered target unused by the load balancer")[1]
+    tap.eq((fields["target"], fields["availabilityZone"], fields["reason"]),
+           (OLD, old["AvailabilityZone"], "Target.NotInUse"))
+    line = [l for l in r.stderr.splitlines() if "\tregistered target unused" in l][0]
+    tap.eq(line.split("\t")[1], "WARN", "the line's level")
+
+
 @tap.case
 def event_before_dns_flips_eventbridge():
     reset(S)
@@ -109,7 +153,7 @@ def event_before_dns_flips_with_fast_polling():
 
 @tap.case
 def event_after_dns_flipped_no_waiting():
-    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    reset(S, records=dict(const.FLIPPED_RECORDS))
     r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(FAILOVER_WAIT_SECONDS=30))
     res = ok(r)
     tap.eq((res["dnsChanged"], res["waitedMs"]), (True, 0))
@@ -225,7 +269,7 @@ def throttling_during_a_failover():
 
 @tap.case
 def throttling_beyond_the_attempts():
-    reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+    reset(S, records=dict(const.FLIPPED_RECORDS))
     S.elb.inject("throttling", action="RegisterTargets", count=3)
     r = S.invoke(events.rds_event("RDS-EVENT-0049"), env=S.env(AWS_MAX_ATTEMPTS=3))
     msg = failed(r, "ElbApiError")

@@ -5,7 +5,7 @@
    deregisters nothing;
 2. registering comes first, and a failed registration deregisters nothing;
 3. stale targets are deregistered with the exact Id, Port and AvailabilityZone described;
-4. draining targets count as not registered.
+4. draining targets count as not registered, and only those.
 Plus dry runs (only DescribeTargetHealth), ALLOWED_CIDRS, IP_FAMILY and TARGET_AVAILABILITY_ZONE.
 """
 import re
@@ -14,10 +14,10 @@ import const
 import events
 import stack
 import tap
-from handler_common import NEW, OLD, actions, failed, ok, reset
+from handler_common import NEW, OLD, REGISTERED_STATES, actions, failed, ok, reset
 
 S = stack.LocalStack().start()
-FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+FLIPPED = const.FLIPPED_RECORDS
 
 
 def unchanged_after_resolve_error(r, *words):
@@ -213,11 +213,16 @@ def draining_targets_count_as_absent():
 
 
 @tap.case
-def unhealthy_target_is_still_registered():
-    reset(S)
-    S.elb.set_health(S.target_group_arn, const.OLD_PRIMARY, const.DB_PORT, "unhealthy", "Target.FailedHealthChecks")
-    res = ok(S.invoke(events.schedule_event()))
-    tap.eq((res["registered"], res["unchanged"]), ([], [OLD]))
+def every_other_state_is_registered():
+    # the answer's target in any other state is held (not registered again), a stale one is
+    # deregistered (not left behind as if it were leaving)
+    for state, reason in REGISTERED_STATES:
+        reset(S, targets=[OLD, NEW])
+        for ip in (const.OLD_PRIMARY, const.NEW_PRIMARY):
+            S.elb.set_health(S.target_group_arn, ip, const.DB_PORT, state, reason)
+        res = ok(S.invoke(events.schedule_event()))
+        tap.eq((res["registered"], res["deregistered"], res["unchanged"]), ([], [NEW], [OLD]), state)
+        tap.eq(actions(S), ["DescribeTargetHealth", "DeregisterTargets"], state)
 
 
 # ---- dry runs ----

@@ -109,7 +109,7 @@ def invoke_paths():
 def runtime_paths():
     pattern = use("loop")
     try:
-        reset(S, records=dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]}))
+        reset(S, records=dict(const.FLIPPED_RECORDS))
         proc = S.start_bootstrap(env=env())
         try:
             for event in (events.schedule_event(), "not json", events.rds_event("RDS-EVENT-0049"), {"dryRun": True}):

@@ -1,6 +1,6 @@
-"""The local stack harness itself (tests/lib/stack.py): namespace, dnsmasq and its failure modes,
-the fakes' wiring, the environment given to ./bootstrap, and cleanup. Uses stand-in bootstrap
-scripts, so it does not depend on the handler."""
+"""The local stack harness itself (tests/lib/stack.py, netns.py, stack_dns.py): the namespace and its
+launcher, dnsmasq and its failure modes, the fakes' wiring, the environment given to ./bootstrap,
+and cleanup. Uses stand-in bootstrap scripts, so it does not depend on the handler."""
 import hashlib
 import os
 import signal

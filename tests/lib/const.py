@@ -51,7 +51,11 @@ DEFAULT_RECORDS = {
     PROXY_ENDPOINT: list(PROXY_ADDRESSES),
 }
 DEFAULT_CNAMES = {AURORA_CLUSTER: AURORA_INSTANCE_1, AURORA_READER: AURORA_INSTANCE_2}
-DEFAULT_TARGETS = ["%s:%d" % (OLD_PRIMARY, DB_PORT)]
+OLD_TARGET = "%s:%d" % (OLD_PRIMARY, DB_PORT)
+NEW_TARGET = "%s:%d" % (NEW_PRIMARY, DB_PORT)
+DEFAULT_TARGETS = [OLD_TARGET]
+# DNS after the failover: the endpoint on the new primary, every other record as before.
+FLIPPED_RECORDS = dict(DEFAULT_RECORDS, **{DB_ENDPOINT: [NEW_PRIMARY]})
 
 # The configuration of cluster mode for the stack's cluster.
 CLUSTER_ENV = {"DB_CLUSTER_IDENTIFIER": CLUSTER_ID, "DB_ENDPOINT": None}

@@ -29,7 +29,13 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .targets(arn) -> list of dicts, current state (initial targets turn healthy after
       healthy_after seconds, draining ones disappear after deregistration_delay).
   .registered(arn) -> sorted "ip:port" strings of targets not draining.
-  .set_health(arn, ip, port, state, reason=None)  forces a state (e.g. "unhealthy").
+  .set_health(arn, ip, port, state, reason=None)  forces a registered target's state: any of
+      the API's enum (STATE_REASONS: initial, healthy, unhealthy, unhealthy.draining, unused,
+      unavailable, draining) with one of the reasons the API gives for it (None: the first).
+      Target.NotRegistered is not one of them: DescribeTargetHealth gives it only for a target
+      named in its Targets list that the group does not hold (the fake does that too). A forced
+      state is only what DescribeTargetHealth reports: Register/DeregisterTargets go by the group's
+      own (deregister a target to make it leave; a forced "draining" never does).
   .inject(kind, action=None, count=1, **opts)     queues a fault; count=None: every request.
       kinds: throttling (400 Throttling), throttling_exception (400 ThrottlingException),
       "500" (InternalFailure), "503" (ServiceUnavailable), hang (read the request, never
@@ -57,13 +63,37 @@ API_VERSION = "2015-12-01"
 SERVICE = "elasticloadbalancing"
 ACTIONS = ("DescribeTargetHealth", "RegisterTargets", "DeregisterTargets")
 
-REASONS = {
-    "initial": ("Elb.RegistrationInProgress", "Target registration is in progress"),
-    "draining": ("Target.DeregistrationInProgress", "Target deregistration is in progress"),
-    "unhealthy": ("Target.FailedHealthChecks", "Health checks failed"),
-    "unused": ("Target.NotRegistered", "Target is not registered to the target group"),
-    "unavailable": ("Target.HealthCheckDisabled", "Health checks are disabled"),
+# TargetHealthStateEnum -> the TargetHealthReasonEnum values the API gives a registered target in
+# that state, the usual one first (../shared/reference/elbv2-and-events.md, section 3). "unused" with
+# Target.NotRegistered is only the answer for an unregistered target named in a Targets list.
+STATE_REASONS = {
+    "initial": ("Elb.RegistrationInProgress", "Elb.InitialHealthChecking"),
+    "healthy": (None,),
+    "unhealthy": ("Target.FailedHealthChecks", "Target.ResponseCodeMismatch", "Target.Timeout",
+                  "Elb.InternalError"),
+    "unhealthy.draining": ("Target.FailedHealthChecks",),
+    "unused": ("Target.NotInUse", "Target.InvalidState", "Target.IpUnusable"),
+    "unavailable": ("Target.HealthCheckDisabled", "Elb.InternalError"),
+    "draining": ("Target.DeregistrationInProgress",),
 }
+
+# The Description the API sends with each reason.
+DESCRIPTIONS = {
+    "Elb.RegistrationInProgress": "Target registration is in progress",
+    "Elb.InitialHealthChecking": "Initial health checks in progress",
+    "Target.FailedHealthChecks": "Health checks failed",
+    "Target.ResponseCodeMismatch": "Health checks failed with these codes: [503]",
+    "Target.Timeout": "Request timed out",
+    "Elb.InternalError": "Health checks failed due to an internal error",
+    "Target.NotInUse": "Target is in an Availability Zone that is not enabled for your load balancer",
+    "Target.InvalidState": "Target is in the stopped or terminated state",
+    "Target.IpUnusable": "The IP address cannot be used as a target, as it is in use by a load balancer",
+    "Target.NotRegistered": "Target is not registered to the target group",
+    "Target.HealthCheckDisabled": "Health checks are disabled",
+    "Target.DeregistrationInProgress": "Target deregistration is in progress",
+}
+# state -> (its usual reason, that reason's Description): the table's earlier shape.
+REASONS = {state: (rs[0], DESCRIPTIONS[rs[0]]) for state, rs in STATE_REASONS.items() if rs[0]}
 
 # kind -> (status, code, message, type), besides fake_query.COMMON_FAULTS
 ELB_FAULTS = {
@@ -87,8 +117,8 @@ class _Target:
     def describe(self):
         state = self.forced[0] if self.forced else self.state
         reason = self.forced[1] if self.forced else None
-        if reason is None and state in REASONS:
-            reason = REASONS[state][0]
+        if reason is None and state in STATE_REASONS:
+            reason = STATE_REASONS[state][0]
         return {"Id": self.ip, "Port": self.port, "AvailabilityZone": self.az,
                 "State": state, "Reason": reason}
 
@@ -143,7 +173,7 @@ def _targets_param(params):
 def _member_xml(d):
     health = "        <TargetHealth>\n          <State>%s</State>\n" % d["State"]
     if d["State"] != "healthy" and d.get("Reason"):
-        desc = REASONS.get(d["State"], (None, d["Reason"]))[1]
+        desc = DESCRIPTIONS.get(d["Reason"], d["Reason"])
         health += ("          <Reason>%s</Reason>\n          <Description>%s</Description>\n"
                    % (escape(d["Reason"]), escape(desc)))
     health += "        </TargetHealth>\n"
@@ -228,6 +258,11 @@ class FakeElbv2(QueryFake):
         return sorted("%s:%d" % (t["Id"], t["Port"]) for t in self.targets(arn) if t["State"] != "draining")
 
     def set_health(self, arn, ip, port, state, reason=None):
+        if state not in STATE_REASONS:
+            raise ValueError("%r is not a target health state (%s)" % (state, ", ".join(STATE_REASONS)))
+        if reason is not None and reason not in STATE_REASONS[state]:
+            raise ValueError("the API gives a registered %s target no reason %r (%s)"
+                             % (state, reason, ", ".join(map(str, STATE_REASONS[state]))))
         with self._lock:
             t = self._groups[arn].targets[(ip, int(port))]
             t.forced = (state, reason)

@@ -1,6 +1,6 @@
 """Searches outputs of ./bootstrap for what README.md, "Logs and metrics" says never reaches a log line: the
 secret key, the session token (whole, or any piece of WINDOW characters), a SigV4 signature (every
-one the fake ELBv2 received, read from the Authorization headers it recorded, and anything that
+one the fakes received, read from the Authorization headers they recorded, and anything that
 looks like "Signature=" or "Credential="), and CloudFormation response URLs with their query
 strings and values.
 

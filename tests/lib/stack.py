@@ -335,7 +335,7 @@ class LocalStack:
     def reset(self, targets=None, records=None, cnames=None, **group):
         """Back to the starting state between cases: DNS serving `records`/`cnames` (default the
         DEFAULT_ ones) and nothing else, the default target group holding `targets` (default
-        DEFAULT_TARGETS), no ELBv2 faults, no recorded ELBv2 calls or CloudFormation responses.
+        DEFAULT_TARGETS), no ELBv2 faults, no recorded ELBv2 or RDS calls or CloudFormation responses.
         `group`: add_target_group options (state, healthy_after, ...)."""
         self.dns.set_records(dict(DEFAULT_RECORDS if records is None else records),
                              dict(DEFAULT_CNAMES if cnames is None else cnames), replace=True)

@@ -17,6 +17,16 @@ getaddrinfo sees the failure modes as: nxdomain() -> EAI_NONAME at once; refuse(
 stop() -> EAI_AGAIN at once; pause() -> EAI_AGAIN after the resolver timeout (timeout:1 attempts:2
 in the namespace's resolv.conf, so about 2 s). dns_query() tells REFUSED, SERVFAIL, CONNREFUSED
 and TIMEOUT apart on the wire.
+
+API
+    Dns: .set_records(records, cnames=None, replace=False) .nxdomain(name) .refuse() .servfail()
+         .serve() .stop() .start() .restart() .pause() .resume() .flip_at(delay_s, records,
+         cnames=None) -> Flip(.wait() -> monotonic time, .wall, .event) .query(name, qtype)
+         .log(since=0) .log_mark() .records .cnames .mode .restarts .pid
+    queries_after_answer(dns_log, name, address) -> A queries of name after the first answer giving
+         address (None: never answered)
+    dns_query(name, qtype="A") -> DnsReply(rcode, [DnsRecord(name, type, ttl, data)])
+    resolve(name, family=0) -> sorted addresses (getaddrinfo, no AI_ADDRCONFIG)
 """
 import ipaddress
 import os

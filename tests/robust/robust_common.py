@@ -45,9 +45,8 @@ def sharded(script, shards):
     sys.stdout.flush()
     sys.exit(status)
 
-OLD = "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
-NEW = "%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)
-FLIPPED = dict(const.DEFAULT_RECORDS, **{const.DB_ENDPOINT: [const.NEW_PRIMARY]})
+OLD, NEW = const.OLD_TARGET, const.NEW_TARGET
+FLIPPED = const.FLIPPED_RECORDS
 DEFAULT_ALLOWED = [ipaddress.ip_network(c) for c in
                    ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
 SANITIZER_EXIT = 86

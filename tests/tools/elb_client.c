@@ -28,11 +28,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "handler/aws/elbv2.h"
 #include "handler/aws/elbv2_internal.h"
 #include "handler/aws/http.h"
-#include "runtime/log.h"
-#include "runtime/runtime.h"
 
 static const char *env(const char *name, void *ctx)
 {
@@ -163,7 +163,7 @@ static int run_op(elb_client *c, char **words, int n, int64_t deadline)
     elb_target *targets;
     elb_error e;
     elb_target_list l = {NULL, 0};
-    int64_t start = lambda_now_ms();
+    int64_t start = rns_wall_ms();
     json_t *line;
     int i, rc;
     if (n < 2)
@@ -186,7 +186,7 @@ static int run_op(elb_client *c, char **words, int n, int64_t deadline)
     } else {
         return usage("unknown operation");
     }
-    line = json_pack("{s:s, s:b, s:I}", "op", op, "ok", rc == 0, "ms", (json_int_t)(lambda_now_ms() - start));
+    line = json_pack("{s:s, s:b, s:I}", "op", op, "ok", rc == 0, "ms", (json_int_t)(rns_wall_ms() - start));
     if (rc == 0 && op[0] == 'd' && op[1] == 'e' && op[2] == 's')
         json_object_set_new(line, "targets", targets_json(&l));
     if (rc != 0)
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
     if (o.attempt_timeout_ms > 0)
         elb_client_set_attempt_timeout(c, o.attempt_timeout_ms);
     for (r = 0; r < o.repeat && failed != 2; r++)
-        failed |= run_sequence(c, &o, lambda_now_ms() + o.deadline_ms);
+        failed |= run_sequence(c, &o, rns_wall_ms() + o.deadline_ms);
     print_line(json_pack("{s:b, s:I, s:i, s:b}", "summary", 1, "connections",
                          (json_int_t)elb_connections_opened(c), "retryTokens", elb_retry_tokens(c),
                          "ok", failed == 0));

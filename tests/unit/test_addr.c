@@ -138,6 +138,11 @@ static void test_cidr_errors(void)
     expect_error("fd00::/129", "\"fd00::/129\": prefix must be 0..128");
     expect_error("10.0.0.0/-1", "\"10.0.0.0/-1\": prefix must be 0..32");
     expect_error("10.0.0.0/", "\"10.0.0.0/\": prefix must be 0..32");
+    /* The prefix's limits: 1 to 3 digits, leading zeros allowed. */
+    expect_error("10.0.0.0/0032", "\"10.0.0.0/0032\": prefix must be 0..32");
+    expect_error("fd00::/0128", "\"fd00::/0128\": prefix must be 0..128");
+    expect_error("10.0.0.0/+8", "\"10.0.0.0/+8\": prefix must be 0..32");
+    expect_error("10.0.0.0/8x", "\"10.0.0.0/8x\": prefix must be 0..32");
     expect_error("10.0.0.0/8x", "\"10.0.0.0/8x\": prefix must be 0..32");
     expect_error("10.0.0.1/8", "\"10.0.0.1/8\": host bits set (did you mean 10.0.0.0/8?)");
     expect_error("fd00::1/8", "\"fd00::1/8\": host bits set (did you mean fd00::/8?)");

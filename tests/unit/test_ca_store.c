@@ -1,4 +1,4 @@
-/* handler/ca_store.c: the bundle indexer (PEM forms, errors naming the file
+/* handler/aws/ca_store.c: the bundle indexer (PEM forms, errors naming the file
  * and the certificate), the subject walk against OpenSSL's own decoding, the
  * name key, lazy decoding, and verification through an X509_STORE that has
  * only the index as its source: a chain to a bundled root verifies, an

@@ -178,6 +178,41 @@ static void test_parse_digits(void)
     CHECK_INT(v, 7);                                                     /* untouched on failure */
 }
 
+static void test_parse_decimal(void)
+{
+    uint64_t v = 7;
+    CHECK_INT(rns_parse_decimal("255", 3, 255, &v), 0);
+    CHECK_INT(v, 255);
+    CHECK_INT(rns_parse_decimal("0000000000000000000000000255", 28, 255, &v), 0); /* zeros are free */
+    CHECK_INT(v, 255);
+    CHECK_INT(rns_parse_decimal("18446744073709551615", 20, UINT64_MAX, &v), 0);
+    CHECK(v == UINT64_MAX);
+    CHECK_INT(rns_parse_decimal("0", 1, 0, &v), 0);
+    CHECK_INT(v, 0);
+    v = 7;
+    CHECK_INT(rns_parse_decimal("256", 3, 255, &v), -1);
+    CHECK_INT(rns_parse_decimal("1000", 4, 255, &v), -1);
+    CHECK_INT(rns_parse_decimal("6", 1, 5, &v), -1); /* one digit above a small max */
+    CHECK_INT(rns_parse_decimal("18446744073709551616", 20, UINT64_MAX, &v), -1);
+    CHECK_INT(rns_parse_decimal("99999999999999999999", 20, UINT64_MAX, &v), -1);
+    CHECK_INT(rns_parse_decimal("", 0, 255, &v), -1);
+    CHECK_INT(rns_parse_decimal("1a", 2, 255, &v), -1);
+    CHECK_INT(rns_parse_decimal("-1", 2, 255, &v), -1);
+    CHECK_INT(v, 7);
+}
+
+static void test_hex_digits(void)
+{
+    CHECK_STR(rns_hex_upper, "0123456789ABCDEF");
+    for (int i = 0; i < 16; i++)
+        CHECK_INT(rns_hex_value(rns_hex_upper[i]), i);
+    CHECK_INT(rns_hex_value('a'), 10);
+    CHECK_INT(rns_hex_value('f'), 15);
+    const char *bad = "gG/:@`x \0";
+    for (size_t i = 0; i <= strlen(bad); i++)
+        CHECK_INT(rns_hex_value(bad[i]), -1);
+}
+
 static void test_grow_list(void)
 {
     ints l = {NULL, 0};
@@ -279,6 +314,8 @@ int main(void)
     RUN(test_buf_read);
     RUN(test_pct);
     RUN(test_parse_digits);
+    RUN(test_parse_decimal);
+    RUN(test_hex_digits);
     RUN(test_grow_list);
     RUN(test_retry_backoff);
     RUN(test_retry_next);

@@ -151,6 +151,47 @@ static void test_parse_malformed(void)
     }
 }
 
+/* Target/Port: as many digits as 65535 has, then 1..65535; each failure
+ * says which rule it broke. */
+static void test_parse_port_limits(void)
+{
+    static const struct {
+        const char *port;
+        long want; /* 0: fails */
+        const char *message;
+    } cases[] = {
+        {"65535", 65535, NULL},
+        {"1", 1, NULL},
+        {"05432", 5432, NULL},
+        {"0", 0, "Target/Port 0 is out of range"},
+        {"65536", 0, "Target/Port 65536 is out of range"},
+        {"99999", 0, "Target/Port 99999 is out of range"},
+        {"005432", 0, "Target/Port is not a port number"},
+        {"", 0, "Target/Port is not a port number"},
+        {"54x2", 0, "Target/Port \"54x2\" is not a port number"},
+        {"-1", 0, "Target/Port \"-1\" is not a port number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char xml[512];
+        elb_target_list l;
+        elb_error e;
+        snprintf(xml, sizeof xml, DTH_OPEN "<member><Target><Id>10.0.0.1</Id><Port>%s</Port></Target></member>" DTH_CLOSE,
+                 cases[i].port);
+        int rc = parse_str(xml, &l, &e);
+        if (cases[i].want) {
+            CHECK_INT(rc, 0);
+            CHECK_INT(l.count == 1 ? l.items[0].port : -1, cases[i].want);
+            elb_target_list_free(&l);
+        } else {
+            CHECK_INT(rc, -1);
+            CHECK_STR(e.code, "MalformedResponse");
+            if (!strstr(e.message, cases[i].message))
+                fprintf(stderr, "  port \"%s\": %s\n", cases[i].port, e.message);
+            CHECK(strstr(e.message, cases[i].message) != NULL);
+        }
+    }
+}
+
 static void test_parse_too_long_rejected(void)
 {
     char xml[4096], id[300];
@@ -363,6 +404,15 @@ static void test_endpoint_urls(void)
     CHECK_INT(query_parse_endpoint("https://host/?a=b", &ep, err, sizeof err), -1);
     CHECK_INT(query_parse_endpoint("https://[::1/", &ep, err, sizeof err), -1);
     CHECK_INT(query_parse_endpoint("https://a:b:c/", &ep, err, sizeof err), -1);
+    /* The port's limits: 1 to 5 digits, 1..65535. */
+    CHECK_INT(query_parse_endpoint("https://host:65535", &ep, err, sizeof err), 0);
+    CHECK_INT(query_parse_endpoint("https://host:1", &ep, err, sizeof err), 0);
+    CHECK_INT(query_parse_endpoint("https://host:08443", &ep, err, sizeof err), 0);
+    CHECK_INT(query_parse_endpoint("https://host:65536", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://host:0", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://host:008443", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://host:+443", &ep, err, sizeof err), -1);
+    CHECK_INT(query_parse_endpoint("https://host:44x", &ep, err, sizeof err), -1);
 }
 
 static elb_error mkerr(long status, const char *code)
@@ -578,6 +628,7 @@ int main(void)
     RUN(test_parse_register_deregister);
     RUN(test_parse_errors);
     RUN(test_parse_malformed);
+    RUN(test_parse_port_limits);
     RUN(test_parse_too_long_rejected);
     RUN(test_parse_unknown_elements_and_entities);
     RUN(test_parse_expected_root);

@@ -1,5 +1,5 @@
-/* runtime/jsonw.c against jansson, which defined the log format: the writer's
- * strings and values, a whole JSON log line (rt_log_line) and the EMF line
+/* common/jsonw.c against jansson, which defined the log format: the writer's
+ * strings and values, a whole JSON log line (log_format_line) and the EMF line
  * (metrics_line) and the result (result_dump) are compared byte for byte with what the jansson objects and
  * json_dumps of the previous implementation (kept below as the reference)
  * give, for tricky text: every ASCII control character, quotes, backslashes,
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/jsonw.h"
+#include "common/log_internal.h"
 #include "handler/sync/internal.h"
 #include "handler/sync/metrics.h"
 #include "handler/sync/result.h"
@@ -170,9 +171,9 @@ static void test_values_as_jansson_dumps_them(void)
 static void test_log_line_as_before(void)
 {
     static const char *const ids[] = {"", "8f5c0a5e-1c2d-4e1f-9a1b-0c3d5e7f9a1b", "odd \"id\"\\\x01"};
-    char ts[RT_TIMESTAMP_SIZE];
+    char ts[LOG_TIMESTAMP_SIZE];
     logger lg;
-    rt_format_timestamp(1795674986123LL, ts);
+    log_format_timestamp(1795674986123LL, ts);
     memset(&lg, 0, sizeof lg);
     lg.json = 1;
     for (size_t r = 0; r < sizeof ids / sizeof ids[0]; r++) {
@@ -184,7 +185,7 @@ static void test_log_line_as_before(void)
             json_t *field_sets[] = {NULL, fields, json_object()};
             for (size_t f = 0; f < 3; f++) {
                 size_t len = 0;
-                char *got = rt_log_line(&lg, (log_level)(i % 6), 1795674986123LL, tricky[i], field_sets[f], &len);
+                char *got = log_format_line(&lg, (log_level)(i % 6), 1795674986123LL, tricky[i], field_sets[f], &len);
                 char *want = ref_log_line(&lg, (log_level)(i % 6), ts, tricky[i], field_sets[f]);
                 if (!got || !want || strcmp(got, want) != 0)
                     fprintf(stderr, "  line:\n    %s    %s", got ? got : "NULL\n", want ? want : "NULL\n");
@@ -203,7 +204,7 @@ static void test_log_line_as_before(void)
     memcpy(id + 126, "\xc3\xa9\xc3\xa9", 4);
     id[199] = '\0';
     logger_set_request_id(&lg, id);
-    char *got = rt_log_line(&lg, LOG_INFO, 1795674986123LL, "m", NULL, NULL);
+    char *got = log_format_line(&lg, LOG_INFO, 1795674986123LL, "m", NULL, NULL);
     char *want = ref_log_line(&lg, LOG_INFO, ts, "m", NULL);
     CHECK(got && want && strcmp(got, want) == 0);
     free(got);
@@ -214,12 +215,12 @@ static void test_log_line_as_before(void)
 static void test_random_messages_as_before(void)
 {
     static const char alphabet[] = "abcAZ09 \"\\/\t\n\x01\x1f\x7f\x80\xbf\xc3\xa9\xe2\x82\xac\xed\xf0\xf4\xff";
-    char ts[RT_TIMESTAMP_SIZE];
+    char ts[LOG_TIMESTAMP_SIZE];
     uint32_t seed = 12345;
     logger lg;
     memset(&lg, 0, sizeof lg);
     lg.json = 1;
-    rt_format_timestamp(1795674986123LL, ts);
+    log_format_timestamp(1795674986123LL, ts);
     for (int n = 0; n < 3000; n++) {
         char msg[40];
         size_t len = (seed >> 8) % sizeof msg;
@@ -229,7 +230,7 @@ static void test_random_messages_as_before(void)
         }
         msg[len] = '\0';
         seed = seed * 1103515245u + 12345u;
-        char *got = rt_log_line(&lg, LOG_WARN, 1795674986123LL, msg, NULL, NULL);
+        char *got = log_format_line(&lg, LOG_WARN, 1795674986123LL, msg, NULL, NULL);
         char *want = ref_log_line(&lg, LOG_WARN, ts, msg, NULL);
         if (!got || !want || strcmp(got, want) != 0) {
             fprintf(stderr, "  message %d differs:\n    %s    %s", n, got ? got : "NULL\n", want ? want : "NULL\n");

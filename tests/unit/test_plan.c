@@ -5,6 +5,7 @@
 #include "check.h"
 #include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
+#include "target_states.h"
 
 /* A target as DescribeTargetHealth reports it. */
 static elb_target T(const char *id, int port, const char *az, const char *state, const char *reason)
@@ -111,25 +112,56 @@ static void test_already_right(void)
     target_plan_free(&p);
 }
 
-static void test_unhealthy_unused_unavailable_count_as_registered(void)
+static elb_target in_state(const char *id, const char *az, size_t i)
 {
-    const char *d[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3"};
-    elb_target cur[] = {T("10.0.0.1", 5432, NULL, "unhealthy", "Target.FailedHealthChecks"),
-                        T("10.0.0.2", 5432, NULL, "unused", "Target.NotInUse"),
-                        T("10.0.0.3", 5432, NULL, "unavailable", "Target.HealthCheckDisabled")};
-    outcome o = run(d, 3, 5432, NULL, cur, 3, NULL);
-    CHECK_STR(o.reg, "");
-    CHECK_STR(o.same, "10.0.0.1:5432,10.0.0.2:5432,10.0.0.3:5432");
+    return T(id, 5432, az, registered_states[i].state, registered_states[i].reason);
 }
 
-static void test_not_registered_counts_as_absent(void)
+static void test_every_state_but_draining_is_registered(void)
 {
-    const char *d[] = {"10.0.0.1"};
-    elb_target cur[] = {T("10.0.0.1", 5432, NULL, "unused", "Target.NotRegistered"),
-                        T("10.0.0.9", 5432, NULL, "unused", "Target.NotRegistered")};
-    outcome o = run(d, 1, 5432, NULL, cur, 2, NULL);
-    CHECK_STR(o.reg, "10.0.0.1:5432");
-    CHECK_STR(o.dereg, ""); /* not registered: nothing to remove */
+    for (size_t i = 0; i < N_REGISTERED_STATES; i++) {
+        int failed = check_case_failed;
+        const char *d[] = {"10.0.0.1"};
+        elb_target cur[] = {in_state("10.0.0.1", "eu-west-1a", i)};
+        target_plan p;
+        outcome o = run(d, 1, 5432, NULL, cur, 1, &p);
+        /* the answer is what the group holds: no change, so no end to a
+         * failover wait (its baseline) and nothing registered again */
+        CHECK_STR(o.reg, "");
+        CHECK_STR(o.dereg, "");
+        CHECK_STR(o.same, "10.0.0.1:5432");
+        CHECK(!plan_has_changes(&p));
+        target_plan_free(&p);
+        CHECK(target_is_registered(&cur[0]));
+        CHECK(!target_is_draining(&cur[0]));
+        registered_state_context(failed, i);
+    }
+}
+
+static void test_failover_from_every_registered_state(void)
+{
+    /* the old primary failing its checks (or in a zone the NLB does not
+     * serve) is still in the group: the new address is registered and the
+     * old one deregistered with its own Port and AvailabilityZone */
+    for (size_t i = 0; i < N_REGISTERED_STATES; i++) {
+        int failed = check_case_failed;
+        const char *d[] = {"10.20.2.118"};
+        elb_target cur[] = {in_state("10.20.1.9", "eu-west-1b", i)};
+        cur[0].port = 5433;
+        target_plan p;
+        outcome o = run(d, 1, 5432, NULL, cur, 1, &p);
+        CHECK_STR(o.reg, "10.20.2.118:5432");
+        CHECK_STR(o.dereg, "10.20.1.9:5433");
+        CHECK_STR(o.same, "");
+        CHECK_INT(p.to_deregister.count, 1);
+        if (p.to_deregister.count == 1) {
+            CHECK_STR(p.to_deregister.items[0].id, "10.20.1.9");
+            CHECK_INT(p.to_deregister.items[0].port, 5433);
+            CHECK_STR(p.to_deregister.items[0].az, "eu-west-1b");
+        }
+        target_plan_free(&p);
+        registered_state_context(failed, i);
+    }
 }
 
 static void test_draining_counts_as_absent(void)
@@ -138,10 +170,9 @@ static void test_draining_counts_as_absent(void)
      * one is already leaving and is not deregistered again */
     const char *d[] = {"10.0.0.1"};
     elb_target cur[] = {T("10.0.0.1", 5432, NULL, "draining", "Target.DeregistrationInProgress"),
-                        T("10.0.0.2", 5432, NULL, "draining", "Target.DeregistrationInProgress"),
-                        T("10.0.0.3", 5432, NULL, "unhealthy.draining", NULL)};
+                        T("10.0.0.2", 5432, NULL, "draining", "Target.DeregistrationInProgress")};
     target_plan p;
-    outcome o = run(d, 1, 5432, NULL, cur, 3, &p);
+    outcome o = run(d, 1, 5432, NULL, cur, 2, &p);
     CHECK_STR(o.reg, "10.0.0.1:5432");
     CHECK_STR(o.dereg, "");
     CHECK_STR(o.same, "");
@@ -150,8 +181,26 @@ static void test_draining_counts_as_absent(void)
     /* only draining targets and no desired change: the answer differs from the
      * group (which holds nothing) */
     const char *d2[] = {"10.0.0.2"};
-    o = run(d2, 1, 5432, NULL, cur, 3, NULL);
+    o = run(d2, 1, 5432, NULL, cur, 2, NULL);
     CHECK_STR(o.reg, "10.0.0.2:5432");
+}
+
+static void test_unhealthy_draining_is_not_leaving(void)
+{
+    /* "unhealthy.draining" keeps its connections and turns healthy again if
+     * it recovers: a stale one is deregistered, a desired one left alone,
+     * beside a draining target that is left alone either way */
+    const char *d[] = {"10.0.0.1"};
+    elb_target cur[] = {T("10.0.0.1", 5432, NULL, "unhealthy.draining", "Target.FailedHealthChecks"),
+                        T("10.0.0.2", 5432, "eu-west-1c", "unhealthy.draining", "Target.FailedHealthChecks"),
+                        T("10.0.0.3", 5432, NULL, "draining", "Target.DeregistrationInProgress")};
+    target_plan p;
+    outcome o = run(d, 1, 5432, NULL, cur, 3, &p);
+    CHECK_STR(o.reg, "");
+    CHECK_STR(o.dereg, "10.0.0.2:5432");
+    CHECK_STR(o.same, "10.0.0.1:5432");
+    CHECK_STR(p.to_deregister.items[0].az, "eu-west-1c");
+    target_plan_free(&p);
 }
 
 static void test_wrong_port_is_stale(void)
@@ -251,8 +300,10 @@ static void test_format(void)
     target_format(&t, out, sizeof out);
     CHECK_STR(out, "arn:aws:lambda:x");
     CHECK(target_is_draining(&(elb_target){.state = "draining"}));
-    CHECK(target_is_draining(&(elb_target){.state = "unhealthy.draining"}));
+    CHECK(!target_is_registered(&(elb_target){.state = "draining"}));
+    CHECK(!target_is_draining(&(elb_target){.state = "unhealthy.draining"}));
     CHECK(!target_is_draining(&(elb_target){.state = "unhealthy"}));
+    CHECK(target_is_registered(&(elb_target){.state = "healthy"}));
 }
 
 static void test_nothing_desired_plans_removal(void)
@@ -269,9 +320,10 @@ int main(void)
     RUN(test_empty_group_registers);
     RUN(test_failover_swaps);
     RUN(test_already_right);
-    RUN(test_unhealthy_unused_unavailable_count_as_registered);
-    RUN(test_not_registered_counts_as_absent);
+    RUN(test_every_state_but_draining_is_registered);
+    RUN(test_failover_from_every_registered_state);
     RUN(test_draining_counts_as_absent);
+    RUN(test_unhealthy_draining_is_not_leaving);
     RUN(test_wrong_port_is_stale);
     RUN(test_az_never_decides_a_match);
     RUN(test_non_ip_ids_are_stale);

@@ -8,6 +8,7 @@
 #include "handler/sync/internal.h"
 #include "handler/sync/plan.h"
 #include "handler/sync/reconcile.h"
+#include "target_states.h"
 
 #define START_MS 1700000000000LL
 #define MAX_T 400
@@ -152,6 +153,12 @@ static elb_target T(const char *id, int port, const char *az, const char *state)
     snprintf(t.az, sizeof t.az, "%s", az ? az : "");
     snprintf(t.state, sizeof t.state, "%s", state ? state : "healthy");
     return t;
+}
+
+static void set_state(elb_target *t, const char *state, const char *reason)
+{
+    snprintf(t->state, sizeof t->state, "%s", state);
+    snprintf(t->reason, sizeof t->reason, "%s", reason);
 }
 
 static config make_config(int wait_s, int poll_ms)
@@ -432,6 +439,64 @@ static void test_failover_wait_until_flip(void)
     done(&o, &cfg);
 }
 
+static void test_failover_wait_from_every_registered_state(void)
+{
+    /* the old primary failing its checks (or unused) is still registered:
+     * it is the wait's baseline, so its address is no change; the wait ends
+     * on the flip, and the old target leaves with its own Port and zone */
+    for (size_t i = 0; i < N_REGISTERED_STATES; i++) {
+        int failed = check_case_failed;
+        fake f = one_target("10.0.0.1");
+        f.current[0].port = 5433;
+        set_state(&f.current[0], registered_states[i].state, registered_states[i].reason);
+        config cfg = make_config(60, 1000);
+        cfg.db_port = 5433;
+        f.dns[0] = (phase){2500, DNS_OK, {"10.0.0.1"}};
+        f.dns[1] = (phase){0, DNS_OK, {"10.0.0.2"}};
+        outcome o = run(&f, &cfg, 1, 0, 900000);
+        CHECK_INT(o.rc, 0);
+        CHECK_INT(o.rep.dns_changed, 1);
+        CHECK(o.rep.waited_ms >= 2000);
+        CHECK(f.first_register_at - START_MS >= 2500);
+        CHECK_STR(f.order, "DRX");
+        CHECK_INT(f.nreg, 1);
+        CHECK_STR(f.reg[0].id, "10.0.0.2");
+        CHECK_INT(f.ndereg, 1);
+        CHECK_STR(f.dereg[0].id, "10.0.0.1");
+        CHECK_INT(f.dereg[0].port, 5433);
+        CHECK_STR(f.dereg[0].az, "eu-west-1a");
+        done(&o, &cfg);
+        registered_state_context(failed, i);
+    }
+}
+
+static void test_unused_target_warned_with_its_zone(void)
+{
+    fake f = one_target("10.0.0.1");
+    set_state(&f.current[0], "unused", "Target.NotInUse");
+    f.current[f.ncurrent++] = T("10.0.0.3", 5432, "eu-west-1b", "unhealthy.draining");
+    config cfg = make_config(60, 1000);
+    f.dns[0].addrs[0] = "10.0.0.1";
+    outcome o = run(&f, &cfg, 0, 0, 30000);
+    CHECK_INT(o.rc, 0);
+    const char *w = strstr(o.log, "registered target unused by the load balancer");
+    CHECK(w != NULL);
+    if (w) {
+        const char *eol = strchr(w, '\n');
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", eol ? (int)(eol - w) : (int)strlen(w), w);
+        CHECK(strstr(line, "10.0.0.1:5432") && strstr(line, "eu-west-1a") && strstr(line, "Target.NotInUse"));
+        CHECK(strstr(line, "Availability Zone") != NULL);
+        /* one line, for the unused target only */
+        CHECK(strstr(w + 1, "registered target unused") == NULL);
+    }
+    /* unused is registered: the answer is unchanged, the other target stale */
+    CHECK_INT(o.rep.unchanged.count, 1);
+    CHECK_INT(f.ndereg, 1);
+    CHECK_STR(f.dereg[0].id, "10.0.0.3");
+    done(&o, &cfg);
+}
+
 static void test_failover_first_answer_differs(void)
 {
     fake f = one_target("10.0.0.1");
@@ -688,6 +753,8 @@ int main(void)
     RUN(test_timeouts);
     RUN(test_dry_run_only_describes);
     RUN(test_failover_wait_until_flip);
+    RUN(test_failover_wait_from_every_registered_state);
+    RUN(test_unused_target_warned_with_its_zone);
     RUN(test_failover_first_answer_differs);
     RUN(test_failover_wait_runs_out);
     RUN(test_failover_wait_capped_by_deadline);

@@ -289,6 +289,12 @@ static void test_dates(void)
     CHECK(!sv_valid_date("20150830T123600Z", 15));
     CHECK(!sv_valid_date("20150830T123600ZZ", 17));
     CHECK(!sv_valid_date("+0150830T123600Z", 16));
+    /* Each field is exactly its digits, inside the longer string. */
+    CHECK(sv_valid_date("00010101T000000Z", 16));
+    CHECK(sv_valid_date("99991231T235960Z", 16)); /* a leap second */
+    CHECK(!sv_valid_date("2015083xT123600Z", 16));
+    CHECK(!sv_valid_date("20150830T12360 Z", 16));
+    CHECK(!sv_valid_date("2015 830T123600Z", 16));
     sigv4_format_date(0, out);
     CHECK_STR(out, "19700101T000000Z");
     sigv4_format_date(1440938160, out);

@@ -7,8 +7,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/log_internal.h"
 #include "common/utf8.h"
-#include "runtime/internal.h"
 
 void logger_init(logger *lg, FILE *out)
 {
@@ -16,7 +17,7 @@ void logger_init(logger *lg, FILE *out)
     lg->out = out;
     const char *format = getenv("AWS_LAMBDA_LOG_FORMAT");
     lg->json = format && strcasecmp(format, "JSON") == 0;
-    if (rt_parse_level(getenv("AWS_LAMBDA_LOG_LEVEL"), &lg->threshold) != 0)
+    if (log_parse_level(getenv("AWS_LAMBDA_LOG_LEVEL"), &lg->threshold) != 0)
         lg->threshold = LOG_INFO;
 }
 
@@ -63,7 +64,7 @@ void log_fields(logger *lg, log_level level, const char *message, const json_t *
     if (!logger_enabled(lg, level))
         return;
     size_t len;
-    char *line = rt_log_line(lg, level, lambda_now_ms(), message, fields, &len);
+    char *line = log_format_line(lg, level, rns_wall_ms(), message, fields, &len);
     if (line)
         write_line(lg->out, line, len);
     free(line);

@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/jsonw.h"
-#include "runtime/internal.h"
+#include "common/log_internal.h"
 
 static const char *const level_names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
 
@@ -21,7 +22,7 @@ const char *log_level_name(log_level level)
     return level_names[level];
 }
 
-int rt_parse_level(const char *s, log_level *out)
+int log_parse_level(const char *s, log_level *out)
 {
     if (!s)
         return -1;
@@ -131,11 +132,48 @@ static char *json_line(const logger *lg, log_level level, const char *ts,
     return jw_finish(&w, len);
 }
 
-char *rt_log_line(const logger *lg, log_level level, int64_t unix_ms,
-                  const char *message, const json_t *fields, size_t *len)
+/* value (0 <= value < 10^width, as the bounds below keep it) in width digits. */
+static void digits(char *out, int value, int width)
 {
-    char ts[RT_TIMESTAMP_SIZE];
-    rt_format_timestamp(unix_ms, ts);
+    while (width-- > 0) {
+        out[width] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
+void log_format_timestamp(int64_t unix_ms, char out[LOG_TIMESTAMP_SIZE])
+{
+    time_t secs = (time_t)(unix_ms / 1000);
+    int ms = (int)(unix_ms % 1000);
+    struct tm tm;
+    if (unix_ms < 0 || !gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999) {
+        secs = 0;
+        ms = 0;
+        gmtime_r(&secs, &tm);
+    }
+    /* Digits written directly: snprintf cost more than the rest of a log line. */
+    digits(out, tm.tm_year + 1900, 4);
+    out[4] = '-';
+    digits(out + 5, tm.tm_mon + 1, 2);
+    out[7] = '-';
+    digits(out + 8, tm.tm_mday, 2);
+    out[10] = 'T';
+    digits(out + 11, tm.tm_hour, 2);
+    out[13] = ':';
+    digits(out + 14, tm.tm_min, 2);
+    out[16] = ':';
+    digits(out + 17, tm.tm_sec, 2);
+    out[19] = '.';
+    digits(out + 20, ms, 3);
+    out[23] = 'Z';
+    out[LOG_TIMESTAMP_SIZE - 1] = '\0';
+}
+
+char *log_format_line(const logger *lg, log_level level, int64_t unix_ms,
+                      const char *message, const json_t *fields, size_t *len)
+{
+    char ts[LOG_TIMESTAMP_SIZE];
+    log_format_timestamp(unix_ms, ts);
     if (!message)
         message = "";
     if (lg->json)

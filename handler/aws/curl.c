@@ -1,9 +1,9 @@
 /* Checked libcurl options (curl.h). */
-#include "common/curl.h"
+#include "handler/aws/curl.h"
 
 #include <stdio.h>
 
-int rns_curl_check(CURLcode rc, const char *what, char *err, size_t errlen)
+int aws_curl_check(CURLcode rc, const char *what, char *err, size_t errlen)
 {
     if (rc == CURLE_OK)
         return 0;

@@ -5,8 +5,8 @@
  *
  * Callers never pass the event payload, credentials, signatures or a
  * CloudFormation response URL to these functions at INFO and above. */
-#ifndef RNS_LOG_H
-#define RNS_LOG_H
+#ifndef RNS_COMMON_LOG_H
+#define RNS_COMMON_LOG_H
 
 #include <stdio.h>
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/internal.h"
+#include "common/log_internal.h"
 #include "tests/unit/check.h"
 
 #define T0 1795675866123LL /* 2026-11-26T06:51:06.123Z */
@@ -18,14 +18,14 @@ static logger make_logger(int json, const char *request_id)
 
 static void test_timestamp(void)
 {
-    char ts[RT_TIMESTAMP_SIZE];
-    rt_format_timestamp(T0, ts);
+    char ts[LOG_TIMESTAMP_SIZE];
+    log_format_timestamp(T0, ts);
     CHECK_STR(ts, "2026-11-26T06:51:06.123Z");
-    rt_format_timestamp(0, ts);
+    log_format_timestamp(0, ts);
     CHECK_STR(ts, "1970-01-01T00:00:00.000Z");
-    rt_format_timestamp(1709251199007LL, ts); /* leap day, single-digit ms */
+    log_format_timestamp(1709251199007LL, ts); /* leap day, single-digit ms */
     CHECK_STR(ts, "2024-02-29T23:59:59.007Z");
-    rt_format_timestamp(-1, ts);
+    log_format_timestamp(-1, ts);
     CHECK_STR(ts, "1970-01-01T00:00:00.000Z");
 }
 
@@ -33,7 +33,7 @@ static void check_line(const logger *lg, log_level level, const char *msg, const
                        const char *want)
 {
     size_t len = 0;
-    char *line = rt_log_line(lg, level, T0, msg, fields, &len);
+    char *line = log_format_line(lg, level, T0, msg, fields, &len);
     CHECK_STR(line, want);
     CHECK_INT(len, strlen(want));
     free(line);
@@ -80,17 +80,17 @@ static void test_levels(void)
     log_level lv = LOG_FATAL;
     const char *names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
     for (int i = 0; i < 6; i++) {
-        CHECK_INT(rt_parse_level(names[i], &lv), 0);
+        CHECK_INT(log_parse_level(names[i], &lv), 0);
         CHECK_INT(lv, i);
         CHECK_STR(log_level_name((log_level)i), names[i]);
     }
-    CHECK_INT(rt_parse_level("debug", &lv), 0);
+    CHECK_INT(log_parse_level("debug", &lv), 0);
     CHECK_INT(lv, LOG_DEBUG);
-    CHECK_INT(rt_parse_level("Warning", &lv), 0);
+    CHECK_INT(log_parse_level("Warning", &lv), 0);
     CHECK_INT(lv, LOG_WARN);
-    CHECK_INT(rt_parse_level("VERBOSE", &lv), -1);
-    CHECK_INT(rt_parse_level("", &lv), -1);
-    CHECK_INT(rt_parse_level(NULL, &lv), -1);
+    CHECK_INT(log_parse_level("VERBOSE", &lv), -1);
+    CHECK_INT(log_parse_level("", &lv), -1);
+    CHECK_INT(log_parse_level(NULL, &lv), -1);
 }
 
 static void test_init_from_env(void)
