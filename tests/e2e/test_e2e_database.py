@@ -64,13 +64,15 @@ def failover_event_before_dns():
 def failover_dns_first_old_primary_back_read_only():
     s = stack_()
     with dbstack.DbStack(s) as d:
-        run = d.failover("rds-nlb-sync", order="dns-first", lead_s=0.3, gap_s=1.5, back_s=0.6)
+        # The event waits until the health check finds the read-only node healthy again and a client
+        # has met it: the failure the function is there to end.
+        run = d.failover("rds-nlb-sync", order="dns-first", lead_s=0.3, gap_s=1.5, back_s=0.6,
+                         event_when=lambda: d.dp.states(s.target_group_arn).get(OLD) == "healthy"
+                         and d.writers.count("read_only") > 0)
         tap.ok(run.window is not None, "writes never resumed: %s" % run.timeline)
         order = [when(run, w) for w in ("primary stopped", "DNS changed", "old primary back read-only",
                                         "event", "RegisterTargets " + NEW, "first successful write")]
         tap.eq(order, sorted(order), "timeline %s" % run.timeline)
-        # Before the function acts the health check finds the read-only node healthy: the failure
-        # the function is there to end.
         tap.ok(when(run, "target %s healthy" % OLD) < run.acted, "the old primary was never healthy again")
         tap.ok(run.read_only > 0, "no read-only error before the function acted")
         tap.eq(run.read_only_after_acted, 0, "read-only errors after the function acted")
@@ -92,8 +94,7 @@ def unhealthy_targets_drain_their_connections():
         blocked.add(const.OLD_PRIMARY)  # the checks fail; the database still serves
         states = lambda: {t["Id"]: t["State"] for t in s.elb.targets(s.target_group_arn)}
         tap.eventually(lambda: states()[const.OLD_PRIMARY] == "unhealthy.draining", "unhealthy.draining reported")
-        draining_since = d.dp.events[-1][0]
-        tap.eq(d.dp.events[-1][3], "unhealthy.draining")
+        draining_since = [e[0] for e in d.dp.events if e[3] == "unhealthy.draining"][-1]
         tap.eventually(lambda: states()[const.OLD_PRIMARY] == "unhealthy", "unhealthy after the draining interval")
         unhealthy_at = [e[0] for e in d.dp.events if e[3] == "unhealthy"][-1]
         tap.eventually(lambda: w.count("ok") > 0 and w.snapshot()[-1].start > unhealthy_at + 0.3, "writes go on")

@@ -128,11 +128,13 @@ class DbStack:
 
     # -- the failover --
     def failover(self, system, order="event-first", lead_s=0.5, gap_s=2.0, promote_s=0.3, back_s=None,
-                 bound_s=20.0, settle_s=1.0, poll_ms=100, wait_s=30):
+                 bound_s=20.0, settle_s=1.0, poll_ms=100, wait_s=30, event_when=None):
         """Stages one failover and watches the clients: the primary stops; the standby is promoted
         promote_s later; lead_s after the stop comes the event (order "event-first") or the DNS
         change ("dns-first"), the other gap_s after it; back_s (if set) after the stop the old primary
-        comes back read-only. Ends settle_s after the last client's first write, or at bound_s."""
+        comes back read-only. event_when: a condition the event also waits for (at most 60 s), so
+        that a case can order it after a state rather than a time. Ends settle_s after the last
+        client's first write, or at bound_s."""
         if order not in ("event-first", "dns-first"):
             raise ValueError("order %r" % order)
         run = Run(system, order)
@@ -145,7 +147,7 @@ class DbStack:
             self._await_steady()
             marks = len(s.elb.calls), len(self.dp.events)
             run.stopped = self.db.stop_primary()
-            staged = self._stage(run, order, lead_s, gap_s, promote_s, back_s)
+            staged = self._stage(run, order, lead_s, gap_s, promote_s, back_s, event_when)
             end_at = run.stopped + bound_s
             while time.monotonic() < end_at:
                 w = self.writers.window(run.stopped)
@@ -169,7 +171,7 @@ class DbStack:
             time.sleep(0.02)
         raise RuntimeError("the writers never wrote through the NLB: %s" % self.writers.snapshot()[-3:])
 
-    def _stage(self, run, order, lead_s, gap_s, promote_s, back_s):
+    def _stage(self, run, order, lead_s, gap_s, promote_s, back_s, event_when):
         """Starts the staged steps in a thread; returns an Event set when all have happened."""
         done = threading.Event()
         s = self.s
@@ -197,6 +199,9 @@ class DbStack:
             try:
                 for at, what in sorted(steps):
                     time.sleep(max(0.0, run.stopped + at - time.monotonic()))
+                    end_at = time.monotonic() + 60.0
+                    while what == "event" and event_when and not event_when() and time.monotonic() < end_at:
+                        time.sleep(0.02)
                     do(what)
             finally:
                 done.set()
