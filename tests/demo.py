@@ -46,8 +46,8 @@ def parse_args():
                    help="Aurora: seconds by which the RDS API leads the cluster endpoint's DNS record")
     p.add_argument("--db-scale", type=float, default=None,
                    help="database story: the NLB data plane's delays as a fraction of AWS's (default 0.1)")
-    p.add_argument("--db-gap", type=float, default=2.0,
-                   help="database story: seconds between the event and the DNS change")
+    p.add_argument("--db-gap", type=float, default=2.4,
+                   help="database story: seconds between the event and the DNS change (between two polls)")
     return p.parse_args()
 
 
@@ -462,9 +462,11 @@ def database_story(out, s, args):
         expect(problems, run.window is not None, "writes did not resume within %.0f s" % run.observed_s)
         expect(problems, run.read_only == 0, "%d read-only errors" % run.read_only)
         expect(problems, not run.lost, "acknowledged writes lost: %s" % run.lost[:10])
-        out.line("note", "clients", "%d attempts failed after the stop; %d writes acknowledged in all, every one "
-                 "found on the new primary" % (run.failed, run.acknowledged) if not run.lost else
-                 "%d attempts failed after the stop" % run.failed)
+        out.line("note", "clients", "first write after the stop: %s; %d attempts failed meanwhile; %d writes "
+                 "acknowledged in all, %s" % (
+                     ", ".join("%s %.3f s" % cw for cw in run.windows.items()) or "none", run.failed,
+                     run.acknowledged, "every one found on the new primary" if not run.lost
+                     else "%d missing on the new primary" % len(run.lost)))
     for p in problems:
         out.line("bad", "FAILED", p)
     if run.window is not None:

@@ -13,7 +13,7 @@ import nlb
 ORDERS = (("event-first", "event before DNS"), ("dns-first", "DNS before event"))
 FULL = dict(scale=nlb.DEMO_SCALE, bound_s=20.0, systems=dbstack.SYSTEMS, orders=("event-first", "dns-first"))
 QUICK = dict(scale=nlb.TEST_SCALE, bound_s=6.0, systems=("rds-nlb-sync",), orders=("event-first",))
-LEAD_S, GAP_S, PROMOTE_S, BACK_S, POLL_MS = 0.5, 2.0, 0.3, 1.0, 1000
+LEAD_S, GAP_S, PROMOTE_S, BACK_S, POLL_MS = 0.5, 2.4, 0.3, 1.0, 1000
 
 
 def measure(s, quick=False, say=print):

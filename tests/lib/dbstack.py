@@ -48,6 +48,7 @@ class Run:
         self.stopped = self.promoted = self.event = self.dns = self.back = None
         self.timeline = []
         self.window = None  # seconds from the primary stopping to the last client's first write after
+        self.windows = {}  # client -> seconds from the stop to its own first acknowledged write
         self.observed_s = None  # how long the run watched for the window to close
         self.read_only = self.failed = self.acknowledged = 0
         self.lost = []
@@ -218,6 +219,7 @@ class DbStack:
     def _figures(self, run, marks):
         w = self.writers
         run.window = w.window(run.stopped)
+        run.windows = {c: t - run.stopped for c, t in sorted(w.first_success_after(run.stopped).items())}
         run.read_only = w.count("read_only", after=run.stopped)
         run.failed = w.failed_since(run.stopped)
         run.acknowledged = len(w.acknowledged())

@@ -120,7 +120,7 @@ class TargetHealth:
         return state
 
 
-def routable(states, registered_at=None, now=None):
+def routable(states, registered_at=None):
     """The keys a new connection may go to, of {key: state} of one group: the healthy ones; none
     healthy, fail open to every target past registration (registered_at: {key: bool}) that is not
     draining."""

@@ -17,6 +17,7 @@ atexit hook stop every postmaster started here anyway. fsync is off: a node is s
 crash, never as a power loss, so what the kernel holds survives, and the pair starts faster.
 """
 import atexit
+import importlib.util
 import os
 import pwd
 import shutil
@@ -25,6 +26,7 @@ import subprocess
 import tempfile
 import time
 
+import stack
 from stack_proc import spawn
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -60,9 +62,7 @@ def missing():
     """Why the database cannot run here (a message naming make deps), or None."""
     if not os.access(os.path.join(PG_BIN, "postgres"), os.X_OK):
         return "%s/postgres is missing (Debian package postgresql-15): run make deps" % PG_BIN
-    try:
-        import psycopg2  # noqa: F401 (only whether it imports)
-    except ImportError:
+    if importlib.util.find_spec("psycopg2") is None:
         return "psycopg2 is missing (Debian package python3-psycopg2): run make deps"
     try:
         pwd.getpwnam(USER)
@@ -117,11 +117,6 @@ def template(build):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return path
-
-
-def build_dir():
-    return os.path.abspath(os.environ.get("RNS_BUILD") or
-                           os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build"))
 
 
 def connect(address, timeout_s=2.0, dbname="postgres"):
@@ -233,7 +228,7 @@ class PgPair:
     """A primary and a synchronous hot standby (see the module's text)."""
 
     def __init__(self, primary, standby, build=None, folder=None):
-        self.build = build or build_dir()
+        self.build = build or stack.build_dir()
         self.folder = folder
         self.primary_address, self.standby_address = primary, standby
         self.primary = self.standby = None
