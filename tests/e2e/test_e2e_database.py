@@ -89,7 +89,8 @@ def unhealthy_targets_drain_their_connections():
 
     timing = nlb.Timing(unhealthy_draining=1.5)
     with dbstack.DbStack(s, timing=timing, check=check) as d:
-        w = d.writers = writers.Writers((dbstack.NLB_ADDRESS, const.DB_PORT), clients=1).start()
+        # A generous timeout: only the data plane may break this connection, not a slow commit.
+        w = d.writers = writers.Writers((dbstack.NLB_ADDRESS, const.DB_PORT), clients=1, timeout_s=5.0).start()
         tap.eventually(lambda: w.count("ok") >= 3, "writes through the NLB")
         blocked.add(const.OLD_PRIMARY)  # the checks fail; the database still serves
         states = lambda: {t["Id"]: t["State"] for t in s.elb.targets(s.target_group_arn)}
