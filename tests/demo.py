@@ -11,7 +11,12 @@ signature checked by botocore) and the fake Lambda Runtime API.
    cluster has no writer; RDS then reports the new writer, and the cluster endpoint's DNS record
    follows 4 s later; the function follows the API, before DNS. A second function with
    DB_ROLE=readers then keeps a reader target group on both readers.
-Exit status 0 when both stories end as they should.
+3. A real database (PostgreSQL 15: a primary and a synchronous hot standby) behind the NLB data plane
+   (tests/lib/nlb.py, at a tenth of AWS's delays), with writer loops through the NLB's address: the
+   primary stops, the event arrives, DNS changes, the function registers the new primary, the NLB
+   passes it its health checks, and writes resume. It ends with the write window, the read-only errors
+   and the acknowledged writes lost.
+Exit status 0 when the three stories end as they should.
 
     /usr/bin/python3 tests/lib/netns.py tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS] [--wait-s S]
     (make demo; the build folder: --build, else $RNS_BUILD, else make's BUILD, else build/)
@@ -39,6 +44,10 @@ def parse_args():
                    help="Aurora: seconds between the failover-started event and RDS reporting the new writer")
     p.add_argument("--dns-lead", type=float, default=4.0,
                    help="Aurora: seconds by which the RDS API leads the cluster endpoint's DNS record")
+    p.add_argument("--db-scale", type=float, default=None,
+                   help="database story: the NLB data plane's delays as a fraction of AWS's (default 0.1)")
+    p.add_argument("--db-gap", type=float, default=2.4,
+                   help="database story: seconds between the event and the DNS change (between two polls)")
     return p.parse_args()
 
 
@@ -212,7 +221,8 @@ def main():
     with stack.LocalStack(healthy_after=1.0, deregistration_delay=2.0) as s:
         first = story(out, s, args)
         second = aurora_story(out, s, args)
-        return first or second
+        third = database_story(out, s, args)
+        return first or second or third
 
 
 def story(out, s, args):
@@ -408,6 +418,59 @@ def aurora_story(out, s, args):
         out.line("bad", "FAILED", p)
     if not problems:
         out.line("ok", "done", "the writer group follows the writer RDS reports: %s" % ", ".join(s.registered()))
+    return 1 if problems else 0
+
+
+TIMELINE_KINDS = (("primary stopped", "bad"), ("standby", "rds"), ("event", "rds"), ("DNS", "dns"),
+                  ("old primary", "rds"), ("first successful write", "ok"))
+
+
+def database_story(out, s, args):
+    """The third story: what a database client sees across the failover."""
+    import dbstack
+    import nlb
+    import pg
+    problems = []
+    why = pg.missing()
+    if why:
+        out.line("bad", "FAILED", why)
+        return 1
+    s.reset()
+    scale = nlb.DEMO_SCALE if args.db_scale is None else args.db_scale
+    timing = nlb.AWS.scaled(scale)
+    out.title("rds-nlb-sync demo, part 3: what a database client sees, with a real PostgreSQL behind the NLB")
+    with dbstack.DbStack(s, timing=timing) as d:
+        out.line("note", "database", "PostgreSQL %s as the postgres user: primary %s, synchronous hot standby %s "
+                 "(%s -> %s)" % (pg.version(), const.OLD_PRIMARY, const.NEW_PRIMARY, const.DB_ENDPOINT, const.OLD_PRIMARY))
+        out.line("elb", "NLB", "%s:%d (%s) forwards to target group orders-db-tg: %s"
+                 % (dbstack.NLB_ADDRESS, const.DB_PORT, dbstack.NLB_NAME, targets_text(s)))
+        out.line("note", "scale", "the NLB data plane runs at %g of AWS's delays: %s" % (scale, timing.describe()))
+        out.line("note", "clients", "%d writer loops insert through the NLB (timeout %.1f s each, reconnect after "
+                 "any error)" % (d.clients, d.client_timeout_s))
+        out.title("9. The primary stops; the event arrives first, DNS changes %.1f s later" % args.db_gap)
+        run = d.failover("rds-nlb-sync", order="event-first", lead_s=0.5, gap_s=args.db_gap,
+                         poll_ms=args.poll_ms, wait_s=args.wait_s, bound_s=60.0 * max(scale, 0.05) * 10)
+        t0 = run.stopped
+        for t, what in run.timeline:
+            kind = next((k for prefix, k in TIMELINE_KINDS if what.startswith(prefix)), "elb")
+            who = "writes" if what.startswith("first") else "function" if what.split()[0].endswith("Targets") \
+                else "NLB" if what.startswith("target") else "stage"
+            print("%+8.3fs  %s %s" % (t - t0, out.paint(kind, "%-8s" % who), what), flush=True)
+        body = run.result["json"] if run.result and run.result["kind"] == "response" else {}
+        expect(problems, body.get("registered") == ["%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)],
+               "the function registered %s" % body.get("registered"))
+        expect(problems, run.window is not None, "writes did not resume within %.0f s" % run.observed_s)
+        expect(problems, run.read_only == 0, "%d read-only errors" % run.read_only)
+        expect(problems, not run.lost, "acknowledged writes lost: %s" % run.lost[:10])
+        out.line("note", "clients", "first write after the stop: %s; %d attempts failed meanwhile; %d writes "
+                 "acknowledged in all, %s" % (
+                     ", ".join("%s %.3f s" % cw for cw in run.windows.items()) or "none", run.failed,
+                     run.acknowledged, "every one found on the new primary" if not run.lost
+                     else "%d missing on the new primary" % len(run.lost)))
+    for p in problems:
+        out.line("bad", "FAILED", p)
+    if run.window is not None:
+        print("%+.3fs  writes   %s" % (run.window, dbstack.summary_line(run)), flush=True)
     return 1 if problems else 0
 
 

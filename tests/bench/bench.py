@@ -61,6 +61,8 @@ def parse_args():
     ap.add_argument("--out", help="where results.md and results.json go (default build/bench)")
     ap.add_argument("--zip", help="deployment package to measure (default build/function.zip)")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, not the figures")
+    ap.add_argument("--only", choices=("failover",), help="failover: only the client-visible failover table "
+                    "(written to failover.md and failover.json)")
     for k, v in FULL.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), help="default %s (quick %s)" % (v, QUICK[k]))
     args = ap.parse_args()
@@ -405,8 +407,33 @@ def missed_notes(res, table=None):
     return out
 
 
+def failover_only(args, out):
+    """--only failover: the client-visible failover table alone."""
+    import json
+    import failover_bench
+    with stack.LocalStack() as s:
+        res = failover_bench.measure(s, quick=args.quick, say=say)
+    text = failover_section(res)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "failover.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, "failover.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    print(text)
+    return 0
+
+
+def failover_section(res):
+    import failover_bench
+    return "\n".join(["### What a database client sees across a failover", ""] + failover_bench.table(res) +
+                      [""] + failover_bench.notes(res)) + "\n"
+
+
 def main():
     args, n = parse_args()
+    if args.only == "failover":
+        return failover_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
     import bench_report
     import botocore
     import boto3
@@ -455,6 +482,8 @@ def main():
                 say("cluster mode: %d failovers, the writer moves in the RDS API first" % n["reactions"])
                 with paths.log("cluster") as log:
                     res["cluster"] = cluster_bench.measure(s, impls["ours"], n["reactions"], log)
+                import failover_bench
+                res["failover"] = failover_bench.measure(s, quick=args.quick, say=say)
         finally:
             for fn in fns.values():
                 fn.stop()
@@ -477,7 +506,10 @@ def main():
     res["notes"] = notes(res, paths)
     table = bench_report.rows(res)
     md, js = bench_report.write(out, res, table)
+    with open(md, "a") as f:
+        f.write("\n" + failover_section(res["failover"]))
     print(bench_report.text_table(table))
+    print("\n" + failover_section(res["failover"]))
     print("\nmachine: %s" % bench_report.markdown(res, table).split("Machine: ", 1)[1].split("\n", 1)[0])
     print("written: %s, %s (%.0f s)" % (os.path.relpath(md, ROOT), os.path.relpath(js, ROOT), res["seconds"]))
     return 0

@@ -77,8 +77,11 @@ def markdown_section():
     with open(os.path.join(r["out"], "results.md")) as f:
         md = f.read()
     tap.ok(md.startswith("## Performance\n"), "results.md does not start with the README section heading")
+    md, failover = md.split("\n### What a database client sees across a failover\n", 1)
     table = [line for line in md.splitlines() if line.startswith("| ")]
     tap.eq(len(table), 2 + len(ROW_KEYS), "Markdown table lines (header, rule and rows)")
+    tap.ok("| write window: rds-nlb-sync | " in failover and "Time scale:" in failover,
+           "results.md has no client-visible failover table: %r" % failover[:500])
     tap.ok("\nMachine: " in md and "cores" in md and "Debian" in md, "results.md does not name the machine")
     tap.ok("make bench" in md, "results.md does not say how to rerun")
 
@@ -96,6 +99,17 @@ def measured_both_implementations():
     tap.ok(all(v is not None for v in res["reaction"]["ours"]), "rds-nlb-sync never registered the new address")
     tap.ok(all(v is None for v in res["reaction"]["ref"]),
            "the reference registered the new address within its invocation: the timeline is not the intended one")
+
+
+
+@tap.case
+def client_visible_failover():
+    run_ = results()["failover"]["runs"]["rds-nlb-sync"]["event-first"]
+    tap.ok(run_["acknowledged"] > 0, "no acknowledged write: %s" % run_)
+    tap.eq(run_["lost"], 0, "acknowledged writes lost")
+    tap.ok(run_["window"].endswith(" s"), "window %r" % run_["window"])
+    tap.ok(any(line.startswith("| write window: rds-nlb-sync | ") for line in run()["stdout"].splitlines()),
+           "no failover row on stdout")
 
 
 tap.main()

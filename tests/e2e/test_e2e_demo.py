@@ -25,10 +25,12 @@ def run_demo(*args):
 
 @tap.case
 def demo_tells_the_failover():
-    code, out, err = run_demo("--flip-after", "1.0", "--poll-ms", "200", "--writer-after", "1.0", "--dns-lead", "2.0")
+    code, out, err = run_demo("--flip-after", "1.0", "--poll-ms", "200", "--writer-after", "1.0", "--dns-lead", "2.0",
+                              "--db-scale", "0.05", "--db-gap", "1.0")
     tap.eq(code, 0, "demo exit status; output:\n%s\n%s" % (out[-3000:], err[-2000:]))
     steps = [l for l in out.splitlines() if re.match(r"^\d\. ", l)]
-    tap.eq(len(steps), 8, "story steps: %s" % steps)
+    tap.eq(len(steps), 9, "story steps: %s" % steps)
+    out, database = out.split("part 3: what a database client sees", 1)
     out, aurora = out.split("part 2: an Aurora failover", 1)
     order = [out.index(s) for s in ("RDS-EVENT-0049", "now answers %s" % const.NEW_PRIMARY,
                                     "RegisterTargets %s:%d" % (const.NEW_PRIMARY, const.DB_PORT),
@@ -52,6 +54,19 @@ def demo_tells_the_failover():
     tap.ok(float(ahead.group(2)) > 0, "followed before DNS: %s" % ahead.group(0))
     tap.ok("the reader group holds both readers: 10.20.1.21:5432, 10.20.3.23:5432" in aurora, aurora[-1500:])
     tap.ok("FAILED" not in aurora and "BAD SIGNATURE" not in aurora, aurora[-2000:])
+    order = [database.index(s) for s in ("primary stopped", "event RDS-EVENT-0049", "DNS changed",
+                                         "RegisterTargets %s:%d" % (const.NEW_PRIMARY, const.DB_PORT),
+                                         "target %s:%d initial" % (const.NEW_PRIMARY, const.DB_PORT),
+                                         "first successful write")]
+    tap.eq(order, sorted(order), "stop, event, DNS, register, new target known, first write in that order")
+    tap.ok("target %s:%d healthy" % (const.NEW_PRIMARY, const.DB_PORT) in database, database[-2000:])
+    last = database.rstrip("\n").splitlines()[-1]
+    m = re.match(r"^\+(\d+\.\d{3})s  writes   resumed (\d+\.\d{3}) s after the primary stopped; (\d+) read-only errors; "
+                 r"(\d+) of (\d+) acknowledged writes lost$", last)
+    tap.ok(m, "the demo's last line: %r" % last)
+    tap.eq(m.group(1), m.group(2), "the line's time is the window")
+    tap.eq((m.group(3), m.group(4)), ("0", "0"), "read-only errors, writes lost")
+    tap.ok(int(m.group(5)) > 0, "no acknowledged write")
 
 
 @tap.case
