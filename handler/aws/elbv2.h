@@ -133,6 +133,11 @@ int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, cons
 int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
                  elb_error *err);
 
+/* query_client_set_pacer and query_requests_sent (query.h) for the ELBv2
+ * client: fleet mode paces every client's calls under shared buckets. */
+void elb_client_set_pacer(elb_client *c, query_pacer pacer, void *ctx);
+long elb_requests_sent(const elb_client *c);
+
 /* The value of a tag of the set, NULL when absent. */
 const char *elb_tag_value(const elb_tag_set *s, const char *key);
 void elb_target_group_list_free(elb_target_group_list *l);

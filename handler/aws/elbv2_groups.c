@@ -352,6 +352,16 @@ int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t cou
     return rc;
 }
 
+void elb_client_set_pacer(elb_client *c, query_pacer pacer, void *ctx)
+{
+    query_client_set_pacer(elb_query_client(c), pacer, ctx);
+}
+
+long elb_requests_sent(const elb_client *c)
+{
+    return c ? query_requests_sent(elb_query_client((elb_client *)c)) : 0;
+}
+
 /* ---- the lists ---- */
 
 const char *elb_tag_value(const elb_tag_set *s, const char *key)
