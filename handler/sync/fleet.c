@@ -541,21 +541,13 @@ static int ready(fleet *f, fleet_worker *w, int cluster, rns_error *err)
 /* proxy: the counts of the answer used, kept and written to the group's tag. */
 static void commit_misses(fleet *f, fleet_worker *w, job *j, proxy_source *ps, int64_t deadline)
 {
-    fleet_binding *fb = j->fb;
-    char before[1024], after[1024];
     elb_tag t;
     elb_error e;
-    if (rns_error_failed(&j->err) || j->dry_run || fleet_misses_format(&fb->misses, before, sizeof before) != 0 ||
-        fleet_misses_format(&ps->next, after, sizeof after) != 0 || strcmp(before, after) == 0)
+    if (rns_error_failed(&j->err) || j->dry_run || !proxy_misses_commit(&j->fb->misses, ps, &t))
         return;
-    fleet_miss_list_free(&fb->misses);
-    fb->misses = ps->next;
-    memset(&ps->next, 0, sizeof ps->next);
-    snprintf(t.key, sizeof t.key, "%s", FLEET_MISSES_TAG);
-    snprintf(t.value, sizeof t.value, "%.256s", after);
     j->rep.api_calls++;
-    if (elb_add_tags(w->elb, fb->tg.arn, &t, 1, deadline, &e) != 0)
-        log_msg(f->log, LOG_WARN, "proxy miss counts of %s not saved: %s: %s", fb->tg.arn, e.code, e.message);
+    if (elb_add_tags(w->elb, j->fb->tg.arn, &t, 1, deadline, &e) != 0)
+        log_msg(f->log, LOG_WARN, "proxy miss counts of %s not saved: %s: %s", j->fb->tg.arn, e.code, e.message);
 }
 
 static void fill_binding(fleet *f, job *j, addr_source src)

@@ -210,6 +210,29 @@ addr_source proxy_source_of(proxy_source *p)
     return (addr_source){p, p->dns.subject, NULL, proxy_resolve, NULL};
 }
 
+int proxy_misses_commit(fleet_miss_list *kept, proxy_source *p, elb_tag *tag)
+{
+    char before[sizeof tag->value], after[sizeof tag->value];
+    if (fleet_misses_format(kept, before, sizeof before) != 0 || fleet_misses_format(&p->next, after, sizeof after) != 0 ||
+        strcmp(before, after) == 0)
+        return 0;
+    fleet_miss_list_free(kept);
+    *kept = p->next;
+    memset(&p->next, 0, sizeof p->next);
+    memset(tag, 0, sizeof *tag);
+    snprintf(tag->key, sizeof tag->key, "%s", FLEET_MISSES_TAG);
+    snprintf(tag->value, sizeof tag->value, "%s", after);
+    return 1;
+}
+
+int fleet_is_proxy_endpoint(const char *host)
+{
+    for (const char *s = host; s && *s; s = strchr(s, '.') ? strchr(s, '.') + 1 : NULL)
+        if (strncmp(s, "proxy-", 6) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---- shards ---- */
 
 unsigned fleet_shard_of(const char *arn, unsigned shards)

@@ -19,6 +19,7 @@
 #include "handler/sync/event.h"
 #include "handler/sync/fleet.h"
 #include "handler/sync/metrics.h"
+#include "handler/sync/proxy.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
 
@@ -34,6 +35,9 @@ struct handler {
     binding bindings[1];        /* what an invocation reconciles: one outside fleet mode */
     size_t binding_count;
     fleet *fleet; /* fleet mode (FLEET_LOAD_BALANCER_ARNS): its own bindings, clients and workers */
+    int proxy;    /* DB_ENDPOINT names an RDS Proxy: its addresses leave after PROXY_MISSES misses */
+    proxy_source proxy_source;
+    fleet_miss_list misses; /* as the target group's tag said at the start of the run */
 };
 
 /* ---- construction ---- */
@@ -120,7 +124,12 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     }
     /* DNS mode: DB_ENDPOINT's answer; the RDS API mode: the cluster's members. */
     h->dns_source = (dns_source){h->dns, cfg->db_endpoint, config_address_family(cfg)};
-    binding_of_config(&h->bindings[0], cfg, h->cluster ? cluster_source(h->cluster) : dns_source_of(&h->dns_source));
+    h->proxy = !h->cluster && fleet_is_proxy_endpoint(cfg->db_endpoint);
+    h->proxy_source = (proxy_source){dns_source_of(&h->dns_source), &h->misses, {NULL, 0}, cfg->proxy_misses, cfg->db_port};
+    binding_of_config(&h->bindings[0], cfg,
+                      h->cluster ? cluster_source(h->cluster)
+                      : h->proxy ? proxy_source_of(&h->proxy_source)
+                                 : dns_source_of(&h->dns_source));
     h->binding_count = 1;
     return h;
 }
@@ -130,6 +139,8 @@ void handler_free(handler *h)
     if (!h)
         return;
     fleet_free(h->fleet);
+    fleet_miss_list_free(&h->misses);
+    fleet_miss_list_free(&h->proxy_source.next);
     elb_client_free(h->elb);
     cluster_discovery_free(h->cluster);
     query_client_free(h->rds);
@@ -223,6 +234,31 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
     return deadline - (r > 0 ? r : 0);
 }
 
+/* A proxy endpoint: the miss counts from the group's tag (another
+ * container may have run since this one's last invocation). */
+static void load_misses(handler *h, const binding *b, int64_t deadline)
+{
+    elb_tag_set_list tags;
+    elb_error e;
+    const char *arn = b->target_group_arn;
+    if (elb_describe_tags(h->elb, &arn, 1, FLEET_MISSES_TAG, deadline, &tags, &e) != 0) {
+        log_msg(h->log, LOG_WARN, "proxy miss counts not read (%s: %s); using this container's", e.code, e.message);
+        return;
+    }
+    fleet_miss_list_free(&h->misses);
+    fleet_misses_parse(tags.count ? elb_tag_value(&tags.items[0], FLEET_MISSES_TAG) : NULL, &h->misses);
+    elb_tag_set_list_free(&tags);
+}
+
+static void save_misses(handler *h, const binding *b, int64_t deadline)
+{
+    elb_tag t;
+    elb_error e;
+    if (proxy_misses_commit(&h->misses, &h->proxy_source, &t) &&
+        elb_add_tags(h->elb, b->target_group_arn, &t, 1, deadline, &e) != 0)
+        log_msg(h->log, LOG_WARN, "proxy miss counts not saved: %s: %s", e.code, e.message);
+}
+
 static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
                      reconcile_report *rep, rns_error *e)
 {
@@ -230,7 +266,12 @@ static int reconcile(handler *h, const binding *b, int dry_run, int failover, in
     reconcile_request req = {b, failover, dry_run, deadline, h->log};
     if (b->source.begin)
         b->source.begin(b->source.ctx);
-    return reconcile_run(&io, &req, rep, e);
+    if (h->proxy)
+        load_misses(h, b, deadline);
+    int rc = reconcile_run(&io, &req, rep, e);
+    if (h->proxy && rc == 0 && !dry_run)
+        save_misses(h, b, deadline);
+    return rc;
 }
 
 static void handle_cloudformation(handler *h, const binding *b, const event_info *ev, int64_t start,
