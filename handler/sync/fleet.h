@@ -38,7 +38,7 @@
 
 #define FLEET_TAG_PREFIX "rds-nlb-sync:"
 #define FLEET_INDEX_MAX_AGE_MS (5 * 60 * 1000)
-#define FLEET_MAX_WORKERS 32
+#define FLEET_MAX_WORKERS 128
 
 typedef struct fleet fleet;
 

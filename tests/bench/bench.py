@@ -61,8 +61,9 @@ def parse_args():
     ap.add_argument("--out", help="where results.md and results.json go (default build/bench)")
     ap.add_argument("--zip", help="deployment package to measure (default build/function.zip)")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, not the figures")
-    ap.add_argument("--only", choices=("failover",), help="failover: only the client-visible failover table "
-                    "(written to failover.md and failover.json)")
+    ap.add_argument("--only", choices=("failover", "fleet"), help="failover: only the client-visible failover "
+                    "table (written to failover.md and failover.json); fleet: only the fleet mode figures "
+                    "(fleet.md, fleet.json)")
     for k, v in FULL.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), help="default %s (quick %s)" % (v, QUICK[k]))
     args = ap.parse_args()
@@ -424,6 +425,28 @@ def failover_only(args, out):
     return 0
 
 
+def fleet_only(args, out):
+    """--only fleet: fleet mode at scale alone (fleet_bench.py)."""
+    import json
+    import fleet_bench
+    with stack.LocalStack() as s:
+        res = fleet_bench.measure(s, quick=args.quick, say=say)
+    text = fleet_section(res)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "fleet.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, "fleet.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    print(text)
+    return 0
+
+
+def fleet_section(res):
+    import fleet_bench
+    return "\n".join(["### Fleet mode at scale", ""] + fleet_bench.table(res) + [""] + fleet_bench.notes(res)) + "\n"
+
+
 def failover_section(res):
     import failover_bench
     return "\n".join(["### What a database client sees across a failover", ""] + failover_bench.table(res) +
@@ -434,6 +457,8 @@ def main():
     args, n = parse_args()
     if args.only == "failover":
         return failover_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
+    if args.only == "fleet":
+        return fleet_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
     import bench_report
     import botocore
     import boto3
