@@ -350,9 +350,22 @@ static void invoke_binding(handler *h, const binding *b, const char *payload, si
  * number of bindings (CONTRACT.md section 14). */
 static void emit_fleet_metrics(handler *h, const json_t *result, const rns_error *e, int64_t start)
 {
-    const json_t *summary = json_object_get(result, "summary");
+    const json_t *summary = json_object_get(result, "summary"), *b;
+    long registered = 0, deregistered = 0, waited = 0;
+    size_t i;
+    json_array_foreach(json_object_get(result, "bindings"), i, b)
+    {
+        if (json_is_true(json_object_get(b, "dryRun")))
+            continue;
+        registered += (long)json_array_size(json_object_get(b, "registered"));
+        deregistered += (long)json_array_size(json_object_get(b, "deregistered"));
+        if (json_integer_value(json_object_get(b, "waitedMs")) > waited)
+            waited = (long)json_integer_value(json_object_get(b, "waitedMs"));
+    }
     metrics_values v = {
-        .registered = (long)json_integer_value(json_object_get(summary, "changed")),
+        .registered = registered,
+        .deregistered = deregistered,
+        .dns_wait_ms = waited,
         .reconcile_ms = (long)(rns_wall_ms() - start),
         .errors = (long)json_integer_value(json_object_get(summary, "failed")) + (result ? 0 : rns_error_failed(e)),
         .trigger = json_string_value(json_object_get(result, "trigger")) ?: "manual",
