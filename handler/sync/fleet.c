@@ -19,18 +19,21 @@
 #include "handler/sync/fleet_internal.h"
 #include "handler/sync/result.h"
 
-/* Client-side shares of the account's buckets (README.md, "Fleet mode"):
- * under the documented ELBv2 Describe* bucket (40, 10/s) and AWS's own
- * controller's defaults for target changes (20, 4/s), and the RDS bucket
- * (300, 12/s), each with room left for the account's other callers. */
-#define PACE_DESCRIBE_BURST 20
-#define PACE_DESCRIBE_RATE 8
-#define PACE_CHANGE_BURST 10
-#define PACE_CHANGE_RATE 3
+/* The function's own calls never go faster than the account's buckets
+ * (README.md, "Fleet mode"): the documented ELBv2 Describe* bucket (40,
+ * 10/s), AWS's own load balancer controller's defaults for target changes
+ * (20, 4/s), and the RDS bucket (300, 12/s, less a margin). Other callers
+ * sharing them make the service throttle, which the standard retry mode
+ * absorbs. */
+#define PACE_DESCRIBE_BURST 40
+#define PACE_DESCRIBE_RATE 10
+#define PACE_CHANGE_BURST 20
+#define PACE_CHANGE_RATE 4
 #define PACE_RDS_BURST 100
 #define PACE_RDS_RATE 10
 #define DISCOVERY_PAGE_SIZE 400
 #define RESERVE_MS 250
+#define SWEEP_BINDING_MS 2000 /* the time a sweep keeps for one more binding before its deadline */
 #define FLEET_SWEEP_WORKERS 4
 
 /* A worker's own clients and resolver, kept between invocations. */
@@ -506,8 +509,11 @@ static job *take_job(run_state *s)
     job *j = NULL;
     pthread_mutex_lock(&s->lock);
     long budget = s->f->cfg->fleet_max_calls;
+    /* A sweep stops at the cap, or when too little time is left to start
+     * one more binding: the next sweep goes on from there. */
     if (s->next < s->jobs->count && s->capped_sweep &&
-        s->used + (long)(s->running + 1) * FLEET_CALLS_PER_BINDING > budget)
+        (s->used + (long)(s->running + 1) * FLEET_CALLS_PER_BINDING > budget ||
+         rns_wall_ms() + SWEEP_BINDING_MS > s->deadline))
         s->stopped = 1;
     if (!s->stopped && s->next < s->jobs->count) {
         j = &s->jobs->items[s->next++];

@@ -27,8 +27,8 @@ import events
 LB = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/bench-fleet/0a1b2c3d4e5f6071"
 DOMAIN = "abc123xyz.eu-west-1.rds.amazonaws.com"
 OLD = "10.20.1.9"
-FULL = dict(sizes=(1, 10, 100, 500), storm=100, callgrind=True)
-QUICK = dict(sizes=(1, 10), storm=10, callgrind=False)
+FULL = dict(sizes=(1, 10, 100, 500), storms=(20, 100), callgrind=True)
+QUICK = dict(sizes=(1, 10), storms=(10,), callgrind=False)
 STORM_GAP_S, POLL_MS = 0.05, 1000
 
 
@@ -84,7 +84,8 @@ def scale_run(s, n):
     proc = s.start_bootstrap(env=env(s))
     try:
         t0 = time.monotonic()
-        sweep = s.lambda_invoke(events.schedule_event(), timeout=900)
+        sweep = s.lambda_invoke(events.schedule_event(), deadline_ms=int(time.time() * 1000) + 900000,
+                                timeout=900)
         took = time.monotonic() - t0
         sweep_calls = len(s.elb.calls)
         s.clear_calls(s.elb, s.rds)
@@ -136,12 +137,14 @@ def instructions(s, n):
 
 def measure(s, quick=False, say=print):
     c = QUICK if quick else FULL
-    res = {"scale": [], "storm": None, "callgrind": None}
+    res = {"scale": [], "storms": [], "callgrind": None}
     for n in c["sizes"]:
         say("fleet: sweep and event at N = %d" % n)
         res["scale"].append(scale_run(s, n))
-    say("fleet: a storm of %d bindings" % c["storm"])
-    res["storm"] = storm(s, c["storm"])
+    res["storms"] = []
+    for n in c["storms"]:
+        say("fleet: a storm of %d bindings" % n)
+        res["storms"].append(storm(s, n))
     if c["callgrind"]:
         say("fleet: callgrind sweep at N = %d" % c["sizes"][-1])
         res["callgrind"] = instructions(s, c["sizes"][-1])
@@ -155,11 +158,12 @@ def table(res):
         out.append("| %d | %d | %d | %.1f s | %d | %s |" % (r["n"], r["sweep_calls"], r["goal"], r["sweep_s"],
                                                             r["event_calls"],
                                                             "%.1f MiB" % (r["rss_kib"] / 1024) if r["rss_kib"] else "?"))
-    st = res["storm"]
-    out += ["", "Storm: %d bindings, one event, DNS changing %d ms apart: change -> RegisterTargets max %.2f s, "
-            "median %.2f s (goal: within DNS_POLL_MS + 2 s = %.1f s); %d of %d converged."
-            % (st["n"], STORM_GAP_S * 1000, st["max_s"] or -1, st["median_s"] or -1, st["goal_s"], st["converged"],
-               st["n"])]
+    out.append("")
+    for st in res["storms"]:
+        out.append("Storm: %d bindings, one event, DNS changing %d ms apart: change -> RegisterTargets max %.2f s, "
+                   "median %.2f s (goal: within DNS_POLL_MS + 2 s = %.1f s); %d of %d converged."
+                   % (st["n"], STORM_GAP_S * 1000, st["max_s"] or -1, st["median_s"] or -1, st["goal_s"],
+                      st["converged"], st["n"]))
     if res.get("callgrind"):
         cg = res["callgrind"]
         out.append("Callgrind, a sweep of %d bindings: %s instructions, %s per binding."
@@ -174,6 +178,11 @@ def notes(res):
             out.append("Missed at N = %d: %d calls for a sweep, goal %d." % (r["n"], r["sweep_calls"], r["goal"]))
         if r["rss_kib"] and r["n"] >= 500 and r["rss_kib"] > 16 * 1024:
             out.append("Missed at N = %d: peak RSS %.1f MiB, goal 16 MiB." % (r["n"], r["rss_kib"] / 1024))
+    for st in res["storms"]:
+        if st["max_s"] is not None and st["max_s"] > st["goal_s"]:
+            out.append("Missed: a storm of %d bindings, max %.2f s (goal %.1f s): %d RegisterTargets within %.1f s "
+                       "meet the Register bucket (20 burst, 4/s), which this function never outpaces."
+                       % (st["n"], st["max_s"], st["goal_s"], st["n"], st["n"] * STORM_GAP_S))
     events_ = {r["event_calls"] for r in res["scale"]}
     out.append("Event runs: %s calls whatever N (warm index)." % ", ".join(map(str, sorted(events_))))
     return out
