@@ -13,6 +13,7 @@
 #include "handler/aws/http.h"
 #include "handler/aws/rds.h"
 #include "handler/sync/binding.h"
+#include "handler/sync/clients.h"
 #include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/event.h"
@@ -85,16 +86,7 @@ static int pace_rds(void *ctx, const char *action, int64_t deadline_ms)
 
 static elb_client *new_elb(fleet *f, char *err, size_t errlen)
 {
-    const config *cfg = f->cfg;
-    elb_client_config ec = {
-        .region = cfg->region,
-        .endpoint_url = cfg->endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = f->log,
-    };
-    elb_client *c = elb_client_new(&ec, err, errlen);
+    elb_client *c = clients_new_elb(f->cfg, f->log, err, errlen);
     if (c)
         elb_client_set_pacer(c, pace_elb, f);
     return c;
@@ -102,17 +94,7 @@ static elb_client *new_elb(fleet *f, char *err, size_t errlen)
 
 static query_client *new_rds(fleet *f, char *err, size_t errlen)
 {
-    const config *cfg = f->cfg;
-    query_client_config qc = {
-        .service = &rds_service,
-        .region = cfg->region,
-        .endpoint_url = cfg->rds_endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = f->log,
-    };
-    query_client *c = query_client_new(&qc, err, errlen);
+    query_client *c = clients_new_rds(f->cfg, f->log, err, errlen);
     if (c)
         query_client_set_pacer(c, pace_rds, f);
     return c;

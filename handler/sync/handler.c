@@ -14,6 +14,7 @@
 #include "handler/aws/rds.h"
 #include "handler/sync/binding.h"
 #include "handler/sync/cfn.h"
+#include "handler/sync/clients.h"
 #include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/event.h"
@@ -67,17 +68,8 @@ static void binding_of_config(binding *b, const config *cfg, addr_source source)
 static int start_cluster(handler *h, char *err, size_t errlen)
 {
     const config *cfg = h->cfg;
-    query_client_config qc = {
-        .service = &rds_service,
-        .region = cfg->region,
-        .endpoint_url = cfg->rds_endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = h->log,
-    };
     cluster_settings set = {cfg->cluster_id, cfg->role, config_address_family(cfg), cfg->db_endpoint};
-    if (!(h->rds = query_client_new(&qc, err, errlen)))
+    if (!(h->rds = clients_new_rds(cfg, h->log, err, errlen)))
         return -1;
     if (!(h->cluster = cluster_discovery_new(&set, h->rds, h->dns, h->log))) {
         snprintf(err, errlen, "out of memory");
@@ -102,15 +94,7 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
         }
         return h;
     }
-    elb_client_config ec = {
-        .region = cfg->region,
-        .endpoint_url = cfg->endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = lg,
-    };
-    h->elb = elb_client_new(&ec, err, errlen);
+    h->elb = clients_new_elb(cfg, lg, err, errlen);
     h->dns = dns_resolver_new();
     if (!h->elb || !h->dns) {
         if (h->elb)

@@ -408,38 +408,32 @@ def missed_notes(res, table=None):
     return out
 
 
-def failover_only(args, out):
-    """--only failover: the client-visible failover table alone."""
+def only_section(args, out, name, measure, section):
+    """--only NAME: one table alone, written to NAME.md and NAME.json."""
     import json
-    import failover_bench
     with stack.LocalStack() as s:
-        res = failover_bench.measure(s, quick=args.quick, say=say)
-    text = failover_section(res)
+        res = measure(s, quick=args.quick, say=say)
+    text = section(res)
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "failover.md"), "w") as f:
+    with open(os.path.join(out, name + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(out, "failover.json"), "w") as f:
+    with open(os.path.join(out, name + ".json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
     print(text)
     return 0
+
+
+def failover_only(args, out):
+    """--only failover: the client-visible failover table alone."""
+    import failover_bench
+    return only_section(args, out, "failover", failover_bench.measure, failover_section)
 
 
 def fleet_only(args, out):
     """--only fleet: fleet mode at scale alone (fleet_bench.py)."""
-    import json
     import fleet_bench
-    with stack.LocalStack() as s:
-        res = fleet_bench.measure(s, quick=args.quick, say=say)
-    text = fleet_section(res)
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "fleet.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(out, "fleet.json"), "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
-    print(text)
-    return 0
+    return only_section(args, out, "fleet", fleet_bench.measure, fleet_section)
 
 
 def fleet_section(res):
