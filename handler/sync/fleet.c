@@ -351,8 +351,10 @@ static void learn_members(fleet_binding *b, const json_t *detail)
     char **ids;
     if (!n || !(ids = calloc(n, sizeof *ids)))
         return;
-    for (i = 0; i < n; i++)
-        ids[i] = strdup(json_string_value(json_object_get(json_array_get(members, i), "id")) ?: "");
+    for (i = 0; i < n; i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(members, i), "id"));
+        ids[i] = strdup(id ? id : "");
+    }
     for (i = 0; i < b->member_count; i++)
         free(b->members[i]);
     free(b->members);
@@ -778,6 +780,11 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
                        elb_now - elb0, 0, 0};
         run_jobs(&s);
         pthread_mutex_destroy(&s.lock);
+        if (build_index(f) != 0) { /* the clusters' members may have changed (and their strings moved) */
+            free(f->idx.items);
+            f->idx = (fleet_index){NULL, 0};
+            f->built_ms = 0; /* the next run discovers again */
+        }
         int incomplete = move_cursor(f, &jobs, sweep, named);
         *result = fleet_result(f, &ev, &jobs, incomplete, elb0, rds0, err);
         rc = rns_error_failed(err) ? -1 : 0;

@@ -352,7 +352,7 @@ static void emit_fleet_metrics(handler *h, const json_t *result, const rns_error
         .dns_wait_ms = waited,
         .reconcile_ms = (long)(rns_wall_ms() - start),
         .errors = (long)json_integer_value(json_object_get(summary, "failed")) + (result ? 0 : rns_error_failed(e)),
-        .trigger = json_string_value(json_object_get(result, "trigger")) ?: "manual",
+        .trigger = json_string_value(json_object_get(result, "trigger")),
         .error_type = rns_error_name(e),
     };
     metrics_emit(h->log, h->cfg->metrics_namespace, "fleet", &v, rns_wall_ms());
