@@ -14,10 +14,13 @@
 #include "handler/aws/rds.h"
 #include "handler/sync/binding.h"
 #include "handler/sync/cfn.h"
+#include "handler/sync/clients.h"
 #include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/event.h"
+#include "handler/sync/fleet.h"
 #include "handler/sync/metrics.h"
+#include "handler/sync/proxy.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
 
@@ -32,37 +35,11 @@ struct handler {
     http_client *cfn_http;      /* created at the first CloudFormation request */
     binding bindings[1];        /* what an invocation reconciles: one outside fleet mode */
     size_t binding_count;
+    fleet *fleet; /* fleet mode (FLEET_LOAD_BALANCER_ARNS): its own bindings, clients and workers */
+    int proxy;    /* DB_ENDPOINT names an RDS Proxy: its addresses leave after PROXY_MISSES misses */
+    proxy_source proxy_source;
+    fleet_miss_list misses; /* as the target group's tag said at the start of the run */
 };
-
-/* ---- the real I/O for reconcile_run ---- */
-
-static int io_describe(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
-                       elb_error *err)
-{
-    handler *h = ctx;
-    return elb_describe_target_health(h->elb, target_group_arn, deadline_ms, out, err);
-}
-
-static int io_change(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets,
-                     size_t count, int64_t deadline_ms, elb_error *err)
-{
-    handler *h = ctx;
-    if (deregister)
-        return elb_deregister_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
-    return elb_register_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
-}
-
-static int64_t io_now(void *ctx)
-{
-    (void)ctx;
-    return rns_wall_ms();
-}
-
-static void io_sleep(void *ctx, long ms)
-{
-    (void)ctx;
-    rns_sleep_ms(ms);
-}
 
 /* ---- construction ---- */
 
@@ -91,17 +68,8 @@ static void binding_of_config(binding *b, const config *cfg, addr_source source)
 static int start_cluster(handler *h, char *err, size_t errlen)
 {
     const config *cfg = h->cfg;
-    query_client_config qc = {
-        .service = &rds_service,
-        .region = cfg->region,
-        .endpoint_url = cfg->rds_endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = h->log,
-    };
     cluster_settings set = {cfg->cluster_id, cfg->role, config_address_family(cfg), cfg->db_endpoint};
-    if (!(h->rds = query_client_new(&qc, err, errlen)))
+    if (!(h->rds = clients_new_rds(cfg, h->log, err, errlen)))
         return -1;
     if (!(h->cluster = cluster_discovery_new(&set, h->rds, h->dns, h->log))) {
         snprintf(err, errlen, "out of memory");
@@ -119,15 +87,14 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     }
     h->cfg = cfg;
     h->log = lg;
-    elb_client_config ec = {
-        .region = cfg->region,
-        .endpoint_url = cfg->endpoint_url,
-        .creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token},
-        .max_attempts = cfg->max_attempts,
-        .ca_bundle = cfg->ca_bundle,
-        .log = lg,
-    };
-    h->elb = elb_client_new(&ec, err, errlen);
+    if (cfg->fleet_lbs) {
+        if (!(h->fleet = fleet_new(cfg, lg, err, errlen))) {
+            free(h);
+            return NULL;
+        }
+        return h;
+    }
+    h->elb = clients_new_elb(cfg, lg, err, errlen);
     h->dns = dns_resolver_new();
     if (!h->elb || !h->dns) {
         if (h->elb)
@@ -141,7 +108,12 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     }
     /* DNS mode: DB_ENDPOINT's answer; the RDS API mode: the cluster's members. */
     h->dns_source = (dns_source){h->dns, cfg->db_endpoint, config_address_family(cfg)};
-    binding_of_config(&h->bindings[0], cfg, h->cluster ? cluster_source(h->cluster) : dns_source_of(&h->dns_source));
+    h->proxy = !h->cluster && fleet_is_proxy_endpoint(cfg->db_endpoint);
+    h->proxy_source = (proxy_source){dns_source_of(&h->dns_source), &h->misses, {NULL, 0}, cfg->proxy_misses, cfg->db_port};
+    binding_of_config(&h->bindings[0], cfg,
+                      h->cluster ? cluster_source(h->cluster)
+                      : h->proxy ? proxy_source_of(&h->proxy_source)
+                                 : dns_source_of(&h->dns_source));
     h->binding_count = 1;
     return h;
 }
@@ -150,6 +122,9 @@ void handler_free(handler *h)
 {
     if (!h)
         return;
+    fleet_free(h->fleet);
+    fleet_miss_list_free(&h->misses);
+    fleet_miss_list_free(&h->proxy_source.next);
     elb_client_free(h->elb);
     cluster_discovery_free(h->cluster);
     query_client_free(h->rds);
@@ -243,14 +218,44 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
     return deadline - (r > 0 ? r : 0);
 }
 
+/* A proxy endpoint: the miss counts from the group's tag (another
+ * container may have run since this one's last invocation). */
+static void load_misses(handler *h, const binding *b, int64_t deadline)
+{
+    elb_tag_set_list tags;
+    elb_error e;
+    const char *arn = b->target_group_arn;
+    if (elb_describe_tags(h->elb, &arn, 1, FLEET_MISSES_TAG, deadline, &tags, &e) != 0) {
+        log_msg(h->log, LOG_WARN, "proxy miss counts not read (%s: %s); using this container's", e.code, e.message);
+        return;
+    }
+    fleet_miss_list_free(&h->misses);
+    fleet_misses_parse(tags.count ? elb_tag_value(&tags.items[0], FLEET_MISSES_TAG) : NULL, &h->misses);
+    elb_tag_set_list_free(&tags);
+}
+
+static void save_misses(handler *h, const binding *b, int64_t deadline)
+{
+    elb_tag t;
+    elb_error e;
+    if (proxy_misses_commit(&h->misses, &h->proxy_source, &t) &&
+        elb_add_tags(h->elb, b->target_group_arn, &t, 1, deadline, &e) != 0)
+        log_msg(h->log, LOG_WARN, "proxy miss counts not saved: %s: %s", e.code, e.message);
+}
+
 static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
                      reconcile_report *rep, rns_error *e)
 {
-    reconcile_io io = {h, io_describe, io_change, io_now, io_sleep};
+    reconcile_io io = reconcile_io_of_elb(h->elb);
     reconcile_request req = {b, failover, dry_run, deadline, h->log};
     if (b->source.begin)
         b->source.begin(b->source.ctx);
-    return reconcile_run(&io, &req, rep, e);
+    if (h->proxy)
+        load_misses(h, b, deadline);
+    int rc = reconcile_run(&io, &req, rep, e);
+    if (h->proxy && rc == 0 && !dry_run)
+        save_misses(h, b, deadline);
+    return rc;
 }
 
 static void handle_cloudformation(handler *h, const binding *b, const event_info *ev, int64_t start,
@@ -325,13 +330,102 @@ static void invoke_binding(handler *h, const binding *b, const char *payload, si
     event_info_free(&ev);
 }
 
+/* Fleet mode's metrics: one fixed set for the whole fleet, whatever the
+ * number of bindings (CONTRACT.md section 14). */
+static void emit_fleet_metrics(handler *h, const json_t *result, const rns_error *e, int64_t start)
+{
+    const json_t *summary = json_object_get(result, "summary"), *b;
+    long registered = 0, deregistered = 0, waited = 0;
+    size_t i;
+    json_array_foreach(json_object_get(result, "bindings"), i, b)
+    {
+        if (json_is_true(json_object_get(b, "dryRun")))
+            continue;
+        registered += (long)json_array_size(json_object_get(b, "registered"));
+        deregistered += (long)json_array_size(json_object_get(b, "deregistered"));
+        if (json_integer_value(json_object_get(b, "waitedMs")) > waited)
+            waited = (long)json_integer_value(json_object_get(b, "waitedMs"));
+    }
+    metrics_values v = {
+        .registered = registered,
+        .deregistered = deregistered,
+        .dns_wait_ms = waited,
+        .reconcile_ms = (long)(rns_wall_ms() - start),
+        .errors = (long)json_integer_value(json_object_get(summary, "failed")) + (result ? 0 : rns_error_failed(e)),
+        .trigger = json_string_value(json_object_get(result, "trigger")),
+        .error_type = rns_error_name(e),
+    };
+    metrics_emit(h->log, h->cfg->metrics_namespace, "fleet", &v, rns_wall_ms());
+}
+
+/* A CloudFormation request in fleet mode: the answer after the sweep (or
+ * the named binding), FAILED when a binding failed. */
+static void answer_fleet_cloudformation(handler *h, const char *payload, size_t len, int64_t deadline,
+                                        json_t *result, rns_error *e, handler_output *out)
+{
+    event_info ev;
+    reconcile_report rep;
+    rns_error put_err;
+    char why[64];
+    memset(&rep, 0, sizeof rep);
+    rns_error_clear(&put_err);
+    if (event_parse(payload, len, NULL, &ev, why, sizeof why) != 0)
+        return;
+    if (ev.trigger != TRIGGER_CLOUDFORMATION) {
+        event_info_free(&ev);
+        return;
+    }
+    if (!h->cfn_http)
+        h->cfn_http = http_client_new(h->cfg->ca_bundle, h->log);
+    if (!h->cfn_http)
+        rns_error_nomem(&put_err, "creating the HTTP client for the CloudFormation answer");
+    else
+        cfn_answer(h->cfn_http, &ev.cfn, "fleet", &rep, e, deadline, h->log, &put_err);
+    if (rns_error_failed(&put_err)) {
+        *e = put_err;
+        set_error_output(out, e);
+    } else {
+        result_add_cloudformation(result, cfn_status(e), e);
+        set_result_output(out, result);
+    }
+    event_info_free(&ev);
+}
+
+static void invoke_fleet(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
+{
+    int64_t start = rns_wall_ms();
+    json_t *result = NULL;
+    rns_error e;
+    int64_t work_deadline = reserve(start, deadline_ms, HANDLER_CFN_RESERVE_MAX_MS, 4);
+    int rc = fleet_invoke(h->fleet, payload, len, work_deadline, &result, &e);
+    emit_fleet_metrics(h, result, &e, start);
+    if (result && json_string_value(json_object_get(result, "trigger")) &&
+        strcmp(json_string_value(json_object_get(result, "trigger")), "cloudformation") == 0) {
+        answer_fleet_cloudformation(h, payload, len, reserve(start, deadline_ms, HANDLER_POST_RESERVE_MAX_MS, 10),
+                                    result, &e, out);
+    } else if (rc == 0) {
+        set_result_output(out, result);
+    } else {
+        json_t *f = result ? json_pack("{s:O}", "summary", json_object_get(result, "summary")) : NULL;
+        if (f)
+            log_fields(h->log, LOG_ERROR, e.message, f);
+        json_decref(f);
+        set_error_output(out, &e);
+    }
+    json_decref(result);
+}
+
 /* A run is a loop over the bindings. Outside fleet mode there is one, and
- * its output is the invocation's; fleet mode (CONTRACT.md section 14) is
- * where several outputs are combined. */
+ * its output is the invocation's; fleet mode (CONTRACT.md section 14,
+ * fleet.h) combines its bindings' outputs. */
 void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
 {
     int64_t start = rns_wall_ms();
     memset(out, 0, sizeof *out);
+    if (h->fleet) {
+        invoke_fleet(h, payload, len, deadline_ms, out);
+        return;
+    }
     for (size_t i = 0; i < h->binding_count; i++)
         invoke_binding(h, &h->bindings[i], payload, len, start, deadline_ms, out);
 }

@@ -61,8 +61,9 @@ def parse_args():
     ap.add_argument("--out", help="where results.md and results.json go (default build/bench)")
     ap.add_argument("--zip", help="deployment package to measure (default build/function.zip)")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, not the figures")
-    ap.add_argument("--only", choices=("failover",), help="failover: only the client-visible failover table "
-                    "(written to failover.md and failover.json)")
+    ap.add_argument("--only", choices=("failover", "fleet"), help="failover: only the client-visible failover "
+                    "table (written to failover.md and failover.json); fleet: only the fleet mode figures "
+                    "(fleet.md, fleet.json)")
     for k, v in FULL.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), help="default %s (quick %s)" % (v, QUICK[k]))
     args = ap.parse_args()
@@ -407,21 +408,37 @@ def missed_notes(res, table=None):
     return out
 
 
-def failover_only(args, out):
-    """--only failover: the client-visible failover table alone."""
+def only_section(args, out, name, measure, section):
+    """--only NAME: one table alone, written to NAME.md and NAME.json."""
     import json
-    import failover_bench
     with stack.LocalStack() as s:
-        res = failover_bench.measure(s, quick=args.quick, say=say)
-    text = failover_section(res)
+        res = measure(s, quick=args.quick, say=say)
+    text = section(res)
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "failover.md"), "w") as f:
+    with open(os.path.join(out, name + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(out, "failover.json"), "w") as f:
+    with open(os.path.join(out, name + ".json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
     print(text)
     return 0
+
+
+def failover_only(args, out):
+    """--only failover: the client-visible failover table alone."""
+    import failover_bench
+    return only_section(args, out, "failover", failover_bench.measure, failover_section)
+
+
+def fleet_only(args, out):
+    """--only fleet: fleet mode at scale alone (fleet_bench.py)."""
+    import fleet_bench
+    return only_section(args, out, "fleet", fleet_bench.measure, fleet_section)
+
+
+def fleet_section(res):
+    import fleet_bench
+    return "\n".join(["### Fleet mode at scale", ""] + fleet_bench.table(res) + [""] + fleet_bench.notes(res)) + "\n"
 
 
 def failover_section(res):
@@ -434,6 +451,8 @@ def main():
     args, n = parse_args()
     if args.only == "failover":
         return failover_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
+    if args.only == "fleet":
+        return fleet_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
     import bench_report
     import botocore
     import boto3

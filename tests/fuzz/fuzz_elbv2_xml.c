@@ -62,8 +62,35 @@ static void check_plan(const elb_target_list *current)
     addr_list_free(&desired);
 }
 
+/* Fleet discovery's answers (elbv2_groups.c): every field NUL-terminated,
+ * nothing kept from a failed parse. */
+static void check_discovery(const char *xml, size_t size)
+{
+    elb_target_group_list g;
+    elb_tag_set_list t;
+    elb_error err;
+    char marker[ELB_MARKER_MAX];
+    if (elbv2_parse_target_groups(xml, size, &g, marker, sizeof marker, &err) == 0) {
+        FUZZ_CHECK(memchr(marker, '\0', sizeof marker) != NULL);
+        for (size_t i = 0; i < g.count; i++)
+            FUZZ_CHECK(g.items[i].arn[0] && g.items[i].port >= 0 && g.items[i].port <= 65535);
+    } else {
+        FUZZ_CHECK(g.items == NULL && g.count == 0);
+    }
+    elb_target_group_list_free(&g);
+    if (elbv2_parse_tags(xml, size, "rds-nlb-sync:", &t, &err) == 0) {
+        for (size_t i = 0; i < t.count; i++)
+            for (size_t j = 0; j < t.items[i].count; j++)
+                FUZZ_CHECK(strncmp(t.items[i].items[j].key, "rds-nlb-sync:", 13) == 0);
+    } else {
+        FUZZ_CHECK(t.items == NULL && t.count == 0);
+    }
+    elb_tag_set_list_free(&t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_discovery((const char *)data, size);
     elb_target_list list;
     elb_error err;
     char msg[1024];

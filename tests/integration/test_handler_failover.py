@@ -243,12 +243,21 @@ def rds_proxy_three_addresses():
     S.clear_calls(S.elb)
     res = ok(S.invoke(events.schedule_event(), env=env))
     tap.eq((res["registered"], res["unchanged"]), ([], want), "second run changes nothing")
-    tap.eq(actions(S), ["DescribeTargetHealth"])
-    # one proxy address goes away
+    tap.eq(actions(S), ["DescribeTags", "DescribeTargetHealth"], "the miss counts, then the group")
+    # one proxy address goes away: it leaves after PROXY_MISSES (3) consecutive misses, each run a
+    # cold start that reads the counts from the group's tag
     S.dns.set_records({const.PROXY_ENDPOINT: const.PROXY_ADDRESSES[:2]})
-    S.clear_calls(S.elb)
-    res = ok(S.invoke(events.schedule_event(), env=env))
-    tap.eq((res["registered"], res["deregistered"]), ([], want[2:]))
+    try:
+        for n in (1, 2):
+            S.clear_calls(S.elb)
+            res = ok(S.invoke(events.schedule_event(), env=env))
+            tap.eq((res["registered"], res["deregistered"]), ([], []), "miss %d" % n)
+            tap.eq(S.elb.tags(S.target_group_arn)["rds-nlb-sync:misses"], "%s=%d" % (const.PROXY_ADDRESSES[2], n))
+        res = ok(S.invoke(events.schedule_event(), env=env))
+        tap.eq((res["registered"], res["deregistered"]), ([], want[2:]))
+        tap.eq(S.elb.tags(S.target_group_arn)["rds-nlb-sync:misses"], "")
+    finally:
+        S.dns.set_records({const.PROXY_ENDPOINT: list(const.PROXY_ADDRESSES)})
 
 
 @tap.case

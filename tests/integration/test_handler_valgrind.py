@@ -167,6 +167,51 @@ def cluster_paths():
         S.wrapper, S.bootstrap_path = [], NATIVE
 
 
+FLEET_LB = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/fleet-vg/0a1b2c3d4e5f6071"
+
+
+def fleet_paths():
+    """Fleet mode in the runtime loop: a sweep of a DNS, a proxy, a cluster and an invalid binding (the
+    workers' threads, the race guard, the miss tag), an event with a failover wait, a member's event,
+    an unknown source."""
+    pattern = use("fleet")
+    groups = {"dns": "dns:" + const.DB_ENDPOINT, "prx": "proxy:" + const.PROXY_ENDPOINT,
+              "aur": "cluster:" + const.CLUSTER_ID, "bad": "ftp:nothing"}
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/vg-%s/0123456789abcdef"
+    try:
+        reset(S)
+        S.reset_cluster()
+        for name, source in groups.items():
+            S.elb.add_target_group(arn % name, ["10.20.1.9:5432"], load_balancers=[FLEET_LB],
+                                   tags={"rds-nlb-sync:source": source})
+        S.dns.set_records({const.PROXY_ENDPOINT: const.PROXY_ADDRESSES[:2]})
+        proc = S.start_bootstrap(env=env(TARGET_GROUP_ARN=None, DB_ENDPOINT=None, DB_PORT=None,
+                                         FLEET_LOAD_BALANCER_ARNS=FLEET_LB, FAILOVER_WAIT_SECONDS=60))
+        try:
+            res = S.lambda_invoke(events.schedule_event(), timeout=120)
+            tap.eq((res["kind"], (res["json"] or {}).get("errorType")), ("error", "FleetError"), res["body"][:300])
+            S.dns.flip_at(1.0, dict(const.FLIPPED_RECORDS))
+            res = S.lambda_invoke(events.rds_event("RDS-EVENT-0049"), timeout=120)
+            tap.eq(res["kind"], "response", res["body"][:300])
+            for event in (events.rds_event("RDS-EVENT-0006", source_id=const.AURORA_IDS[2]),
+                          events.rds_event("RDS-EVENT-0006", source_id="nobody")):
+                tap.eq(S.lambda_invoke(event, timeout=120)["kind"], "response")
+        finally:
+            code = S.stop_bootstrap(proc, timeout=60)
+            for name in groups:
+                S.elb.remove_target_group(arn % name)
+        check_logs(pattern)
+        tap.ok(code != VALGRIND_ERROR, "valgrind exit status")
+    finally:
+        S.wrapper, S.bootstrap_path = [], NATIVE
+        S.dns.set_records(dict(const.DEFAULT_RECORDS))
+
+
+@tap.case
+def valgrind_fleet_mode():
+    fleet_paths()
+
+
 @tap.case
 def valgrind_invoke_paths():
     invoke_paths()
