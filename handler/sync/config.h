@@ -30,8 +30,8 @@ typedef enum db_role { DB_ROLE_WRITER,
                        DB_ROLE_READERS } db_role;
 
 typedef struct config {
-    char *target_group_arn;
-    char *target_group_name; /* <name> of the ARN */
+    char *target_group_arn;  /* NULL only with LISTENER_ARN */
+    char *target_group_name; /* <name> of the ARN, else LISTENER_ARN's load balancer name */
     char *arn_region;        /* <region> of the ARN */
     char *db_endpoint;       /* NULL only in cluster mode, where it is optional */
     int db_port;
@@ -51,8 +51,9 @@ typedef struct config {
     char *endpoint_url;     /* ELBv2; always set: override or the region's default */
     char *rds_endpoint_url; /* RDS, set in cluster mode: AWS_ENDPOINT_URL_RDS, AWS_ENDPOINT_URL or the default */
     int max_attempts;
-    char *ca_bundle; /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
-    char *target_az; /* TARGET_AVAILABILITY_ZONE, NULL when unset */
+    char *ca_bundle;    /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
+    char *target_az;    /* TARGET_AVAILABILITY_ZONE, NULL when unset */
+    char *listener_arn; /* LISTENER_ARN: the fast switch (CONTRACT.md section 13); NULL: one target group */
 } config;
 
 /* Returns the value of an environment variable, or NULL when unset. */

@@ -19,6 +19,7 @@ typedef enum rns_error_type {
     RNS_ERR_CFN_RESPONSE,  /* the CloudFormation answer could not be delivered */
     RNS_ERR_CONFIG,        /* missing or invalid configuration */
     RNS_ERR_NO_MEMORY,     /* out of memory, wherever it happened */
+    RNS_ERR_LISTENER,      /* the fast switch's listener is not usable; nothing changed */
     RNS_ERR_TYPE_COUNT
 } rns_error_type;
 

@@ -52,6 +52,20 @@ static int io_change(void *ctx, const char *target_group_arn, int deregister, co
     return elb_register_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
 }
 
+static int io_describe_listener(void *ctx, const char *listener_arn, int64_t deadline_ms, elb_listener *out,
+                                elb_error *err)
+{
+    handler *h = ctx;
+    return elb_describe_listener(h->elb, listener_arn, deadline_ms, out, err);
+}
+
+static int io_modify_listener(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms,
+                              elb_error *err)
+{
+    handler *h = ctx;
+    return elb_modify_listener_weights(h->elb, l, weights, deadline_ms, NULL, err);
+}
+
 static int64_t io_now(void *ctx)
 {
     (void)ctx;
@@ -72,6 +86,7 @@ static void binding_of_config(binding *b, const config *cfg, addr_source source)
     *b = (binding){
         .source = source,
         .target_group_arn = cfg->target_group_arn,
+        .listener_arn = cfg->listener_arn,
         .target_group_name = cfg->target_group_name,
         .endpoint = cfg->db_endpoint,
         .identifier = cfg->db_identifier,
@@ -246,7 +261,7 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
 static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
                      reconcile_report *rep, rns_error *e)
 {
-    reconcile_io io = {h, io_describe, io_change, io_now, io_sleep};
+    reconcile_io io = {h, io_describe, io_change, io_now, io_sleep, io_describe_listener, io_modify_listener};
     reconcile_request req = {b, failover, dry_run, deadline, h->log};
     if (b->source.begin)
         b->source.begin(b->source.ctx);

@@ -40,7 +40,13 @@
  *   elb_error.deadline_cut). Attempts or the retry quota running out with
  *   time left is an ElbApiError.
  * - A source's failure is a ResolveError naming the source, or the type the
- *   source gave it (RdsApiError, OutOfMemory). */
+ *   source gave it (RdsApiError, OutOfMemory).
+ *
+ * With binding.listener_arn the run is the fast switch (CONTRACT.md section
+ * 13; reconcile_slots.c, the plan in slots.h): the listener and every slot
+ * are read, the wait's baseline is the weighted slot, and the answer must be
+ * one allowed address. A malformed listener is a ListenerError; nothing is
+ * changed then. */
 #ifndef RNS_RECONCILE_H
 #define RNS_RECONCILE_H
 
@@ -69,6 +75,12 @@ typedef struct reconcile_io {
                   size_t count, int64_t deadline_ms, elb_error *err);
     int64_t (*now_ms)(void *ctx); /* Unix ms, the deadline's clock */
     void (*sleep_ms)(void *ctx, long ms);
+    /* The fast switch (binding.listener_arn): DescribeListeners and
+     * ModifyListener of its weights (elbv2.h). */
+    int (*describe_listener)(void *ctx, const char *listener_arn, int64_t deadline_ms, elb_listener *out,
+                             elb_error *err);
+    int (*modify_listener)(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms,
+                           elb_error *err);
 } reconcile_io;
 
 typedef struct reconcile_request {
@@ -95,6 +107,8 @@ typedef struct reconcile_report {
     long duration_ms;
     int api_calls;
     json_t *source_detail; /* the detail of the answer used (source.h), owned; NULL: none */
+    int weights_changed;   /* the fast switch: ModifyListener moved the weight (dry run: would have) */
+    json_t *slots;         /* the fast switch: the result's "slots", owned; NULL: one target group */
 } reconcile_report;
 
 /* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout, or the type of
