@@ -54,7 +54,7 @@ void elb_client_free(elb_client *c)
     free(c);
 }
 
-query_client *elb_client_query(elb_client *c)
+query_client *elb_query_client(elb_client *c)
 {
     return c->q;
 }

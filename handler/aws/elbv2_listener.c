@@ -166,7 +166,7 @@ static int listener_call(elb_client *c, const char *action, const char *body, in
     listener_reader r = {out ? out : &scratch, 0, 0};
     query_xml_callbacks cb = {&r, on_start, on_end, reset};
     reset(&r);
-    return query_call(elb_client_query(c), action, body, deadline_ms, &cb, err);
+    return query_call(elb_query_client(c), action, body, deadline_ms, &cb, err);
 }
 
 int elb_describe_listener(elb_client *c, const char *listener_arn, int64_t deadline_ms, elb_listener *out,
