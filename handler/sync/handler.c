@@ -20,6 +20,7 @@
 #include "handler/sync/metrics.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
+#include "handler/sync/slots.h"
 
 struct handler {
     const config *cfg;
@@ -64,6 +65,27 @@ static int io_modify_listener(void *ctx, const elb_listener *l, const int *weigh
 {
     handler *h = ctx;
     return elb_modify_listener_weights(h->elb, l, weights, deadline_ms, NULL, err);
+}
+
+static int io_describe_groups_page(void *ctx, const char *lb, const char *marker, int64_t deadline_ms,
+                                   elb_target_group_list *out, char *next, size_t next_len, elb_error *err)
+{
+    handler *h = ctx;
+    return elb_describe_target_groups_page(h->elb, lb, marker, 0, deadline_ms, out, next, next_len, err);
+}
+
+static int io_describe_tags(void *ctx, const char *const *arns, size_t count, int64_t deadline_ms,
+                            elb_tag_set_list *out, elb_error *err)
+{
+    handler *h = ctx;
+    return elb_describe_tags(h->elb, arns, count, SLOTS_TAG_PREFIX, deadline_ms, out, err);
+}
+
+static int io_add_tags(void *ctx, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
+                       elb_error *err)
+{
+    handler *h = ctx;
+    return elb_add_tags(h->elb, arn, tags, count, deadline_ms, err);
 }
 
 static int64_t io_now(void *ctx)
@@ -261,7 +283,16 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
 static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
                      reconcile_report *rep, rns_error *e)
 {
-    reconcile_io io = {h, io_describe, io_change, io_now, io_sleep, io_describe_listener, io_modify_listener};
+    reconcile_io io = {h,
+                       io_describe,
+                       io_change,
+                       io_now,
+                       io_sleep,
+                       io_describe_listener,
+                       io_modify_listener,
+                       io_describe_groups_page,
+                       io_describe_tags,
+                       io_add_tags};
     reconcile_request req = {b, failover, dry_run, deadline, h->log};
     if (b->source.begin)
         b->source.begin(b->source.ctx);

@@ -81,6 +81,14 @@ typedef struct reconcile_io {
                              elb_error *err);
     int (*modify_listener)(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms,
                            elb_error *err);
+    /* One page of the load balancer's target groups (the slots' check), and
+     * the slots' memory in their tags (elbv2.h). */
+    int (*describe_groups_page)(void *ctx, const char *load_balancer_arn, const char *marker, int64_t deadline_ms,
+                                elb_target_group_list *out, char *next_marker, size_t next_len, elb_error *err);
+    int (*describe_tags)(void *ctx, const char *const *arns, size_t count, int64_t deadline_ms,
+                         elb_tag_set_list *out, elb_error *err);
+    int (*add_tags)(void *ctx, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
+                    elb_error *err);
 } reconcile_io;
 
 typedef struct reconcile_request {

@@ -3,6 +3,7 @@
  * baseline is the weighted slot), plan (slots.h), then fill, move the
  * weight with one ModifyListener, release the demoted primary, refill the
  * standbys. Every decision is one log line. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,23 +15,31 @@
 
 typedef struct reconcile_run run;
 
+#define SLOTS_GROUP_PAGES_MAX 20 /* DescribeTargetGroups pages read for the check (400 groups each) */
+
 typedef struct slots_run {
     elb_listener listener;
     slot slots[SLOTS_MAX];
     size_t n;
-    elb_target_list read[SLOTS_MAX]; /* each slot's targets as read (owned) */
-    addr_list candidates;            /* the source's standbys, best first */
+    elb_target_list read[SLOTS_MAX];   /* each slot's targets as read (owned) */
+    addr_list candidates;              /* the source's standbys, or the slots' memory; best first */
+    long long candidate_at[SLOTS_MAX]; /* the memory's primary-at of each candidate (0: none) */
     slot_plan plan;
     int moved; /* the weight has moved (or was right) */
 } slots_run;
 
 /* ---- the listener ---- */
 
-static int listener_error(run *r, const char *fmt, const char *detail)
+static int listener_error(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int listener_error(run *r, const char *fmt, ...)
 {
+    va_list ap;
     rns_error_set(r->err, RNS_ERR_LISTENER, "LISTENER_ARN %s: ", r->b->listener_arn);
     size_t used = strlen(r->err->message);
-    snprintf(r->err->message + used, sizeof r->err->message - used, fmt, detail);
+    va_start(ap, fmt);
+    vsnprintf(r->err->message + used, sizeof r->err->message - used, fmt, ap);
+    va_end(ap);
     used = strlen(r->err->message);
     snprintf(r->err->message + used, sizeof r->err->message - used, "; nothing was changed");
     reconcile_log(r, LOG_ERROR, "listener unusable", json_pack("{s:s}", "error", r->err->message));
@@ -40,22 +49,63 @@ static int listener_error(run *r, const char *fmt, const char *detail)
 /* Rule 3: one forward default action to 2 or more target groups. */
 static int check_listener(run *r, const elb_listener *l)
 {
-    char n[24];
     if (l->listeners != 1 || strcmp(l->arn, r->b->listener_arn) != 0)
-        return listener_error(r, "DescribeListeners did not answer for this listener%s", "");
-    if (l->actions != 1) {
-        snprintf(n, sizeof n, "%d", l->actions);
-        return listener_error(r, "%s default actions; the fast switch needs exactly one, a forward action", n);
-    }
+        return listener_error(r, "DescribeListeners did not answer for this listener");
+    if (l->actions != 1)
+        return listener_error(r, "%d default actions; the fast switch needs exactly one, a forward action",
+                              l->actions);
     if (strcmp(l->action_type, "forward") != 0)
         return listener_error(r, "the default action is of type \"%s\", not forward", l->action_type);
-    if (l->group_count < 2) {
-        snprintf(n, sizeof n, "%zu", l->group_count);
-        return listener_error(r, "the default action forwards to %s target group(s); the slots need 2 or more", n);
-    }
+    if (l->group_count < 2)
+        return listener_error(r, "the default action forwards to %zu target group(s); the slots need 2 or more",
+                              l->group_count);
     for (size_t i = 0; i < l->group_count; i++)
         if (!l->groups[i].arn[0])
-            return listener_error(r, "a target group of the forward action has no TargetGroupArn%s", "");
+            return listener_error(r, "a target group of the forward action has no TargetGroupArn");
+    return 0;
+}
+
+/* Marks the slots this page lists; a slot of another target type is an error. */
+static int check_page(run *r, const slots_run *s, const elb_target_group_list *page, int *found)
+{
+    for (size_t i = 0; i < page->count; i++)
+        for (size_t j = 0; j < s->listener.group_count; j++) {
+            if (strcmp(page->items[i].arn, s->listener.groups[j].arn) != 0)
+                continue;
+            if (strcmp(page->items[i].target_type, "ip") != 0)
+                return listener_error(r, "slot %zu (%s) is of target type %s; the slots must be of type ip", j + 1,
+                                      page->items[i].arn, page->items[i].target_type);
+            found[j] = 1;
+        }
+    return 0;
+}
+
+/* Rule 3: every slot is an ip group of the listener's load balancer
+ * (DescribeTargetGroups by LoadBalancerArn, every page). */
+static int check_groups(run *r, slots_run *s)
+{
+    char marker[ELB_MARKER_MAX] = "", next[ELB_MARKER_MAX];
+    int found[SLOTS_MAX] = {0};
+    for (int page = 0; page < SLOTS_GROUP_PAGES_MAX; page++) {
+        elb_target_group_list l = {NULL, 0};
+        elb_error e;
+        memset(&e, 0, sizeof e);
+        r->rep->api_calls++;
+        if (r->io->describe_groups_page(r->io->ctx, s->listener.load_balancer_arn, marker, r->deadline, &l, next,
+                                        sizeof next, &e) != 0)
+            return reconcile_elb_failed(r, "DescribeTargetGroups", NULL, 0, &e, "; nothing was changed");
+        int rc = check_page(r, s, &l, found);
+        elb_target_group_list_free(&l);
+        if (rc != 0)
+            return -1;
+        if (!next[0] || strcmp(next, marker) == 0)
+            break;
+        memcpy(marker, next, sizeof marker);
+    }
+    for (size_t j = 0; j < s->listener.group_count; j++)
+        if (!found[j])
+            return listener_error(r, "slot %zu (%s) is not a target group of the listener's load balancer %s", j + 1,
+                                  s->listener.groups[j].arn, s->listener.load_balancer_arn);
     return 0;
 }
 
@@ -66,7 +116,7 @@ static int read_listener(run *r, slots_run *s)
     r->rep->api_calls++;
     if (r->io->describe_listener(r->io->ctx, r->b->listener_arn, r->deadline, &s->listener, &e) != 0)
         return reconcile_elb_failed(r, "DescribeListeners", NULL, 0, &e, "; nothing was changed");
-    if (check_listener(r, &s->listener) != 0)
+    if (check_listener(r, &s->listener) != 0 || check_groups(r, s) != 0)
         return -1;
     json_t *groups = json_array();
     for (size_t i = 0; i < s->listener.group_count; i++)
@@ -117,11 +167,110 @@ static int one_primary(run *r)
     return -1;
 }
 
+/* ---- the slots' memory (tags) ---- */
+
+/* The memory's recent primaries, most recent first, as candidates. */
+static int by_recent(const void *a, const void *b)
+{
+    const long long x = ((const long long *)a)[0], y = ((const long long *)b)[0];
+    return (x < y) - (x > y);
+}
+
+static void take_memory(slots_run *s, const elb_tag_set_list *tags)
+{
+    long long found[SLOTS_MAX][2]; /* primary-at, index into tags */
+    size_t n = 0;
+    for (size_t i = 0; i < tags->count && n < SLOTS_MAX; i++) {
+        const char *at = elb_tag_value(&tags->items[i], SLOTS_TAG_PRIMARY_AT);
+        found[n][0] = at ? strtoll(at, NULL, 10) : 0;
+        found[n++][1] = (long long)i;
+    }
+    qsort(found, n, sizeof found[0], by_recent);
+    for (size_t k = 0; k < n; k++) {
+        const char *text = elb_tag_value(&tags->items[found[k][1]], SLOTS_TAG_ADDRESS);
+        ip_addr a;
+        size_t before = s->candidates.count;
+        if (text && ip_addr_parse(text, &a) == 0 && addr_list_add(&s->candidates, &a) == 0 &&
+            s->candidates.count > before)
+            s->candidate_at[before] = found[k][0];
+    }
+}
+
+/* DNS mode's candidates: the addresses the slots remember, most recently
+ * primary first. A failure only costs the refill: logged. */
+static void read_memory(run *r, slots_run *s)
+{
+    const char *arns[SLOTS_MAX];
+    elb_tag_set_list tags = {NULL, 0};
+    elb_error e;
+    memset(&e, 0, sizeof e);
+    for (size_t i = 0; i < s->n; i++)
+        arns[i] = s->slots[i].arn;
+    r->rep->api_calls++;
+    if (r->io->describe_tags(r->io->ctx, arns, s->n, r->deadline, &tags, &e) != 0) {
+        reconcile_log(r, LOG_WARN, "slots' memory not read; the standbys keep what they hold",
+                      json_pack("{s:s, s:s}", "code", e.code, "message", e.message));
+        return;
+    }
+    take_memory(s, &tags);
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->candidates.count; i++) {
+        char text[ADDR_TEXT_MAX];
+        ip_addr_format(&s->candidates.items[i], text, sizeof text);
+        json_array_append_new(a, json_string(text));
+    }
+    reconcile_log(r, LOG_INFO, "slots' memory read", json_pack("{s:o}", "recentPrimaries", a));
+    elb_tag_set_list_free(&tags);
+}
+
+/* Remembers in slot i's tags that it holds `a`, primary at `at` (0: never). */
+static void remember(run *r, const slot *sl, const ip_addr *a, long long at)
+{
+    elb_tag tags[2];
+    elb_error e;
+    memset(tags, 0, sizeof tags);
+    memset(&e, 0, sizeof e);
+    snprintf(tags[0].key, sizeof tags[0].key, "%s", SLOTS_TAG_ADDRESS);
+    ip_addr_format(a, tags[0].value, sizeof tags[0].value);
+    snprintf(tags[1].key, sizeof tags[1].key, "%s", SLOTS_TAG_PRIMARY_AT);
+    snprintf(tags[1].value, sizeof tags[1].value, "%lld", at);
+    r->rep->api_calls++;
+    if (r->io->add_tags(r->io->ctx, sl->arn, tags, 2, r->deadline, &e) != 0)
+        reconcile_log(r, LOG_WARN, "slot's memory not written",
+                      json_pack("{s:s, s:s, s:s}", "targetGroupArn", sl->arn, "code", e.code, "message", e.message));
+}
+
+/* After the changes: the weighted slot is primary from now, a released one
+ * was until now (a slot the function did not fill has no tag yet); refilled
+ * slots keep their candidate's time. */
+static void write_memory(run *r, slots_run *s)
+{
+    const slot_plan *p = &s->plan;
+    ip_addr desired = r->used.allowed.items[0], old;
+    long long now_s = (long long)(r->io->now_ms(r->io->ctx) / 1000);
+    if (r->req->dry_run)
+        return;
+    if (p->fill || p->weights_change)
+        remember(r, &s->slots[p->target], &desired, now_s);
+    for (size_t i = 0; i < s->n; i++) {
+        const elb_target *t = slot_shown_target(&s->slots[i]);
+        if (p->release[i] && t && ip_addr_parse(t->id, &old) == 0)
+            remember(r, &s->slots[i], &old, now_s);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (p->refill[i])
+            remember(r, &s->slots[i], &s->candidates.items[p->refill[i] - 1], s->candidate_at[p->refill[i] - 1]);
+}
+
 static void read_candidates(run *r, slots_run *s)
 {
     const addr_source *src = &r->b->source;
     int64_t left = r->deadline - r->io->now_ms(r->io->ctx) - r->margin;
-    if (!src->candidates || left <= 0)
+    if (!src->candidates) {
+        read_memory(r, s);
+        return;
+    }
+    if (left <= 0)
         return;
     if (src->candidates(src->ctx, s->n - 1, (long)(left < 5000 ? left : 5000), &s->candidates) != 0)
         log_msg(r->log, LOG_WARN, "the standby candidates could not be read; the slots keep what they hold");
@@ -329,6 +478,8 @@ static int plan_and_apply(run *r, slots_run *s)
         rc = move_weight(r, s);
     if (rc == 0)
         rc = release_and_refill(r, s);
+    if (rc == 0)
+        write_memory(r, s);
     report_slots(r, s);
     return rc;
 }

@@ -29,6 +29,13 @@
 
 #define SLOTS_MAX ELB_LISTENER_MAX_GROUPS
 
+/* The slots' memory, in tags of each slot's target group (DNS mode's recent
+ * primaries): the address it was filled with, and when (Unix seconds) its
+ * slot last took the weight ("0": never). */
+#define SLOTS_TAG_PREFIX "rds-nlb-sync:"
+#define SLOTS_TAG_ADDRESS SLOTS_TAG_PREFIX "address"
+#define SLOTS_TAG_PRIMARY_AT SLOTS_TAG_PREFIX "primary-at"
+
 /* One slot as the run read it. */
 typedef struct slot {
     const char *arn;         /* borrowed */

@@ -152,6 +152,27 @@ def dns_new_primary_registered_in_an_empty_slot_then_weighted():
 
 
 @tap.case
+def dns_failback_finds_the_old_primary_remembered():
+    """The demoted primary's slot is emptied; its tag remembers the address, so a later run (here a cold
+    start: a new process) puts it back once it has left draining, and failing back is one ModifyListener."""
+    start([[OLD], [], []], records=const.FLIPPED_RECORDS)
+    ok(S.invoke(events.schedule_event(), env=env()))
+    tap.eq(S.elb.tags(SLOTS[0]).get("rds-nlb-sync:address"), const.OLD_PRIMARY, "slot 1 remembers its address")
+    tap.eq(S.elb.tags(SLOTS[1]).get("rds-nlb-sync:address"), const.NEW_PRIMARY)
+    tap.eventually(lambda: S.elb.targets(SLOTS[0]) == [], "the demoted target leaves draining")
+    S.clear_calls()
+    r = S.invoke(events.schedule_event(), env=env())
+    ok(r)
+    tap.eq(changes(), [("RegisterTargets", 0)], "the old primary back in a standby slot")
+    log_has(r.stderr, "slots' memory read", const.OLD_PRIMARY)
+    S.dns.set_records(const.DEFAULT_RECORDS, replace=True)
+    S.clear_calls()
+    res = ok(S.invoke(events.schedule_event(), env=env()))
+    tap.eq(changes(), [("ModifyListener", None), ("DeregisterTargets", 1)], "failback: no registration")
+    tap.eq((weights(), res["registered"]), ([1, 0, 0], []))
+
+
+@tap.case
 def dns_failback_to_a_warm_slot():
     start([[NEW], [OLD], []], weights=(1, 0, 0))
     res = ok(S.invoke(events.schedule_event(), env=env()))
@@ -273,9 +294,29 @@ def listener_with_two_actions_is_a_listener_error():
 
 
 @tap.case
+def slot_of_another_load_balancer_is_a_listener_error():
+    start([[OLD], [], []], records=const.FLIPPED_RECORDS)
+    other = const.LOAD_BALANCER_ARN.replace("orders-nlb", "other-nlb")
+    S.elb.add_target_group(SLOTS[2], [], vpc_cidr=const.VPC_CIDR, port=const.DB_PORT, load_balancers=[other])
+    msg = failed(S.invoke(events.schedule_event(), env=env()), "ListenerError")
+    tap.ok("slot 3" in msg and "not a target group of the listener's load balancer" in msg, msg)
+    tap.eq(calls("RegisterTargets", "DeregisterTargets", "ModifyListener"), [], "nothing changed")
+
+
+@tap.case
+def slot_not_of_type_ip_is_a_listener_error():
+    start([[OLD], [], []], records=const.FLIPPED_RECORDS)
+    S.elb.add_target_group(SLOTS[1], [], vpc_cidr=const.VPC_CIDR, port=const.DB_PORT, load_balancers=[LB],
+                           target_type="instance")
+    msg = failed(S.invoke(events.schedule_event(), env=env()), "ListenerError")
+    tap.ok("slot 2" in msg and "target type instance" in msg, msg)
+    tap.eq(calls("RegisterTargets", "DeregisterTargets", "ModifyListener"), [], "nothing changed")
+
+
+@tap.case
 def unknown_listener_is_an_elb_api_error():
     start([[OLD], [], []])
-    S.elb._listeners.clear()
+    S.elb.remove_listener(L)
     msg = failed(S.invoke(events.schedule_event(), env=env()), "ElbApiError")
     tap.ok("DescribeListeners" in msg and "ListenerNotFound" in msg, msg)
 
@@ -288,6 +329,49 @@ def stickiness_block_is_repeated_unchanged():
     ok(S.invoke(events.schedule_event(), env=env()))
     p = calls("ModifyListener")[0]["params"]
     tap.eq(p.get("DefaultActions.member.1.ForwardConfig.TargetGroupStickinessConfig.Enabled"), "false")
+
+
+# ------------------------------------------------- the fake's listener API ---
+
+@tap.case
+def fake_listener_validates_as_the_api():
+    """botocore (an independent client) against the fake: what it reads, and the API's validation the
+    function can meet: weights 0..999, the group count, groups of the listener's load balancer only,
+    not every weight 0 (an open question of the reference; configurable)."""
+    import boto3
+    from botocore.exceptions import ClientError
+    start([[OLD], [], []])
+    c = boto3.client("elbv2", region_name=const.REGION, endpoint_url=S.elb.url, verify=S.elb.ca_file,
+                     aws_access_key_id=S.elb.access_key, aws_secret_access_key=S.elb.secret_key,
+                     aws_session_token=S.elb.session_token)
+    got = c.describe_listeners(ListenerArns=[L])["Listeners"][0]
+    tap.eq((got["LoadBalancerArn"], got["Port"], got["Protocol"]), (LB, const.DB_PORT, "TCP"))
+    tap.eq(got["DefaultActions"][0]["ForwardConfig"]["TargetGroups"],
+           [{"TargetGroupArn": a, "Weight": w} for a, w in zip(SLOTS, (1, 0, 0))])
+
+    def modify(groups):
+        try:
+            c.modify_listener(ListenerArn=L, DefaultActions=[{"Type": "forward", "ForwardConfig": {
+                "TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in groups]}}])
+            return "ok"
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    extra = ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/extra-%d/0%d" % (i, i) for i in range(4)]
+    for a in extra[:2] + extra[3:]:
+        S.elb.add_target_group(a, [], vpc_cidr=const.VPC_CIDR)
+    S.elb.add_target_group(extra[2], [], vpc_cidr=const.VPC_CIDR, load_balancers=[LB.replace("orders", "other")])
+    tap.eq(modify([(SLOTS[0], 1000), (SLOTS[1], 0)]), "ValidationError", "weight 1000")
+    tap.eq(modify([(SLOTS[0], 0), (SLOTS[1], 0)]), "ValidationError", "every weight 0")
+    tap.eq(modify([(a, 1) for a in SLOTS + extra[:2] + extra[3:]]), "ValidationError", "6 groups")
+    tap.eq(modify([(SLOTS[0], 1), (extra[2], 0)]), "TargetGroupAssociationLimit", "a group of another LB")
+    tap.eq(modify([(SLOTS[0], 1), (SLOTS[0] + "x", 0)]), "TargetGroupNotFound")
+    tap.eq(weights(), [1, 0, 0], "no failed call changed the listener")
+    tap.eq(modify([(SLOTS[0], 0), (SLOTS[1], 999), (SLOTS[2], 0)]), "ok")
+    tap.eq(weights(), [0, 999, 0])
+    S.elb.all_zero_weights = True
+    tap.eq(modify([(SLOTS[0], 0), (SLOTS[1], 0)]), "ok", "all zero when configured to accept it")
+    all_signed()
 
 
 # ----------------------------------------------------------- configuration ---

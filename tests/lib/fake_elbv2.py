@@ -336,6 +336,7 @@ def success_xml(action, request_id, members=None):
 #   elb.add_listener(LISTENER_ARN, LB_ARN, [(TG_A, 1), (TG_B, 0)])
 #   elb.weights(LISTENER_ARN) -> [(tg arn, weight)], the listener's order
 #   elb.set_default_action(LISTENER_ARN, action_dict)  a raw default action (malformed listeners)
+#   elb.remove_listener(LISTENER_ARN)                   DescribeListeners then answers ListenerNotFound
 #   elb.on_weights = callable(listener_arn, [(arn, weight)])  called after every ModifyListener
 
 def _struct_members(params, prefix):
@@ -365,6 +366,10 @@ class FakeListeners:
             self._load_balancers.add(load_balancer_arn)
             for a, _ in groups:
                 self._attach(self._groups[a], load_balancer_arn)
+
+    def remove_listener(self, arn):
+        with self._lock:
+            self._listeners.pop(arn, None)
 
     def set_default_action(self, arn, action):
         """A raw default action list entry: {"Type", "groups": [[arn, weight or None]], "stickiness",
