@@ -7,6 +7,11 @@ loops (writers.py) through it; one staged failover per run, told as a timeline.
         run = d.failover("rds-nlb-sync", order="event-first", gap_s=1.0)
         run.window, run.read_only, run.lost, run.timeline
 
+DbStack(s, fast=True): the fast switch (CONTRACT.md section 13): the listener forwards to two slots,
+const.SLOT_ARNS[0] holding the primary (weight 1) and [1] the standby (weight 0, registered and
+health-checked all along); the function runs with LISTENER_ARN, and the data plane follows the
+listener's weights (nlb.Timing's weight_delay and no_healthy).
+
 Systems: "rds-nlb-sync" (./bootstrap in the runtime loop), "reference" (the Python/boto3 port of the
 AWS sample, tests/bench/reference/, in its runtime loop) and "none" (nothing keeps the target group).
 The stack's addresses on lo: the primary const.OLD_PRIMARY (the endpoint's first answer), the standby
@@ -63,8 +68,8 @@ class Run:
 class DbStack:
     """The database, the data plane and the clients on a started LocalStack; close() stops them all."""
 
-    def __init__(self, s, timing=None, clients=2, client_timeout_s=1.0, check=nlb.tcp_check):
-        self.s, self.timing, self.check = s, timing or nlb.Timing(), check
+    def __init__(self, s, timing=None, clients=2, client_timeout_s=1.0, check=nlb.tcp_check, fast=False):
+        self.s, self.timing, self.check, self.fast = s, timing or nlb.Timing(), check, fast
         self.clients, self.client_timeout_s = clients, client_timeout_s
         self.db = self.dp = self.writers = None
         self._fn = None
@@ -79,15 +84,25 @@ class DbStack:
         try:
             add_addresses([const.OLD_PRIMARY, const.NEW_PRIMARY, NLB_ADDRESS])
             self.s.dns.set_records({NLB_NAME: [NLB_ADDRESS], const.DB_ENDPOINT: [const.OLD_PRIMARY]})
-            self.s.elb.add_target_group(self.s.target_group_arn, ["%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)],
-                                        vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
             self.db = pg.PgPair(const.OLD_PRIMARY, const.NEW_PRIMARY).start()
-            self.dp = nlb.DataPlane(self.s.elb, (NLB_ADDRESS, const.DB_PORT), [(self.s.target_group_arn, 1)],
-                                    self.timing, self.check).start()
+            self.dp = self._data_plane()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _data_plane(self):
+        """The single group of section 5, or the fast switch's listener and slots."""
+        elb, old = self.s.elb, "%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)
+        listen = (NLB_ADDRESS, const.DB_PORT)
+        if not self.fast:
+            elb.add_target_group(self.s.target_group_arn, [old], vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
+            return nlb.DataPlane(elb, listen, [(self.s.target_group_arn, 1)], self.timing, self.check).start()
+        slots = const.SLOT_ARNS[:2]
+        for arn, targets in zip(slots, ([old], ["%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)])):
+            elb.add_target_group(arn, targets, vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
+        elb.add_listener(const.LISTENER_ARN, const.LOAD_BALANCER_ARN, list(zip(slots, (1, 0))))
+        return nlb.DataPlane(elb, listen, timing=self.timing, check=self.check, listener=const.LISTENER_ARN).start()
 
     def close(self):
         if self.writers:
@@ -102,7 +117,8 @@ class DbStack:
     def _start_function(self, system, poll_ms, wait_s):
         s = self.s
         if system == "rds-nlb-sync":
-            self._fn = s.start_bootstrap(env=s.env(DNS_POLL_MS=poll_ms, FAILOVER_WAIT_SECONDS=wait_s))
+            fast = dict(LISTENER_ARN=const.LISTENER_ARN, TARGET_GROUP_ARN=None) if self.fast else {}
+            self._fn = s.start_bootstrap(env=s.env(DNS_POLL_MS=poll_ms, FAILOVER_WAIT_SECONDS=wait_s, **fast))
         elif system == "reference":
             env = s.lambda_env(s.env(Cluster_EndPoint=const.DB_ENDPOINT, NLB_TG_ARN=s.target_group_arn,
                                      RDS_Port=const.DB_PORT, PYTHONDONTWRITEBYTECODE=1),
@@ -224,8 +240,8 @@ class DbStack:
         run.failed = w.failed_since(run.stopped)
         run.acknowledged = len(w.acknowledged())
         run.lost = w.lost(self.db.rows(const.NEW_PRIMARY))
-        calls = [c for c in self.s.elb.calls[marks[0]:] if c["action"] in ("RegisterTargets", "DeregisterTargets")
-                 and c["status"] == 200]
+        calls = [c for c in self.s.elb.calls[marks[0]:] if c["status"] == 200 and c["action"] in (
+            "RegisterTargets", "DeregisterTargets", "ModifyListener")]
         if calls:
             run.acted = max(c["time"] for c in calls)
             run.read_only_after_acted = sum(1 for a in w.snapshot() if a.outcome == "read_only" and a.start >= run.acted)
@@ -240,12 +256,21 @@ class DbStack:
         if run.back:
             tl.append((run.back, "old primary back read-only on %s" % const.OLD_PRIMARY))
         for c in calls:
+            if c["action"] == "ModifyListener":
+                tl.append((c["time"], "ModifyListener weights %s" % ",".join(
+                    c["params"].get("DefaultActions.member.1.ForwardConfig.TargetGroups.member.%d.Weight" % i)
+                    for i in range(1, 11)
+                    if "DefaultActions.member.1.ForwardConfig.TargetGroups.member.%d.Weight" % i in c["params"])))
+                continue
             targets = " ".join("%s:%s" % (c["params"].get("Targets.member.%d.Id" % i),
                                           c["params"].get("Targets.member.%d.Port" % i, ""))
                                for i in range(1, 101) if "Targets.member.%d.Id" % i in c["params"])
             tl.append((c["time"], "%s %s" % (c["action"], targets)))
         for t, _, key, state in self.dp.events[marks[1]:]:
             tl.append((t, "target %s %s" % (key, state)))
+        for t, weights in self.dp.weight_changes:
+            if t >= run.stopped:
+                tl.append((t, "weights applied %s" % ",".join(str(w) for _, w in weights)))
         first = w.first_success_after(run.stopped)
         if first:
             tl.append((min(first.values()), "first successful write"))
