@@ -61,8 +61,9 @@ def parse_args():
     ap.add_argument("--out", help="where results.md and results.json go (default build/bench)")
     ap.add_argument("--zip", help="deployment package to measure (default build/function.zip)")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, not the figures")
-    ap.add_argument("--only", choices=("failover",), help="failover: only the client-visible failover table "
-                    "(written to failover.md and failover.json)")
+    ap.add_argument("--only", choices=("failover", "fastswitch"), help="failover: only the client-visible "
+                    "failover table (written to failover.md and failover.json); fastswitch: only the fast switch's "
+                    "(fastswitch.md and fastswitch.json)")
     for k, v in FULL.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), help="default %s (quick %s)" % (v, QUICK[k]))
     args = ap.parse_args()
@@ -407,17 +408,20 @@ def missed_notes(res, table=None):
     return out
 
 
-def failover_only(args, out):
-    """--only failover: the client-visible failover table alone."""
+def only(args, out):
+    """--only failover or fastswitch: that table alone, in <name>.md and <name>.json."""
     import json
     import failover_bench
+    import fastswitch_bench
+    measure, section = {"failover": (failover_bench.measure, failover_section),
+                        "fastswitch": (fastswitch_bench.measure, fastswitch_section)}[args.only]
     with stack.LocalStack() as s:
-        res = failover_bench.measure(s, quick=args.quick, say=say)
-    text = failover_section(res)
+        res = measure(s, quick=args.quick, say=say)
+    text = section(res)
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "failover.md"), "w") as f:
+    with open(os.path.join(out, args.only + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(out, "failover.json"), "w") as f:
+    with open(os.path.join(out, args.only + ".json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
     print(text)
@@ -430,10 +434,16 @@ def failover_section(res):
                       [""] + failover_bench.notes(res)) + "\n"
 
 
+def fastswitch_section(res):
+    import fastswitch_bench
+    return "\n".join(["### Fast switch: one target group against standby slots", ""] + fastswitch_bench.table(res) +
+                      [""] + fastswitch_bench.notes(res)) + "\n"
+
+
 def main():
     args, n = parse_args()
-    if args.only == "failover":
-        return failover_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
+    if args.only:
+        return only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
     import bench_report
     import botocore
     import boto3
@@ -484,6 +494,8 @@ def main():
                     res["cluster"] = cluster_bench.measure(s, impls["ours"], n["reactions"], log)
                 import failover_bench
                 res["failover"] = failover_bench.measure(s, quick=args.quick, say=say)
+                import fastswitch_bench
+                res["fastswitch"] = fastswitch_bench.measure(s, quick=args.quick, say=say)
         finally:
             for fn in fns.values():
                 fn.stop()
@@ -508,8 +520,10 @@ def main():
     md, js = bench_report.write(out, res, table)
     with open(md, "a") as f:
         f.write("\n" + failover_section(res["failover"]))
+        f.write("\n" + fastswitch_section(res["fastswitch"]))
     print(bench_report.text_table(table))
     print("\n" + failover_section(res["failover"]))
+    print("\n" + fastswitch_section(res["fastswitch"]))
     print("\nmachine: %s" % bench_report.markdown(res, table).split("Machine: ", 1)[1].split("\n", 1)[0])
     print("written: %s, %s (%.0f s)" % (os.path.relpath(md, ROOT), os.path.relpath(js, ROOT), res["seconds"]))
     return 0
