@@ -197,14 +197,20 @@ class _TargetGroup:
         return ip, port, (az if az else self.zone_for(ip))
 
 
+def _struct_members(params, prefix):
+    """prefix.member.N.rest -> {N: {rest: value}}, for one level of a Query list."""
+    out = {}
+    for key, value in params.items():
+        if key.startswith(prefix + ".member."):
+            n, _, rest = key[len(prefix) + 8:].partition(".")
+            if n.isdigit():
+                out.setdefault(int(n), {})[rest] = value
+    return [out[n] for n in sorted(out)]
+
+
 def _targets_param(params):
     """Targets.member.N.* -> list of dicts, in N order."""
-    members = {}
-    for key, value in params.items():
-        parts = key.split(".")
-        if len(parts) == 4 and parts[0] == "Targets" and parts[1] == "member" and parts[2].isdigit():
-            members.setdefault(int(parts[2]), {})[parts[3]] = value
-    return [members[n] for n in sorted(members)]
+    return _struct_members(params, "Targets")
 
 
 def _members(params, name):
@@ -339,17 +345,6 @@ def success_xml(action, request_id, members=None):
 #   elb.remove_listener(LISTENER_ARN)                   DescribeListeners then answers ListenerNotFound
 #   elb.on_weights = callable(listener_arn, [(arn, weight)])  called after every ModifyListener
 
-def _struct_members(params, prefix):
-    """prefix.member.N.rest -> {N: {rest: value}}, for one level of a Query list."""
-    out = {}
-    for key, value in params.items():
-        if key.startswith(prefix + ".member."):
-            n, _, rest = key[len(prefix) + 8:].partition(".")
-            if n.isdigit():
-                out.setdefault(int(n), {})[rest] = value
-    return [out[n] for n in sorted(out)]
-
-
 def _sub(d, prefix):
     return {k[len(prefix) + 1:]: v for k, v in d.items() if k.startswith(prefix + ".")}
 
@@ -384,7 +379,7 @@ class FakeListeners:
     def _listener_action(self, action, params, call):
         with self._lock:
             if action == "DescribeListeners":
-                arns = [m[""] for m in _struct_members(params, "ListenerArns") if "" in m]
+                arns = _members(params, "ListenerArns")
                 found = [self._listeners[a] for a in arns if a in self._listeners]
                 if len(found) != len(arns) or not arns:
                     raise ApiError(400, "ListenerNotFound", "One or more listeners not found")
