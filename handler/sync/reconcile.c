@@ -88,11 +88,15 @@ static const char *elb_hint(const elb_error *e)
     const char *code = e->code;
     if (strcmp(code, "TargetGroupNotFound") == 0)
         return "check TARGET_GROUP_ARN and the region";
+    if (strcmp(code, "ListenerNotFound") == 0)
+        return "check LISTENER_ARN and the region";
     if (strcmp(code, "InvalidTarget") == 0)
         return "an address outside the target group's VPC needs TARGET_AVAILABILITY_ZONE=all";
     if (strncmp(code, "AccessDenied", 12) == 0 || strcmp(code, "UnauthorizedOperation") == 0)
         return "the function's role needs elasticloadbalancing:DescribeTargetHealth, "
-               "RegisterTargets and DeregisterTargets on the target group";
+               "RegisterTargets and DeregisterTargets on the target group (with LISTENER_ARN: "
+               "DescribeListeners, DescribeTargetGroups and DescribeTags, ModifyListener on the listener, "
+               "and RegisterTargets, DeregisterTargets and AddTags on every slot)";
     if (strcmp(code, "InvalidClientTokenId") == 0 || strcmp(code, "SignatureDoesNotMatch") == 0 ||
         strcmp(code, "ExpiredToken") == 0 || strcmp(code, "UnrecognizedClientException") == 0)
         return "check the credentials";

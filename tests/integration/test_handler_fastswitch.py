@@ -318,7 +318,8 @@ def unknown_listener_is_an_elb_api_error():
     start([[OLD], [], []])
     S.elb.remove_listener(L)
     msg = failed(S.invoke(events.schedule_event(), env=env()), "ElbApiError")
-    tap.ok("DescribeListeners" in msg and "ListenerNotFound" in msg, msg)
+    tap.ok("DescribeListeners" in msg and "ListenerNotFound" in msg and "check LISTENER_ARN" in msg, msg)
+    tap.ok(msg.endswith("nothing was changed"), msg)
 
 
 @tap.case
