@@ -444,26 +444,29 @@ static member *next_candidate(pass *p, const member *prev)
     return best;
 }
 
-/* The readers most likely to be promoted next, resolved (a lookup that
- * fails skips the member, logged). */
+/* The readers most likely to be promoted next, resolved. A lookup that
+ * fails skips the member (logged) and makes the list incomplete: -1, with
+ * the others in *out. */
 static int cluster_candidates(void *ctx, size_t max, long timeout_ms, addr_list *out)
 {
     cluster_discovery *d = ctx;
     int64_t deadline = rns_wall_ms() + timeout_ms;
     size_t taken = 0;
+    int rc = 0;
     for (member *m = next_candidate(&d->last, NULL); m && taken < max; m = next_candidate(&d->last, m)) {
         char err[SOURCE_ERROR_MAX];
         addr_list_free(&m->addresses);
         if (lookup(d, m, deadline, err, sizeof err) != DNS_OK || m->addresses.count != 1) {
             log_msg(d->log, LOG_WARN, "standby candidate %s left out: %s", m->id,
                     m->addresses.count > 1 ? "more than one address" : err);
+            rc = -1;
             continue;
         }
         if (addr_list_add(out, &m->addresses.items[0]) != 0)
             return -1;
         taken++;
     }
-    return 0;
+    return rc;
 }
 
 static const char *cluster_member_of(void *ctx, const ip_addr *a)

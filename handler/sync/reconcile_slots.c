@@ -24,6 +24,7 @@ typedef struct slots_run {
     elb_target_list read[SLOTS_MAX];   /* each slot's targets as read (owned) */
     addr_list candidates;              /* the source's standbys, or the slots' memory; best first */
     long long candidate_at[SLOTS_MAX]; /* the memory's primary-at of each candidate (0: none) */
+    int candidates_complete;           /* they are the source's whole choice (stale standbys are replaced) */
     slot_plan plan;
     int moved; /* the weight has moved (or was right) */
 } slots_run;
@@ -273,7 +274,9 @@ static void read_candidates(run *r, slots_run *s)
     if (left <= 0)
         return;
     if (src->candidates(src->ctx, s->n - 1, (long)(left < 5000 ? left : 5000), &s->candidates) != 0)
-        log_msg(r->log, LOG_WARN, "the standby candidates could not be read; the slots keep what they hold");
+        log_msg(r->log, LOG_WARN, "the standby candidates are incomplete; no standby is replaced this run");
+    else
+        s->candidates_complete = 1;
 }
 
 /* ---- the changes ---- */
@@ -395,6 +398,8 @@ static int release_and_refill(run *r, slots_run *s)
         elb_target_list l = one(&t);
         if (slot_change(r, s, i, 0, &l, "slot filled", "; the weight has moved") != 0)
             return -1;
+        if (p->replace[i] && slot_clear(r, s, i, "stale standby released", "; the weight has moved") != 0)
+            return -1;
     }
     return 0;
 }
@@ -404,7 +409,7 @@ static int report_unchanged(run *r, slots_run *s)
 {
     const slot_plan *p = &s->plan;
     for (size_t i = 0; i < s->n; i++) {
-        if (p->release[i] || p->clear[i])
+        if (p->release[i] || p->clear[i] || p->replace[i])
             continue;
         for (size_t j = 0; j < s->slots[i].targets.count; j++) {
             const elb_target *t = &s->slots[i].targets.items[j];
@@ -468,8 +473,8 @@ static int plan_and_apply(run *r, slots_run *s)
     if (one_primary(r) != 0)
         return -1;
     read_candidates(r, s);
-    if (slots_plan(s->slots, s->n, &r->used.allowed.items[0], r->b->port, r->b->az, &s->candidates, &s->plan, why,
-                   sizeof why) != 0)
+    if (slots_plan(s->slots, s->n, &r->used.allowed.items[0], r->b->port, r->b->az, &s->candidates,
+                   s->candidates_complete, &s->plan, why, sizeof why) != 0)
         return listener_error(r, "%s", why);
     if (report_unchanged(r, s) != 0)
         return -1;

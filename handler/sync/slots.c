@@ -112,12 +112,30 @@ static int anywhere(const slot *slots, size_t n, const ip_addr *a, int port, con
     return target_is_addr(&p->desired, a, port);
 }
 
-/* Standby slots left without a registered target get the best candidates. */
-static void plan_refill(const slot *slots, size_t n, int port, const addr_list *candidates, slot_plan *p)
+/* A standby whose targets are no candidate at all, when the candidates are
+ * the source's whole choice (cluster mode: a member gone or no longer among
+ * the next to be promoted). */
+static int stale(const slot *s, int port, const addr_list *candidates, int complete)
+{
+    if (!complete || registered_count(s) == 0)
+        return 0;
+    for (size_t i = 0; i < s->targets.count; i++)
+        for (size_t j = 0; j < candidates->count; j++)
+            if (target_is_registered(&s->targets.items[i]) &&
+                target_is_addr(&s->targets.items[i], &candidates->items[j], port))
+                return 0;
+    return 1;
+}
+
+/* Standby slots left without a registered target, or holding a stale one,
+ * get the best candidates no slot holds or drains. */
+static void plan_refill(const slot *slots, size_t n, int port, const addr_list *candidates, int complete,
+                        slot_plan *p)
 {
     size_t next = 0;
     for (size_t i = 0; candidates && i < n; i++) {
-        int empty = p->release[i] || p->clear[i] || registered_count(&slots[i]) == 0;
+        int is_stale = !p->release[i] && !p->clear[i] && stale(&slots[i], port, candidates, complete);
+        int empty = p->release[i] || p->clear[i] || registered_count(&slots[i]) == 0 || is_stale;
         if ((int)i == p->target || !empty)
             continue;
         while (next < candidates->count && anywhere(slots, n, &candidates->items[next], port, p, candidates))
@@ -125,11 +143,12 @@ static void plan_refill(const slot *slots, size_t n, int port, const addr_list *
         if (next == candidates->count)
             return;
         p->refill[i] = (int)++next;
+        p->replace[i] = is_stale;
     }
 }
 
 int slots_plan(const slot *slots, size_t n, const ip_addr *desired, int port, const char *az,
-               const addr_list *candidates, slot_plan *out, char *why, size_t whylen)
+               const addr_list *candidates, int complete, slot_plan *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
     if (n < 2 || n > SLOTS_MAX) {
@@ -152,6 +171,6 @@ int slots_plan(const slot *slots, size_t n, const ip_addr *desired, int port, co
         out->weights_change |= slots[i].weight != out->weights[i];
         out->release[i] = (int)i != out->target && weighted(&slots[i]) && registered_count(&slots[i]) > 0;
     }
-    plan_refill(slots, n, port, candidates, out);
+    plan_refill(slots, n, port, candidates, complete, out);
     return 0;
 }

@@ -17,7 +17,10 @@
  *   are not any more are deregistered (the demoted primary's sessions end as
  *   in section 5).
  * - Standby slots then empty (no registered target, after the release) are
- *   refilled with candidates no slot holds or drains, best first.
+ *   refilled with candidates no slot holds or drains, best first. When the
+ *   candidates are the source's complete choice (cluster mode), a standby
+ *   holding none of them is stale: it gets the next free candidate, and its
+ *   targets are deregistered after (it takes no traffic).
  * Every weight vector the plan gives has exactly one slot at 1. */
 #ifndef RNS_SYNC_SLOTS_H
 #define RNS_SYNC_SLOTS_H
@@ -52,12 +55,13 @@ typedef struct slot_plan {
     int release[SLOTS_MAX]; /* 1: deregister this slot's targets after the move */
     int clear[SLOTS_MAX];   /* 1: the fill slot's other targets, deregistered after the fill */
     int refill[SLOTS_MAX];  /* index + 1 into the candidates: registered in this standby slot; 0: none */
+    int replace[SLOTS_MAX]; /* 1: the refilled slot's stale targets, deregistered after the refill */
 } slot_plan;
 
 /* 0, or -1 with why (no slot can take the desired primary). candidates may
- * be NULL. */
+ * be NULL; complete: they are all the addresses a standby should hold. */
 int slots_plan(const slot *slots, size_t n, const ip_addr *desired, int port, const char *az,
-               const addr_list *candidates, slot_plan *out, char *why, size_t whylen);
+               const addr_list *candidates, int complete, slot_plan *out, char *why, size_t whylen);
 
 /* The slot's one target to show: its registered one, else a draining one,
  * else NULL. */

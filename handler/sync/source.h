@@ -57,7 +57,8 @@ typedef struct addr_source {
      * the run used: up to max addresses most likely to be the answer next,
      * best first, appended to *out within timeout_ms. Optional: a source
      * without it has no candidates of its own (DNS mode: the slots' memory
-     * is all there is). 0, or -1 (none; *out may hold some). */
+     * is all there is). 0: *out is the whole choice; -1: incomplete (*out
+     * may hold some). */
     int (*candidates)(void *ctx, size_t max, long timeout_ms, addr_list *out);
     /* The name of what an address of its latest answers belongs to (an
      * instance id), or NULL. Optional: the result's slots then name none. */

@@ -36,7 +36,7 @@ static void check_plan(const elb_listener *l)
     for (size_t i = 0; i < n; i++)
         slots[i] = (slot){l->groups[i].arn, l->groups[i].weight, {i == 0 ? &held : NULL, i == 0}};
     FUZZ_CHECK(ip_addr_parse("10.0.0.2", &desired) == 0);
-    if (slots_plan(slots, n, &desired, 5432, NULL, NULL, &p, why, sizeof why) != 0)
+    if (slots_plan(slots, n, &desired, 5432, NULL, NULL, 0, &p, why, sizeof why) != 0)
         return;
     int ones = 0;
     for (size_t i = 0; i < n; i++) {

@@ -102,6 +102,21 @@ def cluster_standbys_filled_by_promotion_tier():
 
 
 @tap.case
+def cluster_stale_standby_replaced():
+    """A standby holding an address that is no member any more gets the next candidate, registered
+    before the stale target leaves; the weighted slot is left alone."""
+    gone = "10.20.3.99:%d" % const.DB_PORT
+    start([[T1], [T2], [gone]])
+    r = S.invoke(events.schedule_event(), env=env(cluster=True))
+    res = ok(r)
+    tap.eq(changes(), [("RegisterTargets", 2), ("DeregisterTargets", 2)], "register the candidate, then release")
+    tap.eq([held(i) for i in range(3)], [[T1], [T2], [T3]])
+    tap.eq((res["registered"], res["deregistered"], res["unchanged"], res["weightsChanged"]),
+           ([T3], [gone], [T1, T2], False))
+    log_has(r.stderr, "stale standby released", gone)
+
+
+@tap.case
 def cluster_failover_is_one_modify_listener():
     start([[T1], [T2], [T3]])
     S.failover(ID2, after_describes=1, dns_lead_s=4.0, dns_cap_s=30)

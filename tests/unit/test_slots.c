@@ -46,13 +46,18 @@ static ip_addr addr(const char *text)
     return a;
 }
 
-static int plan(const layout *l, const char *desired, const addr_list *candidates, slot_plan *p)
+static int plan_of(const layout *l, const char *desired, const addr_list *candidates, int complete, slot_plan *p)
 {
     built b;
     char why[256];
     ip_addr d = addr(desired);
     build(l, &b);
-    return slots_plan(b.slots, 3, &d, 5432, NULL, candidates, p, why, sizeof why);
+    return slots_plan(b.slots, 3, &d, 5432, NULL, candidates, complete, p, why, sizeof why);
+}
+
+static int plan(const layout *l, const char *desired, const addr_list *candidates, slot_plan *p)
+{
+    return plan_of(l, desired, candidates, 0, p);
 }
 
 static void check_weights(const slot_plan *p, int a, int b, int c)
@@ -187,6 +192,31 @@ static void test_refill_with_candidates_not_held_or_draining(void)
     addr_list_free(&cands);
 }
 
+static void test_stale_standby_replaced_only_by_a_complete_choice(void)
+{
+    /* slot 3 holds 10.0.0.7, no longer a candidate (a member gone) */
+    layout l = {{1, 0, 0}, {{"10.0.0.1/healthy"}, {"10.0.0.2/healthy"}, {"10.0.0.7/healthy"}}};
+    addr_list cands = {NULL, 0};
+    ip_addr c2 = addr("10.0.0.2"), c3 = addr("10.0.0.3");
+    slot_plan p;
+    addr_list_add(&cands, &c2);
+    addr_list_add(&cands, &c3);
+    CHECK_INT(plan_of(&l, "10.0.0.1", &cands, 1, &p), 0);
+    CHECK_INT(p.refill[2], 2); /* 10.0.0.3 */
+    CHECK_INT(p.replace[2], 1);
+    CHECK_INT(p.refill[1] + p.replace[1], 0); /* 10.0.0.2 is a candidate: kept */
+    CHECK_INT(p.weights_change, 0);
+    /* an incomplete choice (a lookup failed) replaces nothing */
+    CHECK_INT(plan_of(&l, "10.0.0.1", &cands, 0, &p), 0);
+    CHECK_INT(p.refill[2] + p.replace[2], 0);
+    /* nor does a complete one without a free candidate */
+    addr_list_free(&cands);
+    addr_list_add(&cands, &c2);
+    CHECK_INT(plan_of(&l, "10.0.0.1", &cands, 1, &p), 0);
+    CHECK_INT(p.refill[2] + p.replace[2], 0);
+    addr_list_free(&cands);
+}
+
 static void test_slot_count_limits(void)
 {
     built b;
@@ -195,7 +225,7 @@ static void test_slot_count_limits(void)
     slot_plan p;
     char why[256];
     build(&l, &b);
-    CHECK_INT(slots_plan(b.slots, 1, &d, 5432, NULL, NULL, &p, why, sizeof why), -1);
+    CHECK_INT(slots_plan(b.slots, 1, &d, 5432, NULL, NULL, 0, &p, why, sizeof why), -1);
     CHECK(strstr(why, "2 to") != NULL);
 }
 
@@ -299,6 +329,7 @@ int main(void)
     RUN(test_never_every_slot_at_zero);
     RUN(test_every_slot_weighted_and_none_holds_it);
     RUN(test_refill_with_candidates_not_held_or_draining);
+    RUN(test_stale_standby_replaced_only_by_a_complete_choice);
     RUN(test_slot_count_limits);
     RUN(test_listener_parse);
     RUN(test_listener_parse_rejects);
