@@ -60,7 +60,7 @@ build() {
 # Inputs of events and XML answers are bigger than libFuzzer's default 4 KB.
 max_len() {
     case $1 in
-    event | elbv2_xml | rds_xml) echo 65536 ;;
+    event | elbv2_xml | rds_xml | listener_xml) echo 65536 ;;
     *) echo 8192 ;;
     esac
 }

@@ -222,7 +222,8 @@ def main():
         first = story(out, s, args)
         second = aurora_story(out, s, args)
         third = database_story(out, s, args)
-        return first or second or third
+        fourth = cluster_switch_story(out, s, args)
+        return first or second or third or fourth
 
 
 def story(out, s, args):
@@ -422,7 +423,18 @@ def aurora_story(out, s, args):
 
 
 TIMELINE_KINDS = (("primary stopped", "bad"), ("standby", "rds"), ("event", "rds"), ("DNS", "dns"),
-                  ("old primary", "rds"), ("first successful write", "ok"))
+                  ("old primary", "rds"), ("writer moved", "rds"), ("first successful write", "ok"))
+
+
+def print_timeline(out, run):
+    """The run's timeline, from the primary's stop."""
+    t0 = run.stopped
+    for t, what in run.timeline:
+        kind = next((k for prefix, k in TIMELINE_KINDS if what.startswith(prefix)), "elb")
+        first = what.split()[0]
+        who = "writes" if what.startswith("first") else "function" if first.endswith(("Targets", "Listener")) \
+            else "NLB" if first in ("target", "weights") else "stage"
+        print("%+8.3fs  %s %s" % (t - t0, out.paint(kind, "%-8s" % who), what), flush=True)
 
 
 def database_story(out, s, args):
@@ -450,12 +462,7 @@ def database_story(out, s, args):
         out.title("9. The primary stops; the event arrives first, DNS changes %.1f s later" % args.db_gap)
         run = d.failover("rds-nlb-sync", order="event-first", lead_s=0.5, gap_s=args.db_gap,
                          poll_ms=args.poll_ms, wait_s=args.wait_s, bound_s=60.0 * max(scale, 0.05) * 10)
-        t0 = run.stopped
-        for t, what in run.timeline:
-            kind = next((k for prefix, k in TIMELINE_KINDS if what.startswith(prefix)), "elb")
-            who = "writes" if what.startswith("first") else "function" if what.split()[0].endswith("Targets") \
-                else "NLB" if what.startswith("target") else "stage"
-            print("%+8.3fs  %s %s" % (t - t0, out.paint(kind, "%-8s" % who), what), flush=True)
+        print_timeline(out, run)
         body = run.result["json"] if run.result and run.result["kind"] == "response" else {}
         expect(problems, body.get("registered") == ["%s:%d" % (const.NEW_PRIMARY, const.DB_PORT)],
                "the function registered %s" % body.get("registered"))
@@ -471,6 +478,54 @@ def database_story(out, s, args):
         out.line("bad", "FAILED", p)
     if run.window is not None:
         print("%+.3fs  writes   %s" % (run.window, dbstack.summary_line(run)), flush=True)
+    return 1 if problems else 0
+
+
+def cluster_switch_story(out, s, args):
+    """The fourth story, told twice: an Aurora-like cluster of three PostgreSQL servers, the writer
+    moved by the fake RDS; first with the single target group, then with the fast switch (CONTRACT.md
+    section 13). Ends with both write windows."""
+    import dbstack
+    import nlb
+    scale = nlb.DEMO_SCALE if args.db_scale is None else args.db_scale
+    timing = nlb.AWS.scaled(scale)
+    problems, windows = [], {}
+    n1, n2, n3 = (const.AURORA_ADDRESSES[i] for i in const.AURORA_IDS)
+    out.title("rds-nlb-sync demo, part 4: an Aurora-like cluster of three PostgreSQL servers, told twice")
+    out.line("note", "database", "writer %s (instance-1), synchronous hot standby %s (instance-2), hot standby %s "
+             "(instance-3); the fake RDS names the writer" % (n1, n2, n3))
+    out.line("note", "scale", "the NLB data plane runs at %g of AWS's delays: %s; a weight change applies after "
+             "%.2g s (AWS publishes no figure)" % (scale, timing.describe(), timing.weight_delay))
+    for step, fast in ((10, False), (11, True)):
+        s.reset()
+        out.title("%d. %s: the writer stops; the failover-started event, then RDS names instance-2 %.1f s later"
+                  % (step, "The fast switch (StandbySlots=3)" if fast else "One target group (StandbySlots=0)",
+                     args.db_gap))
+        with dbstack.DbStack(s, timing=timing, cluster=True, fast=fast) as d:
+            if fast:
+                out.line("elb", "NLB", "the listener forwards to 3 slots, weights 1,0,0: %s" % ", ".join(
+                    "%s:%d" % (a, const.DB_PORT) for a in (n1, n2, n3)))
+            else:
+                out.line("elb", "NLB", "the listener forwards to orders-db-tg: %s" % targets_text(s))
+            run = d.failover("rds-nlb-sync", order="event-first", lead_s=0.5, gap_s=args.db_gap,
+                             poll_ms=args.poll_ms, wait_s=args.wait_s, bound_s=60.0 * max(scale, 0.05) * 10)
+            print_timeline(out, run)
+        body = run.result["json"] if run.result and run.result["kind"] == "response" else {}
+        if fast:
+            expect(problems, body.get("weightsChanged") is True and body.get("registered") == [],
+                   "the fast switch moved the weight without registering: %s" % body)
+        else:
+            expect(problems, body.get("registered") == ["%s:%d" % (n2, const.DB_PORT)],
+                   "the function registered %s" % body.get("registered"))
+        expect(problems, run.window is not None, "writes did not resume within %.0f s" % run.observed_s)
+        expect(problems, not run.lost, "acknowledged writes lost: %s" % run.lost[:10])
+        print("%+.3fs  writes   %s" % (run.window or 0.0, dbstack.summary_line(run)), flush=True)
+        windows[fast] = run.window
+    for p in problems:
+        out.line("bad", "FAILED", p)
+    if None not in windows.values():
+        print("write window: %.3f s with one target group, %.3f s with the fast switch (%.3f s sooner)"
+              % (windows[False], windows[True], windows[False] - windows[True]), flush=True)
     return 1 if problems else 0
 
 

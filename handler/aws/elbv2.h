@@ -72,6 +72,49 @@ int elb_for_each_batch(const elb_target *targets, size_t count,
 int elb_target_list_append(elb_target_list *list, const elb_target *t, size_t n);
 void elb_target_list_free(elb_target_list *list);
 
+/* ---- listeners (elbv2_listener.c): the fast switch's weights ---- */
+
+/* Target groups one listener's forward action may hold here. The API's own
+ * limit for an NLB is not documented (reference: 5?); more is a parse
+ * failure rather than a silently shortened list that ModifyListener would
+ * then write back. */
+#define ELB_LISTENER_MAX_GROUPS 10
+#define ELB_WEIGHT_MAX 999 /* TargetGroupTuple.Weight: 0..999 */
+
+typedef struct elb_weighted_group {
+    char arn[256];
+    int weight; /* -1: the answer gave no Weight */
+} elb_weighted_group;
+
+/* One listener as DescribeListeners (or ModifyListener's answer) gives it:
+ * what the fast switch reads, checks and writes back. */
+typedef struct elb_listener {
+    char arn[256];
+    char load_balancer_arn[256];
+    char protocol[16];
+    int port;
+    int listeners;                                      /* members of the answer (1 expected) */
+    int actions;                                        /* DefaultActions of the first listener */
+    char action_type[32];                               /* the first default action's Type */
+    char action_target_group[256];                      /* its action-level TargetGroupArn, "" when absent */
+    elb_weighted_group groups[ELB_LISTENER_MAX_GROUPS]; /* ForwardConfig.TargetGroups, in order */
+    size_t group_count;
+    int stickiness;       /* TargetGroupStickinessConfig.Enabled: -1 absent, 0, 1 */
+    long stickiness_secs; /* its DurationSeconds, -1 absent */
+} elb_listener;
+
+/* DescribeListeners for one ListenerArn. 0, or -1 with *err. */
+int elb_describe_listener(elb_client *c, const char *listener_arn, int64_t deadline_ms, elb_listener *out,
+                          elb_error *err);
+
+/* ModifyListener: the listener's default action becomes one forward action
+ * to l's groups, in l's order, with weights[i] (0..999) each, and l's
+ * stickiness block as it was read. Everything else of the listener is left
+ * out, so it stays as it is. *out (may be NULL) gets the listener as the
+ * answer gives it. 0, or -1 with *err. */
+int elb_modify_listener_weights(elb_client *c, const elb_listener *l, const int *weights, int64_t deadline_ms,
+                                elb_listener *out, elb_error *err);
+
 /* The default endpoint URL for a region (aws, aws-cn, aws-us-gov, ...). */
 int elb_default_endpoint(const char *region, char *out, size_t outlen);
 

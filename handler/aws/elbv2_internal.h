@@ -37,6 +37,13 @@ query_xml_callbacks elbv2_target_callbacks(elbv2_target_reader *r, elb_target_li
 char *elbv2_build_body(const char *action, const char *target_group_arn,
                        const elb_target *targets, size_t count);
 
+/* The listener reader (elbv2_listener.c) of a DescribeListeners or
+ * ModifyListener answer; root is the expected root element. */
+int elbv2_listener_parse(const char *xml, size_t len, const char *root, elb_listener *out, elb_error *err);
+
+/* ModifyListener's form body for those weights; NULL when out of memory. */
+char *elbv2_listener_body(const elb_listener *l, const int *weights);
+
 /* query_client_set_attempt_timeout, query_retry_tokens and
  * query_connections_opened for the ELBv2 client. */
 void elb_client_set_attempt_timeout(elb_client *c, long timeout_ms);

@@ -3,7 +3,7 @@
  *
  * DescribeDBClusters: DescribeDBClustersResult/DBClusters/DBCluster/
  *   {DBClusterIdentifier, Status, Endpoint, ReaderEndpoint,
- *    DBClusterMembers/DBClusterMember/{DBInstanceIdentifier, IsClusterWriter}}
+ *    DBClusterMembers/DBClusterMember/{DBInstanceIdentifier, IsClusterWriter, PromotionTier}}
  *   (Endpoint is a string here; Status also appears deeper, e.g. in
  *   VpcSecurityGroupMembership, and is only read at its place).
  * DescribeDBInstances: DescribeDBInstancesResult/{Marker,
@@ -95,7 +95,8 @@ static void cluster_start(query_xml *x, void *ctx)
             query_xml_fail(x, "out of memory reading cluster members");
             return;
         }
-        memset(&r->out->items[r->out->count++], 0, sizeof(rds_member));
+        memset(&r->out->items[r->out->count], 0, sizeof(rds_member));
+        r->out->items[r->out->count++].tier = 1;
         r->member_depth = depth;
     }
 }
@@ -111,6 +112,14 @@ static void take_bool(query_xml *x, int *out, const char *what)
         *out = 0;
     else
         query_xml_fail(x, "%s is not true or false", what);
+}
+
+/* PromotionTier: 0..15 (the fast switch's order of candidates). */
+static void take_tier(query_xml *x, rds_member *m)
+{
+    long tier;
+    if (query_xml_take_long(x, 0, 15, &tier, "DBClusterMember/PromotionTier", "a promotion tier") == 0)
+        m->tier = (int)tier;
 }
 
 static void cluster_field(query_xml *x, rds_cluster *c)
@@ -135,6 +144,8 @@ static void cluster_end(query_xml *x, void *ctx)
             query_xml_take(x, m->id, sizeof m->id, "DBClusterMember/DBInstanceIdentifier");
         else if (depth == r->member_depth + 1 && query_xml_is(x, 0, "IsClusterWriter"))
             take_bool(x, &m->writer, "DBClusterMember/IsClusterWriter");
+        else if (depth == r->member_depth + 1 && query_xml_is(x, 0, "PromotionTier"))
+            take_tier(x, m);
         else if (depth == r->member_depth) {
             if (!m->id[0])
                 query_xml_fail(x, "a DBClusterMember has no DBInstanceIdentifier");

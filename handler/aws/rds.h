@@ -27,6 +27,7 @@ int rds_default_endpoint(const char *region, char *out, size_t outlen);
 typedef struct rds_member {
     char id[RDS_ID_MAX];
     int writer; /* IsClusterWriter */
+    int tier;   /* PromotionTier (0..15; 1 when absent, the API's default) */
 } rds_member;
 
 /* One DBCluster: its members in answer order. */

@@ -25,7 +25,8 @@ typedef enum binding_wait {
 
 typedef struct binding {
     addr_source source;
-    const char *target_group_arn;
+    const char *target_group_arn;  /* NULL with listener_arn */
+    const char *listener_arn;      /* the fast switch's listener (CONTRACT.md section 13); NULL: one group */
     const char *target_group_name; /* <name> of the ARN: metrics, CloudFormation's physical id */
     const char *endpoint;          /* the result's "endpoint" (DB_ENDPOINT), NULL when unset */
     const char *identifier;        /* the RDS source identifier whose events concern it */

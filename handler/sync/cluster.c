@@ -17,6 +17,7 @@
 typedef struct member {
     char id[RDS_ID_MAX];
     int writer;
+    int tier;                    /* PromotionTier */
     int listed;                  /* DescribeDBInstances listed it */
     char status[RDS_STATUS_MAX]; /* DBInstanceStatus when listed */
     char endpoint[RDS_HOST_MAX]; /* "" without an Endpoint */
@@ -137,6 +138,7 @@ static int build_pass(pass *p, const rds_cluster *c, const rds_instance_list *in
         const rds_instance *found = rds_instance_find(in, c->items[i].id);
         snprintf(m->id, sizeof m->id, "%s", c->items[i].id);
         m->writer = c->items[i].writer;
+        m->tier = c->items[i].tier;
         if (found) {
             m->listed = 1;
             snprintf(m->status, sizeof m->status, "%s", found->status);
@@ -418,7 +420,66 @@ static void cluster_add_result(void *ctx, json_t *result, const json_t *detail)
     json_object_set_new(result, "members", members ? json_incref(members) : json_array());
 }
 
+/* ---- the fast switch's candidates ---- */
+
+/* Promotion order: lowest PromotionTier, then id (what RDS promotes first). */
+static int by_promotion(const member *a, const member *b)
+{
+    return a->tier != b->tier ? (a->tier > b->tier) - (a->tier < b->tier) : strcmp(a->id, b->id);
+}
+
+/* The next usable non-writer member in promotion order after `prev`
+ * (NULL: the first), or NULL. */
+static member *next_candidate(pass *p, const member *prev)
+{
+    member *best = NULL;
+    char buf[RDS_STATUS_MAX + 16];
+    for (size_t i = 0; i < p->count; i++) {
+        member *m = &p->items[i];
+        if (m->writer || unusable(m, buf, sizeof buf) || (prev && by_promotion(m, prev) <= 0))
+            continue;
+        if (!best || by_promotion(m, best) < 0)
+            best = m;
+    }
+    return best;
+}
+
+/* The readers most likely to be promoted next, resolved. A lookup that
+ * fails skips the member (logged) and makes the list incomplete: -1, with
+ * the others in *out. */
+static int cluster_candidates(void *ctx, size_t max, long timeout_ms, addr_list *out)
+{
+    cluster_discovery *d = ctx;
+    int64_t deadline = rns_wall_ms() + timeout_ms;
+    size_t taken = 0;
+    int rc = 0;
+    for (member *m = next_candidate(&d->last, NULL); m && taken < max; m = next_candidate(&d->last, m)) {
+        char err[SOURCE_ERROR_MAX];
+        addr_list_free(&m->addresses);
+        if (lookup(d, m, deadline, err, sizeof err) != DNS_OK || m->addresses.count != 1) {
+            log_msg(d->log, LOG_WARN, "standby candidate %s left out: %s", m->id,
+                    m->addresses.count > 1 ? "more than one address" : err);
+            rc = -1;
+            continue;
+        }
+        if (addr_list_add(out, &m->addresses.items[0]) != 0)
+            return -1;
+        taken++;
+    }
+    return rc;
+}
+
+static const char *cluster_member_of(void *ctx, const ip_addr *a)
+{
+    const cluster_discovery *d = ctx;
+    for (size_t i = 0; i < d->last.count; i++)
+        if (addr_list_contains(&d->last.items[i].addresses, a))
+            return d->last.items[i].id;
+    return NULL;
+}
+
 addr_source cluster_source(cluster_discovery *d)
 {
-    return (addr_source){d, d->subject, cluster_begin, cluster_resolve, cluster_add_result};
+    return (addr_source){d, d->subject, cluster_begin, cluster_resolve, cluster_add_result, cluster_candidates,
+                         cluster_member_of};
 }

@@ -268,6 +268,8 @@ static void read_arn(const var *row, load *l)
         fleet_forbids(l, row->name);
         return;
     }
+    if (!v && get(r, "LISTENER_ARN"))
+        return; /* the fast switch: optional and unused */
     if (!v) {
         problem(p, "%s is required", row->name);
         return;
@@ -278,6 +280,51 @@ static void read_arn(const var *row, load *l)
                    "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>",
                 row->name,
                 shown(v, buf, sizeof buf));
+}
+
+/* arn:<partition>:elasticloadbalancing:<region>:<account>:listener/net/<lb>/<id>/<id>:
+ * the region (when TARGET_GROUP_ARN gave none) and the load balancer's name
+ * (metrics and CloudFormation's physical id, when TARGET_GROUP_ARN is unset). */
+static int parse_listener_arn(const char *arn, config *cfg)
+{
+    char part[33], region[64], lb[33], id1[65], id2[65], account[13];
+    int n = 0;
+    if (sscanf(arn, "arn:%32[^:]:elasticloadbalancing:%63[^:]:%12[0-9]:listener/net/%32[^/]/%64[^/]/%64[^/]%n",
+               part, region, account, lb, id1, id2, &n) != 6 ||
+        (size_t)n != strlen(arn) || strlen(account) != 12 || !aws_region_valid(region) ||
+        !arn_valid_field(lb, 1, 32, "-") || !arn_valid_field(id1, 1, 64, "") || !arn_valid_field(id2, 1, 64, ""))
+        return -1;
+    if (cfg->arn_region && strcmp(cfg->arn_region, region) != 0)
+        return -2;
+    if (!cfg->arn_region)
+        cfg->arn_region = strdup(region);
+    if (!cfg->target_group_name)
+        cfg->target_group_name = strdup(lb);
+    return 0;
+}
+
+/* After DB_ROLE and IP_FAMILY: the fast switch follows one writer's address. */
+static void read_listener(const var *row, load *l)
+{
+    config *cfg = l->cfg;
+    const char *v = get(&l->r, row->name);
+    char buf[SHOWN_MAX + 8];
+    int rc;
+    if (!v)
+        return;
+    cfg->listener_arn = strdup(v);
+    if ((rc = parse_listener_arn(v, cfg)) == -1)
+        problem(&l->p, "%s=%s: must look like arn:aws:elasticloadbalancing:<region>:<account>:listener/net/<name>/<id>/<id>",
+                row->name, shown(v, buf, sizeof buf));
+    else if (rc == -2)
+        problem(&l->p, "%s=%s: its region is not that of TARGET_GROUP_ARN (%s)", row->name,
+                shown(v, buf, sizeof buf), cfg->arn_region);
+    if (cfg->cluster_id && cfg->role == DB_ROLE_READERS)
+        problem(&l->p, "%s with DB_ROLE=readers: the fast switch follows one writer; readers keep one target group",
+                row->name);
+    if (cfg->family == IP_FAMILY_DUAL)
+        problem(&l->p, "%s with IP_FAMILY=dual: the fast switch follows one primary address; use ipv4 or ipv6",
+                row->name);
 }
 
 static int hostname_valid(const char *h)
@@ -649,6 +696,11 @@ static const var vars[] = {
      "an address outside them is never registered", read_cidrs, 0, 0, 0, 0},
     {"IP_FAMILY", "no", "ipv4, ipv6 or dual", "ipv4", "which address records are followed", read_family, 0, 0,
      0, 0},
+    {"LISTENER_ARN", "no", "an NLB listener ARN", NULL,
+     "the fast switch: a listener whose default action forwards to 2 or more ip target groups (the slots); "
+     "failover moves its weights (TARGET_GROUP_ARN is then optional and unused); not with DB_ROLE=readers "
+     "or IP_FAMILY=dual",
+     read_listener, 0, 0, 0, 0},
     INT_ROW("FAILOVER_WAIT_SECONDS", 0, 900, 60, failover_wait_seconds,
             "after a failover event, how long to wait for the answer to change (capped by the deadline)"),
     INT_ROW("DNS_POLL_MS", 50, 60000, 1000, dns_poll_ms, "the interval between answers while waiting"),
@@ -745,6 +797,7 @@ void config_free(config *cfg)
     free(cfg->cluster_id);
     free(cfg->ca_bundle);
     free(cfg->target_az);
+    free(cfg->listener_arn);
     for (size_t i = 0; i < cfg->fleet_lb_count; i++)
         free(cfg->fleet_lbs[i]);
     free(cfg->fleet_lbs);

@@ -30,8 +30,8 @@ typedef enum db_role { DB_ROLE_WRITER,
                        DB_ROLE_READERS } db_role;
 
 typedef struct config {
-    char *target_group_arn;
-    char *target_group_name; /* <name> of the ARN */
+    char *target_group_arn;  /* NULL only with LISTENER_ARN */
+    char *target_group_name; /* <name> of the ARN, else LISTENER_ARN's load balancer name */
     char *arn_region;        /* <region> of the ARN */
     char *db_endpoint;       /* NULL only in cluster mode, where it is optional */
     int db_port;
@@ -57,6 +57,7 @@ typedef struct config {
     size_t fleet_lb_count;
     int proxy_misses;    /* PROXY_MISSES */
     int fleet_max_calls; /* FLEET_MAX_API_CALLS */
+    char *listener_arn;  /* LISTENER_ARN: the fast switch (CONTRACT.md section 13); NULL: one target group */
 } config;
 
 /* Returns the value of an environment variable, or NULL when unset. */

@@ -376,5 +376,5 @@ static int dns_source_resolve(void *ctx, const source_query *q, source_answer *o
 
 addr_source dns_source_of(dns_source *s)
 {
-    return (addr_source){s, s->host, NULL, dns_source_resolve, NULL};
+    return (addr_source){.ctx = s, .subject = s->host, .resolve = dns_source_resolve};
 }

@@ -20,6 +20,7 @@ static const char *const names[RNS_ERR_TYPE_COUNT] = {
     [RNS_ERR_NO_MEMORY] = "Runtime.OutOfMemory",
     [RNS_ERR_BINDING] = "ConfigError",
     [RNS_ERR_FLEET] = "FleetError",
+    [RNS_ERR_LISTENER] = "ListenerError",
 };
 
 const char *rns_error_type_name(rns_error_type type)

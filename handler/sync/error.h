@@ -21,6 +21,7 @@ typedef enum rns_error_type {
     RNS_ERR_NO_MEMORY,     /* out of memory, wherever it happened */
     RNS_ERR_BINDING,       /* fleet mode: a target group's binding tags are invalid */
     RNS_ERR_FLEET,         /* fleet mode: at least one binding failed (after every one was handled) */
+    RNS_ERR_LISTENER,      /* the fast switch's listener is not usable; nothing changed */
     RNS_ERR_TYPE_COUNT
 } rns_error_type;
 

@@ -23,6 +23,7 @@
 #include "handler/sync/proxy.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
+#include "handler/sync/slots.h"
 
 struct handler {
     const config *cfg;
@@ -49,6 +50,7 @@ static void binding_of_config(binding *b, const config *cfg, addr_source source)
     *b = (binding){
         .source = source,
         .target_group_arn = cfg->target_group_arn,
+        .listener_arn = cfg->listener_arn,
         .target_group_name = cfg->target_group_name,
         .endpoint = cfg->db_endpoint,
         .identifier = cfg->db_identifier,

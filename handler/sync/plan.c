@@ -74,16 +74,18 @@ void target_format(const elb_target *t, char *out, size_t outlen)
         snprintf(out, outlen, "%s:%d", id, t->port);
 }
 
+int target_is_addr(const elb_target *t, const ip_addr *a, int port)
+{
+    ip_addr id;
+    return t->port == port && ip_addr_parse(t->id, &id) == 0 && ip_addr_compare(&id, a) == 0;
+}
+
 /* Whether a registered target in `current` is this address at this port. */
 static int held(const elb_target_list *current, const ip_addr *a, int port)
 {
-    for (size_t i = 0; i < current->count; i++) {
-        const elb_target *t = &current->items[i];
-        ip_addr id;
-        if (target_is_registered(t) && t->port == port && ip_addr_parse(t->id, &id) == 0 &&
-            ip_addr_compare(&id, a) == 0)
+    for (size_t i = 0; i < current->count; i++)
+        if (target_is_registered(&current->items[i]) && target_is_addr(&current->items[i], a, port))
             return 1;
-    }
     return 0;
 }
 
@@ -93,7 +95,7 @@ static int desired_target(const elb_target *t, const addr_list *desired, int por
     return t->port == port && ip_addr_parse(t->id, &id) == 0 && addr_list_contains(desired, &id);
 }
 
-static elb_target make_target(const ip_addr *a, int port, const char *az)
+elb_target target_of(const ip_addr *a, int port, const char *az)
 {
     elb_target t;
     memset(&t, 0, sizeof t);
@@ -108,7 +110,7 @@ static int plan_desired(const addr_list *desired, int port, const char *az,
                         const elb_target_list *current, target_plan *p)
 {
     for (size_t i = 0; i < desired->count; i++) {
-        elb_target t = make_target(&desired->items[i], port, az);
+        elb_target t = target_of(&desired->items[i], port, az);
         int is_held = held(current, &desired->items[i], port);
         if (elb_target_list_append(is_held ? &p->unchanged : &p->to_register, &t, 1) != 0)
             return -1;

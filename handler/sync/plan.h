@@ -45,4 +45,10 @@ void target_format(const elb_target *t, char *out, size_t outlen);
 
 void target_list_sort(elb_target_list *l);
 
+/* The target of an address at a port, with AvailabilityZone az (may be NULL). */
+elb_target target_of(const ip_addr *a, int port, const char *az);
+
+/* Whether the target is `a` at `port` (its Id read as an address). */
+int target_is_addr(const elb_target *t, const ip_addr *a, int port);
+
 #endif

@@ -1,4 +1,4 @@
-/* Private to plan.c and its tests. */
+/* Private to plan.c, slots.c (the same rules per slot) and their tests. */
 #ifndef RNS_SYNC_PLAN_INTERNAL_H
 #define RNS_SYNC_PLAN_INTERNAL_H
 

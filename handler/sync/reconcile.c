@@ -14,32 +14,8 @@
 
 #define LOOKUP_MIN_MS 200
 
-/* One answer of the source, split by ALLOWED_CIDRS. */
-typedef struct answer {
-    int ok;             /* the source answered addresses */
-    const char *status; /* !ok: the source's word for logs */
-    addr_list resolved;
-    addr_list allowed;
-    addr_list rejected;
-    int no_memory; /* splitting the answer ran out of memory */
-    char error[SOURCE_ERROR_MAX];
-    rns_error_type type; /* !ok: the source's type; ResolveError is named around `error` */
-    json_t *detail;      /* the source's, for the result */
-} answer;
-
-typedef struct run {
-    const reconcile_io *io;
-    const reconcile_request *req;
-    const binding *b;
-    reconcile_report *rep;
-    rns_error *err;
-    logger *log;
-    int64_t start;
-    int64_t deadline;
-    long margin;
-    elb_target_list current;
-    answer used; /* the usable answer the plan is made from */
-} run;
+typedef struct reconcile_answer answer;
+typedef struct reconcile_run run;
 
 long reconcile_margin_ms(long budget_ms)
 {
@@ -82,7 +58,7 @@ static json_t *addr_array(const addr_list *l)
     return arr;
 }
 
-static json_t *target_array(const elb_target *t, size_t count, int with_state)
+json_t *reconcile_target_array(const elb_target *t, size_t count, int with_state)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < count; i++) {
@@ -99,7 +75,7 @@ static json_t *target_array(const elb_target *t, size_t count, int with_state)
     return arr;
 }
 
-static void log_and_free(run *r, log_level level, const char *message, json_t *fields)
+void reconcile_log(run *r, log_level level, const char *message, json_t *fields)
 {
     log_fields(r->log, level, message, fields);
     json_decref(fields);
@@ -112,11 +88,15 @@ static const char *elb_hint(const elb_error *e)
     const char *code = e->code;
     if (strcmp(code, "TargetGroupNotFound") == 0)
         return "check TARGET_GROUP_ARN and the region";
+    if (strcmp(code, "ListenerNotFound") == 0)
+        return "check LISTENER_ARN and the region";
     if (strcmp(code, "InvalidTarget") == 0)
         return "an address outside the target group's VPC needs TARGET_AVAILABILITY_ZONE=all";
     if (strncmp(code, "AccessDenied", 12) == 0 || strcmp(code, "UnauthorizedOperation") == 0)
         return "the function's role needs elasticloadbalancing:DescribeTargetHealth, "
-               "RegisterTargets and DeregisterTargets on the target group";
+               "RegisterTargets and DeregisterTargets on the target group (with LISTENER_ARN: "
+               "DescribeListeners, DescribeTargetGroups and DescribeTags, ModifyListener on the listener, "
+               "and RegisterTargets, DeregisterTargets and AddTags on every slot)";
     if (strcmp(code, "InvalidClientTokenId") == 0 || strcmp(code, "SignatureDoesNotMatch") == 0 ||
         strcmp(code, "ExpiredToken") == 0 || strcmp(code, "UnrecognizedClientException") == 0)
         return "check the credentials";
@@ -174,8 +154,8 @@ static int cut_by_deadline(run *r, const elb_error *e)
 }
 
 /* An ELBv2 failure: ElbApiError, or Timeout when the deadline cut it short. */
-static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
-                      const elb_error *e, const char *after)
+int reconcile_elb_failed(run *r, const char *action, const elb_target *t, size_t n,
+                         const elb_error *e, const char *after)
 {
     char msg[900];
     reconcile_format_elb_error(action, t, n, e, msg, sizeof msg);
@@ -189,7 +169,7 @@ static int elb_failed(run *r, const char *action, const elb_target *t, size_t n,
     json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "action", action, "code", e->code,
                           "requestId", e->request_id, "httpStatus", (json_int_t)e->http_status,
                           "attempts", e->attempts);
-    log_and_free(r, LOG_ERROR, "ELBv2 call failed", f);
+    reconcile_log(r, LOG_ERROR, "ELBv2 call failed", f);
     return -1;
 }
 
@@ -211,32 +191,33 @@ static const char *unused_hint(const char *reason)
 
 /* An "unused" target is still registered (rule 4) but takes no traffic: a
  * primary there is an outage the plan cannot see, so each one is named. */
-static void warn_unused(run *r)
+static void warn_unused(run *r, const elb_target_list *l, const char *what)
 {
-    for (size_t i = 0; i < r->current.count; i++) {
-        const elb_target *t = &r->current.items[i];
+    for (size_t i = 0; i < l->count; i++) {
+        const elb_target *t = &l->items[i];
         char text[300];
         if (strcmp(t->state, "unused") != 0)
             continue;
         target_format(t, text, sizeof text);
         json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "target", text, "availabilityZone", t->az, "reason",
                               t->reason, "hint", unused_hint(t->reason));
-        log_and_free(r, LOG_WARN, "registered target unused by the load balancer", f);
+        reconcile_log(r, LOG_WARN, what, f);
     }
 }
 
-static int describe(run *r)
+int reconcile_describe(run *r, const char *arn, elb_target_list *out, const char *unused_warning)
 {
     elb_error e;
     memset(&e, 0, sizeof e);
     r->rep->api_calls++;
-    if (r->io->describe(r->io->ctx, r->b->target_group_arn, r->deadline, &r->current, &e) != 0)
-        return elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "");
-    target_list_sort(&r->current);
-    json_t *f = json_pack("{s:i, s:o}", "count", (int)r->current.count, "targets",
-                          target_array(r->current.items, r->current.count, 1));
-    log_and_free(r, LOG_INFO, "target group read", f);
-    warn_unused(r);
+    if (r->io->describe(r->io->ctx, arn, r->deadline, out, &e) != 0)
+        return reconcile_elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "");
+    target_list_sort(out);
+    json_t *f = json_pack("{s:s, s:i, s:o}", "targetGroupArn", arn, "count", (int)out->count, "targets",
+                          reconcile_target_array(out->items, out->count, 1));
+    reconcile_log(r, LOG_INFO, "target group read", f);
+    if (unused_warning)
+        warn_unused(r, out, unused_warning);
     return 0;
 }
 
@@ -309,10 +290,10 @@ static void log_answer(run *r, const answer *a, log_level level)
                       "rejected", addr_array(&a->rejected));
     else
         f = json_pack("{s:s, s:s, s:s}", "host", subject(r), "status", a->status, "error", a->error);
-    log_and_free(r, level, a->ok ? "resolved" : "resolution failed", f);
+    reconcile_log(r, level, a->ok ? "resolved" : "resolution failed", f);
     if (a->ok && a->rejected.count > 0) {
         f = json_pack("{s:o, s:s}", "rejected", addr_array(&a->rejected), "reason", "outside ALLOWED_CIDRS");
-        log_and_free(r, LOG_WARN, "addresses rejected", f);
+        reconcile_log(r, LOG_WARN, "addresses rejected", f);
     }
 }
 
@@ -397,7 +378,7 @@ static void log_wait_start(run *r, int64_t wait_deadline)
 {
     json_t *f = json_pack("{s:s, s:I, s:i}", "host", subject(r),
                           "limitMs", (json_int_t)(wait_deadline - now(r)), "pollMs", r->b->dns_poll_ms);
-    log_and_free(r, LOG_INFO, "waiting for DNS to change", f);
+    reconcile_log(r, LOG_INFO, "waiting for DNS to change", f);
 }
 
 /* One poll of the wait; returns 1 when the wait is over (changed). */
@@ -410,7 +391,7 @@ static int poll_once(run *r, int64_t wait_deadline, int first, char *last_error,
     if (!usable(&a)) {
         if (strcmp(last_error, a.error) != 0) {
             json_t *f = json_pack("{s:s, s:s}", "status", answer_status(&a), "error", a.error);
-            log_and_free(r, LOG_WARN, "resolution failed while waiting; still polling", f);
+            reconcile_log(r, LOG_WARN, "resolution failed while waiting; still polling", f);
             snprintf(last_error, last_len, "%s", a.error);
         }
         if (!usable(&r->used))
@@ -453,13 +434,13 @@ static int resolve_with_wait(run *r, int64_t wait_deadline)
                           (json_int_t)r->rep->waited_ms);
     if (usable(&r->used))
         json_object_set_new(f, "addresses", addr_array(&r->used.allowed));
-    log_and_free(r, LOG_INFO, r->rep->dns_changed ? "DNS changed" : "DNS wait over without a change", f);
+    reconcile_log(r, LOG_INFO, r->rep->dns_changed ? "DNS changed" : "DNS wait over without a change", f);
     if (!usable(&r->used))
         return resolve_error(r, &r->used, " during the failover wait");
     return 0;
 }
 
-static int resolve(run *r)
+int reconcile_resolve(run *r)
 {
     int64_t t = now(r);
     int64_t wait_deadline = r->start + (int64_t)r->b->failover_wait_seconds * 1000;
@@ -477,6 +458,7 @@ static int resolve(run *r)
 /* One batch of an apply. */
 typedef struct batch_call {
     run *r;
+    const char *arn;
     int deregister;
     elb_target_list *done;
     const char *after;
@@ -489,11 +471,11 @@ static int apply_batch(void *ctx, const elb_target *t, size_t n)
     const char *action = k->deregister ? "DeregisterTargets" : "RegisterTargets";
     elb_error e;
     memset(&e, 0, sizeof e);
-    json_t *f = json_pack("{s:o}", "targets", target_array(t, n, 0));
-    log_and_free(r, LOG_INFO, k->deregister ? "deregistering targets" : "registering targets", f);
+    json_t *f = json_pack("{s:o}", "targets", reconcile_target_array(t, n, 0));
+    reconcile_log(r, LOG_INFO, k->deregister ? "deregistering targets" : "registering targets", f);
     r->rep->api_calls++;
-    if (r->io->change(r->io->ctx, r->b->target_group_arn, k->deregister, t, n, r->deadline, &e) != 0)
-        return elb_failed(r, action, t, n, &e, k->after);
+    if (r->io->change(r->io->ctx, k->arn, k->deregister, t, n, r->deadline, &e) != 0)
+        return reconcile_elb_failed(r, action, t, n, &e, k->after);
     if (elb_target_list_append(k->done, t, n) != 0) {
         rns_error_set(r->err, RNS_ERR_NO_MEMORY, "out of memory after %s", action);
         return -1;
@@ -502,19 +484,20 @@ static int apply_batch(void *ctx, const elb_target *t, size_t n)
 }
 
 /* Sends the list in batches; successes go to `done`. */
-static int apply(run *r, int deregister, const elb_target_list *l, elb_target_list *done, const char *after)
+int reconcile_apply(run *r, const char *arn, int deregister, const elb_target_list *l, elb_target_list *done,
+                    const char *after)
 {
-    batch_call k = {r, deregister, done, after};
+    batch_call k = {r, arn, deregister, done, after};
     return elb_for_each_batch(l->items, l->count, apply_batch, &k, NULL);
 }
 
 static void log_plan(run *r, const target_plan *p)
 {
     json_t *f = json_pack("{s:o, s:o, s:o, s:b}", "register",
-                          target_array(p->to_register.items, p->to_register.count, 0), "deregister",
-                          target_array(p->to_deregister.items, p->to_deregister.count, 0), "unchanged",
-                          target_array(p->unchanged.items, p->unchanged.count, 0), "dryRun", r->req->dry_run);
-    log_and_free(r, LOG_INFO, r->req->dry_run ? "plan (dry run: nothing is changed)" : "plan", f);
+                          reconcile_target_array(p->to_register.items, p->to_register.count, 0), "deregister",
+                          reconcile_target_array(p->to_deregister.items, p->to_deregister.count, 0), "unchanged",
+                          reconcile_target_array(p->unchanged.items, p->unchanged.count, 0), "dryRun", r->req->dry_run);
+    reconcile_log(r, LOG_INFO, r->req->dry_run ? "plan (dry run: nothing is changed)" : "plan", f);
 }
 
 /* Whether the fresh answer holds t (at the binding's port). */
@@ -561,9 +544,9 @@ static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
     }
     stale->count = n;
     if (keep.count) {
-        json_t *f = json_pack("{s:o, s:b}", "kept", target_array(keep.items, keep.count, 0), "freshAnswer",
+        json_t *f = json_pack("{s:o, s:b}", "kept", reconcile_target_array(keep.items, keep.count, 0), "freshAnswer",
                               usable(&a));
-        log_and_free(r, LOG_WARN, "stale targets kept: a fresher answer or a recent registration holds them", f);
+        reconcile_log(r, LOG_WARN, "stale targets kept: a fresher answer or a recent registration holds them", f);
     }
     *kept = keep;
     answer_free(&a);
@@ -588,12 +571,12 @@ static int change(run *r)
         rep->registered = p.to_register;
         rep->deregistered = p.to_deregister;
         memset(&p, 0, sizeof p);
-    } else if (apply(r, 0, &p.to_register, &rep->registered, "; nothing was deregistered") != 0) {
+    } else if (reconcile_apply(r, r->b->target_group_arn, 0, &p.to_register, &rep->registered, "; nothing was deregistered") != 0) {
         rc = -1;
     } else if (r->b->guard_races && p.to_deregister.count && guard_stale(r, &p.to_deregister, &kept) != 0) {
         rc = -1;
-    } else if (apply(r, 1, &p.to_deregister, &rep->deregistered,
-                     p.to_register.count ? "; the new targets are registered" : "") != 0) {
+    } else if (reconcile_apply(r, r->b->target_group_arn, 1, &p.to_deregister, &rep->deregistered,
+                               p.to_register.count ? "; the new targets are registered" : "") != 0) {
         rc = -1;
     }
     rep->converged = rc == 0 && kept.count == 0;
@@ -615,31 +598,38 @@ static void move_answer_to_report(run *r)
     answer_free(&r->used);
 }
 
-int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
-                  rns_error *err)
+void reconcile_begin(run *r, const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
+                     rns_error *err)
 {
-    run r;
-    memset(&r, 0, sizeof r);
+    memset(r, 0, sizeof *r);
     memset(rep, 0, sizeof *rep);
-    r.io = io;
-    r.req = req;
-    r.b = req->binding;
-    r.rep = rep;
-    r.err = err;
-    r.log = req->log;
-    r.start = now(&r);
-    r.deadline = req->deadline_ms;
-    r.margin = reconcile_margin_ms((long)(r.deadline - r.start));
+    r->io = io;
+    r->req = req;
+    r->b = req->binding;
+    r->rep = rep;
+    r->err = err;
+    r->log = req->log;
+    r->start = now(r);
+    r->deadline = req->deadline_ms;
+    r->margin = reconcile_margin_ms((long)(r->deadline - r->start));
     rep->dry_run = req->dry_run;
-    int rc = describe(&r);
+}
+
+int reconcile_group(run *r)
+{
+    int rc = reconcile_describe(r, r->b->target_group_arn, &r->current, "registered target unused by the load balancer");
     if (rc == 0)
-        rc = resolve(&r);
+        rc = reconcile_resolve(r);
     if (rc == 0)
-        rc = change(&r);
-    move_answer_to_report(&r);
-    elb_target_list_free(&r.current);
-    rep->duration_ms = (long)(now(&r) - r.start);
+        rc = change(r);
     return rc;
+}
+
+void reconcile_end(run *r)
+{
+    move_answer_to_report(r);
+    elb_target_list_free(&r->current);
+    r->rep->duration_ms = (long)(now(r) - r->start);
 }
 
 void reconcile_report_free(reconcile_report *rep)
@@ -651,4 +641,6 @@ void reconcile_report_free(reconcile_report *rep)
     elb_target_list_free(&rep->unchanged);
     json_decref(rep->source_detail);
     rep->source_detail = NULL;
+    json_decref(rep->slots);
+    rep->slots = NULL;
 }

@@ -51,7 +51,13 @@
  * before another run moved the group never deregisters the new primary: the
  * other run registered it moments ago. The kept targets are reported as
  * unchanged, the run as not converged; the next run takes them out. Without
- * a usable fresh answer nothing is deregistered. */
+ * a usable fresh answer nothing is deregistered.
+ *
+ * With binding.listener_arn the run is the fast switch (CONTRACT.md section
+ * 13; reconcile_slots.c, the plan in slots.h): the listener and every slot
+ * are read, the wait's baseline is the weighted slot, and the answer must be
+ * one allowed address. A malformed listener is a ListenerError; nothing is
+ * changed then. */
 #ifndef RNS_RECONCILE_H
 #define RNS_RECONCILE_H
 
@@ -80,6 +86,20 @@ typedef struct reconcile_io {
                   size_t count, int64_t deadline_ms, elb_error *err);
     int64_t (*now_ms)(void *ctx); /* Unix ms, the deadline's clock */
     void (*sleep_ms)(void *ctx, long ms);
+    /* The fast switch (binding.listener_arn): DescribeListeners and
+     * ModifyListener of its weights (elbv2.h). */
+    int (*describe_listener)(void *ctx, const char *listener_arn, int64_t deadline_ms, elb_listener *out,
+                             elb_error *err);
+    int (*modify_listener)(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms,
+                           elb_error *err);
+    /* One page of the load balancer's target groups (the slots' check), and
+     * the slots' memory in their tags (elbv2.h). */
+    int (*describe_groups_page)(void *ctx, const char *load_balancer_arn, const char *marker, int64_t deadline_ms,
+                                elb_target_group_list *out, char *next_marker, size_t next_len, elb_error *err);
+    int (*describe_tags)(void *ctx, const char *const *arns, size_t count, int64_t deadline_ms,
+                         elb_tag_set_list *out, elb_error *err);
+    int (*add_tags)(void *ctx, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
+                    elb_error *err);
 } reconcile_io;
 
 typedef struct reconcile_request {
@@ -106,6 +126,8 @@ typedef struct reconcile_report {
     long duration_ms;
     int api_calls;
     json_t *source_detail; /* the detail of the answer used (source.h), owned; NULL: none */
+    int weights_changed;   /* the fast switch: ModifyListener moved the weight (dry run: would have) */
+    json_t *slots;         /* the fast switch: the result's "slots", owned; NULL: one target group */
 } reconcile_report;
 
 /* The real I/O: the ELBv2 client's calls (borrowed) and the wall clock

@@ -52,6 +52,17 @@ static json_t *targets(const elb_target_list *l)
     return arr;
 }
 
+/* CONTRACT.md section 13: "routing" always; the fast switch's fields with it. */
+static void result_add_routing(json_t *o, const binding *b, const reconcile_report *rep)
+{
+    json_object_set_new(o, "routing", json_string(b->listener_arn ? "weights" : "targets"));
+    if (!b->listener_arn)
+        return;
+    json_object_set_new(o, "listenerArn", json_string(b->listener_arn));
+    json_object_set_new(o, "weightsChanged", json_boolean(rep->weights_changed));
+    json_object_set_new(o, "slots", rep->slots ? json_incref(rep->slots) : json_array());
+}
+
 json_t *result_build(const binding *b, const event_info *ev, const reconcile_report *rep)
 {
     json_t *o = json_object();
@@ -62,7 +73,7 @@ json_t *result_build(const binding *b, const event_info *ev, const reconcile_rep
     json_object_set_new(o, "sourceId", string_or_null(ev->source_id));
     json_object_set_new(o, "endpoint", b->endpoint ? json_string(b->endpoint) : json_null());
     json_object_set_new(o, "port", json_integer(b->port));
-    json_object_set_new(o, "targetGroupArn", json_string(b->target_group_arn));
+    json_object_set_new(o, "targetGroupArn", string_or_null(b->target_group_arn));
     json_object_set_new(o, "resolved", result_addresses(&rep->resolved));
     json_object_set_new(o, "rejected", result_addresses(&rep->rejected));
     json_object_set_new(o, "registered", targets(&rep->registered));
@@ -73,6 +84,7 @@ json_t *result_build(const binding *b, const event_info *ev, const reconcile_rep
     json_object_set_new(o, "waitedMs", json_integer(rep->waited_ms));
     json_object_set_new(o, "converged", json_boolean(rep->converged));
     json_object_set_new(o, "discovery", json_string("dns"));
+    result_add_routing(o, b, rep);
     if (b->source.add_result)
         b->source.add_result(b->source.ctx, o, rep->source_detail);
     return o;

@@ -53,6 +53,16 @@ typedef struct addr_source {
     /* Adds the source's result fields from the detail of the answer the run
      * used (NULL when it used none). Optional: a source without it adds nothing. */
     void (*add_result)(void *ctx, json_t *result, const json_t *detail);
+    /* The fast switch's standbys (CONTRACT.md section 13), after the answer
+     * the run used: up to max addresses most likely to be the answer next,
+     * best first, appended to *out within timeout_ms. Optional: a source
+     * without it has no candidates of its own (DNS mode: the slots' memory
+     * is all there is). 0: *out is the whole choice; -1: incomplete (*out
+     * may hold some). */
+    int (*candidates)(void *ctx, size_t max, long timeout_ms, addr_list *out);
+    /* The name of what an address of its latest answers belongs to (an
+     * instance id), or NULL. Optional: the result's slots then name none. */
+    const char *(*member_of)(void *ctx, const ip_addr *a);
 } addr_source;
 
 /* Whether the answer is a success (no error set). */

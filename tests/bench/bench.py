@@ -61,9 +61,7 @@ def parse_args():
     ap.add_argument("--out", help="where results.md and results.json go (default build/bench)")
     ap.add_argument("--zip", help="deployment package to measure (default build/function.zip)")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks the harness, not the figures")
-    ap.add_argument("--only", choices=("failover", "fleet"), help="failover: only the client-visible failover "
-                    "table (written to failover.md and failover.json); fleet: only the fleet mode figures "
-                    "(fleet.md, fleet.json)")
+    ap.add_argument("--only", choices=("failover", "fleet", "fastswitch"), help="one table alone, written to NAME.md and NAME.json: failover (the client-visible failover), fleet (fleet mode at scale), fastswitch (one target group against standby slots)")
     for k, v in FULL.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), help="default %s (quick %s)" % (v, QUICK[k]))
     args = ap.parse_args()
@@ -424,16 +422,15 @@ def only_section(args, out, name, measure, section):
     return 0
 
 
-def failover_only(args, out):
-    """--only failover: the client-visible failover table alone."""
+def only(args, out):
+    """--only NAME: that table alone."""
     import failover_bench
-    return only_section(args, out, "failover", failover_bench.measure, failover_section)
-
-
-def fleet_only(args, out):
-    """--only fleet: fleet mode at scale alone (fleet_bench.py)."""
+    import fastswitch_bench
     import fleet_bench
-    return only_section(args, out, "fleet", fleet_bench.measure, fleet_section)
+    measure, section = {"failover": (failover_bench.measure, failover_section),
+                        "fleet": (fleet_bench.measure, fleet_section),
+                        "fastswitch": (fastswitch_bench.measure, fastswitch_section)}[args.only]
+    return only_section(args, out, args.only, measure, section)
 
 
 def fleet_section(res):
@@ -447,12 +444,16 @@ def failover_section(res):
                       [""] + failover_bench.notes(res)) + "\n"
 
 
+def fastswitch_section(res):
+    import fastswitch_bench
+    return "\n".join(["### Fast switch: one target group against standby slots", ""] + fastswitch_bench.table(res) +
+                      [""] + fastswitch_bench.notes(res)) + "\n"
+
+
 def main():
     args, n = parse_args()
-    if args.only == "failover":
-        return failover_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
-    if args.only == "fleet":
-        return fleet_only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
+    if args.only:
+        return only(args, os.path.abspath(args.out or os.path.join(ROOT, "build", "bench")))
     import bench_report
     import botocore
     import boto3
@@ -503,6 +504,8 @@ def main():
                     res["cluster"] = cluster_bench.measure(s, impls["ours"], n["reactions"], log)
                 import failover_bench
                 res["failover"] = failover_bench.measure(s, quick=args.quick, say=say)
+                import fastswitch_bench
+                res["fastswitch"] = fastswitch_bench.measure(s, quick=args.quick, say=say)
         finally:
             for fn in fns.values():
                 fn.stop()
@@ -527,8 +530,10 @@ def main():
     md, js = bench_report.write(out, res, table)
     with open(md, "a") as f:
         f.write("\n" + failover_section(res["failover"]))
+        f.write("\n" + fastswitch_section(res["fastswitch"]))
     print(bench_report.text_table(table))
     print("\n" + failover_section(res["failover"]))
+    print("\n" + fastswitch_section(res["fastswitch"]))
     print("\nmachine: %s" % bench_report.markdown(res, table).split("Machine: ", 1)[1].split("\n", 1)[0])
     print("written: %s, %s (%.0f s)" % (os.path.relpath(md, ROOT), os.path.relpath(js, ROOT), res["seconds"]))
     return 0

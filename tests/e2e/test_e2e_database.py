@@ -61,6 +61,28 @@ def failover_event_before_dns():
 
 
 @tap.case
+def fast_switch_serves_the_warm_standby_once_the_weight_moves():
+    """The fast switch (CONTRACT.md section 13): the standby sits healthy in its own slot all along, so
+    the failover is one ModifyListener and no registration; the first write after it goes through the
+    standby's slot once the data plane has applied the weights."""
+    s = stack_()
+    with dbstack.DbStack(s, fast=True) as d:
+        tap.eq(d.dp.states(const.SLOT_ARNS[1]).get(NEW), "healthy", "the standby's slot is warm before the failover")
+        run = d.failover("rds-nlb-sync", order="event-first", lead_s=0.3, gap_s=1.0)
+        tap.ok(run.window is not None, "writes never resumed: %s" % run.timeline)
+        order = [when(run, w) for w in ("primary stopped", "event", "DNS changed", "ModifyListener weights 0,1",
+                                        "weights applied 0,1", "first successful write")]
+        tap.eq(order, sorted(order), "stop, event, DNS, weight moved, applied, first write: %s" % run.timeline)
+        tap.ok(not any(w.startswith("RegisterTargets") for _, w in run.timeline), "no registration: %s" % run.timeline)
+        res = run.result and run.result["json"]
+        tap.ok(res and res["routing"] == "weights" and res["weightsChanged"] and res["registered"] == [],
+               "result %s" % run.result)
+        tap.ok(d.dp.routed.get(NEW, 0) > 0, "new connections went to the standby's slot: %s" % d.dp.routed)
+        tap.eq(run.read_only, 0)
+        no_write_lost(run)
+
+
+@tap.case
 def failover_dns_first_old_primary_back_read_only():
     s = stack_()
     with dbstack.DbStack(s) as d:

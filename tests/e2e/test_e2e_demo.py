@@ -30,6 +30,8 @@ def demo_tells_the_failover():
     tap.eq(code, 0, "demo exit status; output:\n%s\n%s" % (out[-3000:], err[-2000:]))
     steps = [l for l in out.splitlines() if re.match(r"^\d\. ", l)]
     tap.eq(len(steps), 9, "story steps: %s" % steps)
+    tap.eq(len([l for l in out.splitlines() if re.match(r"^1[01]\. ", l)]), 2, "part 4 told twice")
+    out, cluster = out.split("rds-nlb-sync demo, part 4: an Aurora-like cluster of three PostgreSQL servers", 1)
     out, database = out.split("part 3: what a database client sees", 1)
     out, aurora = out.split("part 2: an Aurora failover", 1)
     order = [out.index(s) for s in ("RDS-EVENT-0049", "now answers %s" % const.NEW_PRIMARY,
@@ -60,6 +62,7 @@ def demo_tells_the_failover():
                                          "first successful write")]
     tap.eq(order, sorted(order), "stop, event, DNS, register, new target known, first write in that order")
     tap.ok("target %s:%d healthy" % (const.NEW_PRIMARY, const.DB_PORT) in database, database[-2000:])
+    check_cluster_switch(cluster)
     last = database.rstrip("\n").splitlines()[-1]
     m = re.match(r"^\+(\d+\.\d{3})s  writes   resumed (\d+\.\d{3}) s after the primary stopped; (\d+) read-only errors; "
                  r"(\d+) of (\d+) acknowledged writes lost$", last)
@@ -67,6 +70,29 @@ def demo_tells_the_failover():
     tap.eq(m.group(1), m.group(2), "the line's time is the window")
     tap.eq((m.group(3), m.group(4)), ("0", "0"), "read-only errors, writes lost")
     tap.ok(int(m.group(5)) > 0, "no acknowledged write")
+
+
+def check_cluster_switch(text):
+    """Part 4: the same cluster failover with one target group, then with the fast switch; the last line
+    gives both write windows."""
+    classic, fast = text.split("11. The fast switch", 1)
+    new, old = "%s:%d" % (const.AURORA_ADDRESS_2, const.DB_PORT), "%s:%d" % (const.AURORA_ADDRESS_1, const.DB_PORT)
+    order = [classic.index(s) for s in ("primary stopped", "event RDS-EVENT-0073", "writer moved in the RDS API",
+                                        "RegisterTargets " + new, "first successful write")]
+    tap.eq(order, sorted(order), "one group: stop, event, API, register, first write")
+    order = [fast.index(s) for s in ("primary stopped", "event RDS-EVENT-0073", "writer moved in the RDS API",
+                                     "ModifyListener weights 0,1,0", "weights applied 0,1,0", "DeregisterTargets " + old,
+                                     "first successful write")]
+    tap.eq(sorted(order[:5]) + [order[6]], order[:5] + [order[6]], "fast switch: stop, event, API, weight, write")
+    tap.ok("RegisterTargets" not in fast, "the fast switch registers nothing: %s" % fast[-1500:])
+    tap.ok("FAILED" not in text, text[-2000:])
+    last = text.rstrip("\n").splitlines()[-1]
+    m = re.match(r"^write window: (\d+\.\d{3}) s with one target group, (\d+\.\d{3}) s with the fast switch "
+                 r"\((-?\d+\.\d{3}) s sooner\)$", last)
+    tap.ok(m, "part 4's last line: %r" % last)
+    tap.ok(abs(float(m.group(1)) - float(m.group(2)) - float(m.group(3))) < 0.0015,
+           "the difference of the two windows: %s" % last)
+    return m
 
 
 @tap.case

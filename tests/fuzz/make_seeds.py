@@ -14,7 +14,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = ("event", "elbv2_xml", "rds_xml", "sigv4", "runtime_headers", "runtime_reply", "config", "addr",
-           "ca_store")
+           "ca_store", "listener_xml")
 # Targets seeded with fixture files: folder under fixtures/ and file pattern.
 FIXTURES = {"event": ("events", "*.json"), "elbv2_xml": ("elbv2", "*.xml"), "rds_xml": ("rds", "*.xml")}
 

@@ -31,6 +31,12 @@ PROXY_ADDRESSES = ["10.20.1.31", "10.20.2.32", "10.20.3.33"]
 TARGET_GROUP_ARN = ("arn:aws:elasticloadbalancing:eu-west-1:111122223333:"
                     "targetgroup/orders-db-tg/5d2c7e41a9b3f086")
 VPC_CIDR = "10.20.0.0/16"
+# The fast switch (CONTRACT.md section 13): the writer listener and its slots, one target group each.
+LOAD_BALANCER_ARN = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/orders-nlb/50dc6c495c0c9188"
+LISTENER_ARN = ("arn:aws:elasticloadbalancing:eu-west-1:111122223333:"
+                "listener/net/orders-nlb/50dc6c495c0c9188/f2f7dc8efc522ab2")
+SLOT_ARNS = ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/orders-slot-%d/73e2d6bc24d8a06%d"
+             % (i, i) for i in (1, 2, 3)]
 FUNCTION_NAME = "rds-nlb-sync"
 FUNCTION_ARN = "arn:aws:lambda:%s:%s:function:%s" % (REGION, ACCOUNT, FUNCTION_NAME)
 
@@ -67,4 +73,4 @@ AURORA_MEMBERS = [(AURORA_IDS[0], True, "available", AURORA_INSTANCE_1),
 # names them, and tests/unit checks the two agree).
 ERROR_TYPES = frozenset({"InvalidEvent", "ResolveError", "ElbApiError", "Timeout", "CloudFormationResponseError",
                          "Runtime.OutOfMemory", "RdsApiError", "Runtime.ConfigError", "ConfigError",
-                         "FleetError"})
+                         "FleetError", "ListenerError"})

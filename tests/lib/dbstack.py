@@ -7,6 +7,16 @@ loops (writers.py) through it; one staged failover per run, told as a timeline.
         run = d.failover("rds-nlb-sync", order="event-first", gap_s=1.0)
         run.window, run.read_only, run.lost, run.timeline
 
+DbStack(s, fast=True): the fast switch (CONTRACT.md section 13): the listener forwards to one slot per
+server, const.SLOT_ARNS[0] holding the primary (weight 1) and the others a standby each (weight 0,
+registered and health-checked all along); the function runs with LISTENER_ARN, and the data plane
+follows the listener's weights (nlb.Timing's weight_delay and no_healthy).
+
+DbStack(s, cluster=True): an Aurora-like cluster of three servers on the stack's cluster addresses
+(const.AURORA_ADDRESSES: instance-1 the writer, instance-2 its synchronous standby, instance-3 a third,
+asynchronous one); the function runs in cluster mode, the event is the cluster's failover-started
+RDS-EVENT-0073, and the staged "dns" step is the fake RDS naming instance-2 the writer.
+
 Systems: "rds-nlb-sync" (./bootstrap in the runtime loop), "reference" (the Python/boto3 port of the
 AWS sample, tests/bench/reference/, in its runtime loop) and "none" (nothing keeps the target group).
 The stack's addresses on lo: the primary const.OLD_PRIMARY (the endpoint's first answer), the standby
@@ -63,8 +73,12 @@ class Run:
 class DbStack:
     """The database, the data plane and the clients on a started LocalStack; close() stops them all."""
 
-    def __init__(self, s, timing=None, clients=2, client_timeout_s=1.0, check=nlb.tcp_check):
-        self.s, self.timing, self.check = s, timing or nlb.Timing(), check
+    def __init__(self, s, timing=None, clients=2, client_timeout_s=1.0, check=nlb.tcp_check, fast=False,
+                 cluster=False):
+        self.s, self.timing, self.check, self.fast, self.cluster = s, timing or nlb.Timing(), check, fast, cluster
+        addresses = [const.AURORA_ADDRESSES[i] for i in const.AURORA_IDS] if cluster else \
+            [const.OLD_PRIMARY, const.NEW_PRIMARY]
+        self.old, self.new, self.others = addresses[0], addresses[1], addresses[2:]
         self.clients, self.client_timeout_s = clients, client_timeout_s
         self.db = self.dp = self.writers = None
         self._fn = None
@@ -77,17 +91,28 @@ class DbStack:
 
     def start(self):
         try:
-            add_addresses([const.OLD_PRIMARY, const.NEW_PRIMARY, NLB_ADDRESS])
+            add_addresses([self.old, self.new] + self.others + [NLB_ADDRESS])
             self.s.dns.set_records({NLB_NAME: [NLB_ADDRESS], const.DB_ENDPOINT: [const.OLD_PRIMARY]})
-            self.s.elb.add_target_group(self.s.target_group_arn, ["%s:%d" % (const.OLD_PRIMARY, const.DB_PORT)],
-                                        vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
-            self.db = pg.PgPair(const.OLD_PRIMARY, const.NEW_PRIMARY).start()
-            self.dp = nlb.DataPlane(self.s.elb, (NLB_ADDRESS, const.DB_PORT), [(self.s.target_group_arn, 1)],
-                                    self.timing, self.check).start()
+            self.db = pg.PgPair(self.old, self.new, others=self.others).start()
+            self.dp = self._data_plane()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _data_plane(self):
+        """The single group of section 5, or the fast switch's listener and slots."""
+        elb, old = self.s.elb, "%s:%d" % (self.old, const.DB_PORT)
+        listen = (NLB_ADDRESS, const.DB_PORT)
+        if not self.fast:
+            elb.add_target_group(self.s.target_group_arn, [old], vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
+            return nlb.DataPlane(elb, listen, [(self.s.target_group_arn, 1)], self.timing, self.check).start()
+        servers = [self.old, self.new] + self.others
+        slots = const.SLOT_ARNS[:len(servers)]
+        for arn, address in zip(slots, servers):
+            elb.add_target_group(arn, ["%s:%d" % (address, const.DB_PORT)], vpc_cidr=const.VPC_CIDR, port=const.DB_PORT)
+        elb.add_listener(const.LISTENER_ARN, const.LOAD_BALANCER_ARN, [(a, 1 if i == 0 else 0) for i, a in enumerate(slots)])
+        return nlb.DataPlane(elb, listen, timing=self.timing, check=self.check, listener=const.LISTENER_ARN).start()
 
     def close(self):
         if self.writers:
@@ -102,7 +127,10 @@ class DbStack:
     def _start_function(self, system, poll_ms, wait_s):
         s = self.s
         if system == "rds-nlb-sync":
-            self._fn = s.start_bootstrap(env=s.env(DNS_POLL_MS=poll_ms, FAILOVER_WAIT_SECONDS=wait_s))
+            extra = dict(LISTENER_ARN=const.LISTENER_ARN, TARGET_GROUP_ARN=None) if self.fast else {}
+            if self.cluster:
+                extra.update(const.CLUSTER_ENV)
+            self._fn = s.start_bootstrap(env=s.env(DNS_POLL_MS=poll_ms, FAILOVER_WAIT_SECONDS=wait_s, **extra))
         elif system == "reference":
             env = s.lambda_env(s.env(Cluster_EndPoint=const.DB_ENDPOINT, NLB_TG_ARN=s.target_group_arn,
                                      RDS_Port=const.DB_PORT, PYTHONDONTWRITEBYTECODE=1),
@@ -188,8 +216,12 @@ class DbStack:
             elif what == "event":
                 run.event = time.monotonic()
                 if system_runs(run.system):
-                    rid = s.runtime.enqueue(events.rds_event("RDS-EVENT-0049"))
+                    rid = s.runtime.enqueue(events.cluster_event("RDS-EVENT-0073") if self.cluster
+                                            else events.rds_event("RDS-EVENT-0049"))
                     threading.Thread(target=self._result, args=(run, rid), daemon=True).start()
+            elif what == "dns" and self.cluster:
+                s.move_writer(const.AURORA_IDS[1])
+                run.dns = time.monotonic()
             elif what == "dns":
                 run.dns = s.dns.set_records({const.DB_ENDPOINT: [const.NEW_PRIMARY]})
             elif what == "back":
@@ -223,29 +255,41 @@ class DbStack:
         run.read_only = w.count("read_only", after=run.stopped)
         run.failed = w.failed_since(run.stopped)
         run.acknowledged = len(w.acknowledged())
-        run.lost = w.lost(self.db.rows(const.NEW_PRIMARY))
-        calls = [c for c in self.s.elb.calls[marks[0]:] if c["action"] in ("RegisterTargets", "DeregisterTargets")
-                 and c["status"] == 200]
+        run.lost = w.lost(self.db.rows(self.new))
+        calls = [c for c in self.s.elb.calls[marks[0]:] if c["status"] == 200 and c["action"] in (
+            "RegisterTargets", "DeregisterTargets", "ModifyListener")]
         if calls:
             run.acted = max(c["time"] for c in calls)
             run.read_only_after_acted = sum(1 for a in w.snapshot() if a.outcome == "read_only" and a.start >= run.acted)
-        tl = [(run.stopped, "primary stopped (%s, immediate shutdown)" % const.OLD_PRIMARY)]
+        tl = [(run.stopped, "primary stopped (%s, immediate shutdown)" % self.old)]
         if run.promoted:
-            tl.append((run.promoted, "standby promoted (%s)" % const.NEW_PRIMARY))
+            tl.append((run.promoted, "standby promoted (%s)" % self.new))
         if run.event:
-            tl.append((run.event, "event RDS-EVENT-0049 delivered (%s)" % (
+            tl.append((run.event, "event %s delivered (%s)" % (
+                "RDS-EVENT-0073" if self.cluster else "RDS-EVENT-0049",
                 "the function is invoked" if system_runs(run.system) else "nothing subscribed")))
-        if run.dns:
+        if run.dns and self.cluster:
+            tl.append((run.dns, "writer moved in the RDS API: %s (%s)" % (const.AURORA_IDS[1], self.new)))
+        elif run.dns:
             tl.append((run.dns, "DNS changed: %s -> %s" % (const.DB_ENDPOINT, const.NEW_PRIMARY)))
         if run.back:
-            tl.append((run.back, "old primary back read-only on %s" % const.OLD_PRIMARY))
+            tl.append((run.back, "old primary back read-only on %s" % self.old))
         for c in calls:
+            if c["action"] == "ModifyListener":
+                tl.append((c["time"], "ModifyListener weights %s" % ",".join(
+                    c["params"].get("DefaultActions.member.1.ForwardConfig.TargetGroups.member.%d.Weight" % i)
+                    for i in range(1, 11)
+                    if "DefaultActions.member.1.ForwardConfig.TargetGroups.member.%d.Weight" % i in c["params"])))
+                continue
             targets = " ".join("%s:%s" % (c["params"].get("Targets.member.%d.Id" % i),
                                           c["params"].get("Targets.member.%d.Port" % i, ""))
                                for i in range(1, 101) if "Targets.member.%d.Id" % i in c["params"])
             tl.append((c["time"], "%s %s" % (c["action"], targets)))
         for t, _, key, state in self.dp.events[marks[1]:]:
             tl.append((t, "target %s %s" % (key, state)))
+        for t, weights in self.dp.weight_changes:
+            if t >= run.stopped:
+                tl.append((t, "weights applied %s" % ",".join(str(w) for _, w in weights)))
         first = w.first_success_after(run.stopped)
         if first:
             tl.append((min(first.values()), "first successful write"))

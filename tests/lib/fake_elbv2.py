@@ -74,6 +74,10 @@ API_VERSION = "2015-12-01"
 SERVICE = "elasticloadbalancing"
 ACTIONS = ("DescribeTargetHealth", "RegisterTargets", "DeregisterTargets", "DescribeTargetGroups",
            "DescribeTags", "AddTags", "RemoveTags")
+LISTENER_ACTIONS = ("DescribeListeners", "ModifyListener")
+# Target groups one NLB forward action may hold: not documented for NLB (reference
+# nlb-weighted-target-groups.md, open question 1); ALB's limit, 5, until a real account says otherwise.
+MAX_GROUPS_PER_ACTION = 5
 MAX_DESCRIBE_ARNS = 20  # DescribeTargetGroups' TargetGroupArns, DescribeTags' ResourceArns
 MAX_PAGE_SIZE = 400
 # action -> its token bucket (set_buckets)
@@ -193,14 +197,20 @@ class _TargetGroup:
         return ip, port, (az if az else self.zone_for(ip))
 
 
+def _struct_members(params, prefix):
+    """prefix.member.N.rest -> {N: {rest: value}}, for one level of a Query list."""
+    out = {}
+    for key, value in params.items():
+        if key.startswith(prefix + ".member."):
+            n, _, rest = key[len(prefix) + 8:].partition(".")
+            if n.isdigit():
+                out.setdefault(int(n), {})[rest] = value
+    return [out[n] for n in sorted(out)]
+
+
 def _targets_param(params):
     """Targets.member.N.* -> list of dicts, in N order."""
-    members = {}
-    for key, value in params.items():
-        parts = key.split(".")
-        if len(parts) == 4 and parts[0] == "Targets" and parts[1] == "member" and parts[2].isdigit():
-            members.setdefault(int(parts[2]), {})[parts[3]] = value
-    return [members[n] for n in sorted(members)]
+    return _struct_members(params, "Targets")
 
 
 def _members(params, name):
@@ -324,9 +334,147 @@ def success_xml(action, request_id, members=None):
             '  </ResponseMetadata>\n</%sResponse>\n' % (action, NAMESPACE, result, request_id, action))
 
 
-class FakeElbv2(QueryFake):
+# --------------------------------------------------------------- listeners ---
+# The fast switch's listener (CONTRACT.md section 13): DescribeListeners and ModifyListener of the
+# default action, validated as the reference says the API does (weights 0..999, the group count,
+# groups of the listener's load balancer only).
+#
+#   elb.add_listener(LISTENER_ARN, LB_ARN, [(TG_A, 1), (TG_B, 0)])
+#   elb.weights(LISTENER_ARN) -> [(tg arn, weight)], the listener's order
+#   elb.set_default_action(LISTENER_ARN, action_dict)  a raw default action (malformed listeners)
+#   elb.remove_listener(LISTENER_ARN)                   DescribeListeners then answers ListenerNotFound
+#   elb.on_weights = callable(listener_arn, [(arn, weight)])  called after every ModifyListener
+
+def _sub(d, prefix):
+    return {k[len(prefix) + 1:]: v for k, v in d.items() if k.startswith(prefix + ".")}
+
+
+class FakeListeners:
+    """The listener part of FakeElbv2 (a mixin: it uses its lock and target groups)."""
+
+    def add_listener(self, arn, load_balancer_arn, groups, port=5432, protocol="TCP", stickiness=None):
+        """groups: [(target group arn, weight)]; stickiness: None (no block), or (enabled, seconds or None)."""
+        with self._lock:
+            action = {"Type": "forward", "groups": [[a, w] for a, w in groups], "stickiness": stickiness}
+            self._listeners[arn] = {"arn": arn, "lb": load_balancer_arn, "port": port, "protocol": protocol,
+                                    "actions": [action]}
+            self._load_balancers.add(load_balancer_arn)
+            for a, _ in groups:
+                self._attach(self._groups[a], load_balancer_arn)
+
+    def remove_listener(self, arn):
+        with self._lock:
+            self._listeners.pop(arn, None)
+
+    def set_default_action(self, arn, action):
+        """A raw default action list entry: {"Type", "groups": [[arn, weight or None]], "stickiness",
+        "TargetGroupArn"}; or a list of them."""
+        with self._lock:
+            self._listeners[arn]["actions"] = action if isinstance(action, list) else [action]
+
+    def weights(self, arn):
+        with self._lock:
+            return [(a, w) for a, w in self._listeners[arn]["actions"][0].get("groups", [])]
+
+    def _listener_action(self, action, params, call):
+        with self._lock:
+            if action == "DescribeListeners":
+                arns = _members(params, "ListenerArns")
+                found = [self._listeners[a] for a in arns if a in self._listeners]
+                if len(found) != len(arns) or not arns:
+                    raise ApiError(400, "ListenerNotFound", "One or more listeners not found")
+            else:
+                found = [self._modify(params)]
+            xml = "".join(_listener_xml(lst) for lst in found)
+        if action == "ModifyListener" and getattr(self, "on_weights", None):
+            self.on_weights(found[0]["arn"], self.weights(found[0]["arn"]))
+        return ('<%sResponse xmlns="%s">\n  <%sResult>\n    <Listeners>\n%s    </Listeners>\n  </%sResult>\n'
+                '  <ResponseMetadata>\n    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</%sResponse>\n'
+                % (action, NAMESPACE, action, xml, action, call["request_id"], action))
+
+    def _modify(self, params):
+        lst = self._listeners.get(params.get("ListenerArn"))
+        if lst is None:
+            raise ApiError(400, "ListenerNotFound", "One or more listeners not found")
+        actions = _struct_members(params, "DefaultActions")
+        if not actions:
+            return lst  # DefaultActions left out: unchanged
+        if len(actions) != 1 or actions[0].get("Type") != "forward":
+            raise ApiError(400, "InvalidLoadBalancerAction", "A Network Load Balancer listener needs exactly "
+                           "one default action, of type 'forward'")
+        fc = _sub(actions[0], "ForwardConfig")
+        groups = []
+        for g in _struct_members(fc, "TargetGroups"):
+            groups.append([g.get("TargetGroupArn"), self._weight(g.get("Weight"))])
+        self._check_groups(lst, groups)
+        st = _sub(fc, "TargetGroupStickinessConfig")
+        stickiness = (st["Enabled"] == "true", int(st["DurationSeconds"]) if "DurationSeconds" in st else None) \
+            if "Enabled" in st else None
+        lst["actions"] = [{"Type": "forward", "groups": groups, "stickiness": stickiness}]
+        for a, _ in groups:
+            self._attach(self._groups[a], lst["lb"])
+        return lst
+
+    @staticmethod
+    def _attach(tg, lb):
+        if lb not in tg.load_balancers:
+            tg.load_balancers.append(lb)
+
+    @staticmethod
+    def _weight(text):
+        if text is None:
+            raise ApiError(400, "ValidationError", "A weight must be specified for each target group")
+        try:
+            w = int(text)
+        except ValueError:
+            raise ApiError(400, "ValidationError", "Weight '%s' is not an integer" % text)
+        if not 0 <= w <= 999:
+            raise ApiError(400, "ValidationError", "1 validation error detected: Value '%d' at 'weight' failed "
+                           "to satisfy constraint: Member must have value between 0 and 999" % w)
+        return w
+
+    def _check_groups(self, lst, groups):
+        if not groups:
+            raise ApiError(400, "ValidationError", "A forward action needs at least one target group")
+        if len(groups) > self.max_groups_per_action:
+            raise ApiError(400, "ValidationError", "You cannot specify more than %d target groups in a "
+                           "forward action" % self.max_groups_per_action)
+        if len({a for a, _ in groups}) != len(groups):
+            raise ApiError(400, "ValidationError", "A target group can be named only once in a forward action")
+        for a, _ in groups:
+            tg = self._groups.get(a)
+            if tg is None:
+                raise ApiError(400, "TargetGroupNotFound", "One or more target groups not found")
+            if tg.load_balancers and lst["lb"] not in tg.load_balancers:
+                raise ApiError(400, "TargetGroupAssociationLimit", "The following target groups cannot be "
+                               "associated with more than one load balancer: '%s'" % a)
+        if not self.all_zero_weights and all(w == 0 for _, w in groups):
+            raise ApiError(400, "ValidationError", "At least one target group must have a non-zero weight")
+
+
+def _listener_xml(lst):
+    actions = ""
+    for a in lst["actions"]:
+        body = "<Type>%s</Type>" % escape(a.get("Type", ""))
+        if a.get("TargetGroupArn"):
+            body += "<TargetGroupArn>%s</TargetGroupArn>" % escape(a["TargetGroupArn"])
+        if a.get("groups") is not None:
+            tgs = "".join("<member><TargetGroupArn>%s</TargetGroupArn>%s</member>"
+                          % (escape(g), "" if w is None else "<Weight>%d</Weight>" % w) for g, w in a["groups"])
+            st = a.get("stickiness")
+            sticky = "" if st is None else "<TargetGroupStickinessConfig><Enabled>%s</Enabled>%s" \
+                "</TargetGroupStickinessConfig>" % ("true" if st[0] else "false",
+                                                   "" if st[1] is None else "<DurationSeconds>%d</DurationSeconds>" % st[1])
+            body += "<ForwardConfig><TargetGroups>%s</TargetGroups>%s</ForwardConfig>" % (tgs, sticky)
+        actions += "<member>%s</member>" % body
+    return ("      <member><ListenerArn>%s</ListenerArn><LoadBalancerArn>%s</LoadBalancerArn><Port>%d</Port>"
+            "<Protocol>%s</Protocol><DefaultActions>%s</DefaultActions></member>\n"
+            % (escape(lst["arn"]), escape(lst["lb"]), lst["port"], lst["protocol"], actions))
+
+
+class FakeElbv2(QueryFake, FakeListeners):
     name, service, api_version, namespace = "fake-elbv2", SERVICE, API_VERSION, NAMESPACE
-    actions, error_faults, malformed_body = ACTIONS, ELB_FAULTS, MALFORMED_BODY
+    actions, error_faults, malformed_body = ACTIONS + LISTENER_ACTIONS, ELB_FAULTS, MALFORMED_BODY
 
     def __init__(self, region="eu-west-1", healthy_after=0.2, deregistration_delay=0.3, **kw):
         super().__init__(region=region, **kw)
@@ -335,6 +483,9 @@ class FakeElbv2(QueryFake):
         self._load_balancers = set()
         self._buckets = {}
         self.throttled = 0
+        self._listeners = {}
+        self.max_groups_per_action = MAX_GROUPS_PER_ACTION
+        self.all_zero_weights = False  # open question 2: whether the API accepts every weight at 0
 
     # -- target groups --
     def add_target_group(self, arn, targets=(), vpc_cidr="10.0.0.0/8", port=5432, state="healthy",
@@ -425,6 +576,8 @@ class FakeElbv2(QueryFake):
     # -- the API --
     def _action(self, action, params, call):
         self._take_token(action, call)
+        if action in LISTENER_ACTIONS:
+            return self._listener_action(action, params, call)
         if action in ("DescribeTargetGroups", "DescribeTags", "AddTags", "RemoveTags"):
             members = self._discovery_action(action, params)
         else:

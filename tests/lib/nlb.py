@@ -23,6 +23,11 @@ What it models, per target of each group (the fake holds registration; the data 
   (CONTRACT.md section 13; weight 0: no new connections), then round robin over the group's
   `healthy` targets; none healthy: fail open, to every target past its registration delay and not
   draining; none at all: the connection is reset. A target that does not accept is reset too.
+- the fast switch's listener (`listener=` ARN): the weights are the fake's listener's, each
+  ModifyListener applied `weight_delay` seconds after it was answered; a weighted group without a
+  healthy target does `no_healthy`: "fail_open" (as above), "spill" (to the groups of weight 0 that
+  have a healthy target) or "reset". AWS publishes neither the delay nor that behaviour
+  (reference/nlb-weighted-target-groups.md, open questions 4 and 6): both are choices of the model.
 Not modelled: NLB nodes per zone (one forwarder), cross-zone and DNS failover, idle timeouts, client
 IP preservation, Proxy Protocol, health checks of a port other than the traffic port.
 """
@@ -40,6 +45,9 @@ REASONS = {"registering": "Elb.RegistrationInProgress", "checking": "Elb.Initial
            UNHEALTHY: "Target.FailedHealthChecks", UNHEALTHY_DRAINING: "Target.FailedHealthChecks"}
 
 
+NO_HEALTHY = ("fail_open", "spill", "reset")
+
+
 class Timing:
     """The data plane's delays in seconds. The defaults are the tests' scale, AWS's figures (AWS below)
     times TEST_SCALE; the demo and the bench run at DEMO_SCALE (README.md, "What a database client
@@ -47,17 +55,20 @@ class Timing:
 
     def __init__(self, registration_delay=1.5, interval=0.25, timeout=0.1, healthy_threshold=2,
                  unhealthy_threshold=2, deregistration_delay=0.5, unhealthy_draining=0.0,
-                 connection_termination=True, connect_timeout=0.5):
+                 connection_termination=True, connect_timeout=0.5, weight_delay=0.05, no_healthy="fail_open"):
         self.registration_delay, self.interval, self.timeout = registration_delay, interval, timeout
         self.healthy_threshold, self.unhealthy_threshold = healthy_threshold, unhealthy_threshold
         self.deregistration_delay, self.unhealthy_draining = deregistration_delay, unhealthy_draining
         self.connection_termination, self.connect_timeout = connection_termination, connect_timeout
+        if no_healthy not in NO_HEALTHY:
+            raise ValueError("no_healthy must be one of %s" % ", ".join(NO_HEALTHY))
+        self.weight_delay, self.no_healthy = weight_delay, no_healthy
 
     def scaled(self, factor):
         """The same timing with every delay multiplied by factor (thresholds unchanged)."""
         t = Timing(**vars(self))
         for k in ("registration_delay", "interval", "timeout", "deregistration_delay", "unhealthy_draining",
-                  "connect_timeout"):
+                  "connect_timeout", "weight_delay"):
             setattr(t, k, getattr(self, k) * factor)
         return t
 
@@ -71,7 +82,10 @@ class Timing:
 
 # AWS's figures as the template sets them: checks every 5 s with a 2 s timeout, 2 in a row either way,
 # deregistration delay 10 s; registration "can take a few minutes" (AWS), users report 30 to 120 s: 30 s.
-AWS = Timing(registration_delay=30.0, interval=5.0, timeout=2.0, deregistration_delay=10.0, connect_timeout=10.0)
+# How long a weight change takes to reach every NLB node is not published (reference
+# nlb-weighted-target-groups.md, open question 4): 1 s is this model's assumption, not a measurement.
+AWS = Timing(registration_delay=30.0, interval=5.0, timeout=2.0, deregistration_delay=10.0, connect_timeout=10.0,
+             weight_delay=1.0)
 TEST_SCALE, DEMO_SCALE = 0.05, 0.1
 
 
@@ -208,9 +222,15 @@ def tcp_check(address, timeout):
 class DataPlane:
     """The forwarder and the health checker of one listener (see the module's text)."""
 
-    def __init__(self, elb, listen, groups, timing=None, check=tcp_check):
+    def __init__(self, elb, listen, groups=None, timing=None, check=tcp_check, listener=None):
         self.elb, self.listen, self.timing = elb, listen, timing or Timing()
+        self.listener = listener
+        if listener:
+            groups = elb.weights(listener)
+            elb.on_weights = self._weights_modified
         self._weights = list(groups)
+        self._pending = []  # [(apply at, weights)] of the listener's changes, in order
+        self.weight_changes = []  # (monotonic time applied, weights)
         self._check = check
         self._health = {arn: {} for arn, _ in groups}  # arn -> {key: TargetHealth}
         self._draining = {arn: set() for arn, _ in groups}
@@ -241,6 +261,8 @@ class DataPlane:
         return self
 
     def close(self):
+        if self.listener and getattr(self.elb, "on_weights", None) == self._weights_modified:
+            self.elb.on_weights = None
         self._stop.set()
         for t in self._threads:
             t.join(5)
@@ -262,6 +284,18 @@ class DataPlane:
     def set_weights(self, groups):
         with self._lock:
             self._weights = list(groups)
+
+    def _weights_modified(self, listener, weights):
+        """The fake's ModifyListener hook: the change applies weight_delay seconds from now."""
+        if listener == self.listener:
+            with self._lock:
+                self._pending.append((time.monotonic() + self.timing.weight_delay, list(weights)))
+
+    def _apply_due_weights(self, now):
+        """Under the lock."""
+        while self._pending and self._pending[0][0] <= now:
+            _, self._weights = self._pending.pop(0)
+            self.weight_changes.append((now, list(self._weights)))
 
     def states(self, arn):
         """{"ip:port": state} of the group as the data plane holds it (draining ones included)."""
@@ -375,9 +409,23 @@ class DataPlane:
     def route(self):
         """(group, "ip:port") for a new connection, or (None, None)."""
         with self._lock:
+            self._apply_due_weights(time.monotonic())
             group = self._router.pick_group(self._weights)
+            weights = list(self._weights)
         if group is None:
             return None, None
+        key = self._pick(group)
+        if key is not None or self.timing.no_healthy != "spill":
+            return group, key
+        for other, w in weights:  # spill: a standby group with a healthy target
+            if w == 0 and other != group:
+                key = self._pick(other, healthy_only=True)
+                if key is not None:
+                    return other, key
+        return group, None
+
+    def _pick(self, group, healthy_only=False):
+        """A target of the group for a new connection (no_healthy "fail_open": fail open), or None."""
         # Deregistration takes effect at once: the fake's own list, not the last health round's.
         try:
             listed = {"%s:%d" % (t["Id"], t["Port"]) for t in self.elb.targets(group) if t["State"] != DRAINING}
@@ -388,7 +436,10 @@ class DataPlane:
             held = {k: h for k, h in self._health[group].items() if k in listed}
             states = {k: h.state for k, h in held.items()}
             past = {k: h.checkable(now) for k, h in held.items()}
-            return group, self._router.pick_target(group, routable(states, past))
+            keys = routable(states, past)
+            if (healthy_only or self.timing.no_healthy != "fail_open") and HEALTHY not in [states[k] for k in keys]:
+                keys = []
+            return self._router.pick_target(group, keys)
 
     def _accept_loop(self):
         while not self._stop.is_set():

@@ -4,6 +4,7 @@ section 12).
 
     import pg
     db = pg.PgPair(primary="10.20.1.9", standby="10.20.2.118").start()   # addresses on lo
+    db = pg.PgPair("10.20.1.21", "10.20.2.22", others=["10.20.3.23"])    # + asynchronous hot standbys
     db.stop_primary()          # abrupt: immediate shutdown (SIGQUIT), as a crash
     db.promote()               # the standby becomes the primary (pg_promote, waited)
     db.back_read_only()        # the old primary comes back on its address as a hot standby
@@ -227,11 +228,13 @@ class Node:
 class PgPair:
     """A primary and a synchronous hot standby (see the module's text)."""
 
-    def __init__(self, primary, standby, build=None, folder=None):
+    def __init__(self, primary, standby, build=None, folder=None, others=()):
         self.build = build or stack.build_dir()
         self.folder = folder
         self.primary_address, self.standby_address = primary, standby
+        self.other_addresses = list(others)
         self.primary = self.standby = None
+        self.others = []
         self.stopped_at = self.promoted_at = self.back_at = None
 
     def start(self):
@@ -241,7 +244,8 @@ class PgPair:
             os.chmod(self.folder, 0o755)
             self.primary = Node("primary", self.primary_address, self.folder)
             self.standby = Node("standby", self.standby_address, self.folder)
-            for node in (self.primary, self.standby):
+            self.others = [Node("standby-%d" % (i + 2), a, self.folder) for i, a in enumerate(self.other_addresses)]
+            for node in [self.primary, self.standby] + self.others:
                 shutil.copytree(tpl, node.data, symlinks=True)
             with open(os.path.join(self.primary.data, "postgresql.conf"), "a") as f:
                 f.write("synchronous_standby_names = '%s'\nsynchronous_commit = on\n" % STANDBY_NAME)
@@ -250,12 +254,18 @@ class PgPair:
                 f.write("synchronous_standby_names = ''\nprimary_conninfo = 'host=%s port=%d user=%s "
                         "application_name=%s'\n" % (self.primary_address, PORT, USER, STANDBY_NAME))
             open(os.path.join(self.standby.data, "standby.signal"), "w").close()
+            for node in self.others:  # asynchronous: not in synchronous_standby_names
+                with open(os.path.join(node.data, "postgresql.conf"), "a") as f:
+                    f.write("primary_conninfo = 'host=%s port=%d user=%s application_name=%s'\n"
+                            % (self.primary_address, PORT, USER, node.name))
+                open(os.path.join(node.data, "standby.signal"), "w").close()
             _chown_tree(self.folder)
-            for node in (self.primary, self.standby):
+            for node in [self.primary, self.standby] + self.others:
                 os.chmod(node.data, 0o700)
                 node.start()
             self.primary.wait_ready(writable=True)
-            self.standby.wait_ready(writable=False)
+            for node in [self.standby] + self.others:
+                node.wait_ready(writable=False)
             self._wait_sync()
             query(self.primary_address, SCHEMA)
         except BaseException:
@@ -300,7 +310,7 @@ class PgPair:
         return set(tuple(r) for r in query(address or self.standby_address, "SELECT client, seq FROM %s" % TABLE))
 
     def close(self):
-        for node in (self.primary, self.standby):
+        for node in [self.primary, self.standby] + self.others:
             if node:
                 node.stop(signal.SIGQUIT)
         if self.folder:

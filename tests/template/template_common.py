@@ -18,10 +18,10 @@ ROOT = tap.root()
 TEMPLATES = {name: os.path.join(ROOT, name) for name in ("template.yml", "consumer.yml")}
 _cache = {}
 
-# README.md, "Configuration" and "Clusters" (the function's configuration); AWS_* ones are Lambda's own.
+# README.md, "Configuration", "Clusters" and "Fast switch" (the function's configuration); AWS_* ones are Lambda's own.
 CONTRACT_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT", "DB_IDENTIFIER", "ALLOWED_CIDRS", "IP_FAMILY",
                 "FAILOVER_WAIT_SECONDS", "DNS_POLL_MS", "DRY_RUN", "METRICS_NAMESPACE", "DB_CLUSTER_IDENTIFIER",
-                "DB_ROLE"]
+                "DB_ROLE", "LISTENER_ARN"]
 REQUIRED_ENV = ["TARGET_GROUP_ARN", "DB_ENDPOINT", "DB_PORT"]
 # Our additions to section 3, documented in README.md's configuration table.
 ADDED_ENV = ["TARGET_AVAILABILITY_ZONE"]

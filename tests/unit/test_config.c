@@ -463,6 +463,41 @@ static void test_every_variable_read_is_in_the_help(void)
     free(help);
 }
 
+#define LISTENER "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/net/orders-nlb/50dc6c495c0c9188/f2f7dc8efc522ab2"
+
+/* CONTRACT.md section 13: LISTENER_ARN makes TARGET_GROUP_ARN optional; one writer, one family. */
+static void test_listener_arn(void)
+{
+    env e = base();
+    config cfg;
+    char err[1024] = "";
+    e.vars[0] = "LISTENER_ARN=" LISTENER; /* in TARGET_GROUP_ARN's place */
+    CHECK_INT(load(&e, &cfg, err, sizeof err), 0);
+    CHECK_STR(cfg.listener_arn, LISTENER);
+    CHECK(cfg.target_group_arn == NULL);
+    CHECK_STR(cfg.target_group_name, "orders-nlb");
+    CHECK_STR(cfg.region, "eu-west-1");
+    config_free(&cfg);
+    expect_error("LISTENER_ARN=arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/x/1/2",
+                 "LISTENER_ARN=arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/x/1/2: must look "
+                 "like arn:aws:elasticloadbalancing:<region>:<account>:listener/net/<name>/<id>/<id>");
+    expect_error("LISTENER_ARN=arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/net/x/1/2",
+                 "LISTENER_ARN=arn:aws:elasticloadbalancing:us-east-1:111122223333:listener/net/x/1/2: its region "
+                 "is not that of TARGET_GROUP_ARN (eu-west-1)");
+    env d = base();
+    with(&d, "LISTENER_ARN=" LISTENER);
+    with(&d, "IP_FAMILY=dual");
+    CHECK_INT(load(&d, &cfg, err, sizeof err), -1);
+    CHECK_STR(err, "LISTENER_ARN with IP_FAMILY=dual: the fast switch follows one primary address; use ipv4 or ipv6");
+    env r = base();
+    with(&r, "LISTENER_ARN=" LISTENER);
+    with(&r, "DB_CLUSTER_IDENTIFIER=aurora-orders");
+    with(&r, "DB_ROLE=readers");
+    CHECK_INT(load(&r, &cfg, err, sizeof err), -1);
+    CHECK_STR(err, "LISTENER_ARN with DB_ROLE=readers: the fast switch follows one writer; readers keep one "
+                   "target group");
+}
+
 int main(void)
 {
     RUN(test_defaults);
@@ -480,5 +515,6 @@ int main(void)
     RUN(test_small_error_buffer);
     RUN(test_long_value_shortened);
     RUN(test_every_variable_read_is_in_the_help);
+    RUN(test_listener_arn);
     return check_done();
 }

@@ -52,6 +52,67 @@ def no_healthy_target_fails_open_to_every_registered_one():
     tap.eq(nlb.routable({"d": "draining"}, {"d": True}), [])
 
 
+class _Elb:
+    """What the data plane reads of the fake ELBv2: a listener's weights and each group's targets."""
+
+    def __init__(self, groups, targets):
+        self.groups, self.by_group, self.on_weights = groups, targets, None
+
+    def weights(self, listener):
+        return list(self.groups)
+
+    def targets(self, arn):
+        return [{"Id": k.split(":")[0], "Port": int(k.split(":")[1]), "State": st} for k, st in self.by_group[arn]]
+
+    def set_delays(self, *a):
+        pass
+
+    def set_health(self, *a):
+        pass
+
+
+def slots_plane(states_a, states_b, **timing):
+    """A data plane following listener "L": slot a (weight 1) and slot b (weight 0), targets in
+    those states, each past registration."""
+    elb = _Elb([("a", 1), ("b", 0)], {"a": states_a, "b": states_b})
+    dp = nlb.DataPlane(elb, ("127.0.0.1", 0), timing=nlb.Timing(registration_delay=0.0, **timing), listener="L")
+    dp.poll()
+    return elb, dp
+
+
+@tap.case
+def the_listener_weights_apply_after_the_weight_delay():
+    elb, dp = slots_plane([("10.0.0.1:5432", "healthy")], [("10.0.0.2:5432", "healthy")], weight_delay=3600)
+    tap.eq(elb.on_weights, dp._weights_modified, "the data plane hooks the fake's ModifyListener")
+    tap.eq(dp.route(), ("a", "10.0.0.1:5432"))
+    elb.on_weights("L", [("a", 0), ("b", 1)])
+    tap.eq(dp.route(), ("a", "10.0.0.1:5432"), "not before the delay")
+    tap.eq(dp.weight_changes, [])
+    dp.timing.weight_delay = 0.0
+    elb.on_weights("other-listener", [("a", 1), ("b", 1)])
+    dp._pending[0] = (0.0, dp._pending[0][1])  # the first change's delay has passed
+    tap.eq(dp.route(), ("b", "10.0.0.2:5432"), "after it")
+    tap.eq([w for _, w in dp.weight_changes], [[("a", 0), ("b", 1)]], "another listener's change is not ours")
+    dp.close()
+    tap.eq(elb.on_weights, None, "unhooked at close")
+
+
+@tap.case
+def a_weighted_group_without_a_healthy_target_does_no_healthy():
+    unhealthy, healthy = [("10.0.0.1:5432", "unhealthy")], [("10.0.0.2:5432", "healthy")]
+    want = {"fail_open": ("a", "10.0.0.1:5432"), "spill": ("b", "10.0.0.2:5432"), "reset": ("a", None)}
+    for mode, route in want.items():
+        _, dp = slots_plane(unhealthy, healthy, no_healthy=mode)
+        tap.eq(dp.route(), route, mode)
+    _, dp = slots_plane(unhealthy, [("10.0.0.2:5432", "unhealthy")], no_healthy="spill")
+    tap.eq(dp.route(), ("a", None), "spill: only to a healthy standby")
+    try:
+        nlb.Timing(no_healthy="maybe")
+        tap.ok(False, "an unknown no_healthy is refused")
+    except ValueError:
+        pass
+
+
 def health(**timing):
     return nlb.TargetHealth(0.0, nlb.Timing(registration_delay=1.0, healthy_threshold=2, unhealthy_threshold=2,
                                             **timing))

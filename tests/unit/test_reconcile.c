@@ -200,9 +200,9 @@ static outcome run(fake *f, const config *cfg, int failover, int dry_run, int64_
     lg.out = mem;
     lg.threshold = LOG_DEBUG;
     f->now = START_MS;
-    reconcile_io io = {f, f_describe, f_change, f_now, f_sleep};
+    reconcile_io io = {.ctx = f, .describe = f_describe, .change = f_change, .now_ms = f_now, .sleep_ms = f_sleep};
     binding b = {
-        .source = {f, f->subject ? f->subject : cfg->db_endpoint, NULL, f_resolve, NULL},
+        .source = {.ctx = f, .subject = f->subject ? f->subject : cfg->db_endpoint, .resolve = f_resolve},
         .target_group_arn = cfg->target_group_arn,
         .port = cfg->db_port,
         .az = cfg->target_az,

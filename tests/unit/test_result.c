@@ -70,7 +70,7 @@ static void test_contract_example(void)
                  "\"targetGroupArn\":\"" ARN "\","
                  "\"resolved\":[\"10.20.2.118\"],\"rejected\":[],"
                  "\"registered\":[\"10.20.2.118:5432\"],\"deregistered\":[\"10.20.1.9:5432\"],\"unchanged\":[],"
-                 "\"dryRun\":false,\"dnsChanged\":true,\"waitedMs\":4120,\"converged\":true,\"discovery\":\"dns\"}");
+                 "\"dryRun\":false,\"dnsChanged\":true,\"waitedMs\":4120,\"converged\":true,\"discovery\":\"dns\",\"routing\":\"targets\"}");
     free(s);
     reconcile_report_free(&rep);
 }
@@ -101,7 +101,7 @@ static void test_nulls_sorting_ipv6(void)
                     "\"rejected\":[\"54.1.2.3\"],"
                     "\"registered\":[\"10.0.0.9:5432\",\"10.0.0.10:5432\",\"[fd00::5]:5432\"],"
                     "\"deregistered\":[\"10.0.0.9:80\",\"10.0.0.9:6000\"],\"unchanged\":[],"
-                    "\"dryRun\":true,\"dnsChanged\":false,\"waitedMs\":0,\"converged\":true,\"discovery\":\"dns\"}") != NULL);
+                    "\"dryRun\":true,\"dnsChanged\":false,\"waitedMs\":0,\"converged\":true,\"discovery\":\"dns\",\"routing\":\"targets\"}") != NULL);
     free(s);
     reconcile_report_free(&rep);
 }
@@ -127,14 +127,14 @@ static void test_cloudformation_additions(void)
     json_t *r = result_build(&c, &ev, &rep);
     result_add_cloudformation(r, "FAILED", &e);
     char *s = dump_and_free(r);
-    CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"cloudformationStatus\":\"FAILED\","
+    CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"routing\":\"targets\",\"cloudformationStatus\":\"FAILED\","
                     "\"error\":{\"errorType\":\"ResolveError\",\"errorMessage\":\"no usable address for x\"}}") != NULL);
     free(s);
     rns_error_clear(&e);
     r = result_build(&c, &ev, &rep);
     result_add_cloudformation(r, "SUCCESS", &e);
     s = dump_and_free(r);
-    CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"cloudformationStatus\":\"SUCCESS\"}") != NULL);
+    CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"routing\":\"targets\",\"cloudformationStatus\":\"SUCCESS\"}") != NULL);
     CHECK(strstr(s, "\"error\"") == NULL);
     free(s);
 }
