@@ -1,21 +1,24 @@
-"""What the template suites (tests/template/test_template_*.py) share: template.yml and consumer.yml
-read with CloudFormation's tags (cfnyaml.py), accessors for their parts, the function's configuration
-variables of the contract, and instances of the template for given parameters (cfneval.py).
+"""What the template suites (tests/template/test_template_*.py) share: the templates (template.yml,
+consumer.yml, fleet.yml, database.yml) read with CloudFormation's tags (cfnyaml.py), accessors for
+their parts, the function's configuration variables of the contract, and instances of a template for
+given parameters (cfneval.py).
 
     tpl(name="template.yml") -> a fresh copy     res/props/param(name)     ref(name), getatt(name, attr)
-    condition(name, **params)     stack(**params) -> cfneval.Stack (the parameters pass the rules)
+    condition(name, **params)     stack([template], **params) -> cfneval.Stack (the parameters pass the rules)
     statements_by_action(role)    env_of(stack, function)
+    spec_errors(t), reference_errors(t): what a template breaks of the specification and of its own names
     DNS, CLUSTER, READERS, PRIVATE, ALERT_EMAIL, ALERT_TOPIC: parameter sets
 """
 import copy
 import os
 
 import cfneval
+import cfnspec
 import cfnyaml
 import tap
 
 ROOT = tap.root()
-TEMPLATES = {name: os.path.join(ROOT, name) for name in ("template.yml", "consumer.yml")}
+TEMPLATES = {name: os.path.join(ROOT, name) for name in ("template.yml", "consumer.yml", "fleet.yml", "database.yml")}
 _cache = {}
 
 # README.md, "Configuration" and "Clusters" (the function's configuration); AWS_* ones are Lambda's own.
@@ -83,11 +86,11 @@ READER_RESOURCES = {"ReaderTargetGroup", "ReaderListener", "ReaderLogGroup", "Re
 RDS_ACTIONS = {"rds:DescribeDBClusters", "rds:DescribeDBInstances"}
 
 
-def stack(**params):
+def stack(template="template.yml", **params):
     for name, value in params.items():
-        tap.ok(name in tpl()["Parameters"], "parameter %s exists" % name)
-    tap.eq(cfneval.rule_violations(tpl(), params), [], "the parameters pass the template's rules")
-    return cfneval.Stack(tpl(), params)
+        tap.ok(name in tpl(template)["Parameters"], "parameter %s exists" % name)
+    tap.eq(cfneval.rule_violations(tpl(template), params), [], "the parameters pass the template's rules")
+    return cfneval.Stack(tpl(template), params)
 
 
 def statements_by_action(role):
@@ -101,3 +104,54 @@ def statements_by_action(role):
 
 def env_of(s, function):
     return s.resources[function]["Properties"]["Environment"]["Variables"]
+
+
+# The checks every template passes (tests/template/test_template_checks.py and the fleet suites).
+
+def spec_errors(t):
+    spec = cfnspec.load()
+    checker = cfnspec.Checker(spec)
+    packed = cfnspec.packaged(t)
+    for name, r in packed["Resources"].items():
+        checker.resource(name, r)
+    return checker.errors + cfnspec.getatt_errors(spec, packed)
+
+
+def reference_errors(t):
+    errors = []
+    params, resources = set(t.get("Parameters", {})), set(t.get("Resources", {}))
+    conditions = set(t.get("Conditions", {}))
+    mappings = t.get("Mappings", {})
+    used_params, used_conditions = set(), set()
+    for path, fn, arg in cfnyaml.intrinsics({k: v for k, v in t.items() if k != "Rules"}):
+        if fn == "Ref":
+            used_params.add(arg)
+            if arg not in params | resources | cfnyaml.PSEUDO:
+                errors.append("%s: Ref to unknown %s" % (path, arg))
+        elif fn == "Fn::Sub":
+            for name in cfnyaml.sub_names(arg):
+                base = name.split(".")[0]
+                used_params.add(base)
+                if base not in params | resources and name not in cfnyaml.PSEUDO:
+                    errors.append("%s: Sub of unknown ${%s}" % (path, name))
+        elif fn in ("Fn::If", "Condition"):
+            name = arg[0] if fn == "Fn::If" else arg
+            used_conditions.add(name)
+            if name not in conditions:
+                errors.append("%s: unknown condition %s" % (path, name))
+        elif fn == "Fn::FindInMap":
+            if arg[0] not in mappings:
+                errors.append("%s: unknown mapping %s" % (path, arg[0]))
+    for name, r in t.get("Resources", {}).items():
+        if "Condition" in r:
+            used_conditions.add(r["Condition"])
+            if r["Condition"] not in conditions:
+                errors.append("%s: unknown condition %s" % (name, r["Condition"]))
+        for dep in cfnyaml.as_list(r.get("DependsOn", [])):
+            if dep not in resources:
+                errors.append("%s: DependsOn unknown %s" % (name, dep))
+    for p in sorted(params - used_params):
+        errors.append("parameter %s is never used" % p)
+    for c in sorted(conditions - used_conditions):
+        errors.append("condition %s is never used" % c)
+    return errors
