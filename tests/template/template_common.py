@@ -7,10 +7,13 @@ given parameters (cfneval.py).
     condition(name, **params)     stack([template], **params) -> cfneval.Stack (the parameters pass the rules)
     statements_by_action(role)    env_of(stack, function)
     spec_errors(t), reference_errors(t): what a template breaks of the specification and of its own names
+    handler_source(name), handler_messages(): the handler's C files and the messages of its log lines
     DNS, CLUSTER, READERS, PRIVATE, ALERT_EMAIL, ALERT_TOPIC: parameter sets
 """
 import copy
+import glob
 import os
+import re
 
 import cfneval
 import cfnspec
@@ -155,3 +158,22 @@ def reference_errors(t):
     for c in sorted(conditions - used_conditions):
         errors.append("condition %s is never used" % c)
     return errors
+
+
+def handler_source(name):
+    """The path of one of the handler's C files, in whichever folder of handler/ it is."""
+    found = glob.glob(os.path.join(ROOT, "handler", "**", name), recursive=True)
+    tap.ok(len(found) == 1, "one %s under handler/: %r" % (name, found))
+    return found[0]
+
+
+def handler_messages():
+    """The fixed messages of the handler's structured log lines (log_fields, log_and_free):
+    a literal after the level, or either side of a ternary there."""
+    messages = set()
+    for path in sorted(glob.glob(os.path.join(ROOT, "handler", "**", "*.c"), recursive=True)):
+        with open(path) as f:
+            src = f.read()
+        for call in re.findall(r"log_(?:fields|and_free)\((.*?)\);", src, re.S):
+            messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
+    return messages

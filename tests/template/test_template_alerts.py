@@ -3,7 +3,6 @@
 actions to the alert topic), the failure destination and its IAM scope, the dashboard's rows and
 its last-decisions query against the handler's log messages, and the documentation of the new
 parameters and outputs."""
-import glob
 import json
 import os
 import re
@@ -11,7 +10,7 @@ import re
 import cfneval
 import tap
 from template_common import (ROOT, tpl, res, ref, getatt, DNS, READERS, stack, statements_by_action, env_of,
-                             ALERT_EMAIL, ALERT_TOPIC)
+                             ALERT_EMAIL, ALERT_TOPIC, handler_source, handler_messages)
 
 
 # ------------------------------------------------------------------ alerts ---
@@ -180,25 +179,6 @@ def row_metrics(group, function, ns="RdsNlbSync"):
         [("AWS/Lambda", m, "FunctionName", fn) for m in ("Invocations", "Errors", "Duration")],
         [(ns, m, "TargetGroup", name) for m in ("TargetsRegistered", "TargetsDeregistered", "DnsWaitMs", "ReconcileMs")],
     ]
-
-
-def handler_source(name):
-    """The path of one of the handler's C files, in whichever folder of handler/ it is."""
-    found = glob.glob(os.path.join(ROOT, "handler", "**", name), recursive=True)
-    tap.ok(len(found) == 1, "one %s under handler/: %r" % (name, found))
-    return found[0]
-
-
-def handler_messages():
-    """The fixed messages of the handler's structured log lines (log_fields, log_and_free):
-    a literal after the level, or either side of a ternary there."""
-    messages = set()
-    for path in sorted(glob.glob(os.path.join(ROOT, "handler", "**", "*.c"), recursive=True)):
-        with open(path) as f:
-            src = f.read()
-        for call in re.findall(r"log_(?:fields|and_free)\((.*?)\);", src, re.S):
-            messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
-    return messages
 
 
 @tap.case

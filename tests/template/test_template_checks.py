@@ -11,8 +11,6 @@ import shutil
 import subprocess
 
 import cfnchecks
-import cfnspec
-import cfnyaml
 import tap
 from template_common import (ROOT, TEMPLATES, tpl, ref, getatt, DNS, READERS, stack, ALERT_EMAIL, spec_errors,
                              reference_errors)
@@ -121,9 +119,10 @@ def rules_use_rule_functions_only():
         elif isinstance(node, list):
             for v in node:
                 walk(v, path)
-    rules = tpl().get("Rules", {})
-    tap.ok(rules, "the template has rules")
-    walk(rules, "Rules")
+    for name in ("template.yml", "fleet.yml", "database.yml"):
+        rules = tpl(name).get("Rules", {})
+        tap.ok(rules, "%s has rules" % name)
+        walk(rules, name + " Rules")
 
 
 
