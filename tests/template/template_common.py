@@ -8,6 +8,7 @@ given parameters (cfneval.py).
     statements_by_action(role)    env_of(stack, function)
     spec_errors(t), reference_errors(t): what a template breaks of the specification and of its own names
     handler_source(name), handler_messages(): the handler's C files and the messages of its log lines
+    check_widget_grid(widgets): a dashboard's widgets fit its grid
     DNS, CLUSTER, READERS, PRIVATE, ALERT_EMAIL, ALERT_TOPIC: parameter sets
 """
 import copy
@@ -177,3 +178,14 @@ def handler_messages():
         for call in re.findall(r"log_(?:fields|and_free)\((.*?)\);", src, re.S):
             messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
     return messages
+
+
+def check_widget_grid(widgets):
+    """A dashboard's widgets do not overlap and stay within its 24 columns."""
+    cells = set()
+    for w in widgets:
+        for x in range(w["x"], w["x"] + w["width"]):
+            for y in range(w["y"], w["y"] + w["height"]):
+                tap.ok((x, y) not in cells, "widgets do not overlap")
+                cells.add((x, y))
+        tap.ok(w["x"] + w["width"] <= 24, "within the 24-column grid")

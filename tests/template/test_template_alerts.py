@@ -10,7 +10,7 @@ import re
 import cfneval
 import tap
 from template_common import (ROOT, tpl, res, ref, getatt, DNS, READERS, stack, statements_by_action, env_of,
-                             ALERT_EMAIL, ALERT_TOPIC, handler_source, handler_messages)
+                             ALERT_EMAIL, ALERT_TOPIC, handler_source, handler_messages, check_widget_grid)
 
 
 # ------------------------------------------------------------------ alerts ---
@@ -195,13 +195,7 @@ def dashboard_order_and_metrics():
         tap.eq([w["type"] for w in widgets], ["metric"] * (3 * len(groups)) + ["log"], "the log widget last")
         for m in row_metrics("TargetGroup", "Function")[2]:
             tap.ok(m[1] in names, "%s is a metric metrics.c emits" % m[1])
-        cells = set()
-        for w in widgets:
-            for x in range(w["x"], w["x"] + w["width"]):
-                for y in range(w["y"], w["y"] + w["height"]):
-                    tap.ok((x, y) not in cells, "widgets do not overlap")
-                    cells.add((x, y))
-            tap.ok(w["x"] + w["width"] <= 24, "within the 24-column grid")
+        check_widget_grid(widgets)
         tap.eq(sorted({w["y"] for w in widgets}), sorted({w["y"] for w in widgets}), "rows")
         tap.eq([w["y"] for w in widgets], sorted(w["y"] for w in widgets), "top to bottom in the issue's order")
         tap.ok(all(w["properties"]["region"] == "eu-west-1" for w in widgets), "the stack's region")

@@ -14,7 +14,7 @@ import cfnchecks
 import cfnyaml
 import tap
 from template_common import (ROOT, tpl, DNS, stack, env_of, spec_errors, reference_errors, handler_source,
-                             handler_messages)
+                             handler_messages, check_widget_grid)
 
 FLEET = {"VpcId": "vpc-0abc", "SubnetIds": "subnet-a,subnet-b"}
 EXTRA = ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/fleet-2/0f1e2d3c4b5a6978",
@@ -384,13 +384,7 @@ def dashboard_does_not_grow_with_the_fleet():
     for w in widgets[:3]:
         for m in w["properties"]["metrics"]:
             tap.ok(not any("TargetGroup" == x for x in m if isinstance(x, str)), "no widget names a target group")
-    cells = set()
-    for w in widgets:
-        for x in range(w["x"], w["x"] + w["width"]):
-            for y in range(w["y"], w["y"] + w["height"]):
-                tap.ok((x, y) not in cells, "widgets do not overlap")
-                cells.add((x, y))
-        tap.ok(w["x"] + w["width"] <= 24, "within the grid")
+    check_widget_grid(widgets)
     body = json.loads(fleet(MetricsNamespace="").resources["Dashboard"]["Properties"]["DashboardBody"])
     tap.eq(len(body["widgets"]), 4, "no metrics widget when metrics are off")
     tap.eq(s.outputs["DashboardUrl"],
