@@ -9,7 +9,7 @@ given parameters (cfneval.py).
     spec_errors(t), reference_errors(t): what a template breaks of the specification and of its own names
     handler_source(name), handler_messages(): the handler's C files and the messages of its log lines
     check_widget_grid(widgets): a dashboard's widgets fit its grid
-    DNS, CLUSTER, READERS, PRIVATE, ALERT_EMAIL, ALERT_TOPIC: parameter sets
+    DNS, CLUSTER, READERS, PRIVATE, ALERT_EMAIL, ALERT_TOPIC: parameter sets; BINDING_TAGS
 """
 import copy
 import glob
@@ -88,6 +88,8 @@ READER_RESOURCES = {"ReaderTargetGroup", "ReaderListener", "ReaderLogGroup", "Re
                     "ReaderNoHealthyTargetAlarm", "ReaderFunctionErrorsAlarm", "ReaderSyncErrorsAlarm",
                     "ReaderNoSuccessfulRunAlarm"}
 RDS_ACTIONS = {"rds:DescribeDBClusters", "rds:DescribeDBInstances"}
+# The tags of a fleet binding (the contract's section 14): set by its owner, read by the function.
+BINDING_TAGS = {"rds-nlb-sync:source", "rds-nlb-sync:role", "rds-nlb-sync:identifier", "rds-nlb-sync:dry-run"}
 
 
 def stack(template="template.yml", **params):

@@ -6,7 +6,7 @@ fleet function reconcile the binding, and the HealthyHostCount alarms."""
 import cfnchecks
 import cfneval
 import tap
-from template_common import tpl, stack, spec_errors, reference_errors
+from template_common import tpl, stack, spec_errors, reference_errors, BINDING_TAGS
 
 NAME = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com"
 PROXY = "orders-proxy.proxy-abc123xyz.eu-west-1.rds.amazonaws.com"
@@ -21,8 +21,6 @@ CLUSTER_DB = dict(FLEET, DbClusterIdentifier="aurora-orders")
 READERS_DB = dict(CLUSTER_DB, ReaderListenerPort="5433")
 WRITER = {"TargetGroup", "Listener", "BindingSync", "NoHealthyTargetAlarm"}
 READER = {"ReaderTargetGroup", "ReaderListener", "ReaderBindingSync", "ReaderNoHealthyTargetAlarm"}
-# Section 14's tags of a binding.
-TAG_KEYS = {"rds-nlb-sync:source", "rds-nlb-sync:role", "rds-nlb-sync:identifier", "rds-nlb-sync:dry-run"}
 
 
 def database(**params):
@@ -84,7 +82,7 @@ def target_groups_tagged_with_the_binding():
                                           "rds-nlb-sync:identifier": "aurora-orders", "rds-nlb-sync:dry-run": "true"},
            "the reader group: role readers")
     for group in ("TargetGroup", "ReaderTargetGroup"):
-        tap.ok(set(tags(s, group)) <= TAG_KEYS, "only the contract's tag keys")
+        tap.ok(set(tags(s, group)) <= BINDING_TAGS, "only the contract's tag keys")
         p = s.resources[group]["Properties"]
         tap.eq((p["Protocol"], p["TargetType"], p["Port"], p["VpcId"]), ("TCP", "ip", "5432", "vpc-0abc"),
                "%s: TCP, ip targets, DbPort, the NLB's VPC" % group)

@@ -14,7 +14,7 @@ import cfnchecks
 import cfnyaml
 import tap
 from template_common import (ROOT, tpl, DNS, stack, env_of, spec_errors, reference_errors, handler_source,
-                             handler_messages, check_widget_grid)
+                             handler_messages, check_widget_grid, BINDING_TAGS)
 
 FLEET = {"VpcId": "vpc-0abc", "SubnetIds": "subnet-a,subnet-b"}
 EXTRA = ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/fleet-2/0f1e2d3c4b5a6978",
@@ -161,29 +161,34 @@ def _matches(pattern, value):
     return re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), value) is not None
 
 
-def _condition_holds(condition, tags):
+def _condition_holds(condition, tags, tag_keys):
+    """The operators and keys the templates use: Null on a resource tag, and ForAllValues over the
+    request's aws:TagKeys; anything else is an error rather than a guess."""
     for op, keys in (condition or {}).items():
         for key, want in keys.items():
-            tag = key.split("/", 1)[1] if key.startswith("aws:ResourceTag/") else None
-            if tag is None:
-                raise AssertionError("condition key %s is not modelled here" % key)
-            if op == "Null" and (tag not in tags) != (want == "true"):
-                return False
-            if op == "StringEquals" and tags.get(tag) not in cfnyaml.as_list(want):
-                return False
-            if op not in ("Null", "StringEquals"):
-                raise AssertionError("operator %s is not modelled here" % op)
+            want = cfnyaml.as_list(want)
+            if op == "Null" and key.startswith("aws:ResourceTag/"):
+                if (key.split("/", 1)[1] not in tags) != (want == ["true"]):
+                    return False
+            elif op == "ForAllValues:StringLike" and key == "aws:TagKeys":
+                if not all(any(_matches(w, k) for w in want) for k in tag_keys):
+                    return False
+            elif op == "ForAllValues:StringNotEquals" and key == "aws:TagKeys":
+                if any(k in want for k in tag_keys):
+                    return False
+            else:
+                raise AssertionError("%s on %s is not modelled here" % (op, key))
     return True
 
 
-def allowed(role, action, resource, tags=None):
-    """Whether the role's Allow statements grant action on resource with these resource tags
-    (identity policies only: no Deny, no boundary)."""
+def allowed(role, action, resource, tags=None, tag_keys=()):
+    """Whether the role's Allow statements grant action on resource with these resource tags and,
+    for a tagging call, these request tag keys (identity policies only: no Deny, no boundary)."""
     for policy in role["Properties"]["Policies"]:
         for st in policy["PolicyDocument"]["Statement"]:
             if st["Effect"] == "Allow" and any(_matches(a, action) for a in cfnyaml.as_list(st["Action"])) and \
                     any(_matches(r, resource) for r in cfnyaml.as_list(st["Resource"])) and \
-                    _condition_holds(st.get("Condition"), tags or {}):
+                    _condition_holds(st.get("Condition"), tags or {}, tag_keys):
                 return True
     return False
 
@@ -203,8 +208,16 @@ def role_changes_only_tagged_target_groups():
     for action in ("DescribeTargetGroups", "DescribeTags", "DescribeTargetHealth"):
         tap.ok(allowed(role, "elasticloadbalancing:" + action, "*"), "%s on * (no resource type)" % action)
     for action in ("elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteTargetGroup",
-                   "elasticloadbalancing:AddTags", "elasticloadbalancing:CreateTargetGroup"):
+                   "elasticloadbalancing:RemoveTags", "elasticloadbalancing:CreateTargetGroup"):
         tap.ok(not allowed(role, action, TAGGED_GROUP, source), "no %s" % action)
+    add = "elasticloadbalancing:AddTags"
+    tap.ok(allowed(role, add, TAGGED_GROUP, source, ["rds-nlb-sync:proxy-misses"]),
+           "AddTags of its own state on a bound group")
+    tap.ok(not allowed(role, add, TAGGED_GROUP, {}, ["rds-nlb-sync:proxy-misses"]), "not on an untagged group")
+    tap.ok(not allowed(role, add, TAGGED_GROUP, source, ["rds-nlb-sync:proxy-misses", "team"]),
+           "not another tool's keys")
+    for key in sorted(BINDING_TAGS):
+        tap.ok(not allowed(role, add, TAGGED_GROUP, source, [key]), "never the binding's own %s" % key)
     # The rule the policy relies on: the tag condition sits on the write statement itself.
     writes = [st for st in cfnyaml.statements(tpl("fleet.yml")["Resources"]["FunctionRole"]["Properties"]["Policies"]
                                               [0]["PolicyDocument"])
@@ -236,7 +249,8 @@ def role_reads_rds_and_writes_only_its_logs():
     tap.eq(sorted(actions), sorted({"logs:CreateLogStream", "logs:PutLogEvents",
                                     "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTags",
                                     "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:RegisterTargets",
-                                    "elasticloadbalancing:DeregisterTargets", "rds:DescribeDBClusters",
+                                    "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:AddTags",
+                                    "rds:DescribeDBClusters",
                                     "rds:DescribeDBInstances"}), "every action, and no other")
     full = stack("fleet.yml", **FULL).resources["FunctionRole"]
     tap.ok(allowed(full, "ec2:CreateNetworkInterface", "*"), "network interfaces in a VPC")
