@@ -13,7 +13,7 @@ import cfneval
 import cfnchecks
 import cfnyaml
 import tap
-from template_common import (ROOT, tpl, DNS, stack, env_of, spec_errors, reference_errors, handler_source,
+from template_common import (ROOT, ADDED_ENV, tpl, DNS, stack, env_of, spec_errors, reference_errors, handler_source,
                              handler_messages, check_widget_grid, BINDING_TAGS)
 
 FLEET = {"VpcId": "vpc-0abc", "SubnetIds": "subnet-a,subnet-b"}
@@ -126,6 +126,12 @@ def function_in_fleet_mode():
            "at most 19 extra: the contract's 20 load balancers in all")
     log = p["LoggingConfig"]
     tap.eq((log["LogFormat"], log["LogGroup"]), ("JSON", "<LogGroup>"), "JSON logs to the stack's log group")
+    shared = tap.shared_dir()
+    if shared:
+        with open(os.path.join(shared, "CONTRACT.md")) as f:
+            contract = f.read()
+        for var in set(env) - set(ADDED_ENV):
+            tap.ok("`%s`" % var in contract, "%s is in CONTRACT.md" % var)
 
 
 @tap.case
