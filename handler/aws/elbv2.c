@@ -54,6 +54,11 @@ void elb_client_free(elb_client *c)
     free(c);
 }
 
+query_client *elb_query_client(elb_client *c)
+{
+    return c->q;
+}
+
 long elb_connections_opened(const elb_client *c)
 {
     return c ? query_connections_opened(c->q) : 0;

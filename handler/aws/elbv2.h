@@ -75,4 +75,72 @@ void elb_target_list_free(elb_target_list *list);
 /* The default endpoint URL for a region (aws, aws-cn, aws-us-gov, ...). */
 int elb_default_endpoint(const char *region, char *out, size_t outlen);
 
+/* ---- target groups and their tags (fleet mode's discovery) ---- */
+
+#define ELB_MAX_ARNS_PER_DESCRIBE 20 /* DescribeTargetGroups' TargetGroupArns, DescribeTags' ResourceArns */
+#define ELB_MAX_PAGE_SIZE 400        /* DescribeTargetGroups' PageSize */
+#define ELB_ARN_MAX 256              /* bytes of an ARN we keep, with its NUL */
+#define ELB_MARKER_MAX 1024          /* bytes of a page marker we keep, with its NUL */
+#define ELB_MAX_TAGS_PER_ADD 10      /* what we send in one AddTags call */
+
+/* A target group as DescribeTargetGroups reports it (the fields we use). */
+typedef struct elb_target_group {
+    char arn[ELB_ARN_MAX];
+    char name[64];
+    int port; /* 0: none (a lambda group) */
+    char protocol[16];
+    char target_type[16]; /* ip, instance, lambda, alb */
+} elb_target_group;
+
+typedef struct elb_target_group_list {
+    elb_target_group *items;
+    size_t count;
+} elb_target_group_list;
+
+typedef struct elb_tag {
+    char key[129]; /* the API's limits: 128 and 256 characters */
+    char value[257];
+} elb_tag;
+
+/* The tags of one resource, as DescribeTags lists them. */
+typedef struct elb_tag_set {
+    char arn[ELB_ARN_MAX];
+    elb_tag *items;
+    size_t count;
+} elb_tag_set;
+
+typedef struct elb_tag_set_list {
+    elb_tag_set *items;
+    size_t count;
+} elb_tag_set_list;
+
+/* One page of DescribeTargetGroups for one load balancer: marker NULL or ""
+ * for the first page; page_size 1..ELB_MAX_PAGE_SIZE (0: the API's default).
+ * next_marker (next_len bytes) receives NextMarker, "" on the last page. */
+int elb_describe_target_groups_page(elb_client *c, const char *load_balancer_arn, const char *marker,
+                                    int page_size, int64_t deadline_ms, elb_target_group_list *out,
+                                    char *next_marker, size_t next_len, elb_error *err);
+/* DescribeTargetGroups by TargetGroupArns, 1..ELB_MAX_ARNS_PER_DESCRIBE of them. */
+int elb_describe_target_groups_by_arn(elb_client *c, const char *const *arns, size_t count,
+                                      int64_t deadline_ms, elb_target_group_list *out, elb_error *err);
+/* DescribeTags for 1..ELB_MAX_ARNS_PER_DESCRIBE resources. Only the tags
+ * whose key starts with key_prefix are kept (NULL: all), so that a group's
+ * other tags cost no memory. */
+int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, const char *key_prefix,
+                      int64_t deadline_ms, elb_tag_set_list *out, elb_error *err);
+
+/* AddTags on one resource: sets these tags (others are kept), 1..10 of them. */
+int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
+                 elb_error *err);
+
+/* query_client_set_pacer and query_requests_sent (query.h) for the ELBv2
+ * client: fleet mode paces every client's calls under shared buckets. */
+void elb_client_set_pacer(elb_client *c, query_pacer pacer, void *ctx);
+long elb_requests_sent(const elb_client *c);
+
+/* The value of a tag of the set, NULL when absent. */
+const char *elb_tag_value(const elb_tag_set *s, const char *key);
+void elb_target_group_list_free(elb_target_group_list *l);
+void elb_tag_set_list_free(elb_tag_set_list *l);
+
 #endif

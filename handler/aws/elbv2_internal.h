@@ -43,4 +43,22 @@ void elb_client_set_attempt_timeout(elb_client *c, long timeout_ms);
 int elb_retry_tokens(const elb_client *c);
 long elb_connections_opened(const elb_client *c);
 
+/* The Query client under an ELBv2 client (elbv2_groups.c's calls). */
+query_client *elb_query_client(elb_client *c);
+
+/* The form bodies of the discovery calls, as botocore serializes them
+ * (owned by the caller; NULL when out of memory): DescribeTargetGroups by
+ * load balancer (marker and page_size optional: NULL, 0), or by ARNs
+ * (load_balancer_arn NULL); DescribeTags. */
+char *elbv2_groups_body(const char *load_balancer_arn, const char *const *arns, size_t count,
+                        const char *marker, int page_size);
+char *elbv2_tags_body(const char *const *arns, size_t count);
+char *elbv2_add_tags_body(const char *arn, const elb_tag *tags, size_t count);
+
+/* Parse DescribeTargetGroups and DescribeTags answers (elbv2_groups.c). */
+int elbv2_parse_target_groups(const char *xml, size_t len, elb_target_group_list *out, char *next_marker,
+                              size_t next_len, elb_error *err);
+int elbv2_parse_tags(const char *xml, size_t len, const char *key_prefix, elb_tag_set_list *out,
+                     elb_error *err);
+
 #endif

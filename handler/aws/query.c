@@ -61,7 +61,21 @@ struct query_client {
     sigv4_signer *signer;
     logger *log;
     rns_retry_state retry; /* quota and jitter, kept across calls */
+    query_pacer pacer;     /* NULL: none */
+    void *pacer_ctx;
+    long requests; /* attempts sent */
 };
+
+void query_client_set_pacer(query_client *c, query_pacer pacer, void *ctx)
+{
+    c->pacer = pacer;
+    c->pacer_ctx = ctx;
+}
+
+long query_requests_sent(const query_client *c)
+{
+    return c ? c->requests : 0;
+}
 
 /* The outcome of one attempt, beside the error value. */
 typedef struct attempt_info {
@@ -364,6 +378,14 @@ int query_call(query_client *c, const char *action, const char *body, int64_t de
             e.deadline_cut = 1;
             break;
         }
+        if (c->pacer && c->pacer(c->pacer_ctx, action, deadline_ms) != 0) {
+            aws_error_set(&e, QUERY_CODE_TIMEOUT, "no share of the %s rate left for %s before the deadline",
+                          c->svc->name, action);
+            e.deadline_cut = 1;
+            n--; /* not sent */
+            break;
+        }
+        c->requests++;
         if (send_attempt(c, action, body, n, left < c->attempt_timeout_ms ? left : c->attempt_timeout_ms, cb,
                          &e, &info) == 0) {
             log_attempt(c, action, n, 0, &e, &info);

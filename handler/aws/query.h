@@ -100,6 +100,16 @@ typedef struct query_client query_client;
 query_client *query_client_new(const query_client_config *cfg, char *err, size_t errlen);
 void query_client_free(query_client *c);
 
+/* Called before every attempt (retries too): waits for the caller's share
+ * of the API's rate (a token bucket, common/bucket.h) and returns 0, or -1
+ * when none comes before the deadline. */
+typedef int (*query_pacer)(void *ctx, const char *action, int64_t deadline_ms);
+/* pacer NULL: none (the default). ctx is borrowed. */
+void query_client_set_pacer(query_client *c, query_pacer pacer, void *ctx);
+/* Requests sent so far (every attempt counts: each takes a token of the
+ * service's bucket). */
+long query_requests_sent(const query_client *c);
+
 /* One action: body from query_form_*, deadline_ms in Unix ms. Retries as
  * the standard mode says; 0 when a success document of <action>Response was
  * read through cb, else -1 with *err (attempts and deadline_cut set). */

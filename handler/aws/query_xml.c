@@ -80,7 +80,8 @@ int query_xml_take(query_xml *x, char *field, size_t size, const char *what)
         query_xml_fail(x, "value of %s is longer than the %zu bytes this client accepts", what, size - 1);
         return -1;
     }
-    memcpy(field, x->text, x->text_len + 1);
+    memcpy(field, x->text, x->text_len);
+    field[x->text_len] = '\0'; /* an empty element leaves the buffer as the last text left it */
     return 0;
 }
 

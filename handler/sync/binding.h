@@ -36,6 +36,9 @@ typedef struct binding {
     int dns_poll_ms; /* between two answers of a failover wait */
     int dry_run;     /* change nothing (an event's dryRun adds to it) */
     binding_wait wait;
+    /* Fleet mode, where runs on one group may overlap: before deregistering,
+     * read the group and the source again (reconcile.h, "Races"). */
+    int guard_races;
 } binding;
 
 /* Whether this event starts the failover wait for the binding. */

@@ -191,6 +191,72 @@ static int parse_arn(const char *arn, config *cfg)
     return 0;
 }
 
+/* arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/net/<name>/<id> */
+static int lb_arn_valid(const char *arn, char *region, size_t region_len)
+{
+    char part[40], reg[40], acct[16], name[40], id[40];
+    int n = 0;
+    if (strlen(arn) > 200 ||
+        sscanf(arn, "arn:%39[a-z-]:elasticloadbalancing:%39[a-z0-9-]:%15[0-9]:loadbalancer/net/%39[A-Za-z0-9-]/%39[0-9a-f]%n",
+               part, reg, acct, name, id, &n) != 5 ||
+        arn[n] != '\0' || strlen(acct) != 12 || !aws_region_valid(reg))
+        return 0;
+    snprintf(region, region_len, "%s", reg);
+    return 1;
+}
+
+static int fleet_add(config *cfg, const char *arn)
+{
+    char **grown = realloc(cfg->fleet_lbs, (cfg->fleet_lb_count + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    cfg->fleet_lbs = grown;
+    return (cfg->fleet_lbs[cfg->fleet_lb_count++] = strdup(arn)) ? 0 : -1;
+}
+
+/* FLEET_LOAD_BALANCER_ARNS: 1..20 NLB ARNs of one region, spaces around the commas allowed. */
+static void read_fleet(const var *row, load *l)
+{
+    const char *v = get(&l->r, row->name);
+    char buf[SHOWN_MAX + 8], item[256], region[40];
+    if (!v)
+        return;
+    for (const char *s = v; *s;) {
+        size_t n = strcspn(s, ",");
+        const char *a = s, *e = s + n;
+        while (a < e && isspace((unsigned char)*a))
+            a++;
+        while (e > a && isspace((unsigned char)e[-1]))
+            e--;
+        snprintf(item, sizeof item, "%.*s", (int)(e - a), a);
+        s += n + (s[n] == ',');
+        if ((size_t)(e - a) >= sizeof item || !lb_arn_valid(item, region, sizeof region)) {
+            problem(&l->p, "%s: %s is not a Network Load Balancer ARN "
+                           "(arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/net/<name>/<id>)",
+                    row->name, shown(item, buf, sizeof buf));
+            continue;
+        }
+        if (!l->cfg->arn_region)
+            l->cfg->arn_region = strdup(region);
+        else if (strcmp(region, l->cfg->arn_region) != 0)
+            problem(&l->p, "%s: %s is in %s, the first load balancer in %s: one region per function", row->name,
+                    shown(item, buf, sizeof buf), region, l->cfg->arn_region);
+        if (fleet_add(l->cfg, item) != 0)
+            problem(&l->p, "%s: out of memory", row->name);
+    }
+    if (l->cfg->fleet_lb_count == 0 || l->cfg->fleet_lb_count > 20)
+        problem(&l->p, "%s: 1 to 20 load balancer ARNs, not %zu", row->name, l->cfg->fleet_lb_count);
+}
+
+/* In fleet mode the binding's variables come from its target group's tags. */
+static int fleet_forbids(load *l, const char *name)
+{
+    if (!l->cfg->fleet_lbs || !get(&l->r, name))
+        return 0;
+    problem(&l->p, "%s must be unset with FLEET_LOAD_BALANCER_ARNS (each target group's tags say it)", name);
+    return 1;
+}
+
 static void read_arn(const var *row, load *l)
 {
     const reader *r = &l->r;
@@ -198,6 +264,10 @@ static void read_arn(const var *row, load *l)
     config *cfg = l->cfg;
     const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
+    if (cfg->fleet_lbs) {
+        fleet_forbids(l, row->name);
+        return;
+    }
     if (!v) {
         problem(p, "%s is required", row->name);
         return;
@@ -244,7 +314,7 @@ static void read_cluster(const var *row, load *l)
 {
     const char *v = get(&l->r, row->name);
     char buf[SHOWN_MAX + 8];
-    if (!v)
+    if (!v || fleet_forbids(l, row->name))
         return;
     l->cfg->cluster_id = strdup(v);
     if (!cluster_id_valid(v))
@@ -259,7 +329,7 @@ static void read_role(const var *row, load *l)
     const char *role = get(&l->r, row->name);
     char buf[SHOWN_MAX + 8];
     l->cfg->role = DB_ROLE_WRITER;
-    if (!role || strcasecmp(role, "writer") == 0)
+    if (fleet_forbids(l, row->name) || !role || strcasecmp(role, "writer") == 0)
         return;
     if (strcasecmp(role, "readers") != 0)
         problem(&l->p, "DB_ROLE=%s: must be writer or readers", shown(role, buf, sizeof buf));
@@ -278,8 +348,10 @@ static void read_endpoint(const var *row, load *l)
     const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
     ip_addr a;
+    if (fleet_forbids(l, row->name))
+        return;
     if (!v) {
-        if (!cfg->cluster_id)
+        if (!cfg->cluster_id && !cfg->fleet_lbs)
             problem(p, "%s is required", row->name);
         return;
     }
@@ -296,6 +368,8 @@ static void read_identifier(const var *row, load *l)
     config *cfg = l->cfg;
     const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
+    if (fleet_forbids(l, row->name))
+        return;
     if (v) {
         if (strlen(v) > 255 || !all_chars(v, "-_."))
             problem(p, "%s=%s: must be an RDS identifier (letters, digits, hyphens)", row->name,
@@ -315,9 +389,9 @@ static void read_port(const var *row, load *l)
     config *cfg = l->cfg;
     const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
-    if (!v)
+    if (!v && !cfg->fleet_lbs)
         problem(p, "%s is required", row->name);
-    else if (parse_int(v, 1, 65535, &cfg->db_port) != 0)
+    else if (v && parse_int(v, 1, 65535, &cfg->db_port) != 0)
         problem(p, "%s=%s: must be 1..65535", row->name, shown(v, buf, sizeof buf));
 }
 
@@ -403,7 +477,8 @@ static void read_region(const var *row, load *l)
     if (!aws_region_valid(v))
         problem(p, "%s=%s: not a region name (like eu-west-1)", name, shown(v, buf, sizeof buf));
     else if (cfg->arn_region && strcmp(v, cfg->arn_region) != 0)
-        problem(p, "%s=%s contradicts the region of TARGET_GROUP_ARN (%s)", name, v, cfg->arn_region);
+        problem(p, "%s=%s contradicts the region of %s (%s)", name, v,
+                cfg->fleet_lbs ? "FLEET_LOAD_BALANCER_ARNS" : "TARGET_GROUP_ARN", cfg->arn_region);
 }
 
 static int printable_token(const char *s)
@@ -529,10 +604,10 @@ static void read_elb_endpoint(const var *row, load *l)
                           &l->cfg->endpoint_url);
 }
 
-/* Only in cluster mode. */
+/* Only in cluster mode and fleet mode. */
 static void read_rds_endpoint(const var *row, load *l)
 {
-    if (l->cfg->cluster_id)
+    if (l->cfg->cluster_id || l->cfg->fleet_lbs)
         read_service_endpoint(&l->r, &l->p, l->ignore_endpoints, row->name, rds_default_endpoint, l->cfg->region,
                               &l->cfg->rds_endpoint_url);
 }
@@ -552,7 +627,12 @@ static void read_ca_bundle(const var *row, load *l)
 /* The configuration, in the order config_load reads it (a variable that
  * depends on another comes after it). */
 static const var vars[] = {
-    {"TARGET_GROUP_ARN", "yes", NULL, NULL, "the NLB target group (target type ip)", read_arn, 0, 0, 0, 0},
+    {"FLEET_LOAD_BALANCER_ARNS", "no", "1 to 20 comma-separated NLB ARNs", NULL,
+     "fleet mode: keep every target group of these load balancers tagged rds-nlb-sync:source (each group's "
+     "tags bind it; TARGET_GROUP_ARN, DB_ENDPOINT, DB_CLUSTER_IDENTIFIER, DB_ROLE and DB_IDENTIFIER must be unset, "
+     "DB_PORT is not needed)",
+     read_fleet, 0, 0, 0, 0},
+    {"TARGET_GROUP_ARN", "yes, except with FLEET_LOAD_BALANCER_ARNS", NULL, NULL, "the NLB target group (target type ip)", read_arn, 0, 0, 0, 0},
     {"DB_CLUSTER_IDENTIFIER", "no", "a DB cluster identifier", NULL,
      "an Aurora or Multi-AZ DB cluster: the targets come from the RDS API, not from DB_ENDPOINT's DNS answer",
      read_cluster, 0, 0, 0, 0},
@@ -562,7 +642,7 @@ static const var vars[] = {
      "the DNS name to follow (an RDS instance, Aurora cluster or RDS Proxy endpoint); with "
      "DB_CLUSTER_IDENTIFIER only shown in the result and logs",
      read_endpoint, 0, 0, 0, 0},
-    {"DB_PORT", "yes", "1..65535", NULL, "the port registered for every target", read_port, 0, 0, 0, 0},
+    {"DB_PORT", "yes, except with FLEET_LOAD_BALANCER_ARNS", "1..65535", NULL, "the port registered for every target", read_port, 0, 0, 0, 0},
     {"DB_IDENTIFIER", "no", "an RDS identifier", "DB_CLUSTER_IDENTIFIER, else the first label of DB_ENDPOINT",
      "the RDS source identifier whose failover events start a wait", read_identifier, 0, 0, 0, 0},
     {"ALLOWED_CIDRS", "no", "comma-separated IPv4/IPv6 CIDRs", DEFAULT_ALLOWED_CIDRS,
@@ -572,6 +652,12 @@ static const var vars[] = {
     INT_ROW("FAILOVER_WAIT_SECONDS", 0, 900, 60, failover_wait_seconds,
             "after a failover event, how long to wait for the answer to change (capped by the deadline)"),
     INT_ROW("DNS_POLL_MS", 50, 60000, 1000, dns_poll_ms, "the interval between answers while waiting"),
+    INT_ROW("PROXY_MISSES", 1, 20, 3, proxy_misses,
+            "an RDS Proxy endpoint's address leaves the target group after missing from this many consecutive "
+            "answers (fleet proxy: bindings, and DB_ENDPOINT naming a proxy)"),
+    INT_ROW("FLEET_MAX_API_CALLS", 20, 100000, 1000, fleet_max_calls,
+            "fleet mode: the ELBv2 calls one sweep may make; a sweep that reaches it stops and the next one goes on "
+            "from there"),
     {"DRY_RUN", "no", "true or false (also 1/0, yes/no)", "false",
      "true: report the change, call only DescribeTargetHealth", read_dry_run, 0, 0, 0, 0},
     {"METRICS_NAMESPACE", "no", "1..255 letters, digits or . _ - / # : space; not AWS/...", DEFAULT_METRICS_NAMESPACE,
@@ -621,7 +707,7 @@ int config_load(config *cfg, config_lookup_fn lookup, void *ctx, char *err, size
     if (!p.failed && !c.endpoint_url)
         problem(&p, "AWS_REGION=%s: no known ELBv2 endpoint; set AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
                 c.region ? c.region : "");
-    if (!p.failed && c.cluster_id && !c.rds_endpoint_url)
+    if (!p.failed && (c.cluster_id || c.fleet_lbs) && !c.rds_endpoint_url)
         problem(&p, "AWS_REGION=%s: no known RDS endpoint; set AWS_ENDPOINT_URL_RDS", c.region ? c.region : "");
     if (p.failed) {
         config_free(&c);
@@ -659,6 +745,9 @@ void config_free(config *cfg)
     free(cfg->cluster_id);
     free(cfg->ca_bundle);
     free(cfg->target_az);
+    for (size_t i = 0; i < cfg->fleet_lb_count; i++)
+        free(cfg->fleet_lbs[i]);
+    free(cfg->fleet_lbs);
     memset(cfg, 0, sizeof *cfg);
 }
 

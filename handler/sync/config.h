@@ -51,8 +51,12 @@ typedef struct config {
     char *endpoint_url;     /* ELBv2; always set: override or the region's default */
     char *rds_endpoint_url; /* RDS, set in cluster mode: AWS_ENDPOINT_URL_RDS, AWS_ENDPOINT_URL or the default */
     int max_attempts;
-    char *ca_bundle; /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
-    char *target_az; /* TARGET_AVAILABILITY_ZONE, NULL when unset */
+    char *ca_bundle;  /* AWS_CA_BUNDLE or SSL_CERT_FILE; NULL: the system bundles (handler/aws/http.h) */
+    char *target_az;  /* TARGET_AVAILABILITY_ZONE, NULL when unset */
+    char **fleet_lbs; /* FLEET_LOAD_BALANCER_ARNS: fleet mode (CONTRACT.md section 14); NULL: one binding */
+    size_t fleet_lb_count;
+    int proxy_misses;    /* PROXY_MISSES */
+    int fleet_max_calls; /* FLEET_MAX_API_CALLS */
 } config;
 
 /* Returns the value of an environment variable, or NULL when unset. */

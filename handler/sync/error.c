@@ -18,6 +18,8 @@ static const char *const names[RNS_ERR_TYPE_COUNT] = {
     [RNS_ERR_CFN_RESPONSE] = "CloudFormationResponseError",
     [RNS_ERR_CONFIG] = "Runtime.ConfigError",
     [RNS_ERR_NO_MEMORY] = "Runtime.OutOfMemory",
+    [RNS_ERR_BINDING] = "ConfigError",
+    [RNS_ERR_FLEET] = "FleetError",
 };
 
 const char *rns_error_type_name(rns_error_type type)

@@ -19,6 +19,8 @@ typedef enum rns_error_type {
     RNS_ERR_CFN_RESPONSE,  /* the CloudFormation answer could not be delivered */
     RNS_ERR_CONFIG,        /* missing or invalid configuration */
     RNS_ERR_NO_MEMORY,     /* out of memory, wherever it happened */
+    RNS_ERR_BINDING,       /* fleet mode: a target group's binding tags are invalid */
+    RNS_ERR_FLEET,         /* fleet mode: at least one binding failed (after every one was handled) */
     RNS_ERR_TYPE_COUNT
 } rns_error_type;
 

@@ -52,6 +52,9 @@ int event_parse(const char *payload, size_t len, const char *db_identifier,
                 event_info *out, char *err, size_t errlen);
 void event_info_free(event_info *ev);
 
+/* Whether this ID is one of the failover-completion IDs (README.md, "Events"). */
+int event_is_failover_id(const char *event_id);
+
 /* RDS-EVENT-0072 and 0073, a DB cluster's failover started (same or cross
  * AZ): in the RDS API mode's writer role they start the wait too (README.md,
  * "Clusters (RDS API mode)"). */

@@ -2,9 +2,6 @@
 #ifndef RNS_SYNC_EVENT_INTERNAL_H
 #define RNS_SYNC_EVENT_INTERNAL_H
 
-/* Whether this ID is one of the failover-completion IDs (README.md, "Events"). */
-int event_is_failover_id(const char *event_id);
-
 /* Finds RDS-EVENT-NNNN (exactly four digits) anywhere in text, e.g. at the
  * end of an "Event ID" URL of either documentation host. 0, or -1. */
 int event_find_id(const char *text, char out[16]);

@@ -17,6 +17,7 @@
 #include "handler/sync/cluster.h"
 #include "handler/sync/dns.h"
 #include "handler/sync/event.h"
+#include "handler/sync/fleet.h"
 #include "handler/sync/metrics.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/result.h"
@@ -32,37 +33,8 @@ struct handler {
     http_client *cfn_http;      /* created at the first CloudFormation request */
     binding bindings[1];        /* what an invocation reconciles: one outside fleet mode */
     size_t binding_count;
+    fleet *fleet; /* fleet mode (FLEET_LOAD_BALANCER_ARNS): its own bindings, clients and workers */
 };
-
-/* ---- the real I/O for reconcile_run ---- */
-
-static int io_describe(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
-                       elb_error *err)
-{
-    handler *h = ctx;
-    return elb_describe_target_health(h->elb, target_group_arn, deadline_ms, out, err);
-}
-
-static int io_change(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets,
-                     size_t count, int64_t deadline_ms, elb_error *err)
-{
-    handler *h = ctx;
-    if (deregister)
-        return elb_deregister_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
-    return elb_register_targets(h->elb, target_group_arn, targets, count, deadline_ms, err);
-}
-
-static int64_t io_now(void *ctx)
-{
-    (void)ctx;
-    return rns_wall_ms();
-}
-
-static void io_sleep(void *ctx, long ms)
-{
-    (void)ctx;
-    rns_sleep_ms(ms);
-}
 
 /* ---- construction ---- */
 
@@ -119,6 +91,13 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     }
     h->cfg = cfg;
     h->log = lg;
+    if (cfg->fleet_lbs) {
+        if (!(h->fleet = fleet_new(cfg, lg, err, errlen))) {
+            free(h);
+            return NULL;
+        }
+        return h;
+    }
     elb_client_config ec = {
         .region = cfg->region,
         .endpoint_url = cfg->endpoint_url,
@@ -150,6 +129,7 @@ void handler_free(handler *h)
 {
     if (!h)
         return;
+    fleet_free(h->fleet);
     elb_client_free(h->elb);
     cluster_discovery_free(h->cluster);
     query_client_free(h->rds);
@@ -246,7 +226,7 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
 static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
                      reconcile_report *rep, rns_error *e)
 {
-    reconcile_io io = {h, io_describe, io_change, io_now, io_sleep};
+    reconcile_io io = reconcile_io_of_elb(h->elb);
     reconcile_request req = {b, failover, dry_run, deadline, h->log};
     if (b->source.begin)
         b->source.begin(b->source.ctx);
@@ -325,13 +305,89 @@ static void invoke_binding(handler *h, const binding *b, const char *payload, si
     event_info_free(&ev);
 }
 
+/* Fleet mode's metrics: one fixed set for the whole fleet, whatever the
+ * number of bindings (CONTRACT.md section 14). */
+static void emit_fleet_metrics(handler *h, const json_t *result, const rns_error *e, int64_t start)
+{
+    const json_t *summary = json_object_get(result, "summary");
+    metrics_values v = {
+        .registered = (long)json_integer_value(json_object_get(summary, "changed")),
+        .reconcile_ms = (long)(rns_wall_ms() - start),
+        .errors = (long)json_integer_value(json_object_get(summary, "failed")) + (result ? 0 : rns_error_failed(e)),
+        .trigger = json_string_value(json_object_get(result, "trigger")) ?: "manual",
+        .error_type = rns_error_name(e),
+    };
+    metrics_emit(h->log, h->cfg->metrics_namespace, "fleet", &v, rns_wall_ms());
+}
+
+/* A CloudFormation request in fleet mode: the answer after the sweep (or
+ * the named binding), FAILED when a binding failed. */
+static void answer_fleet_cloudformation(handler *h, const char *payload, size_t len, int64_t deadline,
+                                        json_t *result, rns_error *e, handler_output *out)
+{
+    event_info ev;
+    reconcile_report rep;
+    rns_error put_err;
+    char why[64];
+    memset(&rep, 0, sizeof rep);
+    rns_error_clear(&put_err);
+    if (event_parse(payload, len, NULL, &ev, why, sizeof why) != 0)
+        return;
+    if (ev.trigger != TRIGGER_CLOUDFORMATION) {
+        event_info_free(&ev);
+        return;
+    }
+    if (!h->cfn_http)
+        h->cfn_http = http_client_new(h->cfg->ca_bundle, h->log);
+    if (!h->cfn_http)
+        rns_error_nomem(&put_err, "creating the HTTP client for the CloudFormation answer");
+    else
+        cfn_answer(h->cfn_http, &ev.cfn, "fleet", &rep, e, deadline, h->log, &put_err);
+    if (rns_error_failed(&put_err)) {
+        *e = put_err;
+        set_error_output(out, e);
+    } else {
+        result_add_cloudformation(result, cfn_status(e), e);
+        set_result_output(out, result);
+    }
+    event_info_free(&ev);
+}
+
+static void invoke_fleet(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
+{
+    int64_t start = rns_wall_ms();
+    json_t *result = NULL;
+    rns_error e;
+    int64_t work_deadline = reserve(start, deadline_ms, HANDLER_CFN_RESERVE_MAX_MS, 4);
+    int rc = fleet_invoke(h->fleet, payload, len, work_deadline, &result, &e);
+    emit_fleet_metrics(h, result, &e, start);
+    if (result && json_string_value(json_object_get(result, "trigger")) &&
+        strcmp(json_string_value(json_object_get(result, "trigger")), "cloudformation") == 0) {
+        answer_fleet_cloudformation(h, payload, len, reserve(start, deadline_ms, HANDLER_POST_RESERVE_MAX_MS, 10),
+                                    result, &e, out);
+    } else if (rc == 0) {
+        set_result_output(out, result);
+    } else {
+        json_t *f = result ? json_pack("{s:O}", "summary", json_object_get(result, "summary")) : NULL;
+        if (f)
+            log_fields(h->log, LOG_ERROR, e.message, f);
+        json_decref(f);
+        set_error_output(out, &e);
+    }
+    json_decref(result);
+}
+
 /* A run is a loop over the bindings. Outside fleet mode there is one, and
- * its output is the invocation's; fleet mode (CONTRACT.md section 14) is
- * where several outputs are combined. */
+ * its output is the invocation's; fleet mode (CONTRACT.md section 14,
+ * fleet.h) combines its bindings' outputs. */
 void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out)
 {
     int64_t start = rns_wall_ms();
     memset(out, 0, sizeof *out);
+    if (h->fleet) {
+        invoke_fleet(h, payload, len, deadline_ms, out);
+        return;
+    }
     for (size_t i = 0; i < h->binding_count; i++)
         invoke_binding(h, &h->bindings[i], payload, len, start, deadline_ms, out);
 }

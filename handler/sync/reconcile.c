@@ -517,9 +517,64 @@ static void log_plan(run *r, const target_plan *p)
     log_and_free(r, LOG_INFO, r->req->dry_run ? "plan (dry run: nothing is changed)" : "plan", f);
 }
 
+/* Whether the fresh answer holds t (at the binding's port). */
+static int answer_holds(const run *r, const answer *a, const elb_target *t)
+{
+    ip_addr ip;
+    return t->port == r->b->port && ip_addr_parse(t->id, &ip) == 0 && addr_list_contains(&a->allowed, &ip);
+}
+
+static const elb_target *find_target(const elb_target_list *l, const elb_target *t)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (l->items[i].port == t->port && strcmp(l->items[i].id, t->id) == 0)
+            return &l->items[i];
+    return NULL;
+}
+
+/* Splits the stale targets (reconcile.h, "Races"): those still to
+ * deregister stay in *stale, those a fresher answer or a recent
+ * registration holds go to *kept; those already gone are dropped. */
+static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
+{
+    elb_target_list fresh = {NULL, 0}, keep = {NULL, 0};
+    elb_error e;
+    answer a;
+    size_t n = 0;
+    memset(&e, 0, sizeof e);
+    r->rep->api_calls++;
+    if (r->io->describe(r->io->ctx, r->b->target_group_arn, r->deadline, &fresh, &e) != 0)
+        return elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "; the new targets are registered, nothing "
+                                                                  "was deregistered");
+    resolve_once(r, lookup_timeout(r, r->deadline), &a);
+    for (size_t i = 0; i < stale->count; i++) {
+        const elb_target *t = &stale->items[i];
+        const elb_target *now_t = find_target(&fresh, t);
+        if (!now_t || strcmp(now_t->state, "draining") == 0)
+            continue;
+        if (!usable(&a) || strcmp(now_t->state, "initial") == 0 || answer_holds(r, &a, t)) {
+            if (elb_target_list_append(&keep, t, 1) != 0)
+                break;
+            continue;
+        }
+        stale->items[n++] = *t;
+    }
+    stale->count = n;
+    if (keep.count) {
+        json_t *f = json_pack("{s:o, s:b}", "kept", target_array(keep.items, keep.count, 0), "freshAnswer",
+                              usable(&a));
+        log_and_free(r, LOG_WARN, "stale targets kept: a fresher answer or a recent registration holds them", f);
+    }
+    *kept = keep;
+    answer_free(&a);
+    elb_target_list_free(&fresh);
+    return 0;
+}
+
 static int change(run *r)
 {
     target_plan p;
+    elb_target_list kept = {NULL, 0};
     reconcile_report *rep = r->rep;
     if (plan_targets(&r->used.allowed, r->b->port, r->b->az, &r->current, &p) != 0) {
         rns_error_nomem(r->err, "planning the change");
@@ -535,11 +590,16 @@ static int change(run *r)
         memset(&p, 0, sizeof p);
     } else if (apply(r, 0, &p.to_register, &rep->registered, "; nothing was deregistered") != 0) {
         rc = -1;
+    } else if (r->b->guard_races && p.to_deregister.count && guard_stale(r, &p.to_deregister, &kept) != 0) {
+        rc = -1;
     } else if (apply(r, 1, &p.to_deregister, &rep->deregistered,
                      p.to_register.count ? "; the new targets are registered" : "") != 0) {
         rc = -1;
     }
-    rep->converged = rc == 0;
+    rep->converged = rc == 0 && kept.count == 0;
+    if (kept.count && elb_target_list_append(&rep->unchanged, kept.items, kept.count) == 0)
+        target_list_sort(&rep->unchanged);
+    elb_target_list_free(&kept);
     target_plan_free(&p);
     return rc;
 }

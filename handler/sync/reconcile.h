@@ -40,7 +40,18 @@
  *   elb_error.deadline_cut). Attempts or the retry quota running out with
  *   time left is an ElbApiError.
  * - A source's failure is a ResolveError naming the source, or the type the
- *   source gave it (RdsApiError, OutOfMemory). */
+ *   source gave it (RdsApiError, OutOfMemory).
+ *
+ * Races (binding.guard_races, fleet mode: two runs may act on one group at
+ * once, CONTRACT.md section 14). After registering and before deregistering,
+ * the run reads the group and asks the source once more, and keeps every
+ * stale target that the fresh answer holds (a fresher answer), that is
+ * "initial" (a registration not yet health-checked: this run's or another
+ * run's recent one) or that is no longer registered. So a run that read DNS
+ * before another run moved the group never deregisters the new primary: the
+ * other run registered it moments ago. The kept targets are reported as
+ * unchanged, the run as not converged; the next run takes them out. Without
+ * a usable fresh answer nothing is deregistered. */
 #ifndef RNS_RECONCILE_H
 #define RNS_RECONCILE_H
 
@@ -96,6 +107,10 @@ typedef struct reconcile_report {
     int api_calls;
     json_t *source_detail; /* the detail of the answer used (source.h), owned; NULL: none */
 } reconcile_report;
+
+/* The real I/O: the ELBv2 client's calls (borrowed) and the wall clock
+ * (reconcile_io.c). */
+reconcile_io reconcile_io_of_elb(elb_client *c);
 
 /* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout, or the type of
  * the source's failure). */

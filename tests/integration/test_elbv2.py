@@ -645,4 +645,136 @@ def parse_matches_botocore_on_shared_fixtures():
                  d["TargetHealth"].get("State", ""), d["TargetHealth"].get("Reason", "")) for d in descs], name)
 
 
+# ---- fleet discovery: DescribeTargetGroups, DescribeTags, AddTags ----
+
+LB1 = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/fleet-a/0a1b2c3d4e5f6071"
+LB2 = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/fleet-b/1a1b2c3d4e5f6072"
+
+
+def group_arn(i):
+    return "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/db-%04d/%016x" % (i, i)
+
+
+def boto_client(f):
+    import boto3
+    return boto3.client("elbv2", region_name=f.region, endpoint_url=f.url, verify=f.ca_file,
+                        aws_access_key_id=f.access_key, aws_secret_access_key=f.secret_key,
+                        aws_session_token=f.session_token)
+
+
+@tap.case
+def describe_target_groups_follows_pages_past_400():
+    with fake() as f:
+        for i in range(405):
+            f.add_target_group(group_arn(i), port=5000 + i, load_balancers=[LB1])
+        f.add_target_group(group_arn(9000), load_balancers=[LB2])
+        r = run(f, ("groups", LB1, "400"), ("groups", LB2, "0"))
+        tap.eq(r.rc, 0)
+        first, second = r.ops
+        tap.eq(first["pages"], 2)
+        tap.eq([g["arn"] for g in first["groups"]], [group_arn(i) for i in range(405)])
+        tap.eq(first["groups"][7], {"arn": group_arn(7), "name": "db-0007", "port": 5007, "protocol": "TCP",
+                                    "type": "ip"})
+        tap.eq([g["arn"] for g in second["groups"]], [group_arn(9000)])
+        calls = f.calls_for("DescribeTargetGroups")
+        tap.eq([(c["params"].get("LoadBalancerArn"), c["params"].get("PageSize"), "Marker" in c["params"])
+                for c in calls], [(LB1, "400", False), (LB1, "400", True), (LB2, None, False)])
+        all_signed(f)
+        got = boto_client(f).get_paginator("describe_target_groups").paginate(
+            LoadBalancerArn=LB1, PaginationConfig={"PageSize": 400})
+        tap.eq(sum(len(p["TargetGroups"]) for p in got), 405, "botocore pages the fake too")
+
+
+@tap.case
+def describe_target_groups_by_arn_and_its_limits():
+    with fake() as f:
+        for i in range(21):
+            f.add_target_group(group_arn(i), load_balancers=[LB1])
+        r = run(f, ("groups-arn",) + tuple(group_arn(i) for i in range(20)))
+        tap.eq(len(r.ops[0]["groups"]), 20)
+        tap.eq(f.calls[-1]["params"]["TargetGroupArns.member.20"], group_arn(19))
+        r = run(f, ("groups-arn",) + tuple(group_arn(i) for i in range(21)))
+        tap.eq(r.ops[0]["error"]["code"], "InvalidParameterValue", "21 ARNs refused before any call")
+        tap.eq(len(f.calls_for("DescribeTargetGroups")), 1)
+        c = boto_client(f)
+        for kw, code in (({"TargetGroupArns": [group_arn(i) for i in range(21)]}, "ValidationError"),
+                         ({"LoadBalancerArn": LB2}, "LoadBalancerNotFound"),
+                         ({"TargetGroupArns": [group_arn(77)]}, "TargetGroupNotFound"),
+                         ({"LoadBalancerArn": LB1, "PageSize": 401}, "ValidationError")):
+            try:
+                c.describe_target_groups(**kw)
+                tap.ok(False, "%s accepted" % kw)
+            except c.exceptions.ClientError as e:
+                tap.eq(e.response["Error"]["Code"], code, str(kw)[:60])
+        r = run(f, ("groups", LB2, "10"))
+        tap.eq((r.rc, r.ops[0]["error"]["code"], r.ops[0]["error"]["attempts"]), (1, "LoadBalancerNotFound", 1))
+
+
+@tap.case
+def describe_tags_keeps_the_prefix_and_twenty_arns():
+    with fake() as f:
+        tags = {"rds-nlb-sync:source": "dns:orders.example.internal", "rds-nlb-sync:role": "writer",
+                "team": "payments", "rds-nlb-sync:dry-run": ""}
+        for i in range(21):
+            f.add_target_group(group_arn(i), load_balancers=[LB1], tags=tags if i % 2 == 0 else {})
+        arns = tuple(group_arn(i) for i in range(20))
+        r = run(f, ("tags", "rds-nlb-sync:") + arns, ("tags", "-", group_arn(0)))
+        tap.eq(r.rc, 0)
+        got = r.ops[0]["tags"]
+        tap.eq(sorted(got), sorted(arns))
+        tap.eq(got[group_arn(0)], {k: v for k, v in tags.items() if k.startswith("rds-nlb-sync:")})
+        tap.eq(got[group_arn(1)], {})
+        tap.eq(r.ops[1]["tags"][group_arn(0)], tags)
+        r = run(f, ("tags", "-") + tuple(group_arn(i) for i in range(21)))
+        tap.eq(r.ops[0]["error"]["code"], "InvalidParameterValue")
+        c = boto_client(f)
+        got = c.describe_tags(ResourceArns=[group_arn(0), group_arn(1)])["TagDescriptions"]
+        tap.eq({d["ResourceArn"]: {t["Key"]: t["Value"] for t in d["Tags"]} for d in got},
+               {group_arn(0): tags, group_arn(1): {}})
+        try:
+            c.describe_tags(ResourceArns=[group_arn(i) for i in range(21)])
+            tap.ok(False, "21 ARNs accepted")
+        except c.exceptions.ClientError as e:
+            tap.eq(e.response["Error"]["Code"], "ValidationError")
+        r = run(f, ("add-tags", group_arn(1), "rds-nlb-sync:misses=10.0.0.5=2", "k="))
+        tap.eq(r.rc, 0)
+        tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:misses": "10.0.0.5=2", "k": ""})
+        c.remove_tags(ResourceArns=[group_arn(1)], TagKeys=["k"])
+        tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:misses": "10.0.0.5=2"})
+        all_signed(f)
+
+
+@tap.case
+def token_buckets_throttle_like_the_service():
+    """A Describe* bucket of 3 tokens at 2 per second: the 4th call at once is throttled (400
+    Throttling) and retried by our client until a token is back; Register has its own bucket."""
+    with fake() as f:
+        f.set_buckets(describe=(3, 2), targets=(1, 0.001))
+        r = run(f, describe(), describe(), describe(), describe(), ("register", ARN, "10.20.2.118,5432"),
+                ("register", ARN, "10.20.2.119,5432"), AWS_MAX_ATTEMPTS="5")
+        tap.eq([o["ok"] for o in r.ops], [True] * 5 + [False])
+        tap.eq(r.ops[5]["error"]["code"], "Throttling")
+        throttled = [c for c in f.calls if c.get("throttled")]
+        tap.ok(throttled and all(c["status"] == 400 for c in throttled), "throttled calls answered 400")
+        tap.eq(f.throttled, len(throttled))
+        tap.ok(any(c["action"] == "DescribeTargetHealth" for c in throttled), "the describe bucket ran dry")
+        f.set_buckets(describe=None, targets=None)
+        tap.eq(run(f, describe()).rc, 0)
+
+
+@tap.case
+def discovery_bodies_equal_botocore_serialization():
+    if not os.access(PARSE, os.X_OK):
+        tap.skip("%s is not built" % PARSE)
+    arns = [group_arn(1), "arn:aws:elasticloadbalancing:cn-north-1:1:targetgroup/a b+c/0"]
+    for args, action, params in (
+            (["--groups-body", LB1, "-", "400"], "DescribeTargetGroups", {"LoadBalancerArn": LB1, "PageSize": 400}),
+            (["--groups-body", LB1, "bWFy/a2Vy+=", "0"], "DescribeTargetGroups",
+             {"LoadBalancerArn": LB1, "Marker": "bWFy/a2Vy+="}),
+            (["--groups-body", "-", "-", "0"] + arns, "DescribeTargetGroups", {"TargetGroupArns": arns}),
+            (["--tags-body"] + arns, "DescribeTags", {"ResourceArns": arns})):
+        got = subprocess.run([PARSE] + args, capture_output=True, text=True).stdout
+        tap.eq(got, botocore_body(action, params), " ".join(args[:2]))
+
+
 tap.main()

@@ -66,4 +66,5 @@ AURORA_MEMBERS = [(AURORA_IDS[0], True, "available", AURORA_INSTANCE_1),
 # Every errorType the binary reports (CONTRACT.md sections 3, 5, 11, 13 and 14; handler/sync/error.c
 # names them, and tests/unit checks the two agree).
 ERROR_TYPES = frozenset({"InvalidEvent", "ResolveError", "ElbApiError", "Timeout", "CloudFormationResponseError",
-                         "Runtime.OutOfMemory", "RdsApiError", "Runtime.ConfigError"})
+                         "Runtime.OutOfMemory", "RdsApiError", "Runtime.ConfigError", "ConfigError",
+                         "FleetError"})

@@ -25,7 +25,17 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .add_target_group(arn, targets=(), vpc_cidr="10.0.0.0/8", port=5432, state="healthy",
                     healthy_after=None, deregistration_delay=None)
       targets: "ip:port" strings, (ip, port) tuples or {"Id","Port","AvailabilityZone"} dicts.
+      Fleet mode's discovery: load_balancers=(LB ARNs the group is attached to), tags={key: value},
+      name=None (the ARN's), protocol="TCP", target_type="ip".
   .remove_target_group(arn)
+  .add_load_balancer(lb_arn)   one without groups (a group's load_balancers are added by themselves)
+  .set_tags(arn, {key: value}) / .remove_tags(arn, keys) / .tags(arn) -> dict: the group's tags,
+      which DescribeTags reads and AddTags/RemoveTags change.
+  .set_buckets(describe=(burst, per_second), targets=..., modify=..., tags=...)  token-bucket
+      throttling as the service does it (400 Throttling "Rate exceeded" when the action's bucket is
+      empty; each call takes one token; None: that bucket is off). The real API's Describe* bucket
+      is (40, 10); AWS's load balancer controller assumes (20, 4) for Register/DeregisterTargets and
+      (20, 3) for Modify*. .throttled counts the calls refused so.
   .targets(arn) -> list of dicts, current state (initial targets turn healthy after
       healthy_after seconds, draining ones disappear after deregistration_delay).
   .registered(arn) -> sorted "ip:port" strings of targets not draining.
@@ -51,6 +61,7 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .calls_for(action), .connections_opened (TCP connections accepted), .tls_failures
 Standalone: /usr/bin/python3 tests/lib/fake_elbv2.py --help
 """
+import base64
 import ipaddress
 import time
 from xml.sax.saxutils import escape
@@ -61,7 +72,13 @@ from fake_query import (ApiError, QueryFake, SIGNATURE_MESSAGE, error_xml, make_
 NAMESPACE = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 API_VERSION = "2015-12-01"
 SERVICE = "elasticloadbalancing"
-ACTIONS = ("DescribeTargetHealth", "RegisterTargets", "DeregisterTargets")
+ACTIONS = ("DescribeTargetHealth", "RegisterTargets", "DeregisterTargets", "DescribeTargetGroups",
+           "DescribeTags", "AddTags", "RemoveTags")
+MAX_DESCRIBE_ARNS = 20  # DescribeTargetGroups' TargetGroupArns, DescribeTags' ResourceArns
+MAX_PAGE_SIZE = 400
+# action -> its token bucket (set_buckets)
+BUCKET_OF = {"RegisterTargets": "targets", "DeregisterTargets": "targets", "AddTags": "tags",
+             "RemoveTags": "tags"}
 
 # TargetHealthStateEnum -> the TargetHealthReasonEnum values the API gives a registered target in
 # that state, the usual one first (../shared/reference/elbv2-and-events.md, section 3). "unused" with
@@ -123,9 +140,27 @@ class _Target:
                 "State": state, "Reason": reason}
 
 
+class _TokenBucket:
+    """A token bucket: `burst` tokens, refilled at `rate` per second; one per call."""
+
+    def __init__(self, burst, rate):
+        self.burst, self.rate = burst, rate
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self, now):
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class _TargetGroup:
     def __init__(self, arn, vpc_cidr, port, healthy_after, deregistration_delay, region):
         self.arn, self.port, self.region = arn, port, region
+        self.name, self.protocol, self.target_type = arn.split("/")[-2], "TCP", "ip"
+        self.load_balancers, self.tags = [], {}
         self.vpc = [ipaddress.ip_network(c) for c in
                     ([vpc_cidr] if isinstance(vpc_cidr, str) else vpc_cidr)]
         self.healthy_after, self.deregistration_delay = healthy_after, deregistration_delay
@@ -168,6 +203,52 @@ def _targets_param(params):
     return [members[n] for n in sorted(members)]
 
 
+def _members(params, name):
+    """name.member.N -> list of values, in N order."""
+    found = {}
+    for key, value in params.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == name and parts[1] == "member" and parts[2].isdigit():
+            found[int(parts[2])] = value
+    return [found[n] for n in sorted(found)]
+
+
+def _tag_params(params):
+    """Tags.member.N.Key/Value -> {key: value}."""
+    members = {}
+    for key, value in params.items():
+        parts = key.split(".")
+        if len(parts) == 4 and parts[0] == "Tags" and parts[1] == "member" and parts[2].isdigit():
+            members.setdefault(int(parts[2]), {})[parts[3]] = value
+    return {m["Key"]: m.get("Value", "") for _, m in sorted(members.items()) if "Key" in m}
+
+
+def _check_arns(arns, what):
+    if not arns:
+        raise ApiError(400, "ValidationError", "1 validation error detected: Value null at '%s' failed "
+                       "to satisfy constraint: Member must not be null" % what)
+    if len(arns) > MAX_DESCRIBE_ARNS:
+        raise ApiError(400, "ValidationError", "1 validation error detected: Value at '%s' failed to "
+                       "satisfy constraint: Member must have length less than or equal to %d"
+                       % (what, MAX_DESCRIBE_ARNS))
+
+
+def _marker_for(offset):
+    return base64.b64encode(("rns-page:%d" % offset).encode()).decode()
+
+
+def _marker_offset(marker, total):
+    if not marker:
+        return 0
+    try:
+        kind, _, n = base64.b64decode(marker.encode(), validate=True).decode().partition(":")
+        if kind == "rns-page" and 0 <= int(n) <= total:
+            return int(n)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ApiError(400, "ValidationError", "The marker '%s' is not valid" % marker)
+
+
 # --------------------------------------------------------------- responses ---
 
 def _member_xml(d):
@@ -188,8 +269,48 @@ def _member_xml(d):
     return "      <member>\n%s%s%s      </member>\n" % (hc, health, target)
 
 
+def _group_xml(tg):
+    lbs = "".join("          <member>%s</member>\n" % escape(lb) for lb in tg.load_balancers)
+    return ("      <member>\n        <TargetGroupArn>%s</TargetGroupArn>\n"
+            "        <TargetGroupName>%s</TargetGroupName>\n        <Protocol>%s</Protocol>\n"
+            "        <Port>%d</Port>\n        <VpcId>vpc-0a1b2c3d4e5f60718</VpcId>\n"
+            "        <HealthCheckProtocol>TCP</HealthCheckProtocol>\n"
+            "        <HealthCheckPort>traffic-port</HealthCheckPort>\n"
+            "        <HealthCheckEnabled>true</HealthCheckEnabled>\n"
+            "        <HealthCheckIntervalSeconds>10</HealthCheckIntervalSeconds>\n"
+            "        <HealthCheckTimeoutSeconds>10</HealthCheckTimeoutSeconds>\n"
+            "        <HealthyThresholdCount>2</HealthyThresholdCount>\n"
+            "        <UnhealthyThresholdCount>2</UnhealthyThresholdCount>\n"
+            "        <LoadBalancerArns>\n%s        </LoadBalancerArns>\n"
+            "        <TargetType>%s</TargetType>\n        <IpAddressType>ipv4</IpAddressType>\n"
+            "      </member>\n" % (escape(tg.arn), escape(tg.name), tg.protocol, tg.port, lbs,
+                                   tg.target_type))
+
+
+def _tags_xml(arn, tags):
+    members = "".join("          <member>\n            <Value>%s</Value>\n            <Key>%s</Key>\n"
+                      "          </member>\n" % (escape(v), escape(k)) for k, v in tags.items())
+    return ("      <member>\n        <ResourceArn>%s</ResourceArn>\n        <Tags>\n%s        </Tags>\n"
+            "      </member>\n" % (escape(arn), members))
+
+
+def _result_xml(action, members):
+    """The Result element of the discovery actions: members is (groups, next_marker) or tag pairs."""
+    if action == "DescribeTargetGroups":
+        groups, marker = members
+        body = "    <TargetGroups>\n%s    </TargetGroups>\n" % "".join(_group_xml(g) for g in groups)
+        if marker:
+            body += "    <NextMarker>%s</NextMarker>\n" % escape(marker)
+    else:
+        body = "    <TagDescriptions>\n%s    </TagDescriptions>\n" % "".join(
+            _tags_xml(arn, tags) for arn, tags in members)
+    return "  <%sResult>\n%s  </%sResult>\n" % (action, body, action)
+
+
 def success_xml(action, request_id, members=None):
-    if action == "DescribeTargetHealth":
+    if action in ("DescribeTargetGroups", "DescribeTags"):
+        result = _result_xml(action, members)
+    elif action == "DescribeTargetHealth":
         if members:
             result = ("  <DescribeTargetHealthResult>\n    <TargetHealthDescriptions>\n%s"
                       "    </TargetHealthDescriptions>\n  </DescribeTargetHealthResult>\n"
@@ -211,14 +332,22 @@ class FakeElbv2(QueryFake):
         super().__init__(region=region, **kw)
         self.healthy_after, self.deregistration_delay = healthy_after, deregistration_delay
         self._groups = {}
+        self._load_balancers = set()
+        self._buckets = {}
+        self.throttled = 0
 
     # -- target groups --
     def add_target_group(self, arn, targets=(), vpc_cidr="10.0.0.0/8", port=5432, state="healthy",
-                         healthy_after=None, deregistration_delay=None):
+                         healthy_after=None, deregistration_delay=None, load_balancers=(), tags=None,
+                         name=None, protocol="TCP", target_type="ip"):
         tg = _TargetGroup(arn, vpc_cidr, port,
                           self.healthy_after if healthy_after is None else healthy_after,
                           self.deregistration_delay if deregistration_delay is None else deregistration_delay,
                           self.region)
+        tg.load_balancers, tg.tags = list(load_balancers), dict(tags or {})
+        tg.name, tg.protocol, tg.target_type = name or tg.name, protocol, target_type
+        with self._lock:
+            self._load_balancers.update(load_balancers)
         now = time.monotonic()
         for t in targets:
             d = self._target_dict(t)
@@ -238,6 +367,32 @@ class FakeElbv2(QueryFake):
     def remove_target_group(self, arn):
         with self._lock:
             self._groups.pop(arn, None)
+
+    def add_load_balancer(self, lb_arn):
+        with self._lock:
+            self._load_balancers.add(lb_arn)
+
+    def set_tags(self, arn, tags):
+        with self._lock:
+            self._groups[arn].tags.update(tags)
+
+    def remove_tags(self, arn, keys):
+        with self._lock:
+            for k in keys:
+                self._groups[arn].tags.pop(k, None)
+
+    def tags(self, arn):
+        with self._lock:
+            return dict(self._groups[arn].tags)
+
+    def set_buckets(self, **buckets):
+        """describe=, targets=, modify=, tags=: (burst, per_second) or None (no throttling)."""
+        with self._lock:
+            for name, spec in buckets.items():
+                if spec is None:
+                    self._buckets.pop(name, None)
+                else:
+                    self._buckets[name] = _TokenBucket(*spec)
 
     @staticmethod
     def _target_dict(t):
@@ -269,8 +424,72 @@ class FakeElbv2(QueryFake):
 
     # -- the API --
     def _action(self, action, params, call):
-        members = self._target_action(action, params)
+        self._take_token(action, call)
+        if action in ("DescribeTargetGroups", "DescribeTags", "AddTags", "RemoveTags"):
+            members = self._discovery_action(action, params)
+        else:
+            members = self._target_action(action, params)
         return success_xml(action, call["request_id"], members)
+
+    def _take_token(self, action, call):
+        bucket = BUCKET_OF.get(action, "describe" if action.startswith("Describe") else "modify")
+        with self._lock:
+            b = self._buckets.get(bucket)
+            if b is None or b.take(time.monotonic()):
+                return
+            self.throttled += 1
+        call["throttled"] = True
+        raise ApiError(400, "Throttling", "Rate exceeded")
+
+    def _discovery_action(self, action, params):
+        with self._lock:
+            if action == "DescribeTargetGroups":
+                return self._describe_groups(params)
+            arns = _members(params, "ResourceArns")
+            _check_arns(arns, "resourceArns")
+            groups = [self._group(arn) for arn in arns]
+            if action == "DescribeTags":
+                return [(g.arn, dict(g.tags)) for g in groups]
+            if action == "AddTags":
+                for g in groups:
+                    g.tags.update(_tag_params(params))
+            else:
+                for g in groups:
+                    for k in _members(params, "TagKeys"):
+                        g.tags.pop(k, None)
+        return None
+
+    def _group(self, arn):
+        tg = self._groups.get(arn)
+        if tg is None:
+            raise ApiError(400, "TargetGroupNotFound", "Target groups '%s' not found" % arn)
+        return tg
+
+    def _describe_groups(self, params):
+        lb, arns = params.get("LoadBalancerArn"), _members(params, "TargetGroupArns")
+        size = int(params.get("PageSize") or MAX_PAGE_SIZE)
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise ApiError(400, "ValidationError", "1 validation error detected: Value '%d' at 'pageSize' "
+                           "failed to satisfy constraint: Member must have value less than or equal to %d"
+                           % (size, MAX_PAGE_SIZE))
+        if lb and arns:
+            raise ApiError(400, "ValidationError", "A load balancer ARN and target group ARNs cannot be "
+                           "specified at the same time")
+        if arns:
+            if len(arns) > MAX_DESCRIBE_ARNS:
+                raise ApiError(400, "ValidationError", "You cannot describe more than '%d' target groups "
+                               "at a time" % MAX_DESCRIBE_ARNS)
+            groups = [self._group(arn) for arn in arns]
+        elif lb:
+            if lb not in self._load_balancers:
+                raise ApiError(400, "LoadBalancerNotFound", "Load balancer '%s' not found" % lb)
+            groups = [g for g in self._groups.values() if lb in g.load_balancers]
+        else:
+            groups = list(self._groups.values())
+        start = _marker_offset(params.get("Marker"), len(groups))
+        page = groups[start:start + size]
+        more = start + size < len(groups)
+        return page, (_marker_for(start + size) if more else None)
 
     def _target_action(self, action, params):
         arn = params.get("TargetGroupArn")

@@ -4,6 +4,8 @@
  *
  *   elb_client [options] OP [-- OP ...]
  *     OP: describe ARN | register ARN TARGET... | deregister ARN TARGET...
+ *         | groups LB PAGESIZE (every page) | groups-arn ARN... | tags PREFIX|- ARN...
+ *         | add-tags ARN KEY=VALUE...
  *     TARGET: ID[,PORT[,AZ]]   e.g. 10.0.1.5,5432  or  192.0.2.7,5432,all
  *   options:
  *     --region R            default: AWS_REGION, then AWS_DEFAULT_REGION
@@ -18,6 +20,8 @@
  *
  * Output lines:
  *   {"op":"describe","ok":true,"ms":3,"targets":[{"id","port","az","state","reason"}]}
+ *   {"op":"groups","ok":true,"ms":3,"pages":2,"groups":[{"arn","name","port","protocol","type"}]}
+ *   {"op":"tags","ok":true,"ms":3,"tags":{"ARN":{"key":"value"}}}
  *   {"op":"register","ok":false,"ms":9,"error":{"code","message","status","requestId","attempts"}}
  *   {"summary":true,"connections":1,"retryTokens":500,"ok":true}
  * Exit: 0 when every operation succeeded, 1 otherwise, 2 on a usage error. */
@@ -156,6 +160,95 @@ static void print_line(json_t *line)
     json_decref(line);
 }
 
+static json_t *groups_json(const elb_target_group_list *l, json_t *arr)
+{
+    size_t i;
+    for (i = 0; i < l->count; i++) {
+        const elb_target_group *g = &l->items[i];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:s}", "arn", g->arn, "name", g->name,
+                                             "port", g->port, "protocol", g->protocol, "type", g->target_type));
+    }
+    return arr;
+}
+
+/* Every page of DescribeTargetGroups for one load balancer. */
+static int all_groups(elb_client *c, const char *lb, int page_size, int64_t deadline, json_t *line,
+                      elb_error *e)
+{
+    char marker[ELB_MARKER_MAX] = "";
+    json_t *arr = json_array();
+    int pages = 0, rc;
+    do {
+        elb_target_group_list l;
+        rc = elb_describe_target_groups_page(c, lb, marker, page_size, deadline, &l, marker, sizeof marker, e);
+        if (rc == 0) {
+            groups_json(&l, arr);
+            pages++;
+        }
+        elb_target_group_list_free(&l);
+    } while (rc == 0 && marker[0]);
+    json_object_set_new(line, "pages", json_integer(pages));
+    json_object_set_new(line, "groups", arr);
+    return rc;
+}
+
+static json_t *tags_json(const elb_tag_set_list *l)
+{
+    json_t *obj = json_object();
+    size_t i, j;
+    for (i = 0; i < l->count; i++) {
+        json_t *set = json_object();
+        for (j = 0; j < l->items[i].count; j++)
+            json_object_set_new(set, l->items[i].items[j].key, json_string(l->items[i].items[j].value));
+        json_object_set_new(obj, l->items[i].arn, set);
+    }
+    return obj;
+}
+
+static int add_tags(elb_client *c, char **words, int n, int64_t deadline, elb_error *e)
+{
+    elb_tag tags[ELB_MAX_TAGS_PER_ADD];
+    int i;
+    if (n < 3 || n - 2 > ELB_MAX_TAGS_PER_ADD)
+        return -3;
+    memset(tags, 0, sizeof tags);
+    for (i = 2; i < n; i++) {
+        const char *eq = strchr(words[i], '=');
+        if (!eq)
+            return -3;
+        snprintf(tags[i - 2].key, sizeof tags[i - 2].key, "%.*s", (int)(eq - words[i]), words[i]);
+        snprintf(tags[i - 2].value, sizeof tags[i - 2].value, "%s", eq + 1);
+    }
+    return elb_add_tags(c, words[1], tags, (size_t)(n - 2), deadline, e);
+}
+
+/* The discovery operations; -2 when op is not one of them, -3 on a usage error. */
+static int run_discovery_op(elb_client *c, char **words, int n, int64_t deadline, json_t *line, elb_error *e)
+{
+    const char *op = words[0];
+    elb_target_group_list g;
+    elb_tag_set_list t;
+    int rc;
+    if (strcmp(op, "groups") == 0)
+        return n == 3 ? all_groups(c, words[1], atoi(words[2]), deadline, line, e) : -2;
+    if (strcmp(op, "groups-arn") == 0) {
+        rc = elb_describe_target_groups_by_arn(c, (const char *const *)words + 1, (size_t)(n - 1), deadline, &g, e);
+        json_object_set_new(line, "groups", groups_json(&g, json_array()));
+        elb_target_group_list_free(&g);
+        return rc;
+    }
+    if (strcmp(op, "tags") == 0 && n >= 2) {
+        rc = elb_describe_tags(c, (const char *const *)words + 2, (size_t)(n - 2),
+                               strcmp(words[1], "-") ? words[1] : NULL, deadline, &t, e);
+        json_object_set_new(line, "tags", tags_json(&t));
+        elb_tag_set_list_free(&t);
+        return rc;
+    }
+    if (strcmp(op, "add-tags") == 0)
+        return add_tags(c, words, n, deadline, e);
+    return -2;
+}
+
 /* Runs one operation (words[0..n)); 0 on success, 1 on an API error, 2 on usage. */
 static int run_op(elb_client *c, char **words, int n, int64_t deadline)
 {
@@ -168,6 +261,23 @@ static int run_op(elb_client *c, char **words, int n, int64_t deadline)
     int i, rc;
     if (n < 2)
         return usage("operation without an ARN");
+    line = json_object();
+    rc = run_discovery_op(c, words, n, deadline, line, &e);
+    if (rc == -3) {
+        json_decref(line);
+        return usage("bad add-tags");
+    }
+    if (rc != -2) {
+        json_t *head = json_pack("{s:s, s:b, s:I}", "op", op, "ok", rc == 0, "ms",
+                                 (json_int_t)(rns_wall_ms() - start));
+        json_object_update(line, head);
+        json_decref(head);
+        if (rc != 0)
+            json_object_set_new(line, "error", error_json(&e));
+        print_line(line);
+        return rc == 0 ? 0 : 1;
+    }
+    json_decref(line);
     if (strcmp(op, "describe") == 0) {
         rc = elb_describe_target_health(c, words[1], deadline, &l, &e);
     } else if (strcmp(op, "register") == 0 || strcmp(op, "deregister") == 0) {

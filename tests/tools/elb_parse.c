@@ -5,7 +5,9 @@
  *     one line per file: {"file","ok":true,"requestId","targets":[{"id","port","az","state","reason"}]}
  *                     or {"file","ok":false,"error":{"code","message","requestId"}}
  *   elb_parse --body ACTION ARN [ID[,PORT[,AZ]]...]
- *     the body, without a trailing newline */
+ *     the body, without a trailing newline
+ *   elb_parse --groups-body LB|- MARKER|- PAGESIZE [ARN...]   DescribeTargetGroups' body
+ *   elb_parse --tags-body ARN...                              DescribeTags' body */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,9 +101,28 @@ static int print_body(int argc, char **argv)
     return body ? 0 : 1;
 }
 
+static int print_discovery_body(int argc, char **argv)
+{
+    char *body;
+    if (strcmp(argv[1], "--tags-body") == 0) {
+        body = elbv2_tags_body((const char *const *)argv + 2, (size_t)(argc - 2));
+    } else {
+        if (argc < 5)
+            return 2;
+        body = elbv2_groups_body(strcmp(argv[2], "-") ? argv[2] : NULL, (const char *const *)argv + 5,
+                                 (size_t)(argc - 5), strcmp(argv[3], "-") ? argv[3] : NULL, atoi(argv[4]));
+    }
+    if (body)
+        fputs(body, stdout);
+    free(body);
+    return body ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     int i;
+    if (argc >= 3 && (strcmp(argv[1], "--groups-body") == 0 || strcmp(argv[1], "--tags-body") == 0))
+        return print_discovery_body(argc, argv);
     if (argc >= 4 && strcmp(argv[1], "--body") == 0)
         return print_body(argc - 2, argv + 2);
     if (argc < 2 || argv[1][0] == '-') {

@@ -621,6 +621,106 @@ static void test_connection_refused_is_retried(void)
     elb_client_free(c);
 }
 
+#define TG_NS "<DescribeTargetGroupsResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">"
+
+static void test_parse_target_groups(void)
+{
+    const char *xml =
+        TG_NS "<DescribeTargetGroupsResult><TargetGroups>"
+              "<member><Port>5432</Port><TargetGroupArn>arn:tg/a/1</TargetGroupArn><TargetGroupName>a</TargetGroupName>"
+              "<LoadBalancerArns><member>arn:lb/x</member></LoadBalancerArns><Protocol>TCP</Protocol>"
+              "<TargetType>ip</TargetType><Matcher><HttpCode>200</HttpCode></Matcher></member>"
+              "<member><TargetGroupArn>arn:tg/b/2</TargetGroupArn><TargetType>lambda</TargetType></member>"
+              "</TargetGroups><NextMarker>bWFy</NextMarker></DescribeTargetGroupsResult>"
+              "<ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></DescribeTargetGroupsResponse>";
+    elb_target_group_list l;
+    elb_error e;
+    char marker[ELB_MARKER_MAX] = "stale";
+    CHECK_INT(elbv2_parse_target_groups(xml, strlen(xml), &l, marker, sizeof marker, &e), 0);
+    CHECK_INT(l.count, 2);
+    if (l.count == 2) {
+        CHECK_STR(l.items[0].arn, "arn:tg/a/1");
+        CHECK_STR(l.items[0].name, "a");
+        CHECK_INT(l.items[0].port, 5432);
+        CHECK_STR(l.items[0].protocol, "TCP");
+        CHECK_STR(l.items[0].target_type, "ip");
+        CHECK_STR(l.items[1].target_type, "lambda");
+        CHECK_INT(l.items[1].port, 0);
+    }
+    CHECK_STR(marker, "bWFy");
+    CHECK_STR(e.request_id, "r-1");
+    elb_target_group_list_free(&l);
+    /* the last page has no NextMarker; a member without an ARN is malformed */
+    xml = TG_NS "<DescribeTargetGroupsResult><TargetGroups/></DescribeTargetGroupsResult></DescribeTargetGroupsResponse>";
+    CHECK_INT(elbv2_parse_target_groups(xml, strlen(xml), &l, marker, sizeof marker, &e), 0);
+    CHECK_STR(marker, "");
+    CHECK_INT(l.count, 0);
+    xml = TG_NS "<DescribeTargetGroupsResult><TargetGroups><member><Port>1</Port></member></TargetGroups>"
+                "</DescribeTargetGroupsResult></DescribeTargetGroupsResponse>";
+    CHECK_INT(elbv2_parse_target_groups(xml, strlen(xml), &l, marker, sizeof marker, &e), -1);
+    CHECK_STR(e.code, QUERY_CODE_MALFORMED);
+    CHECK(l.items == NULL && l.count == 0);
+    /* another action's answer is not taken for this one */
+    xml = "<DescribeTagsResponse><DescribeTagsResult/></DescribeTagsResponse>";
+    CHECK_INT(elbv2_parse_target_groups(xml, strlen(xml), &l, marker, sizeof marker, &e), -1);
+}
+
+static void test_parse_tags(void)
+{
+    const char *xml =
+        "<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>"
+        "<member><ResourceArn>arn:tg/a/1</ResourceArn><Tags>"
+        "<member><Value>dns:db.example</Value><Key>rds-nlb-sync:source</Key></member>"
+        "<member><Key>team</Key><Value>x</Value></member>"
+        "<member><Key>rds-nlb-sync:dry-run</Key><Value></Value></member>"
+        "</Tags></member>"
+        "<member><ResourceArn>arn:tg/b/2</ResourceArn><Tags/></member>"
+        "</TagDescriptions></DescribeTagsResult></DescribeTagsResponse>";
+    elb_tag_set_list l;
+    elb_error e;
+    CHECK_INT(elbv2_parse_tags(xml, strlen(xml), "rds-nlb-sync:", &l, &e), 0);
+    CHECK_INT(l.count, 2);
+    if (l.count == 2) {
+        CHECK_STR(l.items[0].arn, "arn:tg/a/1");
+        CHECK_INT(l.items[0].count, 2);
+        CHECK_STR(elb_tag_value(&l.items[0], "rds-nlb-sync:source"), "dns:db.example");
+        CHECK_STR(elb_tag_value(&l.items[0], "rds-nlb-sync:dry-run"), "");
+        CHECK(elb_tag_value(&l.items[0], "team") == NULL);
+        CHECK_INT(l.items[1].count, 0);
+    }
+    elb_tag_set_list_free(&l);
+    CHECK_INT(elbv2_parse_tags(xml, strlen(xml), NULL, &l, &e), 0);
+    CHECK_INT(l.count ? l.items[0].count : 0, 3);
+    elb_tag_set_list_free(&l);
+    xml = "<DescribeTagsResponse><DescribeTagsResult><TagDescriptions><member><ResourceArn>a</ResourceArn>"
+          "<Tags><member><Value>v</Value></member></Tags></member></TagDescriptions></DescribeTagsResult>"
+          "</DescribeTagsResponse>";
+    CHECK_INT(elbv2_parse_tags(xml, strlen(xml), NULL, &l, &e), -1);
+    CHECK_STR(e.code, QUERY_CODE_MALFORMED);
+    CHECK(l.items == NULL && l.count == 0);
+}
+
+static void test_discovery_bodies(void)
+{
+    const char *arns[] = {"arn:a", "arn:b"};
+    elb_tag t = {"rds-nlb-sync:misses", "10.0.0.5=2"};
+    char *b = elbv2_groups_body("arn:lb", NULL, 0, "m+/=", 400);
+    CHECK_STR(b, "Action=DescribeTargetGroups&Version=2015-12-01&LoadBalancerArn=arn%3Alb&Marker=m%2B%2F%3D"
+                 "&PageSize=400");
+    free(b);
+    b = elbv2_groups_body(NULL, arns, 2, NULL, 0);
+    CHECK_STR(b, "Action=DescribeTargetGroups&Version=2015-12-01&TargetGroupArns.member.1=arn%3Aa"
+                 "&TargetGroupArns.member.2=arn%3Ab");
+    free(b);
+    b = elbv2_tags_body(arns, 1);
+    CHECK_STR(b, "Action=DescribeTags&Version=2015-12-01&ResourceArns.member.1=arn%3Aa");
+    free(b);
+    b = elbv2_add_tags_body("arn:a", &t, 1);
+    CHECK_STR(b, "Action=AddTags&Version=2015-12-01&ResourceArns.member.1=arn%3Aa"
+                 "&Tags.member.1.Key=rds-nlb-sync%3Amisses&Tags.member.1.Value=10.0.0.5%3D2");
+    free(b);
+}
+
 int main(void)
 {
     RUN(test_parse_describe);
@@ -647,5 +747,8 @@ int main(void)
     RUN(test_deadline_passed_sends_nothing);
     RUN(test_argument_checks);
     RUN(test_connection_refused_is_retried);
+    RUN(test_parse_target_groups);
+    RUN(test_parse_tags);
+    RUN(test_discovery_bodies);
     return check_done();
 }

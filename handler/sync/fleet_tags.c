@@ -1,0 +1,221 @@
+/* Fleet mode: a binding from its target group's tags, the proxy: source's
+ * miss counts and its address source, the shard hash (fleet_internal.h). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/grow.h"
+#include "handler/sync/fleet.h"
+#include "handler/sync/fleet_internal.h"
+
+/* ---- tags ---- */
+
+static int name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-' && *s != '_')
+            return 0;
+    return 1;
+}
+
+static int read_source(fleet_binding *b, const char *v)
+{
+    static const struct {
+        const char *prefix;
+        fleet_source_kind kind;
+    } kinds[] = {{"dns:", FLEET_SOURCE_DNS}, {"cluster:", FLEET_SOURCE_CLUSTER}, {"proxy:", FLEET_SOURCE_PROXY}};
+    snprintf(b->source, sizeof b->source, "%s", v);
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        size_t n = strlen(kinds[i].prefix);
+        if (strncmp(b->source, kinds[i].prefix, n) == 0 && name_valid(b->source + n)) {
+            b->kind = kinds[i].kind;
+            b->name_at = n;
+            return 0;
+        }
+    }
+    snprintf(b->bad, sizeof b->bad,
+             "tag " FLEET_TAG_PREFIX "source=%.80s: must be dns:<name>, cluster:<id> or proxy:<name>", v);
+    return -1;
+}
+
+static void read_role(fleet_binding *b, const char *v)
+{
+    b->role = DB_ROLE_WRITER;
+    if (!v || strcasecmp(v, "writer") == 0)
+        return;
+    if (strcasecmp(v, "readers") != 0)
+        snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "role=%.40s: must be writer or readers", v);
+    else if (b->kind != FLEET_SOURCE_CLUSTER)
+        snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "role=readers needs a cluster: source");
+    else
+        b->role = DB_ROLE_READERS;
+}
+
+static void read_identifier(fleet_binding *b, const char *v)
+{
+    if (v) {
+        if (!name_valid(v) || strlen(v) >= sizeof b->identifier)
+            snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier",
+                     v);
+        snprintf(b->identifier, sizeof b->identifier, "%s", v);
+    } else {
+        /* the cluster id, else the first label of the name */
+        snprintf(b->identifier, sizeof b->identifier, "%.*s", (int)strcspn(FLEET_NAME(b), "."), FLEET_NAME(b));
+    }
+}
+
+static void read_dry_run(fleet_binding *b, const char *v)
+{
+    b->dry_run = 0;
+    if (!v || strcasecmp(v, "false") == 0 || !*v)
+        return;
+    if (strcasecmp(v, "true") == 0)
+        b->dry_run = 1;
+    else
+        snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "dry-run=%.40s: must be true or false", v);
+}
+
+int fleet_binding_from_tags(fleet_binding *b, const elb_tag_set *tags)
+{
+    const char *source = elb_tag_value(tags, FLEET_TAG_PREFIX "source");
+    if (!source)
+        return -1;
+    b->bad[0] = '\0';
+    if (read_source(b, source) == 0) {
+        read_role(b, elb_tag_value(tags, FLEET_TAG_PREFIX "role"));
+        read_identifier(b, elb_tag_value(tags, FLEET_TAG_PREFIX "identifier"));
+    }
+    read_dry_run(b, elb_tag_value(tags, FLEET_TAG_PREFIX "dry-run"));
+    if (!b->bad[0] && strcmp(b->tg.target_type, "ip") != 0)
+        snprintf(b->bad, sizeof b->bad, "target type %s: fleet mode keeps ip target groups only", b->tg.target_type);
+    if (!b->bad[0] && b->tg.port <= 0)
+        snprintf(b->bad, sizeof b->bad, "the target group has no port");
+    fleet_misses_parse(elb_tag_value(tags, FLEET_MISSES_TAG), &b->misses);
+    return 0;
+}
+
+void fleet_binding_free(fleet_binding *b)
+{
+    for (size_t i = 0; i < b->member_count; i++)
+        free(b->members[i]);
+    free(b->members);
+    b->members = NULL;
+    b->member_count = 0;
+    fleet_miss_list_free(&b->misses);
+}
+
+/* ---- miss counts ---- */
+
+static int miss_add(fleet_miss_list *l, const ip_addr *a, int misses)
+{
+    if (RNS_GROW_LIST(l, 1) != 0)
+        return -1;
+    l->items[l->count].addr = *a;
+    l->items[l->count++].misses = misses;
+    return 0;
+}
+
+void fleet_misses_parse(const char *text, fleet_miss_list *out)
+{
+    char item[ADDR_TEXT_MAX + 16];
+    memset(out, 0, sizeof *out);
+    for (const char *s = text; s && *s;) {
+        size_t n = strcspn(s, ",");
+        snprintf(item, sizeof item, "%.*s", (int)(n < sizeof item ? n : sizeof item - 1), s);
+        s += n + (s[n] == ',');
+        char *eq = strrchr(item, '=');
+        ip_addr a;
+        if (!eq)
+            continue;
+        *eq = '\0';
+        int misses = atoi(eq + 1);
+        if (misses > 0 && ip_addr_parse(item, &a) == 0 && miss_add(out, &a, misses) != 0)
+            return;
+    }
+}
+
+int fleet_misses_format(const fleet_miss_list *l, char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < l->count; i++) {
+        char a[ADDR_TEXT_MAX];
+        ip_addr_format(&l->items[i].addr, a, sizeof a);
+        int n = snprintf(out + used, outlen - used, "%s%s=%d", used ? "," : "", a, l->items[i].misses);
+        if (n < 0 || (size_t)n >= outlen - used)
+            return -1;
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+void fleet_miss_list_free(fleet_miss_list *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+static int prev_misses(const fleet_miss_list *l, const ip_addr *a)
+{
+    for (size_t i = 0; l && i < l->count; i++)
+        if (ip_addr_compare(&l->items[i].addr, a) == 0)
+            return l->items[i].misses;
+    return 0;
+}
+
+/* ---- the proxy source ---- */
+
+/* The held targets missing from the answer: kept (added to the answer)
+ * until their count reaches the limit. */
+static int add_held(proxy_source *p, const elb_target_list *current, addr_list *answer)
+{
+    for (size_t i = 0; current && i < current->count; i++) {
+        const elb_target *t = &current->items[i];
+        ip_addr a;
+        if (t->port != p->port || strcmp(t->state, "draining") == 0 || ip_addr_parse(t->id, &a) != 0 ||
+            addr_list_contains(answer, &a))
+            continue;
+        int misses = prev_misses(p->prev, &a) + 1;
+        if (misses >= p->limit)
+            continue; /* missed too often: left out, so the plan deregisters it */
+        if (miss_add(&p->next, &a, misses) != 0 || addr_list_add(answer, &a) != 0)
+            return -1;
+    }
+    addr_list_sort(answer);
+    return 0;
+}
+
+static int proxy_resolve(void *ctx, const source_query *q, source_answer *out)
+{
+    proxy_source *p = ctx;
+    if (p->dns.resolve(p->dns.ctx, q, out) != 0)
+        return -1; /* no answer: nothing counted, nothing leaves */
+    fleet_miss_list_free(&p->next);
+    if (add_held(p, q->current, &out->addresses) != 0) {
+        rns_error_nomem(&out->error, "counting the proxy's missing addresses");
+        addr_list_free(&out->addresses);
+        return -1;
+    }
+    return 0;
+}
+
+addr_source proxy_source_of(proxy_source *p)
+{
+    return (addr_source){p, p->dns.subject, NULL, proxy_resolve, NULL};
+}
+
+/* ---- shards ---- */
+
+unsigned fleet_shard_of(const char *arn, unsigned shards)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *s = (const unsigned char *)arn; *s; s++)
+        h = (h ^ *s) * 16777619u;
+    return shards ? h % shards : 0;
+}
