@@ -116,8 +116,12 @@ def function_in_fleet_mode():
     env = env_of(s, "Function")
     tap.eq(env["FLEET_LOAD_BALANCER_ARNS"], "<LoadBalancer>", "the stack's NLB")
     tap.eq(sorted(FORBIDDEN_ENV & set(env)), [], "no single-database variable (a configuration error in fleet mode)")
-    tap.eq((env["PROXY_MISSES"], env["FAILOVER_WAIT_SECONDS"], env["DNS_POLL_MS"], env["DRY_RUN"]),
-           ("3", "60", "1000", "false"), "section 14's variables and section 3's shared ones")
+    tap.eq((env["PROXY_MISSES"], env["FAILOVER_WAIT_SECONDS"], env["DNS_POLL_MS"], env["DRY_RUN"],
+            env["FLEET_MAX_API_CALLS"]), ("3", "60", "1000", "false", "1000"),
+           "section 14's variables, section 3's shared ones, the sweep's cap")
+    known = handler_variables()
+    tap.ok(len(known) >= 15, "the handler's configuration table read: %s" % sorted(known))
+    tap.eq(sorted(set(env) - known), [], "every variable is one the handler reads (handler/sync/config.c)")
     for key in ("ALLOWED_CIDRS", "IP_FAMILY", "METRICS_NAMESPACE", "TARGET_AVAILABILITY_ZONE"):
         tap.ok(key in env, "%s for every binding" % key)
     env = env_of(stack("fleet.yml", **FULL), "Function")
@@ -130,7 +134,7 @@ def function_in_fleet_mode():
     if shared:
         with open(os.path.join(shared, "CONTRACT.md")) as f:
             contract = f.read()
-        for var in set(env) - set(ADDED_ENV):
+        for var in set(env) - set(ADDED_ENV) - {"FLEET_MAX_API_CALLS"}:  # the sweep's cap is ours
             tap.ok("`%s`" % var in contract, "%s is in CONTRACT.md" % var)
 
 
@@ -159,6 +163,20 @@ def function_in_a_vpc():
     tap.eq([(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in sg["SecurityGroupEgress"]], [("tcp", 443, 443)],
            "HTTPS out only")
     tap.ok("VpcConfig" not in fleet().resources["Function"]["Properties"], "outside a VPC by default")
+
+
+def handler_variables():
+    """The variables of the handler's configuration table (handler/sync/config.c)."""
+    with open(handler_source("config.c")) as f:
+        return set(re.findall(r'^\s*(?:\{|INT_ROW\()"([A-Z][A-Z0-9_]+)"', f.read(), re.M))
+
+
+def fleet_metrics_dimension():
+    """The TargetGroup dimension fleet mode writes its one metric set with (handler/sync/handler.c)."""
+    with open(handler_source("handler.c")) as f:
+        found = re.findall(r'metrics_emit\([^;]*?"([^"]+)"', f.read())
+    tap.eq(len(found), 1, "one fixed dimension in handler.c: %r" % found)
+    return found[0]
 
 
 # ---------------------------------------------------------------------- IAM ---
@@ -341,8 +359,8 @@ def alarms_and_failure_destination():
     want = {
         "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", [("FunctionName", "<Function>")], "Sum", 300,
                                 "GreaterThanOrEqualToThreshold", "notBreaching"),
-        "BindingErrorsAlarm": ("RdsNlbSync", "Errors", [], "Sum", 300, "GreaterThanOrEqualToThreshold",
-                               "notBreaching"),
+        "BindingErrorsAlarm": ("RdsNlbSync", "Errors", [("TargetGroup", fleet_metrics_dimension())], "Sum", 300,
+                               "GreaterThanOrEqualToThreshold", "notBreaching"),
         "ThrottlesAlarm": ("AWS/Lambda", "Throttles", [("FunctionName", "<Function>")], "Sum", 300,
                            "GreaterThanOrEqualToThreshold", "notBreaching"),
     }
@@ -419,7 +437,7 @@ def dashboard_failed_bindings_query():
     q = body["widgets"][-1]["properties"]["query"]
     parts = [p.strip() for p in q.split(" | ")]
     tap.eq(parts[0], "SOURCE '<LogGroup>'", "the function's log group")
-    tap.ok("targetGroupArn" in parts[1], "each line's binding")
+    tap.ok("host" in parts[1], "each line's database")
     m = re.fullmatch(r"filter message like /(.+)/", [p for p in parts if p.startswith("filter ")][0])
     for message in ("plan", "registering targets", "deregistering targets", "failed"):
         tap.ok(message in logged and re.search(m.group(1), message), "%r is logged and listed" % message)
