@@ -5,6 +5,7 @@ the contract's section 14, concurrency, timeout, VPC), its role evaluated agains
 target groups, the account-wide RDS event rule against the handler's failover events, the sharded
 sweep, the alerts, the dashboard that does not grow with the fleet, and the exports database.yml
 imports."""
+import glob
 import json
 import os
 import re
@@ -171,6 +172,25 @@ def handler_variables():
         return set(re.findall(r'^\s*(?:\{|INT_ROW\()"([A-Z][A-Z0-9_]+)"', f.read(), re.M))
 
 
+def handler_api_actions():
+    """The ELBv2 and RDS actions the handler's clients name (handler/aws/elbv2*.c, rds*.c)."""
+    out = set()
+    for prefix, pattern in (("elasticloadbalancing", "elbv2*.c"), ("rds", "rds*.c")):
+        for path in glob.glob(os.path.join(ROOT, "handler", "aws", pattern)):
+            with open(path) as f:
+                names = re.findall(r'"((?:Describe|Register|Deregister|Add|Modify|Remove)[A-Za-z]+)"', f.read())
+            out |= {"%s:%s" % (prefix, n) for n in names if not n.endswith(("Result", "Response"))}
+    return out
+
+
+def misses_tag():
+    """The tag fleet mode keeps a proxy binding's miss counts in (handler/sync/fleet_internal.h)."""
+    with open(handler_source("fleet_internal.h")) as f:
+        m = re.search(r'#define FLEET_MISSES_TAG FLEET_TAG_PREFIX "([^"]+)"', f.read())
+    tap.ok(m, "FLEET_MISSES_TAG read")
+    return "rds-nlb-sync:" + m.group(1)
+
+
 def fleet_metrics_dimension():
     """The TargetGroup dimension fleet mode writes its one metric set with (handler/sync/handler.c)."""
     with open(handler_source("handler.c")) as f:
@@ -235,11 +255,10 @@ def role_changes_only_tagged_target_groups():
                    "elasticloadbalancing:RemoveTags", "elasticloadbalancing:CreateTargetGroup"):
         tap.ok(not allowed(role, action, TAGGED_GROUP, source), "no %s" % action)
     add = "elasticloadbalancing:AddTags"
-    tap.ok(allowed(role, add, TAGGED_GROUP, source, ["rds-nlb-sync:proxy-misses"]),
-           "AddTags of its own state on a bound group")
-    tap.ok(not allowed(role, add, TAGGED_GROUP, {}, ["rds-nlb-sync:proxy-misses"]), "not on an untagged group")
-    tap.ok(not allowed(role, add, TAGGED_GROUP, source, ["rds-nlb-sync:proxy-misses", "team"]),
-           "not another tool's keys")
+    misses = misses_tag()
+    tap.ok(allowed(role, add, TAGGED_GROUP, source, [misses]), "AddTags of %s on a bound group" % misses)
+    tap.ok(not allowed(role, add, TAGGED_GROUP, {}, [misses]), "not on an untagged group")
+    tap.ok(not allowed(role, add, TAGGED_GROUP, source, [misses, "team"]), "not another tool's keys")
     for key in sorted(BINDING_TAGS):
         tap.ok(not allowed(role, add, TAGGED_GROUP, source, [key]), "never the binding's own %s" % key)
     # The rule the policy relies on: the tag condition sits on the write statement itself.
@@ -276,6 +295,11 @@ def role_reads_rds_and_writes_only_its_logs():
                                     "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:AddTags",
                                     "rds:DescribeDBClusters",
                                     "rds:DescribeDBInstances"}), "every action, and no other")
+    called = handler_api_actions()
+    tap.ok({"elasticloadbalancing:RegisterTargets", "rds:DescribeDBClusters"} <= called,
+           "the handler's API actions read: %s" % sorted(called))
+    tap.eq(sorted(a for a in actions if a.split(":")[0] in ("elasticloadbalancing", "rds") and a not in called), [],
+           "every ELBv2 and RDS action granted is one the handler calls (handler/aws/)")
     full = stack("fleet.yml", **FULL).resources["FunctionRole"]
     tap.ok(allowed(full, "ec2:CreateNetworkInterface", "*"), "network interfaces in a VPC")
     tap.ok(allowed(full, "sns:Publish", "<AlertTopic>") and not allowed(full, "sns:Publish", TOPIC),
