@@ -6,11 +6,16 @@ reach only their bindings, unknown sources, isolation (a deleted group, an NXDOM
 cover every binding once, dry-run tags, configuration errors, the race guard, and no secret in any
 output (the stack's scan)."""
 import json
+import os
+import subprocess
+import tempfile
+import threading
 
 import const
 import events
 import stack
 import tap
+from stack_proc import spawn
 
 S = stack.LocalStack().start()
 LB_A = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/fleet-a/0a1b2c3d4e5f6071"
@@ -211,6 +216,171 @@ def race_guard_keeps_another_runs_recent_registration():
     tap.eq(S.elb.calls_for("DeregisterTargets"), [])
     b = out["bindings"][0]
     tap.eq((b["converged"], b["unchanged"]), (False, ["10.30.9.10:5432"]))
+
+
+@tap.case
+def storm_of_20_bindings_waits_in_parallel():
+    """One event concerns 20 bindings (one identifier); their DNS names change 0.3 s apart, the last
+    ARN's first. Each binding registers its own new primary; the one whose DNS changed first is
+    registered before the one whose DNS changed last (5.7 s later), which a run that waited for the
+    bindings one after another (in ARN order) could not do."""
+    fresh()
+    dbs = ["storm%02d" % i for i in range(20)]
+    setup(dbs, extra_tags={d: {"rds-nlb-sync:identifier": "storm-db"} for d in dbs})
+    S.dns.set_records({host(d): ["10.20.1.9"] for d in dbs})  # DNS still on the old primary
+    order = sorted(dbs, key=lambda d: tg(d), reverse=True)  # the flip order: last ARN first
+    flips = [S.dns.flip_at(0.3 * (k + 1), {host(d): ["10.40.%d.10" % (k + 1)]}) for k, d in enumerate(order)]
+    r, out = run(events.rds_event("RDS-EVENT-0049", source_id="storm-db"), FAILOVER_WAIT_SECONDS="30")
+    for f in flips:
+        f.wait()
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq(out["summary"]["bindings"], 20)
+    by_arn = {b["targetGroupArn"]: b for b in out["bindings"]}
+    for k, d in enumerate(order):
+        b = by_arn[tg(d)]
+        tap.eq((b["dnsChanged"], b["registered"]), (True, ["10.40.%d.10:5432" % (k + 1)]), d)
+    regs = [c["params"]["TargetGroupArn"] for c in S.elb.calls_for("RegisterTargets")]
+    tap.ok(regs.index(tg(order[0])) < regs.index(tg(order[-1])),
+           "the first change waited for the last: %s" % regs[:3])
+
+
+def stale_invoke(event, hosts_lines, env):
+    """./bootstrap --invoke in its own mount namespace whose /etc/hosts answers hosts_lines first
+    (getaddrinfo reads it before DNS): a run whose resolver still has the old answer."""
+    with tempfile.NamedTemporaryFile("w", suffix=".hosts", delete=False, dir=S.dir) as h:
+        h.write("127.0.0.1 localhost\n" + "".join("%s %s\n" % kv for kv in hosts_lines))
+    argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$1" --invoke -', h.name,
+            S.bootstrap_path]
+    proc = spawn(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(json.dumps(event).encode(), timeout=60)
+    S.scan.add("stale run", out.decode() + err.decode())
+    os.unlink(h.name)
+    return proc.returncode, out.decode()
+
+
+@tap.case
+def two_runs_racing_on_one_group_never_deregister_the_new_primary():
+    """Run B follows DNS (the new primary Y); run A's resolver still answers the old primary X. Run
+    side by side (and A strictly after B, the worst order), A never deregisters Y: B registered it
+    moments ago (initial) and A's guard re-reads the group before deregistering."""
+    fresh()
+    old, new = "10.20.1.9", "10.50.0.10"
+    S.elb.add_target_group(tg("race2"), ["%s:5432" % old], load_balancers=[LB_A], healthy_after=60,
+                           tags={"rds-nlb-sync:source": "dns:" + host("race2")})
+    S.dns.set_records({host("race2"): [new]})
+    event = {"targetGroupArn": tg("race2")}
+    for round_ in range(4):
+        results = {}
+        a = threading.Thread(target=lambda: results.setdefault("a", stale_invoke(event, [(old, host("race2"))],
+                                                                                 fleet_env())))
+        if round_ < 3:
+            a.start()
+        results["b"] = run(event)[0].code
+        if round_ == 3:  # A strictly after B
+            a.start()
+        a.join()
+        tap.eq(results["b"], 0, "run B, round %d" % round_)
+        tap.eq(results["a"][0], 0, results["a"][1][-300:])
+        deregistered = [c["params"].get("Targets.member.1.Id") for c in S.elb.calls_for("DeregisterTargets")]
+        tap.ok(new not in deregistered, "round %d: the new primary was deregistered" % round_)
+        tap.ok("%s:5432" % new in S.elb.registered(tg("race2")), "round %d" % round_)
+    S.clear_calls(S.elb)
+
+
+@tap.case
+def throttling_under_small_buckets_still_converges():
+    fresh()
+    dbs = ["thr%02d" % i for i in range(12)]
+    setup(dbs)
+    S.elb.set_buckets(describe=(4, 4), targets=(2, 2))
+    try:
+        r, out = run(events.schedule_event(), AWS_MAX_ATTEMPTS="10")
+    finally:
+        S.elb.set_buckets(describe=None, targets=None)
+    tap.eq(r.code, 0, r.stdout[-600:])
+    tap.ok(S.elb.throttled > 0, "the fake's buckets never ran dry")
+    tap.eq(out["summary"]["failed"], 0)
+    tap.eq(sorted(S.elb.registered(tg(d))[0] for d in dbs), sorted("10.30.%d.10:5432" % (i + 1) for i in range(12)))
+    tap.ok(all(c["signature_ok"] for c in S.elb.calls), "signatures")
+
+
+@tap.case
+def capped_sweep_resumes_where_it_stopped():
+    fresh()
+    dbs = ["res%02d" % i for i in range(8)]
+    setup(dbs)
+    proc = S.start_bootstrap(env=fleet_env(FLEET_MAX_API_CALLS="20"))
+    try:
+        seen, incomplete = [], []
+        for _ in range(3):
+            res = S.lambda_invoke(events.schedule_event())
+            tap.eq(res["kind"], "response", res.get("body"))
+            seen.append([b["targetGroupArn"] for b in res["json"]["bindings"]])
+            incomplete.append(res["json"]["summary"]["incomplete"])
+    finally:
+        S.stop_bootstrap(proc)
+    tap.eq(incomplete[0], True)
+    tap.ok(seen[1] and seen[1][0] not in seen[0], "the second sweep started over: %s / %s" % (seen[0], seen[1]))
+    covered = set()
+    for s_ in seen:
+        covered |= set(s_)
+    tap.eq(sorted(covered), sorted(tg(d) for d in dbs))
+
+
+@tap.case
+def paging_past_400_groups():
+    fresh()
+    for i in range(401):
+        S.elb.add_target_group(tg("plain%03d" % i), load_balancers=[LB_A])
+    setup(["pg1", "pg2"])
+    r, out = run(events.schedule_event())
+    tap.eq(r.code, 0, r.stderr[-800:])
+    tap.eq(sorted(b["targetGroupArn"] for b in out["bindings"]), sorted([tg("pg1"), tg("pg2")]))
+    pages = [c["params"] for c in S.elb.calls_for("DescribeTargetGroups")]
+    tap.eq([(p["LoadBalancerArn"], "Marker" in p) for p in pages], [(LB_A, False), (LB_A, True), (LB_B, False)])
+    tags = S.elb.calls_for("DescribeTags")
+    tap.eq(len(tags), 21)  # 403 groups, 20 a call
+    tap.ok(all(len([k for k in c["params"] if k.startswith("ResourceArns.")]) <= 20 for c in tags), "20 ARNs a call")
+    # pages, tags, then per binding: DescribeTargetHealth, RegisterTargets, the guard's second read,
+    # DeregisterTargets
+    tap.eq(out["summary"]["apiCalls"]["elbv2"], 3 + 21 + 2 * 4)
+
+
+@tap.case
+def cluster_member_event_reaches_its_cluster_binding():
+    fresh()
+    S.reset_cluster()
+    S.elb.add_target_group(tg("aur"), ["10.20.1.9:5432"], load_balancers=[LB_A],
+                           tags={"rds-nlb-sync:source": "cluster:" + const.CLUSTER_ID})
+    setup(["other1"])
+    r, out = run(events.rds_event("RDS-EVENT-0006", source_id=const.AURORA_IDS[1]))
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq([b["targetGroupArn"] for b in out["bindings"]], [tg("aur")])
+    tap.eq(out["bindings"][0]["registered"], ["%s:5432" % const.AURORA_ADDRESSES[const.AURORA_IDS[0]]])
+    tap.eq(changed_groups(), [tg("aur")])
+
+
+@tap.case
+def proxy_hysteresis_across_cold_starts():
+    fresh()
+    held = ["%s:5432" % a for a in const.PROXY_ADDRESSES]
+    S.elb.add_target_group(tg("prx"), held, load_balancers=[LB_A],
+                           tags={"rds-nlb-sync:source": "proxy:" + const.PROXY_ENDPOINT})
+    gone = const.PROXY_ADDRESSES[1]
+    S.dns.set_records({const.PROXY_ENDPOINT: [const.PROXY_ADDRESSES[0], const.PROXY_ADDRESSES[2], "10.20.4.34"]})
+    try:
+        for n in (1, 2):
+            r, out = run(events.schedule_event(), PROXY_MISSES="3")  # each --invoke is a cold start
+            tap.eq(r.code, 0, r.stderr[-800:])
+            tap.ok("%s:5432" % gone in S.elb.registered(tg("prx")), "run %d deregistered it" % n)
+            tap.eq(S.elb.tags(tg("prx")).get("rds-nlb-sync:misses"), "%s=%d" % (gone, n))
+        tap.ok("10.20.4.34:5432" in S.elb.registered(tg("prx")), "a new address is registered at once")
+        r, out = run(events.schedule_event(), PROXY_MISSES="3")
+        tap.eq(r.code, 0)
+        tap.ok("%s:5432" % gone not in S.elb.registered(tg("prx")), "the third miss deregisters it")
+        tap.eq(S.elb.tags(tg("prx")).get("rds-nlb-sync:misses"), "")
+    finally:
+        S.dns.set_records({const.PROXY_ENDPOINT: list(const.PROXY_ADDRESSES)})
 
 
 tap.main()

@@ -38,6 +38,7 @@ typedef struct fake {
     int generate;                                            /* > 0: the resolver answers this many 10.1.x.y addresses */
     rns_error_type failure_type;                             /* the type the source gives a failure; NONE: ResolveError */
     const char *subject;                                     /* the source's subject; NULL: DB_ENDPOINT */
+    int guard;                                               /* the binding's guard_races (fleet mode) */
 } fake;
 
 #define TG_ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/0123"
@@ -208,6 +209,7 @@ static outcome run(fake *f, const config *cfg, int failover, int dry_run, int64_
         .allowed = &cfg->allowed,
         .failover_wait_seconds = cfg->failover_wait_seconds,
         .dns_poll_ms = cfg->dns_poll_ms,
+        .guard_races = f->guard,
     };
     reconcile_request req = {&b, failover, dry_run, START_MS + budget_ms, &lg};
     rns_error_clear(&o.err);
@@ -754,6 +756,80 @@ static void test_error_format(void)
     CHECK(strstr(out, "aaaa:5432, bbbb") != NULL && strstr(out, "b, ...: ConnectionError") != NULL);
 }
 
+/* Races (reconcile.h): run A read DNS before run B moved the group to Y. */
+static void test_race_guard_keeps_a_recent_registration(void)
+{
+    config cfg = make_config(0, 100);
+    fake f = one_target("10.0.0.20");
+    set_state(&f.current[0], "initial", "Elb.RegistrationInProgress"); /* B's registration */
+    f.dns[0] = (phase){0, DNS_OK, {"10.0.0.10"}};                      /* A's stale answer */
+    f.guard = 1;
+    outcome o = run(&f, &cfg, 0, 0, 10000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(f.ndereg, 0);
+    CHECK_STR(f.order, "DRD");
+    CHECK_INT(o.rep.unchanged.count, 1);
+    CHECK(!o.rep.converged);
+    CHECK(strstr(o.log, "stale targets kept") != NULL);
+    done(&o, &cfg);
+    /* without the guard (one binding, reserved concurrency 1) the plan deregisters it */
+    cfg = make_config(0, 100);
+    f = one_target("10.0.0.20");
+    set_state(&f.current[0], "initial", "Elb.RegistrationInProgress");
+    f.dns[0] = (phase){0, DNS_OK, {"10.0.0.10"}};
+    o = run(&f, &cfg, 0, 0, 10000);
+    CHECK_INT(f.ndereg, 1);
+    done(&o, &cfg);
+}
+
+static void test_race_guard_keeps_what_a_fresher_answer_holds(void)
+{
+    config cfg = make_config(0, 100);
+    fake f = one_target("10.0.0.20");
+    f.dns[0] = (phase){50, DNS_OK, {"10.0.0.10"}}; /* the first answer */
+    f.dns[1] = (phase){0, DNS_OK, {"10.0.0.20"}};  /* the guard's fresh one */
+    f.guard = 1;
+    outcome o = run(&f, &cfg, 0, 0, 10000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(f.nreg, 1);
+    CHECK_INT(f.ndereg, 0);
+    CHECK_INT(f.resolves, 2);
+    done(&o, &cfg);
+    /* a fresh answer that fails deregisters nothing */
+    cfg = make_config(0, 100);
+    f = one_target("10.0.0.20");
+    f.dns[0] = (phase){50, DNS_OK, {"10.0.0.10"}};
+    f.dns[1] = (phase){0, DNS_NXDOMAIN, {NULL}};
+    f.guard = 1;
+    o = run(&f, &cfg, 0, 0, 10000);
+    CHECK_INT(o.rc, 0);
+    CHECK_INT(f.ndereg, 0);
+    done(&o, &cfg);
+}
+
+static void test_race_guard_still_deregisters_the_stale(void)
+{
+    config cfg = make_config(0, 100);
+    fake f = one_target("10.0.0.20");
+    f.dns[0] = (phase){0, DNS_OK, {"10.0.0.10"}};
+    f.guard = 1;
+    outcome o = run(&f, &cfg, 0, 0, 10000);
+    CHECK_INT(o.rc, 0);
+    CHECK_STR(f.order, "DRDX");
+    CHECK_INT(f.ndereg, 1);
+    CHECK_STR(f.dereg[0].id, "10.0.0.20");
+    CHECK(o.rep.converged);
+    done(&o, &cfg);
+    /* nothing to deregister: no second read */
+    cfg = make_config(0, 100);
+    f = one_target("10.0.0.10");
+    f.guard = 1;
+    f.dns[0] = (phase){0, DNS_OK, {"10.0.0.10"}};
+    o = run(&f, &cfg, 0, 0, 10000);
+    CHECK_STR(f.order, "D");
+    done(&o, &cfg);
+}
+
 int main(void)
 {
     RUN(test_rule1_no_answer_changes_nothing);
@@ -782,5 +858,8 @@ int main(void)
     RUN(test_batches_of_100);
     RUN(test_margin);
     RUN(test_error_format);
+    RUN(test_race_guard_keeps_a_recent_registration);
+    RUN(test_race_guard_keeps_what_a_fresher_answer_holds);
+    RUN(test_race_guard_still_deregisters_the_stale);
     return check_done();
 }

@@ -1,0 +1,222 @@
+/* Fleet mode's pure parts (handler/sync/fleet_tags.c, common/bucket.c): a
+ * binding from its tags and every invalid tag, the proxy: source's miss
+ * counts (text form, and the answer it gives against the held targets), the
+ * shard hash, and the token bucket's pacing. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "common/bucket.h"
+#include "common/clock.h"
+#include "handler/sync/fleet.h"
+#include "handler/sync/fleet_internal.h"
+
+static elb_tag_set tags_of(const char *const *kv)
+{
+    elb_tag_set s;
+    memset(&s, 0, sizeof s);
+    s.items = calloc(8, sizeof *s.items);
+    for (size_t i = 0; kv[i]; i += 2, s.count++) {
+        snprintf(s.items[s.count].key, sizeof s.items[s.count].key, "%s", kv[i]);
+        snprintf(s.items[s.count].value, sizeof s.items[s.count].value, "%s", kv[i + 1]);
+    }
+    return s;
+}
+
+static int bind_tags(const char *const *kv, fleet_binding *b, const char *type, int port)
+{
+    elb_tag_set s = tags_of(kv);
+    memset(b, 0, sizeof *b);
+    snprintf(b->tg.arn, sizeof b->tg.arn, "arn:tg/x/1");
+    snprintf(b->tg.target_type, sizeof b->tg.target_type, "%s", type);
+    b->tg.port = port;
+    int rc = fleet_binding_from_tags(b, &s);
+    free(s.items);
+    return rc;
+}
+
+static void test_binding_from_tags(void)
+{
+    fleet_binding b;
+    const char *dns[] = {"rds-nlb-sync:source", "dns:orders.abc.eu-west-1.rds.amazonaws.com", NULL};
+    CHECK_INT(bind_tags(dns, &b, "ip", 5432), 0);
+    CHECK_STR(b.bad, "");
+    CHECK_INT(b.kind, FLEET_SOURCE_DNS);
+    CHECK_STR(FLEET_NAME(&b), "orders.abc.eu-west-1.rds.amazonaws.com");
+    CHECK_STR(b.identifier, "orders");
+    CHECK_INT(b.role, DB_ROLE_WRITER);
+    CHECK_INT(b.dry_run, 0);
+    fleet_binding_free(&b);
+    const char *cl[] = {"rds-nlb-sync:source", "cluster:orders-aurora", "rds-nlb-sync:role", "readers",
+                        "rds-nlb-sync:dry-run", "true", "team", "x", NULL};
+    CHECK_INT(bind_tags(cl, &b, "ip", 5432), 0);
+    CHECK_STR(b.bad, "");
+    CHECK_INT(b.kind, FLEET_SOURCE_CLUSTER);
+    CHECK_STR(b.identifier, "orders-aurora");
+    CHECK_INT(b.role, DB_ROLE_READERS);
+    CHECK_INT(b.dry_run, 1);
+    fleet_binding_free(&b);
+    const char *px[] = {"rds-nlb-sync:source", "proxy:p.proxy-abc.eu-west-1.rds.amazonaws.com",
+                        "rds-nlb-sync:identifier", "orders-proxy", FLEET_MISSES_TAG, "10.0.0.5=2,bogus,10.0.0.6=1", NULL};
+    CHECK_INT(bind_tags(px, &b, "ip", 5432), 0);
+    CHECK_INT(b.kind, FLEET_SOURCE_PROXY);
+    CHECK_STR(b.identifier, "orders-proxy");
+    CHECK_INT(b.misses.count, 2);
+    fleet_binding_free(&b);
+    const char *none[] = {"team", "x", NULL};
+    CHECK_INT(bind_tags(none, &b, "ip", 5432), -1);
+}
+
+static void test_invalid_tags(void)
+{
+    static const struct {
+        const char *kv[7];
+        const char *type;
+        int port;
+        const char *word;
+    } cases[] = {
+        {{"rds-nlb-sync:source", "ftp:x", NULL}, "ip", 5432, "source=ftp:x"},
+        {{"rds-nlb-sync:source", "dns:", NULL}, "ip", 5432, "source=dns:"},
+        {{"rds-nlb-sync:source", "dns:a b", NULL}, "ip", 5432, "must be dns:"},
+        {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:role", "readers", NULL}, "ip", 5432, "readers needs a cluster"},
+        {{"rds-nlb-sync:source", "cluster:c", "rds-nlb-sync:role", "primary", NULL}, "ip", 5432, "role=primary"},
+        {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:dry-run", "maybe", NULL}, "ip", 5432, "dry-run"},
+        {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:identifier", "a/b", NULL}, "ip", 5432, "identifier"},
+        {{"rds-nlb-sync:source", "dns:db.example", NULL}, "instance", 5432, "target type instance"},
+        {{"rds-nlb-sync:source", "dns:db.example", NULL}, "ip", 0, "no port"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fleet_binding b;
+        CHECK_INT(bind_tags(cases[i].kv, &b, cases[i].type, cases[i].port), 0);
+        if (!strstr(b.bad, cases[i].word))
+            fprintf(stderr, "  case %zu: \"%s\" lacks \"%s\"\n", i, b.bad, cases[i].word);
+        CHECK(strstr(b.bad, cases[i].word) != NULL);
+        fleet_binding_free(&b);
+    }
+}
+
+static void test_misses_text(void)
+{
+    fleet_miss_list l;
+    char out[128];
+    fleet_misses_parse("10.0.0.5=2, junk ,fd00::1=1,10.0.0.9=0,10.0.0.7", &l);
+    CHECK_INT(l.count, 2);
+    CHECK_INT(fleet_misses_format(&l, out, sizeof out), 0);
+    CHECK_STR(out, "10.0.0.5=2,fd00::1=1");
+    CHECK_INT(fleet_misses_format(&l, out, 8), -1);
+    fleet_miss_list_free(&l);
+    fleet_misses_parse(NULL, &l);
+    CHECK_INT(l.count, 0);
+}
+
+/* A scripted DNS answer for the proxy source. */
+static const char *answer_addrs[4];
+
+static int scripted(void *ctx, const source_query *q, source_answer *out)
+{
+    (void)ctx, (void)q;
+    for (size_t i = 0; i < 4 && answer_addrs[i]; i++) {
+        ip_addr a;
+        ip_addr_parse(answer_addrs[i], &a);
+        addr_list_add(&out->addresses, &a);
+    }
+    addr_list_sort(&out->addresses);
+    return 0;
+}
+
+static elb_target target(const char *id, const char *state)
+{
+    elb_target t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.id, sizeof t.id, "%s", id);
+    t.port = 5432;
+    snprintf(t.state, sizeof t.state, "%s", state);
+    return t;
+}
+
+/* Three reconciles with 10.0.0.6 missing: kept twice, left out the third time. */
+static void test_proxy_misses(void)
+{
+    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy"),
+                         target("10.0.0.7", "draining")};
+    elb_target_list current = {held, 3};
+    fleet_miss_list prev = {NULL, 0};
+    answer_addrs[0] = "10.0.0.5";
+    answer_addrs[1] = "10.0.0.8";
+    answer_addrs[2] = NULL;
+    for (int round = 1; round <= 3; round++) {
+        proxy_source p = {{NULL, "p", NULL, scripted, NULL}, &prev, {NULL, 0}, 3, 5432};
+        addr_source src = proxy_source_of(&p);
+        source_query q = {1000, &current};
+        source_answer a;
+        memset(&a, 0, sizeof a);
+        CHECK_INT(src.resolve(src.ctx, &q, &a), 0);
+        CHECK_INT(a.addresses.count, round < 3 ? 3 : 2); /* .5 .6 .8, then .5 .8 (never the draining .7) */
+        CHECK_INT(p.next.count, round < 3 ? 1 : 0);
+        if (round < 3)
+            CHECK_INT(p.next.items[0].misses, round);
+        source_answer_free(&a);
+        fleet_miss_list_free(&prev);
+        prev = p.next;
+    }
+    /* back in the answer: the count is gone */
+    answer_addrs[1] = "10.0.0.6";
+    fleet_miss_list one;
+    fleet_misses_parse("10.0.0.6=2", &one);
+    proxy_source p = {{NULL, "p", NULL, scripted, NULL}, &one, {NULL, 0}, 3, 5432};
+    source_query q = {1000, &current};
+    source_answer a;
+    memset(&a, 0, sizeof a);
+    CHECK_INT(proxy_source_of(&p).resolve(&p, &q, &a), 0);
+    CHECK_INT(p.next.count, 0);
+    source_answer_free(&a);
+    fleet_miss_list_free(&one);
+}
+
+static void test_shards_split_evenly(void)
+{
+    int counts[4] = {0};
+    char arn[128];
+    for (int i = 0; i < 400; i++) {
+        snprintf(arn, sizeof arn, "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/db-%d/%016x", i, i);
+        unsigned k = fleet_shard_of(arn, 4);
+        CHECK(k < 4);
+        counts[k < 4 ? k : 0]++;
+        CHECK_INT(fleet_shard_of(arn, 4), k); /* stable */
+    }
+    for (int k = 0; k < 4; k++)
+        CHECK(counts[k] > 60);
+    CHECK_INT(fleet_shard_of(arn, 1), 0);
+}
+
+static void test_bucket_paces(void)
+{
+    rns_bucket b;
+    rns_bucket_init(&b, 3, 100); /* 3 at once, then one per 10 ms */
+    int64_t t0 = rns_mono_ms();
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 1000), 0);
+    CHECK(rns_bucket_wait_ms(&b, rns_mono_ms()) > 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 1000), 0);
+    CHECK(rns_mono_ms() - t0 >= 40); /* five tokens at 100/s */
+    CHECK(b.waited_ms >= 40);
+    /* a token that would come after the deadline is not taken */
+    rns_bucket_destroy(&b);
+    rns_bucket_init(&b, 1, 0.5);
+    CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 1000), 0);
+    CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 100), -1);
+    rns_bucket_destroy(&b);
+}
+
+int main(void)
+{
+    RUN(test_binding_from_tags);
+    RUN(test_invalid_tags);
+    RUN(test_misses_text);
+    RUN(test_proxy_misses);
+    RUN(test_shards_split_evenly);
+    RUN(test_bucket_paces);
+    return check_done();
+}
