@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""template.yml and consumer.yml as tools see them: yamllint with the repository's strict .yamllint,
-cfn-lint when installed, AWS's resource specification (cfn-spec.json, cfnspec.py), internal
+"""The templates as tools see them: yamllint with the repository's strict .yamllint and cfn-lint when
+installed (all four templates), AWS's resource specification (cfn-spec.json, cfnspec.py), internal
 consistency (every Ref, GetAtt, Sub variable and Condition resolves, every parameter is used, rules
-use rule functions only) and the structural checks cfn-lint would add (cfnchecks.py); each check is
-shown to catch a planted mistake."""
+use rule functions only) and the structural checks cfn-lint would add (cfnchecks.py, all four);
+each check is shown to catch a planted mistake. fleet.yml's and database.yml's specification and
+reference checks are in their own suites."""
 import copy
 import os
 import re
