@@ -9,6 +9,7 @@ given parameters (cfneval.py).
     spec_errors(t), reference_errors(t): what a template breaks of the specification and of its own names
     handler_source(name), handler_messages(): the handler's C files and the messages of its log lines
     check_widget_grid(widgets): a dashboard's widgets fit its grid
+    conditions_not_covered(template, param_sets): the conditions those sets leave one-sided
     DNS, CLUSTER, READERS, PRIVATE, ALERT_EMAIL, ALERT_TOPIC: parameter sets; BINDING_TAGS
 """
 import copy
@@ -191,3 +192,14 @@ def check_widget_grid(widgets):
                 tap.ok((x, y) not in cells, "widgets do not overlap")
                 cells.add((x, y))
         tap.ok(w["x"] + w["width"] <= 24, "within the 24-column grid")
+
+
+def conditions_not_covered(template, param_sets):
+    """The conditions of template that the parameter sets do not make both true and false:
+    a suite that checks resources for these sets has seen both sides of every other one."""
+    seen = {}
+    for params in param_sets:
+        s = cfneval.Stack(tpl(template), params)
+        for name in tpl(template)["Conditions"]:
+            seen.setdefault(name, set()).add(s.condition(name))
+    return sorted(name for name, values in seen.items() if values != {True, False})

@@ -6,7 +6,7 @@ fleet function reconcile the binding, and the HealthyHostCount alarms."""
 import cfnchecks
 import cfneval
 import tap
-from template_common import tpl, stack, spec_errors, reference_errors, BINDING_TAGS
+from template_common import tpl, stack, spec_errors, reference_errors, BINDING_TAGS, conditions_not_covered
 
 NAME = "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com"
 PROXY = "orders-proxy.proxy-abc123xyz.eu-west-1.rds.amazonaws.com"
@@ -37,6 +37,13 @@ def database_matches_specification_and_its_names():
     tap.eq(reference_errors(tpl("database.yml")), [], "every Ref, Sub and condition resolves; every parameter is used")
     for params in (DNS_DB, dict(READERS_DB, AlertTopicArn=TOPIC), dict(BY_ARN, DbProxyEndpoint=PROXY)):
         tap.eq(cfnchecks.value_errors(database(**params).resources), [], "alarm values for %r" % params)
+
+
+@tap.case
+def every_condition_seen_both_ways():
+    sets = [DNS_DB, PROXY_DB, dict(READERS_DB, DbIdentifier="aurora-orders", DryRun="true", AlertTopicArn=TOPIC),
+            dict(BY_ARN, DbEndpoint=NAME)]
+    tap.eq(conditions_not_covered("database.yml", sets), [], "the suite's parameter sets cover every condition")
 
 
 @tap.case

@@ -15,7 +15,7 @@ import cfnchecks
 import cfnyaml
 import tap
 from template_common import (ROOT, ADDED_ENV, tpl, DNS, stack, env_of, spec_errors, reference_errors, handler_source,
-                             handler_messages, check_widget_grid, BINDING_TAGS)
+                             handler_messages, check_widget_grid, BINDING_TAGS, conditions_not_covered)
 
 FLEET = {"VpcId": "vpc-0abc", "SubnetIds": "subnet-a,subnet-b"}
 EXTRA = ["arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/fleet-2/0f1e2d3c4b5a6978",
@@ -45,6 +45,23 @@ def fleet_matches_specification_and_its_names():
     tap.eq(reference_errors(tpl("fleet.yml")), [], "every Ref, Sub and condition resolves; every parameter is used")
     for params in (FLEET, FULL, dict(FLEET, AlertTopicArn=TOPIC, MetricsNamespace="", SchedulePeriodMinutes="60")):
         tap.eq(cfnchecks.value_errors(stack("fleet.yml", **params).resources), [], "alarm values for %r" % params)
+
+
+CHINA = {"AWS::Partition": "aws-cn", "AWS::Region": "cn-north-1"}
+
+
+@tap.case
+def every_condition_seen_both_ways():
+    sets = [FLEET, FULL, dict(FLEET, AlertTopicArn=TOPIC, MetricsNamespace="", SweepShards="5"),
+            dict(FLEET, FunctionSubnetIds="subnet-p1", SweepShards="4", **CHINA), dict(FLEET, SweepShards="2")]
+    tap.eq(conditions_not_covered("fleet.yml", sets), [], "the suite's parameter sets cover every condition")
+    s = stack("fleet.yml", **dict(FLEET, FunctionSubnetIds="subnet-p1"))
+    tap.eq(s.resources["Function"]["Properties"]["VpcConfig"]["SecurityGroupIds"], ["<FunctionSecurityGroup.GroupId>"],
+           "in a VPC without extra security groups: the stack's own")
+    china = cfneval.Stack(tpl("fleet.yml"), dict(FLEET, **CHINA))
+    tap.eq(china.outputs["EndpointServiceName"], "cn.com.amazonaws.vpce.cn-north-1.<EndpointService>", "China")
+    tap.ok(china.outputs["DashboardUrl"].startswith("https://console.amazonaws.cn/"), "China's console")
+    tap.eq(fleet().outputs["EndpointServiceName"], "com.amazonaws.vpce.eu-west-1.<EndpointService>", "the service name")
 
 
 @tap.case
