@@ -172,13 +172,14 @@ def handler_source(name):
 
 
 def handler_messages():
-    """The fixed messages of the handler's structured log lines (log_fields, log_and_free):
-    a literal after the level, or either side of a ternary there."""
+    """The fixed messages of the handler's structured log lines (log_fields, log_and_free, and
+    reconcile_log, the fast-switch branch's name for it): a literal after the level, or either side of
+    a ternary there."""
     messages = set()
     for path in sorted(glob.glob(os.path.join(ROOT, "handler", "**", "*.c"), recursive=True)):
         with open(path) as f:
             src = f.read()
-        for call in re.findall(r"log_(?:fields|and_free)\((.*?)\);", src, re.S):
+        for call in re.findall(r"(?:log_fields|log_and_free|reconcile_log)\((.*?)\);", src, re.S):
             messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
     return messages
 
