@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""make demo: a Multi-AZ failover of orders-db, then an Aurora failover of aurora-orders, told as
-they happen on the local stack.
+"""make demo: a Multi-AZ failover of orders-db, an Aurora failover of aurora-orders, a fleet of
+databases behind one NLB, an Aurora-like cluster of real databases with and without the fast switch,
+and a real database's clients, told as they happen on the local stack.
 
 The real ./bootstrap runs in the Lambda runtime loop inside a private network namespace, against
 dnsmasq (the database endpoints, 5 s TTL), the fake ELBv2 and the fake RDS API (HTTPS, every
@@ -11,12 +12,20 @@ signature checked by botocore) and the fake Lambda Runtime API.
    cluster has no writer; RDS then reports the new writer, and the cluster endpoint's DNS record
    follows 4 s later; the function follows the API, before DNS. A second function with
    DB_ROLE=readers then keeps a reader target group on both readers.
-3. A real database (PostgreSQL 15: a primary and a synchronous hot standby) behind the NLB data plane
+3. A fleet (FLEET_LOAD_BALANCER_ARNS): three tagged target groups on one NLB, kept by one function
+   running in two execution environments; two databases fail over within a second and each group
+   follows its own DNS change; a fourth database is added by tagging a new target group, and the next
+   sweep registers it with no redeployment. The summary says how many bindings converged and how long
+   each took after its own change.
+4. An Aurora-like cluster of three real PostgreSQL servers, the writer moved by the fake RDS, told
+   twice: with one target group, then with the fast switch (LISTENER_ARN, three slots behind the
+   listener). It ends with both write windows.
+5. A real database (PostgreSQL 15: a primary and a synchronous hot standby) behind the NLB data plane
    (tests/lib/nlb.py, at a tenth of AWS's delays), with writer loops through the NLB's address: the
    primary stops, the event arrives, DNS changes, the function registers the new primary, the NLB
    passes it its health checks, and writes resume. It ends with the write window, the read-only errors
    and the acknowledged writes lost.
-Exit status 0 when the three stories end as they should.
+Exit status 0 when the five stories end as they should.
 
     /usr/bin/python3 tests/lib/netns.py tests/demo.py [--build DIR] [--flip-after S] [--poll-ms MS] [--wait-s S]
     (make demo; the build folder: --build, else $RNS_BUILD, else make's BUILD, else build/)
@@ -27,6 +36,7 @@ import os
 import sys
 import threading
 import time
+import zlib
 
 import const
 import events
@@ -44,6 +54,8 @@ def parse_args():
                    help="Aurora: seconds between the failover-started event and RDS reporting the new writer")
     p.add_argument("--dns-lead", type=float, default=4.0,
                    help="Aurora: seconds by which the RDS API leads the cluster endpoint's DNS record")
+    p.add_argument("--storm-gap", type=float, default=0.6,
+                   help="fleet story: seconds between the two databases' failover events (within a second)")
     p.add_argument("--db-scale", type=float, default=None,
                    help="database story: the NLB data plane's delays as a fraction of AWS's (default 0.1)")
     p.add_argument("--db-gap", type=float, default=2.4,
@@ -110,9 +122,10 @@ def call_targets(params):
 class Watcher:
     """Prints what happens at the fakes, in dnsmasq and in the function's log, in time order."""
 
-    def __init__(self, out, s, proc):
-        self.out, self.s, self.proc = out, s, proc
-        self.seen_calls = self.seen_requests = self.seen_lines = self.seen_rds = 0
+    def __init__(self, out, s, *procs):
+        self.out, self.s, self.procs = out, s, procs
+        self.seen_calls = self.seen_requests = self.seen_rds = 0
+        self.seen_lines = [0] * len(procs)
         self.flips = []
         self.notes = []  # (ready(), time(), kind, who, text()) shown once ready() is true
         self.stop = threading.Event()
@@ -155,19 +168,21 @@ class Watcher:
             self.seen_requests += 1
             what = {"GET": "GET /next: waiting for an event"}.get(r["method"], "POST %s" % r["path"].split("/")[-1])
             items.append((r["time_ns"] / 1e9, "lambda", "Runtime", "function %s" % what))
-        lines = self.proc.lines
-        while self.seen_lines < len(lines):
-            t, _, text = lines[self.seen_lines]
-            self.seen_lines += 1
-            items.append((t, "fn", "function", log_text(text)))
+        for i, proc in enumerate(self.procs):
+            # Several runtime loops are Lambda's execution environments side by side.
+            who = "function" if len(self.procs) == 1 else "fn %d" % (i + 1)
+            while self.seen_lines[i] < len(proc.lines):
+                t, _, text = proc.lines[self.seen_lines[i]]
+                self.seen_lines[i] += 1
+                items.append((t, "fn", who, log_text(text)))
         for flip in list(self.flips):
             if flip.event.is_set():
                 self.flips.remove(flip)
                 if flip.error:
                     items.append((time.monotonic(), "bad", "DNS", "flip failed: %s" % flip.error))
                 else:
-                    items.append((flip.time, "dns", "DNS", "%s now answers %s (dnsmasq reloaded)"
-                                  % (const.DB_ENDPOINT, const.NEW_PRIMARY)))
+                    items.append((flip.time, "dns", "DNS", getattr(flip, "label", None) or
+                                  "%s now answers %s (dnsmasq reloaded)" % (const.DB_ENDPOINT, const.NEW_PRIMARY)))
         rds = self.s.rds.calls
         while self.seen_rds < len(rds) and rds[self.seen_rds]["status"] is not None:
             items.append(rds_item(rds[self.seen_rds]))
@@ -221,9 +236,10 @@ def main():
     with stack.LocalStack(healthy_after=1.0, deregistration_delay=2.0) as s:
         first = story(out, s, args)
         second = aurora_story(out, s, args)
-        third = database_story(out, s, args)
-        fourth = cluster_switch_story(out, s, args)
-        return first or second or third or fourth
+        fleet = fleet_story(out, s, args)
+        cluster = cluster_switch_story(out, s, args)
+        database = database_story(out, s, args)
+        return first or second or fleet or cluster or database
 
 
 def story(out, s, args):
@@ -437,8 +453,149 @@ def print_timeline(out, run):
         print("%+8.3fs  %s %s" % (t - t0, out.paint(kind, "%-8s" % who), what), flush=True)
 
 
+# ---------------------------------------------------------------- fleet story ---
+
+FLEET_LB = "arn:aws:elasticloadbalancing:%s:%s:loadbalancer/net/db-fleet/50dc6c495c0c9188" % (const.REGION,
+                                                                                              const.ACCOUNT)
+# name, listener port, old primary, new primary (None: no failover in the story)
+FLEET_DBS = [("payments-db", 5432, "10.20.1.31", "10.20.2.31"),
+             ("billing-db", 5433, "10.20.1.41", "10.20.2.41"),
+             ("ledger-db", 5434, "10.20.1.51", None)]
+FLEET_NEW_DB = ("search-db", 5435, "10.20.1.61")
+
+
+def fleet_endpoint(name):
+    return "%s.abc123xyz.%s.rds.amazonaws.com" % (name, const.REGION)
+
+
+def fleet_group(name):
+    return "arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s-tg/%016x" % (const.REGION, const.ACCOUNT, name,
+                                                                          zlib.crc32(name.encode()) << 16)
+
+
+def fleet_tags(name):
+    return {"rds-nlb-sync:source": "dns:" + fleet_endpoint(name), "rds-nlb-sync:role": "writer"}
+
+
+def fleet_registered(s, name):
+    return sorted("%s:%d" % (t["Id"], t["Port"]) for t in s.elb.targets(fleet_group(name))
+                  if t["State"] != "draining")
+
+
+def first_register(s, name, after):
+    for c in s.elb.calls_for("RegisterTargets"):
+        if c["params"].get("TargetGroupArn") == fleet_group(name) and c["time"] >= after:
+            return c["time"]
+    return None
+
+
+def fleet_story(out, s, args):
+    """Three databases behind one NLB, two failing over within a second, then a fourth added by
+    tagging a new target group; the fleet function keeps them all."""
+    problems = []
+    port = const.DB_PORT
+    out.title("rds-nlb-sync demo, part 3: a fleet of databases behind one NLB, kept by one function")
+    s.dns.set_records({fleet_endpoint(n): [old] for n, _, old, _ in FLEET_DBS})
+    for name, listener, old, _ in FLEET_DBS:
+        s.elb.add_target_group(fleet_group(name), ["%s:%d" % (old, port)], vpc_cidr=const.VPC_CIDR, port=port,
+                               load_balancers=[FLEET_LB], tags=fleet_tags(name))
+        out.line("elb", "ELBv2", "listener %d -> %s-tg, tagged rds-nlb-sync:source=dns:%s; holds %s:%d"
+                 % (listener, name, fleet_endpoint(name), old, port))
+    out.line("note", "ELBv2", "the stack's own group orders-db-tg is on no fleet load balancer: never read")
+
+    out.title("9. Lambda starts the fleet function, twice (two execution environments)")
+    env = s.env(TARGET_GROUP_ARN=None, DB_ENDPOINT=None, DB_PORT=None, FLEET_LOAD_BALANCER_ARNS=FLEET_LB,
+                DNS_POLL_MS=args.poll_ms, FAILOVER_WAIT_SECONDS=args.wait_s)
+    out.line("note", "config", "FLEET_LOAD_BALANCER_ARNS=%s DNS_POLL_MS=%d FAILOVER_WAIT_SECONDS=%d"
+             % (FLEET_LB, args.poll_ms, args.wait_s))
+    requests = len(s.runtime.requests)
+    procs = [s.start_bootstrap(env=env), s.start_bootstrap(env=env)]
+    watcher = Watcher(out, s, *procs).from_now(requests).start()
+    changes = {}
+    try:
+        s.runtime.wait_requests(requests + 2, timeout=60)
+        out.title("10. A storm: %s and %s fail over within a second" % (FLEET_DBS[0][0], FLEET_DBS[1][0]))
+        deadline_ms = int(time.time() * 1000) + (args.wait_s + 120) * 1000
+        rids, flips = [], []
+        for i, (name, _, _, new) in enumerate(FLEET_DBS[:2]):
+            if i:
+                time.sleep(args.storm_gap)
+            sent = time.monotonic()
+            event = events.rds_event("RDS-EVENT-0049", source_id=name)
+            rids.append(s.runtime.enqueue(event, deadline_ms=deadline_ms))
+            flip = s.dns.flip_at(args.flip_after + 0.7 * i, {fleet_endpoint(name): [new]})
+            flip.label = "%s now answers %s (dnsmasq reloaded)" % (fleet_endpoint(name), new)
+            watcher.flips.append(flip)
+            flips.append(flip)
+            out.line("rds", "RDS", "RDS-EVENT-0049 for %s, through SNS; Lambda invokes the function" % name, sent)
+        results = [s.runtime.wait_result(rid, timeout=args.flip_after + args.wait_s + 30) for rid in rids]
+        for (name, _, _, _), flip in zip(FLEET_DBS[:2], flips):
+            flip.wait(5)
+            changes[name] = ("its DNS change", flip.began)  # no lookup sees the new answer before
+        time.sleep(0.05)
+        watcher.pump()
+        for (name, _, _, _), result in zip(FLEET_DBS[:2], results):
+            body = result["json"] or {}
+            expect(problems, result["kind"] == "response",
+                   "%s's invocation failed: %s" % (name, result["body"][:300]))
+            out.line("ok" if result["kind"] == "response" else "bad", "result",
+                     "%s's event: %s" % (name, json.dumps(body.get("summary", body))[:200]))
+
+        out.title("11. A fourth database: a platform team tags a new target group (Terraform, no redeployment)")
+        name, listener, address = FLEET_NEW_DB
+        s.dns.set_records({fleet_endpoint(name): [address]})
+        s.elb.add_target_group(fleet_group(name), [], vpc_cidr=const.VPC_CIDR, port=port, load_balancers=[FLEET_LB],
+                               tags=fleet_tags(name))
+        changes[name] = ("its tags", time.monotonic())
+        out.line("elb", "ELBv2", "listener %d -> %s-tg (empty), tagged rds-nlb-sync:source=dns:%s"
+                 % (listener, name, fleet_endpoint(name)), changes[name][1])
+        out.title("12. The next sweep (the schedule) finds it by its tags")
+        out.line("note", "schedule", "a scheduled event, sent now (every SchedulePeriodMinutes in AWS)")
+        sweep = s.lambda_invoke(events.schedule_event(), timeout=60)
+        time.sleep(0.05)
+        watcher.pump()
+        body = sweep["json"] or {}
+        expect(problems, sweep["kind"] == "response", "the sweep failed: %s" % sweep["body"][:300])
+        out.line("ok" if sweep["kind"] == "response" else "bad", "result",
+                 "sweep: %s" % json.dumps(body.get("summary", body))[:200])
+    finally:
+        watcher.close()
+        s.runtime.exit_when_drained()
+        for proc in procs:
+            try:
+                proc.finish(60)
+            except Exception:  # a loop that does not end by itself is killed
+                proc.kill()
+                proc.finish(60)
+        s.runtime.exit_when_drained(None)
+
+    want = {n: ["%s:%d" % (new or old, port)] for n, _, old, new in FLEET_DBS}
+    want[FLEET_NEW_DB[0]] = ["%s:%d" % (FLEET_NEW_DB[2], port)]
+    converged = [n for n in want if fleet_registered(s, n) == want[n]]
+    for n in want:
+        expect(problems, n in converged, "%s holds %s, not %s" % (n, fleet_registered(s, n), want[n]))
+    touched = [c for c in s.elb.calls if c["action"] in ("RegisterTargets", "DeregisterTargets")
+               and c["params"].get("TargetGroupArn") == fleet_group(FLEET_DBS[2][0])]
+    expect(problems, not touched, "%s had no change, yet %d calls changed it" % (FLEET_DBS[2][0], len(touched)))
+    expect(problems, all(c["signature_ok"] for c in s.elb.calls), "a request failed signature verification")
+
+    out.title("Summary, part 3")
+    lags = []
+    for name, (what, at) in changes.items():
+        reg = first_register(s, name, at)
+        expect(problems, reg is not None, "no RegisterTargets for %s after %s" % (name, what))
+        if reg is not None:
+            lags.append("%s %.2f s after %s" % (name, reg - at, what))
+    out.line("ok" if not problems else "bad", "fleet",
+             "%d of %d bindings converged; each after its own change: %s"
+             % (len(converged), len(want), "; ".join(lags)))
+    for p in problems:
+        out.line("bad", "FAILED", p)
+    return 1 if problems else 0
+
+
 def database_story(out, s, args):
-    """The third story: what a database client sees across the failover."""
+    """The fifth story, the last: what a database client sees across the failover."""
     import dbstack
     import nlb
     import pg
@@ -450,7 +607,7 @@ def database_story(out, s, args):
     s.reset()
     scale = nlb.DEMO_SCALE if args.db_scale is None else args.db_scale
     timing = nlb.AWS.scaled(scale)
-    out.title("rds-nlb-sync demo, part 3: what a database client sees, with a real PostgreSQL behind the NLB")
+    out.title("rds-nlb-sync demo, part 5: what a database client sees, with a real PostgreSQL behind the NLB")
     with dbstack.DbStack(s, timing=timing) as d:
         out.line("note", "database", "PostgreSQL %s as the postgres user: primary %s, synchronous hot standby %s "
                  "(%s -> %s)" % (pg.version(), const.OLD_PRIMARY, const.NEW_PRIMARY, const.DB_ENDPOINT, const.OLD_PRIMARY))
@@ -459,7 +616,7 @@ def database_story(out, s, args):
         out.line("note", "scale", "the NLB data plane runs at %g of AWS's delays: %s" % (scale, timing.describe()))
         out.line("note", "clients", "%d writer loops insert through the NLB (timeout %.1f s each, reconnect after "
                  "any error)" % (d.clients, d.client_timeout_s))
-        out.title("9. The primary stops; the event arrives first, DNS changes %.1f s later" % args.db_gap)
+        out.title("15. The primary stops; the event arrives first, DNS changes %.1f s later" % args.db_gap)
         run = d.failover("rds-nlb-sync", order="event-first", lead_s=0.5, gap_s=args.db_gap,
                          poll_ms=args.poll_ms, wait_s=args.wait_s, bound_s=60.0 * max(scale, 0.05) * 10)
         print_timeline(out, run)
@@ -496,7 +653,7 @@ def cluster_switch_story(out, s, args):
              "(instance-3); the fake RDS names the writer" % (n1, n2, n3))
     out.line("note", "scale", "the NLB data plane runs at %g of AWS's delays: %s; a weight change applies after "
              "%.2g s (AWS publishes no figure)" % (scale, timing.describe(), timing.weight_delay))
-    for step, fast in ((10, False), (11, True)):
+    for step, fast in ((13, False), (14, True)):
         s.reset()
         out.title("%d. %s: the writer stops; the failover-started event, then RDS names instance-2 %.1f s later"
                   % (step, "The fast switch (StandbySlots=3)" if fast else "One target group (StandbySlots=0)",

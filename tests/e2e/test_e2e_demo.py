@@ -1,7 +1,11 @@
 """make demo's stories (tests/demo.py) run to their end: the target group follows the DNS flip, the
 summary line reports the lag; in the Aurora story the writer group follows the RDS API before the
 cluster endpoint's DNS record changes, the summary says by how much, and the reader group holds both
-readers; the output carries no colour codes when it is not a terminal."""
+readers; in the fleet story both databases of the storm and the one added by its tags converge, each
+timed from its own change, and the untouched one is left alone; in the cluster story the fast
+switch moves the weight with one ModifyListener, registers nothing, and its write window is the
+shorter; the real database's story ends the demo with its write window line; the output carries no colour codes
+when it is not a terminal."""
 import os
 import re
 import subprocess
@@ -28,11 +32,11 @@ def demo_tells_the_failover():
     code, out, err = run_demo("--flip-after", "1.0", "--poll-ms", "200", "--writer-after", "1.0", "--dns-lead", "2.0",
                               "--db-scale", "0.05", "--db-gap", "1.0")
     tap.eq(code, 0, "demo exit status; output:\n%s\n%s" % (out[-3000:], err[-2000:]))
-    steps = [l for l in out.splitlines() if re.match(r"^\d\. ", l)]
-    tap.eq(len(steps), 9, "story steps: %s" % steps)
-    tap.eq(len([l for l in out.splitlines() if re.match(r"^1[01]\. ", l)]), 2, "part 4 told twice")
+    steps = [l for l in out.splitlines() if re.match(r"^\d+\. ", l)]
+    tap.eq(len(steps), 15, "story steps: %s" % steps)
+    out, database = out.split("part 5: what a database client sees", 1)
     out, cluster = out.split("rds-nlb-sync demo, part 4: an Aurora-like cluster of three PostgreSQL servers", 1)
-    out, database = out.split("part 3: what a database client sees", 1)
+    out, fleet = out.split("part 3: a fleet of databases", 1)
     out, aurora = out.split("part 2: an Aurora failover", 1)
     order = [out.index(s) for s in ("RDS-EVENT-0049", "now answers %s" % const.NEW_PRIMARY,
                                     "RegisterTargets %s:%d" % (const.NEW_PRIMARY, const.DB_PORT),
@@ -56,6 +60,18 @@ def demo_tells_the_failover():
     tap.ok(float(ahead.group(2)) > 0, "followed before DNS: %s" % ahead.group(0))
     tap.ok("the reader group holds both readers: 10.20.1.21:5432, 10.20.3.23:5432" in aurora, aurora[-1500:])
     tap.ok("FAILED" not in aurora and "BAD SIGNATURE" not in aurora, aurora[-2000:])
+    order = [fleet.index(s) for s in ("RDS-EVENT-0049 for payments-db", "RDS-EVENT-0049 for billing-db",
+                                      "payments-db.abc123xyz.eu-west-1.rds.amazonaws.com now answers 10.20.2.31",
+                                      "RegisterTargets 10.20.2.31:5432", "tags a new target group",
+                                      "RegisterTargets 10.20.1.61:5432")]
+    tap.eq(order, sorted(order), "the storm's events, a DNS change, its registration, the new group, its registration")
+    summary = re.search(r"(\d) of (\d) bindings converged; each after its own change: (.*)", fleet)
+    tap.ok(summary, "the fleet summary line: %s" % fleet[-1500:])
+    tap.eq(summary.group(1, 2), ("4", "4"), "every binding converged")
+    lags = re.findall(r"([a-z]+-db) (\d+\.\d\d) s after (its DNS change|its tags)", summary.group(3))
+    tap.eq(sorted(n for n, _, _ in lags), ["billing-db", "payments-db", "search-db"], "a time per changed binding")
+    tap.ok("ledger-db" not in summary.group(3) and "FAILED" not in fleet and "BAD SIGNATURE" not in fleet,
+           fleet[-2000:])
     order = [database.index(s) for s in ("primary stopped", "event RDS-EVENT-0049", "DNS changed",
                                          "RegisterTargets %s:%d" % (const.NEW_PRIMARY, const.DB_PORT),
                                          "target %s:%d initial" % (const.NEW_PRIMARY, const.DB_PORT),
@@ -75,7 +91,7 @@ def demo_tells_the_failover():
 def check_cluster_switch(text):
     """Part 4: the same cluster failover with one target group, then with the fast switch; the last line
     gives both write windows."""
-    classic, fast = text.split("11. The fast switch", 1)
+    classic, fast = text.split("14. The fast switch", 1)
     new, old = "%s:%d" % (const.AURORA_ADDRESS_2, const.DB_PORT), "%s:%d" % (const.AURORA_ADDRESS_1, const.DB_PORT)
     order = [classic.index(s) for s in ("primary stopped", "event RDS-EVENT-0073", "writer moved in the RDS API",
                                         "RegisterTargets " + new, "first successful write")]

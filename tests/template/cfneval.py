@@ -1,8 +1,9 @@
 """A template as CloudFormation would create it for given parameter values: conditions
 evaluated, conditional resources and outputs dropped, Fn::If branches chosen,
-AWS::NoValue removed, and Ref, GetAtt, Sub, Join, Split, Select and FindInMap
-resolved to strings. A resource's Ref reads "<Name>", a GetAtt "<Name.Attribute>",
-so tests can compare what a property points at.
+AWS::NoValue removed, and Ref, GetAtt, Sub, Join, Split, Select, FindInMap and
+ImportValue resolved to strings. A resource's Ref reads "<Name>", a GetAtt
+"<Name.Attribute>", an import "<import ExportName>", so tests can compare what a
+property points at.
 
     import cfneval
     stack = cfneval.Stack(tpl, {"DbClusterIdentifier": "aurora-orders"})
@@ -136,6 +137,11 @@ def _getatt(stack, arg):
     return stack.getatt(arg[0], arg[1])
 
 
+def _import_value(stack, arg):
+    # Another stack's export: known only once deployed, so its name stands for it.
+    return "<import %s>" % stack.render(arg)
+
+
 _FUNCTIONS = {
     "Ref": lambda s, a: s.ref(a),
     "Condition": lambda s, a: s.condition(a),
@@ -150,6 +156,7 @@ _FUNCTIONS = {
     "Fn::Sub": lambda s, a: s.sub(a),
     "Fn::GetAtt": _getatt,
     "Fn::FindInMap": _find_in_map,
+    "Fn::ImportValue": _import_value,
 }
 
 

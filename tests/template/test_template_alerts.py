@@ -3,7 +3,6 @@
 actions to the alert topic), the failure destination and its IAM scope, the dashboard's rows and
 its last-decisions query against the handler's log messages, and the documentation of the new
 parameters and outputs."""
-import glob
 import json
 import os
 import re
@@ -11,7 +10,7 @@ import re
 import cfneval
 import tap
 from template_common import (ROOT, tpl, res, ref, getatt, DNS, READERS, stack, statements_by_action, env_of,
-                             ALERT_EMAIL, ALERT_TOPIC)
+                             ALERT_EMAIL, ALERT_TOPIC, handler_source, handler_messages, check_widget_grid)
 
 
 # ------------------------------------------------------------------ alerts ---
@@ -182,25 +181,6 @@ def row_metrics(group, function, ns="RdsNlbSync"):
     ]
 
 
-def handler_source(name):
-    """The path of one of the handler's C files, in whichever folder of handler/ it is."""
-    found = glob.glob(os.path.join(ROOT, "handler", "**", name), recursive=True)
-    tap.ok(len(found) == 1, "one %s under handler/: %r" % (name, found))
-    return found[0]
-
-
-def handler_messages():
-    """The fixed messages of the handler's structured log lines (log_fields, reconcile_log):
-    a literal after the level, or either side of a ternary there."""
-    messages = set()
-    for path in sorted(glob.glob(os.path.join(ROOT, "handler", "**", "*.c"), recursive=True)):
-        with open(path) as f:
-            src = f.read()
-        for call in re.findall(r"(?:log_fields|reconcile_log)\((.*?)\);", src, re.S):
-            messages |= set(re.findall(r'"([^"%]+)"', call.split(",", 2)[2] if call.count(",") >= 2 else ""))
-    return messages
-
-
 @tap.case
 def dashboard_order_and_metrics():
     names, _ = emitted_metrics()
@@ -215,13 +195,7 @@ def dashboard_order_and_metrics():
         tap.eq([w["type"] for w in widgets], ["metric"] * (3 * len(groups)) + ["log"], "the log widget last")
         for m in row_metrics("TargetGroup", "Function")[2]:
             tap.ok(m[1] in names, "%s is a metric metrics.c emits" % m[1])
-        cells = set()
-        for w in widgets:
-            for x in range(w["x"], w["x"] + w["width"]):
-                for y in range(w["y"], w["y"] + w["height"]):
-                    tap.ok((x, y) not in cells, "widgets do not overlap")
-                    cells.add((x, y))
-            tap.ok(w["x"] + w["width"] <= 24, "within the 24-column grid")
+        check_widget_grid(widgets)
         tap.eq(sorted({w["y"] for w in widgets}), sorted({w["y"] for w in widgets}), "rows")
         tap.eq([w["y"] for w in widgets], sorted(w["y"] for w in widgets), "top to bottom in the issue's order")
         tap.ok(all(w["properties"]["region"] == "eu-west-1" for w in widgets), "the stack's region")

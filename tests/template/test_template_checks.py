@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""template.yml and consumer.yml as tools see them: yamllint with the repository's strict .yamllint,
-cfn-lint when installed, AWS's resource specification (cfn-spec.json, cfnspec.py), internal
+"""The templates as tools see them: yamllint with the repository's strict .yamllint and cfn-lint when
+installed (all four templates), AWS's resource specification (cfn-spec.json, cfnspec.py), internal
 consistency (every Ref, GetAtt, Sub variable and Condition resolves, every parameter is used, rules
-use rule functions only) and the structural checks cfn-lint would add (cfnchecks.py); each check is
-shown to catch a planted mistake."""
+use rule functions only) and the structural checks cfn-lint would add (cfnchecks.py, all four);
+each check is shown to catch a planted mistake. fleet.yml's and database.yml's specification and
+reference checks are in their own suites."""
 import copy
 import os
 import re
@@ -11,10 +12,9 @@ import shutil
 import subprocess
 
 import cfnchecks
-import cfnspec
-import cfnyaml
 import tap
-from template_common import ROOT, TEMPLATES, tpl, ref, getatt, DNS, READERS, stack, ALERT_EMAIL
+from template_common import (ROOT, TEMPLATES, tpl, ref, getatt, DNS, READERS, stack, ALERT_EMAIL, spec_errors,
+                             reference_errors)
 
 
 # ----------------------------------------------------------------- style ---
@@ -59,15 +59,6 @@ def yamllint_config_is_strict():
 
 # ------------------------------------------------- specification and refs ---
 
-def spec_errors(t):
-    spec = cfnspec.load()
-    checker = cfnspec.Checker(spec)
-    packed = cfnspec.packaged(t)
-    for name, r in packed["Resources"].items():
-        checker.resource(name, r)
-    return checker.errors + cfnspec.getatt_errors(spec, packed)
-
-
 @tap.case
 def provider_matches_resource_specification():
     tap.eq(spec_errors(tpl()), [], "template.yml against the CloudFormation specification")
@@ -92,46 +83,6 @@ def specification_check_catches_mistakes():
     for needle in ["unknown property HealthCheckIntervalSecs", "'Json' is not one of",
                    "required property LoadBalancerArn", "no attribute DnsName", "unknown property Vars"]:
         tap.ok(needle in errors, "expected an error with %r in:\n%s" % (needle, errors))
-
-
-def reference_errors(t):
-    errors = []
-    params, resources = set(t.get("Parameters", {})), set(t.get("Resources", {}))
-    conditions = set(t.get("Conditions", {}))
-    mappings = t.get("Mappings", {})
-    used_params, used_conditions = set(), set()
-    for path, fn, arg in cfnyaml.intrinsics({k: v for k, v in t.items() if k != "Rules"}):
-        if fn == "Ref":
-            used_params.add(arg)
-            if arg not in params | resources | cfnyaml.PSEUDO:
-                errors.append("%s: Ref to unknown %s" % (path, arg))
-        elif fn == "Fn::Sub":
-            for name in cfnyaml.sub_names(arg):
-                base = name.split(".")[0]
-                used_params.add(base)
-                if base not in params | resources and name not in cfnyaml.PSEUDO:
-                    errors.append("%s: Sub of unknown ${%s}" % (path, name))
-        elif fn in ("Fn::If", "Condition"):
-            name = arg[0] if fn == "Fn::If" else arg
-            used_conditions.add(name)
-            if name not in conditions:
-                errors.append("%s: unknown condition %s" % (path, name))
-        elif fn == "Fn::FindInMap":
-            if arg[0] not in mappings:
-                errors.append("%s: unknown mapping %s" % (path, arg[0]))
-    for name, r in t.get("Resources", {}).items():
-        if "Condition" in r:
-            used_conditions.add(r["Condition"])
-            if r["Condition"] not in conditions:
-                errors.append("%s: unknown condition %s" % (name, r["Condition"]))
-        for dep in cfnyaml.as_list(r.get("DependsOn", [])):
-            if dep not in resources:
-                errors.append("%s: DependsOn unknown %s" % (name, dep))
-    for p in sorted(params - used_params):
-        errors.append("parameter %s is never used" % p)
-    for c in sorted(conditions - used_conditions):
-        errors.append("condition %s is never used" % c)
-    return errors
 
 
 @tap.case
@@ -169,9 +120,10 @@ def rules_use_rule_functions_only():
         elif isinstance(node, list):
             for v in node:
                 walk(v, path)
-    rules = tpl().get("Rules", {})
-    tap.ok(rules, "the template has rules")
-    walk(rules, "Rules")
+    for name in ("template.yml", "fleet.yml", "database.yml"):
+        rules = tpl(name).get("Rules", {})
+        tap.ok(rules, "%s has rules" % name)
+        walk(rules, name + " Rules")
 
 
 
