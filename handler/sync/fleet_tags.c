@@ -207,7 +207,7 @@ static int proxy_resolve(void *ctx, const source_query *q, source_answer *out)
 
 addr_source proxy_source_of(proxy_source *p)
 {
-    return (addr_source){p, p->dns.subject, NULL, proxy_resolve, NULL};
+    return (addr_source){.ctx = p, .subject = p->dns.subject, .resolve = proxy_resolve};
 }
 
 int proxy_misses_commit(fleet_miss_list *kept, proxy_source *p, elb_tag *tag)

@@ -527,8 +527,8 @@ static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
     memset(&e, 0, sizeof e);
     r->rep->api_calls++;
     if (r->io->describe(r->io->ctx, r->b->target_group_arn, r->deadline, &fresh, &e) != 0)
-        return elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "; the new targets are registered, nothing "
-                                                                  "was deregistered");
+        return reconcile_elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "; the new targets are registered, nothing "
+                                                                            "was deregistered");
     resolve_once(r, lookup_timeout(r, r->deadline), &a);
     for (size_t i = 0; i < stale->count; i++) {
         const elb_target *t = &stale->items[i];

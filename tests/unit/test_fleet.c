@@ -146,7 +146,7 @@ static void test_proxy_misses(void)
     answer_addrs[1] = "10.0.0.8";
     answer_addrs[2] = NULL;
     for (int round = 1; round <= 3; round++) {
-        proxy_source p = {{NULL, "p", NULL, scripted, NULL}, &prev, {NULL, 0}, 3, 5432};
+        proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432};
         addr_source src = proxy_source_of(&p);
         source_query q = {1000, &current};
         source_answer a;
@@ -164,7 +164,7 @@ static void test_proxy_misses(void)
     answer_addrs[1] = "10.0.0.6";
     fleet_miss_list one;
     fleet_misses_parse("10.0.0.6=2", &one);
-    proxy_source p = {{NULL, "p", NULL, scripted, NULL}, &one, {NULL, 0}, 3, 5432};
+    proxy_source p = {{.subject = "p", .resolve = scripted}, &one, {NULL, 0}, 3, 5432};
     source_query q = {1000, &current};
     source_answer a;
     memset(&a, 0, sizeof a);
