@@ -201,11 +201,11 @@ def handler_api_actions():
 
 
 def misses_tag():
-    """The tag fleet mode keeps a proxy binding's miss counts in (handler/sync/fleet_internal.h)."""
-    with open(handler_source("fleet_internal.h")) as f:
-        m = re.search(r'#define FLEET_MISSES_TAG FLEET_TAG_PREFIX "([^"]+)"', f.read())
+    """The tag the function keeps an RDS Proxy binding's miss counts in (handler/sync/proxy.h)."""
+    with open(handler_source("proxy.h")) as f:
+        m = re.search(r'#define FLEET_MISSES_TAG "([^"]+)"', f.read())
     tap.ok(m, "FLEET_MISSES_TAG read")
-    return "rds-nlb-sync:" + m.group(1)
+    return m.group(1)
 
 
 def fleet_metrics_dimension():
