@@ -34,7 +34,7 @@ def demo_tells_the_failover():
     tap.eq(code, 0, "demo exit status; output:\n%s\n%s" % (out[-3000:], err[-2000:]))
     steps = [l for l in out.splitlines() if re.match(r"^\d+\. ", l)]
     tap.eq(len(steps), 15, "story steps: %s" % steps)
-    out, database = out.split("part 5: what a database client sees", 1)
+    out, database = out.split("rds-nlb-sync demo, part 5: what a database client sees", 1)
     out, cluster = out.split("rds-nlb-sync demo, part 4: an Aurora-like cluster of three PostgreSQL servers", 1)
     out, fleet = out.split("part 3: a fleet of databases", 1)
     out, aurora = out.split("part 2: an Aurora failover", 1)

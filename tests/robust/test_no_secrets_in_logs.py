@@ -202,9 +202,11 @@ def the_scan_finds_what_it_looks_for():
 def every_error_type_was_produced():
     got = set(SEEN.values())
     # DNS mode with one target group, and every allocation succeeds: no RdsApiError, no ListenerError
-    # (the fast switch's suite, tests/integration/test_handler_fastswitch.py, scans its own), no
+    # (the fast switch's suite, tests/integration/test_handler_fastswitch.py, scans its own), no fleet
+    # mode's ConfigError or FleetError (tests/integration/test_handler_fleet.py scans its own), no
     # Runtime.OutOfMemory.
-    want = (const.ERROR_TYPES - {"RdsApiError", "ListenerError", "Runtime.OutOfMemory"}) | {"response"}
+    want = (const.ERROR_TYPES - {"RdsApiError", "ListenerError", "ConfigError", "FleetError",
+                                 "Runtime.OutOfMemory"}) | {"response"}
     tap.eq(sorted(want - got), [], "outcomes never seen")
 
 
