@@ -467,20 +467,38 @@ static void report_slots(run *r, const slots_run *s)
     r->rep->slots = a;
 }
 
-static int plan_and_apply(run *r, slots_run *s)
+static int make_plan(run *r, slots_run *s)
 {
     char why[256];
-    if (one_primary(r) != 0)
-        return -1;
-    read_candidates(r, s);
     if (slots_plan(s->slots, s->n, &r->used.allowed.items[0], r->b->port, r->b->az, &s->candidates,
                    s->candidates_complete, &s->plan, why, sizeof why) != 0)
         return listener_error(r, "%s", why);
-    if (report_unchanged(r, s) != 0)
+    return 0;
+}
+
+/* The failover path is as short as it can be: with a warm slot the weight
+ * moves before the candidates are read (a DescribeTags or the readers'
+ * lookups), as the slot, the weights and the release do not depend on them;
+ * only a fill needs them first, to choose its slot. */
+static int plan_and_apply(run *r, slots_run *s)
+{
+    if (one_primary(r) != 0 || make_plan(r, s) != 0)
         return -1;
+    int have_candidates = s->plan.fill;
+    if (have_candidates) {
+        read_candidates(r, s);
+        if (make_plan(r, s) != 0)
+            return -1;
+    }
     int rc = fill(r, s);
     if (rc == 0)
         rc = move_weight(r, s);
+    if (rc == 0 && !have_candidates) {
+        read_candidates(r, s);
+        rc = make_plan(r, s);
+    }
+    if (rc == 0)
+        rc = report_unchanged(r, s);
     if (rc == 0)
         rc = release_and_refill(r, s);
     if (rc == 0)

@@ -192,6 +192,9 @@ def dns_failback_to_a_warm_slot():
     start([[NEW], [OLD], []], weights=(1, 0, 0))
     res = ok(S.invoke(events.schedule_event(), env=env()))
     tap.eq(changes(), [("ModifyListener", None), ("DeregisterTargets", 0)], "no registration: the slot was warm")
+    order = [c["action"] for c in S.elb.calls]
+    tap.ok(order.index("ModifyListener") < order.index("DescribeTags"),
+           "the weight moved before the slots' memory was read: %s" % order)
     tap.eq(weights(), [0, 1, 0])
     tap.eq(res["registered"], [])
 
