@@ -448,27 +448,33 @@ static int select_event(fleet *f, const event_info *ev, job_list *jobs)
         mine.ours = 1;
         mine.failover = event_is_failover_id(ev->event_id);
         binding probe = {.wait = wait_of(fb)};
-        if (add_job(jobs, fb, binding_waits(&probe, &mine), 0) != 0)
+        if (add_job(jobs, fb, binding_waits(&probe, &mine), f->cfg->dry_run) != 0)
             return -1;
     }
     return 0;
 }
 
+/* The binding a console event or a CloudFormation request names, or NULL. */
+static const char *named_binding(const json_t *root)
+{
+    const char *named = json_string_value(json_object_get(root, "targetGroupArn"));
+    return named ? named
+                 : json_string_value(json_object_get(json_object_get(root, "ResourceProperties"), "TargetGroupArn"));
+}
+
 /* A sweep from the cursor, all of one shard, or the one named binding. */
 static int select_sweep(fleet *f, const json_t *root, int dry_run, job_list *jobs)
 {
-    const char *named = json_string_value(json_object_get(root, "targetGroupArn"));
+    const char *named = named_binding(root);
     json_int_t shard = json_integer_value(json_object_get(root, "shard"));
     json_int_t shards = json_integer_value(json_object_get(root, "shards"));
-    if (!named)
-        named = json_string_value(json_object_get(json_object_get(root, "ResourceProperties"), "TargetGroupArn"));
     for (size_t k = 0; k < f->bl.count; k++) {
         fleet_binding *fb = &f->bl.items[(f->cursor + k) % f->bl.count];
         if (named && strcmp(named, fb->tg.arn) != 0)
             continue;
         if (!named && shards > 1 && fleet_shard_of(fb->tg.arn, (unsigned)shards) != (unsigned)shard)
             continue;
-        if (add_job(jobs, fb, 0, dry_run) != 0)
+        if (add_job(jobs, fb, 0, dry_run || f->cfg->dry_run) != 0)
             return -1;
     }
     return 0;
@@ -772,7 +778,7 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
     }
     json_t *root = json_loadb(payload, len, 0, NULL);
     int sweep = ev.trigger != TRIGGER_RDS_EVENT;
-    int named = json_string_value(json_object_get(root, "targetGroupArn")) != NULL;
+    int named = named_binding(root) != NULL;
     int64_t deadline = deadline_ms - RESERVE_MS;
     calls_sent(f, &elb0, &rds0);
     int rc = need_discovery(f, sweep && !named) ? discover(f, deadline, err) : 0;
