@@ -292,7 +292,7 @@ static int build_index(fleet *f)
     fleet_index x = {NULL, 0};
     for (size_t i = 0; i < f->bl.count; i++) {
         const fleet_binding *b = &f->bl.items[i];
-        if (b->bad[0])
+        if (b->invalid)
             continue;
         if (index_add(&x, b->identifier, i) != 0)
             goto fail;
@@ -372,7 +372,7 @@ static void learn_unknown_members(fleet *f, int64_t deadline)
         fleet_binding *b = &f->bl.items[i];
         rds_cluster c;
         aws_error e;
-        if (b->bad[0] || b->kind != FLEET_SOURCE_CLUSTER || b->members_known)
+        if (b->invalid || b->kind != FLEET_SOURCE_CLUSTER || b->members_known)
             continue;
         b->members_known = 1; /* once, whatever the answer */
         if (rds_describe_cluster(f->workers[0].rds, FLEET_NAME(b), deadline, &c, &e) != 0) {
@@ -572,8 +572,8 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
 {
     fleet_binding *fb = j->fb;
     int cluster = fb->kind == FLEET_SOURCE_CLUSTER;
-    if (fb->bad[0]) {
-        rns_error_set(&j->err, RNS_ERR_BINDING, "%s: %s", fb->tg.arn, fb->bad);
+    if (fb->invalid) {
+        rns_error_set(&j->err, RNS_ERR_BINDING, "%s: %s", fb->tg.arn, fb->bad ? fb->bad : "invalid tags");
         return;
     }
     if (ready(f, w, cluster, &j->err) != 0)
