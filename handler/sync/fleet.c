@@ -2,6 +2,7 @@
  * the workers that reconcile them, and the fleet result. */
 #include "handler/sync/fleet.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,10 @@ fleet *fleet_new(const config *cfg, logger *log, char *err, size_t errlen)
     }
     f->cfg = cfg;
     f->log = log;
+    /* One malloc arena for every worker: glibc gives each thread its own
+     * heap otherwise, and at 500 bindings the per-thread heaps cost more
+     * than the bindings (README.md, "Performance", fleet mode's 16 MiB). */
+    mallopt(M_ARENA_MAX, 1);
     rns_bucket_init(&f->describe, PACE_DESCRIBE_BURST, PACE_DESCRIBE_RATE);
     rns_bucket_init(&f->change, PACE_CHANGE_BURST, PACE_CHANGE_RATE);
     rns_bucket_init(&f->rds, PACE_RDS_BURST, PACE_RDS_RATE);
@@ -292,7 +297,7 @@ static int build_index(fleet *f)
     fleet_index x = {NULL, 0};
     for (size_t i = 0; i < f->bl.count; i++) {
         const fleet_binding *b = &f->bl.items[i];
-        if (b->bad[0])
+        if (b->invalid)
             continue;
         if (index_add(&x, b->identifier, i) != 0)
             goto fail;
@@ -372,7 +377,7 @@ static void learn_unknown_members(fleet *f, int64_t deadline)
         fleet_binding *b = &f->bl.items[i];
         rds_cluster c;
         aws_error e;
-        if (b->bad[0] || b->kind != FLEET_SOURCE_CLUSTER || b->members_known)
+        if (b->invalid || b->kind != FLEET_SOURCE_CLUSTER || b->members_known)
             continue;
         b->members_known = 1; /* once, whatever the answer */
         if (rds_describe_cluster(f->workers[0].rds, FLEET_NAME(b), deadline, &c, &e) != 0) {
@@ -448,27 +453,33 @@ static int select_event(fleet *f, const event_info *ev, job_list *jobs)
         mine.ours = 1;
         mine.failover = event_is_failover_id(ev->event_id);
         binding probe = {.wait = wait_of(fb)};
-        if (add_job(jobs, fb, binding_waits(&probe, &mine), 0) != 0)
+        if (add_job(jobs, fb, binding_waits(&probe, &mine), f->cfg->dry_run) != 0)
             return -1;
     }
     return 0;
 }
 
+/* The binding a console event or a CloudFormation request names, or NULL. */
+static const char *named_binding(const json_t *root)
+{
+    const char *named = json_string_value(json_object_get(root, "targetGroupArn"));
+    return named ? named
+                 : json_string_value(json_object_get(json_object_get(root, "ResourceProperties"), "TargetGroupArn"));
+}
+
 /* A sweep from the cursor, all of one shard, or the one named binding. */
 static int select_sweep(fleet *f, const json_t *root, int dry_run, job_list *jobs)
 {
-    const char *named = json_string_value(json_object_get(root, "targetGroupArn"));
+    const char *named = named_binding(root);
     json_int_t shard = json_integer_value(json_object_get(root, "shard"));
     json_int_t shards = json_integer_value(json_object_get(root, "shards"));
-    if (!named)
-        named = json_string_value(json_object_get(json_object_get(root, "ResourceProperties"), "TargetGroupArn"));
     for (size_t k = 0; k < f->bl.count; k++) {
         fleet_binding *fb = &f->bl.items[(f->cursor + k) % f->bl.count];
         if (named && strcmp(named, fb->tg.arn) != 0)
             continue;
         if (!named && shards > 1 && fleet_shard_of(fb->tg.arn, (unsigned)shards) != (unsigned)shard)
             continue;
-        if (add_job(jobs, fb, 0, dry_run) != 0)
+        if (add_job(jobs, fb, 0, dry_run || f->cfg->dry_run) != 0)
             return -1;
     }
     return 0;
@@ -566,8 +577,8 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
 {
     fleet_binding *fb = j->fb;
     int cluster = fb->kind == FLEET_SOURCE_CLUSTER;
-    if (fb->bad[0]) {
-        rns_error_set(&j->err, RNS_ERR_BINDING, "%s: %s", fb->tg.arn, fb->bad);
+    if (fb->invalid) {
+        rns_error_set(&j->err, RNS_ERR_BINDING, "%s: %s", fb->tg.arn, fb->bad ? fb->bad : "invalid tags");
         return;
     }
     if (ready(f, w, cluster, &j->err) != 0)
@@ -772,7 +783,7 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
     }
     json_t *root = json_loadb(payload, len, 0, NULL);
     int sweep = ev.trigger != TRIGGER_RDS_EVENT;
-    int named = json_string_value(json_object_get(root, "targetGroupArn")) != NULL;
+    int named = named_binding(root) != NULL;
     int64_t deadline = deadline_ms - RESERVE_MS;
     calls_sent(f, &elb0, &rds0);
     int rc = need_discovery(f, sweep && !named) ? discover(f, deadline, err) : 0;

@@ -23,12 +23,13 @@ typedef enum fleet_source_kind { FLEET_SOURCE_DNS,
 typedef struct fleet_binding {
     elb_target_group tg;
     fleet_source_kind kind;
-    char source[300];     /* the source tag as given */
-    size_t name_at;       /* where in source the name starts: after "dns:", "cluster:", "proxy:" */
-    char identifier[256]; /* whose events concern it */
+    char source[300];    /* the source tag as given */
+    size_t name_at;      /* where in source the name starts: after "dns:", "cluster:", "proxy:" */
+    char identifier[64]; /* whose events concern it (an RDS identifier: at most 63) */
     db_role role;
     int dry_run;
-    char bad[400];  /* invalid tags: the ConfigError message; "" when valid */
+    int invalid;    /* its tags are invalid: a ConfigError binding, never touched */
+    char *bad;      /* why (owned; NULL when valid, or when out of memory) */
     char **members; /* cluster: the instance ids last seen, for the index */
     size_t member_count;
     int members_known;

@@ -1,6 +1,7 @@
 /* Fleet mode: a binding from its target group's tags, the proxy: source's
  * miss counts and its address source, the shard hash (fleet_internal.h). */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,21 @@
 #include "handler/sync/fleet_internal.h"
 
 /* ---- tags ---- */
+
+/* The first problem found is the one reported. */
+static void set_bad(fleet_binding *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_bad(fleet_binding *b, const char *fmt, ...)
+{
+    va_list ap;
+    if (b->invalid)
+        return;
+    b->invalid = 1;
+    va_start(ap, fmt);
+    if (vasprintf(&b->bad, fmt, ap) < 0)
+        b->bad = NULL;
+    va_end(ap);
+}
 
 static int name_valid(const char *s)
 {
@@ -38,8 +54,7 @@ static int read_source(fleet_binding *b, const char *v)
             return 0;
         }
     }
-    snprintf(b->bad, sizeof b->bad,
-             "tag " FLEET_TAG_PREFIX "source=%.80s: must be dns:<name>, cluster:<id> or proxy:<name>", v);
+    set_bad(b, "tag " FLEET_TAG_PREFIX "source=%.80s: must be dns:<name>, cluster:<id> or proxy:<name>", v);
     return -1;
 }
 
@@ -49,9 +64,9 @@ static void read_role(fleet_binding *b, const char *v)
     if (!v || strcasecmp(v, "writer") == 0)
         return;
     if (strcasecmp(v, "readers") != 0)
-        snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "role=%.40s: must be writer or readers", v);
+        set_bad(b, "tag " FLEET_TAG_PREFIX "role=%.40s: must be writer or readers", v);
     else if (b->kind != FLEET_SOURCE_CLUSTER)
-        snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "role=readers needs a cluster: source");
+        set_bad(b, "tag " FLEET_TAG_PREFIX "role=readers needs a cluster: source");
     else
         b->role = DB_ROLE_READERS;
 }
@@ -60,8 +75,8 @@ static void read_identifier(fleet_binding *b, const char *v)
 {
     if (v) {
         if (!name_valid(v) || strlen(v) >= sizeof b->identifier)
-            snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier",
-                     v);
+            set_bad(b, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier",
+                    v);
         snprintf(b->identifier, sizeof b->identifier, "%s", v);
     } else {
         /* the cluster id, else the first label of the name */
@@ -77,7 +92,7 @@ static void read_dry_run(fleet_binding *b, const char *v)
     if (strcasecmp(v, "true") == 0)
         b->dry_run = 1;
     else
-        snprintf(b->bad, sizeof b->bad, "tag " FLEET_TAG_PREFIX "dry-run=%.40s: must be true or false", v);
+        set_bad(b, "tag " FLEET_TAG_PREFIX "dry-run=%.40s: must be true or false", v);
 }
 
 int fleet_binding_from_tags(fleet_binding *b, const elb_tag_set *tags)
@@ -85,16 +100,15 @@ int fleet_binding_from_tags(fleet_binding *b, const elb_tag_set *tags)
     const char *source = elb_tag_value(tags, FLEET_TAG_PREFIX "source");
     if (!source)
         return -1;
-    b->bad[0] = '\0';
     if (read_source(b, source) == 0) {
         read_role(b, elb_tag_value(tags, FLEET_TAG_PREFIX "role"));
         read_identifier(b, elb_tag_value(tags, FLEET_TAG_PREFIX "identifier"));
     }
     read_dry_run(b, elb_tag_value(tags, FLEET_TAG_PREFIX "dry-run"));
-    if (!b->bad[0] && strcmp(b->tg.target_type, "ip") != 0)
-        snprintf(b->bad, sizeof b->bad, "target type %s: fleet mode keeps ip target groups only", b->tg.target_type);
-    if (!b->bad[0] && b->tg.port <= 0)
-        snprintf(b->bad, sizeof b->bad, "the target group has no port");
+    if (!b->invalid && strcmp(b->tg.target_type, "ip") != 0)
+        set_bad(b, "target type %s: fleet mode keeps ip target groups only", b->tg.target_type);
+    if (!b->invalid && b->tg.port <= 0)
+        set_bad(b, "the target group has no port");
     fleet_misses_parse(elb_tag_value(tags, FLEET_MISSES_TAG), &b->misses);
     return 0;
 }
@@ -106,6 +120,8 @@ void fleet_binding_free(fleet_binding *b)
     free(b->members);
     b->members = NULL;
     b->member_count = 0;
+    free(b->bad);
+    b->bad = NULL;
     fleet_miss_list_free(&b->misses);
 }
 

@@ -29,6 +29,9 @@ alternate run by run, so load from elsewhere hits both alike):
   and how far ahead of the DNS change the group followed.
 - SigV4 signatures/s (sigv4_bench.measure) and the runtime's own overhead and
   baselines (runtime_bench.measure).
+- fleet mode at scale (fleet_bench.py): calls per sweep and per event at N = 1 to
+  500 against their goals, sweep time under the account's buckets, storms, peak
+  RSS and instructions per binding at N = 500.
 """
 import argparse
 import os
@@ -506,6 +509,8 @@ def main():
                 res["failover"] = failover_bench.measure(s, quick=args.quick, say=say)
                 import fastswitch_bench
                 res["fastswitch"] = fastswitch_bench.measure(s, quick=args.quick, say=say)
+                import fleet_bench
+                res["fleet"] = fleet_bench.measure(s, quick=args.quick, say=say)
         finally:
             for fn in fns.values():
                 fn.stop()
@@ -531,9 +536,11 @@ def main():
     with open(md, "a") as f:
         f.write("\n" + failover_section(res["failover"]))
         f.write("\n" + fastswitch_section(res["fastswitch"]))
+        f.write("\n" + fleet_section(res["fleet"]))
     print(bench_report.text_table(table))
     print("\n" + failover_section(res["failover"]))
     print("\n" + fastswitch_section(res["fastswitch"]))
+    print("\n" + fleet_section(res["fleet"]))
     print("\nmachine: %s" % bench_report.markdown(res, table).split("Machine: ", 1)[1].split("\n", 1)[0])
     print("written: %s, %s (%.0f s)" % (os.path.relpath(md, ROOT), os.path.relpath(js, ROOT), res["seconds"]))
     return 0

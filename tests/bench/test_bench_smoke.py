@@ -133,4 +133,15 @@ def fast_switch_rows():
            "no fast switch row on stdout")
 
 
+@tap.case
+def fleet_scale_figures():
+    fleet = results()["fleet"]
+    tap.eq([r["n"] for r in fleet["scale"]], [1, 10])
+    for r in fleet["scale"]:
+        tap.eq(r["sweep_calls"], r["goal"], "a steady sweep of %d bindings costs T + ceil(T/20) + pages" % r["n"])
+        tap.eq((r["failed"], r["event_bindings"], r["event_calls"]), (0, 1, 1), "N = %d" % r["n"])
+    tap.eq([(st["converged"], st["n"]) for st in fleet["storms"]], [(10, 10)])
+    tap.ok(any(line.startswith("| 10 | 12 | 12 |") for line in run()["stdout"].splitlines()), "no fleet row on stdout")
+
+
 tap.main()

@@ -176,6 +176,34 @@ def dry_run_tag_changes_nothing_in_its_group():
     tap.eq(b[tg("dr1")]["registered"], ["10.30.1.10:5432"])
     tap.eq(changed_groups(), [tg("dr2")])
     tap.eq(S.elb.registered(tg("dr1")), ["10.20.1.9:5432"])
+    # DRY_RUN=true holds for every binding
+    fresh()
+    setup(["dr3", "dr4"])
+    r, out = run(events.schedule_event(), DRY_RUN="true")
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq([b["dryRun"] for b in out["bindings"]], [True, True])
+    tap.eq([c["action"] for c in S.elb.calls if c["action"] not in ("DescribeTargetGroups", "DescribeTags")],
+           ["DescribeTargetHealth"] * 2)
+
+
+@tap.case
+def cloudformation_request_names_its_binding_and_gets_its_answer():
+    fresh()
+    setup(["cf1", "cf2"])
+    S.cfn.reset()
+    req = events.cloudformation_event("Create", S.cfn.url())
+    req["ResourceProperties"] = {"TargetGroupArn": tg("cf2")}
+    r, out = run(req)
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq([b["targetGroupArn"] for b in out["bindings"]], [tg("cf2")])
+    tap.eq(out["cloudformationStatus"], "SUCCESS")
+    body = json.loads(S.cfn.wait(1)[0]["body"])
+    tap.eq(body["Status"], "SUCCESS")
+    tap.eq(changed_groups(), [tg("cf2")])
+    S.cfn.reset()
+    r, out = run(events.cloudformation_event("Delete", S.cfn.url(), physical_id="fleet"))
+    tap.eq((r.code, out["bindings"]), (0, []))
+    tap.eq(json.loads(S.cfn.wait(1)[0]["body"])["Status"], "SUCCESS")
 
 
 @tap.case
