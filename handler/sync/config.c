@@ -679,7 +679,7 @@ static const var vars[] = {
      "tags bind it; TARGET_GROUP_ARN, DB_ENDPOINT, DB_CLUSTER_IDENTIFIER, DB_ROLE and DB_IDENTIFIER must be unset, "
      "DB_PORT is not needed)",
      read_fleet, 0, 0, 0, 0},
-    {"TARGET_GROUP_ARN", "yes, except with FLEET_LOAD_BALANCER_ARNS", NULL, NULL, "the NLB target group (target type ip)", read_arn, 0, 0, 0, 0},
+    {"TARGET_GROUP_ARN", "yes, except with FLEET_LOAD_BALANCER_ARNS or LISTENER_ARN", NULL, NULL, "the NLB target group (target type ip)", read_arn, 0, 0, 0, 0},
     {"DB_CLUSTER_IDENTIFIER", "no", "a DB cluster identifier", NULL,
      "an Aurora or Multi-AZ DB cluster: the targets come from the RDS API, not from DB_ENDPOINT's DNS answer",
      read_cluster, 0, 0, 0, 0},
