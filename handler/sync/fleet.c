@@ -21,15 +21,16 @@
 #include "handler/sync/fleet_internal.h"
 #include "handler/sync/result.h"
 
-/* The function's own calls stay at 90 % of the account's buckets (README.md,
- * "Fleet mode"): the documented ELBv2 Describe* bucket (40, 10/s), AWS's
- * own load balancer controller's defaults for target changes (20, 4/s), and
- * the RDS bucket (300, 12/s, less a margin); at 100 % the two clocks drift
- * and the service throttles now and then. Other callers sharing the buckets
- * make it throttle too, which the standard retry mode absorbs. */
-#define PACE_DESCRIBE_BURST 36
+/* The function's own calls take the account's buckets' burst and 90 % of
+ * their rate (README.md, "Fleet mode"): the documented ELBv2 Describe*
+ * bucket (40, 10/s), AWS's own load balancer controller's defaults for
+ * target changes (20, 4/s), and the RDS bucket (300, 12/s, less a margin);
+ * at the full rate the two clocks drift and the service throttles now and
+ * then. Other callers sharing the buckets make it throttle too, which the
+ * standard retry mode absorbs. */
+#define PACE_DESCRIBE_BURST 40
 #define PACE_DESCRIBE_RATE 9
-#define PACE_CHANGE_BURST 18
+#define PACE_CHANGE_BURST 20
 #define PACE_CHANGE_RATE 3.6
 #define PACE_RDS_BURST 100
 #define PACE_RDS_RATE 10

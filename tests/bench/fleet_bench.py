@@ -7,7 +7,7 @@ Register/Deregister 20, 4/s).
   schedule event), then takes one RDS event of one binding; goal: a sweep costs at most
   T + ceil(T/20) + pages, an event a constant number of calls;
 - the time of that full sweep under the buckets;
-- a storm: one event concerning 100 bindings whose DNS names change 50 ms apart: from each
+- a storm: one event concerning 20, then 100 bindings whose DNS names change 50 ms apart: from each
   binding's own change to its RegisterTargets, max and median; goal: within DNS_POLL_MS + 2 s;
 - at N = 500: peak RSS of the warm process (VmHWM; goal 16 MiB) and, with callgrind, instructions
   of a sweep per binding.
@@ -29,7 +29,9 @@ DOMAIN = "abc123xyz.eu-west-1.rds.amazonaws.com"
 OLD = "10.20.1.9"
 FULL = dict(sizes=(1, 10, 100, 500), storms=(20, 100), callgrind=True)
 QUICK = dict(sizes=(1, 10), storms=(10,), callgrind=False)
-STORM_GAP_S, POLL_MS = 0.05, 1000
+# The first change comes 3 s after the event (the event usually precedes DNS: 2.4 s in the demo's
+# Multi-AZ story), the others 50 ms apart.
+STORM_FIRST_S, STORM_GAP_S, POLL_MS = 3.0, 0.05, 1000
 
 
 def tg(i):
@@ -105,7 +107,7 @@ def scale_run(s, n):
 def storm(s, n):
     """One event, n bindings, DNS changing STORM_GAP_S apart: change -> RegisterTargets per binding."""
     populate(s, n, identifier="storm-db", steady=False)
-    flips = [s.dns.flip_at(1.0 + STORM_GAP_S * i, {host(i): ["10.60.%d.%d" % (i // 250, i % 250 + 1)]})
+    flips = [s.dns.flip_at(STORM_FIRST_S + STORM_GAP_S * i, {host(i): ["10.60.%d.%d" % (i // 250, i % 250 + 1)]})
              for i in range(n)]
     r = s.invoke(events.rds_event("RDS-EVENT-0049", source_id="storm-db"), env=env(s), timeout=300)
     for f in flips:
@@ -181,7 +183,7 @@ def notes(res):
     for st in res["storms"]:
         if st["max_s"] is not None and st["max_s"] > st["goal_s"]:
             out.append("Missed: a storm of %d bindings, max %.2f s (goal %.1f s): %d RegisterTargets within %.1f s "
-                       "meet the Register bucket (20 burst, 4/s), which this function never outpaces."
+                       "meet the Register bucket (the function's share: 20 burst, 3.6/s), which it never outpaces."
                        % (st["n"], st["max_s"], st["goal_s"], st["n"], st["n"] * STORM_GAP_S))
     events_ = {r["event_calls"] for r in res["scale"]}
     out.append("Event runs: %s calls whatever N (warm index)." % ", ".join(map(str, sorted(events_))))
