@@ -310,7 +310,7 @@ static void read_listener(const var *row, load *l)
     const char *v = get(&l->r, row->name);
     char buf[SHOWN_MAX + 8];
     int rc;
-    if (!v)
+    if (!v || fleet_forbids(l, row->name))
         return;
     cfg->listener_arn = strdup(v);
     if ((rc = parse_listener_arn(v, cfg)) == -1)

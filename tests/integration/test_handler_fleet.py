@@ -223,9 +223,12 @@ def configuration_errors_name_the_variable():
                        "FLEET_LOAD_BALANCER_ARNS"),
                       ({"TARGET_GROUP_ARN": const.TARGET_GROUP_ARN}, "TARGET_GROUP_ARN must be unset"),
                       ({"DB_ENDPOINT": const.DB_ENDPOINT}, "DB_ENDPOINT must be unset"),
+                      ({"LISTENER_ARN": "arn:aws:elasticloadbalancing:eu-west-1:%s:listener/net/orders-nlb/"
+                                        "50dc6c495c0c9188/f2f7dc8efc522ab2" % const.ACCOUNT},
+                       "LISTENER_ARN must be unset"),
                       ({"PROXY_MISSES": "0"}, "PROXY_MISSES")):
         r = S.invoke(events.schedule_event(), env=fleet_env(**env))
-        tap.eq(r.code, 2, env)
+        tap.eq(r.code, 2, repr(env))
         tap.eq(r.json["errorType"], "Runtime.ConfigError")
         tap.ok(word in r.json["errorMessage"], r.json["errorMessage"])
 

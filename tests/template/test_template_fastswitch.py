@@ -28,8 +28,9 @@ def zero_keeps_the_single_group():
     tap.ok("LISTENER_ARN" not in env_of(s, "Function"), "no LISTENER_ARN")
     actions = statements_by_action(s.resources["FunctionRole"])
     tap.eq(sorted(a for a in actions if a in ("elasticloadbalancing:ModifyListener",
-                                              "elasticloadbalancing:DescribeListeners",
-                                              "elasticloadbalancing:AddTags")), [], "no fast-switch IAM")
+                                              "elasticloadbalancing:DescribeListeners")), [], "no fast-switch IAM")
+    # (AddTags stays, on the one group: an RDS Proxy's miss counts, test_template_provider.py)
+    tap.eq(actions["elasticloadbalancing:AddTags"], ["<TargetGroup>"], "AddTags on the one group only")
 
 
 @tap.case
@@ -66,7 +67,7 @@ def iam_modify_listener_on_that_listener_only():
         by = statements_by_action(s.resources["FunctionRole"])
         tap.eq(by["elasticloadbalancing:ModifyListener"], ["<Listener>"], "ModifyListener on the listener only")
         for a in ("DescribeListeners", "DescribeTargetGroups", "DescribeTags", "DescribeTargetHealth"):
-            tap.eq(by["elasticloadbalancing:" + a], ["*"], "%s takes no resource" % a)
+            tap.eq(set(by["elasticloadbalancing:" + a]), {"*"}, "%s takes no resource" % a)
         slots = ["<%s>" % r for r in SLOTS[:n]]
         tap.eq(by["elasticloadbalancing:AddTags"], [slots], "AddTags on the slots only")
         for a in ("RegisterTargets", "DeregisterTargets"):

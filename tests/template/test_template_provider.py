@@ -215,8 +215,17 @@ def iam_least_privilege():
         for a in cfnyaml.as_list(s["Action"]):
             tap.ok("*" not in a, "no wildcard action: %s" % a)
             by_action.setdefault(a, []).append(s)
-    # The fast switch's statements (StandbySlots > 0) are checked in test_template_fastswitch.py.
-    unconditional = {a: [s for s in ss if s.get("_condition") != "FastSwitch"] for a, ss in by_action.items()}
+    # The fast switch's statements (StandbySlots > 0) are checked in test_template_fastswitch.py; the
+    # RDS Proxy's miss counts (DNS mode) below.
+    unconditional = {a: [s for s in ss if s.get("_condition") not in ("FastSwitch", "ProxyCapable")]
+                     for a, ss in by_action.items()}
+    proxy = {a: [(s["Resource"], s.get("Condition")) for s in ss if s.get("_condition") == "ProxyCapable"]
+             for a, ss in by_action.items()}
+    tap.eq({a: v for a, v in proxy.items() if v},
+           {"elasticloadbalancing:DescribeTags": [("*", None)],
+            "elasticloadbalancing:AddTags": [(ref("TargetGroup"),
+                                              {"ForAllValues:StringEquals": {"aws:TagKeys": ["rds-nlb-sync:misses"]}})]},
+           "DNS mode: the proxy's miss counts, read anywhere, written on the stack's group under their one key")
     for action in ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"):
         tap.eq([s["Resource"] for s in unconditional.get(action, [])], [ref("TargetGroup")],
                "%s only on the stack's target group" % action)
