@@ -20,10 +20,7 @@ typedef struct rns_buf {
     size_t max; /* longest content accepted, 0: no limit */
 } rns_buf;
 
-enum { RNS_BUF_OK = 0,
-       RNS_BUF_NOMEM = -1,
-       RNS_BUF_TOOBIG = -2,
-       RNS_BUF_IOERR = -3 };
+enum { RNS_BUF_OK = 0, RNS_BUF_NOMEM = -1, RNS_BUF_TOOBIG = -2, RNS_BUF_IOERR = -3 };
 
 void rns_buf_init(rns_buf *b, size_t max);
 /* RNS_BUF_OK, RNS_BUF_NOMEM, or RNS_BUF_TOOBIG past b->max. */

@@ -139,9 +139,7 @@ void jw_value(jw *w, const json_t *v)
 {
     size_t i;
     switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        object(w, v);
-        return;
+    case JSON_OBJECT: object(w, v); return;
     case JSON_ARRAY:
         jw_raw(w, "[", 1);
         for (i = 0; i < json_array_size(v); i++) {
@@ -151,21 +149,11 @@ void jw_value(jw *w, const json_t *v)
         }
         jw_raw(w, "]", 1);
         return;
-    case JSON_STRING:
-        jw_string(w, json_string_value(v), json_string_length(v));
-        return;
-    case JSON_INTEGER:
-        jw_int(w, (long long)json_integer_value(v));
-        return;
-    case JSON_TRUE:
-        jw_raw(w, "true", 4);
-        return;
-    case JSON_FALSE:
-        jw_raw(w, "false", 5);
-        return;
-    case JSON_NULL:
-        jw_raw(w, "null", 4);
-        return;
+    case JSON_STRING: jw_string(w, json_string_value(v), json_string_length(v)); return;
+    case JSON_INTEGER: jw_int(w, (long long)json_integer_value(v)); return;
+    case JSON_TRUE: jw_raw(w, "true", 4); return;
+    case JSON_FALSE: jw_raw(w, "false", 5); return;
+    case JSON_NULL: jw_raw(w, "null", 4); return;
     case JSON_REAL: { /* not in our lines: jansson's own format rather than a copy of it */
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!s) {

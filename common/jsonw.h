@@ -26,9 +26,9 @@ typedef struct jw {
     int failed;
 } jw;
 
-void jw_raw(jw *w, const char *s, size_t n);                            /* bytes as they are (punctuation, plain keys) */
+void jw_raw(jw *w, const char *s, size_t n); /* bytes as they are (punctuation, plain keys) */
 #define jw_lit(w, literal) jw_raw((w), "" literal, sizeof(literal) - 1) /* a string literal, as it is */
-void jw_string(jw *w, const char *s, size_t n);                         /* a string; fails on invalid UTF-8, as json_stringn does */
+void jw_string(jw *w, const char *s, size_t n); /* a string; fails on invalid UTF-8, as json_stringn does */
 /* A string of text that may hold anything: its clean form (common/utf8.h), at
  * most max bytes: what json_dumps made of rns_json_text(s, strlen(s), max). */
 void jw_text(jw *w, const char *s, size_t max);

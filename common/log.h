@@ -12,14 +12,7 @@
 
 #include <jansson.h>
 
-typedef enum log_level {
-    LOG_TRACE,
-    LOG_DEBUG,
-    LOG_INFO,
-    LOG_WARN,
-    LOG_ERROR,
-    LOG_FATAL
-} log_level;
+typedef enum log_level { LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL } log_level;
 
 typedef struct logger {
     FILE *out;
@@ -35,8 +28,7 @@ void logger_set_request_id(logger *lg, const char *request_id); /* NULL clears *
 int logger_enabled(const logger *lg, log_level level);
 
 /* printf-style message. */
-void log_msg(logger *lg, log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void log_msg(logger *lg, log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A message with structured fields: `fields` is an object (borrowed; may be
  * NULL). In JSON mode the fields become keys of the line; in

@@ -17,8 +17,8 @@ void log_format_timestamp(int64_t unix_ms, char out[LOG_TIMESTAMP_SIZE]);
 
 /* One finished log line, newline included, malloc'd; NULL out of memory.
  * `fields` is a jansson object or NULL. */
-char *log_format_line(const logger *lg, log_level level, int64_t unix_ms,
-                      const char *message, const json_t *fields, size_t *len);
+char *log_format_line(const logger *lg, log_level level, int64_t unix_ms, const char *message, const json_t *fields,
+                      size_t *len);
 /* "TRACE".."FATAL" (any case, also "WARNING"): 0 and *out set, else -1. */
 int log_parse_level(const char *s, log_level *out);
 

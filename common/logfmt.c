@@ -61,26 +61,25 @@ static int append_field(rns_buf *b, const char *key, json_t *value)
             return -1;
         s = dumped;
     }
-    int rc = rns_buf_add(b, " ", 1) | rns_buf_add(b, key, strlen(key)) |
-             rns_buf_add(b, "=", 1) | rns_buf_add(b, s, strlen(s));
+    int rc = rns_buf_add(b, " ", 1) | rns_buf_add(b, key, strlen(key)) | rns_buf_add(b, "=", 1) |
+             rns_buf_add(b, s, strlen(s));
     free(dumped);
     return rc ? -1 : 0;
 }
 
-static char *text_line(const logger *lg, log_level level, const char *ts,
-                       const char *message, const json_t *fields, size_t *len)
+static char *text_line(const logger *lg, log_level level, const char *ts, const char *message, const json_t *fields,
+                       size_t *len)
 {
     rns_buf b = {0};
     const char *lv = log_level_name(level);
-    int rc = rns_buf_add(&b, ts, strlen(ts)) | rns_buf_add(&b, "\t", 1) |
-             rns_buf_add(&b, lv, strlen(lv)) | rns_buf_add(&b, "\t", 1) |
+    int rc = rns_buf_add(&b, ts, strlen(ts)) | rns_buf_add(&b, "\t", 1) | rns_buf_add(&b, lv, strlen(lv)) |
+             rns_buf_add(&b, "\t", 1) |
              rns_buf_add(&b, lg->request_id, strnlen(lg->request_id, sizeof lg->request_id)) |
              rns_buf_add(&b, "\t", 1) | rns_buf_add(&b, message, strlen(message));
     const char *key;
     json_t *value;
     if (json_is_object(fields))
-        json_object_foreach((json_t *)fields, key, value)
-            rc |= append_field(&b, key, value);
+        json_object_foreach((json_t *)fields, key, value) rc |= append_field(&b, key, value);
     for (size_t i = 0; i < b.len; i++)
         if (b.data[i] == '\n')
             b.data[i] = '\r';
@@ -102,8 +101,8 @@ static int fixed_key(const logger *lg, const char *key)
 
 /* What json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) made of an object of the
  * fixed keys updated with the missing fields, written directly. */
-static char *json_line(const logger *lg, log_level level, const char *ts,
-                       const char *message, const json_t *fields, size_t *len)
+static char *json_line(const logger *lg, log_level level, const char *ts, const char *message, const json_t *fields,
+                       size_t *len)
 {
     jw w = {0};
     const char *lv = log_level_name(level), *key;
@@ -169,8 +168,8 @@ void log_format_timestamp(int64_t unix_ms, char out[LOG_TIMESTAMP_SIZE])
     out[LOG_TIMESTAMP_SIZE - 1] = '\0';
 }
 
-char *log_format_line(const logger *lg, log_level level, int64_t unix_ms,
-                      const char *message, const json_t *fields, size_t *len)
+char *log_format_line(const logger *lg, log_level level, int64_t unix_ms, const char *message, const json_t *fields,
+                      size_t *len)
 {
     char ts[LOG_TIMESTAMP_SIZE];
     log_format_timestamp(unix_ms, ts);

@@ -55,9 +55,8 @@ long rns_retry_backoff_ms(const rns_retry_policy *p, int attempt, int throttling
     return (long)(u * (double)cap);
 }
 
-rns_retry_verdict rns_retry_next(const rns_retry_policy *p, rns_retry_state *s,
-                                 const rns_retry_failure *f, int64_t now_ms, int64_t deadline_ms,
-                                 long *wait_ms, int *cost)
+rns_retry_verdict rns_retry_next(const rns_retry_policy *p, rns_retry_state *s, const rns_retry_failure *f,
+                                 int64_t now_ms, int64_t deadline_ms, long *wait_ms, int *cost)
 {
     int price = 0;
     *wait_ms = 0;
@@ -69,8 +68,7 @@ rns_retry_verdict rns_retry_next(const rns_retry_policy *p, rns_retry_state *s,
         if (s->tokens < price)
             return RNS_RETRY_NO_TOKENS;
     }
-    *wait_ms = rns_retry_backoff_ms(p, f->attempt, f->throttling,
-                                    p->jitter && s ? unit_random(&s->rng) : 0.0);
+    *wait_ms = rns_retry_backoff_ms(p, f->attempt, f->throttling, p->jitter && s ? unit_random(&s->rng) : 0.0);
     if (deadline_ms && now_ms + *wait_ms >= deadline_ms)
         return RNS_RETRY_PAST_DEADLINE;
     if (price) {

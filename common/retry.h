@@ -66,9 +66,8 @@ typedef enum rns_retry_verdict {
  * compared with now_ms + the wait. On RNS_RETRY_WAIT the retry's cost has
  * been taken from the quota and is in *cost (0 without a quota). `s` may be
  * NULL for a policy without jitter or quota. */
-rns_retry_verdict rns_retry_next(const rns_retry_policy *p, rns_retry_state *s,
-                                 const rns_retry_failure *f, int64_t now_ms, int64_t deadline_ms,
-                                 long *wait_ms, int *cost);
+rns_retry_verdict rns_retry_next(const rns_retry_policy *p, rns_retry_state *s, const rns_retry_failure *f,
+                                 int64_t now_ms, int64_t deadline_ms, long *wait_ms, int *cost);
 
 /* A success gives back the cost of the retry that led to it (last_cost), or
  * RNS_RETRY_SUCCESS_REFUND after a first try. */

@@ -40,10 +40,9 @@ static const char usage_text[] =
     "                                     handle one event outside Lambda (default timeout 900 s)\n"
     "       bootstrap --version | --help\n";
 
-static const char help_about[] =
-    "\n"
-    "Keeps an NLB IP target group on the current address of an RDS/Aurora endpoint.\n"
-    "\n";
+static const char help_about[] = "\n"
+                                 "Keeps an NLB IP target group on the current address of an RDS/Aurora endpoint.\n"
+                                 "\n";
 
 /* What is linked in, as the libraries themselves report it at run time, so a
  * security team can tell what a deployed function contains. The packaged
@@ -84,8 +83,7 @@ static char *read_event(const char *path, size_t *len)
     if (rc == RNS_BUF_OK)
         return rns_buf_take(&b, len);
     rns_buf_free(&b);
-    errno = rc == RNS_BUF_TOOBIG ? EFBIG : rc == RNS_BUF_NOMEM ? ENOMEM
-                                                               : e;
+    errno = rc == RNS_BUF_TOOBIG ? EFBIG : rc == RNS_BUF_NOMEM ? ENOMEM : e;
     return NULL;
 }
 

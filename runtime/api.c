@@ -122,12 +122,12 @@ static int perform(lambda_runtime *rt, rt_call *call)
         long pause;
         int cost;
         if (rns_retry_next(&rns_retry_runtime_api, NULL, &f, 0, 0, &pause, &cost) != RNS_RETRY_WAIT) {
-            log_msg(rt->lg, LOG_ERROR, "Runtime API call %s %s failed after %d attempt(s): %s", method, call->path,
-                    n, why);
+            log_msg(rt->lg, LOG_ERROR, "Runtime API call %s %s failed after %d attempt(s): %s", method, call->path, n,
+                    why);
             return -1;
         }
-        log_msg(rt->lg, LOG_WARN, "Runtime API call %s %s failed (%s); retrying in %ld ms (attempt %d of %d)",
-                method, call->path, why, pause, n + 1, rt->attempts);
+        log_msg(rt->lg, LOG_WARN, "Runtime API call %s %s failed (%s); retrying in %ld ms (attempt %d of %d)", method,
+                call->path, why, pause, n + 1, rt->attempts);
         rns_sleep_ms(pause);
         n++;
     }

@@ -37,8 +37,7 @@ int rt_addr_parse(const char *api, rt_addr *out)
     }
     size_t hn = (size_t)(host_end - host);
     uint64_t p;
-    if (hn == 0 || hn >= sizeof out->host || rns_parse_digits(port, strlen(port), 5, &p) != 0 || p < 1 ||
-        p > 65535)
+    if (hn == 0 || hn >= sizeof out->host || rns_parse_digits(port, strlen(port), 5, &p) != 0 || p < 1 || p > 65535)
         return -1;
     memcpy(out->host, host, hn);
     out->host[hn] = '\0';

@@ -25,8 +25,7 @@ typedef struct reader {
     rt_reply *r;
 } reader;
 
-static rt_reply_status fail(reader *rd, rt_reply_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static rt_reply_status fail(reader *rd, rt_reply_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static rt_reply_status fail(reader *rd, rt_reply_status st, const char *fmt, ...)
 {
@@ -394,16 +393,11 @@ rt_reply_status rt_reply_read(const rt_source *src, rns_buf *in, rt_reply *r)
 const char *rt_reply_status_name(rt_reply_status st)
 {
     switch (st) {
-    case RT_REPLY_OK:
-        return "ok";
-    case RT_REPLY_NOTHING:
-        return "nothing";
-    case RT_REPLY_PARTIAL:
-        return "partial";
-    case RT_REPLY_MALFORMED:
-        return "malformed";
-    case RT_REPLY_NOMEM:
-        return "out of memory";
+    case RT_REPLY_OK: return "ok";
+    case RT_REPLY_NOTHING: return "nothing";
+    case RT_REPLY_PARTIAL: return "partial";
+    case RT_REPLY_MALFORMED: return "malformed";
+    case RT_REPLY_NOMEM: return "out of memory";
     }
     return "?";
 }

@@ -12,8 +12,7 @@
 #define ID_ROOM 768                /* a request id, percent-encoded */
 #define TRACE_ENV "_X_AMZN_TRACE_ID"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -101,8 +100,9 @@ static int check_answer(lambda_runtime *rt, const rt_call *call)
         log_msg(rt->lg, LOG_ERROR, "Runtime API answered %ld to POST %s (non-recoverable container error); exiting: %s",
                 s, call->path, ex);
     else if (s == 413)
-        log_msg(rt->lg, LOG_WARN, "Runtime API answered 413 to POST %s: the response is too large "
-                                  "(the caller gets Function.ResponseSizeTooLarge); going on: %s",
+        log_msg(rt->lg, LOG_WARN,
+                "Runtime API answered 413 to POST %s: the response is too large "
+                "(the caller gets Function.ResponseSizeTooLarge); going on: %s",
                 call->path, ex);
     else
         log_msg(rt->lg, LOG_WARN, "Runtime API answered %ld to POST %s; going on: %s", s, call->path, ex);
@@ -125,7 +125,8 @@ static int post_error(lambda_runtime *rt, const char *path, const char *message,
         log_msg(rt->lg, LOG_ERROR, "out of memory building the error body for %s", path);
         return EXIT_FAILURE;
     }
-    rt_call call = {.path = path, .body = body, .body_len = strlen(body), .content_type = "application/json", .error_type = t};
+    rt_call call = {
+        .path = path, .body = body, .body_len = strlen(body), .content_type = "application/json", .error_type = t};
     int status = post(rt, &call);
     free(body);
     return status;
@@ -146,7 +147,11 @@ int lambda_runtime_init_error(lambda_runtime *rt, const char *error_type, const 
     char *body = rt_error_body(message, t);
     if (!body)
         return -1;
-    rt_call call = {.path = "/runtime/init/error", .body = body, .body_len = strlen(body), .content_type = "application/json", .error_type = t};
+    rt_call call = {.path = "/runtime/init/error",
+                    .body = body,
+                    .body_len = strlen(body),
+                    .content_type = "application/json",
+                    .error_type = t};
     int rc = rt_api_call(rt, &call);
     free(body);
     if (rc != 0)
@@ -174,8 +179,8 @@ static int next_invocation(lambda_runtime *rt)
     }
     const char *id = rt->headers.value[RT_H_REQUEST_ID];
     if (!id || !*id) {
-        log_msg(rt->lg, LOG_FATAL, "Runtime API answered GET %s without a %s header; exiting",
-                call.path, rt_header_name(RT_H_REQUEST_ID));
+        log_msg(rt->lg, LOG_FATAL, "Runtime API answered GET %s without a %s header; exiting", call.path,
+                rt_header_name(RT_H_REQUEST_ID));
         return EXIT_FAILURE;
     }
     return 0;
@@ -198,7 +203,10 @@ static int post_result(lambda_runtime *rt, const char *id, const lambda_response
         return post_error(rt, path, r->error_message, r->error_type);
     }
     snprintf(path, sizeof path, "/runtime/invocation/%s/response", id);
-    rt_call call = {.path = path, .body = r->payload ? r->payload : "", .body_len = r->payload ? r->payload_len : 0, .content_type = r->content_type};
+    rt_call call = {.path = path,
+                    .body = r->payload ? r->payload : "",
+                    .body_len = r->payload ? r->payload_len : 0,
+                    .content_type = r->content_type};
     return post(rt, &call);
 }
 
@@ -218,8 +226,8 @@ static void set_trace_env(lambda_runtime *rt, const char *trace)
         log_msg(rt->lg, LOG_WARN, "cannot set %s (out of memory)", TRACE_ENV);
 }
 
-static lambda_response run_handler(lambda_runtime *rt, const lambda_invocation *inv,
-                                   lambda_handler_fn handler, void *user)
+static lambda_response run_handler(lambda_runtime *rt, const lambda_invocation *inv, lambda_handler_fn handler,
+                                   void *user)
 {
     set_trace_env(rt, inv->xray_trace_id);
     log_msg(rt->lg, LOG_DEBUG, "invocation started (%zu bytes, %lld ms left)", inv->payload_len,

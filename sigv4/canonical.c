@@ -78,9 +78,7 @@ static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
     int c = memcmp(a, b, an < bn ? an : bn);
 
-    return c ? c : an == bn ? 0
-               : an < bn    ? -1
-                            : 1;
+    return c ? c : an == bn ? 0 : an < bn ? -1 : 1;
 }
 
 static int pair_cmp(const void *x, const void *y)

@@ -35,8 +35,8 @@ static int is_ows(char c)
 
 static int valid_version(const char *v, size_t n)
 {
-    return n == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&
-           v[7] >= '0' && v[7] <= '9';
+    return n == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' &&
+           v[7] <= '9';
 }
 
 /* METHOD SP target SP HTTP/x.y, split at the first and the last space so that
@@ -77,8 +77,7 @@ static int request_line(char *s, span line, sigv4_raw_request *out, char *err, s
     return 0;
 }
 
-static int header_line(const char *s, span line, size_t line_no, raw_header *h, char *err,
-                       size_t errlen)
+static int header_line(const char *s, span line, size_t line_no, raw_header *h, char *err, size_t errlen)
 {
     const char *colon = memchr(s + line.start, ':', line.end - line.start);
     size_t i;
@@ -95,8 +94,7 @@ static int header_line(const char *s, span line, size_t line_no, raw_header *h, 
     }
     for (i = h->name.start; i < h->name.end; i++) {
         if (!sv_is_tchar((unsigned char)s[i])) {
-            sv_error(err, errlen, "line %zu: header name has a character not allowed in an HTTP token",
-                     line_no);
+            sv_error(err, errlen, "line %zu: header name has a character not allowed in an HTTP token", line_no);
             return -1;
         }
     }
@@ -108,8 +106,8 @@ static int header_line(const char *s, span line, size_t line_no, raw_header *h, 
 }
 
 /* Reads the header lines up to the empty line; returns the body's offset. */
-static int header_block(const char *s, size_t len, size_t pos, raw_header *hs, size_t *count,
-                        size_t *body, char *err, size_t errlen)
+static int header_block(const char *s, size_t len, size_t pos, raw_header *hs, size_t *count, size_t *body, char *err,
+                        size_t errlen)
 {
     size_t line_no = 1;
 
@@ -142,8 +140,7 @@ static int header_block(const char *s, size_t len, size_t pos, raw_header *hs, s
     return 0;
 }
 
-static int parse(char *s, size_t len, raw_header *hs, sigv4_raw_request *out, char *err,
-                 size_t errlen)
+static int parse(char *s, size_t len, raw_header *hs, sigv4_raw_request *out, char *err, size_t errlen)
 {
     size_t pos = 0, count, body, i;
     span first = next_line(s, len, &pos);
@@ -152,8 +149,7 @@ static int parse(char *s, size_t len, raw_header *hs, sigv4_raw_request *out, ch
         sv_error(err, errlen, "line 1 contains a NUL byte");
         return -1;
     }
-    if (request_line(s, first, out, err, errlen) ||
-        header_block(s, len, pos, hs, &count, &body, err, errlen))
+    if (request_line(s, first, out, err, errlen) || header_block(s, len, pos, hs, &count, &body, err, errlen))
         return -1;
     for (i = 0; i < count; i++) {
         while (hs[i].value.end > hs[i].value.start && is_ows(s[hs[i].value.end - 1]))
@@ -188,8 +184,7 @@ static size_t head_lines(const char *s, size_t len)
     return n ? n : 1;
 }
 
-int sigv4_parse_raw_request(const char *data, size_t len, sigv4_raw_request *out, char *err,
-                            size_t errlen)
+int sigv4_parse_raw_request(const char *data, size_t len, sigv4_raw_request *out, char *err, size_t errlen)
 {
     size_t lines;
     raw_header *hs;

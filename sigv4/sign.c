@@ -25,20 +25,18 @@ static int plan(const sv_job *job, sizes *z)
 {
     size_t scope = 8 + 1 + job->region_len + 1 + job->service_len + sizeof SCOPE_END;
 
-    if (job->path_len > SIZE_MAX / 16 || job->query_len > SIZE_MAX / 16 ||
-        job->hdr_bytes > SIZE_MAX / 16 || job->name_bytes > SIZE_MAX / 16 ||
-        job->content_sha256_len > SIZE_MAX / 16 || job->token_len > SIZE_MAX / 16 ||
+    if (job->path_len > SIZE_MAX / 16 || job->query_len > SIZE_MAX / 16 || job->hdr_bytes > SIZE_MAX / 16 ||
+        job->name_bytes > SIZE_MAX / 16 || job->content_sha256_len > SIZE_MAX / 16 || job->token_len > SIZE_MAX / 16 ||
         scope > SIZE_MAX / 16 || job->akid_len > SIZE_MAX / 16)
         return -1;
     /* path: 3 bytes per byte + 2 slashes; query: 3 per byte + 1 (see canonical.c) */
-    z->creq = job->method_len + 3 * job->path_len + 2 + 3 * job->query_len + 1 + job->hdr_bytes +
-              job->name_bytes + job->content_sha256_len + SV_HEX_LEN + 8;
+    z->creq = job->method_len + 3 * job->path_len + 2 + 3 * job->query_len + 1 + job->hdr_bytes + job->name_bytes +
+              job->content_sha256_len + SV_HEX_LEN + 8;
     z->authz = sizeof ALGORITHM + sizeof " Credential=" + job->akid_len + scope +
                sizeof ", SignedHeaders=" + job->name_bytes + sizeof ", Signature=" + SV_HEX_LEN;
     z->sts = sizeof ALGORITHM + SV_DATE_LEN + scope + SV_HEX_LEN + 4;
     z->total = z->creq + 1 + z->authz + 1 + z->sts + 1 + sizeof "X-Amz-Date" + SV_DATE_LEN + 1 +
-               sizeof "X-Amz-Security-Token" + job->token_len + 1 + sizeof "Authorization" +
-               z->authz + 1;
+               sizeof "X-Amz-Security-Token" + job->token_len + 1 + sizeof "Authorization" + z->authz + 1;
     return 0;
 }
 
@@ -122,8 +120,7 @@ static void put_payload_hash(sigv4_signer *s, sv_out *o, const sigv4_request *re
         o->overflow = 1;
 }
 
-static int canonical_request(sigv4_signer *s, const sigv4_request *req, const sv_job *job,
-                             sv_out *cr, sv_out *az)
+static int canonical_request(sigv4_signer *s, const sigv4_request *req, const sv_job *job, sv_out *cr, sv_out *az)
 {
     size_t sh_start = az->len;
 
@@ -143,8 +140,7 @@ static int canonical_request(sigv4_signer *s, const sigv4_request *req, const sv
     return cr->overflow ? -1 : 0;
 }
 
-static int string_to_sign(sigv4_signer *s, const sv_job *job, const sigv4_params *p, const sv_out *cr,
-                          sv_out *st)
+static int string_to_sign(sigv4_signer *s, const sv_job *job, const sigv4_params *p, const sv_out *cr, sv_out *st)
 {
     char hash[SV_HEX_LEN + 1];
 
@@ -159,12 +155,11 @@ static int string_to_sign(sigv4_signer *s, const sv_job *job, const sigv4_params
     return st->overflow ? -1 : 0;
 }
 
-static int signature(sigv4_signer *s, const sv_job *job, const sigv4_credentials *c,
-                     const sigv4_params *p, const sv_out *st, sv_out *az)
+static int signature(sigv4_signer *s, const sv_job *job, const sigv4_credentials *c, const sigv4_params *p,
+                     const sv_out *st, sv_out *az)
 {
     char sig[SV_HEX_LEN + 1];
-    int rc = sv_signature_hex(s, job->date8, p->region, p->service, c->secret_access_key, st->p,
-                              st->len, sig);
+    int rc = sv_signature_hex(s, job->date8, p->region, p->service, c->secret_access_key, st->p, st->len, sig);
 
     if (rc == 0) {
         sv_puts(az, ", Signature=");
@@ -202,8 +197,8 @@ static void headers_to_add(sigv4_signature *out, const sv_job *job, char *cursor
     out->add_count = n;
 }
 
-static int build(sigv4_signer *s, const sigv4_request *req, const sigv4_credentials *c,
-                 const sigv4_params *p, const sv_job *job, sigv4_signature *out)
+static int build(sigv4_signer *s, const sigv4_request *req, const sigv4_credentials *c, const sigv4_params *p,
+                 const sv_job *job, sigv4_signature *out)
 {
     sizes z;
     char *block, *cursor;

@@ -8,34 +8,24 @@
 #include "sigv4/sigv4_internal.h"
 
 /* Headers the signing treats apart. */
-enum kind { K_OTHER,
-            K_UNSIGNED,
-            K_HOST,
-            K_DATE,
-            K_TOKEN,
-            K_CONTENT_SHA256 };
+enum kind { K_OTHER, K_UNSIGNED, K_HOST, K_DATE, K_TOKEN, K_CONTENT_SHA256 };
 
 static enum kind classify(const char *n, size_t len)
 {
     switch (len) {
-    case 4:
-        return sv_name_is(n, len, "host") ? K_HOST : K_OTHER;
-    case 6:
-        return sv_name_is(n, len, "expect") ? K_UNSIGNED : K_OTHER;
+    case 4: return sv_name_is(n, len, "host") ? K_HOST : K_OTHER;
+    case 6: return sv_name_is(n, len, "expect") ? K_UNSIGNED : K_OTHER;
     case 10:
         if (sv_name_is(n, len, "x-amz-date"))
             return K_DATE;
         return sv_name_is(n, len, "user-agent") ? K_UNSIGNED : K_OTHER;
-    case 13: /* signing replaces it */
-        return sv_name_is(n, len, "authorization") ? K_UNSIGNED : K_OTHER;
-    case 15:
-        return sv_name_is(n, len, "x-amzn-trace-id") ? K_UNSIGNED : K_OTHER;
+    case 13: /* signing replaces it */ return sv_name_is(n, len, "authorization") ? K_UNSIGNED : K_OTHER;
+    case 15: return sv_name_is(n, len, "x-amzn-trace-id") ? K_UNSIGNED : K_OTHER;
     case 20:
         if (sv_name_is(n, len, "x-amz-security-token"))
             return K_TOKEN;
         return sv_name_is(n, len, "x-amz-content-sha256") ? K_CONTENT_SHA256 : K_OTHER;
-    default:
-        return K_OTHER;
+    default: return K_OTHER;
     }
 }
 
@@ -148,8 +138,7 @@ static int check_params(sv_job *job, const sigv4_params *p, char *err, size_t er
     return 0;
 }
 
-static void push(sv_job *job, const char *name, size_t name_len, const char *value,
-                 size_t value_len, size_t order)
+static void push(sv_job *job, const char *name, size_t name_len, const char *value, size_t value_len, size_t order)
 {
     sv_hdr *h = &job->hdrs[job->count++];
 
@@ -180,11 +169,8 @@ static int scan_one(sv_job *job, const sigv4_header *h, size_t i, found *f, char
         return -1;
     }
     switch (classify(h->name, n)) {
-    case K_UNSIGNED:
-        return 0;
-    case K_HOST:
-        f->host = 1;
-        break;
+    case K_UNSIGNED: return 0;
+    case K_HOST: f->host = 1; break;
     case K_DATE:
         if (f->date) {
             sv_error(err, errlen, "X-Amz-Date header appears more than once");
@@ -204,8 +190,7 @@ static int scan_one(sv_job *job, const sigv4_header *h, size_t i, found *f, char
             job->content_sha256_len = strlen(h->value);
         }
         break;
-    case K_OTHER:
-        break;
+    case K_OTHER: break;
     }
     push(job, h->name, n, h->value, strlen(h->value), i);
     return 0;
@@ -234,8 +219,7 @@ static int token_needs_adding(const found *f, const char *token, size_t token_le
 }
 
 /* The request's X-Amz-Date when it has one, else the date given. */
-static int pick_date(sv_job *job, const found *f, const sigv4_params *params, char *err,
-                     size_t errlen)
+static int pick_date(sv_job *job, const found *f, const sigv4_params *params, char *err, size_t errlen)
 {
     if (f->date) {
         sv_out o = {job->date, 0, SV_DATE_LEN, 0};
@@ -262,8 +246,7 @@ static int hdr_cmp(const sv_hdr *a, const sv_hdr *b)
 {
     int c = sv_name_cmp(a->name, a->name_len, b->name, b->name_len);
 
-    return c ? c : a->order < b->order ? -1
-                                       : a->order > b->order;
+    return c ? c : a->order < b->order ? -1 : a->order > b->order;
 }
 
 static int hdr_qsort_cmp(const void *a, const void *b)
@@ -289,8 +272,7 @@ static void sort_headers(sv_hdr *h, size_t n)
     }
 }
 
-static int scan_headers(sv_job *job, const sigv4_request *req, const sigv4_params *params,
-                        char *err, size_t errlen)
+static int scan_headers(sv_job *job, const sigv4_request *req, const sigv4_params *params, char *err, size_t errlen)
 {
     found f = {0};
     size_t i;
@@ -321,8 +303,8 @@ static int scan_headers(sv_job *job, const sigv4_request *req, const sigv4_param
     return 0;
 }
 
-int sv_job_init(sv_job *job, const sigv4_request *req, const sigv4_credentials *creds,
-                const sigv4_params *params, char *err, size_t errlen)
+int sv_job_init(sv_job *job, const sigv4_request *req, const sigv4_credentials *creds, const sigv4_params *params,
+                char *err, size_t errlen)
 {
     memset(job, 0, offsetof(sv_job, small));
     job->hdrs = job->small;

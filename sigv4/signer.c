@@ -89,15 +89,14 @@ unsigned long sigv4_signer_derivations(const sigv4_signer *s)
 
 static void to_hex(const unsigned char *b, size_t n, char *hex)
 {
-    static const char pairs[] =
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    static const char pairs[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+                                "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+                                "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+                                "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+                                "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+                                "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+                                "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+                                "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
     size_t i;
 
     for (i = 0; i < n; i++)
@@ -118,8 +117,7 @@ int sv_sha256_hex(sigv4_signer *s, const void *data, size_t n, char hex[SV_HEX_L
 }
 
 /* out = HMAC-SHA256(key, msg) with the signer's derivation context. */
-static int hmac_once(sigv4_signer *s, const unsigned char *key, size_t keylen, const char *msg,
-                     unsigned char out[32])
+static int hmac_once(sigv4_signer *s, const unsigned char *key, size_t keylen, const char *msg, unsigned char out[32])
 {
     size_t len = 0;
 
@@ -132,8 +130,8 @@ static int hmac_once(sigv4_signer *s, const unsigned char *key, size_t keylen, c
 
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" secret, date), region), service), "aws4_request"),
  * loaded into a fresh HMAC context. Every intermediate key is wiped. */
-static EVP_MAC_CTX *derive_key(sigv4_signer *s, const char *date8, const char *region,
-                               const char *service, const char *secret, size_t secret_len)
+static EVP_MAC_CTX *derive_key(sigv4_signer *s, const char *date8, const char *region, const char *service,
+                               const char *secret, size_t secret_len)
 {
     unsigned char a[32], b[32];
     unsigned char *seed = malloc(secret_len + 4);
@@ -161,8 +159,8 @@ static EVP_MAC_CTX *derive_key(sigv4_signer *s, const char *date8, const char *r
     return mac;
 }
 
-static int key_matches(const sv_key *k, const char *date8, const char *region, const char *service,
-                       const char *secret, size_t secret_len)
+static int key_matches(const sv_key *k, const char *date8, const char *region, const char *service, const char *secret,
+                       size_t secret_len)
 {
     return k->mac && memcmp(k->date, date8, 8) == 0 && strcmp(k->region, region) == 0 &&
            strcmp(k->service, service) == 0 && k->secret_len == secret_len &&
@@ -183,8 +181,8 @@ static sv_key *oldest(sigv4_signer *s)
     return pick;
 }
 
-static EVP_MAC_CTX *signing_key(sigv4_signer *s, const char *date8, const char *region,
-                                const char *service, const char *secret)
+static EVP_MAC_CTX *signing_key(sigv4_signer *s, const char *date8, const char *region, const char *service,
+                                const char *secret)
 {
     size_t i, secret_len = strlen(secret);
     sv_key *k;
@@ -217,8 +215,8 @@ static EVP_MAC_CTX *signing_key(sigv4_signer *s, const char *date8, const char *
     return k->mac;
 }
 
-int sv_signature_hex(sigv4_signer *s, const char *date8, const char *region, const char *service,
-                     const char *secret, const char *msg, size_t n, char hex[SV_HEX_LEN + 1])
+int sv_signature_hex(sigv4_signer *s, const char *date8, const char *region, const char *service, const char *secret,
+                     const char *msg, size_t n, char hex[SV_HEX_LEN + 1])
 {
     EVP_MAC_CTX *mac = signing_key(s, date8, region, service, secret);
     unsigned char sig[32];

@@ -81,9 +81,8 @@ unsigned long sigv4_signer_derivations(const sigv4_signer *signer);
 
 /* Returns 0 and fills *out, or -1 with a message in err (never containing the
  * secret key, the session token or a signature). On error *out needs no free. */
-int sigv4_sign(sigv4_signer *signer, const sigv4_request *req,
-               const sigv4_credentials *creds, const sigv4_params *params,
-               sigv4_signature *out, char *err, size_t errlen);
+int sigv4_sign(sigv4_signer *signer, const sigv4_request *req, const sigv4_credentials *creds,
+               const sigv4_params *params, sigv4_signature *out, char *err, size_t errlen);
 
 void sigv4_signature_free(sigv4_signature *sig);
 
@@ -104,8 +103,7 @@ typedef struct sigv4_raw_request {
 } sigv4_raw_request;
 
 /* Returns 0, or -1 with a message in err naming what is malformed. */
-int sigv4_parse_raw_request(const char *data, size_t len, sigv4_raw_request *out,
-                            char *err, size_t errlen);
+int sigv4_parse_raw_request(const char *data, size_t len, sigv4_raw_request *out, char *err, size_t errlen);
 void sigv4_raw_request_free(sigv4_raw_request *req);
 
 #endif

@@ -46,13 +46,10 @@ static inline void sv_puts(sv_out *o, const char *s)
 }
 
 /* Error messages: never pass a secret, a token, a header value or a signature. */
-void sv_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void sv_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Character classes of bytes (text.c). */
-enum { SV_TCHAR = 1,
-       SV_SPACE = 4,
-       SV_LEAD = 8 };
+enum { SV_TCHAR = 1, SV_SPACE = 4, SV_LEAD = 8 };
 extern const unsigned char sv_class[256];
 
 /* RFC 7230 token character */
@@ -128,14 +125,14 @@ typedef struct sv_job {
 
 /* Checks the inputs and fills job; 0, or -1 with a message. job->hdrs may be
  * allocated: release with sv_job_free whatever the result. */
-int sv_job_init(sv_job *job, const sigv4_request *req, const sigv4_credentials *creds,
-                const sigv4_params *params, char *err, size_t errlen);
+int sv_job_init(sv_job *job, const sigv4_request *req, const sigv4_credentials *creds, const sigv4_params *params,
+                char *err, size_t errlen);
 void sv_job_free(sv_job *job);
 
 /* Crypto of a signer (sigv4_signer.c). */
 int sv_sha256_hex(sigv4_signer *s, const void *data, size_t n, char hex[SV_HEX_LEN + 1]);
 /* HMAC-SHA256(kSigning, msg) in hex, kSigning cached per (date, region, service, secret). */
-int sv_signature_hex(sigv4_signer *s, const char *date8, const char *region, const char *service,
-                     const char *secret, const char *msg, size_t n, char hex[SV_HEX_LEN + 1]);
+int sv_signature_hex(sigv4_signer *s, const char *date8, const char *region, const char *service, const char *secret,
+                     const char *msg, size_t n, char hex[SV_HEX_LEN + 1]);
 
 #endif

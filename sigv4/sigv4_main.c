@@ -15,35 +15,34 @@
 
 #define EXIT_USAGE 2
 
-static const char usage[] =
-    "usage: sigv4 --access-key ID --secret-key KEY [--session-token TOKEN]\n"
-    "             --region R --service S --date YYYYMMDDTHHMMSSZ\n"
-    "             [--output all|creq|sts|authz|json] < request\n"
-    "\n"
-    "Signs the raw HTTP/1.1 request on stdin (request line, header lines, empty\n"
-    "line, body; LF or CRLF line ends; folded header lines allowed) with AWS\n"
-    "Signature Version 4 (AWS4-HMAC-SHA256, non-S3 rules).\n"
-    "\n"
-    "The timestamp is the request's X-Amz-Date header; when it has none, --date is\n"
-    "used (and required) and an X-Amz-Date header is added. With --session-token the token is\n"
-    "signed as X-Amz-Security-Token (and replaces any such header of the request).\n"
-    "A request's Authorization header is ignored and replaced.\n"
-    "\n"
-    "--output (default all):\n"
-    "  creq   the canonical request\n"
-    "  sts    the string to sign\n"
-    "  authz  the Authorization header's value\n"
-    "  all    the three above, each after a line '--- canonical request',\n"
-    "         '--- string to sign', '--- authorization'\n"
-    "  json   one object: canonical_request, string_to_sign, authorization,\n"
-    "         signed_request (the request with its X-Amz-Date,\n"
-    "         X-Amz-Security-Token and Authorization headers; bytes that are not\n"
-    "         UTF-8 are shown as U+FFFD)\n"
-    "creq, sts and authz print the value exactly, as the test suite's .creq, .sts\n"
-    "and .authz files hold it: no newline after it (one is added when stdout is a\n"
-    "terminal). all and json end with a newline.\n"
-    "\n"
-    "Exit status: 0 signed, 2 malformed request or arguments, 1 other failure.\n";
+static const char usage[] = "usage: sigv4 --access-key ID --secret-key KEY [--session-token TOKEN]\n"
+                            "             --region R --service S --date YYYYMMDDTHHMMSSZ\n"
+                            "             [--output all|creq|sts|authz|json] < request\n"
+                            "\n"
+                            "Signs the raw HTTP/1.1 request on stdin (request line, header lines, empty\n"
+                            "line, body; LF or CRLF line ends; folded header lines allowed) with AWS\n"
+                            "Signature Version 4 (AWS4-HMAC-SHA256, non-S3 rules).\n"
+                            "\n"
+                            "The timestamp is the request's X-Amz-Date header; when it has none, --date is\n"
+                            "used (and required) and an X-Amz-Date header is added. With --session-token the token is\n"
+                            "signed as X-Amz-Security-Token (and replaces any such header of the request).\n"
+                            "A request's Authorization header is ignored and replaced.\n"
+                            "\n"
+                            "--output (default all):\n"
+                            "  creq   the canonical request\n"
+                            "  sts    the string to sign\n"
+                            "  authz  the Authorization header's value\n"
+                            "  all    the three above, each after a line '--- canonical request',\n"
+                            "         '--- string to sign', '--- authorization'\n"
+                            "  json   one object: canonical_request, string_to_sign, authorization,\n"
+                            "         signed_request (the request with its X-Amz-Date,\n"
+                            "         X-Amz-Security-Token and Authorization headers; bytes that are not\n"
+                            "         UTF-8 are shown as U+FFFD)\n"
+                            "creq, sts and authz print the value exactly, as the test suite's .creq, .sts\n"
+                            "and .authz files hold it: no newline after it (one is added when stdout is a\n"
+                            "terminal). all and json end with a newline.\n"
+                            "\n"
+                            "Exit status: 0 signed, 2 malformed request or arguments, 1 other failure.\n";
 
 typedef struct options {
     sigv4_credentials creds;
@@ -128,8 +127,8 @@ static int replaced(const sigv4_signature *sig, const char *name)
 
 /* The request as it is sent: its first line as read, its headers (minus
  * those the signature replaces), the added ones, the body. */
-static char *signed_request(const char *in, size_t in_len, const sigv4_raw_request *req,
-                            const sigv4_signature *sig, size_t *len)
+static char *signed_request(const char *in, size_t in_len, const sigv4_raw_request *req, const sigv4_signature *sig,
+                            size_t *len)
 {
     const char *nl = memchr(in, '\n', in_len);
     size_t first = nl ? (size_t)(nl - in) : in_len, i;
@@ -157,19 +156,20 @@ static char *signed_request(const char *in, size_t in_len, const sigv4_raw_reque
     return buf;
 }
 
-static int print_json(const char *in, size_t in_len, const sigv4_raw_request *req,
-                      const sigv4_signature *sig)
+static int print_json(const char *in, size_t in_len, const sigv4_raw_request *req, const sigv4_signature *sig)
 {
     size_t len = 0;
     char *sreq = signed_request(in, in_len, req, sig, &len);
     json_t *o = json_object();
     int rc = -1;
 
-    if (sreq && o && !json_object_set_new(o, "canonical_request", json_text(sig->canonical_request, strlen(sig->canonical_request))) &&
+    if (sreq && o &&
+        !json_object_set_new(o, "canonical_request",
+                             json_text(sig->canonical_request, strlen(sig->canonical_request))) &&
         !json_object_set_new(o, "string_to_sign", json_string(sig->string_to_sign)) &&
         !json_object_set_new(o, "authorization", json_string(sig->authorization)) &&
-        !json_object_set_new(o, "signed_request", json_text(sreq, len)) &&
-        json_dumpf(o, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF)
+        !json_object_set_new(o, "signed_request", json_text(sreq, len)) && json_dumpf(o, stdout, JSON_INDENT(2)) == 0 &&
+        fputc('\n', stdout) != EOF)
         rc = 0;
     json_decref(o);
     free(sreq);
@@ -193,8 +193,8 @@ static int print(const char *output, const char *in, size_t in_len, const sigv4_
         return print_value(sig->authorization);
     if (strcmp(output, "json") == 0)
         return print_json(in, in_len, req, sig);
-    return printf("--- canonical request\n%s\n--- string to sign\n%s\n--- authorization\n%s\n",
-                  sig->canonical_request, sig->string_to_sign, sig->authorization) < 0
+    return printf("--- canonical request\n%s\n--- string to sign\n%s\n--- authorization\n%s\n", sig->canonical_request,
+                  sig->string_to_sign, sig->authorization) < 0
                ? -1
                : 0;
 }

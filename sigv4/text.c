@@ -135,8 +135,7 @@ int sv_name_cmp(const char *a, size_t an, const char *b, size_t bn)
         if (x != y)
             return x < y ? -1 : 1;
     }
-    return an == bn ? 0 : an < bn ? -1
-                                  : 1;
+    return an == bn ? 0 : an < bn ? -1 : 1;
 }
 
 int sv_name_is(const char *name, size_t n, const char *lower_name)
@@ -174,8 +173,8 @@ int sv_valid_date(const char *s, size_t n)
 
     if (n != SV_DATE_LEN || s[8] != 'T' || s[15] != 'Z')
         return 0;
-    if (!digits(s, 4, &y) || !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) ||
-        !digits(s + 9, 2, &h) || !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &se))
+    if (!digits(s, 4, &y) || !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) || !digits(s + 9, 2, &h) ||
+        !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &se))
         return 0;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return 0;

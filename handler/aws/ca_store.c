@@ -50,8 +50,8 @@ struct ca_store {
 
 /* One TLV at p[0..end): its tag, content start and content length. Only the
  * single-byte tags and definite lengths of DER. */
-static int der_tlv(const unsigned char *p, const unsigned char *end, unsigned *tag,
-                   const unsigned char **content, size_t *len)
+static int der_tlv(const unsigned char *p, const unsigned char *end, unsigned *tag, const unsigned char **content,
+                   size_t *len)
 {
     size_t n;
     if (end - p < 2 || (p[0] & 0x1f) == 0x1f)
@@ -118,9 +118,7 @@ static uint32_t fnv(uint32_t h, unsigned char c)
  * bytes are never ASCII letters or digits). */
 static uint32_t key_value(uint32_t h, unsigned tag, const unsigned char *p, size_t n)
 {
-    size_t width = tag == 0x1e ? 2 : tag == 0x1c ? 4
-                                                 : 1,
-           i, k;
+    size_t width = tag == 0x1e ? 2 : tag == 0x1c ? 4 : 1, i, k;
     for (i = 0; i + width <= n; i += width) {
         unsigned long u = 0;
         for (k = 0; k < width; k++)
@@ -169,8 +167,7 @@ uint32_t ca_name_key(const unsigned char *der, size_t len)
 
 /* Base64 digits: 1 + their value; white space 1 + B64_SPACE, '=' 1 + B64_PAD;
  * 0 for anything else (so that value - 1 is out of every range). */
-enum { B64_SPACE = 64,
-       B64_PAD = 65 };
+enum { B64_SPACE = 64, B64_PAD = 65 };
 static const unsigned char b64_table[256] = {
     ['A'] = 1,
     ['B'] = 2,
@@ -369,7 +366,10 @@ static int index_pem(ca_store *s, const char *pem, size_t len, const char *name,
         }
         int rc = add_entry(s, s->der_len, (size_t)n, type == 2);
         if (rc != 0) {
-            snprintf(err, errlen, rc == -2 ? "CA bundle %s: out of memory" : "CA bundle %s: certificate %zu is not a DER certificate", name, s->count + 1);
+            snprintf(err, errlen,
+                     rc == -2 ? "CA bundle %s: out of memory"
+                              : "CA bundle %s: certificate %zu is not a DER certificate",
+                     name, s->count + 1);
             return -1;
         }
         s->der_len += (size_t)n;
@@ -417,7 +417,9 @@ ca_store *ca_store_open(const char *path, char *err, size_t errlen)
     else if (rc == RNS_BUF_IOERR)
         snprintf(err, errlen, "CA bundle %s: cannot read it: %s", path, strerror(errno));
     else
-        snprintf(err, errlen, rc == RNS_BUF_TOOBIG ? "CA bundle %s: larger than %u bytes" : "CA bundle %s: out of memory", path, CA_BUNDLE_MAX);
+        snprintf(err, errlen,
+                 rc == RNS_BUF_TOOBIG ? "CA bundle %s: larger than %u bytes" : "CA bundle %s: out of memory", path,
+                 CA_BUNDLE_MAX);
     fclose(f);
     rns_buf_free(&b);
     return s;

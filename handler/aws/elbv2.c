@@ -82,8 +82,7 @@ int elb_default_endpoint(const char *region, char *out, size_t outlen)
 
 /* ---- requests ---- */
 
-char *elbv2_build_body(const char *action, const char *target_group_arn,
-                       const elb_target *targets, size_t count)
+char *elbv2_build_body(const char *action, const char *target_group_arn, const elb_target *targets, size_t count)
 {
     rns_buf b;
     char num[16];
@@ -125,9 +124,8 @@ static int check_args(const char *arn, const elb_target *targets, size_t count, 
     return 0;
 }
 
-static int call_with_targets(elb_client *c, const char *action, const char *arn,
-                             const elb_target *targets, size_t count, int64_t deadline_ms,
-                             elb_target_list *out, elb_error *err)
+static int call_with_targets(elb_client *c, const char *action, const char *arn, const elb_target *targets,
+                             size_t count, int64_t deadline_ms, elb_target_list *out, elb_error *err)
 {
     char *body = elbv2_build_body(action, arn, targets, count);
     elbv2_target_reader reader;
@@ -142,8 +140,8 @@ static int call_with_targets(elb_client *c, const char *action, const char *arn,
     return rc;
 }
 
-int elb_describe_target_health(elb_client *c, const char *target_group_arn, int64_t deadline_ms,
-                               elb_target_list *out, elb_error *err)
+int elb_describe_target_health(elb_client *c, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
+                               elb_error *err)
 {
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
@@ -154,9 +152,8 @@ int elb_describe_target_health(elb_client *c, const char *target_group_arn, int6
 
 /* ---- batches ---- */
 
-int elb_for_each_batch(const elb_target *targets, size_t count,
-                       int (*fn)(void *ctx, const elb_target *batch, size_t n), void *ctx,
-                       size_t *done)
+int elb_for_each_batch(const elb_target *targets, size_t count, int (*fn)(void *ctx, const elb_target *batch, size_t n),
+                       void *ctx, size_t *done)
 {
     size_t i, n;
     int rc;
@@ -185,9 +182,8 @@ static int change_batch(void *ctx, const elb_target *batch, size_t n)
     return call_with_targets(k->c, k->action, k->arn, batch, n, k->deadline_ms, NULL, k->err);
 }
 
-static int change_targets(elb_client *c, const char *action, const char *arn,
-                          const elb_target *targets, size_t count, int64_t deadline_ms,
-                          elb_error *err)
+static int change_targets(elb_client *c, const char *action, const char *arn, const elb_target *targets, size_t count,
+                          int64_t deadline_ms, elb_error *err)
 {
     change_call k = {c, action, arn, deadline_ms, err};
     size_t done;
@@ -197,19 +193,18 @@ static int change_targets(elb_client *c, const char *action, const char *arn,
     if (elb_for_each_batch(targets, count, change_batch, &k, &done) == 0)
         return 0;
     if (done && c->log)
-        log_msg(c->log, LOG_WARN, "elbv2 %s: %zu of %zu targets done before the failure", action, done,
-                count);
+        log_msg(c->log, LOG_WARN, "elbv2 %s: %zu of %zu targets done before the failure", action, done, count);
     return -1;
 }
 
-int elb_register_targets(elb_client *c, const char *target_group_arn, const elb_target *targets,
-                         size_t count, int64_t deadline_ms, elb_error *err)
+int elb_register_targets(elb_client *c, const char *target_group_arn, const elb_target *targets, size_t count,
+                         int64_t deadline_ms, elb_error *err)
 {
     return change_targets(c, "RegisterTargets", target_group_arn, targets, count, deadline_ms, err);
 }
 
-int elb_deregister_targets(elb_client *c, const char *target_group_arn, const elb_target *targets,
-                           size_t count, int64_t deadline_ms, elb_error *err)
+int elb_deregister_targets(elb_client *c, const char *target_group_arn, const elb_target *targets, size_t count,
+                           int64_t deadline_ms, elb_error *err)
 {
     return change_targets(c, "DeregisterTargets", target_group_arn, targets, count, deadline_ms, err);
 }

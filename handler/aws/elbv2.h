@@ -52,21 +52,18 @@ void elb_client_free(elb_client *c);
  * attempt starts, and no wait or transfer runs, past it. Register and
  * deregister send batches (elb_for_each_batch); the first that fails stops
  * the rest. */
-int elb_describe_target_health(elb_client *c, const char *target_group_arn, int64_t deadline_ms,
-                               elb_target_list *out, elb_error *err);
-int elb_register_targets(elb_client *c, const char *target_group_arn,
-                         const elb_target *targets, size_t count, int64_t deadline_ms,
-                         elb_error *err);
-int elb_deregister_targets(elb_client *c, const char *target_group_arn,
-                           const elb_target *targets, size_t count, int64_t deadline_ms,
-                           elb_error *err);
+int elb_describe_target_health(elb_client *c, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
+                               elb_error *err);
+int elb_register_targets(elb_client *c, const char *target_group_arn, const elb_target *targets, size_t count,
+                         int64_t deadline_ms, elb_error *err);
+int elb_deregister_targets(elb_client *c, const char *target_group_arn, const elb_target *targets, size_t count,
+                           int64_t deadline_ms, elb_error *err);
 
 /* The one place targets are split into calls: fn gets each batch of at most
  * ELB_MAX_TARGETS_PER_CALL in order, until one returns non-zero (returned).
  * *done (may be NULL) counts the targets of the batches that succeeded. */
-int elb_for_each_batch(const elb_target *targets, size_t count,
-                       int (*fn)(void *ctx, const elb_target *batch, size_t n), void *ctx,
-                       size_t *done);
+int elb_for_each_batch(const elb_target *targets, size_t count, int (*fn)(void *ctx, const elb_target *batch, size_t n),
+                       void *ctx, size_t *done);
 
 /* Appends n targets. 0, or -1 when out of memory (the list is unchanged). */
 int elb_target_list_append(elb_target_list *list, const elb_target *t, size_t n);
@@ -160,17 +157,17 @@ typedef struct elb_tag_set_list {
 /* One page of DescribeTargetGroups for one load balancer: marker NULL or ""
  * for the first page; page_size 1..ELB_MAX_PAGE_SIZE (0: the API's default).
  * next_marker (next_len bytes) receives NextMarker, "" on the last page. */
-int elb_describe_target_groups_page(elb_client *c, const char *load_balancer_arn, const char *marker,
-                                    int page_size, int64_t deadline_ms, elb_target_group_list *out,
-                                    char *next_marker, size_t next_len, elb_error *err);
+int elb_describe_target_groups_page(elb_client *c, const char *load_balancer_arn, const char *marker, int page_size,
+                                    int64_t deadline_ms, elb_target_group_list *out, char *next_marker, size_t next_len,
+                                    elb_error *err);
 /* DescribeTargetGroups by TargetGroupArns, 1..ELB_MAX_ARNS_PER_DESCRIBE of them. */
-int elb_describe_target_groups_by_arn(elb_client *c, const char *const *arns, size_t count,
-                                      int64_t deadline_ms, elb_target_group_list *out, elb_error *err);
+int elb_describe_target_groups_by_arn(elb_client *c, const char *const *arns, size_t count, int64_t deadline_ms,
+                                      elb_target_group_list *out, elb_error *err);
 /* DescribeTags for 1..ELB_MAX_ARNS_PER_DESCRIBE resources. Only the tags
  * whose key starts with key_prefix are kept (NULL: all), so that a group's
  * other tags cost no memory. */
-int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, const char *key_prefix,
-                      int64_t deadline_ms, elb_tag_set_list *out, elb_error *err);
+int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, const char *key_prefix, int64_t deadline_ms,
+                      elb_tag_set_list *out, elb_error *err);
 
 /* AddTags on one resource: sets these tags (others are kept), 1..10 of them. */
 int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,

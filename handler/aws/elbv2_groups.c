@@ -33,8 +33,8 @@ static char *finish_body(rns_buf *b, int rc)
     return rns_buf_take(b, NULL);
 }
 
-char *elbv2_groups_body(const char *load_balancer_arn, const char *const *arns, size_t count,
-                        const char *marker, int page_size)
+char *elbv2_groups_body(const char *load_balancer_arn, const char *const *arns, size_t count, const char *marker,
+                        int page_size)
 {
     rns_buf b;
     char num[16];
@@ -240,8 +240,7 @@ static query_xml_callbacks tags_callbacks(tags_reader *r, elb_tag_set_list *out,
     return cb;
 }
 
-int elbv2_parse_tags(const char *xml, size_t len, const char *key_prefix, elb_tag_set_list *out,
-                     elb_error *err)
+int elbv2_parse_tags(const char *xml, size_t len, const char *key_prefix, elb_tag_set_list *out, elb_error *err)
 {
     tags_reader r;
     query_xml_callbacks cb = tags_callbacks(&r, out, key_prefix);
@@ -267,8 +266,8 @@ static int check_arns(const char *const *arns, size_t count, elb_error *err)
     return 0;
 }
 
-static int call_groups(elb_client *c, char *body, int64_t deadline_ms, elb_target_group_list *out,
-                       char *next_marker, size_t next_len, elb_error *err)
+static int call_groups(elb_client *c, char *body, int64_t deadline_ms, elb_target_group_list *out, char *next_marker,
+                       size_t next_len, elb_error *err)
 {
     groups_reader r = {out, next_marker, next_len, 0};
     query_xml_callbacks cb = {&r, groups_start, groups_end, groups_reset};
@@ -282,9 +281,9 @@ static int call_groups(elb_client *c, char *body, int64_t deadline_ms, elb_targe
     return rc;
 }
 
-int elb_describe_target_groups_page(elb_client *c, const char *load_balancer_arn, const char *marker,
-                                    int page_size, int64_t deadline_ms, elb_target_group_list *out,
-                                    char *next_marker, size_t next_len, elb_error *err)
+int elb_describe_target_groups_page(elb_client *c, const char *load_balancer_arn, const char *marker, int page_size,
+                                    int64_t deadline_ms, elb_target_group_list *out, char *next_marker, size_t next_len,
+                                    elb_error *err)
 {
     char *body;
     memset(out, 0, sizeof *out);
@@ -301,8 +300,8 @@ int elb_describe_target_groups_page(elb_client *c, const char *load_balancer_arn
     return call_groups(c, body, deadline_ms, out, next_marker, next_len, err);
 }
 
-int elb_describe_target_groups_by_arn(elb_client *c, const char *const *arns, size_t count,
-                                      int64_t deadline_ms, elb_target_group_list *out, elb_error *err)
+int elb_describe_target_groups_by_arn(elb_client *c, const char *const *arns, size_t count, int64_t deadline_ms,
+                                      elb_target_group_list *out, elb_error *err)
 {
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
@@ -311,8 +310,8 @@ int elb_describe_target_groups_by_arn(elb_client *c, const char *const *arns, si
     return call_groups(c, elbv2_groups_body(NULL, arns, count, NULL, 0), deadline_ms, out, NULL, 0, err);
 }
 
-int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, const char *key_prefix,
-                      int64_t deadline_ms, elb_tag_set_list *out, elb_error *err)
+int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, const char *key_prefix, int64_t deadline_ms,
+                      elb_tag_set_list *out, elb_error *err)
 {
     tags_reader r;
     query_xml_callbacks cb = tags_callbacks(&r, out, key_prefix);
@@ -330,8 +329,7 @@ int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, cons
     return rc;
 }
 
-int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
-                 elb_error *err)
+int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms, elb_error *err)
 {
     char *body;
     int rc;
@@ -339,8 +337,8 @@ int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t cou
     if (check_arns(&arn, 1, err) != 0)
         return -1;
     if (count == 0 || count > ELB_MAX_TAGS_PER_ADD) {
-        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "%zu tags in one AddTags call; 1 to %d are allowed",
-                      count, ELB_MAX_TAGS_PER_ADD);
+        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "%zu tags in one AddTags call; 1 to %d are allowed", count,
+                      ELB_MAX_TAGS_PER_ADD);
         return -1;
     }
     if (!(body = elbv2_add_tags_body(arn, tags, count))) {

@@ -16,8 +16,7 @@ extern const query_service elbv2_service;
  * is not taken for a success. An <ErrorResponse> fills *err (code, message,
  * request id) and returns -1, as does malformed XML (code
  * "MalformedResponse"). */
-int elbv2_xml_parse(const char *xml, size_t len, const char *expect_root,
-                    elb_target_list *out, elb_error *err);
+int elbv2_xml_parse(const char *xml, size_t len, const char *expect_root, elb_target_list *out, elb_error *err);
 
 /* elbv2_xml_parse without an expected root. */
 int elb_parse_response(const char *xml, size_t len, elb_target_list *out, elb_error *err);
@@ -34,8 +33,7 @@ query_xml_callbacks elbv2_target_callbacks(elbv2_target_reader *r, elb_target_li
 /* The form body of a call, as botocore serializes it: Action, Version,
  * TargetGroupArn, then Targets.member.N.Id/Port/AvailabilityZone (port 0 and
  * az "" are left out). Owned by the caller; NULL when out of memory. */
-char *elbv2_build_body(const char *action, const char *target_group_arn,
-                       const elb_target *targets, size_t count);
+char *elbv2_build_body(const char *action, const char *target_group_arn, const elb_target *targets, size_t count);
 
 /* The listener reader (elbv2_listener.c) of a DescribeListeners or
  * ModifyListener answer; root is the expected root element. */
@@ -57,15 +55,14 @@ query_client *elb_query_client(elb_client *c);
  * (owned by the caller; NULL when out of memory): DescribeTargetGroups by
  * load balancer (marker and page_size optional: NULL, 0), or by ARNs
  * (load_balancer_arn NULL); DescribeTags. */
-char *elbv2_groups_body(const char *load_balancer_arn, const char *const *arns, size_t count,
-                        const char *marker, int page_size);
+char *elbv2_groups_body(const char *load_balancer_arn, const char *const *arns, size_t count, const char *marker,
+                        int page_size);
 char *elbv2_tags_body(const char *const *arns, size_t count);
 char *elbv2_add_tags_body(const char *arn, const elb_tag *tags, size_t count);
 
 /* Parse DescribeTargetGroups and DescribeTags answers (elbv2_groups.c). */
 int elbv2_parse_target_groups(const char *xml, size_t len, elb_target_group_list *out, char *next_marker,
                               size_t next_len, elb_error *err);
-int elbv2_parse_tags(const char *xml, size_t len, const char *key_prefix, elb_tag_set_list *out,
-                     elb_error *err);
+int elbv2_parse_tags(const char *xml, size_t len, const char *key_prefix, elb_tag_set_list *out, elb_error *err);
 
 #endif

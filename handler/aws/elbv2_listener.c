@@ -159,8 +159,8 @@ char *elbv2_listener_body(const elb_listener *l, const int *weights)
 }
 
 /* query_call with the listener reader. */
-static int listener_call(elb_client *c, const char *action, const char *body, int64_t deadline_ms,
-                         elb_listener *out, elb_error *err)
+static int listener_call(elb_client *c, const char *action, const char *body, int64_t deadline_ms, elb_listener *out,
+                         elb_error *err)
 {
     elb_listener scratch;
     listener_reader r = {out ? out : &scratch, 0, 0};

@@ -77,8 +77,7 @@ query_xml_callbacks elbv2_target_callbacks(elbv2_target_reader *r, elb_target_li
     return cb;
 }
 
-int elbv2_xml_parse(const char *xml, size_t len, const char *expect_root, elb_target_list *out,
-                    elb_error *err)
+int elbv2_xml_parse(const char *xml, size_t len, const char *expect_root, elb_target_list *out, elb_error *err)
 {
     reader r;
     query_xml_callbacks cb = elbv2_target_callbacks(&r, out);

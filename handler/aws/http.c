@@ -271,10 +271,8 @@ fail:
 static http_result classify(CURLcode rc)
 {
     switch (rc) {
-    case CURLE_OK:
-        return HTTP_OK;
-    case CURLE_OPERATION_TIMEDOUT:
-        return HTTP_TIMEOUT;
+    case CURLE_OK: return HTTP_OK;
+    case CURLE_OPERATION_TIMEDOUT: return HTTP_TIMEOUT;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
@@ -287,8 +285,7 @@ static http_result classify(CURLcode rc)
     case CURLE_HTTP2_STREAM:
     /* A handshake cut short (reset, closed) is a connection problem;
      * certificate failures have their own codes below. */
-    case CURLE_SSL_CONNECT_ERROR:
-        return HTTP_CONNECT_ERROR;
+    case CURLE_SSL_CONNECT_ERROR: return HTTP_CONNECT_ERROR;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
@@ -300,18 +297,14 @@ static http_result classify(CURLcode rc)
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_ENGINE_SETFAILED:
     case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_USE_SSL_FAILED:
-        return HTTP_TLS_ERROR;
-    default:
-        return HTTP_OTHER_ERROR;
+    case CURLE_USE_SSL_FAILED: return HTTP_TLS_ERROR;
+    default: return HTTP_OTHER_ERROR;
     }
 }
 
-static int set_method(CURL *h, const char *method, const char *body, size_t body_len, char *err,
-                      size_t errlen)
+static int set_method(CURL *h, const char *method, const char *body, size_t body_len, char *err, size_t errlen)
 {
-    if (AWS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, NULL, err, errlen) ||
-        AWS_CURL_SET(h, CURLOPT_NOBODY, 0L, err, errlen))
+    if (AWS_CURL_SET(h, CURLOPT_CUSTOMREQUEST, NULL, err, errlen) || AWS_CURL_SET(h, CURLOPT_NOBODY, 0L, err, errlen))
         return -1;
     if (strcmp(method, "GET") == 0 && !body)
         return AWS_CURL_SET(h, CURLOPT_HTTPGET, 1L, err, errlen);
@@ -325,8 +318,8 @@ static int set_method(CURL *h, const char *method, const char *body, size_t body
 }
 
 /* The options of one request. */
-static int set_request(http_client *c, const char *method, const char *url, struct curl_slist *list,
-                       const char *body, size_t body_len, long timeout_ms, char *err, size_t errlen)
+static int set_request(http_client *c, const char *method, const char *url, struct curl_slist *list, const char *body,
+                       size_t body_len, long timeout_ms, char *err, size_t errlen)
 {
     return AWS_CURL_SET(c->curl, CURLOPT_URL, url, err, errlen) ||
                    AWS_CURL_SET(c->curl, CURLOPT_HTTPHEADER, list, err, errlen) ||
@@ -365,13 +358,12 @@ static void describe_error(http_client *c, CURLcode rc, long timeout_ms, char *e
     else if (c->body_too_large)
         snprintf(err, errlen, "response body larger than %u bytes", HTTP_MAX_BODY);
     else
-        snprintf(err, errlen, "%s%s%s", curl_easy_strerror(rc), c->curl_err[0] ? ": " : "",
-                 c->curl_err);
+        snprintf(err, errlen, "%s%s%s", curl_easy_strerror(rc), c->curl_err[0] ? ": " : "", c->curl_err);
 }
 
-http_result http_request(http_client *c, const char *method, const char *url,
-                         const char *const *headers, const char *body, size_t body_len,
-                         long timeout_ms, http_response *resp, char *err, size_t errlen)
+http_result http_request(http_client *c, const char *method, const char *url, const char *const *headers,
+                         const char *body, size_t body_len, long timeout_ms, http_response *resp, char *err,
+                         size_t errlen)
 {
     struct curl_slist *list;
     CURLcode rc;

@@ -48,9 +48,9 @@ void http_client_free(http_client *c);
 
 /* headers: "Name: value" strings, NULL-terminated array (may be NULL).
  * On HTTP_OK, *resp is filled and must be freed; otherwise err says why. */
-http_result http_request(http_client *c, const char *method, const char *url,
-                         const char *const *headers, const char *body, size_t body_len,
-                         long timeout_ms, http_response *resp, char *err, size_t errlen);
+http_result http_request(http_client *c, const char *method, const char *url, const char *const *headers,
+                         const char *body, size_t body_len, long timeout_ms, http_response *resp, char *err,
+                         size_t errlen);
 void http_response_free(http_response *resp);
 
 /* Connections opened by this client so far (for tests and benchmarks). */

@@ -112,8 +112,7 @@ static int choose_endpoint(query_client *c, const query_client_config *cfg, char
     const char *u = cfg->endpoint_url;
     if (!u || !*u) {
         if (query_default_endpoint(c->svc, cfg->region, url, sizeof url) != 0) {
-            snprintf(err, errlen, "%s client: region \"%s\" is not a valid region name", c->svc->name,
-                     cfg->region);
+            snprintf(err, errlen, "%s client: region \"%s\" is not a valid region name", c->svc->name, cfg->region);
             return -1;
         }
         u = url;
@@ -189,8 +188,7 @@ typedef struct header_set {
 static void hs_add(header_set *h, const char *name, const char *value)
 {
     char *line;
-    if (h->oom || h->count + 1 >= sizeof h->items / sizeof h->items[0] ||
-        asprintf(&line, "%s: %s", name, value) < 0) {
+    if (h->oom || h->count + 1 >= sizeof h->items / sizeof h->items[0] || asprintf(&line, "%s: %s", name, value) < 0) {
         h->oom = 1;
         return;
     }
@@ -262,17 +260,14 @@ static void transport_error(aws_error *e, http_result hr, const char *why)
  * status code (as botocore names it) when the body is not one. */
 static void read_error(const http_response *r, aws_error *e)
 {
-    if (query_xml_parse(r->body, r->body_len, NULL, NULL, e) == 0 ||
-        strcmp(e->code, QUERY_CODE_MALFORMED) == 0) {
+    if (query_xml_parse(r->body, r->body_len, NULL, NULL, e) == 0 || strcmp(e->code, QUERY_CODE_MALFORMED) == 0) {
         memset(e, 0, sizeof *e);
         snprintf(e->code, sizeof e->code, "%ld", r->status);
-        snprintf(e->message, sizeof e->message,
-                 "HTTP %ld with a body that is not an AWS error document", r->status);
+        snprintf(e->message, sizeof e->message, "HTTP %ld with a body that is not an AWS error document", r->status);
     }
 }
 
-static int read_response(const char *action, const http_response *r, const query_xml_callbacks *cb,
-                         aws_error *e)
+static int read_response(const char *action, const http_response *r, const query_xml_callbacks *cb, aws_error *e)
 {
     char root[96];
     int rc = -1;
@@ -303,8 +298,8 @@ static int send_attempt(query_client *c, const char *action, const char *body, i
     if (sign_attempt(c, body, n, &h, e) != 0)
         return -1;
     h.items[h.count] = NULL;
-    hr = http_request(c->http, "POST", c->ep.url, (const char *const *)h.items, body, strlen(body),
-                      timeout_ms, &resp, why, sizeof why);
+    hr = http_request(c->http, "POST", c->ep.url, (const char *const *)h.items, body, strlen(body), timeout_ms, &resp,
+                      why, sizeof why);
     hs_free(&h);
     info->elapsed_ms = (long)(rns_wall_ms() - start);
     if (hr != HTTP_OK) {
@@ -326,9 +321,9 @@ static void log_attempt(query_client *c, const char *action, int n, int rc, cons
 {
     if (!c->log || !logger_enabled(c->log, LOG_DEBUG))
         return;
-    log_msg(c->log, LOG_DEBUG, "%s %s attempt %d/%d: status %ld, code %s, request id %s, %ld ms",
-            c->svc->log_name, action, n, c->max_attempts, e->http_status, rc == 0 ? "-" : e->code,
-            e->request_id[0] ? e->request_id : "-", info->elapsed_ms);
+    log_msg(c->log, LOG_DEBUG, "%s %s attempt %d/%d: status %ld, code %s, request id %s, %ld ms", c->svc->log_name,
+            action, n, c->max_attempts, e->http_status, rc == 0 ? "-" : e->code, e->request_id[0] ? e->request_id : "-",
+            info->elapsed_ms);
 }
 
 /* Whether to make attempt n + 1, and after which wait (-1: no). */
@@ -346,8 +341,8 @@ static long next_wait(query_client *c, const char *action, int n, aws_error *e, 
         return wait;
     case RNS_RETRY_NO_TOKENS:
         if (c->log)
-            log_msg(c->log, LOG_WARN, "%s %s: not retrying %s: retry quota exhausted", c->svc->log_name,
-                    action, e->code);
+            log_msg(c->log, LOG_WARN, "%s %s: not retrying %s: retry quota exhausted", c->svc->log_name, action,
+                    e->code);
         return -1;
     case RNS_RETRY_PAST_DEADLINE:
         if (c->log)
@@ -355,8 +350,7 @@ static long next_wait(query_client *c, const char *action, int n, aws_error *e, 
                     c->svc->log_name, action, e->code);
         e->deadline_cut = 1;
         return -1;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -386,8 +380,8 @@ int query_call(query_client *c, const char *action, const char *body, int64_t de
             break;
         }
         c->requests++;
-        if (send_attempt(c, action, body, n, left < c->attempt_timeout_ms ? left : c->attempt_timeout_ms, cb,
-                         &e, &info) == 0) {
+        if (send_attempt(c, action, body, n, left < c->attempt_timeout_ms ? left : c->attempt_timeout_ms, cb, &e,
+                         &info) == 0) {
             log_attempt(c, action, n, 0, &e, &info);
             rns_retry_refund(&c->retry, last_cost);
             return 0;

@@ -43,8 +43,7 @@ int query_form_init(rns_buf *body, const query_service *svc, const char *action)
  * series of calls may be OR'ed: any failure leaves a non-zero result). */
 int query_form_add(rns_buf *body, const char *key, const char *value);
 /* The same with the key made by printf: "Targets.member.%zu.Id". */
-int query_form_addk(rns_buf *body, const char *value, const char *key_fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int query_form_addk(rns_buf *body, const char *value, const char *key_fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- response XML ---- */
 
@@ -80,8 +79,8 @@ void query_xml_fail(query_xml *x, const char *fmt, ...) __attribute__((format(pr
  * equal to expect_root unless NULL) goes through cb (may be NULL) and gives
  * 0. An <ErrorResponse> fills *err (code, message, request id) and gives
  * -1, as does anything else (code "MalformedResponse"). */
-int query_xml_parse(const char *xml, size_t len, const char *expect_root,
-                    const query_xml_callbacks *cb, aws_error *err);
+int query_xml_parse(const char *xml, size_t len, const char *expect_root, const query_xml_callbacks *cb,
+                    aws_error *err);
 
 /* ---- the client ---- */
 

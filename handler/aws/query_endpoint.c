@@ -13,8 +13,7 @@
 int aws_region_valid(const char *r)
 {
     size_t n = r ? strlen(r) : 0, i;
-    if (n < 4 || n > 32 || !(r[0] >= 'a' && r[0] <= 'z') || !(r[n - 1] >= '0' && r[n - 1] <= '9') ||
-        !strchr(r, '-'))
+    if (n < 4 || n > 32 || !(r[0] >= 'a' && r[0] <= 'z') || !(r[n - 1] >= '0' && r[n - 1] <= '9') || !strchr(r, '-'))
         return 0;
     for (i = 0; i < n; i++)
         if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= '0' && r[i] <= '9') || r[i] == '-'))
@@ -115,8 +114,9 @@ int query_parse_endpoint(const char *url, query_endpoint *out, char *err, size_t
     alen = strcspn(a, "/?#");
     path = a + alen;
     if (strpbrk(path, "?#") || memchr(a, '@', alen) || strpbrk(a, " \t\r\n")) {
-        snprintf(err, errlen, "endpoint URL must be scheme://host[:port][/path] without "
-                              "credentials, query or fragment");
+        snprintf(err, errlen,
+                 "endpoint URL must be scheme://host[:port][/path] without "
+                 "credentials, query or fragment");
         return -1;
     }
     if (split_authority(a, alen, &port, &hlen) != 0) {
@@ -125,8 +125,7 @@ int query_parse_endpoint(const char *url, query_endpoint *out, char *err, size_t
     }
     /* The Host header omits the scheme's default port, as HTTP clients send it. */
     defport = https ? "443" : "80";
-    if (port && (size_t)(a + alen - port) == strlen(defport) &&
-        strncmp(port, defport, strlen(defport)) == 0)
+    if (port && (size_t)(a + alen - port) == strlen(defport) && strncmp(port, defport, strlen(defport)) == 0)
         alen = hlen;
     if (!fits(out->host, sizeof out->host, a, alen) ||
         !fits(out->path, sizeof out->path, *path ? path : "/", *path ? strlen(path) : 1))
@@ -134,8 +133,8 @@ int query_parse_endpoint(const char *url, query_endpoint *out, char *err, size_t
     for (i = 0; out->host[i]; i++)
         if (out->host[i] >= 'A' && out->host[i] <= 'Z')
             out->host[i] = (char)(out->host[i] - 'A' + 'a');
-    if (snprintf(out->url, sizeof out->url, "%s://%s%s", https ? "https" : "http", out->host,
-                 out->path) >= (int)sizeof out->url)
+    if (snprintf(out->url, sizeof out->url, "%s://%s%s", https ? "https" : "http", out->host, out->path) >=
+        (int)sizeof out->url)
         goto too_long;
     return 0;
 too_long:

@@ -105,8 +105,8 @@ static int holds_piece(const char *text, const char *secret)
 void query_scrub_message(aws_error *err, const sigv4_credentials *creds)
 {
     err->message[strcspn(err->message, "\r\n")] = '\0';
-    if (creds && (holds_piece(err->message, creds->secret_access_key) ||
-                  holds_piece(err->message, creds->session_token)))
+    if (creds &&
+        (holds_piece(err->message, creds->secret_access_key) || holds_piece(err->message, creds->session_token)))
         snprintf(err->message, sizeof err->message,
                  "(the answer's message quoted the request's credentials; withheld)");
 }

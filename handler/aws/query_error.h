@@ -27,8 +27,7 @@ typedef struct aws_error {
     int deadline_cut; /* the deadline, not the error, ended the attempts */
 } aws_error;
 
-void aws_error_set(aws_error *e, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void aws_error_set(aws_error *e, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Whether no answer came: ConnectionError or Timeout (the endpoint may be
  * unreachable). */

@@ -190,8 +190,8 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     x->text_overflow = 0;
 }
 
-static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                               const XML_Char *pubid, int has_internal_subset)
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                               int has_internal_subset)
 {
     (void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
     query_xml_fail(ud, "a DOCTYPE is not allowed in a response");
@@ -259,8 +259,7 @@ static int run_parser(query_xml *x, const char *xml, size_t len)
     return 0;
 }
 
-int query_xml_parse(const char *xml, size_t len, const char *expect_root,
-                    const query_xml_callbacks *cb, aws_error *err)
+int query_xml_parse(const char *xml, size_t len, const char *expect_root, const query_xml_callbacks *cb, aws_error *err)
 {
     query_xml *x;
     aws_error scratch;

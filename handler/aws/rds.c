@@ -241,8 +241,7 @@ static void instance_end(query_xml *x, void *ctx)
     }
 }
 
-static query_xml_callbacks instance_callbacks(instance_reader *r, rds_instance_list *page,
-                                              char marker[RDS_MARKER_MAX])
+static query_xml_callbacks instance_callbacks(instance_reader *r, rds_instance_list *page, char marker[RDS_MARKER_MAX])
 {
     query_xml_callbacks cb = {r, instance_start, instance_end, instance_reset};
     r->out = page;
@@ -282,8 +281,7 @@ int rds_parse_instances(const char *xml, size_t len, rds_instance_list *out, cha
 
 /* ---- the calls ---- */
 
-int rds_describe_cluster(query_client *q, const char *cluster_id, int64_t deadline_ms, rds_cluster *out,
-                         aws_error *err)
+int rds_describe_cluster(query_client *q, const char *cluster_id, int64_t deadline_ms, rds_cluster *out, aws_error *err)
 {
     cluster_reader r;
     query_xml_callbacks cb = cluster_callbacks(&r, out);
@@ -319,8 +317,8 @@ static int instances_page(query_client *q, const char *cluster_id, const char *m
     return rc;
 }
 
-int rds_describe_cluster_instances(query_client *q, const char *cluster_id, int64_t deadline_ms,
-                                   rds_instance_list *out, int *pages, aws_error *err)
+int rds_describe_cluster_instances(query_client *q, const char *cluster_id, int64_t deadline_ms, rds_instance_list *out,
+                                   int *pages, aws_error *err)
 {
     char marker[RDS_MARKER_MAX] = "", next[RDS_MARKER_MAX];
     int n, rc = 0;

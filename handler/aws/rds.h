@@ -59,8 +59,8 @@ int rds_describe_cluster(query_client *q, const char *cluster_id, int64_t deadli
 /* Every instance of the cluster, over all Marker pages (at most
  * RDS_MAX_PAGES; a Marker sent back must not come back). *pages (may be
  * NULL) counts the calls made. 0, or -1 with *err and *out empty. */
-int rds_describe_cluster_instances(query_client *q, const char *cluster_id, int64_t deadline_ms,
-                                   rds_instance_list *out, int *pages, aws_error *err);
+int rds_describe_cluster_instances(query_client *q, const char *cluster_id, int64_t deadline_ms, rds_instance_list *out,
+                                   int *pages, aws_error *err);
 
 /* The instance of that id in the list, or NULL. */
 const rds_instance *rds_instance_find(const rds_instance_list *l, const char *id);

@@ -8,7 +8,8 @@ int binding_waits(const binding *b, const event_info *ev)
 {
     switch (b->wait) {
     case BINDING_WAIT_NEVER: return 0;
-    case BINDING_WAIT_CLUSTER_FAILOVER: return ev->failover || (ev->ours && event_is_cluster_failover_start(ev->event_id));
+    case BINDING_WAIT_CLUSTER_FAILOVER:
+        return ev->failover || (ev->ours && event_is_cluster_failover_start(ev->event_id));
     default: return ev->failover;
     }
 }

@@ -22,8 +22,8 @@ void cfn_physical_id(const cfn_request *req, const char *target_group_name, char
         snprintf(out, outlen, "rds-nlb-sync-%s", target_group_name ? target_group_name : "target-group");
 }
 
-char *cfn_response_body(const cfn_request *req, const char *status, const char *reason,
-                        const char *physical_id, const json_t *data)
+char *cfn_response_body(const cfn_request *req, const char *status, const char *reason, const char *physical_id,
+                        const json_t *data)
 {
     json_t *o = json_object();
     if (!o)
@@ -68,8 +68,8 @@ static int url_ok(const char *url)
     return url && (strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0);
 }
 
-int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_t deadline_ms,
-             logger *lg, rns_error *err)
+int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_t deadline_ms, logger *lg,
+             rns_error *err)
 {
     static const char *const headers[] = {"Content-Type;", NULL};
     char host[256], why[256] = "";
@@ -88,8 +88,7 @@ int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_
         }
         made++;
         http_result hr = http_request(http, "PUT", req->response_url, headers, body, strlen(body),
-                                      left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS, &resp, why,
-                                      sizeof why);
+                                      left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS, &resp, why, sizeof why);
         long status = hr == HTTP_OK ? resp.status : 0;
         if (hr == HTTP_OK)
             http_response_free(&resp); /* the body may quote the presigned signature: never shown */
@@ -108,9 +107,8 @@ int cfn_send(http_client *http, const cfn_request *req, const char *body, int64_
             break;
         rns_sleep_ms(wait);
     }
-    rns_error_set(err, RNS_ERR_CFN_RESPONSE,
-                  "could not deliver the CloudFormation response to %s: %s (%d attempt%s)", host, why,
-                  made, made == 1 ? "" : "s");
+    rns_error_set(err, RNS_ERR_CFN_RESPONSE, "could not deliver the CloudFormation response to %s: %s (%d attempt%s)",
+                  host, why, made, made == 1 ? "" : "s");
     return -1;
 }
 
@@ -143,9 +141,8 @@ static void answer_reason(const cfn_request *req, const reconcile_report *rep, c
                  rep->dry_run ? " (dry run)" : "");
 }
 
-int cfn_answer(http_client *http, const cfn_request *req, const char *target_group_name,
-               const reconcile_report *rep, const rns_error *work_err, int64_t deadline_ms, logger *lg,
-               rns_error *put_err)
+int cfn_answer(http_client *http, const cfn_request *req, const char *target_group_name, const reconcile_report *rep,
+               const rns_error *work_err, int64_t deadline_ms, logger *lg, rns_error *put_err)
 {
     char physical[512], reason[1200];
     cfn_physical_id(req, target_group_name, physical, sizeof physical);

@@ -28,9 +28,8 @@ const char *cfn_status(const rns_error *work_err);
  * nothing for Delete) is done: status and Reason from work_err and rep,
  * Data {"Registered","Deregistered"}, sent with cfn_send. 0, or -1 with
  * *put_err. */
-int cfn_answer(http_client *http, const cfn_request *req, const char *target_group_name,
-               const reconcile_report *rep, const rns_error *work_err, int64_t deadline_ms, logger *lg,
-               rns_error *put_err);
+int cfn_answer(http_client *http, const cfn_request *req, const char *target_group_name, const reconcile_report *rep,
+               const rns_error *work_err, int64_t deadline_ms, logger *lg, rns_error *put_err);
 
 /* The host[:port] of a URL, for logs ("" when it has none). */
 void cfn_url_host(const char *url, char *out, size_t outlen);

@@ -56,8 +56,7 @@ static void pass_free(pass *p)
     memset(p, 0, sizeof *p);
 }
 
-cluster_discovery *cluster_discovery_new(const cluster_settings *set, query_client *rds, dns_resolver *dns,
-                                         logger *log)
+cluster_discovery *cluster_discovery_new(const cluster_settings *set, query_client *rds, dns_resolver *dns, logger *log)
 {
     cluster_discovery *d = calloc(1, sizeof *d);
     if (!d)
@@ -110,8 +109,8 @@ static int fail(source_answer *out, rns_error_type type, const char *status, con
 
 int cluster_status_serves(const char *status)
 {
-    static const char *const never[] = {"creating", "deleting", "failed", "stopped", "stopping", "starting",
-                                        "insufficient-capacity"};
+    static const char *const never[] = {
+        "creating", "deleting", "failed", "stopped", "stopping", "starting", "insufficient-capacity"};
     for (size_t i = 0; i < sizeof never / sizeof *never; i++)
         if (strcmp(status, never[i]) == 0)
             return 0;
@@ -229,10 +228,11 @@ static int choose_readers(cluster_discovery *d, int64_t deadline, source_answer 
     }
     if (chosen)
         return 0;
-    return fail(out, RNS_ERR_RESOLVE, "ERROR", "no usable reader among the %zu readers of cluster %s%s%s%s",
-                candidates, d->set.cluster_id, first[0] ? " (" : "", first,
-                !first[0] ? "" : candidates > 1 ? ", ...)"
-                                                : ")");
+    return fail(out, RNS_ERR_RESOLVE, "ERROR", "no usable reader among the %zu readers of cluster %s%s%s%s", candidates,
+                d->set.cluster_id, first[0] ? " (" : "", first,
+                !first[0]        ? ""
+                : candidates > 1 ? ", ...)"
+                                 : ")");
 }
 
 /* ---- logs ---- */
@@ -245,9 +245,9 @@ static json_t *decisions(const cluster_discovery *d)
     json_t *out = json_array(), *members = json_array(), *chosen = json_array(), *addrs = json_array();
     for (size_t i = 0; i < p->count; i++) {
         const member *m = &p->items[i];
-        json_array_append_new(members, json_pack("{s:s, s:b, s:s?, s:s?}", "id", m->id, "writer", m->writer,
-                                                 "status", m->listed ? m->status : NULL, "endpoint",
-                                                 m->endpoint[0] ? m->endpoint : NULL));
+        json_array_append_new(members,
+                              json_pack("{s:s, s:b, s:s?, s:s?}", "id", m->id, "writer", m->writer, "status",
+                                        m->listed ? m->status : NULL, "endpoint", m->endpoint[0] ? m->endpoint : NULL));
         if (m->chosen) {
             json_t *a = result_addresses(&m->addresses);
             json_array_append_new(chosen, json_string(m->id));
@@ -258,16 +258,17 @@ static json_t *decisions(const cluster_discovery *d)
     json_array_append_new(out, json_pack("[s, {s:s, s:s, s:o}]", "members read", "clusterId", d->set.cluster_id,
                                          "status", p->status, "members", members));
     if (json_array_size(chosen))
-        json_array_append_new(out, json_pack("[s, {s:o, s:o}]", d->set.role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen", "members", chosen,
-                                             "addresses", addrs));
+        json_array_append_new(out, json_pack("[s, {s:o, s:o}]",
+                                             d->set.role == DB_ROLE_WRITER ? "writer chosen" : "readers chosen",
+                                             "members", chosen, "addresses", addrs));
     else {
         json_decref(chosen);
         json_decref(addrs);
     }
     for (size_t i = 0; i < p->count; i++)
         if (p->items[i].why[0])
-            json_array_append_new(out, json_pack("[s, {s:s, s:s}]", "member left out", "member",
-                                                 p->items[i].id, "reason", p->items[i].why));
+            json_array_append_new(out, json_pack("[s, {s:s, s:s}]", "member left out", "member", p->items[i].id,
+                                                 "reason", p->items[i].why));
     return out;
 }
 
@@ -373,10 +374,10 @@ static json_t *pass_detail(const cluster_discovery *d)
     json_t *a = json_array();
     for (size_t i = 0; i < p->count; i++) {
         const member *m = &p->items[i];
-        json_array_append_new(a, json_pack("{s:s, s:b, s:s?, s:s?, s:o, s:b}", "id", m->id, "writer", m->writer,
-                                           "status", m->listed ? m->status : NULL, "endpoint",
-                                           m->endpoint[0] ? m->endpoint : NULL, "addresses",
-                                           result_addresses(&m->addresses), "chosen", m->chosen));
+        json_array_append_new(a,
+                              json_pack("{s:s, s:b, s:s?, s:s?, s:o, s:b}", "id", m->id, "writer", m->writer, "status",
+                                        m->listed ? m->status : NULL, "endpoint", m->endpoint[0] ? m->endpoint : NULL,
+                                        "addresses", result_addresses(&m->addresses), "chosen", m->chosen));
     }
     return json_pack("{s:o, s:s?}", "members", a, "endpoint", endpoint[0] ? endpoint : NULL);
 }
@@ -480,6 +481,6 @@ static const char *cluster_member_of(void *ctx, const ip_addr *a)
 
 addr_source cluster_source(cluster_discovery *d)
 {
-    return (addr_source){d, d->subject, cluster_begin, cluster_resolve, cluster_add_result, cluster_candidates,
-                         cluster_member_of};
+    return (addr_source){
+        d, d->subject, cluster_begin, cluster_resolve, cluster_add_result, cluster_candidates, cluster_member_of};
 }

@@ -174,9 +174,8 @@ static int parse_arn(const char *arn, config *cfg)
         *s++ = '\0';
     }
     f[5] = s;
-    if (strcmp(f[0], "arn") != 0 || !arn_valid_field(f[1], 3, 32, "-") ||
-        strcmp(f[2], "elasticloadbalancing") != 0 || !aws_region_valid(f[3]) ||
-        strlen(f[4]) != 12 || !all_chars(f[4], "") || strncmp(f[5], "targetgroup/", 12) != 0)
+    if (strcmp(f[0], "arn") != 0 || !arn_valid_field(f[1], 3, 32, "-") || strcmp(f[2], "elasticloadbalancing") != 0 ||
+        !aws_region_valid(f[3]) || strlen(f[4]) != 12 || !all_chars(f[4], "") || strncmp(f[5], "targetgroup/", 12) != 0)
         return -1;
     char *name = f[5] + 12;
     char *slash = strchr(name, '/');
@@ -197,8 +196,10 @@ static int lb_arn_valid(const char *arn, char *region, size_t region_len)
     char part[40], reg[40], acct[16], name[40], id[40];
     int n = 0;
     if (strlen(arn) > 200 ||
-        sscanf(arn, "arn:%39[a-z-]:elasticloadbalancing:%39[a-z0-9-]:%15[0-9]:loadbalancer/net/%39[A-Za-z0-9-]/%39[0-9a-f]%n",
-               part, reg, acct, name, id, &n) != 5 ||
+        sscanf(
+            arn,
+            "arn:%39[a-z-]:elasticloadbalancing:%39[a-z0-9-]:%15[0-9]:loadbalancer/net/%39[A-Za-z0-9-]/%39[0-9a-f]%n",
+            part, reg, acct, name, id, &n) != 5 ||
         arn[n] != '\0' || strlen(acct) != 12 || !aws_region_valid(reg))
         return 0;
     snprintf(region, region_len, "%s", reg);
@@ -231,8 +232,9 @@ static void read_fleet(const var *row, load *l)
         snprintf(item, sizeof item, "%.*s", (int)(e - a), a);
         s += n + (s[n] == ',');
         if ((size_t)(e - a) >= sizeof item || !lb_arn_valid(item, region, sizeof region)) {
-            problem(&l->p, "%s: %s is not a Network Load Balancer ARN "
-                           "(arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/net/<name>/<id>)",
+            problem(&l->p,
+                    "%s: %s is not a Network Load Balancer ARN "
+                    "(arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/net/<name>/<id>)",
                     row->name, shown(item, buf, sizeof buf));
             continue;
         }
@@ -276,10 +278,10 @@ static void read_arn(const var *row, load *l)
     }
     cfg->target_group_arn = strdup(v);
     if (parse_arn(v, cfg) != 0)
-        problem(p, "%s=%s: must look like "
-                   "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>",
-                row->name,
-                shown(v, buf, sizeof buf));
+        problem(p,
+                "%s=%s: must look like "
+                "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>",
+                row->name, shown(v, buf, sizeof buf));
 }
 
 /* arn:<partition>:elasticloadbalancing:<region>:<account>:listener/net/<lb>/<id>/<id>:
@@ -289,8 +291,8 @@ static int parse_listener_arn(const char *arn, config *cfg)
 {
     char part[33], region[64], lb[33], id1[65], id2[65], account[13];
     int n = 0;
-    if (sscanf(arn, "arn:%32[^:]:elasticloadbalancing:%63[^:]:%12[0-9]:listener/net/%32[^/]/%64[^/]/%64[^/]%n",
-               part, region, account, lb, id1, id2, &n) != 6 ||
+    if (sscanf(arn, "arn:%32[^:]:elasticloadbalancing:%63[^:]:%12[0-9]:listener/net/%32[^/]/%64[^/]/%64[^/]%n", part,
+               region, account, lb, id1, id2, &n) != 6 ||
         (size_t)n != strlen(arn) || strlen(account) != 12 || !aws_region_valid(region) ||
         !arn_valid_field(lb, 1, 32, "-") || !arn_valid_field(id1, 1, 64, "") || !arn_valid_field(id2, 1, 64, ""))
         return -1;
@@ -314,11 +316,12 @@ static void read_listener(const var *row, load *l)
         return;
     cfg->listener_arn = strdup(v);
     if ((rc = parse_listener_arn(v, cfg)) == -1)
-        problem(&l->p, "%s=%s: must look like arn:aws:elasticloadbalancing:<region>:<account>:listener/net/<name>/<id>/<id>",
+        problem(&l->p,
+                "%s=%s: must look like arn:aws:elasticloadbalancing:<region>:<account>:listener/net/<name>/<id>/<id>",
                 row->name, shown(v, buf, sizeof buf));
     else if (rc == -2)
-        problem(&l->p, "%s=%s: its region is not that of TARGET_GROUP_ARN (%s)", row->name,
-                shown(v, buf, sizeof buf), cfg->arn_region);
+        problem(&l->p, "%s=%s: its region is not that of TARGET_GROUP_ARN (%s)", row->name, shown(v, buf, sizeof buf),
+                cfg->arn_region);
     if (cfg->cluster_id && cfg->role == DB_ROLE_READERS)
         problem(&l->p, "%s with DB_ROLE=readers: the fast switch follows one writer; readers keep one target group",
                 row->name);
@@ -365,8 +368,9 @@ static void read_cluster(const var *row, load *l)
         return;
     l->cfg->cluster_id = strdup(v);
     if (!cluster_id_valid(v))
-        problem(&l->p, "%s=%s: must be a DB cluster identifier (1..63 letters, digits and "
-                       "hyphens, a letter first, no hyphen last or twice in a row)",
+        problem(&l->p,
+                "%s=%s: must be a DB cluster identifier (1..63 letters, digits and "
+                "hyphens, a letter first, no hyphen last or twice in a row)",
                 row->name, shown(v, buf, sizeof buf));
 }
 
@@ -404,8 +408,7 @@ static void read_endpoint(const var *row, load *l)
     }
     cfg->db_endpoint = strdup(v);
     if (!hostname_valid(v) && ip_addr_parse(v, &a) != 0)
-        problem(p, "%s=%s: must be a DNS name (no scheme, port or path)", row->name,
-                shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be a DNS name (no scheme, port or path)", row->name, shown(v, buf, sizeof buf));
 }
 
 static void read_identifier(const var *row, load *l)
@@ -496,11 +499,9 @@ static void read_namespace(const var *row, load *l)
     if (!v[0])
         return;
     if (strncasecmp(v, "AWS/", 4) == 0)
-        problem(p, "%s=%s: the AWS/ prefix is reserved for AWS services", row->name,
-                shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: the AWS/ prefix is reserved for AWS services", row->name, shown(v, buf, sizeof buf));
     else if (strlen(v) > 255 || !all_chars(v, "._-/#: "))
-        problem(p, "%s=%s: must be 1..255 letters, digits or . _ - / # : space", row->name,
-                shown(v, buf, sizeof buf));
+        problem(p, "%s=%s: must be 1..255 letters, digits or . _ - / # : space", row->name, shown(v, buf, sizeof buf));
 }
 
 /* AWS_REGION, else AWS_DEFAULT_REGION, else the ARN's region. */
@@ -679,7 +680,8 @@ static const var vars[] = {
      "tags bind it; TARGET_GROUP_ARN, DB_ENDPOINT, DB_CLUSTER_IDENTIFIER, DB_ROLE and DB_IDENTIFIER must be unset, "
      "DB_PORT is not needed)",
      read_fleet, 0, 0, 0, 0},
-    {"TARGET_GROUP_ARN", "yes, except with FLEET_LOAD_BALANCER_ARNS or LISTENER_ARN", NULL, NULL, "the NLB target group (target type ip)", read_arn, 0, 0, 0, 0},
+    {"TARGET_GROUP_ARN", "yes, except with FLEET_LOAD_BALANCER_ARNS or LISTENER_ARN", NULL, NULL,
+     "the NLB target group (target type ip)", read_arn, 0, 0, 0, 0},
     {"DB_CLUSTER_IDENTIFIER", "no", "a DB cluster identifier", NULL,
      "an Aurora or Multi-AZ DB cluster: the targets come from the RDS API, not from DB_ENDPOINT's DNS answer",
      read_cluster, 0, 0, 0, 0},
@@ -689,13 +691,13 @@ static const var vars[] = {
      "the DNS name to follow (an RDS instance, Aurora cluster or RDS Proxy endpoint); with "
      "DB_CLUSTER_IDENTIFIER only shown in the result and logs",
      read_endpoint, 0, 0, 0, 0},
-    {"DB_PORT", "yes, except with FLEET_LOAD_BALANCER_ARNS", "1..65535", NULL, "the port registered for every target", read_port, 0, 0, 0, 0},
+    {"DB_PORT", "yes, except with FLEET_LOAD_BALANCER_ARNS", "1..65535", NULL, "the port registered for every target",
+     read_port, 0, 0, 0, 0},
     {"DB_IDENTIFIER", "no", "an RDS identifier", "DB_CLUSTER_IDENTIFIER, else the first label of DB_ENDPOINT",
      "the RDS source identifier whose failover events start a wait", read_identifier, 0, 0, 0, 0},
     {"ALLOWED_CIDRS", "no", "comma-separated IPv4/IPv6 CIDRs", DEFAULT_ALLOWED_CIDRS,
      "an address outside them is never registered", read_cidrs, 0, 0, 0, 0},
-    {"IP_FAMILY", "no", "ipv4, ipv6 or dual", "ipv4", "which address records are followed", read_family, 0, 0,
-     0, 0},
+    {"IP_FAMILY", "no", "ipv4, ipv6 or dual", "ipv4", "which address records are followed", read_family, 0, 0, 0, 0},
     {"LISTENER_ARN", "no", "an NLB listener ARN", NULL,
      "the fast switch: a listener whose default action forwards to 2 or more ip target groups (the slots); "
      "failover moves its weights (TARGET_GROUP_ARN is then optional and unused); not with DB_ROLE=readers "
@@ -715,31 +717,30 @@ static const var vars[] = {
     {"METRICS_NAMESPACE", "no", "1..255 letters, digits or . _ - / # : space; not AWS/...", DEFAULT_METRICS_NAMESPACE,
      "the CloudWatch Embedded Metric Format namespace; set and empty disables metrics", read_namespace, 0, 0, 0, 0},
     {"AWS_REGION", "no", "a region name", "AWS_DEFAULT_REGION, else the region of TARGET_GROUP_ARN",
-     "the signing region and endpoints; one that contradicts TARGET_GROUP_ARN is an error", read_region, 0, 0, 0,
-     0},
+     "the signing region and endpoints; one that contradicts TARGET_GROUP_ARN is an error", read_region, 0, 0, 0, 0},
     {"AWS_DEFAULT_REGION", "no", "a region name", NULL, "read when AWS_REGION is unset", NULL, 0, 0, 0, 0},
     {"AWS_ACCESS_KEY_ID", "yes (Lambda sets it)", NULL, NULL, "credentials", read_access_key, 0, 0, 0, 0},
-    {"AWS_SECRET_ACCESS_KEY", "yes (Lambda sets it)", NULL, NULL, "credentials; never shown", read_secret_key, 0,
+    {"AWS_SECRET_ACCESS_KEY", "yes (Lambda sets it)", NULL, NULL, "credentials; never shown", read_secret_key, 0, 0, 0,
+     0},
+    {"AWS_SESSION_TOKEN", "no", NULL, NULL, "signed when present (Lambda sets it); never shown", read_session_token, 0,
      0, 0, 0},
-    {"AWS_SESSION_TOKEN", "no", NULL, NULL, "signed when present (Lambda sets it); never shown",
-     read_session_token, 0, 0, 0, 0},
     {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "no", "true or false", "false",
      "true: the AWS_ENDPOINT_URL* variables are ignored", read_ignore_endpoints, 0, 0, 0, 0},
-    {"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "no", "an http:// or https:// URL", "AWS_ENDPOINT_URL, else the region's",
-     "the ELBv2 endpoint (signing still uses the region)", read_elb_endpoint, 0, 0, 0, 0},
+    {"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "no", "an http:// or https:// URL",
+     "AWS_ENDPOINT_URL, else the region's", "the ELBv2 endpoint (signing still uses the region)", read_elb_endpoint, 0,
+     0, 0, 0},
     {"AWS_ENDPOINT_URL", "no", "an http:// or https:// URL", NULL,
      "the endpoint of every AWS API without its own variable", NULL, 0, 0, 0, 0},
     {"AWS_ENDPOINT_URL_RDS", "no", "an http:// or https:// URL", "AWS_ENDPOINT_URL, else the region's",
      "with DB_CLUSTER_IDENTIFIER: the RDS API endpoint", read_rds_endpoint, 0, 0, 0, 0},
     INT_ROW("AWS_MAX_ATTEMPTS", 1, 20, 3, max_attempts, "attempts per API call (standard retry mode)"),
-    {"AWS_CA_BUNDLE", "no", "a file", "SSL_CERT_FILE, else the system's",
-     "the CA bundle for HTTPS", read_ca_bundle, 0, 0, 0, 0},
+    {"AWS_CA_BUNDLE", "no", "a file", "SSL_CERT_FILE, else the system's", "the CA bundle for HTTPS", read_ca_bundle, 0,
+     0, 0, 0},
     {"SSL_CERT_FILE", "no", "a file", NULL, "read when AWS_CA_BUNDLE is unset", NULL, 0, 0, 0, 0},
     {"TARGET_AVAILABILITY_ZONE", "no", "an Availability Zone name or all", NULL,
-     "sent as AvailabilityZone with RegisterTargets: all for a database outside the target group's VPC",
-     read_az, 0, 0, 0, 0},
-    {"AWS_LAMBDA_LOG_FORMAT", "no", "JSON or Text", "Text", "the log format (read by the logger)", NULL, 0, 0, 0,
-     0},
+     "sent as AvailabilityZone with RegisterTargets: all for a database outside the target group's VPC", read_az, 0, 0,
+     0, 0},
+    {"AWS_LAMBDA_LOG_FORMAT", "no", "JSON or Text", "Text", "the log format (read by the logger)", NULL, 0, 0, 0, 0},
     {"AWS_LAMBDA_LOG_LEVEL", "no", "TRACE, DEBUG, INFO, WARN, ERROR or FATAL", "INFO",
      "the lowest level logged (read by the logger)", NULL, 0, 0, 0, 0},
 };
@@ -839,8 +840,7 @@ void config_help(FILE *out)
 
 int config_address_family(const config *cfg)
 {
-    return cfg->family == IP_FAMILY_IPV6 ? AF_INET6 : cfg->family == IP_FAMILY_DUAL ? AF_UNSPEC
-                                                                                    : AF_INET;
+    return cfg->family == IP_FAMILY_IPV6 ? AF_INET6 : cfg->family == IP_FAMILY_DUAL ? AF_UNSPEC : AF_INET;
 }
 
 const char *db_role_name(db_role r)

@@ -21,13 +21,10 @@
 
 #include "handler/sync/addr.h"
 
-typedef enum ip_family { IP_FAMILY_IPV4,
-                         IP_FAMILY_IPV6,
-                         IP_FAMILY_DUAL } ip_family;
+typedef enum ip_family { IP_FAMILY_IPV4, IP_FAMILY_IPV6, IP_FAMILY_DUAL } ip_family;
 
 /* DB_ROLE (README.md, "Clusters (RDS API mode)"): what a cluster's target group holds. */
-typedef enum db_role { DB_ROLE_WRITER,
-                       DB_ROLE_READERS } db_role;
+typedef enum db_role { DB_ROLE_WRITER, DB_ROLE_READERS } db_role;
 
 typedef struct config {
     char *target_group_arn;  /* NULL only with LISTENER_ARN */

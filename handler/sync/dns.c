@@ -256,16 +256,13 @@ void dns_resolver_free(dns_resolver *r)
 
 static const char *family_words(int family)
 {
-    return family == AF_INET ? "IPv4 (A)" : family == AF_INET6 ? "IPv6 (AAAA)"
-                                                               : "IPv4 or IPv6";
+    return family == AF_INET ? "IPv4 (A)" : family == AF_INET6 ? "IPv6 (AAAA)" : "IPv4 or IPv6";
 }
 
 static dns_status map_error(int rc, const char *host, int family, char *err, size_t errlen)
 {
     switch (rc) {
-    case EAI_NONAME:
-        snprintf(err, errlen, "%s: NXDOMAIN (no such name)", host);
-        return DNS_NXDOMAIN;
+    case EAI_NONAME: snprintf(err, errlen, "%s: NXDOMAIN (no such name)", host); return DNS_NXDOMAIN;
 #ifdef EAI_NODATA
     case EAI_NODATA:
 #endif
@@ -275,16 +272,13 @@ static dns_status map_error(int rc, const char *host, int family, char *err, siz
         snprintf(err, errlen, "%s: the name has no %s address", host, family_words(family));
         return DNS_NODATA;
     case EAI_AGAIN:
-        snprintf(err, errlen, "%s: temporary DNS failure (SERVFAIL, REFUSED or no answer from the resolver)",
-                 host);
+        snprintf(err, errlen, "%s: temporary DNS failure (SERVFAIL, REFUSED or no answer from the resolver)", host);
         return DNS_TEMPFAIL;
     case EAI_SYSTEM:
         /* errno belongs to the lookup's thread, not to us. */
         snprintf(err, errlen, "%s: resolver system error (cannot read resolv.conf or open a socket?)", host);
         return DNS_ERROR;
-    default:
-        snprintf(err, errlen, "%s: resolver error: %s", host, gai_strerror(rc));
-        return DNS_ERROR;
+    default: snprintf(err, errlen, "%s: resolver error: %s", host, gai_strerror(rc)); return DNS_ERROR;
     }
 }
 
@@ -311,8 +305,8 @@ static int collect(const struct addrinfo *ai, int family, addr_list *out)
     return 0;
 }
 
-dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeout_ms,
-                       addr_list *out, char *err, size_t errlen)
+dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeout_ms, addr_list *out, char *err,
+                       size_t errlen)
 {
     out->items = NULL;
     out->count = 0;

@@ -35,8 +35,8 @@ void dns_resolver_free(dns_resolver *r);
 /* family: AF_INET, AF_INET6 or AF_UNSPEC (both). On DNS_OK, *out holds the
  * addresses, deduplicated and in contract order (caller frees); otherwise
  * *out is empty and err names the host and the failure. */
-dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeout_ms,
-                       addr_list *out, char *err, size_t errlen);
+dns_status dns_resolve(dns_resolver *r, const char *host, int family, long timeout_ms, addr_list *out, char *err,
+                       size_t errlen);
 
 /* "NXDOMAIN", "NODATA", "TEMPFAIL", ... for logs. */
 const char *dns_status_name(dns_status s);

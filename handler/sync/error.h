@@ -37,8 +37,7 @@ const char *rns_error_name(const rns_error *e);
 /* Whether e holds an error. */
 int rns_error_failed(const rns_error *e);
 
-void rns_error_set(rns_error *e, rns_error_type type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void rns_error_set(rns_error *e, rns_error_type type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* RNS_ERR_NO_MEMORY: "out of memory <doing what>". */
 void rns_error_nomem(rns_error *e, const char *doing);
 void rns_error_clear(rns_error *e);

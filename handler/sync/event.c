@@ -46,9 +46,8 @@ int event_find_id(const char *text, char out[16])
     const size_t plen = sizeof prefix - 1;
     for (const char *p = text ? strstr(text, prefix) : NULL; p; p = strstr(p + 1, prefix)) {
         const char *d = p + plen;
-        if (isdigit((unsigned char)d[0]) && isdigit((unsigned char)d[1]) &&
-            isdigit((unsigned char)d[2]) && isdigit((unsigned char)d[3]) &&
-            !isdigit((unsigned char)d[4])) {
+        if (isdigit((unsigned char)d[0]) && isdigit((unsigned char)d[1]) && isdigit((unsigned char)d[2]) &&
+            isdigit((unsigned char)d[3]) && !isdigit((unsigned char)d[4])) {
             memcpy(out, p, plen + 4);
             out[plen + 4] = '\0';
             return 0;
@@ -156,8 +155,8 @@ static const char *read_sns_record(const json_t *record, rds_event *ev)
 
 static int for_us(const rds_event *ev, const char *db_identifier)
 {
-    return ev->event_id[0] && event_is_failover_id(ev->event_id) && ev->source_id[0] &&
-           db_identifier && strcasecmp(ev->source_id, db_identifier) == 0;
+    return ev->event_id[0] && event_is_failover_id(ev->event_id) && ev->source_id[0] && db_identifier &&
+           strcasecmp(ev->source_id, db_identifier) == 0;
 }
 
 /* Prefers a failover event for us, then any event with an ID, then the first RDS one. */
@@ -222,8 +221,7 @@ static int is_cloudformation(const json_t *root)
 static char *dup_str(const json_t *root, const char *key, const char *dflt)
 {
     const char *v = str_at(root, key);
-    return v ? strdup(v) : dflt ? strdup(dflt)
-                                : NULL;
+    return v ? strdup(v) : dflt ? strdup(dflt) : NULL;
 }
 
 static int read_cloudformation(const json_t *root, cfn_request *cfn)
@@ -297,12 +295,10 @@ static void invalid_json(const json_error_t *e, char *err, size_t errlen)
     const char *near = strstr(e->text, " near ");
     if (near && near - e->text < n)
         n = (int)(near - e->text);
-    snprintf(err, errlen, "the event is not valid JSON (line %d, column %d: %.*s)", e->line, e->column, n,
-             e->text);
+    snprintf(err, errlen, "the event is not valid JSON (line %d, column %d: %.*s)", e->line, e->column, n, e->text);
 }
 
-int event_parse(const char *payload, size_t len, const char *db_identifier,
-                event_info *out, char *err, size_t errlen)
+int event_parse(const char *payload, size_t len, const char *db_identifier, event_info *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->kind = "invalid";

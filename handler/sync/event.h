@@ -15,12 +15,7 @@ typedef enum event_trigger {
     TRIGGER_CLOUDFORMATION /* a custom resource request */
 } event_trigger;
 
-typedef enum cfn_request_type {
-    CFN_CREATE,
-    CFN_UPDATE,
-    CFN_DELETE,
-    CFN_OTHER
-} cfn_request_type;
+typedef enum cfn_request_type { CFN_CREATE, CFN_UPDATE, CFN_DELETE, CFN_OTHER } cfn_request_type;
 
 /* The parts of a CloudFormation request the answer needs. Strings are owned;
  * response_url is a credential: never log it. */
@@ -48,8 +43,7 @@ typedef struct event_info {
 
 /* 0, or -1 (the event is empty, not JSON or not an object: InvalidEvent),
  * or -2 (out of memory), with a message that never quotes the payload. */
-int event_parse(const char *payload, size_t len, const char *db_identifier,
-                event_info *out, char *err, size_t errlen);
+int event_parse(const char *payload, size_t len, const char *db_identifier, event_info *out, char *err, size_t errlen);
 void event_info_free(event_info *ev);
 
 /* Whether this ID is one of the failover-completion IDs (README.md, "Events"). */

@@ -198,8 +198,8 @@ static int read_groups(fleet *f, int64_t deadline, elb_target_group_list *all, r
         do {
             elb_target_group_list page;
             elb_error e;
-            if (elb_describe_target_groups_page(c, f->cfg->fleet_lbs[i], marker, DISCOVERY_PAGE_SIZE, deadline,
-                                                &page, marker, sizeof marker, &e) != 0)
+            if (elb_describe_target_groups_page(c, f->cfg->fleet_lbs[i], marker, DISCOVERY_PAGE_SIZE, deadline, &page,
+                                                marker, sizeof marker, &e) != 0)
                 return discovery_failed(f, "DescribeTargetGroups", f->cfg->fleet_lbs[i], &e, err);
             int rc = add_groups(all, &page);
             elb_target_group_list_free(&page);
@@ -238,8 +238,7 @@ static int take_tags(binding_list *bl, const elb_target_group *groups, size_t n,
     return 0;
 }
 
-static int read_tags(fleet *f, const elb_target_group_list *all, int64_t deadline, binding_list *bl,
-                     rns_error *err)
+static int read_tags(fleet *f, const elb_target_group_list *all, int64_t deadline, binding_list *bl, rns_error *err)
 {
     const char *arns[ELB_MAX_ARNS_PER_DESCRIBE];
     for (size_t i = 0; i < all->count; i += ELB_MAX_ARNS_PER_DESCRIBE) {
@@ -592,8 +591,10 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
         rns_error_nomem(&j->err, "starting the cluster discovery");
         return;
     }
-    fill_binding(f, j, cd ? cluster_source(cd) : fb->kind == FLEET_SOURCE_PROXY ? proxy_source_of(&ps)
-                                                                                : dns_source_of(&ds));
+    fill_binding(f, j,
+                 cd                               ? cluster_source(cd)
+                 : fb->kind == FLEET_SOURCE_PROXY ? proxy_source_of(&ps)
+                                                  : dns_source_of(&ds));
     reconcile_io io = reconcile_io_of_elb(w->elb);
     reconcile_request req = {&j->b, j->failover, j->dry_run, deadline, f->log};
     if (j->b.source.begin)
@@ -713,8 +714,8 @@ static json_t *fleet_result(fleet *f, const event_info *ev, job_list *jobs, int 
     o = json_pack("{s:s, s:s, s:s?, s:s?, s:o, s:{s:i, s:i, s:i, s:{s:I, s:I}, s:b}}", "mode", "fleet", "trigger",
                   event_trigger_name(ev->trigger), "eventId", ev->event_id[0] ? ev->event_id : NULL, "sourceId",
                   ev->source_id[0] ? ev->source_id : NULL, "bindings", arr, "summary", "bindings", (int)handled,
-                  "changed", (int)changed, "failed", (int)failed, "apiCalls", "elbv2", (json_int_t)(elb - elb0),
-                  "rds", (json_int_t)(rds - rds0), "incomplete", incomplete);
+                  "changed", (int)changed, "failed", (int)failed, "apiCalls", "elbv2", (json_int_t)(elb - elb0), "rds",
+                  (json_int_t)(rds - rds0), "incomplete", incomplete);
     if (failed)
         fleet_error(jobs, failed, err);
     return o;
@@ -795,8 +796,7 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
     if (rc == 0) {
         long elb_now, rds_now;
         calls_sent(f, &elb_now, &rds_now);
-        run_state s = {f, &jobs, &ev, deadline, sweep && !named, PTHREAD_MUTEX_INITIALIZER, 0,
-                       elb_now - elb0, 0, 0};
+        run_state s = {f, &jobs, &ev, deadline, sweep && !named, PTHREAD_MUTEX_INITIALIZER, 0, elb_now - elb0, 0, 0};
         run_jobs(&s);
         pthread_mutex_destroy(&s.lock);
         if (build_index(f) != 0) { /* the clusters' members may have changed (and their strings moved) */

@@ -15,9 +15,7 @@
 
 #define FLEET_CALLS_PER_BINDING 4 /* what a sweep counts on before starting one more binding */
 
-typedef enum fleet_source_kind { FLEET_SOURCE_DNS,
-                                 FLEET_SOURCE_CLUSTER,
-                                 FLEET_SOURCE_PROXY } fleet_source_kind;
+typedef enum fleet_source_kind { FLEET_SOURCE_DNS, FLEET_SOURCE_CLUSTER, FLEET_SOURCE_PROXY } fleet_source_kind;
 
 /* One tagged target group. */
 typedef struct fleet_binding {

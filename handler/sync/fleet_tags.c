@@ -75,8 +75,7 @@ static void read_identifier(fleet_binding *b, const char *v)
 {
     if (v) {
         if (!name_valid(v) || strlen(v) >= sizeof b->identifier)
-            set_bad(b, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier",
-                    v);
+            set_bad(b, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier", v);
         snprintf(b->identifier, sizeof b->identifier, "%s", v);
     } else {
         /* the cluster id, else the first label of the name */
@@ -229,8 +228,8 @@ addr_source proxy_source_of(proxy_source *p)
 int proxy_misses_commit(fleet_miss_list *kept, proxy_source *p, elb_tag *tag)
 {
     char before[sizeof tag->value], after[sizeof tag->value];
-    if (fleet_misses_format(kept, before, sizeof before) != 0 || fleet_misses_format(&p->next, after, sizeof after) != 0 ||
-        strcmp(before, after) == 0)
+    if (fleet_misses_format(kept, before, sizeof before) != 0 ||
+        fleet_misses_format(&p->next, after, sizeof after) != 0 || strcmp(before, after) == 0)
         return 0;
     fleet_miss_list_free(kept);
     *kept = p->next;

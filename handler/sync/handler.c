@@ -111,7 +111,8 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     /* DNS mode: DB_ENDPOINT's answer; the RDS API mode: the cluster's members. */
     h->dns_source = (dns_source){h->dns, cfg->db_endpoint, config_address_family(cfg)};
     h->proxy = !h->cluster && fleet_is_proxy_endpoint(cfg->db_endpoint);
-    h->proxy_source = (proxy_source){dns_source_of(&h->dns_source), &h->misses, {NULL, 0}, cfg->proxy_misses, cfg->db_port};
+    h->proxy_source =
+        (proxy_source){dns_source_of(&h->dns_source), &h->misses, {NULL, 0}, cfg->proxy_misses, cfg->db_port};
     binding_of_config(&h->bindings[0], cfg,
                       h->cluster ? cluster_source(h->cluster)
                       : h->proxy ? proxy_source_of(&h->proxy_source)
@@ -169,8 +170,8 @@ static void set_result_output(handler_output *out, json_t *result)
 /* failover: whether the event starts the failover wait (waits()). */
 static void log_event(handler *h, const event_info *ev, int failover, int dry_run)
 {
-    json_t *f = json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:b}", "trigger", event_trigger_name(ev->trigger),
-                          "kind", ev->kind, "eventId", ev->event_id[0] ? ev->event_id : NULL, "sourceId",
+    json_t *f = json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:b}", "trigger", event_trigger_name(ev->trigger), "kind",
+                          ev->kind, "eventId", ev->event_id[0] ? ev->event_id : NULL, "sourceId",
                           ev->source_id[0] ? ev->source_id : NULL, "failover", failover, "dryRun", dry_run);
     if (f && ev->trigger == TRIGGER_CLOUDFORMATION)
         json_object_set_new(f, "requestType", json_string(ev->cfn.request_type));
@@ -245,8 +246,8 @@ static void save_misses(handler *h, const binding *b, int64_t deadline)
         log_msg(h->log, LOG_WARN, "proxy miss counts not saved: %s: %s", e.code, e.message);
 }
 
-static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline,
-                     reconcile_report *rep, rns_error *e)
+static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline, reconcile_report *rep,
+                     rns_error *e)
 {
     reconcile_io io = reconcile_io_of_elb(h->elb);
     reconcile_request req = {b, failover, dry_run, deadline, h->log};
@@ -260,8 +261,8 @@ static int reconcile(handler *h, const binding *b, int dry_run, int failover, in
     return rc;
 }
 
-static void handle_cloudformation(handler *h, const binding *b, const event_info *ev, int64_t start,
-                                  int64_t deadline, reconcile_report *rep, rns_error *e, handler_output *out)
+static void handle_cloudformation(handler *h, const binding *b, const event_info *ev, int64_t start, int64_t deadline,
+                                  reconcile_report *rep, rns_error *e, handler_output *out)
 {
     int64_t work_deadline = reserve(start, deadline, HANDLER_CFN_RESERVE_MAX_MS, 4);
     char host[256];
@@ -270,8 +271,7 @@ static void handle_cloudformation(handler *h, const binding *b, const event_info
     if (ev->cfn.type == CFN_CREATE || ev->cfn.type == CFN_UPDATE)
         reconcile(h, b, b->dry_run, 0, work_deadline, rep, e);
     else if (ev->cfn.type == CFN_OTHER)
-        rns_error_set(e, RNS_ERR_INVALID_EVENT, "unknown CloudFormation RequestType \"%.40s\"",
-                      ev->cfn.request_type);
+        rns_error_set(e, RNS_ERR_INVALID_EVENT, "unknown CloudFormation RequestType \"%.40s\"", ev->cfn.request_type);
     if (!h->cfn_http)
         h->cfn_http = http_client_new(h->cfg->ca_bundle, h->log);
     rns_error put_err;
@@ -362,8 +362,8 @@ static void emit_fleet_metrics(handler *h, const json_t *result, const rns_error
 
 /* A CloudFormation request in fleet mode: the answer after the sweep (or
  * the named binding), FAILED when a binding failed. */
-static void answer_fleet_cloudformation(handler *h, const char *payload, size_t len, int64_t deadline,
-                                        json_t *result, rns_error *e, handler_output *out)
+static void answer_fleet_cloudformation(handler *h, const char *payload, size_t len, int64_t deadline, json_t *result,
+                                        rns_error *e, handler_output *out)
 {
     event_info ev;
     reconcile_report rep;

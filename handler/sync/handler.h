@@ -39,8 +39,7 @@ typedef struct handler_output {
 } handler_output;
 
 /* deadline_ms: Unix ms when the invocation ends. Always fills *out. */
-void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms,
-                    handler_output *out);
+void handler_invoke(handler *h, const char *payload, size_t len, int64_t deadline_ms, handler_output *out);
 void handler_output_free(handler_output *out);
 
 #endif

@@ -9,13 +9,12 @@
 #include "common/utf8.h"
 
 /* The metric definitions after the namespace, fixed text. */
-static const char definitions[] =
-    ",\"Dimensions\":[[\"TargetGroup\"]],\"Metrics\":["
-    "{\"Name\":\"TargetsRegistered\",\"Unit\":\"Count\"},"
-    "{\"Name\":\"TargetsDeregistered\",\"Unit\":\"Count\"},"
-    "{\"Name\":\"DnsWaitMs\",\"Unit\":\"Milliseconds\"},"
-    "{\"Name\":\"ReconcileMs\",\"Unit\":\"Milliseconds\"},"
-    "{\"Name\":\"Errors\",\"Unit\":\"Count\"}]}],\"Timestamp\":";
+static const char definitions[] = ",\"Dimensions\":[[\"TargetGroup\"]],\"Metrics\":["
+                                  "{\"Name\":\"TargetsRegistered\",\"Unit\":\"Count\"},"
+                                  "{\"Name\":\"TargetsDeregistered\",\"Unit\":\"Count\"},"
+                                  "{\"Name\":\"DnsWaitMs\",\"Unit\":\"Milliseconds\"},"
+                                  "{\"Name\":\"ReconcileMs\",\"Unit\":\"Milliseconds\"},"
+                                  "{\"Name\":\"Errors\",\"Unit\":\"Count\"}]}],\"Timestamp\":";
 
 static void member(jw *w, const char *key, long long value)
 {
@@ -60,8 +59,7 @@ char *metrics_line(const char *ns, const char *target_group, const metrics_value
     return jw_finish(&w, NULL);
 }
 
-void metrics_emit(logger *lg, const char *ns, const char *target_group, const metrics_values *v,
-                  int64_t now_ms)
+void metrics_emit(logger *lg, const char *ns, const char *target_group, const metrics_values *v, int64_t now_ms)
 {
     char *line = metrics_line(ns, target_group, v, now_ms);
     if (line)

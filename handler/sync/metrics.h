@@ -21,7 +21,6 @@ typedef struct metrics_values {
 } metrics_values;
 
 /* Writes the line through log_raw_line (not filtered by the log level). */
-void metrics_emit(logger *lg, const char *ns, const char *target_group, const metrics_values *v,
-                  int64_t now_ms);
+void metrics_emit(logger *lg, const char *ns, const char *target_group, const metrics_values *v, int64_t now_ms);
 
 #endif

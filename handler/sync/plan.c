@@ -106,8 +106,8 @@ elb_target target_of(const ip_addr *a, int port, const char *az)
     return t;
 }
 
-static int plan_desired(const addr_list *desired, int port, const char *az,
-                        const elb_target_list *current, target_plan *p)
+static int plan_desired(const addr_list *desired, int port, const char *az, const elb_target_list *current,
+                        target_plan *p)
 {
     for (size_t i = 0; i < desired->count; i++) {
         elb_target t = target_of(&desired->items[i], port, az);
@@ -118,8 +118,7 @@ static int plan_desired(const addr_list *desired, int port, const char *az,
     return 0;
 }
 
-static int plan_stale(const addr_list *desired, int port, const elb_target_list *current,
-                      target_plan *p)
+static int plan_stale(const addr_list *desired, int port, const elb_target_list *current, target_plan *p)
 {
     for (size_t i = 0; i < current->count; i++) {
         const elb_target *t = &current->items[i];
@@ -131,8 +130,7 @@ static int plan_stale(const addr_list *desired, int port, const elb_target_list 
     return 0;
 }
 
-int plan_targets(const addr_list *desired, int port, const char *az,
-                 const elb_target_list *current, target_plan *out)
+int plan_targets(const addr_list *desired, int port, const char *az, const elb_target_list *current, target_plan *out)
 {
     target_plan p;
     memset(&p, 0, sizeof p);

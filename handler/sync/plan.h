@@ -32,8 +32,7 @@ typedef struct target_plan {
 } target_plan;
 
 /* `az` may be NULL. 0, or -1 on allocation failure (nothing to free then). */
-int plan_targets(const addr_list *desired, int port, const char *az,
-                 const elb_target_list *current, target_plan *out);
+int plan_targets(const addr_list *desired, int port, const char *az, const elb_target_list *current, target_plan *out);
 void target_plan_free(target_plan *p);
 
 /* Whether the plan changes anything (the answer differs from the group). */

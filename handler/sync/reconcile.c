@@ -105,8 +105,8 @@ static const char *elb_hint(const elb_error *e)
     return NULL;
 }
 
-void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint,
-                                char *out, size_t outlen)
+void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint, char *out,
+                                size_t outlen)
 {
     char status[48];
     if (e->http_status)
@@ -115,12 +115,12 @@ void reconcile_format_api_error(const char *action, const char *what, const aws_
         snprintf(status, sizeof status, "no response");
     snprintf(out, outlen, "%s failed%s%s: %s: %s (%s, request id %s, %d attempt%s)%s%s", action,
              what && *what ? " for " : "", what ? what : "", e->code[0] ? e->code : "Error",
-             e->message[0] ? e->message : "no message", status, e->request_id[0] ? e->request_id : "none",
-             e->attempts, e->attempts == 1 ? "" : "s", hint ? "; " : "", hint ? hint : "");
+             e->message[0] ? e->message : "no message", status, e->request_id[0] ? e->request_id : "none", e->attempts,
+             e->attempts == 1 ? "" : "s", hint ? "; " : "", hint ? hint : "");
 }
 
-void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count,
-                                const elb_error *e, char *out, size_t outlen)
+void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count, const elb_error *e,
+                                char *out, size_t outlen)
 {
     char what[256] = "";
     size_t used = 0, i;
@@ -154,21 +154,19 @@ static int cut_by_deadline(run *r, const elb_error *e)
 }
 
 /* An ELBv2 failure: ElbApiError, or Timeout when the deadline cut it short. */
-int reconcile_elb_failed(run *r, const char *action, const elb_target *t, size_t n,
-                         const elb_error *e, const char *after)
+int reconcile_elb_failed(run *r, const char *action, const elb_target *t, size_t n, const elb_error *e,
+                         const char *after)
 {
     char msg[900];
     reconcile_format_elb_error(action, t, n, e, msg, sizeof msg);
     if (query_error_is_no_memory(e))
         rns_error_set(r->err, RNS_ERR_NO_MEMORY, "%s%s", msg, after);
     else if (cut_by_deadline(r, e))
-        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before the target group converged: %s%s",
-                      msg, after);
+        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before the target group converged: %s%s", msg, after);
     else
         rns_error_set(r->err, RNS_ERR_ELB_API, "%s%s", msg, after);
-    json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "action", action, "code", e->code,
-                          "requestId", e->request_id, "httpStatus", (json_int_t)e->http_status,
-                          "attempts", e->attempts);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:i}", "action", action, "code", e->code, "requestId", e->request_id,
+                          "httpStatus", (json_int_t)e->http_status, "attempts", e->attempts);
     reconcile_log(r, LOG_ERROR, "ELBv2 call failed", f);
     return -1;
 }
@@ -199,8 +197,8 @@ static void warn_unused(run *r, const elb_target_list *l, const char *what)
         if (strcmp(t->state, "unused") != 0)
             continue;
         target_format(t, text, sizeof text);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "target", text, "availabilityZone", t->az, "reason",
-                              t->reason, "hint", unused_hint(t->reason));
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "target", text, "availabilityZone", t->az, "reason", t->reason,
+                              "hint", unused_hint(t->reason));
         reconcile_log(r, LOG_WARN, what, f);
     }
 }
@@ -272,8 +270,8 @@ static void resolve_once(run *r, long timeout_ms, answer *a)
     if (a->allowed.count == 0) {
         char first[ADDR_TEXT_MAX];
         ip_addr_format(&a->rejected.items[0], first, sizeof first);
-        snprintf(a->error, sizeof a->error, "%s: every address is outside ALLOWED_CIDRS (%s%s)",
-                 subject(r), first, a->rejected.count > 1 ? ", ..." : "");
+        snprintf(a->error, sizeof a->error, "%s: every address is outside ALLOWED_CIDRS (%s%s)", subject(r), first,
+                 a->rejected.count > 1 ? ", ..." : "");
     }
 }
 
@@ -286,8 +284,8 @@ static void log_answer(run *r, const answer *a, log_level level)
 {
     json_t *f;
     if (a->ok)
-        f = json_pack("{s:s, s:o, s:o}", "host", subject(r), "addresses", addr_array(&a->resolved),
-                      "rejected", addr_array(&a->rejected));
+        f = json_pack("{s:s, s:o, s:o}", "host", subject(r), "addresses", addr_array(&a->resolved), "rejected",
+                      addr_array(&a->rejected));
     else
         f = json_pack("{s:s, s:s, s:s}", "host", subject(r), "status", a->status, "error", a->error);
     reconcile_log(r, level, a->ok ? "resolved" : "resolution failed", f);
@@ -349,8 +347,8 @@ static int resolve_error(run *r, const answer *last, const char *during)
     }
     if (strncmp(why, subject(r), n) == 0 && strncmp(why + n, ": ", 2) == 0)
         why += n + 2; /* the host is named once */
-    rns_error_set(r->err, RNS_ERR_RESOLVE, "no usable address for %s%s: %s; nothing was changed",
-                  subject(r), during, why);
+    rns_error_set(r->err, RNS_ERR_RESOLVE, "no usable address for %s%s: %s; nothing was changed", subject(r), during,
+                  why);
     return -1;
 }
 
@@ -359,8 +357,7 @@ static int resolve_no_wait(run *r)
     answer a;
     long timeout = lookup_timeout(r, r->deadline - r->margin);
     if (timeout <= 0) {
-        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before resolving %s; nothing was changed",
-                      subject(r));
+        rns_error_set(r->err, RNS_ERR_TIMEOUT, "deadline reached before resolving %s; nothing was changed", subject(r));
         return -1;
     }
     resolve_once(r, timeout, &a);
@@ -376,8 +373,8 @@ static int resolve_no_wait(run *r)
 
 static void log_wait_start(run *r, int64_t wait_deadline)
 {
-    json_t *f = json_pack("{s:s, s:I, s:i}", "host", subject(r),
-                          "limitMs", (json_int_t)(wait_deadline - now(r)), "pollMs", r->b->dns_poll_ms);
+    json_t *f = json_pack("{s:s, s:I, s:i}", "host", subject(r), "limitMs", (json_int_t)(wait_deadline - now(r)),
+                          "pollMs", r->b->dns_poll_ms);
     reconcile_log(r, LOG_INFO, "waiting for DNS to change", f);
 }
 
@@ -430,8 +427,7 @@ static int resolve_with_wait(run *r, int64_t wait_deadline)
             r->io->sleep_ms(r->io->ctx, (long)(next - t));
     }
     r->rep->waited_ms = wait_start ? (long)(now(r) - wait_start) : 0;
-    json_t *f = json_pack("{s:b, s:I}", "dnsChanged", r->rep->dns_changed, "waitedMs",
-                          (json_int_t)r->rep->waited_ms);
+    json_t *f = json_pack("{s:b, s:I}", "dnsChanged", r->rep->dns_changed, "waitedMs", (json_int_t)r->rep->waited_ms);
     if (usable(&r->used))
         json_object_set_new(f, "addresses", addr_array(&r->used.allowed));
     reconcile_log(r, LOG_INFO, r->rep->dns_changed ? "DNS changed" : "DNS wait over without a change", f);
@@ -527,8 +523,9 @@ static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
     memset(&e, 0, sizeof e);
     r->rep->api_calls++;
     if (r->io->describe(r->io->ctx, r->b->target_group_arn, r->deadline, &fresh, &e) != 0)
-        return reconcile_elb_failed(r, "DescribeTargetHealth", NULL, 0, &e, "; the new targets are registered, nothing "
-                                                                            "was deregistered");
+        return reconcile_elb_failed(r, "DescribeTargetHealth", NULL, 0, &e,
+                                    "; the new targets are registered, nothing "
+                                    "was deregistered");
     resolve_once(r, lookup_timeout(r, r->deadline), &a);
     for (size_t i = 0; i < stale->count; i++) {
         const elb_target *t = &stale->items[i];
@@ -571,7 +568,8 @@ static int change(run *r)
         rep->registered = p.to_register;
         rep->deregistered = p.to_deregister;
         memset(&p, 0, sizeof p);
-    } else if (reconcile_apply(r, r->b->target_group_arn, 0, &p.to_register, &rep->registered, "; nothing was deregistered") != 0) {
+    } else if (reconcile_apply(r, r->b->target_group_arn, 0, &p.to_register, &rep->registered,
+                               "; nothing was deregistered") != 0) {
         rc = -1;
     } else if (r->b->guard_races && p.to_deregister.count && guard_stale(r, &p.to_deregister, &kept) != 0) {
         rc = -1;
@@ -617,7 +615,8 @@ void reconcile_begin(run *r, const reconcile_io *io, const reconcile_request *re
 
 int reconcile_group(run *r)
 {
-    int rc = reconcile_describe(r, r->b->target_group_arn, &r->current, "registered target unused by the load balancer");
+    int rc =
+        reconcile_describe(r, r->b->target_group_arn, &r->current, "registered target unused by the load balancer");
     if (rc == 0)
         rc = reconcile_resolve(r);
     if (rc == 0)

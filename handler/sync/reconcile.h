@@ -79,27 +79,24 @@
 /* The ELBv2 calls, on the binding's target group, and the clock. */
 typedef struct reconcile_io {
     void *ctx;
-    int (*describe)(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out,
-                    elb_error *err);
+    int (*describe)(void *ctx, const char *target_group_arn, int64_t deadline_ms, elb_target_list *out, elb_error *err);
     /* RegisterTargets (deregister == 0) or DeregisterTargets, count <= 100. */
-    int (*change)(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets,
-                  size_t count, int64_t deadline_ms, elb_error *err);
+    int (*change)(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets, size_t count,
+                  int64_t deadline_ms, elb_error *err);
     int64_t (*now_ms)(void *ctx); /* Unix ms, the deadline's clock */
     void (*sleep_ms)(void *ctx, long ms);
     /* The fast switch (binding.listener_arn): DescribeListeners and
      * ModifyListener of its weights (elbv2.h). */
     int (*describe_listener)(void *ctx, const char *listener_arn, int64_t deadline_ms, elb_listener *out,
                              elb_error *err);
-    int (*modify_listener)(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms,
-                           elb_error *err);
+    int (*modify_listener)(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms, elb_error *err);
     /* One page of the load balancer's target groups (the slots' check), and
      * the slots' memory in their tags (elbv2.h). */
     int (*describe_groups_page)(void *ctx, const char *load_balancer_arn, const char *marker, int64_t deadline_ms,
                                 elb_target_group_list *out, char *next_marker, size_t next_len, elb_error *err);
-    int (*describe_tags)(void *ctx, const char *const *arns, size_t count, int64_t deadline_ms,
-                         elb_tag_set_list *out, elb_error *err);
-    int (*add_tags)(void *ctx, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
-                    elb_error *err);
+    int (*describe_tags)(void *ctx, const char *const *arns, size_t count, int64_t deadline_ms, elb_tag_set_list *out,
+                         elb_error *err);
+    int (*add_tags)(void *ctx, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms, elb_error *err);
 } reconcile_io;
 
 typedef struct reconcile_request {
@@ -136,13 +133,12 @@ reconcile_io reconcile_io_of_elb(elb_client *c);
 
 /* 0, or -1 with *err set (ResolveError, ElbApiError, Timeout, or the type of
  * the source's failure). */
-int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep,
-                  rns_error *err);
+int reconcile_run(const reconcile_io *io, const reconcile_request *req, reconcile_report *rep, rns_error *err);
 void reconcile_report_free(reconcile_report *rep);
 
 /* "<action> failed for <what>: <code>: <message> (HTTP 404, request id ...,
  * 1 attempt); <hint>" for any AWS API; what and hint may be NULL. */
-void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint,
-                                char *out, size_t outlen);
+void reconcile_format_api_error(const char *action, const char *what, const aws_error *e, const char *hint, char *out,
+                                size_t outlen);
 
 #endif

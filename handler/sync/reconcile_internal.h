@@ -53,8 +53,8 @@ int reconcile_describe(struct reconcile_run *r, const char *arn, elb_target_list
 int reconcile_resolve(struct reconcile_run *r);
 /* Register (deregister 0) or deregister the list in batches on the group;
  * successes go to `done`. */
-int reconcile_apply(struct reconcile_run *r, const char *arn, int deregister, const elb_target_list *l, elb_target_list *done,
-                    const char *after);
+int reconcile_apply(struct reconcile_run *r, const char *arn, int deregister, const elb_target_list *l,
+                    elb_target_list *done, const char *after);
 /* reconcile_run (reconcile_run.c) is begin, one of the two paths, end. */
 void reconcile_begin(struct reconcile_run *r, const reconcile_io *io, const reconcile_request *req,
                      reconcile_report *rep, rns_error *err);
@@ -71,7 +71,7 @@ long reconcile_margin_ms(long budget_ms);
 
 /* "RegisterTargets failed for 10.0.0.1:5432: Throttling: Rate exceeded
  * (HTTP 400, request id ..., 3 attempts)" plus a hint for known codes. */
-void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count,
-                                const elb_error *e, char *out, size_t outlen);
+void reconcile_format_elb_error(const char *action, const elb_target *targets, size_t count, const elb_error *e,
+                                char *out, size_t outlen);
 
 #endif

@@ -9,8 +9,8 @@ static int io_describe(void *ctx, const char *target_group_arn, int64_t deadline
     return elb_describe_target_health(ctx, target_group_arn, deadline_ms, out, err);
 }
 
-static int io_change(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets,
-                     size_t count, int64_t deadline_ms, elb_error *err)
+static int io_change(void *ctx, const char *target_group_arn, int deregister, const elb_target *targets, size_t count,
+                     int64_t deadline_ms, elb_error *err)
 {
     if (deregister)
         return elb_deregister_targets(ctx, target_group_arn, targets, count, deadline_ms, err);
@@ -23,8 +23,7 @@ static int io_describe_listener(void *ctx, const char *listener_arn, int64_t dea
     return elb_describe_listener(ctx, listener_arn, deadline_ms, out, err);
 }
 
-static int io_modify_listener(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms,
-                              elb_error *err)
+static int io_modify_listener(void *ctx, const elb_listener *l, const int *weights, int64_t deadline_ms, elb_error *err)
 {
     return elb_modify_listener_weights(ctx, l, weights, deadline_ms, NULL, err);
 }
@@ -61,6 +60,14 @@ static void io_sleep(void *ctx, long ms)
 
 reconcile_io reconcile_io_of_elb(elb_client *c)
 {
-    return (reconcile_io){c, io_describe, io_change, io_now, io_sleep, io_describe_listener,
-                          io_modify_listener, io_describe_groups_page, io_describe_tags, io_add_tags};
+    return (reconcile_io){c,
+                          io_describe,
+                          io_change,
+                          io_now,
+                          io_sleep,
+                          io_describe_listener,
+                          io_modify_listener,
+                          io_describe_groups_page,
+                          io_describe_tags,
+                          io_add_tags};
 }

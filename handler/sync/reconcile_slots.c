@@ -53,8 +53,7 @@ static int check_listener(run *r, const elb_listener *l)
     if (l->listeners != 1 || strcmp(l->arn, r->b->listener_arn) != 0)
         return listener_error(r, "DescribeListeners did not answer for this listener");
     if (l->actions != 1)
-        return listener_error(r, "%d default actions; the fast switch needs exactly one, a forward action",
-                              l->actions);
+        return listener_error(r, "%d default actions; the fast switch needs exactly one, a forward action", l->actions);
     if (strcmp(l->action_type, "forward") != 0)
         return listener_error(r, "the default action is of type \"%s\", not forward", l->action_type);
     if (l->group_count < 2)
@@ -127,8 +126,9 @@ static int read_listener(run *r, slots_run *s)
                   json_pack("{s:s, s:s, s:o}", "listenerArn", s->listener.arn, "loadBalancerArn",
                             s->listener.load_balancer_arn, "slots", groups));
     if (s->listener.stickiness > 0)
-        log_msg(r->log, LOG_WARN, "the listener's target group stickiness is on: a client may keep "
-                                  "choosing a slot after its weight went to 0 (reference: keep it off)");
+        log_msg(r->log, LOG_WARN,
+                "the listener's target group stickiness is on: a client may keep "
+                "choosing a slot after its weight went to 0 (reference: keep it off)");
     return 0;
 }
 
@@ -143,8 +143,9 @@ static int read_slots(run *r, slots_run *s)
         sl->arn = s->listener.groups[i].arn;
         sl->weight = s->listener.groups[i].weight;
         if (reconcile_describe(r, sl->arn, &s->read[i],
-                               sl->weight > 0 ? "registered target unused by the load balancer"
-                                              : "standby slot not warm: its target is unused (not health-checked)") != 0)
+                               sl->weight > 0
+                                   ? "registered target unused by the load balancer"
+                                   : "standby slot not warm: its target is unused (not health-checked)") != 0)
             return -1;
         sl->targets = s->read[i];
         if (sl->weight > 0 && elb_target_list_append(&r->current, sl->targets.items, sl->targets.count) != 0) {
@@ -290,8 +291,7 @@ static elb_target_list one(const elb_target *t)
 static int registered_of(const slot *sl, elb_target_list *out)
 {
     for (size_t i = 0; i < sl->targets.count; i++)
-        if (target_is_registered(&sl->targets.items[i]) &&
-            elb_target_list_append(out, &sl->targets.items[i], 1) != 0)
+        if (target_is_registered(&sl->targets.items[i]) && elb_target_list_append(out, &sl->targets.items[i], 1) != 0)
             return -1;
     return 0;
 }
@@ -388,8 +388,7 @@ static int release_and_refill(run *r, slots_run *s)
 {
     const slot_plan *p = &s->plan;
     for (size_t i = 0; i < s->n; i++)
-        if (p->release[i] &&
-            slot_clear(r, s, i, "demoted target released", "; the weight has moved") != 0)
+        if (p->release[i] && slot_clear(r, s, i, "demoted target released", "; the weight has moved") != 0)
             return -1;
     for (size_t i = 0; i < s->n; i++) {
         if (!p->refill[i])

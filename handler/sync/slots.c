@@ -26,8 +26,7 @@ static const elb_target *first_registered(const slot *s)
 const elb_target *slot_shown_target(const slot *s)
 {
     const elb_target *t = first_registered(s);
-    return t ? t : s->targets.count ? &s->targets.items[0]
-                                    : NULL;
+    return t ? t : s->targets.count ? &s->targets.items[0] : NULL;
 }
 
 /* Whether the slot holds exactly this one target. */
@@ -129,8 +128,7 @@ static int stale(const slot *s, int port, const addr_list *candidates, int compl
 
 /* Standby slots left without a registered target, or holding a stale one,
  * get the best candidates no slot holds or drains. */
-static void plan_refill(const slot *slots, size_t n, int port, const addr_list *candidates, int complete,
-                        slot_plan *p)
+static void plan_refill(const slot *slots, size_t n, int port, const addr_list *candidates, int complete, slot_plan *p)
 {
     size_t next = 0;
     for (size_t i = 0; candidates && i < n; i++) {

@@ -15,10 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char request[] =
-    "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n"
-    "Host: localhost\r\n"
-    "\r\n";
+static const char request[] = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n"
+                              "Host: localhost\r\n"
+                              "\r\n";
 
 static int parse_api(const char *api, struct sockaddr_in *sa)
 {

@@ -23,7 +23,8 @@ typedef struct env {
 } env;
 
 static const char *const base[][2] = {
-    {"TARGET_GROUP_ARN", "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/orders-db-tg/5d2c7e41a9b3f086"},
+    {"TARGET_GROUP_ARN",
+     "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/orders-db-tg/5d2c7e41a9b3f086"},
     {"DB_ENDPOINT", "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com"},
     {"DB_PORT", "5432"},
     {"AWS_ACCESS_KEY_ID", "ASIAQFUZZTESTKEY0001"},
@@ -47,8 +48,7 @@ static void parse_env(const char *text, env *e)
 {
     char *copy = strdup(text), *save = NULL;
     FUZZ_CHECK(copy != NULL);
-    for (char *line = strtok_r(copy, "\n", &save); line && e->count < MAX_VARS;
-         line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(copy, "\n", &save); line && e->count < MAX_VARS; line = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(line, '=');
         if (!eq)
             continue;

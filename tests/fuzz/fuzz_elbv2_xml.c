@@ -28,8 +28,7 @@ static void check_target(const elb_target *t)
 static int in_list(const elb_target_list *l, const elb_target *t)
 {
     for (size_t i = 0; i < l->count; i++)
-        if (strcmp(l->items[i].id, t->id) == 0 && l->items[i].port == t->port &&
-            strcmp(l->items[i].az, t->az) == 0)
+        if (strcmp(l->items[i].id, t->id) == 0 && l->items[i].port == t->port && strcmp(l->items[i].az, t->az) == 0)
             return 1;
     return 0;
 }
@@ -46,8 +45,7 @@ static void check_plan(const elb_target_list *current)
     FUZZ_CHECK(plan_targets(&desired, PORT, NULL, current, &p) == 0);
     FUZZ_CHECK(p.to_register.count + p.unchanged.count == 1);
     for (size_t i = 0; i < p.to_register.count; i++)
-        FUZZ_CHECK(strcmp(p.to_register.items[i].id, "10.20.2.118") == 0 &&
-                   p.to_register.items[i].port == PORT);
+        FUZZ_CHECK(strcmp(p.to_register.items[i].id, "10.20.2.118") == 0 && p.to_register.items[i].port == PORT);
     for (size_t i = 0; i < p.to_deregister.count; i++) {
         const elb_target *t = &p.to_deregister.items[i];
         FUZZ_CHECK(in_list(current, t)); /* the exact Id, Port and AZ described */

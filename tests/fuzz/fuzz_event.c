@@ -19,21 +19,8 @@
 #define DB_IDENTIFIER "orders-db"
 
 static const char *const result_keys[] = {
-    "trigger",
-    "eventId",
-    "sourceId",
-    "endpoint",
-    "port",
-    "targetGroupArn",
-    "resolved",
-    "rejected",
-    "registered",
-    "deregistered",
-    "unchanged",
-    "dryRun",
-    "dnsChanged",
-    "waitedMs",
-    "converged",
+    "trigger",    "eventId",      "sourceId",  "endpoint", "port",       "targetGroupArn", "resolved",  "rejected",
+    "registered", "deregistered", "unchanged", "dryRun",   "dnsChanged", "waitedMs",       "converged",
 };
 
 static int valid_event_id(const char *id)

@@ -38,8 +38,8 @@ static void check_view(const rt_headers *h)
     char id[ID_ROOM];
     memset(&inv, 0, sizeof inv);
     rt_headers_view(h, &inv);
-    FUZZ_CHECK(inv.request_id && inv.function_arn && inv.xray_trace_id && inv.client_context &&
-               inv.cognito_identity && inv.tenant_id);
+    FUZZ_CHECK(inv.request_id && inv.function_arn && inv.xray_trace_id && inv.client_context && inv.cognito_identity &&
+               inv.tenant_id);
     FUZZ_CHECK(inv.deadline_ms >= 0);
     if (rt_path_escape(inv.request_id, id, sizeof id) == 0)
         FUZZ_CHECK(strcspn(id, "/?#% \r\n") == strlen(id) || strchr(id, '%'));

@@ -33,11 +33,9 @@ static void check_secret_free(const char *text)
 
 static void sign(const sigv4_raw_request *raw, unsigned options)
 {
-    sigv4_request req = {raw->method, raw->target, raw->headers, raw->header_count, raw->body,
-                         raw->body_len};
+    sigv4_request req = {raw->method, raw->target, raw->headers, raw->header_count, raw->body, raw->body_len};
     sigv4_credentials creds = {"AKIDEXAMPLE", SECRET, (options & 1) ? TOKEN : NULL};
-    sigv4_params params = {"us-east-1", (options & 2) ? "elasticloadbalancing" : "service",
-                           "20150830T123600Z"};
+    sigv4_params params = {"us-east-1", (options & 2) ? "elasticloadbalancing" : "service", "20150830T123600Z"};
     sigv4_signature a, b;
     char err[256];
     if (sigv4_sign(signer(), &req, &creds, &params, &a, err, sizeof err) != 0) {

@@ -26,12 +26,15 @@ int main(void)
     for (int i = 0; i < 1100; i++)
         lit[i] = (char)('A' + i % 26);
     strcpy(lit + 1100, " %s|%d|%5s|%-5s|%.3s|%%|%#s\n");
-    show("url", curl_maprintf("%s://%s%s%s%s%s%s%s%s%s%s%s%s%s%s", "https", "user", ":", "pw", "@", "elasticloadbalancing.us-east-1.amazonaws.com", ":", "443", "/", "", "?", "q=1", "#", "f", ""));
+    show("url",
+         curl_maprintf("%s://%s%s%s%s%s%s%s%s%s%s%s%s%s%s", "https", "user", ":", "pw", "@",
+                       "elasticloadbalancing.us-east-1.amazonaws.com", ":", "443", "/", "", "?", "q=1", "#", "f", ""));
     show("req", curl_maprintf("%s %s HTTP/%s\r\n%s%s%s", "POST", "/", "1.1", "Host: x\r\n", (char *)NULL, ""));
     show("null", curl_maprintf("[%s][%.2s][%10s][%-10s]", (char *)NULL, (char *)NULL, (char *)NULL, "ab"));
     show("big", curl_maprintf("<%s>%s<%.500s>", big, big, big));
     show("lit", curl_maprintf(lit, big, 42, "ab", "cd", "efghij", "q"));
-    show("mix", curl_maprintf("%d %u %ld %lx %c %c%s %zu %5.2f %p", -5, 7u, 123456789L, 0xbeefL, 'x', 0, "after-nul", (size_t)99, 3.14159, (void *)0));
+    show("mix", curl_maprintf("%d %u %ld %lx %c %c%s %zu %5.2f %p", -5, 7u, 123456789L, 0xbeefL, 'x', 0, "after-nul",
+                              (size_t)99, 3.14159, (void *)0));
     show("pos", curl_maprintf("%2$s %1$s %s", "one", "two", "three"));
     show("empty", curl_maprintf("%s", ""));
     show("none", curl_maprintf(""));

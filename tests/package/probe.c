@@ -40,8 +40,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *ud)
 
 static json_t *versions(void)
 {
-    return json_pack("{s:s, s:s, s:s, s:s}", "curl", curl_version(),
-                     "openssl", OpenSSL_version(OPENSSL_VERSION),
+    return json_pack("{s:s, s:s, s:s, s:s}", "curl", curl_version(), "openssl", OpenSSL_version(OPENSSL_VERSION),
                      "jansson", jansson_version_str(), "expat", XML_ExpatVersion());
 }
 

@@ -63,10 +63,11 @@ static const char *env2(const char *a, const char *b)
 
 static int usage(const char *why)
 {
-    fprintf(stderr, "elb_client: %s\nusage: elb_client [--region R] [--endpoint URL] "
-                    "[--max-attempts N] [--ca-bundle FILE] [--deadline-ms N] "
-                    "[--attempt-timeout-ms N] [--repeat N] OP [-- OP ...]\n"
-                    "  OP: describe ARN | register ARN ID[,PORT[,AZ]]... | deregister ARN ID[,PORT[,AZ]]...\n",
+    fprintf(stderr,
+            "elb_client: %s\nusage: elb_client [--region R] [--endpoint URL] "
+            "[--max-attempts N] [--ca-bundle FILE] [--deadline-ms N] "
+            "[--attempt-timeout-ms N] [--repeat N] OP [-- OP ...]\n"
+            "  OP: describe ARN | register ARN ID[,PORT[,AZ]]... | deregister ARN ID[,PORT[,AZ]]...\n",
             why);
     return 2;
 }
@@ -132,9 +133,8 @@ static int parse_target(const char *spec, elb_target *t)
 
 static json_t *error_json(const elb_error *e)
 {
-    return json_pack("{s:s, s:s, s:I, s:s, s:i}", "code", e->code, "message", e->message,
-                     "status", (json_int_t)e->http_status, "requestId", e->request_id,
-                     "attempts", e->attempts);
+    return json_pack("{s:s, s:s, s:I, s:s, s:i}", "code", e->code, "message", e->message, "status",
+                     (json_int_t)e->http_status, "requestId", e->request_id, "attempts", e->attempts);
 }
 
 static json_t *targets_json(const elb_target_list *l)
@@ -143,9 +143,8 @@ static json_t *targets_json(const elb_target_list *l)
     size_t i;
     for (i = 0; i < l->count; i++) {
         const elb_target *t = &l->items[i];
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:s}", "id", t->id, "port",
-                                             t->port, "az", t->az, "state", t->state, "reason",
-                                             t->reason));
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:s}", "id", t->id, "port", t->port, "az", t->az,
+                                             "state", t->state, "reason", t->reason));
     }
     return arr;
 }
@@ -165,15 +164,14 @@ static json_t *groups_json(const elb_target_group_list *l, json_t *arr)
     size_t i;
     for (i = 0; i < l->count; i++) {
         const elb_target_group *g = &l->items[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:s}", "arn", g->arn, "name", g->name,
-                                             "port", g->port, "protocol", g->protocol, "type", g->target_type));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, s:s}", "arn", g->arn, "name", g->name, "port",
+                                             g->port, "protocol", g->protocol, "type", g->target_type));
     }
     return arr;
 }
 
 /* Every page of DescribeTargetGroups for one load balancer. */
-static int all_groups(elb_client *c, const char *lb, int page_size, int64_t deadline, json_t *line,
-                      elb_error *e)
+static int all_groups(elb_client *c, const char *lb, int page_size, int64_t deadline, json_t *line, elb_error *e)
 {
     char marker[ELB_MARKER_MAX] = "";
     json_t *arr = json_array();
@@ -268,8 +266,7 @@ static int run_op(elb_client *c, char **words, int n, int64_t deadline)
         return usage("bad add-tags");
     }
     if (rc != -2) {
-        json_t *head = json_pack("{s:s, s:b, s:I}", "op", op, "ok", rc == 0, "ms",
-                                 (json_int_t)(rns_wall_ms() - start));
+        json_t *head = json_pack("{s:s, s:b, s:I}", "op", op, "ok", rc == 0, "ms", (json_int_t)(rns_wall_ms() - start));
         json_object_update(line, head);
         json_decref(head);
         if (rc != 0)
@@ -350,9 +347,8 @@ int main(int argc, char **argv)
         elb_client_set_attempt_timeout(c, o.attempt_timeout_ms);
     for (r = 0; r < o.repeat && failed != 2; r++)
         failed |= run_sequence(c, &o, rns_wall_ms() + o.deadline_ms);
-    print_line(json_pack("{s:b, s:I, s:i, s:b}", "summary", 1, "connections",
-                         (json_int_t)elb_connections_opened(c), "retryTokens", elb_retry_tokens(c),
-                         "ok", failed == 0));
+    print_line(json_pack("{s:b, s:I, s:i, s:b}", "summary", 1, "connections", (json_int_t)elb_connections_opened(c),
+                         "retryTokens", elb_retry_tokens(c), "ok", failed == 0));
     elb_client_free(c);
     return failed;
 }

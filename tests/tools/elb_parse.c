@@ -50,21 +50,20 @@ static json_t *parse_one(const char *path)
     elb_error e;
     json_t *out, *arr;
     if (!xml)
-        return json_pack("{s:s, s:b, s:{s:s, s:s, s:s}}", "file", path, "ok", 0, "error", "code",
-                         "IoError", "message", "cannot read the file", "requestId", "");
+        return json_pack("{s:s, s:b, s:{s:s, s:s, s:s}}", "file", path, "ok", 0, "error", "code", "IoError", "message",
+                         "cannot read the file", "requestId", "");
     if (elb_parse_response(xml, len, &l, &e) != 0) {
         free(xml);
-        return json_pack("{s:s, s:b, s:{s:s, s:s, s:s}}", "file", path, "ok", 0, "error", "code",
-                         e.code, "message", e.message, "requestId", e.request_id);
+        return json_pack("{s:s, s:b, s:{s:s, s:s, s:s}}", "file", path, "ok", 0, "error", "code", e.code, "message",
+                         e.message, "requestId", e.request_id);
     }
     free(xml);
     arr = json_array();
     for (i = 0; i < l.count; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:s, s:s}", "id", l.items[i].id,
-                                             "port", l.items[i].port, "az", l.items[i].az, "state",
-                                             l.items[i].state, "reason", l.items[i].reason));
-    out = json_pack("{s:s, s:b, s:s, s:o}", "file", path, "ok", 1, "requestId", e.request_id,
-                    "targets", arr);
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:i, s:s, s:s, s:s}", "id", l.items[i].id, "port", l.items[i].port, "az",
+                                        l.items[i].az, "state", l.items[i].state, "reason", l.items[i].reason));
+    out = json_pack("{s:s, s:b, s:s, s:o}", "file", path, "ok", 1, "requestId", e.request_id, "targets", arr);
     elb_target_list_free(&l);
     return out;
 }

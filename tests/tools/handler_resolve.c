@@ -28,8 +28,7 @@ static long now_ms(void)
 
 static int family_of(const char *fam)
 {
-    return strcmp(fam, "ipv6") == 0 ? AF_INET6 : strcmp(fam, "dual") == 0 ? AF_UNSPEC
-                                                                          : AF_INET;
+    return strcmp(fam, "ipv6") == 0 ? AF_INET6 : strcmp(fam, "dual") == 0 ? AF_UNSPEC : AF_INET;
 }
 
 static int tasks(void)

@@ -34,8 +34,9 @@ int main(int argc, char **argv)
         {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
     };
     const sigv4_request req = {"POST", "/", headers, 2, body, sizeof body - 1};
-    const sigv4_credentials creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                                     "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCWV1LXdlc3QtMSJHMEUCIQExampleSessionToken+/="};
+    const sigv4_credentials creds = {
+        "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCWV1LXdlc3QtMSJHMEUCIQExampleSessionToken+/="};
     const sigv4_params params = {"eu-west-1", "elasticloadbalancing", "20150830T123600Z"};
     double seconds = argc > 1 ? atof(argv[1]) : 2.0, start, took;
     sigv4_signer *signer = sigv4_signer_new();

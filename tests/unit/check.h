@@ -25,14 +25,14 @@ static int check_total_failed; /* failed cases in this binary */
         check_at(a_ == b_, __FILE__, __LINE__, #a " == " #b);                                    \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                     \
-    do {                                                                                    \
-        const char *a_ = (a), *b_ = (b);                                                    \
-        int eq_ = a_ && b_ && strcmp(a_, b_) == 0;                                          \
-        if (!eq_)                                                                           \
-            fprintf(stderr, "  %s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__, #a, \
-                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                \
-        check_at(eq_, __FILE__, __LINE__, #a " == " #b);                                    \
+#define CHECK_STR(a, b)                                                                                         \
+    do {                                                                                                        \
+        const char *a_ = (a), *b_ = (b);                                                                        \
+        int eq_ = a_ && b_ && strcmp(a_, b_) == 0;                                                              \
+        if (!eq_)                                                                                               \
+            fprintf(stderr, "  %s:%d: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__, #a, a_ ? a_ : "(null)", \
+                    b_ ? b_ : "(null)");                                                                        \
+        check_at(eq_, __FILE__, __LINE__, #a " == " #b);                                                        \
     } while (0)
 
 #define RUN(fn) check_run(fn, #fn)

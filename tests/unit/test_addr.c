@@ -34,9 +34,9 @@ static void test_parse_and_format(void)
 
 static void test_parse_rejects(void)
 {
-    static const char *const bad[] = {"", "10.0.0", "10.0.0.256", "010.0.0.1", "10.0.0.1 ",
-                                      " 10.0.0.1", "[fd00::1]", "fd00::1%eth0", "fd00:::1",
-                                      "10.0.0.1/32", "host.example", "0x0a000001"};
+    static const char *const bad[] = {"",          "10.0.0",      "10.0.0.256",   "010.0.0.1",
+                                      "10.0.0.1 ", " 10.0.0.1",   "[fd00::1]",    "fd00::1%eth0",
+                                      "fd00:::1",  "10.0.0.1/32", "host.example", "0x0a000001"};
     ip_addr a;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (ip_addr_parse(bad[i], &a) == 0)
@@ -84,9 +84,9 @@ static void test_cidr_parse_and_contains(void)
 {
     cidr_list l;
     char err[256] = "";
-    CHECK_INT(cidr_list_parse("10.0.0.0/8 ,  172.16.0.0/12,\t192.168.0.0/16 , fd00::/8,100.64.0.0/10", &l, err,
-                              sizeof err),
-              0);
+    CHECK_INT(
+        cidr_list_parse("10.0.0.0/8 ,  172.16.0.0/12,\t192.168.0.0/16 , fd00::/8,100.64.0.0/10", &l, err, sizeof err),
+        0);
     CHECK_INT(l.count, 5);
     ip_addr in1 = A("10.255.1.2"), in2 = A("172.31.255.255"), in3 = A("fdab::1"), in4 = A("100.127.0.1");
     ip_addr out1 = A("172.32.0.0"), out2 = A("54.1.2.3"), out3 = A("fe80::1"), out4 = A("::ffff:10.0.0.1");

@@ -54,8 +54,7 @@ static X509_NAME *name_of(const char *cn, int utf8)
     X509_NAME *n = X509_NAME_new();
     X509_NAME_add_entry_by_txt(n, "O", utf8 ? V_ASN1_UTF8STRING : MBSTRING_ASC,
                                (const unsigned char *)(utf8 ? "example  ORG" : "Example Org"), -1, -1, 0);
-    X509_NAME_add_entry_by_txt(n, "CN", utf8 ? V_ASN1_UTF8STRING : MBSTRING_ASC, (const unsigned char *)cn,
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", utf8 ? V_ASN1_UTF8STRING : MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     return n;
 }
 
@@ -71,8 +70,8 @@ static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 
 /* A certificate for `key` named `subject`, issued by `issuer` (its name) and
  * signed with `signer`; valid from `from` to `to` seconds relative to now. */
-static X509 *make_cert(X509_NAME *subject, X509_NAME *issuer, EVP_PKEY *key, EVP_PKEY *signer, long from,
-                       long to, int ca, long serial)
+static X509 *make_cert(X509_NAME *subject, X509_NAME *issuer, EVP_PKEY *key, EVP_PKEY *signer, long from, long to,
+                       int ca, long serial)
 {
     X509 *x = X509_new();
     X509_set_version(x, 2);

@@ -60,8 +60,9 @@ static void test_utf8_clean(void)
 static void test_utf8_copy_and_json(void)
 {
     char out[6];
-    rns_utf8_copy(out, sizeof out, "ab\xE2\x82\xAC"
-                                   "cd");
+    rns_utf8_copy(out, sizeof out,
+                  "ab\xE2\x82\xAC"
+                  "cd");
     CHECK_STR(out, "ab\xE2\x82\xAC");
     rns_utf8_copy(out, sizeof out, "x\xff");
     CHECK_STR(out, "x\xEF\xBF\xBD");

@@ -27,9 +27,8 @@ static const char *lookup(const char *name, void *ctx)
 
 static env base(void)
 {
-    env e = {{"TARGET_GROUP_ARN=" ARN, "DB_ENDPOINT=orders-db.abc123xyz.eu-west-1.rds.amazonaws.com",
-              "DB_PORT=5432", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
-              "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+    env e = {{"TARGET_GROUP_ARN=" ARN, "DB_ENDPOINT=orders-db.abc123xyz.eu-west-1.rds.amazonaws.com", "DB_PORT=5432",
+              "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
              5};
     return e;
 }
@@ -238,13 +237,14 @@ static void test_cluster_mode_errors(void)
     expect_error("DB_ROLE=primary", "DB_ROLE=primary: must be writer or readers");
     expect_error("DB_ROLE=readers", "DB_ROLE=readers needs DB_CLUSTER_IDENTIFIER: a reader endpoint answers one "
                                     "reader per lookup, the RDS API lists them all");
-    static const char *const bad[] = {"bad_cluster!", "-a", "a-", "a--b", "1abc",
-                                      "a123456789012345678901234567890123456789012345678901234567890123"};
+    static const char *const bad[] = {
+        "bad_cluster!", "-a", "a-", "a--b", "1abc", "a123456789012345678901234567890123456789012345678901234567890123"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char var[128], want[400];
         snprintf(var, sizeof var, "DB_CLUSTER_IDENTIFIER=%s", bad[i]);
-        snprintf(want, sizeof want, "DB_CLUSTER_IDENTIFIER=%s: must be a DB cluster identifier (1..63 letters, "
-                                    "digits and hyphens, a letter first, no hyphen last or twice in a row)",
+        snprintf(want, sizeof want,
+                 "DB_CLUSTER_IDENTIFIER=%s: must be a DB cluster identifier (1..63 letters, "
+                 "digits and hyphens, a letter first, no hyphen last or twice in a row)",
                  bad[i]);
         expect_error(var, want);
     }
@@ -289,8 +289,10 @@ static void test_bad_values(void)
     expect_error("AWS_MAX_ATTEMPTS=0", "AWS_MAX_ATTEMPTS=0: must be 1..20");
     expect_error("AWS_MAX_ATTEMPTS=21", "AWS_MAX_ATTEMPTS=21: must be 1..20");
     expect_error("DRY_RUN=maybe", "DRY_RUN=maybe: must be true or false (also 1/0, yes/no)");
-    expect_error("METRICS_NAMESPACE=AWS/RDS", "METRICS_NAMESPACE=AWS/RDS: the AWS/ prefix is reserved for AWS services");
-    expect_error("METRICS_NAMESPACE=a{b}", "METRICS_NAMESPACE=a{b}: must be 1..255 letters, digits or . _ - / # : space");
+    expect_error("METRICS_NAMESPACE=AWS/RDS",
+                 "METRICS_NAMESPACE=AWS/RDS: the AWS/ prefix is reserved for AWS services");
+    expect_error("METRICS_NAMESPACE=a{b}",
+                 "METRICS_NAMESPACE=a{b}: must be 1..255 letters, digits or . _ - / # : space");
     expect_error("AWS_REGION=us-east-1", "AWS_REGION=us-east-1 contradicts the region of TARGET_GROUP_ARN (eu-west-1)");
     expect_error("AWS_DEFAULT_REGION=us-east-1",
                  "AWS_DEFAULT_REGION=us-east-1 contradicts the region of TARGET_GROUP_ARN (eu-west-1)");
@@ -303,7 +305,8 @@ static void test_bad_values(void)
                                                      "Zone name (like eu-west-1a) or all");
     expect_error("DB_ENDPOINT=postgres://db.example:5432",
                  "DB_ENDPOINT=postgres://db.example:5432: must be a DNS name (no scheme, port or path)");
-    expect_error("DB_IDENTIFIER=orders db", "DB_IDENTIFIER=orders db: must be an RDS identifier (letters, digits, hyphens)");
+    expect_error("DB_IDENTIFIER=orders db",
+                 "DB_IDENTIFIER=orders db: must be an RDS identifier (letters, digits, hyphens)");
 }
 
 static void test_bad_arns(void)
@@ -463,7 +466,8 @@ static void test_every_variable_read_is_in_the_help(void)
     free(help);
 }
 
-#define LISTENER "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/net/orders-nlb/50dc6c495c0c9188/f2f7dc8efc522ab2"
+#define LISTENER \
+    "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/net/orders-nlb/50dc6c495c0c9188/f2f7dc8efc522ab2"
 
 /* CONTRACT.md section 13: LISTENER_ARN makes TARGET_GROUP_ARN optional; one writer, one family. */
 static void test_listener_arn(void)

@@ -54,8 +54,7 @@ static int resolves_to_itself(dns_resolver *r, const char *literal, int family)
         ip_addr_format(&out.items[0], text, sizeof text);
     int ok = st == DNS_OK && out.count == 1 && strcmp(text, literal) == 0;
     if (!ok)
-        fprintf(stderr, "  %s: %s (%zu addresses, first %s) %s\n", literal, dns_status_name(st),
-                out.count, text, err);
+        fprintf(stderr, "  %s: %s (%zu addresses, first %s) %s\n", literal, dns_status_name(st), out.count, text, err);
     addr_list_free(&out);
     return ok;
 }

@@ -175,7 +175,8 @@ static void test_parse_port_limits(void)
         char xml[512];
         elb_target_list l;
         elb_error e;
-        snprintf(xml, sizeof xml, DTH_OPEN "<member><Target><Id>10.0.0.1</Id><Port>%s</Port></Target></member>" DTH_CLOSE,
+        snprintf(xml, sizeof xml,
+                 DTH_OPEN "<member><Target><Id>10.0.0.1</Id><Port>%s</Port></Target></member>" DTH_CLOSE,
                  cases[i].port);
         int rc = parse_str(xml, &l, &e);
         if (cases[i].want) {
@@ -209,8 +210,9 @@ static void test_parse_too_long_rejected(void)
     CHECK_INT(parse_str(xml, &l, &e), -1);
     CHECK_STR(e.code, "MalformedResponse");
     CHECK(strstr(e.message, "Target/Id") != NULL);
-    snprintf(xml, sizeof xml, DTH_OPEN "<member><Target><Id>10.0.0.1</Id><AvailabilityZone>"
-                                       "%.64s</AvailabilityZone></Target></member>" DTH_CLOSE,
+    snprintf(xml, sizeof xml,
+             DTH_OPEN "<member><Target><Id>10.0.0.1</Id><AvailabilityZone>"
+                      "%.64s</AvailabilityZone></Target></member>" DTH_CLOSE,
              id);
     CHECK_INT(parse_str(xml, &l, &e), -1);
     CHECK(strstr(e.message, "AvailabilityZone") != NULL);
@@ -219,8 +221,9 @@ static void test_parse_too_long_rejected(void)
         char msg[1200];
         memset(msg, 'm', sizeof msg - 1);
         msg[sizeof msg - 1] = '\0';
-        snprintf(xml, sizeof xml, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>%s"
-                                  "</Message></Error><RequestId>r1</RequestId></ErrorResponse>",
+        snprintf(xml, sizeof xml,
+                 "<ErrorResponse><Error><Code>AccessDenied</Code><Message>%s"
+                 "</Message></Error><RequestId>r1</RequestId></ErrorResponse>",
                  msg);
         CHECK_INT(parse_str(xml, NULL, &e), -1);
         CHECK_STR(e.code, "AccessDenied");
@@ -232,12 +235,13 @@ static void test_parse_too_long_rejected(void)
 
 static void test_parse_unknown_elements_and_entities(void)
 {
-    const char *xml = DTH_OPEN
-        "<member><Extra><Target><Id>9.9.9.9</Id></Target></Extra>"
-        "<Target><Id>10.0.0.1</Id><Port>5432</Port><QuicServerId>0x1</QuicServerId></Target>"
-        "<TargetHealth><State>healthy</State><Unknown><State>bad</State></Unknown></TargetHealth>"
-        "</member>"
-        "<member><Target><Id>a&amp;b</Id></Target><TargetHealth><State>unused</State></TargetHealth></member>" DTH_CLOSE;
+    const char *xml =
+        DTH_OPEN "<member><Extra><Target><Id>9.9.9.9</Id></Target></Extra>"
+                 "<Target><Id>10.0.0.1</Id><Port>5432</Port><QuicServerId>0x1</QuicServerId></Target>"
+                 "<TargetHealth><State>healthy</State><Unknown><State>bad</State></Unknown></TargetHealth>"
+                 "</member>"
+                 "<member><Target><Id>a&amp;b</Id></Target><TargetHealth><State>unused</State></TargetHealth></"
+                 "member>" DTH_CLOSE;
     elb_target_list l;
     elb_error e;
     CHECK_INT(parse_str(xml, &l, &e), 0);
@@ -268,8 +272,9 @@ static void test_parse_many_members(void)
     elb_error e;
     len = (size_t)snprintf(xml, cap, DTH_OPEN);
     for (i = 0; i < n; i++)
-        len += (size_t)snprintf(xml + len, cap - len, "<member><Target><Id>10.0.%zu.%zu</Id><Port>%zu"
-                                                      "</Port></Target></member>",
+        len += (size_t)snprintf(xml + len, cap - len,
+                                "<member><Target><Id>10.0.%zu.%zu</Id><Port>%zu"
+                                "</Port></Target></member>",
                                 i / 256, i % 256, 1 + i);
     snprintf(xml + len, cap - len, DTH_CLOSE);
     CHECK_INT(parse_str(xml, &l, &e), 0);
@@ -341,7 +346,10 @@ static void test_body_matches_botocore_golden(void)
     g[0].action = "DescribeTargetHealth";
     g[1] = (golden){"describe-target-health-one", "DescribeTargetHealth", {tgt("10.20.1.37", 5432, "")}, 1};
     g[2] = (golden){"register-targets", "RegisterTargets", {tgt("10.20.2.118", 5432, "")}, 1};
-    g[3] = (golden){"register-targets-az-session-token", "RegisterTargets", {tgt("10.20.2.118", 5432, "all"), tgt("10.20.3.204", 5432, "")}, 2};
+    g[3] = (golden){"register-targets-az-session-token",
+                    "RegisterTargets",
+                    {tgt("10.20.2.118", 5432, "all"), tgt("10.20.3.204", 5432, "")},
+                    2};
     g[4] = (golden){"deregister-targets", "DeregisterTargets", {tgt("10.20.1.37", 5432, "")}, 1};
     for (i = 0; i < sizeof g / sizeof g[0]; i++) {
         char *want = golden_body(shared, g[i].name);
@@ -433,9 +441,10 @@ static void test_scrub_message(void)
                                "IQoJb3JpZ2luX2VjETokenTokenToken0123456789=="};
     elb_error e;
     memset(&e, 0, sizeof e);
-    snprintf(e.message, sizeof e.message, "The request signature we calculated does not match.\n\n"
-                                          "The Canonical String for this request should have been\n'POST\n/\n\n"
-                                          "x-amz-security-token:IQoJb3JpZ2luX2VjETokenTokenToken0123456789==\n'");
+    snprintf(e.message, sizeof e.message,
+             "The request signature we calculated does not match.\n\n"
+             "The Canonical String for this request should have been\n'POST\n/\n\n"
+             "x-amz-security-token:IQoJb3JpZ2luX2VjETokenTokenToken0123456789==\n'");
     query_scrub_message(&e, &creds);
     CHECK_STR(e.message, "The request signature we calculated does not match.");
     snprintf(e.message, sizeof e.message, "token ETokenTokenToken012 on one line");
@@ -651,7 +660,8 @@ static void test_parse_target_groups(void)
     CHECK_STR(e.request_id, "r-1");
     elb_target_group_list_free(&l);
     /* the last page has no NextMarker; a member without an ARN is malformed */
-    xml = TG_NS "<DescribeTargetGroupsResult><TargetGroups/></DescribeTargetGroupsResult></DescribeTargetGroupsResponse>";
+    xml =
+        TG_NS "<DescribeTargetGroupsResult><TargetGroups/></DescribeTargetGroupsResult></DescribeTargetGroupsResponse>";
     CHECK_INT(elbv2_parse_target_groups(xml, strlen(xml), &l, marker, sizeof marker, &e), 0);
     CHECK_STR(marker, "");
     CHECK_INT(l.count, 0);
@@ -667,15 +677,14 @@ static void test_parse_target_groups(void)
 
 static void test_parse_tags(void)
 {
-    const char *xml =
-        "<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>"
-        "<member><ResourceArn>arn:tg/a/1</ResourceArn><Tags>"
-        "<member><Value>dns:db.example</Value><Key>rds-nlb-sync:source</Key></member>"
-        "<member><Key>team</Key><Value>x</Value></member>"
-        "<member><Key>rds-nlb-sync:dry-run</Key><Value></Value></member>"
-        "</Tags></member>"
-        "<member><ResourceArn>arn:tg/b/2</ResourceArn><Tags/></member>"
-        "</TagDescriptions></DescribeTagsResult></DescribeTagsResponse>";
+    const char *xml = "<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>"
+                      "<member><ResourceArn>arn:tg/a/1</ResourceArn><Tags>"
+                      "<member><Value>dns:db.example</Value><Key>rds-nlb-sync:source</Key></member>"
+                      "<member><Key>team</Key><Value>x</Value></member>"
+                      "<member><Key>rds-nlb-sync:dry-run</Key><Value></Value></member>"
+                      "</Tags></member>"
+                      "<member><ResourceArn>arn:tg/b/2</ResourceArn><Tags/></member>"
+                      "</TagDescriptions></DescribeTagsResult></DescribeTagsResponse>";
     elb_tag_set_list l;
     elb_error e;
     CHECK_INT(elbv2_parse_tags(xml, strlen(xml), "rds-nlb-sync:", &l, &e), 0);

@@ -19,28 +19,46 @@ typedef struct expect {
 } expect;
 
 static const expect ours[] = {
-    {"sns-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds"},
-    {"sns-rds-instance-failover-completed-0049.json", "ORDERS-DB", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds"},
-    {"sns-rds-instance-failover-complete-legacy-0015.json", "orders-db", "rds-event", "RDS-EVENT-0015", "orders-db", 1, 0, "sns-rds"},
-    {"sns-rds-instance-activation-completed-0051.json", "orders-db", "rds-event", "RDS-EVENT-0051", "orders-db", 1, 0, "sns-rds"},
-    {"sns-rds-instance-partial-failover-recovered-0065.json", "orders-db", "rds-event", "RDS-EVENT-0065", "orders-db", 1, 0, "sns-rds"},
-    {"sns-rds-instance-failover-started-0013.json", "orders-db", "rds-event", "RDS-EVENT-0013", "orders-db", 0, 0, "sns-rds"},
-    {"sns-rds-cluster-failover-completed-0071.json", "orders-cluster", "rds-event", "RDS-EVENT-0071", "orders-cluster", 1, 0, "sns-rds"},
-    {"sns-rds-cluster-failover-completed-0071.json", "orders-db", "rds-event", "RDS-EVENT-0071", "orders-cluster", 0, 0, "sns-rds"},
-    {"sns-rds-global-failover-finished-0185.json", "orders-cluster", "rds-event", "RDS-EVENT-0185", "orders-cluster", 1, 0, "sns-rds"},
-    {"sns-rds-other-db-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "billing-db", 0, 0, "sns-rds"},
+    {"sns-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0,
+     "sns-rds"},
+    {"sns-rds-instance-failover-completed-0049.json", "ORDERS-DB", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0,
+     "sns-rds"},
+    {"sns-rds-instance-failover-complete-legacy-0015.json", "orders-db", "rds-event", "RDS-EVENT-0015", "orders-db", 1,
+     0, "sns-rds"},
+    {"sns-rds-instance-activation-completed-0051.json", "orders-db", "rds-event", "RDS-EVENT-0051", "orders-db", 1, 0,
+     "sns-rds"},
+    {"sns-rds-instance-partial-failover-recovered-0065.json", "orders-db", "rds-event", "RDS-EVENT-0065", "orders-db",
+     1, 0, "sns-rds"},
+    {"sns-rds-instance-failover-started-0013.json", "orders-db", "rds-event", "RDS-EVENT-0013", "orders-db", 0, 0,
+     "sns-rds"},
+    {"sns-rds-cluster-failover-completed-0071.json", "orders-cluster", "rds-event", "RDS-EVENT-0071", "orders-cluster",
+     1, 0, "sns-rds"},
+    {"sns-rds-cluster-failover-completed-0071.json", "orders-db", "rds-event", "RDS-EVENT-0071", "orders-cluster", 0, 0,
+     "sns-rds"},
+    {"sns-rds-global-failover-finished-0185.json", "orders-cluster", "rds-event", "RDS-EVENT-0185", "orders-cluster", 1,
+     0, "sns-rds"},
+    {"sns-rds-other-db-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "billing-db", 0, 0,
+     "sns-rds"},
     {"sns-rds-backup-finished-0002.json", "orders-db", "rds-event", "RDS-EVENT-0002", "orders-db", 0, 0, "sns-rds"},
     {"sns-subscription-notice-plain-text.json", "orders-db", "manual", "", "", 0, 0, "sns-text"},
     {"sns-not-rds-json.json", "orders-db", "manual", "", "", 0, 0, "sns-other"},
-    {"sns-eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-eventbridge-rds"},
+    {"sns-eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049",
+     "orders-db", 1, 0, "sns-eventbridge-rds"},
     {"sns-eventbridge-scheduled.json", "orders-db", "manual", "", "", 0, 0, "sns-other"},
-    {"sns-two-records-backup-then-failover.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "sns-rds"},
-    {"eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0, "eventbridge-rds"},
-    {"eventbridge-rds-cluster-failover-completed-0071-prefixed.json", "orders-cluster", "rds-event", "RDS-EVENT-0071", "orders-cluster", 1, 0, "eventbridge-rds"},
-    {"eventbridge-rds-cluster-failover-started-0073.json", "orders-cluster", "rds-event", "RDS-EVENT-0073", "orders-cluster", 0, 0, "eventbridge-rds"},
-    {"eventbridge-rds-blue-green-switchover-0248.json", "orders-db", "rds-event", "RDS-EVENT-0248", "orders-db", 1, 0, "eventbridge-rds"},
-    {"eventbridge-rds-blue-green-switchover-0248.json", "other-db", "rds-event", "RDS-EVENT-0248", "orders-db", 0, 0, "eventbridge-rds"},
-    {"eventbridge-rds-snapshot-0042.json", "orders-db", "rds-event", "RDS-EVENT-0042", "orders-db-snap", 0, 0, "eventbridge-rds"},
+    {"sns-two-records-backup-then-failover.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db", 1, 0,
+     "sns-rds"},
+    {"eventbridge-rds-instance-failover-completed-0049.json", "orders-db", "rds-event", "RDS-EVENT-0049", "orders-db",
+     1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-completed-0071-prefixed.json", "orders-cluster", "rds-event", "RDS-EVENT-0071",
+     "orders-cluster", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-started-0073.json", "orders-cluster", "rds-event", "RDS-EVENT-0073",
+     "orders-cluster", 0, 0, "eventbridge-rds"},
+    {"eventbridge-rds-blue-green-switchover-0248.json", "orders-db", "rds-event", "RDS-EVENT-0248", "orders-db", 1, 0,
+     "eventbridge-rds"},
+    {"eventbridge-rds-blue-green-switchover-0248.json", "other-db", "rds-event", "RDS-EVENT-0248", "orders-db", 0, 0,
+     "eventbridge-rds"},
+    {"eventbridge-rds-snapshot-0042.json", "orders-db", "rds-event", "RDS-EVENT-0042", "orders-db-snap", 0, 0,
+     "eventbridge-rds"},
     {"eventbridge-ec2-state-change.json", "orders-db", "manual", "", "", 0, 0, "manual"},
     {"eventbridge-scheduled.json", "orders-db", "schedule", "", "", 0, 0, "schedule"},
     {"cloudformation-create.json", "orders-db", "cloudformation", "", "", 0, 0, "cloudformation"},
@@ -57,16 +75,25 @@ static const expect ours[] = {
 };
 
 static const expect shared[] = {
-    {"sns-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049", "pg-orders-prod", 1, 0, "sns-rds"},
-    {"sns-rds-instance-failover-legacy-0015.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0015", "pg-orders-prod", 1, 0, "sns-rds"},
-    {"sns-rds-instance-failover-started-0013.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0013", "pg-orders-prod", 0, 0, "sns-rds"},
-    {"sns-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071", "aurora-orders", 1, 0, "sns-rds"},
-    {"sns-rds-cluster-failover-started-0073.json", "aurora-orders", "rds-event", "RDS-EVENT-0073", "aurora-orders", 0, 0, "sns-rds"},
-    {"sns-rds-non-failover-backup-0002.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0002", "pg-orders-prod", 0, 0, "sns-rds"},
+    {"sns-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049", "pg-orders-prod",
+     1, 0, "sns-rds"},
+    {"sns-rds-instance-failover-legacy-0015.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0015", "pg-orders-prod", 1,
+     0, "sns-rds"},
+    {"sns-rds-instance-failover-started-0013.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0013", "pg-orders-prod",
+     0, 0, "sns-rds"},
+    {"sns-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071", "aurora-orders", 1,
+     0, "sns-rds"},
+    {"sns-rds-cluster-failover-started-0073.json", "aurora-orders", "rds-event", "RDS-EVENT-0073", "aurora-orders", 0,
+     0, "sns-rds"},
+    {"sns-rds-non-failover-backup-0002.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0002", "pg-orders-prod", 0, 0,
+     "sns-rds"},
     {"sns-rds-subscription-notice-text.json", "pg-orders-prod", "manual", "", "", 0, 0, "sns-text"},
-    {"eventbridge-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049", "pg-orders-prod", 1, 0, "eventbridge-rds"},
-    {"eventbridge-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071", "aurora-orders", 1, 0, "eventbridge-rds"},
-    {"eventbridge-rds-cluster-failover-started-0072-prefixed-id.json", "aurora-orders", "rds-event", "RDS-EVENT-0072", "aurora-orders", 0, 0, "eventbridge-rds"},
+    {"eventbridge-rds-instance-failover-completed-0049.json", "pg-orders-prod", "rds-event", "RDS-EVENT-0049",
+     "pg-orders-prod", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-completed-0071.json", "aurora-orders", "rds-event", "RDS-EVENT-0071",
+     "aurora-orders", 1, 0, "eventbridge-rds"},
+    {"eventbridge-rds-cluster-failover-started-0072-prefixed-id.json", "aurora-orders", "rds-event", "RDS-EVENT-0072",
+     "aurora-orders", 0, 0, "eventbridge-rds"},
     {"eventbridge-scheduled.json", "pg-orders-prod", "schedule", "", "", 0, 0, "schedule"},
 };
 
@@ -89,8 +116,8 @@ static void check_one(const char *dir, const expect *x)
              ev.failover == x->failover && ev.dry_run == x->dry_run && strcmp(ev.kind, x->kind) == 0;
     if (!ok)
         fprintf(stderr, "  %s (db %s): rc %d, trigger %s, id \"%s\", source \"%s\", failover %d, dry %d, kind %s\n",
-                x->file, x->db, rc, event_trigger_name(ev.trigger), ev.event_id, ev.source_id, ev.failover,
-                ev.dry_run, ev.kind);
+                x->file, x->db, rc, event_trigger_name(ev.trigger), ev.event_id, ev.source_id, ev.failover, ev.dry_run,
+                ev.kind);
     CHECK(ok);
     event_info_free(&ev);
     free(payload);
@@ -241,9 +268,12 @@ static void test_deep_nesting(void)
 static void test_find_id(void)
 {
     char id[16];
-    CHECK_INT(event_find_id("http://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.html#RDS-EVENT-0049", id), 0);
+    CHECK_INT(
+        event_find_id("http://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.html#RDS-EVENT-0049", id), 0);
     CHECK_STR(id, "RDS-EVENT-0049");
-    CHECK_INT(event_find_id("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#RDS-EVENT-0015", id), 0);
+    CHECK_INT(event_find_id(
+                  "http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#RDS-EVENT-0015", id),
+              0);
     CHECK_STR(id, "RDS-EVENT-0015");
     CHECK_INT(event_find_id("RDS-EVENT-0071", id), 0);
     CHECK_STR(id, "RDS-EVENT-0071");
@@ -257,12 +287,13 @@ static void test_find_id(void)
 
 static void test_failover_ids(void)
 {
-    static const char *const yes[] = {"RDS-EVENT-0015", "RDS-EVENT-0049", "RDS-EVENT-0051", "RDS-EVENT-0065",
-                                      "RDS-EVENT-0071", "RDS-EVENT-0185", "RDS-EVENT-0248", "RDS-EVENT-0251",
-                                      "RDS-EVENT-0260"};
-    static const char *const no[] = {"RDS-EVENT-0013", "RDS-EVENT-0034", "RDS-EVENT-0050", "RDS-EVENT-0069",
-                                     "RDS-EVENT-0070", "RDS-EVENT-0072", "RDS-EVENT-0073", "RDS-EVENT-0186",
-                                     "RDS-EVENT-0002", "", "RDS-EVENT-00490"};
+    static const char *const yes[] = {"RDS-EVENT-0015", "RDS-EVENT-0049", "RDS-EVENT-0051",
+                                      "RDS-EVENT-0065", "RDS-EVENT-0071", "RDS-EVENT-0185",
+                                      "RDS-EVENT-0248", "RDS-EVENT-0251", "RDS-EVENT-0260"};
+    static const char *const no[] = {
+        "RDS-EVENT-0013", "RDS-EVENT-0034", "RDS-EVENT-0050", "RDS-EVENT-0069", "RDS-EVENT-0070",
+        "RDS-EVENT-0072", "RDS-EVENT-0073", "RDS-EVENT-0186", "RDS-EVENT-0002", "",
+        "RDS-EVENT-00490"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         CHECK(event_is_failover_id(yes[i]));
     for (size_t i = 0; i < sizeof no / sizeof *no; i++)
@@ -318,10 +349,7 @@ static int valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2
-                            : (*p & 0xF0) == 0xE0   ? 3
-                            : (*p & 0xF8) == 0xF0   ? 4
-                                                    : 0;
+        int n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
         if (!n)
             return 0;
         for (int i = 1; i < n; i++)

@@ -48,8 +48,15 @@ static void test_binding_from_tags(void)
     CHECK_INT(b.role, DB_ROLE_WRITER);
     CHECK_INT(b.dry_run, 0);
     fleet_binding_free(&b);
-    const char *cl[] = {"rds-nlb-sync:source", "cluster:orders-aurora", "rds-nlb-sync:role", "readers",
-                        "rds-nlb-sync:dry-run", "true", "team", "x", NULL};
+    const char *cl[] = {"rds-nlb-sync:source",
+                        "cluster:orders-aurora",
+                        "rds-nlb-sync:role",
+                        "readers",
+                        "rds-nlb-sync:dry-run",
+                        "true",
+                        "team",
+                        "x",
+                        NULL};
     CHECK_INT(bind_tags(cl, &b, "ip", 5432), 0);
     CHECK(!b.invalid && b.bad == NULL);
     CHECK_INT(b.kind, FLEET_SOURCE_CLUSTER);
@@ -57,8 +64,13 @@ static void test_binding_from_tags(void)
     CHECK_INT(b.role, DB_ROLE_READERS);
     CHECK_INT(b.dry_run, 1);
     fleet_binding_free(&b);
-    const char *px[] = {"rds-nlb-sync:source", "proxy:p.proxy-abc.eu-west-1.rds.amazonaws.com",
-                        "rds-nlb-sync:identifier", "orders-proxy", FLEET_MISSES_TAG, "10.0.0.5=2,bogus,10.0.0.6=1", NULL};
+    const char *px[] = {"rds-nlb-sync:source",
+                        "proxy:p.proxy-abc.eu-west-1.rds.amazonaws.com",
+                        "rds-nlb-sync:identifier",
+                        "orders-proxy",
+                        FLEET_MISSES_TAG,
+                        "10.0.0.5=2,bogus,10.0.0.6=1",
+                        NULL};
     CHECK_INT(bind_tags(px, &b, "ip", 5432), 0);
     CHECK_INT(b.kind, FLEET_SOURCE_PROXY);
     CHECK_STR(b.identifier, "orders-proxy");
@@ -79,7 +91,10 @@ static void test_invalid_tags(void)
         {{"rds-nlb-sync:source", "ftp:x", NULL}, "ip", 5432, "source=ftp:x"},
         {{"rds-nlb-sync:source", "dns:", NULL}, "ip", 5432, "source=dns:"},
         {{"rds-nlb-sync:source", "dns:a b", NULL}, "ip", 5432, "must be dns:"},
-        {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:role", "readers", NULL}, "ip", 5432, "readers needs a cluster"},
+        {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:role", "readers", NULL},
+         "ip",
+         5432,
+         "readers needs a cluster"},
         {{"rds-nlb-sync:source", "cluster:c", "rds-nlb-sync:role", "primary", NULL}, "ip", 5432, "role=primary"},
         {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:dry-run", "maybe", NULL}, "ip", 5432, "dry-run"},
         {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:identifier", "a/b", NULL}, "ip", 5432, "identifier"},
@@ -139,8 +154,7 @@ static elb_target target(const char *id, const char *state)
 /* Three reconciles with 10.0.0.6 missing: kept twice, left out the third time. */
 static void test_proxy_misses(void)
 {
-    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy"),
-                         target("10.0.0.7", "draining")};
+    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy"), target("10.0.0.7", "draining")};
     elb_target_list current = {held, 3};
     fleet_miss_list prev = {NULL, 0};
     answer_addrs[0] = "10.0.0.5";

@@ -19,8 +19,7 @@
 
 /* ---- the reference: the jansson implementation the writer replaced ---- */
 
-static char *ref_log_line(const logger *lg, log_level level, const char *ts, const char *message,
-                          const json_t *fields)
+static char *ref_log_line(const logger *lg, log_level level, const char *ts, const char *message, const json_t *fields)
 {
     json_t *o = json_object();
     int rc = json_object_set_new(o, "timestamp", json_string(ts)) |
@@ -46,19 +45,19 @@ static char *ref_metrics_line(const char *ns, const char *target_group, const me
 {
     if (!ns || !*ns)
         return NULL;
-    json_t *aws = json_pack("{s:[{s:s, s:[[s]], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]}]}",
-                            "CloudWatchMetrics", "Namespace", ns, "Dimensions", "TargetGroup", "Metrics",
-                            "Name", "TargetsRegistered", "Unit", "Count", "Name", "TargetsDeregistered", "Unit",
-                            "Count", "Name", "DnsWaitMs", "Unit", "Milliseconds", "Name", "ReconcileMs", "Unit",
-                            "Milliseconds", "Name", "Errors", "Unit", "Count");
+    json_t *aws =
+        json_pack("{s:[{s:s, s:[[s]], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]}]}", "CloudWatchMetrics",
+                  "Namespace", ns, "Dimensions", "TargetGroup", "Metrics", "Name", "TargetsRegistered", "Unit", "Count",
+                  "Name", "TargetsDeregistered", "Unit", "Count", "Name", "DnsWaitMs", "Unit", "Milliseconds", "Name",
+                  "ReconcileMs", "Unit", "Milliseconds", "Name", "Errors", "Unit", "Count");
     if (!aws)
         return NULL;
     json_object_set_new(aws, "Timestamp", json_integer(now_ms));
     json_t *o = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "_aws", aws, "TargetGroup",
                           target_group ? target_group : "", "TargetsRegistered", (json_int_t)v->registered,
-                          "TargetsDeregistered", (json_int_t)v->deregistered, "DnsWaitMs",
-                          (json_int_t)v->dns_wait_ms, "ReconcileMs", (json_int_t)v->reconcile_ms, "Errors",
-                          (json_int_t)v->errors, "trigger", v->trigger ? v->trigger : "manual");
+                          "TargetsDeregistered", (json_int_t)v->deregistered, "DnsWaitMs", (json_int_t)v->dns_wait_ms,
+                          "ReconcileMs", (json_int_t)v->reconcile_ms, "Errors", (json_int_t)v->errors, "trigger",
+                          v->trigger ? v->trigger : "manual");
     if (!o)
         return NULL;
     if (v->event_id && *v->event_id)
@@ -156,10 +155,10 @@ static void test_text_as_clean_then_dump(void)
 
 static void test_values_as_jansson_dumps_them(void)
 {
-    json_t *v = json_pack("{s:i, s:I, s:I, s:b, s:b, s:n, s:[], s:{}, s:[s, i, [s], {s:s}], s:o}", "zero", 0,
-                          "min", (json_int_t)INT64_MIN, "max", (json_int_t)INT64_MAX, "t", 1, "f", 0, "null",
-                          "empty", "obj", "mixed", "a\"b", -42, "c\n", "d/e", "\x01", "nested",
-                          json_pack("{s:{s:[i,i]}}", "x", "y", 1, 2));
+    json_t *v =
+        json_pack("{s:i, s:I, s:I, s:b, s:b, s:n, s:[], s:{}, s:[s, i, [s], {s:s}], s:o}", "zero", 0, "min",
+                  (json_int_t)INT64_MIN, "max", (json_int_t)INT64_MAX, "t", 1, "f", 0, "null", "empty", "obj", "mixed",
+                  "a\"b", -42, "c\n", "d/e", "\x01", "nested", json_pack("{s:{s:[i,i]}}", "x", "y", 1, 2));
     CHECK(v != NULL);
     same_dump(v, "nested values");
     json_t *r = json_real(0.1);
@@ -179,9 +178,9 @@ static void test_log_line_as_before(void)
     for (size_t r = 0; r < sizeof ids / sizeof ids[0]; r++) {
         logger_set_request_id(&lg, ids[r]);
         for (size_t i = 0; i < NTRICKY; i++) {
-            json_t *fields = json_pack("{s:s, s:s, s:s, s:i, s:[s], s:s}", "timestamp", "not this", "message",
-                                       "nor this", "requestId", "only without an id", "count", (int)i, "list",
-                                       "x", "note", "last");
+            json_t *fields =
+                json_pack("{s:s, s:s, s:s, s:i, s:[s], s:s}", "timestamp", "not this", "message", "nor this",
+                          "requestId", "only without an id", "count", (int)i, "list", "x", "note", "last");
             json_t *field_sets[] = {NULL, fields, json_object()};
             for (size_t f = 0; f < 3; f++) {
                 size_t len = 0;
@@ -252,7 +251,8 @@ static void test_emf_line_as_before(void)
         {3, 4, 5, 6, 7, "schedule", "bad \xff", "Timeout"},
         {3, 4, 5, 6, 7, "bad \xc3", "RDS-EVENT-0049", NULL},
     };
-    const char *names[][2] = {{"RdsNlbSync", "pg-writer-tg"}, {"Team/Db", NULL}, {"ns\\x", "t\x01g"}, {"N", "tg"}, {"N", "tg"}, {"N", "tg"}};
+    const char *names[][2] = {
+        {"RdsNlbSync", "pg-writer-tg"}, {"Team/Db", NULL}, {"ns\\x", "t\x01g"}, {"N", "tg"}, {"N", "tg"}, {"N", "tg"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *got = metrics_line(names[i][0], names[i][1], &cases[i], 1717000000123LL + (int64_t)i);
         char *want = ref_metrics_line(names[i][0], names[i][1], &cases[i], 1717000000123LL + (int64_t)i);
@@ -268,10 +268,10 @@ static void test_emf_line_as_before(void)
 
 static void test_result_dump_as_before(void)
 {
-    json_t *r = json_pack("{s:b, s:[s, s], s:[], s:n, s:s, s:I, s:{s:s}}", "converged", 1, "registered",
-                          "10.20.1.9:5432", "caf\xc3\xa9 \"q\" \x01", "deregistered", "error", "dnsName",
-                          "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com", "waitedMs", (json_int_t)4120, "x",
-                          "y", "z\\/");
+    json_t *r =
+        json_pack("{s:b, s:[s, s], s:[], s:n, s:s, s:I, s:{s:s}}", "converged", 1, "registered", "10.20.1.9:5432",
+                  "caf\xc3\xa9 \"q\" \x01", "deregistered", "error", "dnsName",
+                  "orders-db.abc123xyz.eu-west-1.rds.amazonaws.com", "waitedMs", (json_int_t)4120, "x", "y", "z\\/");
     size_t len = 0;
     char *got = result_dump(r, &len), *want = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
     CHECK(got && want && strcmp(got, want) == 0);

@@ -29,8 +29,7 @@ static void test_timestamp(void)
     CHECK_STR(ts, "1970-01-01T00:00:00.000Z");
 }
 
-static void check_line(const logger *lg, log_level level, const char *msg, const json_t *fields,
-                       const char *want)
+static void check_line(const logger *lg, log_level level, const char *msg, const json_t *fields, const char *want)
 {
     size_t len = 0;
     char *line = log_format_line(lg, level, T0, msg, fields, &len);
@@ -66,9 +65,10 @@ static void test_json_lines(void)
                "{\"timestamp\":\"2026-11-26T06:51:06.123Z\",\"level\":\"INFO\",\"message\":\"started\"}\n");
     logger_set_request_id(&lg, "r-2");
     json_t *f = json_pack("{s:s, s:i, s:s, s:s}", "level", "FAKE", "port", 5432, "requestId", "other", "x", "y");
-    check_line(&lg, LOG_DEBUG, "a \"quoted\"\nmessage", f,
-               "{\"timestamp\":\"2026-11-26T06:51:06.123Z\",\"level\":\"DEBUG\",\"message\":\"a \\\"quoted\\\"\\nmessage\","
-               "\"requestId\":\"r-2\",\"port\":5432,\"x\":\"y\"}\n");
+    check_line(
+        &lg, LOG_DEBUG, "a \"quoted\"\nmessage", f,
+        "{\"timestamp\":\"2026-11-26T06:51:06.123Z\",\"level\":\"DEBUG\",\"message\":\"a \\\"quoted\\\"\\nmessage\","
+        "\"requestId\":\"r-2\",\"port\":5432,\"x\":\"y\"}\n");
     json_decref(f);
     check_line(&lg, LOG_FATAL, "bad \xc3", NULL,
                "{\"timestamp\":\"2026-11-26T06:51:06.123Z\",\"level\":\"FATAL\",\"message\":\"bad \xEF\xBF\xBD\","

@@ -143,13 +143,16 @@ static int parse_clusters_text(const char *xml, aws_error *e)
     return rc;
 }
 
-#define CLUSTERS(inner) "<DescribeDBClustersResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"         \
-                        "<DescribeDBClustersResult><DBClusters>" inner "</DBClusters></DescribeDBClustersResult>" \
-                        "</DescribeDBClustersResponse>"
-#define MEMBER(id, w) "<DBClusterMember><DBInstanceIdentifier>" id "</DBInstanceIdentifier>" \
-                      "<IsClusterWriter>" w "</IsClusterWriter></DBClusterMember>"
-#define CLUSTER(members) "<DBCluster><DBClusterIdentifier>c1</DBClusterIdentifier><Status>available</Status>" \
-                         "<DBClusterMembers>" members "</DBClusterMembers></DBCluster>"
+#define CLUSTERS(inner)                                                                       \
+    "<DescribeDBClustersResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\">"         \
+    "<DescribeDBClustersResult><DBClusters>" inner "</DBClusters></DescribeDBClustersResult>" \
+    "</DescribeDBClustersResponse>"
+#define MEMBER(id, w)                                                      \
+    "<DBClusterMember><DBInstanceIdentifier>" id "</DBInstanceIdentifier>" \
+    "<IsClusterWriter>" w "</IsClusterWriter></DBClusterMember>"
+#define CLUSTER(members)                                                                 \
+    "<DBCluster><DBClusterIdentifier>c1</DBClusterIdentifier><Status>available</Status>" \
+    "<DBClusterMembers>" members "</DBClusterMembers></DBCluster>"
 
 static void test_malformed(void)
 {
@@ -171,8 +174,9 @@ static void test_malformed(void)
     memset(long_id, 'a', 100);
     snprintf(long_id + 100, sizeof long_id - 100, "%s", "");
     char doc[1024];
-    snprintf(doc, sizeof doc, CLUSTERS(CLUSTER("<DBClusterMember><DBInstanceIdentifier>%s</DBInstanceIdentifier>"
-                                               "</DBClusterMember>")),
+    snprintf(doc, sizeof doc,
+             CLUSTERS(CLUSTER("<DBClusterMember><DBInstanceIdentifier>%s</DBInstanceIdentifier>"
+                              "</DBClusterMember>")),
              long_id);
     CHECK_INT(parse_clusters_text(doc, &e), -1); /* a cut id would name another instance */
     CHECK_STR(e.code, "MalformedResponse");
@@ -286,12 +290,26 @@ static void test_default_endpoints(void)
 
 static void test_serving_statuses(void)
 {
-    static const char *const serve[] = {"available", "backing-up", "modifying", "rebooting", "upgrading",
-                                        "storage-optimization", "configuring-log-exports", "maintenance"};
-    static const char *const never[] = {"creating", "deleting", "failed", "stopped", "stopping", "starting",
-                                        "insufficient-capacity", "inaccessible-encryption-credentials",
-                                        "inaccessible-encryption-credentials-recoverable", "incompatible-network",
-                                        "incompatible-parameters", "incompatible-restore"};
+    static const char *const serve[] = {"available",
+                                        "backing-up",
+                                        "modifying",
+                                        "rebooting",
+                                        "upgrading",
+                                        "storage-optimization",
+                                        "configuring-log-exports",
+                                        "maintenance"};
+    static const char *const never[] = {"creating",
+                                        "deleting",
+                                        "failed",
+                                        "stopped",
+                                        "stopping",
+                                        "starting",
+                                        "insufficient-capacity",
+                                        "inaccessible-encryption-credentials",
+                                        "inaccessible-encryption-credentials-recoverable",
+                                        "incompatible-network",
+                                        "incompatible-parameters",
+                                        "incompatible-restore"};
     for (size_t i = 0; i < sizeof serve / sizeof *serve; i++)
         CHECK(cluster_status_serves(serve[i]));
     for (size_t i = 0; i < sizeof never / sizeof *never; i++)

@@ -35,10 +35,10 @@ typedef struct fake {
     int64_t last_resolve_at;
     elb_error fail_describe, fail_register, fail_deregister; /* code "" = succeed */
     int advance_on_fail;                                     /* ms the failing call takes */
-    int generate;                                            /* > 0: the resolver answers this many 10.1.x.y addresses */
-    rns_error_type failure_type;                             /* the type the source gives a failure; NONE: ResolveError */
-    const char *subject;                                     /* the source's subject; NULL: DB_ENDPOINT */
-    int guard;                                               /* the binding's guard_races (fleet mode) */
+    int generate;                /* > 0: the resolver answers this many 10.1.x.y addresses */
+    rns_error_type failure_type; /* the type the source gives a failure; NONE: ResolveError */
+    const char *subject;         /* the source's subject; NULL: DB_ENDPOINT */
+    int guard;                   /* the binding's guard_races (fleet mode) */
 } fake;
 
 #define TG_ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/tg/0123"
@@ -334,7 +334,8 @@ static void test_out_of_memory_is_its_own_type(void)
     fake f = one_target("10.0.0.1");
     config cfg = make_config(60, 1000);
     f.dns[0].addrs[0] = "10.0.0.2";
-    f.fail_register = (elb_error){0, QUERY_CODE_NO_MEMORY, "out of memory building the RegisterTargets request", "", 0, 0};
+    f.fail_register =
+        (elb_error){0, QUERY_CODE_NO_MEMORY, "out of memory building the RegisterTargets request", "", 0, 0};
     outcome o = run(&f, &cfg, 0, 0, 30000);
     CHECK_INT(o.rc, -1);
     CHECK_INT(o.err.type, RNS_ERR_NO_MEMORY);

@@ -70,7 +70,8 @@ static void test_contract_example(void)
                  "\"targetGroupArn\":\"" ARN "\","
                  "\"resolved\":[\"10.20.2.118\"],\"rejected\":[],"
                  "\"registered\":[\"10.20.2.118:5432\"],\"deregistered\":[\"10.20.1.9:5432\"],\"unchanged\":[],"
-                 "\"dryRun\":false,\"dnsChanged\":true,\"waitedMs\":4120,\"converged\":true,\"discovery\":\"dns\",\"routing\":\"targets\"}");
+                 "\"dryRun\":false,\"dnsChanged\":true,\"waitedMs\":4120,\"converged\":true,\"discovery\":\"dns\","
+                 "\"routing\":\"targets\"}");
     free(s);
     reconcile_report_free(&rep);
 }
@@ -101,7 +102,8 @@ static void test_nulls_sorting_ipv6(void)
                     "\"rejected\":[\"54.1.2.3\"],"
                     "\"registered\":[\"10.0.0.9:5432\",\"10.0.0.10:5432\",\"[fd00::5]:5432\"],"
                     "\"deregistered\":[\"10.0.0.9:80\",\"10.0.0.9:6000\"],\"unchanged\":[],"
-                    "\"dryRun\":true,\"dnsChanged\":false,\"waitedMs\":0,\"converged\":true,\"discovery\":\"dns\",\"routing\":\"targets\"}") != NULL);
+                    "\"dryRun\":true,\"dnsChanged\":false,\"waitedMs\":0,\"converged\":true,\"discovery\":\"dns\","
+                    "\"routing\":\"targets\"}") != NULL);
     free(s);
     reconcile_report_free(&rep);
 }
@@ -127,14 +129,17 @@ static void test_cloudformation_additions(void)
     json_t *r = result_build(&c, &ev, &rep);
     result_add_cloudformation(r, "FAILED", &e);
     char *s = dump_and_free(r);
-    CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"routing\":\"targets\",\"cloudformationStatus\":\"FAILED\","
-                    "\"error\":{\"errorType\":\"ResolveError\",\"errorMessage\":\"no usable address for x\"}}") != NULL);
+    CHECK(
+        strstr(s,
+               "\"converged\":false,\"discovery\":\"dns\",\"routing\":\"targets\",\"cloudformationStatus\":\"FAILED\","
+               "\"error\":{\"errorType\":\"ResolveError\",\"errorMessage\":\"no usable address for x\"}}") != NULL);
     free(s);
     rns_error_clear(&e);
     r = result_build(&c, &ev, &rep);
     result_add_cloudformation(r, "SUCCESS", &e);
     s = dump_and_free(r);
-    CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"routing\":\"targets\",\"cloudformationStatus\":\"SUCCESS\"}") != NULL);
+    CHECK(strstr(s, "\"converged\":false,\"discovery\":\"dns\",\"routing\":\"targets\",\"cloudformationStatus\":"
+                    "\"SUCCESS\"}") != NULL);
     CHECK(strstr(s, "\"error\"") == NULL);
     free(s);
 }
@@ -149,7 +154,8 @@ static void test_error_json(void)
     /* not UTF-8 (a value from the environment): still valid JSON, each bad byte a U+FFFD */
     rns_error_set(&e, RNS_ERR_CONFIG, "DB_PORT=\xff\xfe: must be 1..65535");
     s = dump_and_free(result_error(&e));
-    CHECK_STR(s, "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"DB_PORT=\xEF\xBF\xBD\xEF\xBF\xBD: must be 1..65535\"}");
+    CHECK_STR(s, "{\"errorType\":\"Runtime.ConfigError\",\"errorMessage\":\"DB_PORT=\xEF\xBF\xBD\xEF\xBF\xBD: must be "
+                 "1..65535\"}");
     free(s);
 }
 
@@ -176,15 +182,16 @@ static void test_metrics_line(void)
 {
     metrics_values v = {1, 2, 4120, 180, 0, "rds-event", "RDS-EVENT-0049", ""};
     char *line = metrics_line("RdsNlbSync", "pg-writer-tg", &v, 1717000000123LL);
-    CHECK_STR(line, "{\"_aws\":{\"CloudWatchMetrics\":[{\"Namespace\":\"RdsNlbSync\",\"Dimensions\":[[\"TargetGroup\"]],"
-                    "\"Metrics\":[{\"Name\":\"TargetsRegistered\",\"Unit\":\"Count\"},"
-                    "{\"Name\":\"TargetsDeregistered\",\"Unit\":\"Count\"},"
-                    "{\"Name\":\"DnsWaitMs\",\"Unit\":\"Milliseconds\"},"
-                    "{\"Name\":\"ReconcileMs\",\"Unit\":\"Milliseconds\"},"
-                    "{\"Name\":\"Errors\",\"Unit\":\"Count\"}]}],\"Timestamp\":1717000000123},"
-                    "\"TargetGroup\":\"pg-writer-tg\",\"TargetsRegistered\":1,\"TargetsDeregistered\":2,"
-                    "\"DnsWaitMs\":4120,\"ReconcileMs\":180,\"Errors\":0,\"trigger\":\"rds-event\","
-                    "\"eventId\":\"RDS-EVENT-0049\"}");
+    CHECK_STR(line,
+              "{\"_aws\":{\"CloudWatchMetrics\":[{\"Namespace\":\"RdsNlbSync\",\"Dimensions\":[[\"TargetGroup\"]],"
+              "\"Metrics\":[{\"Name\":\"TargetsRegistered\",\"Unit\":\"Count\"},"
+              "{\"Name\":\"TargetsDeregistered\",\"Unit\":\"Count\"},"
+              "{\"Name\":\"DnsWaitMs\",\"Unit\":\"Milliseconds\"},"
+              "{\"Name\":\"ReconcileMs\",\"Unit\":\"Milliseconds\"},"
+              "{\"Name\":\"Errors\",\"Unit\":\"Count\"}]}],\"Timestamp\":1717000000123},"
+              "\"TargetGroup\":\"pg-writer-tg\",\"TargetsRegistered\":1,\"TargetsDeregistered\":2,"
+              "\"DnsWaitMs\":4120,\"ReconcileMs\":180,\"Errors\":0,\"trigger\":\"rds-event\","
+              "\"eventId\":\"RDS-EVENT-0049\"}");
     free(line);
     metrics_values err = {0, 0, 0, 20, 1, "manual", NULL, "ResolveError"};
     line = metrics_line("Team/Db", "tg", &err, 1);
@@ -199,7 +206,8 @@ static cfn_request cfn_req(cfn_request_type type, const char *physical)
     cfn_request r;
     memset(&r, 0, sizeof r);
     r.type = type;
-    r.response_url = "https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/arn%3A?X-Amz-Signature=abc";
+    r.response_url =
+        "https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/arn%3A?X-Amz-Signature=abc";
     r.stack_id = "arn:aws:cloudformation:eu-west-1:111122223333:stack/s/1";
     r.request_id = "req-1";
     r.logical_resource_id = "Sync";
@@ -229,9 +237,10 @@ static void test_cfn_body(void)
     cfn_request r = cfn_req(CFN_CREATE, NULL);
     json_t *data = json_pack("{s:s}", "Registered", "1");
     char *body = cfn_response_body(&r, "SUCCESS", "Create: 1 registered", "rds-nlb-sync-tg", data);
-    CHECK_STR(body, "{\"Status\":\"SUCCESS\",\"Reason\":\"Create: 1 registered\",\"PhysicalResourceId\":\"rds-nlb-sync-tg\","
-                    "\"StackId\":\"arn:aws:cloudformation:eu-west-1:111122223333:stack/s/1\",\"RequestId\":\"req-1\","
-                    "\"LogicalResourceId\":\"Sync\",\"NoEcho\":false,\"Data\":{\"Registered\":\"1\"}}");
+    CHECK_STR(body,
+              "{\"Status\":\"SUCCESS\",\"Reason\":\"Create: 1 registered\",\"PhysicalResourceId\":\"rds-nlb-sync-tg\","
+              "\"StackId\":\"arn:aws:cloudformation:eu-west-1:111122223333:stack/s/1\",\"RequestId\":\"req-1\","
+              "\"LogicalResourceId\":\"Sync\",\"NoEcho\":false,\"Data\":{\"Registered\":\"1\"}}");
     free(body);
     json_decref(data);
     char reason[5000];

@@ -208,9 +208,10 @@ static void test_new_rejects_bad_api(void)
     CHECK_STR(err, "AWS_LAMBDA_RUNTIME_API is not set");
     CHECK(lambda_runtime_new("", NULL, err, sizeof err) == NULL);
     CHECK(strstr(err, "AWS_LAMBDA_RUNTIME_API") != NULL);
-    const char *bad[] = {"127.0.0.1:9001/x", "user@host:1", "h ost:1", "a?b", "127.0.0.1:9001#", "\n",
-                         "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "::1:9001", "[::1]9001",
-                         ":9001", "[]:9001", "host:90x1", "host:123456"};
+    const char *bad[] = {
+        "127.0.0.1:9001/x", "user@host:1", "h ost:1",         "a?b",      "127.0.0.1:9001#", "\n",    "127.0.0.1",
+        "127.0.0.1:",       "127.0.0.1:0", "127.0.0.1:65536", "::1:9001", "[::1]9001",       ":9001", "[]:9001",
+        "host:90x1",        "host:123456"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
         CHECK(lambda_runtime_new(bad[i], NULL, err, sizeof err) == NULL);

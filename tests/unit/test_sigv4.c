@@ -41,8 +41,8 @@ static void hmac(const unsigned char *key, size_t keylen, const char *msg, unsig
 }
 
 /* The signature SigV4 defines for this string to sign, computed from scratch. */
-static void expected_signature(const char *secret, const char *date8, const char *region,
-                               const char *service, const char *sts, char out[65])
+static void expected_signature(const char *secret, const char *date8, const char *region, const char *service,
+                               const char *sts, char out[65])
 {
     size_t n = strlen(secret) + 4;
     unsigned char *seed = malloc(n), k[32], k2[32];
@@ -60,19 +60,19 @@ static void expected_signature(const char *secret, const char *date8, const char
 
 /* The string to sign's parts, and the Authorization's signature, checked
  * against the canonical request and the key chain. */
-static void check_consistent(const sigv4_signature *sig, const char *akid, const char *secret,
-                             const char *date, const char *region, const char *service)
+static void check_consistent(const sigv4_signature *sig, const char *akid, const char *secret, const char *date,
+                             const char *region, const char *service)
 {
     char want[1024], creq_hash[65], signature[65];
 
     sha256_hex(sig->canonical_request, strlen(sig->canonical_request), creq_hash);
-    snprintf(want, sizeof want, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", date, date, region,
-             service, creq_hash);
+    snprintf(want, sizeof want, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", date, date, region, service,
+             creq_hash);
     CHECK_STR(sig->string_to_sign, want);
     snprintf(want, sizeof want, "%.8s", date);
     expected_signature(secret, want, region, service, sig->string_to_sign, signature);
-    snprintf(want, sizeof want, "AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/aws4_request, SignedHeaders=", akid,
-             date, region, service);
+    snprintf(want, sizeof want, "AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/aws4_request, SignedHeaders=", akid, date,
+             region, service);
     CHECK(strncmp(sig->authorization, want, strlen(want)) == 0);
     snprintf(want, sizeof want, ", Signature=%s", signature);
     CHECK(strlen(sig->authorization) > strlen(want));
@@ -103,8 +103,8 @@ static void test_get_vanilla_vector(void)
     sigv4_signature sig;
 
     CHECK_INT(sign(s, "GET", "/", h, 2, NULL, NULL, &sig), 0);
-    CHECK_STR(sig.canonical_request, "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:" DATE
-                                     "\n\nhost;x-amz-date\n" EMPTY_SHA256);
+    CHECK_STR(sig.canonical_request,
+              "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:" DATE "\n\nhost;x-amz-date\n" EMPTY_SHA256);
     CHECK_STR(sig.authorization, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
                                  "SignedHeaders=host;x-amz-date, "
                                  "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
@@ -150,17 +150,10 @@ static void test_signature_many_keys(void)
 static void test_header_canonicalisation(void)
 {
     const sigv4_header h[] = {
-        {"Host", "example.com"},
-        {"My-Header", "  b  "},
-        {"X-Amz-Meta", "x \t  y"},
-        {"my-header", "a"},
-        {"User-Agent", "ua"},
-        {"Expect", "100-continue"},
-        {"X-Amzn-Trace-Id", "t"},
-        {"Authorization", "old"},
-        {"MY-HEADER", "c\n  d"},
-        {"A-First", ""},
-        {"x!#$%&'*+.^_`|~", "tchar"},
+        {"Host", "example.com"},  {"My-Header", "  b  "},       {"X-Amz-Meta", "x \t  y"},
+        {"my-header", "a"},       {"User-Agent", "ua"},         {"Expect", "100-continue"},
+        {"X-Amzn-Trace-Id", "t"}, {"Authorization", "old"},     {"MY-HEADER", "c\n  d"},
+        {"A-First", ""},          {"x!#$%&'*+.^_`|~", "tchar"},
     };
     sigv4_signer *s = sigv4_signer_new();
     sigv4_signature sig;
@@ -392,8 +385,8 @@ static void test_many_headers(void)
     sigv4_signer_free(s);
 }
 
-static void sign_with(sigv4_signer *s, const char *date, const char *region, const char *service,
-                      const char *secret, char authz[256])
+static void sign_with(sigv4_signer *s, const char *date, const char *region, const char *service, const char *secret,
+                      char authz[256])
 {
     const sigv4_header h[] = {{"Host", "h"}};
     const sigv4_request req = {"GET", "/", h, 1, NULL, 0};
@@ -530,8 +523,7 @@ static void test_long_values(void)
     for (i = 0; i < n; i++) {
         token[i] = (char)('A' + i % 26);
         value[i] = i % 3 ? 'v' : ' ';
-        target[i + 1] = i % 5 == 0 ? '/' : i % 7 == 0 ? '%'
-                                                      : '\xe1';
+        target[i + 1] = i % 5 == 0 ? '/' : i % 7 == 0 ? '%' : '\xe1';
     }
     token[n] = value[n] = target[n + 1] = '\0';
     target[0] = '/';

@@ -68,35 +68,12 @@ static char *query(const char *in, size_t n)
 /* Every character Python's str.split() splits on, as UTF-8: botocore's
  * header canonicalisation is ' '.join(value.split()). */
 static const char *const python_spaces[] = {
-    "\t",
-    "\n",
-    "\v",
-    "\f",
-    "\r",
-    "\x1c",
-    "\x1d",
-    "\x1e",
-    "\x1f",
-    " ",
-    "\xc2\x85",
-    "\xc2\xa0",
-    "\xe1\x9a\x80",
-    "\xe2\x80\x80",
-    "\xe2\x80\x81",
-    "\xe2\x80\x82",
-    "\xe2\x80\x83",
-    "\xe2\x80\x84",
-    "\xe2\x80\x85",
-    "\xe2\x80\x86",
-    "\xe2\x80\x87",
-    "\xe2\x80\x88",
-    "\xe2\x80\x89",
-    "\xe2\x80\x8a",
-    "\xe2\x80\xa8",
-    "\xe2\x80\xa9",
-    "\xe2\x80\xaf",
-    "\xe2\x81\x9f",
-    "\xe3\x80\x80",
+    "\t",           "\n",           "\v",           "\f",           "\r",
+    "\x1c",         "\x1d",         "\x1e",         "\x1f",         " ",
+    "\xc2\x85",     "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81",
+    "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86",
+    "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xa8",
+    "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
 };
 
 static void test_trimall_python_whitespace(void)
@@ -106,8 +83,7 @@ static void test_trimall_python_whitespace(void)
 
     CHECK_INT(sizeof python_spaces / sizeof *python_spaces, 29);
     for (i = 0; i < sizeof python_spaces / sizeof *python_spaces; i++) {
-        snprintf(in, sizeof in, "%sa%s%sb%s", python_spaces[i], python_spaces[i], python_spaces[i],
-                 python_spaces[i]);
+        snprintf(in, sizeof in, "%sa%s%sb%s", python_spaces[i], python_spaces[i], python_spaces[i], python_spaces[i]);
         CHECK_MAP(trimall, in, "a b");
         CHECK_INT(sv_space_len((const unsigned char *)python_spaces[i], strlen(python_spaces[i])),
                   strlen(python_spaces[i]));
@@ -117,16 +93,19 @@ static void test_trimall_python_whitespace(void)
 static void test_trimall_not_whitespace(void)
 {
     /* Look-alikes Python does not split on stay as they are. */
-    CHECK_MAP(trimall, "a\xe2\x80\x8b"
-                       "b",
+    CHECK_MAP(trimall,
+              "a\xe2\x80\x8b"
+              "b",
               "a\xe2\x80\x8b"
               "b"); /* U+200B zero width space */
-    CHECK_MAP(trimall, "a\xef\xbb\xbf"
-                       "b",
+    CHECK_MAP(trimall,
+              "a\xef\xbb\xbf"
+              "b",
               "a\xef\xbb\xbf"
               "b"); /* U+FEFF */
-    CHECK_MAP(trimall, "a\xe2\x80\x8c"
-                       "b",
+    CHECK_MAP(trimall,
+              "a\xe2\x80\x8c"
+              "b",
               "a\xe2\x80\x8c"
               "b");                                                     /* U+200C */
     CHECK_MAP(trimall, "\xc2\xa2\xe1\x88\xb4", "\xc2\xa2\xe1\x88\xb4"); /* a lead byte of a space, not one */
@@ -155,8 +134,8 @@ static void test_uri_encode_every_byte(void)
 
     for (c = 0; c < 256; c++) {
         sv_out o = {malloc(4), 0, 3, 0};
-        int unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                         c == '-' || c == '.' || c == '_' || c == '~';
+        int unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                         c == '.' || c == '_' || c == '~';
 
         in[0] = (char)c;
         if (unreserved)

@@ -9,7 +9,8 @@
 
 #define SLOT_A "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-slot-a/73e2d6bc24d8a067"
 #define SLOT_B "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-slot-b/09bdcb2a1c5e7d3f"
-#define LISTENER "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/net/pg-nlb/50dc6c495c0c9188/f2f7dc8efc522ab2"
+#define LISTENER \
+    "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/net/pg-nlb/50dc6c495c0c9188/f2f7dc8efc522ab2"
 
 /* Up to three slots, each with at most two targets "ip/state". */
 typedef struct layout {
