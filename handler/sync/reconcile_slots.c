@@ -287,12 +287,16 @@ static elb_target_list one(const elb_target *t)
     return (elb_target_list){(elb_target *)t, 1};
 }
 
-/* The slot's registered targets. 0, or -1 when out of memory. */
-static int registered_of(const slot *sl, elb_target_list *out)
+/* The slot's registered targets but `keep` (NULL: none). 0, or -1 when out of memory. */
+static int registered_of(const slot *sl, const elb_target *keep, elb_target_list *out)
 {
-    for (size_t i = 0; i < sl->targets.count; i++)
-        if (target_is_registered(&sl->targets.items[i]) && elb_target_list_append(out, &sl->targets.items[i], 1) != 0)
+    for (size_t i = 0; i < sl->targets.count; i++) {
+        const elb_target *t = &sl->targets.items[i];
+        if (!target_is_registered(t) || (keep && t->port == keep->port && strcmp(t->id, keep->id) == 0))
+            continue;
+        if (elb_target_list_append(out, t, 1) != 0)
             return -1;
+    }
     return 0;
 }
 
@@ -321,11 +325,11 @@ static int slot_change(run *r, slots_run *s, size_t i, int deregister, const elb
     return 0;
 }
 
-/* Deregisters the slot's registered targets. */
-static int slot_clear(run *r, slots_run *s, size_t i, const char *message, const char *after)
+/* Deregisters the slot's registered targets but `keep` (NULL: none). */
+static int slot_clear(run *r, slots_run *s, size_t i, const elb_target *keep, const char *message, const char *after)
 {
     elb_target_list l = {NULL, 0};
-    int rc = registered_of(&s->slots[i], &l);
+    int rc = registered_of(&s->slots[i], keep, &l);
     if (rc != 0)
         rns_error_nomem(r->err, "planning the slots");
     else
@@ -344,7 +348,10 @@ static int fill(run *r, slots_run *s)
     if (slot_change(r, s, t, 0, &d, "slot filled", "; the weight did not move") != 0)
         return -1;
     if (p->clear[t])
-        return slot_clear(r, s, t, "slot cleared for the new primary",
+        /* the desired target may already be among them (a fill whose clear
+         * failed last time): it stays, or the weight would move to a slot
+         * whose only target drains */
+        return slot_clear(r, s, t, &p->desired, "slot cleared for the new primary",
                           "; the new primary is registered, the weight did not move");
     return 0;
 }
@@ -388,7 +395,7 @@ static int release_and_refill(run *r, slots_run *s)
 {
     const slot_plan *p = &s->plan;
     for (size_t i = 0; i < s->n; i++)
-        if (p->release[i] && slot_clear(r, s, i, "demoted target released", "; the weight has moved") != 0)
+        if (p->release[i] && slot_clear(r, s, i, NULL, "demoted target released", "; the weight has moved") != 0)
             return -1;
     for (size_t i = 0; i < s->n; i++) {
         if (!p->refill[i])
@@ -397,7 +404,7 @@ static int release_and_refill(run *r, slots_run *s)
         elb_target_list l = one(&t);
         if (slot_change(r, s, i, 0, &l, "slot filled", "; the weight has moved") != 0)
             return -1;
-        if (p->replace[i] && slot_clear(r, s, i, "stale standby released", "; the weight has moved") != 0)
+        if (p->replace[i] && slot_clear(r, s, i, NULL, "stale standby released", "; the weight has moved") != 0)
             return -1;
     }
     return 0;

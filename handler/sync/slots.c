@@ -45,9 +45,12 @@ static int has(const slot *s, const ip_addr *a, int port, int draining)
     return 0;
 }
 
+/* A slot that may take traffic: a weight above 0, or none read (the
+ * reference: a missing Weight's meaning is unknown), so that it is never
+ * filled or cleared before the move, and is released after it. */
 static int weighted(const slot *s)
 {
-    return s->weight > 0;
+    return s->weight != 0;
 }
 
 /* The slot holding exactly the desired target: the weighted one, else the first; -1. */

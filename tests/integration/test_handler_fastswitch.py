@@ -250,6 +250,21 @@ def several_addresses_are_a_resolve_error():
 
 
 @tap.case
+def fill_slot_already_holding_the_primary_keeps_it():
+    # a standby holding the new primary and another target (a fill whose clear failed last time):
+    # the other target leaves, the new primary stays, then the weight moves to it
+    other = "10.20.3.33:%d" % const.DB_PORT
+    start([[OLD], [NEW, other]], weights=(1, 0), records=const.FLIPPED_RECORDS)
+    res = ok(S.invoke(events.schedule_event(), env=env()))
+    tap.eq(changes(), [("RegisterTargets", 1), ("DeregisterTargets", 1), ("ModifyListener", None),
+                       ("DeregisterTargets", 0)])
+    dereg = [c["params"] for c in calls("DeregisterTargets")]
+    tap.ok(all(NEW.split(":")[0] not in str(p) for p in dereg), "the new primary never deregistered: %s" % dereg)
+    tap.eq((held(1), weights()), ([NEW], [0, 1]), "the weighted slot holds the new primary")
+    tap.eq(res["deregistered"], sorted([OLD, other]))
+
+
+@tap.case
 def never_weights_a_draining_slot():
     # the new primary's slot is draining it: the failback goes to another, empty slot
     start([[OLD], [NEW], []], records=const.FLIPPED_RECORDS)

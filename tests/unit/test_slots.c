@@ -107,6 +107,22 @@ static void test_fill_prefers_an_empty_standby(void)
     check_weights(&p, 0, 0, 1);
 }
 
+static void test_unknown_weight_counts_as_weighted(void)
+{
+    /* a slot the listener gave no Weight may carry traffic: never filled, released after the move */
+    layout l = {{-1, 0, 0}, {{"10.0.0.1/healthy"}, {NULL}, {NULL}}};
+    layout all = {{-1, -1, -1}, {{"10.0.0.1/healthy"}, {NULL}, {NULL}}};
+    slot_plan p;
+    CHECK_INT(plan(&l, "10.0.0.9", NULL, &p), 0);
+    CHECK_INT(p.fill, 1);
+    CHECK_INT(p.target, 1);
+    CHECK_INT(p.release[0], 1);
+    CHECK_INT(p.weights_change, 1);
+    check_weights(&p, 0, 1, 0);
+    /* none of them known to be idle, and none holds the primary: no plan */
+    CHECK_INT(plan(&all, "10.0.0.9", NULL, &p), -1);
+}
+
 static void test_fill_never_in_the_weighted_slot(void)
 {
     /* every standby holds something: the least wanted one is replaced, never slot 1 */
@@ -324,6 +340,7 @@ int main(void)
     RUN(test_warm_slot_gets_the_weight);
     RUN(test_right_weights_change_nothing);
     RUN(test_fill_prefers_an_empty_standby);
+    RUN(test_unknown_weight_counts_as_weighted);
     RUN(test_fill_never_in_the_weighted_slot);
     RUN(test_never_to_a_draining_slot);
     RUN(test_not_exactly_the_primary_is_not_its_slot);
