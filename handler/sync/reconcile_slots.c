@@ -264,20 +264,36 @@ static void write_memory(run *r, slots_run *s)
             remember(r, &s->slots[i], &s->candidates.items[p->refill[i] - 1], s->candidate_at[p->refill[i] - 1]);
 }
 
+/* A standby is registered like a primary: never outside ALLOWED_CIDRS (the
+ * memory's tags can be edited by anyone with tag rights). Order is kept. */
+static void keep_allowed(run *r, slots_run *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->candidates.count; i++) {
+        char text[64];
+        if (!cidr_list_contains(r->b->allowed, &s->candidates.items[i])) {
+            ip_addr_format(&s->candidates.items[i], text, sizeof text);
+            log_msg(r->log, LOG_WARN, "standby candidate %s is outside ALLOWED_CIDRS: not registered", text);
+            continue;
+        }
+        if (i < SLOTS_MAX)
+            s->candidate_at[n] = s->candidate_at[i];
+        s->candidates.items[n++] = s->candidates.items[i];
+    }
+    s->candidates.count = n;
+}
+
 static void read_candidates(run *r, slots_run *s)
 {
     const addr_source *src = &r->b->source;
     int64_t left = r->deadline - r->io->now_ms(r->io->ctx) - r->margin;
-    if (!src->candidates) {
+    if (!src->candidates)
         read_memory(r, s);
-        return;
-    }
-    if (left <= 0)
-        return;
-    if (src->candidates(src->ctx, s->n - 1, (long)(left < 5000 ? left : 5000), &s->candidates) != 0)
+    else if (left > 0 && src->candidates(src->ctx, s->n - 1, (long)(left < 5000 ? left : 5000), &s->candidates) != 0)
         log_msg(r->log, LOG_WARN, "the standby candidates are incomplete; no standby is replaced this run");
-    else
+    else if (left > 0)
         s->candidates_complete = 1;
+    keep_allowed(r, s);
 }
 
 /* ---- the changes ---- */

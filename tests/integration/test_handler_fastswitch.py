@@ -102,6 +102,17 @@ def cluster_standbys_filled_by_promotion_tier():
 
 
 @tap.case
+def standby_candidates_outside_allowed_cidrs_never_registered():
+    start([[T1], [], []])
+    r = S.invoke(events.schedule_event(), env=env(cluster=True, ALLOWED_CIDRS="%s/32,%s/32" % (A1, A2)))
+    res = ok(r)
+    tap.eq([held(i) for i in range(3)], [[T1], [T2], []], "instance-3 is outside ALLOWED_CIDRS: its standby stays empty")
+    tap.eq(changes(), [("RegisterTargets", 1)])
+    tap.eq(res["registered"], [T2])
+    log_has(r.stderr, "standby candidate %s is outside ALLOWED_CIDRS" % A3)
+
+
+@tap.case
 def cluster_stale_standby_replaced():
     """A standby holding an address that is no member any more gets the next candidate, registered
     before the stale target leaves; the weighted slot is left alone."""
