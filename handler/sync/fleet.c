@@ -788,7 +788,9 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
     int named = named_binding(root) != NULL;
     int64_t deadline = deadline_ms - RESERVE_MS;
     calls_sent(f, &elb0, &rds0);
-    int rc = need_discovery(f, sweep && !named) ? discover(f, deadline, err) : 0;
+    /* A named binding (database.yml's custom resource, a console test) is
+     * often a group tagged moments ago: it is always looked up afresh. */
+    int rc = need_discovery(f, sweep) ? discover(f, deadline, err) : 0;
     if (rc == 0 && select_jobs(f, &ev, root, deadline, &jobs) != 0) {
         rns_error_nomem(err, "choosing the bindings");
         rc = -1;

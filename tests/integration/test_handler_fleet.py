@@ -359,6 +359,27 @@ def capped_sweep_resumes_where_it_stopped():
 
 
 @tap.case
+def named_binding_tagged_after_the_last_sweep_is_found():
+    """database.yml's custom resource names a group tagged moments ago: a warm function whose index
+    is still fresh looks it up anyway and populates it."""
+    fresh()
+    setup(["old1"])
+    proc = S.start_bootstrap(env=fleet_env())
+    try:
+        first = S.lambda_invoke(events.schedule_event())
+        tap.eq(first["kind"], "response", first.get("body"))
+        S.elb.add_target_group(tg("new1"), [], port=5432, load_balancers=[LB_A],
+                               tags={"rds-nlb-sync:source": "dns:" + host("new1")})
+        S.dns.set_records({host("old1"): ["10.30.1.10"], host("new1"): ["10.30.2.10"]})
+        res = S.lambda_invoke({"targetGroupArn": tg("new1")})
+    finally:
+        S.stop_bootstrap(proc)
+    tap.eq(res["kind"], "response", res.get("body"))
+    tap.eq([b["targetGroupArn"] for b in res["json"]["bindings"]], [tg("new1")], "only the named binding")
+    tap.eq(S.elb.registered(tg("new1")), ["10.30.2.10:5432"], "the new group is populated")
+
+
+@tap.case
 def paging_past_400_groups():
     fresh()
     for i in range(401):
