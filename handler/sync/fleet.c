@@ -315,6 +315,15 @@ fail:
     return -1;
 }
 
+/* After a failed build_index: the old index points into freed bindings, so
+ * it goes, and the next run discovers again. */
+static void drop_index(fleet *f)
+{
+    free(f->idx.items);
+    f->idx = (fleet_index){NULL, 0};
+    f->built_ms = 0;
+}
+
 /* Discovery: the bindings of every load balancer, then the index. */
 static int discover(fleet *f, int64_t deadline, rns_error *err)
 {
@@ -342,6 +351,7 @@ static int discover(fleet *f, int64_t deadline, rns_error *err)
     json_decref(fields);
     elb_target_group_list_free(&all);
     if (build_index(f) != 0) {
+        drop_index(f);
         rns_error_nomem(err, "building the index");
         return -1;
     }
@@ -801,15 +811,12 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
         run_state s = {f, &jobs, &ev, deadline, sweep && !named, PTHREAD_MUTEX_INITIALIZER, 0, elb_now - elb0, 0, 0};
         run_jobs(&s);
         pthread_mutex_destroy(&s.lock);
-        if (build_index(f) != 0) { /* the clusters' members may have changed (and their strings moved) */
-            free(f->idx.items);
-            f->idx = (fleet_index){NULL, 0};
-            f->built_ms = 0; /* the next run discovers again */
-        }
+        if (build_index(f) != 0) /* the clusters' members may have changed (and their strings moved) */
+            drop_index(f);
         int incomplete = move_cursor(f, &jobs, sweep, named);
         *result = fleet_result(f, &ev, &jobs, incomplete, elb0, rds0, err);
         rc = rns_error_failed(err) ? -1 : 0;
-        if (!*result) {
+        if (!*result && rc == 0) { /* the first error (FleetError) is kept */
             rns_error_nomem(err, "building the result");
             rc = -1;
         }
