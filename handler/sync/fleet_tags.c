@@ -10,6 +10,7 @@
 #include "common/grow.h"
 #include "handler/sync/fleet.h"
 #include "handler/sync/fleet_internal.h"
+#include "handler/sync/plan.h"
 
 /* ---- tags ---- */
 
@@ -193,7 +194,7 @@ static int add_held(proxy_source *p, const elb_target_list *current, addr_list *
     for (size_t i = 0; current && i < current->count; i++) {
         const elb_target *t = &current->items[i];
         ip_addr a;
-        if (t->port != p->port || strcmp(t->state, "draining") == 0 || ip_addr_parse(t->id, &a) != 0 ||
+        if (t->port != p->port || target_is_draining(t) || ip_addr_parse(t->id, &a) != 0 ||
             addr_list_contains(answer, &a))
             continue;
         int misses = prev_misses(p->prev, &a) + 1;

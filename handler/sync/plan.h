@@ -50,4 +50,10 @@ elb_target target_of(const ip_addr *a, int port, const char *az);
 /* Whether the target is `a` at `port` (its Id read as an address). */
 int target_is_addr(const elb_target *t, const ip_addr *a, int port);
 
+/* CONTRACT.md section 5, rule 4, for every module that reads a state (the
+ * plan, the slots, the race guard, the proxy's misses): only "draining" is a
+ * target on its way out; every other state is a registered target. */
+int target_is_draining(const elb_target *t);
+int target_is_registered(const elb_target *t);
+
 #endif

@@ -530,12 +530,17 @@ static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
     for (size_t i = 0; i < stale->count; i++) {
         const elb_target *t = &stale->items[i];
         const elb_target *now_t = find_target(&fresh, t);
-        if (!now_t || strcmp(now_t->state, "draining") == 0)
+        if (!now_t || target_is_draining(now_t))
             continue;
         if (!usable(&a) || strcmp(now_t->state, "initial") == 0 || answer_holds(r, &a, t)) {
-            if (elb_target_list_append(&keep, t, 1) != 0)
-                break;
-            continue;
+            if (elb_target_list_append(&keep, t, 1) == 0)
+                continue;
+            stale->count = 0; /* deregister nothing rather than part */
+            elb_target_list_free(&keep);
+            answer_free(&a);
+            elb_target_list_free(&fresh);
+            rns_error_nomem(r->err, "keeping the stale targets a fresher answer holds");
+            return -1;
         }
         stale->items[n++] = *t;
     }

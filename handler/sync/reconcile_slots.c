@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "handler/sync/plan.h"
-#include "handler/sync/plan_internal.h"
 #include "handler/sync/reconcile_internal.h"
 #include "handler/sync/slots.h"
 

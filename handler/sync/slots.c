@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "handler/sync/plan.h"
-#include "handler/sync/plan_internal.h"
 
 static size_t registered_count(const slot *s)
 {

@@ -10,7 +10,6 @@
 #include "handler/aws/elbv2.h"
 #include "handler/aws/elbv2_internal.h"
 #include "handler/sync/plan.h"
-#include "handler/sync/plan_internal.h"
 #include "handler/sync/reconcile.h"
 #include "handler/sync/reconcile_internal.h"
 #include "tests/fuzz/fuzz.h"
