@@ -302,12 +302,15 @@ static elb_target_list one(const elb_target *t)
     return (elb_target_list){(elb_target *)t, 1};
 }
 
-/* The slot's registered targets but `keep` (NULL: none). 0, or -1 when out of memory. */
+/* The slot's registered targets but `keep` (NULL: none; matched as an
+ * address, whatever text DescribeTargetHealth gives it). 0, or -1 when out of memory. */
 static int registered_of(const slot *sl, const elb_target *keep, elb_target_list *out)
 {
+    ip_addr k;
+    int has_keep = keep && ip_addr_parse(keep->id, &k) == 0;
     for (size_t i = 0; i < sl->targets.count; i++) {
         const elb_target *t = &sl->targets.items[i];
-        if (!target_is_registered(t) || (keep && t->port == keep->port && strcmp(t->id, keep->id) == 0))
+        if (!target_is_registered(t) || (has_keep && target_is_addr(t, &k, keep->port)))
             continue;
         if (elb_target_list_append(out, t, 1) != 0)
             return -1;
