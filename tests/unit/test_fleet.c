@@ -225,6 +225,35 @@ static void test_bucket_paces(void)
     rns_bucket_destroy(&b);
 }
 
+/* A deferred take leaves `reserve` tokens to the others, waits at most
+ * max_defer_ms for that, and never waits past its deadline for it. */
+static void test_bucket_defers(void)
+{
+    rns_bucket b;
+    rns_bucket_init(&b, 4, 100);                                               /* one token per 10 ms */
+    CHECK_INT(rns_bucket_take_deferred(&b, 2, 1000, rns_wall_ms() + 1000), 0); /* 3 left: at once */
+    CHECK_INT((int)b.waited_ms, 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 1000), 0);
+    int64_t t0 = rns_mono_ms();
+    CHECK_INT(rns_bucket_take_deferred(&b, 2, 1000, rns_wall_ms() + 1000), 0);
+    CHECK(rns_mono_ms() - t0 >= 29); /* until 3 were there: 2 stay for the others */
+    CHECK(rns_bucket_wait_ms(&b, rns_mono_ms()) == 0);
+    rns_bucket_destroy(&b);
+    /* a reserve the burst never reaches: it waits max_defer_ms, then takes in turn */
+    rns_bucket_init(&b, 2, 10);
+    t0 = rns_mono_ms();
+    CHECK_INT(rns_bucket_take_deferred(&b, 5, 50, rns_wall_ms() + 1000), 0);
+    CHECK(rns_mono_ms() - t0 >= 49);
+    CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 1000), 0); /* the burst's other token */
+    rns_bucket_destroy(&b);
+    /* no deferring past the deadline: then a take in turn, refused when its token comes after it */
+    rns_bucket_init(&b, 1, 0.5);
+    CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 1000), 0);
+    CHECK_INT(rns_bucket_take_deferred(&b, 0, 10000, rns_wall_ms() + 100), -1);
+    rns_bucket_destroy(&b);
+}
+
 int main(void)
 {
     RUN(test_binding_from_tags);
@@ -233,5 +262,6 @@ int main(void)
     RUN(test_proxy_misses);
     RUN(test_shards_split_evenly);
     RUN(test_bucket_paces);
+    RUN(test_bucket_defers);
     return check_done();
 }
