@@ -45,6 +45,7 @@
 #define RESERVE_MS 250
 #define SWEEP_BINDING_MS 2000 /* the time a sweep keeps for one more binding before its deadline */
 #define FLEET_SWEEP_WORKERS 4
+#define FLEET_MMAP_THRESHOLD (64 * 1024)
 
 /* A worker's own clients and resolver, kept between invocations. */
 typedef struct fleet_worker {
@@ -128,6 +129,11 @@ fleet *fleet_new(const config *cfg, logger *log, char *err, size_t errlen)
      * heap otherwise, and at 500 bindings the per-thread heaps cost more
      * than the bindings (README.md, "Performance", fleet mode's 16 MiB). */
     mallopt(M_ARENA_MAX, 1);
+    /* Large blocks (answer pages, the job and binding lists, the result's
+     * text) in their own mappings, given back when freed: glibc's moving
+     * threshold keeps them in the heap once one was freed, where a copy
+     * while growing or a freed hole stays resident. */
+    mallopt(M_MMAP_THRESHOLD, FLEET_MMAP_THRESHOLD);
     rns_bucket_init(&f->describe, PACE_DESCRIBE_BURST, PACE_DESCRIBE_RATE);
     rns_bucket_init(&f->change, PACE_CHANGE_BURST, PACE_CHANGE_RATE);
     rns_bucket_init(&f->rds, PACE_RDS_BURST, PACE_RDS_RATE);
@@ -422,16 +428,23 @@ static void learn_unknown_members(fleet *f, int64_t deadline)
 typedef struct job {
     fleet_binding *fb;
     const event_info *ev;
-    json_t *result; /* the binding's result fields, NULL when it failed */
-    int failover;   /* the event starts the binding's failover wait */
+    json_t *out;           /* its object in the result ("error" when it failed); NULL: out of memory */
+    rns_error_type failed; /* RNS_ERR_NONE when it succeeded */
+    int failover;          /* the event starts the binding's failover wait */
     int dry_run;
     int started;
-    int changed;          /* registered or deregistered a target (not in a dry run) */
-    long api_calls;       /* the ELBv2 calls of its run */
-    reconcile_report rep; /* freed once the result is built */
-    rns_error err;
-    binding b; /* as the run saw it, for the result */
+    int changed;    /* registered or deregistered a target (not in a dry run) */
+    long api_calls; /* the ELBv2 calls of its run */
 } job;
+
+/* What one binding's run needs only while it runs, on its worker's stack:
+ * a sweep keeps its 500 jobs to the end, and these would be 1.3 KB each
+ * (README.md, "Fleet mode at scale", peak RSS). */
+typedef struct job_run {
+    binding b; /* as the run saw it, for the result */
+    reconcile_report rep;
+    rns_error err;
+} job_run;
 
 typedef struct job_list {
     job *items;
@@ -563,21 +576,21 @@ static int ready(fleet *f, fleet_worker *w, int cluster, rns_error *err)
 }
 
 /* proxy: the counts of the answer used, kept and written to the group's tag. */
-static void commit_misses(fleet *f, fleet_worker *w, job *j, proxy_source *ps, int64_t deadline)
+static void commit_misses(fleet *f, fleet_worker *w, const job *j, job_run *r, proxy_source *ps, int64_t deadline)
 {
     elb_tag t;
     elb_error e;
-    if (rns_error_failed(&j->err) || j->dry_run || !proxy_misses_commit(&j->fb->misses, ps, &t))
+    if (rns_error_failed(&r->err) || j->dry_run || !proxy_misses_commit(&j->fb->misses, ps, &t))
         return;
-    j->rep.api_calls++;
+    r->rep.api_calls++;
     if (elb_add_tags(w->elb, j->fb->tg.arn, &t, 1, deadline, &e) != 0)
         log_msg(f->log, LOG_WARN, "proxy miss counts of %s not saved: %s: %s", j->fb->tg.arn, e.code, e.message);
 }
 
-static void fill_binding(fleet *f, job *j, addr_source src)
+static void fill_binding(fleet *f, const job *j, job_run *r, addr_source src)
 {
     const fleet_binding *fb = j->fb;
-    j->b = (binding){
+    r->b = (binding){
         .source = src,
         .target_group_arn = fb->tg.arn,
         .target_group_name = fb->tg.name,
@@ -593,47 +606,75 @@ static void fill_binding(fleet *f, job *j, addr_source src)
     };
 }
 
-/* One binding's reconcile on a worker's own clients and resolver. */
-static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
+/* One binding's reconcile on a worker's own clients and resolver: its
+ * result fields, or NULL with r->err. */
+static json_t *reconcile_job(fleet *f, fleet_worker *w, job *j, job_run *r, int64_t deadline)
 {
     fleet_binding *fb = j->fb;
     int cluster = fb->kind == FLEET_SOURCE_CLUSTER;
+    json_t *fields = NULL;
     if (fb->invalid) {
-        rns_error_set(&j->err, RNS_ERR_BINDING, "%s: %s", fb->tg.arn, fb->bad ? fb->bad : "invalid tags");
-        return;
+        rns_error_set(&r->err, RNS_ERR_BINDING, "%s: %s", fb->tg.arn, fb->bad ? fb->bad : "invalid tags");
+        return NULL;
     }
-    if (ready(f, w, cluster, &j->err) != 0)
-        return;
+    if (ready(f, w, cluster, &r->err) != 0)
+        return NULL;
     dns_source ds = {w->dns, FLEET_NAME(fb), config_address_family(f->cfg)};
     proxy_source ps = {dns_source_of(&ds), &fb->misses, {NULL, 0}, f->cfg->proxy_misses, fb->tg.port};
     cluster_settings set = {FLEET_NAME(fb), fb->role, config_address_family(f->cfg), NULL};
     cluster_discovery *cd = cluster ? cluster_discovery_new(&set, w->rds, w->dns, f->log) : NULL;
     if (cluster && !cd) {
-        rns_error_nomem(&j->err, "starting the cluster discovery");
-        return;
+        rns_error_nomem(&r->err, "starting the cluster discovery");
+        return NULL;
     }
-    fill_binding(f, j,
+    fill_binding(f, j, r,
                  cd                               ? cluster_source(cd)
                  : fb->kind == FLEET_SOURCE_PROXY ? proxy_source_of(&ps)
                                                   : dns_source_of(&ds));
     reconcile_io io = reconcile_io_of_elb(w->elb);
-    reconcile_request req = {&j->b, j->failover, j->dry_run, deadline, f->log};
-    if (j->b.source.begin)
-        j->b.source.begin(j->b.source.ctx);
-    reconcile_run(&io, &req, &j->rep, &j->err);
+    reconcile_request req = {&r->b, j->failover, j->dry_run, deadline, f->log};
+    if (r->b.source.begin)
+        r->b.source.begin(r->b.source.ctx);
+    reconcile_run(&io, &req, &r->rep, &r->err);
     if (fb->kind == FLEET_SOURCE_PROXY)
-        commit_misses(f, w, j, &ps, deadline);
-    if (cluster && j->rep.source_detail)
-        learn_members(fb, j->rep.source_detail);
-    if (!rns_error_failed(&j->err))
-        j->result = result_build(&j->b, j->ev, &j->rep);
+        commit_misses(f, w, j, r, &ps, deadline);
+    if (cluster && r->rep.source_detail)
+        learn_members(fb, r->rep.source_detail);
+    if (!rns_error_failed(&r->err))
+        fields = result_build(&r->b, j->ev, &r->rep);
     /* Only the counts outlive the run: at 500 bindings the reports' lists
      * would be megabytes (README.md, "Fleet mode", memory). */
-    j->changed = !j->dry_run && (j->rep.registered.count || j->rep.deregistered.count);
-    j->api_calls = j->rep.api_calls;
-    reconcile_report_free(&j->rep);
+    j->changed = !j->dry_run && (r->rep.registered.count || r->rep.deregistered.count);
+    j->api_calls = r->rep.api_calls;
+    reconcile_report_free(&r->rep);
     fleet_miss_list_free(&ps.next);
     cluster_discovery_free(cd);
+    return fields;
+}
+
+/* The binding's object in the result: its group, source and role, then its
+ * result fields (taken) or its error. */
+static json_t *binding_result(const fleet_binding *fb, json_t *fields, const rns_error *err)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "targetGroupArn", fb->tg.arn, "source", fb->source, "role",
+                          db_role_name(fb->role));
+    if (o && fields)
+        json_object_update_missing(o, fields);
+    else if (o)
+        json_object_set_new(o, "error", result_error(err));
+    json_decref(fields);
+    return o;
+}
+
+/* A job keeps its binding's finished object in the result, not the run's
+ * fields: one object a binding, not two, until the result is written. */
+static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
+{
+    job_run r;
+    memset(&r, 0, sizeof r);
+    json_t *fields = reconcile_job(f, w, j, &r, deadline);
+    j->failed = r.err.type;
+    j->out = binding_result(j->fb, fields, &r.err);
 }
 
 typedef struct worker_arg {
@@ -675,20 +716,6 @@ static void run_jobs(run_state *s)
 
 /* ---- the result ---- */
 
-static json_t *binding_result(const job *j)
-{
-    const fleet_binding *fb = j->fb;
-    json_t *o = json_pack("{s:s, s:s, s:s}", "targetGroupArn", fb->tg.arn, "source", fb->source, "role",
-                          db_role_name(fb->role));
-    if (!o)
-        return NULL;
-    if (j->result)
-        json_object_update_missing(o, j->result);
-    else
-        json_object_set_new(o, "error", result_error(&j->err));
-    return o;
-}
-
 static int by_result_arn(const void *a, const void *b)
 {
     return strcmp(((const job *)a)->fb->tg.arn, ((const job *)b)->fb->tg.arn);
@@ -701,10 +728,10 @@ static void fleet_error(const job_list *jobs, size_t failed, rns_error *err)
     size_t used = 0;
     for (size_t i = 0; i < jobs->count; i++) {
         const job *j = &jobs->items[i];
-        if (!j->started || !rns_error_failed(&j->err))
+        if (!j->started || j->failed == RNS_ERR_NONE)
             continue;
         int n = snprintf(list + used, sizeof list - used, "%s%s (%s)", used ? ", " : "", j->fb->tg.arn,
-                         rns_error_name(&j->err));
+                         rns_error_type_name(j->failed));
         if (n < 0 || (size_t)n >= sizeof list - used) {
             snprintf(list + (sizeof list > used + 4 ? used : sizeof list - 5), 5, " ...");
             break;
@@ -723,13 +750,14 @@ static json_t *fleet_result(fleet *f, const event_info *ev, job_list *jobs, int 
     if (jobs->count)
         qsort(jobs->items, jobs->count, sizeof *jobs->items, by_result_arn);
     for (size_t i = 0; i < jobs->count; i++) {
-        const job *j = &jobs->items[i];
+        job *j = &jobs->items[i];
         if (!j->started)
             continue;
         handled++;
-        failed += rns_error_failed(&j->err) != 0;
+        failed += j->failed != RNS_ERR_NONE;
         changed += (size_t)j->changed;
-        json_array_append_new(arr, binding_result(j));
+        json_array_append_new(arr, j->out); /* taken */
+        j->out = NULL;
     }
     calls_sent(f, &elb, &rds);
     o = json_pack("{s:s, s:s, s:s?, s:s?, s:o, s:{s:i, s:i, s:i, s:{s:I, s:I}, s:b}}", "mode", "fleet", "trigger",
@@ -784,10 +812,8 @@ static int move_cursor(fleet *f, const job_list *jobs, int sweep, int named)
 
 static void free_jobs(job_list *jobs)
 {
-    for (size_t i = 0; i < jobs->count; i++) {
-        reconcile_report_free(&jobs->items[i].rep);
-        json_decref(jobs->items[i].result);
-    }
+    for (size_t i = 0; i < jobs->count; i++)
+        json_decref(jobs->items[i].out);
     free(jobs->items);
 }
 

@@ -144,4 +144,30 @@ def fleet_scale_figures():
     tap.ok(any(line.startswith("| 10 | 12 | 12 |") for line in run()["stdout"].splitlines()), "no fleet row on stdout")
 
 
+@tap.case
+def fleet_storm_figures():
+    fleet = results()["fleet"]
+    for st in fleet["storms"] + [fleet["az_storm"]]:
+        for k in ("max_s", "median_s", "floor_max_s", "excess_max_s", "excess_median_s"):
+            tap.ok(isinstance(st[k], float), "storm of %d: %s is %r" % (st["n"], k, st[k]))
+        tap.ok(st["excess_max_s"] <= st["max_s"], "the floor is never before the change: %r" % st)
+    az = fleet["az_storm"]
+    tap.eq((az["n"], az["converged"], az["failed"], az["loops"]), (6, 6, 0, 3), "the quick AZ storm")
+    out = run()["stdout"]
+    tap.ok("excess over the floor max" in out and "Storm of an Availability Zone's loss: 6 databases" in out,
+           "no storm lines on stdout")
+
+
+@tap.case
+def bucket_floor_simulates_the_bucket():
+    import fleet_bench
+    # 25 changes at once through (20, 4/s): 20 at once, then one every 250 ms
+    tap.eq(fleet_bench.bucket_floors([1.0] * 25), [1.0] * 20 + [1.25, 1.5, 1.75, 2.0, 2.25])
+    # changes slower than the rate are never delayed; the order of the list is kept
+    tap.eq(fleet_bench.bucket_floors([3.0, 1.0, 2.0], burst=1, rate=4), [3.0, 1.0, 2.0])
+    # a burst spent, a pause refills it only as far as the rate allows
+    floors = fleet_bench.bucket_floors([0.0, 0.0, 0.1], burst=2, rate=1)
+    tap.eq([round(f, 3) for f in floors], [0.0, 0.0, 1.0])
+
+
 tap.main()
