@@ -325,6 +325,19 @@ def az_storm_line(st):
                st["n"], st["failed"], st["throttled"]))
 
 
+def order_note(st):
+    """Why a queue behind the bucket stretches one poll's uncertainty (the floor orders the changes as
+    they happened; the function sees each at its next poll)."""
+    if st["judged"] != "excess" or not st["floor_later"]:
+        return ""
+    per_s = 1 / STORM_GAP_S
+    return (" Behind the bucket the registrations go in the order the changes are seen, each up to one poll "
+            "(%d ms) after it happened; a change seen late is overtaken by those seen meanwhile, up to %.0f "
+            "changes a second × %.1f s, each a token (%.2f s): up to %.1f s behind its floor, which orders "
+            "them as they happened. The function cannot order the changes within one poll."
+            % (POLL_MS, per_s, POLL_MS / 1000, 1 / TARGETS_BUCKET[1], POLL_MS / 1000 * per_s / TARGETS_BUCKET[1]))
+
+
 def notes(res):
     out = []
     for r in res["scale"]:
@@ -335,10 +348,10 @@ def notes(res):
     for st in res["storms"] + ([res["az_storm"]] if res.get("az_storm") else []):
         judged = st["excess_max_s"] if st["judged"] == "excess" else st["max_s"]
         if judged is None or judged > st["goal_s"] or st["converged"] < st["n"]:
-            out.append("Missed: a storm of %d bindings: %s %s (goal %.1f s), %d of %d registered."
+            out.append("Missed: a storm of %d bindings: %s %s (goal %.1f s), %d of %d registered.%s"
                        % (st["n"], "max excess over the bucket floor" if st["judged"] == "excess"
                           else "max change -> RegisterTargets", "%.2f s" % judged if judged is not None else "none",
-                          st["goal_s"], st["converged"], st["n"]))
+                          st["goal_s"], st["converged"], st["n"], order_note(st)))
     events_ = {r["event_calls"] for r in res["scale"]}
     out.append("Event runs: %s calls whatever N (warm index)." % ", ".join(map(str, sorted(events_))))
     return out
