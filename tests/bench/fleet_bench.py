@@ -147,14 +147,19 @@ def storm_figures(s, n, changes):
     lags = [regs[tg(i)] - changes[i] for i in range(n) if tg(i) in regs]
     excess = [regs[tg(i)] - floors[i] for i in range(n) if tg(i) in regs]
     floor_lags = [f - c for f, c in zip(floors, changes)]
-    three = lambda x: round(x, 3)  # noqa: E731
-    return {"n": n, "converged": len(lags), "max_s": three(max(lags)) if lags else None,
-            "median_s": three(statistics.median(lags)) if lags else None,
-            "floor_max_s": three(max(floor_lags)), "floor_median_s": three(statistics.median(floor_lags)),
+    return {"n": n, "converged": len(lags), "max_s": _max(lags), "median_s": _median(lags),
+            "floor_max_s": _max(floor_lags), "floor_median_s": _median(floor_lags),
             "floor_later": sum(1 for x in floor_lags if x > 1e-6),
-            "excess_max_s": three(max(excess)) if excess else None,
-            "excess_median_s": three(statistics.median(excess)) if excess else None,
+            "excess_max_s": _max(excess), "excess_median_s": _median(excess),
             "throttled": s.elb.throttled, "goal_s": POLL_MS / 1000 + 2}
+
+
+def _max(xs):
+    return round(max(xs), 3) if xs else None
+
+
+def _median(xs):
+    return round(statistics.median(xs), 3) if xs else None
 
 
 def storm(s, n):
@@ -179,8 +184,9 @@ def start_loops(s, count, rounds=5):
     """count warm runtime loops, as Lambda keeps them: each has taken an event that concerns no
     binding (a cold start's discovery). The loops take the warm-up events as they come, so a round
     can warm one twice: a few rounds. Returns them and how many discovered."""
+    seen = len(s.runtime.requests)
     procs = [s.start_bootstrap(env=env(s)) for _ in range(count)]
-    s.runtime.wait_for(lambda api: sum(1 for r in api.requests if r["method"] == "GET") >= count, timeout=60)
+    s.runtime.wait_for(lambda api: sum(1 for r in api.requests[seen:] if r["method"] == "GET") >= count, timeout=60)
     warm = 0
     for _ in range(rounds):
         rids = [s.runtime.enqueue(events.rds_event("RDS-EVENT-0006", source_id="warm-up"))
@@ -316,13 +322,12 @@ def storm_line(st):
 def az_storm_line(st):
     return ("Storm of an Availability Zone's loss: %d databases, one event each, spread over %.0f s, taken by "
             "%d warm runtime loops side by side (%d had discovered before), each DNS changing %.0f to %.0f s "
-            "after its event: change -> RegisterTargets max %s, median %s (goal: within DNS_POLL_MS + 2 s = %.1f s, the "
-            "bucket not being the limit: %d bucket floors after their change, max %s); %d of %d registered, "
-            "%d invocations failed, %d calls throttled."
+            "after its event: change -> RegisterTargets max %s, median %s (goal: within DNS_POLL_MS + 2 s = "
+            "%.1f s, the bucket not being the limit: %d bucket floors after their change, max %s); %d of %d "
+            "registered, %d invocations failed, %d calls throttled."
             % (st["n"], st["spread_s"], st["loops"], st["warm"], STORM_FIRST_S, STORM_FIRST_S + POLL_MS / 1000,
-               _s(st["max_s"]), _s(st["median_s"]),
-               st["goal_s"], st["floor_later"], _s(st["floor_max_s"]), st["converged"],
-               st["n"], st["failed"], st["throttled"]))
+               _s(st["max_s"]), _s(st["median_s"]), st["goal_s"], st["floor_later"], _s(st["floor_max_s"]),
+               st["converged"], st["n"], st["failed"], st["throttled"]))
 
 
 def order_note(st):

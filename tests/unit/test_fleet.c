@@ -216,7 +216,9 @@ static void test_bucket_paces(void)
     for (int i = 0; i < 5; i++)
         CHECK_INT(rns_bucket_take(&b, rns_wall_ms() + 1000), 0);
     CHECK(rns_mono_ms() - t0 >= 40); /* five tokens at 100/s */
-    CHECK(b.waited_ms >= 40);
+    /* not >= 40: a take's wait is what is missing when it comes, and a
+     * loaded machine oversleeps the one before (it failed so under load) */
+    CHECK(b.waited_ms > 0);
     /* a token that would come after the deadline is not taken */
     rns_bucket_destroy(&b);
     rns_bucket_init(&b, 1, 0.5);
