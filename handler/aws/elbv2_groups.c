@@ -78,6 +78,17 @@ char *elbv2_add_tags_body(const char *arn, const elb_tag *tags, size_t count)
     return finish_body(&b, rc);
 }
 
+char *elbv2_remove_tags_body(const char *const *arns, size_t count, const char *const *keys, size_t nkeys)
+{
+    rns_buf b;
+    int rc;
+    rns_buf_init(&b, 0);
+    rc = query_form_init(&b, &elbv2_service, "RemoveTags");
+    rc |= add_members(&b, "ResourceArns", arns, count);
+    rc |= add_members(&b, "TagKeys", keys, nkeys);
+    return finish_body(&b, rc);
+}
+
 /* ---- DescribeTargetGroups answers ---- */
 
 typedef struct groups_reader {
@@ -346,6 +357,28 @@ int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t cou
         return -1;
     }
     rc = query_call(elb_query_client(c), "AddTags", body, deadline_ms, NULL, err);
+    free(body);
+    return rc;
+}
+
+int elb_remove_tags(elb_client *c, const char *const *arns, size_t count, const char *const *keys, size_t nkeys,
+                    int64_t deadline_ms, elb_error *err)
+{
+    char *body;
+    int rc;
+    memset(err, 0, sizeof *err);
+    if (check_arns(arns, count, err) != 0)
+        return -1;
+    if (nkeys == 0 || nkeys > ELB_MAX_TAGS_PER_ADD) {
+        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "%zu keys in one RemoveTags call; 1 to %d are allowed", nkeys,
+                      ELB_MAX_TAGS_PER_ADD);
+        return -1;
+    }
+    if (!(body = elbv2_remove_tags_body(arns, count, keys, nkeys))) {
+        aws_error_set(err, QUERY_CODE_NO_MEMORY, "out of memory building the RemoveTags request");
+        return -1;
+    }
+    rc = query_call(elb_query_client(c), "RemoveTags", body, deadline_ms, NULL, err);
     free(body);
     return rc;
 }

@@ -67,7 +67,6 @@ struct fleet {
     binding_list bl;
     int64_t built_ms; /* when discovery ran; 0: never */
     fleet_index idx;
-    size_t cursor; /* where the next sweep starts (a capped sweep's resume) */
     fleet_worker workers[FLEET_MAX_WORKERS];
     rns_bucket describe, change, rds;
 };
@@ -232,8 +231,10 @@ static int take_tags(binding_list *bl, const elb_target_group *groups, size_t n,
         fleet_binding *b = &bl->items[bl->count];
         memset(b, 0, sizeof *b);
         b->tg = *g;
-        if (fleet_binding_from_tags(b, &tags->items[i]) == 0)
+        if (fleet_binding_from_tags(b, &tags->items[i]) == 0) {
+            fleet_cursor_read(b, &tags->items[i]);
             bl->count++;
+        }
     }
     return 0;
 }
@@ -343,8 +344,6 @@ static int discover(fleet *f, int64_t deadline, rns_error *err)
     free_bindings(&f->bl);
     f->bl = bl;
     f->built_ms = rns_wall_ms();
-    if (f->cursor >= bl.count)
-        f->cursor = 0;
     json_t *fields = json_pack("{s:i, s:i, s:i}", "loadBalancers", (int)f->cfg->fleet_lb_count, "targetGroups",
                                (int)all.count, "bindings", (int)bl.count);
     log_fields(f->log, LOG_INFO, "fleet discovered", fields);
@@ -477,17 +476,27 @@ static const char *named_binding(const json_t *root)
                  : json_string_value(json_object_get(json_object_get(root, "ResourceProperties"), "TargetGroupArn"));
 }
 
-/* A sweep from the cursor, all of one shard, or the one named binding. */
-static int select_sweep(fleet *f, const json_t *root, int dry_run, job_list *jobs)
+/* What a sweep event covers: {"shard": K, "shards": S}, or the whole fleet. */
+static fleet_scope scope_of(const json_t *root)
 {
-    const char *named = named_binding(root);
     json_int_t shard = json_integer_value(json_object_get(root, "shard"));
     json_int_t shards = json_integer_value(json_object_get(root, "shards"));
+    if (shards <= 1)
+        return (fleet_scope){1, 0};
+    return (fleet_scope){(unsigned)shards, shard >= 0 && shard < shards ? (unsigned)shard : (unsigned)shards};
+}
+
+/* A sweep of the scope from its cursor (every binding once, in ARN order
+ * from there, wrapping), or the one named binding. */
+static int select_sweep(fleet *f, const json_t *root, const fleet_scope *scope, int dry_run, job_list *jobs)
+{
+    const char *named = named_binding(root);
+    size_t start = named ? 0 : fleet_cursor_start(f->bl.items, f->bl.count, scope);
     for (size_t k = 0; k < f->bl.count; k++) {
-        fleet_binding *fb = &f->bl.items[(f->cursor + k) % f->bl.count];
+        fleet_binding *fb = &f->bl.items[(start + k) % f->bl.count];
         if (named && strcmp(named, fb->tg.arn) != 0)
             continue;
-        if (!named && shards > 1 && fleet_shard_of(fb->tg.arn, (unsigned)shards) != (unsigned)shard)
+        if (!named && !fleet_in_scope(scope, fb->tg.arn))
             continue;
         if (add_job(jobs, fb, 0, dry_run || f->cfg->dry_run) != 0)
             return -1;
@@ -503,6 +512,7 @@ typedef struct run_state {
     const event_info *ev;
     int64_t deadline;
     int capped_sweep; /* a sweep: the cap applies */
+    long reserve;     /* calls kept for the cursor's tags after the sweep */
     pthread_mutex_t lock;
     size_t next;    /* the next job to start */
     long used;      /* ELBv2 calls of the finished jobs (and discovery) */
@@ -519,7 +529,7 @@ static job *take_job(run_state *s)
     /* A sweep stops at the cap, or when too little time is left to start
      * one more binding: the next sweep goes on from there. */
     if (s->next < s->jobs->count && s->capped_sweep &&
-        (s->used + (long)(s->running + 1) * FLEET_CALLS_PER_BINDING > budget ||
+        (s->used + s->reserve + (long)(s->running + 1) * FLEET_CALLS_PER_BINDING > budget ||
          rns_wall_ms() + SWEEP_BINDING_MS > s->deadline))
         s->stopped = 1;
     if (!s->stopped && s->next < s->jobs->count) {
@@ -738,7 +748,8 @@ static int need_discovery(const fleet *f, int sweep)
     return sweep || !f->built_ms || rns_wall_ms() - f->built_ms > FLEET_INDEX_MAX_AGE_MS;
 }
 
-static int select_jobs(fleet *f, const event_info *ev, const json_t *root, int64_t deadline, job_list *jobs)
+static int select_jobs(fleet *f, const event_info *ev, const json_t *root, const fleet_scope *scope, int64_t deadline,
+                       job_list *jobs)
 {
     if (ev->trigger == TRIGGER_RDS_EVENT && ev->source_id[0]) {
         if (select_event(f, ev, jobs) != 0)
@@ -753,22 +764,27 @@ static int select_jobs(fleet *f, const event_info *ev, const json_t *root, int64
         return 0; /* no source: concerns no binding */
     if (ev->trigger == TRIGGER_CLOUDFORMATION && ev->cfn.type == CFN_DELETE)
         return 0;
-    return select_sweep(f, root, ev->dry_run, jobs);
+    return select_sweep(f, root, scope, ev->dry_run, jobs);
 }
 
-/* After a sweep: the next one starts at the first binding this one did not start. */
-static int move_cursor(fleet *f, const job_list *jobs, int sweep, int named)
+/* After a sweep: the next one starts at the first binding this one did not
+ * start (jobs are started in order); saved in the cursor's tag unless the
+ * sweep is a dry run. Returns whether the sweep was incomplete. */
+static int move_cursor(fleet *f, const job_list *jobs, const fleet_scope *scope, int save, int64_t deadline)
 {
-    if (!sweep || named)
-        return 0;
-    for (size_t i = 0; i < jobs->count; i++) {
-        if (!jobs->items[i].started) {
-            f->cursor = (size_t)(jobs->items[i].fb - f->bl.items);
-            return 1;
-        }
-    }
-    f->cursor = 0;
-    return 0;
+    const char *next = NULL;
+    fleet_cursor_plan plan;
+    for (size_t i = 0; i < jobs->count && !next; i++)
+        if (!jobs->items[i].started)
+            next = jobs->items[i].fb->tg.arn;
+    if (!save)
+        return next != NULL;
+    if (fleet_cursor_plan_of(f->bl.items, f->bl.count, scope, next, rns_wall_ms(), &plan) == 0)
+        fleet_cursor_move(f->workers[0].elb, f->log, &plan, scope, deadline);
+    else
+        log_msg(f->log, LOG_WARN, "sweep cursor not saved: out of memory");
+    fleet_cursor_plan_free(&plan);
+    return next != NULL;
 }
 
 static void free_jobs(job_list *jobs)
@@ -796,24 +812,27 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
     json_t *root = json_loadb(payload, len, 0, NULL);
     int sweep = ev.trigger != TRIGGER_RDS_EVENT;
     int named = named_binding(root) != NULL;
+    int capped = sweep && !named, save = capped && !ev.dry_run && !f->cfg->dry_run;
+    fleet_scope scope = scope_of(root);
     int64_t deadline = deadline_ms - RESERVE_MS;
     calls_sent(f, &elb0, &rds0);
     /* A named binding (database.yml's custom resource, a console test) is
      * often a group tagged moments ago: it is always looked up afresh. */
     int rc = need_discovery(f, sweep) ? discover(f, deadline, err) : 0;
-    if (rc == 0 && select_jobs(f, &ev, root, deadline, &jobs) != 0) {
+    if (rc == 0 && select_jobs(f, &ev, root, &scope, deadline, &jobs) != 0) {
         rns_error_nomem(err, "choosing the bindings");
         rc = -1;
     }
     if (rc == 0) {
         long elb_now, rds_now;
         calls_sent(f, &elb_now, &rds_now);
-        run_state s = {f, &jobs, &ev, deadline, sweep && !named, PTHREAD_MUTEX_INITIALIZER, 0, elb_now - elb0, 0, 0};
+        long reserve = save ? fleet_cursor_reserve(f->bl.items, f->bl.count, &scope) : 0;
+        run_state s = {f, &jobs, &ev, deadline, capped, reserve, PTHREAD_MUTEX_INITIALIZER, 0, elb_now - elb0, 0, 0};
         run_jobs(&s);
         pthread_mutex_destroy(&s.lock);
         if (build_index(f) != 0) /* the clusters' members may have changed (and their strings moved) */
             drop_index(f);
-        int incomplete = move_cursor(f, &jobs, sweep, named);
+        int incomplete = capped && move_cursor(f, &jobs, &scope, save, deadline);
         *result = fleet_result(f, &ev, &jobs, incomplete, elb0, rds0, err);
         rc = rns_error_failed(err) ? -1 : 0;
         if (!*result && rc == 0) { /* the first error (FleetError) is kept */

@@ -122,6 +122,8 @@ void fleet_binding_free(fleet_binding *b)
     b->member_count = 0;
     free(b->bad);
     b->bad = NULL;
+    free(b->cursor);
+    b->cursor = NULL;
     fleet_miss_list_free(&b->misses);
 }
 

@@ -741,6 +741,18 @@ def describe_tags_keeps_the_prefix_and_twenty_arns():
         tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:misses": "10.0.0.5=2", "k": ""})
         c.remove_tags(ResourceArns=[group_arn(1)], TagKeys=["k"])
         tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:misses": "10.0.0.5=2"})
+        f.set_tags(group_arn(2), {"rds-nlb-sync:sweep-next": "x", "team": "db"})
+        r = run(f, ("remove-tags", "rds-nlb-sync:sweep-next", group_arn(1), group_arn(2)),
+                ("remove-tags", "rds-nlb-sync:misses", group_arn(1)))
+        tap.eq(r.rc, 0)
+        tap.eq((f.tags(group_arn(1)), f.tags(group_arn(2))), ({}, dict(tags, team="db")),
+               "RemoveTags takes its key from every group named, a key a group lacks is no error")
+        removes = f.calls_for("RemoveTags")
+        tap.eq(removes[-2]["params"], {"Action": "RemoveTags", "Version": "2015-12-01",
+                                       "ResourceArns.member.1": group_arn(1), "ResourceArns.member.2": group_arn(2),
+                                       "TagKeys.member.1": "rds-nlb-sync:sweep-next"}, "botocore's shape")
+        r = run(f, ("remove-tags", "k", group_arn(7777)))
+        tap.eq(r.ops[0]["error"]["code"], "TargetGroupNotFound")
         all_signed(f)
 
 

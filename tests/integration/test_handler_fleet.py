@@ -358,6 +358,183 @@ def capped_sweep_resumes_where_it_stopped():
     tap.eq(sorted(covered), sorted(tg(d) for d in dbs))
 
 
+CURSOR = "rds-nlb-sync:sweep-next"
+
+
+def cursors():
+    """{group ARN: cursor tag value} over every group of the fake."""
+    return {arn: S.elb.tags(arn)[CURSOR] for arn in sorted(S.elb._groups) if CURSOR in S.elb.tags(arn)}
+
+
+def cursor_value(shards, at, nxt):
+    return "shards=%d at=%d next=%s" % (shards, at, nxt)
+
+
+def shard_of(arn, shards):
+    """handler/sync/fleet_tags.c's fleet_shard_of: FNV-1a of the ARN, mod shards."""
+    h = 2166136261
+    for byte in arn.encode():
+        h = ((h ^ byte) * 16777619) % 2**32
+    return h % shards
+
+
+def tag_calls():
+    return [c for c in S.elb.calls if c["action"] in ("AddTags", "RemoveTags")]
+
+
+def cold_sweeps(order, count, event=None, cap="20", **env):
+    """count sweeps, each a new ./bootstrap --invoke (a cold start), checking that each one handles
+    the bindings that follow, in the cyclic ARN order `order`, the last one the previous sweep
+    handled; returns the handled lists, each in its sweep's order."""
+    at, handled = 0, []
+    for n in range(count):
+        S.clear_calls(S.elb)
+        r, out = run(event or events.schedule_event(), FLEET_MAX_API_CALLS=cap, **env)
+        tap.eq(r.code, 0, r.stderr[-1500:])
+        got = [b["targetGroupArn"] for b in out["bindings"]]
+        want = [order[(at + k) % len(order)] for k in range(len(got))]
+        tap.ok(got and sorted(got) == sorted(want), "sweep %d takes up where the last stopped: %s, want %s"
+               % (n + 1, [a.split("/")[1] for a in got], [a.split("/")[1] for a in want]))
+        tap.eq(out["summary"]["incomplete"], len(got) < len(order), "sweep %d incomplete" % (n + 1))
+        tap.ok(out["summary"]["apiCalls"]["elbv2"] <= int(cap), "the cursor's calls fit under the cap: %s"
+               % out["summary"]["apiCalls"])
+        at += len(got)
+        handled.append(want)
+    return handled
+
+
+@tap.case
+def capped_sweep_resumes_after_a_cold_start():
+    """Issue 23: the position lived in the warm container only; a cold start began again at the first
+    binding, so the tail of a fleet larger than one capped sweep was never swept."""
+    fresh()
+    dbs = ["cold%02d" % i for i in range(8)]
+    setup(dbs)
+    order = sorted(tg(d) for d in dbs)
+    first, second = cold_sweeps(order, 2)
+    tap.ok(len(first) < 8, "the first sweep is capped")
+    tap.eq(list(cursors()), [order[0]], "one cursor, on the first group")
+    nxt = order[(len(first) + len(second)) % len(order)]
+    tap.ok(cursors()[order[0]].startswith("shards=1 at=") and cursors()[order[0]].endswith(" next=" + nxt),
+           cursors())
+    tap.eq([c["action"] for c in tag_calls()], ["AddTags"], "one AddTags moves it")
+
+
+@tap.case
+def capped_sweeps_cover_every_binding_once_a_round():
+    fresh()
+    dbs = ["round%02d" % i for i in range(10)]
+    setup(dbs)
+    order = sorted(tg(d) for d in dbs)
+    handled = cold_sweeps(order, 7)
+    flat = [a for h in handled for a in h]
+    tap.ok(len(flat) >= 20, "two rounds at least: %d bindings" % len(flat))
+    for n in range(len(flat) // 10):
+        tap.eq(sorted(flat[10 * n:10 * n + 10]), order, "round %d: every binding once" % (n + 1))
+    tap.eq(sorted(S.elb.registered(tg(d))[0] for d in dbs), sorted("10.30.%d.10:5432" % (i + 1) for i in range(10)))
+
+
+@tap.case
+def shards_keep_their_own_cursors():
+    fresh()
+    orders = [[], []]
+    for i in range(100):  # seven bindings in each of the two shards
+        arn = tg("shc%02d" % i)
+        if len(orders[shard_of(arn, 2)]) < 7:
+            orders[shard_of(arn, 2)].append(arn)
+    orders = [sorted(o) for o in orders]
+    setup([a.split("/")[1] for a in orders[0] + orders[1]])
+    for k in range(2):
+        r, out = run({"shard": k, "shards": 2})
+        tap.eq(sorted(b["targetGroupArn"] for b in out["bindings"]), orders[k], "shard %d, as fleet_shard_of" % k)
+    tap.eq(cursors(), {}, "complete sweeps leave no cursor")
+    at = [0, 0]
+    for n in range(6):
+        k = n % 2
+        r, out = run({"shard": k, "shards": 2}, FLEET_MAX_API_CALLS="20")
+        tap.eq(r.code, 0, r.stderr[-1500:])
+        got = [b["targetGroupArn"] for b in out["bindings"]]
+        o = orders[k]
+        tap.eq(sorted(got), sorted(o[(at[k] + j) % len(o)] for j in range(len(got))),
+               "shard %d, sweep %d, from its own cursor" % (k, n // 2 + 1))
+        at[k] += len(got)
+    held = cursors()
+    tap.eq(sorted(held), sorted(o[0] for o in orders), "one cursor a shard, on its first group")
+    for k, o in enumerate(orders):
+        tap.ok(held[o[0]].startswith("shards=2 ") and held[o[0]].endswith(" next=" + o[at[k] % len(o)]), held[o[0]])
+
+
+@tap.case
+def cursor_naming_a_deleted_group_starts_at_the_next():
+    fresh()
+    dbs = ["del%02d" % i for i in range(8)]
+    setup(dbs)
+    order = sorted(tg(d) for d in dbs)
+    S.elb.set_tags(order[0], {CURSOR: cursor_value(1, 1000, order[3])})
+    S.elb.remove_target_group(order[3])
+    r, out = run(events.schedule_event(), FLEET_MAX_API_CALLS="20")
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    got = sorted(b["targetGroupArn"] for b in out["bindings"])
+    tap.ok(got and got == order[4:4 + len(got)], "from the next ARN: %s" % got)
+    # an ARN past the last one wraps to the first
+    S.elb.set_tags(order[0], {CURSOR: cursor_value(1, 1000, order[-1] + "z")})
+    r, out = run(events.schedule_event(), FLEET_MAX_API_CALLS="20")
+    got = sorted(b["targetGroupArn"] for b in out["bindings"])
+    tap.ok(got and got == [a for a in order if a != order[3]][:len(got)], "from the first: %s" % got)
+
+
+@tap.case
+def stray_cursor_left_by_a_crash_loses_to_the_newest():
+    """A crash (or a holder that changed) can leave two cursors of one shard: the newest wins and
+    the sweep removes the other; cursors of another shard count and invalid ones are left alone."""
+    fresh()
+    dbs = ["str%02d" % i for i in range(8)]
+    setup(dbs, extra_tags={"str07": {"rds-nlb-sync:source": "dns:"}})  # str07: invalid, never touched
+    order = sorted(tg(d) for d in dbs)
+    S.elb.set_tags(order[2], {CURSOR: cursor_value(1, 1000, order[1])})
+    S.elb.set_tags(order[5], {CURSOR: cursor_value(1, 2000, order[4])})
+    S.elb.set_tags(order[6], {CURSOR: cursor_value(3, 3000, order[0])})
+    S.elb.set_tags(order[7], {CURSOR: cursor_value(1, 4000, order[0])})
+    r, out = run(events.schedule_event(), FLEET_MAX_API_CALLS="20")
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    got = [b["targetGroupArn"] for b in out["bindings"]]
+    tap.ok(tg("str07") not in got, "the sweep stops before the invalid binding: %s" % got)
+    tap.eq(sorted(got), order[4:4 + len(got)], "from the newest cursor of the shard")
+    held = cursors()
+    tap.eq(sorted(held), [order[0], order[6], order[7]], "the stray went; the other count's and the invalid "
+           "group's stay")
+    tap.ok(held[order[0]].endswith(" next=" + order[4 + len(got)]), held)
+    removes = [c for c in tag_calls() if c["action"] == "RemoveTags"]
+    tap.eq([sorted(v for k, v in c["params"].items() if k.startswith("ResourceArns.")) for c in removes],
+           [sorted([order[2], order[5]])], "one RemoveTags for both strays")
+    tap.ok(out["summary"]["apiCalls"]["elbv2"] <= 20, out["summary"])
+
+
+@tap.case
+def dry_runs_named_and_event_runs_never_move_the_cursor():
+    fresh()
+    dbs = ["dry%02d" % i for i in range(10)]
+    setup(dbs)
+    order = sorted(tg(d) for d in dbs)
+    r, out = run({"dryRun": True}, FLEET_MAX_API_CALLS="20")
+    tap.eq((r.code, out["summary"]["incomplete"]), (0, True))
+    tap.eq((cursors(), tag_calls()), ({}, []), "a dry-run sweep writes no cursor")
+    S.elb.set_tags(order[0], {CURSOR: cursor_value(1, 1000, order[5])})
+    S.clear_calls(S.elb)
+    r, out = run({"dryRun": True}, FLEET_MAX_API_CALLS="20")
+    got = sorted(b["targetGroupArn"] for b in out["bindings"])
+    tap.ok(got and got == order[5:5 + len(got)], "a dry run starts where the next sweep will: %s" % got)
+    r, out = run(events.schedule_event(), FLEET_MAX_API_CALLS="20", DRY_RUN="true")
+    tap.eq(r.code, 0, r.stderr[-800:])
+    r, out = run({"targetGroupArn": order[1]}, FLEET_MAX_API_CALLS="20")
+    tap.eq([b["targetGroupArn"] for b in out["bindings"]], [order[1]])
+    r, out = run(events.rds_event("RDS-EVENT-0006", source_id="dry02"), FLEET_MAX_API_CALLS="20")
+    tap.eq([b["targetGroupArn"] for b in out["bindings"]], [tg("dry02")])
+    tap.eq(tag_calls(), [], "DRY_RUN, a named binding and an event write no cursor")
+    tap.eq(cursors(), {order[0]: cursor_value(1, 1000, order[5])}, "the cursor is as it was")
+    tap.eq(S.elb.registered(order[6]), ["10.20.1.9:5432"], "the dry runs changed nothing")
+
+
 @tap.case
 def named_binding_tagged_after_the_last_sweep_is_found():
     """database.yml's custom resource names a group tagged moments ago: a warm function whose index

@@ -5,7 +5,7 @@
  *   elb_client [options] OP [-- OP ...]
  *     OP: describe ARN | register ARN TARGET... | deregister ARN TARGET...
  *         | groups LB PAGESIZE (every page) | groups-arn ARN... | tags PREFIX|- ARN...
- *         | add-tags ARN KEY=VALUE...
+ *         | add-tags ARN KEY=VALUE... | remove-tags KEY ARN...
  *     TARGET: ID[,PORT[,AZ]]   e.g. 10.0.1.5,5432  or  192.0.2.7,5432,all
  *   options:
  *     --region R            default: AWS_REGION, then AWS_DEFAULT_REGION
@@ -244,6 +244,9 @@ static int run_discovery_op(elb_client *c, char **words, int n, int64_t deadline
     }
     if (strcmp(op, "add-tags") == 0)
         return add_tags(c, words, n, deadline, e);
+    if (strcmp(op, "remove-tags") == 0 && n >= 3)
+        return elb_remove_tags(c, (const char *const *)words + 2, (size_t)(n - 2), (const char *const *)words + 1, 1,
+                               deadline, e);
     return -2;
 }
 

@@ -1,7 +1,9 @@
-/* Fleet mode's pure parts (handler/sync/fleet_tags.c, common/bucket.c): a
- * binding from its tags and every invalid tag, the proxy: source's miss
- * counts (text form, and the answer it gives against the held targets), the
- * shard hash, and the token bucket's pacing. */
+/* Fleet mode's pure parts (handler/sync/fleet_tags.c, fleet_cursor.c,
+ * common/bucket.c): a binding from its tags and every invalid tag, the
+ * proxy: source's miss counts (text form, and the answer it gives against
+ * the held targets), the shard hash, the capped sweep's cursor (its text,
+ * where a sweep starts, what it writes and removes, the calls kept for it),
+ * and the token bucket's pacing. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -205,6 +207,166 @@ static void test_shards_split_evenly(void)
     CHECK_INT(fleet_shard_of(arn, 1), 0);
 }
 
+static void test_cursor_text(void)
+{
+    fleet_cursor c = {3, 1765134211123, "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/1"}, d;
+    char text[257];
+    CHECK_INT(fleet_cursor_format(&c, text, sizeof text), 0);
+    CHECK_STR(text, "shards=3 at=1765134211123 next=arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/1");
+    CHECK_INT(fleet_cursor_parse(text, &d), 0);
+    CHECK_INT(d.shards, 3);
+    CHECK_INT(d.at_ms, 1765134211123);
+    CHECK_STR(d.next, c.next);
+    CHECK_INT(fleet_cursor_format(&c, text, 40), -1); /* does not fit */
+    const char *bad[] = {NULL,
+                         "",
+                         "shards=0 at=1 next=a",
+                         "shards=1 at=-5 next=a",
+                         "shards=1 at=1 next=",
+                         "shards=1 at=1",
+                         "shards=x at=1 next=a",
+                         "shards=1 at=1 next=a b"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_INT(fleet_cursor_parse(bad[i], &d), -1);
+}
+
+/* Bindings "tg/b00".."tg/b<n-1>" (sorted by ARN), each with a cursor when
+ * cursors[i] is set ("S MS NEXT-INDEX"). */
+static void cursor_fleet(fleet_binding *bl, size_t n, const char *const *cursors)
+{
+    memset(bl, 0, n * sizeof *bl);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(bl[i].tg.arn, sizeof bl[i].tg.arn, "tg/b%02zu", i);
+        unsigned shards, next;
+        long long at;
+        if (!cursors[i] || sscanf(cursors[i], "%u %lld %u", &shards, &at, &next) != 3)
+            continue;
+        bl[i].cursor = calloc(1, sizeof *bl[i].cursor);
+        *bl[i].cursor = (fleet_cursor){shards, at, ""};
+        snprintf(bl[i].cursor->next, sizeof bl[i].cursor->next, "tg/b%02u", next);
+    }
+}
+
+static void free_fleet(fleet_binding *bl, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fleet_binding_free(&bl[i]);
+}
+
+static void test_cursor_start(void)
+{
+    fleet_binding bl[6];
+    fleet_scope all = {1, 0};
+    const char *none[6] = {NULL};
+    cursor_fleet(bl, 6, none);
+    CHECK_INT(fleet_cursor_start(bl, 6, &all), 0);
+    free_fleet(bl, 6);
+    /* the newest of the scope's wins; another shard count's and a dry-run or
+     * invalid group's are not read */
+    const char *mixed[6] = {NULL, "1 100 2", "1 300 4", "2 900 1", "1 950 5", "1 990 3"};
+    cursor_fleet(bl, 6, mixed);
+    bl[4].dry_run = 1;
+    bl[5].invalid = 1;
+    CHECK_INT(fleet_cursor_start(bl, 6, &all), 4);
+    bl[4].dry_run = 0;
+    CHECK_INT(fleet_cursor_start(bl, 6, &all), 5);
+    free_fleet(bl, 6);
+    /* a start that is gone: the first ARN after it; past the last: the first */
+    const char *gone[6] = {"1 100 0"};
+    cursor_fleet(bl, 6, gone);
+    snprintf(bl[0].cursor->next, sizeof bl[0].cursor->next, "tg/b02x");
+    CHECK_INT(fleet_cursor_start(bl, 6, &all), 3);
+    snprintf(bl[0].cursor->next, sizeof bl[0].cursor->next, "tg/b99");
+    CHECK_INT(fleet_cursor_start(bl, 6, &all), 0);
+    free_fleet(bl, 6);
+}
+
+static void test_cursor_shards(void)
+{
+    fleet_binding bl[12];
+    const char *none[12] = {NULL};
+    cursor_fleet(bl, 12, none);
+    size_t first[2] = {12, 12}, last[2] = {0, 0};
+    for (size_t i = 0; i < 12; i++) {
+        unsigned k = fleet_shard_of(bl[i].tg.arn, 2);
+        first[k] = first[k] < i ? first[k] : i;
+        last[k] = i;
+    }
+    CHECK(first[0] < 12 && first[1] < 12); /* both shards hold groups */
+    fleet_scope s0 = {2, 0}, s1 = {2, 1};
+    fleet_scope *scopes[2] = {&s0, &s1};
+    /* shard 0's cursor, on its first group, names its last; shard 1 has none */
+    bl[first[0]].cursor = calloc(1, sizeof *bl[first[0]].cursor);
+    *bl[first[0]].cursor = (fleet_cursor){2, 100, ""};
+    snprintf(bl[first[0]].cursor->next, sizeof bl[first[0]].cursor->next, "%s", bl[last[0]].tg.arn);
+    CHECK_INT(fleet_cursor_start(bl, 12, scopes[0]), last[0]);
+    CHECK_INT(fleet_cursor_start(bl, 12, scopes[1]), 0);
+    fleet_cursor_plan p;
+    CHECK_INT(fleet_cursor_plan_of(bl, 12, scopes[1], bl[last[1]].tg.arn, 500, &p), 0);
+    CHECK(p.holder == &bl[first[1]]); /* its own shard's first group */
+    CHECK_INT(p.clear_count, 0);      /* shard 0's cursor is not its own */
+    fleet_cursor_plan_free(&p);
+    free_fleet(bl, 12);
+}
+
+static void test_cursor_plan(void)
+{
+    fleet_binding bl[6];
+    fleet_scope all = {1, 0};
+    fleet_cursor_plan p;
+    fleet_cursor c;
+    const char *strays[6] = {NULL, NULL, "1 100 2", "3 200 1", "1 300 4", NULL};
+    cursor_fleet(bl, 6, strays);
+    bl[0].dry_run = 1; /* never written: the holder is b1 */
+    CHECK_INT(fleet_cursor_reserve(bl, 6, &all), 2);
+    CHECK_INT(fleet_cursor_plan_of(bl, 6, &all, "tg/b05", 777, &p), 0);
+    CHECK(p.holder == &bl[1]);
+    CHECK_STR(p.tag.key, FLEET_CURSOR_TAG);
+    CHECK_INT(fleet_cursor_parse(p.tag.value, &c), 0);
+    CHECK(c.shards == 1 && c.at_ms == 777);
+    CHECK_STR(c.next, "tg/b05");
+    CHECK_INT(p.clear_count, 2); /* b2 and b4; b3's count is another */
+    CHECK_STR(p.clear[0], "tg/b02");
+    CHECK_STR(p.clear[1], "tg/b04");
+    fleet_cursor_plan_free(&p);
+    /* complete: every cursor of the scope goes, nothing is written */
+    CHECK_INT(fleet_cursor_plan_of(bl, 6, &all, NULL, 777, &p), 0);
+    CHECK(p.holder == NULL);
+    CHECK_INT(p.clear_count, 2);
+    fleet_cursor_plan_free(&p);
+    /* the holder's own cursor is overwritten, not removed */
+    CHECK_INT(fleet_cursor_plan_of(bl + 2, 4, &all, "tg/b05", 777, &p), 0);
+    CHECK(p.holder == &bl[2]);
+    CHECK_INT(p.clear_count, 1);
+    CHECK_STR(p.clear[0], "tg/b04");
+    fleet_cursor_plan_free(&p);
+    CHECK_INT(fleet_cursor_reserve(bl + 2, 4, &all), 2);
+    /* with nothing writable there is no cursor and nothing to keep */
+    for (size_t i = 0; i < 6; i++)
+        bl[i].invalid = 1;
+    CHECK_INT(fleet_cursor_reserve(bl, 6, &all), 0);
+    CHECK_INT(fleet_cursor_plan_of(bl, 6, &all, "tg/b05", 777, &p), 0);
+    CHECK(p.holder == NULL && p.clear_count == 0);
+    fleet_cursor_plan_free(&p);
+    free_fleet(bl, 6);
+}
+
+static void test_cursor_reserve_counts_batches(void)
+{
+    fleet_binding bl[45];
+    const char *none[45] = {NULL};
+    fleet_scope all = {1, 0};
+    cursor_fleet(bl, 45, none);
+    CHECK_INT(fleet_cursor_reserve(bl, 45, &all), 1); /* AddTags only */
+    for (size_t i = 0; i < 45; i++) {
+        bl[i].cursor = calloc(1, sizeof *bl[i].cursor);
+        *bl[i].cursor = (fleet_cursor){1, (int64_t)i, "tg/b00"};
+    }
+    /* capped: AddTags on b0 and 44 others in 3 RemoveTags; complete: 45 in 3 */
+    CHECK_INT(fleet_cursor_reserve(bl, 45, &all), 4);
+    free_fleet(bl, 45);
+}
+
 static void test_bucket_paces(void)
 {
     rns_bucket b;
@@ -232,6 +394,11 @@ int main(void)
     RUN(test_misses_text);
     RUN(test_proxy_misses);
     RUN(test_shards_split_evenly);
+    RUN(test_cursor_text);
+    RUN(test_cursor_start);
+    RUN(test_cursor_shards);
+    RUN(test_cursor_plan);
+    RUN(test_cursor_reserve_counts_batches);
     RUN(test_bucket_paces);
     return check_done();
 }
