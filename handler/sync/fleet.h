@@ -19,7 +19,8 @@
  *   nothing mutable), so no binding's wait delays another's. Their calls
  *   are paced by token buckets shared by the workers (common/bucket.h) and
  *   capped per invocation (FLEET_MAX_API_CALLS); a capped sweep says
- *   "incomplete" and the next one starts where it stopped.
+ *   "incomplete" and the next one starts where it stopped, also in a new
+ *   container: the position is a tag on a bound group (fleet_cursor.c).
  * - Races with other runs: reconcile.h, "Races" (binding.guard_races).
  * - proxy: bindings keep an address until it has missed PROXY_MISSES
  *   consecutive answers; the counts live in the group's tag

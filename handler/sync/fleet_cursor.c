@@ -109,18 +109,19 @@ long fleet_cursor_reserve(const fleet_binding *bl, size_t n, const fleet_scope *
 int fleet_cursor_plan_of(const fleet_binding *bl, size_t n, const fleet_scope *s, const char *next, int64_t now_ms,
                          fleet_cursor_plan *out)
 {
+    const fleet_binding *h = holder_of(bl, n, s);
     memset(out, 0, sizeof *out);
     if (next) {
         fleet_cursor c = {s->shards, now_ms, ""};
-        const fleet_binding *h = holder_of(bl, n, s);
         snprintf(c.next, sizeof c.next, "%s", next);
         snprintf(out->tag.key, sizeof out->tag.key, "%s", FLEET_CURSOR_TAG);
         if (!h || fleet_cursor_format(&c, out->tag.value, sizeof out->tag.value) != 0)
             return 0; /* nowhere to write it: the old cursors stay */
-        out->holder = h;
+        if (!holds(h, s) || strcmp(h->cursor->next, next) != 0)
+            out->holder = h; /* else it is there already (the sweep started nothing) */
     }
     for (size_t i = 0; i < n; i++) {
-        if (!holds(&bl[i], s) || &bl[i] == out->holder)
+        if (!holds(&bl[i], s) || (next && &bl[i] == h))
             continue;
         if (!out->clear && !(out->clear = calloc(n, sizeof *out->clear)))
             return -1;

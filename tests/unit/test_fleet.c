@@ -341,6 +341,11 @@ static void test_cursor_plan(void)
     CHECK_STR(p.clear[0], "tg/b04");
     fleet_cursor_plan_free(&p);
     CHECK_INT(fleet_cursor_reserve(bl + 2, 4, &all), 2);
+    /* a holder whose cursor already names the start is not written again */
+    CHECK_INT(fleet_cursor_plan_of(bl + 2, 4, &all, "tg/b02", 777, &p), 0);
+    CHECK(p.holder == NULL);
+    CHECK_INT(p.clear_count, 1);
+    fleet_cursor_plan_free(&p);
     /* with nothing writable there is no cursor and nothing to keep */
     for (size_t i = 0; i < 6; i++)
         bl[i].invalid = 1;
