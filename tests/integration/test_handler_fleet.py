@@ -3,8 +3,9 @@
 against the fake ELBv2 (discovery, tags), dnsmasq and the fake RDS: discovery across two load
 balancers (untagged groups and other load balancers' groups never touched), invalid tags, events that
 reach only their bindings, unknown sources, isolation (a deleted group, an NXDOMAIN), shards that
-cover every binding once, dry-run tags, configuration errors, the race guard, and no secret in any
-output (the stack's scan)."""
+cover every binding once, dry-run tags, configuration errors, the race guard, capped sweeps that
+resume across cold starts (the cursor tag: rounds, shards, a deleted start, strays, dry runs), and no
+secret in any output (the stack's scan)."""
 import json
 import os
 import subprocess
@@ -382,11 +383,19 @@ def tag_calls():
     return [c for c in S.elb.calls if c["action"] in ("AddTags", "RemoveTags")]
 
 
-def cold_sweeps(order, count, event=None, cap="20", **env):
+def bound(prefix, n, **kw):
+    """A fresh fake with n bindings, prefix00 and on; their ARNs in a sweep's order."""
+    fresh()
+    dbs = ["%s%02d" % (prefix, i) for i in range(n)]
+    setup(dbs, **kw)
+    return sorted(tg(d) for d in dbs)
+
+
+def cold_sweeps(order, count, event=None, cap="20", at=0, **env):
     """count sweeps, each a new ./bootstrap --invoke (a cold start), checking that each one handles
     the bindings that follow, in the cyclic ARN order `order`, the last one the previous sweep
-    handled; returns the handled lists, each in its sweep's order."""
-    at, handled = 0, []
+    handled (the first: order[at]); returns the handled lists, each in its sweep's order."""
+    handled = []
     for n in range(count):
         S.clear_calls(S.elb)
         r, out = run(event or events.schedule_event(), FLEET_MAX_API_CALLS=cap, **env)
@@ -407,10 +416,7 @@ def cold_sweeps(order, count, event=None, cap="20", **env):
 def capped_sweep_resumes_after_a_cold_start():
     """Issue 23: the position lived in the warm container only; a cold start began again at the first
     binding, so the tail of a fleet larger than one capped sweep was never swept."""
-    fresh()
-    dbs = ["cold%02d" % i for i in range(8)]
-    setup(dbs)
-    order = sorted(tg(d) for d in dbs)
+    order = bound("cold", 8)
     first, second = cold_sweeps(order, 2)
     tap.ok(len(first) < 8, "the first sweep is capped")
     tap.eq(list(cursors()), [order[0]], "one cursor, on the first group")
@@ -422,16 +428,13 @@ def capped_sweep_resumes_after_a_cold_start():
 
 @tap.case
 def capped_sweeps_cover_every_binding_once_a_round():
-    fresh()
-    dbs = ["round%02d" % i for i in range(10)]
-    setup(dbs)
-    order = sorted(tg(d) for d in dbs)
+    order = bound("round", 10)
     handled = cold_sweeps(order, 7)
     flat = [a for h in handled for a in h]
     tap.ok(len(flat) >= 20, "two rounds at least: %d bindings" % len(flat))
     for n in range(len(flat) // 10):
         tap.eq(sorted(flat[10 * n:10 * n + 10]), order, "round %d: every binding once" % (n + 1))
-    tap.eq(sorted(S.elb.registered(tg(d))[0] for d in dbs), sorted("10.30.%d.10:5432" % (i + 1) for i in range(10)))
+    tap.eq(sorted(S.elb.registered(a)[0] for a in order), sorted("10.30.%d.10:5432" % (i + 1) for i in range(10)))
 
 
 @tap.case
@@ -449,15 +452,9 @@ def shards_keep_their_own_cursors():
         tap.eq(sorted(b["targetGroupArn"] for b in out["bindings"]), orders[k], "shard %d, as fleet_shard_of" % k)
     tap.eq(cursors(), {}, "complete sweeps leave no cursor")
     at = [0, 0]
-    for n in range(6):
+    for n in range(6):  # the shards in turn, each from its own cursor
         k = n % 2
-        r, out = run({"shard": k, "shards": 2}, FLEET_MAX_API_CALLS="20")
-        tap.eq(r.code, 0, r.stderr[-1500:])
-        got = [b["targetGroupArn"] for b in out["bindings"]]
-        o = orders[k]
-        tap.eq(sorted(got), sorted(o[(at[k] + j) % len(o)] for j in range(len(got))),
-               "shard %d, sweep %d, from its own cursor" % (k, n // 2 + 1))
-        at[k] += len(got)
+        at[k] += len(cold_sweeps(orders[k], 1, {"shard": k, "shards": 2}, at=at[k])[0])
     held = cursors()
     tap.eq(sorted(held), sorted(o[0] for o in orders), "one cursor a shard, on its first group")
     for k, o in enumerate(orders):
@@ -466,10 +463,7 @@ def shards_keep_their_own_cursors():
 
 @tap.case
 def cursor_naming_a_deleted_group_starts_at_the_next():
-    fresh()
-    dbs = ["del%02d" % i for i in range(8)]
-    setup(dbs)
-    order = sorted(tg(d) for d in dbs)
+    order = bound("del", 8)
     S.elb.set_tags(order[0], {CURSOR: cursor_value(1, 1000, order[3])})
     S.elb.remove_target_group(order[3])
     r, out = run(events.schedule_event(), FLEET_MAX_API_CALLS="20")
@@ -487,10 +481,7 @@ def cursor_naming_a_deleted_group_starts_at_the_next():
 def stray_cursor_left_by_a_crash_loses_to_the_newest():
     """A crash (or a holder that changed) can leave two cursors of one shard: the newest wins and
     the sweep removes the other; cursors of another shard count and invalid ones are left alone."""
-    fresh()
-    dbs = ["str%02d" % i for i in range(8)]
-    setup(dbs, extra_tags={"str07": {"rds-nlb-sync:source": "dns:"}})  # str07: invalid, never touched
-    order = sorted(tg(d) for d in dbs)
+    order = bound("str", 8, extra_tags={"str07": {"rds-nlb-sync:source": "dns:"}})  # str07: invalid, never touched
     S.elb.set_tags(order[2], {CURSOR: cursor_value(1, 1000, order[1])})
     S.elb.set_tags(order[5], {CURSOR: cursor_value(1, 2000, order[4])})
     S.elb.set_tags(order[6], {CURSOR: cursor_value(3, 3000, order[0])})
@@ -512,10 +503,7 @@ def stray_cursor_left_by_a_crash_loses_to_the_newest():
 
 @tap.case
 def dry_runs_named_and_event_runs_never_move_the_cursor():
-    fresh()
-    dbs = ["dry%02d" % i for i in range(10)]
-    setup(dbs)
-    order = sorted(tg(d) for d in dbs)
+    order = bound("dry", 10)
     r, out = run({"dryRun": True}, FLEET_MAX_API_CALLS="20")
     tap.eq((r.code, out["summary"]["incomplete"]), (0, True))
     tap.eq((cursors(), tag_calls()), ({}, []), "a dry-run sweep writes no cursor")
