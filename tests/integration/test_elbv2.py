@@ -753,6 +753,18 @@ def describe_tags_keeps_the_prefix_and_twenty_arns():
                                        "TagKeys.member.1": "rds-nlb-sync:sweep-next"}, "botocore's shape")
         r = run(f, ("remove-tags", "k", group_arn(7777)))
         tap.eq(r.ops[0]["error"]["code"], "TargetGroupNotFound")
+        # tag values as the service's model allows them (letters, numbers, spaces and _.:/=+-@)
+        cursor = "shards=3 at=1765134211123 next=" + group_arn(5)
+        r = run(f, ("add-tags", group_arn(1), "rds-nlb-sync:sweep-next=" + cursor),
+                ("add-tags", group_arn(1), "rds-nlb-sync:misses=10.0.0.5=2,10.0.0.6=1"),
+                ("remove-tags", "bad,key", group_arn(1)))
+        tap.eq([o.get("error", {}).get("code") for o in r.ops], [None, "ValidationError", "ValidationError"])
+        try:
+            c.add_tags(ResourceArns=[group_arn(1)], Tags=[{"Key": "k", "Value": "v" * 257}])
+            tap.ok(False, "a value of 257 characters accepted")
+        except c.exceptions.ClientError as e:
+            tap.eq(e.response["Error"]["Code"], "ValidationError")
+        tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:sweep-next": cursor}, "the cursor's value is a valid one")
         all_signed(f)
 
 

@@ -30,7 +30,8 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .remove_target_group(arn)
   .add_load_balancer(lb_arn)   one without groups (a group's load_balancers are added by themselves)
   .set_tags(arn, {key: value}) / .remove_tags(arn, keys) / .tags(arn) -> dict: the group's tags,
-      which DescribeTags reads and AddTags/RemoveTags change.
+      which DescribeTags reads and AddTags/RemoveTags change (their keys and values checked as the
+      service does: length and pattern, else 400 ValidationError).
   .set_buckets(describe=(burst, per_second), targets=..., modify=..., tags=...)  token-bucket
       throttling as the service does it (400 Throttling "Rate exceeded" when the action's bucket is
       empty; each call takes one token; None: that bucket is off). The real API's Describe* bucket
@@ -64,6 +65,7 @@ Standalone: /usr/bin/python3 tests/lib/fake_elbv2.py --help
 import base64
 import ipaddress
 import time
+import unicodedata
 from xml.sax.saxutils import escape
 
 from fake_query import (ApiError, QueryFake, SIGNATURE_MESSAGE, error_xml, make_test_pki,  # noqa: F401
@@ -231,6 +233,34 @@ def _tag_params(params):
         if len(parts) == 4 and parts[0] == "Tags" and parts[1] == "member" and parts[2].isdigit():
             members.setdefault(int(parts[2]), {})[parts[3]] = value
     return {m["Key"]: m.get("Value", "") for _, m in sorted(members.items()) if "Key" in m}
+
+
+# TagKey and TagValue (botocore's elbv2 model): 1..128 and 0..256 characters of letters, separators,
+# numbers and _.:/=+-@ (the pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$; Python's re has no \p{}).
+TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
+TAG_LIMITS = {"key": (1, 128), "value": (0, 256)}
+
+
+def _check_tag_text(text, what, member):
+    low, high = TAG_LIMITS[what]
+    if not low <= len(text) <= high:
+        raise ApiError(400, "ValidationError", "1 validation error detected: Value '%s' at '%s' failed to "
+                       "satisfy constraint: Member must have length between %d and %d" % (text, member, low, high))
+    if any(unicodedata.category(ch)[0] not in "LZN" and ch not in "_.:/=+-@" for ch in text):
+        raise ApiError(400, "ValidationError", "1 validation error detected: Value '%s' at '%s' failed to "
+                       "satisfy constraint: Member must satisfy regular expression pattern: %s"
+                       % (text, member, TAG_PATTERN))
+
+
+def _check_tags(params, action):
+    """AddTags' Tags and RemoveTags' TagKeys, as the service validates them."""
+    if action == "AddTags":
+        for n, (key, value) in enumerate(_tag_params(params).items(), 1):
+            _check_tag_text(key, "key", "tags.%d.member.key" % n)
+            _check_tag_text(value, "value", "tags.%d.member.value" % n)
+    else:
+        for n, key in enumerate(_members(params, "TagKeys"), 1):
+            _check_tag_text(key, "key", "tagKeys.%d.member" % n)
 
 
 def _check_arns(arns, what):
@@ -600,6 +630,8 @@ class FakeElbv2(QueryFake, FakeListeners):
                 return self._describe_groups(params)
             arns = _members(params, "ResourceArns")
             _check_arns(arns, "resourceArns")
+            if action != "DescribeTags":
+                _check_tags(params, action)
             groups = [self._group(arn) for arn in arns]
             if action == "DescribeTags":
                 return [(g.arn, dict(g.tags)) for g in groups]
