@@ -502,6 +502,21 @@ def stray_cursor_left_by_a_crash_loses_to_the_newest():
 
 
 @tap.case
+def cursor_that_cannot_be_saved_is_a_warning():
+    """AddTags refused (an IAM policy without it, say): the sweep's bindings stand, the old cursors stay
+    (no RemoveTags), and the log says why."""
+    order = bound("ns", 8)
+    S.elb.set_tags(order[1], {CURSOR: cursor_value(1, 1000, order[2])})
+    S.elb.inject("access_denied", action="AddTags")
+    r, out = run(events.schedule_event(), FLEET_MAX_API_CALLS="20")
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq((out["summary"]["incomplete"], out["summary"]["failed"]), (True, 0))
+    tap.eq([c["action"] for c in tag_calls()], ["AddTags"], "one refused AddTags, no RemoveTags")
+    tap.eq(cursors(), {order[1]: cursor_value(1, 1000, order[2])})
+    tap.ok("sweep cursor not saved on %s: AccessDenied" % order[0] in r.stderr, r.stderr[-1500:])
+
+
+@tap.case
 def dry_runs_named_and_event_runs_never_move_the_cursor():
     order = bound("dry", 10)
     r, out = run({"dryRun": True}, FLEET_MAX_API_CALLS="20")
