@@ -579,6 +579,7 @@ static void fill_binding(fleet *f, job *j, addr_source src)
         .dry_run = j->dry_run,
         .wait = wait_of(fb),
         .guard_races = 1,
+        .log_target_group = 1,
     };
 }
 
