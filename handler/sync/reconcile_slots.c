@@ -25,7 +25,7 @@ typedef struct slots_run {
     long long candidate_at[SLOTS_MAX]; /* the memory's primary-at of each candidate (0: none) */
     int candidates_complete;           /* they are the source's whole choice (stale standbys are replaced) */
     slot_plan plan;
-    int moved;               /* the weight has moved (or was right) */
+    int moved;               /* the weight has moved (or was right, or would in a dry run) */
     int refilled[SLOTS_MAX]; /* the slot's refill was registered */
 } slots_run;
 
@@ -395,8 +395,10 @@ static int move_weight(run *r, slots_run *s)
     reconcile_log(r, LOG_INFO, "weight moved",
                   json_pack("{s:s, s:o, s:o, s:s, s:b}", "listenerArn", s->listener.arn, "from", from, "to", to,
                             "targetGroupArn", s->slots[p->target].arn, "dryRun", r->req->dry_run));
-    if (r->req->dry_run)
+    if (r->req->dry_run) {
+        s->moved = 1; /* the result shows the weights the run would leave, beside the targets it would place */
         return 0;
+    }
     elb_error e;
     memset(&e, 0, sizeof e);
     r->rep->api_calls++;

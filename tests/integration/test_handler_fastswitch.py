@@ -255,6 +255,8 @@ def dry_run_changes_nothing():
     res = ok(S.invoke(events.schedule_event(), env=env(DRY_RUN="true")))
     nothing_changed([[OLD], [], []], [1, 0, 0])
     tap.eq((res["dryRun"], res["weightsChanged"], res["registered"]), (True, True, [NEW]))
+    tap.eq([(sl["target"], sl["weight"]) for sl in res["slots"]], [(OLD, 0), (NEW, 1), (None, 0)],
+           "the slots as the run would leave them: targets and weights alike")
 
 
 # ------------------------------------------------------------------ safety ---
