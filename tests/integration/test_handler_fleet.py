@@ -255,7 +255,9 @@ def configuration_errors_name_the_variable():
 @tap.case
 def race_guard_keeps_another_runs_recent_registration():
     """Run A read DNS before run B moved the group: the group holds B's new primary (initial) and A's
-    answer is the old primary. A registers nothing new but never deregisters B's registration."""
+    answer is the old primary, also when A asks again before registering (its resolver stays on
+    it). A registers the old primary but never deregisters B's registration: both stay until a
+    later run (reconcile.h, "Races")."""
     fresh()
     S.elb.add_target_group(tg("race"), ["10.30.9.10:5432"], load_balancers=[LB_A], state="initial",
                            healthy_after=60, tags={"rds-nlb-sync:source": "dns:" + host("race")})
@@ -294,17 +296,25 @@ def storm_of_20_bindings_waits_in_parallel():
            "the first change waited for the last: %s" % regs[:3])
 
 
-def stale_invoke(event, hosts_lines, env):
-    """./bootstrap --invoke in its own mount namespace whose /etc/hosts answers hosts_lines first
-    (getaddrinfo reads it before DNS): a run whose resolver still has the old answer."""
-    with tempfile.NamedTemporaryFile("w", suffix=".hosts", delete=False, dir=S.dir) as h:
+def write_hosts(path, hosts_lines):
+    """Rewrites the file in place (the same inode: a bind mount of it sees the new lines)."""
+    with open(path, "w") as h:
         h.write("127.0.0.1 localhost\n" + "".join("%s %s\n" % kv for kv in hosts_lines))
-    argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$1" --invoke -', h.name,
+
+
+def stale_invoke(event, hosts_lines, env, hosts=None):
+    """./bootstrap --invoke in its own mount namespace whose /etc/hosts answers hosts_lines first
+    (getaddrinfo reads it before DNS, at every lookup): a run whose resolver still has the old
+    answer. hosts: the file to use (the test may rewrite it while the run goes on)."""
+    path = hosts or tempfile.mkstemp(suffix=".hosts", dir=S.dir)[1]
+    write_hosts(path, hosts_lines)
+    argv = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$1" --invoke -', path,
             S.bootstrap_path]
     proc = spawn(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(json.dumps(event).encode(), timeout=60)
     S.scan.add("stale run", out.decode() + err.decode())
-    os.unlink(h.name)
+    if hosts is None:
+        os.unlink(path)
     return proc.returncode, out.decode()
 
 
@@ -335,6 +345,49 @@ def two_runs_racing_on_one_group_never_deregister_the_new_primary():
         tap.ok(new not in deregistered, "round %d: the new primary was deregistered" % round_)
         tap.ok("%s:5432" % new in S.elb.registered(tg("race2")), "round %d" % round_)
     S.clear_calls(S.elb)
+
+
+@tap.case
+def stale_run_after_the_move_leaves_the_new_primary_alone():
+    """Run B moves the group from the old primary O to the new one N. Run A's resolver still has
+    the O it read before B moved the group (its /etc/hosts), and A reads the group after B's
+    change: N is another run's recent registration (initial), so A asks again before registering
+    (still O) and registers O. While A's RegisterTargets is in flight its resolver catches up (the
+    hosts file no longer names the host: dnsmasq answers N). A's guard answers N and N is still
+    registered: A deregisters its own stale O, and the group ends with N alone, never empty."""
+    fresh()
+    old, new = "10.20.1.9", "10.50.0.11"
+    S.elb.add_target_group(tg("race3"), ["%s:5432" % old], load_balancers=[LB_A], healthy_after=60,
+                           tags={"rds-nlb-sync:source": "dns:" + host("race3")})
+    S.dns.set_records({host("race3"): [new]})
+    event = {"targetGroupArn": tg("race3")}
+    r, out = run(event)  # B
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq(S.elb.registered(tg("race3")), ["%s:5432" % new])
+    release = threading.Event()
+    S.elb.inject("hang", action="RegisterTargets", release=release)
+    hosts = tempfile.mkstemp(suffix=".hosts", dir=S.dir)[1]
+    results = {}
+    a = threading.Thread(target=lambda: results.setdefault(
+        "a", stale_invoke(event, [(old, host("race3"))], fleet_env(), hosts=hosts)))
+    a.start()
+    try:
+        tap.eventually(lambda: S.elb.calls_for("RegisterTargets")[-1]["fault"] == "hang",
+                       "A's RegisterTargets of the old primary")
+        write_hosts(hosts, [])
+    finally:
+        release.set()
+        a.join()
+        os.unlink(hosts)
+    code, text = results["a"]
+    tap.eq(code, 0, text[-800:])
+    regs = S.elb.calls_for("RegisterTargets")[-1]["params"]
+    tap.eq(regs.get("Targets.member.1.Id"), old, "A registered on its stale answer")
+    tap.eq(S.elb.registered(tg("race3")), ["%s:5432" % new])
+    b = json.loads(text)["bindings"][0]
+    tap.eq((b["registered"], b["deregistered"], b["unchanged"]), (["%s:5432" % old], ["%s:5432" % old],
+                                                                   ["%s:5432" % new]))
+    tap.eq([c["params"].get("Targets.member.1.Id") for c in S.elb.calls_for("DeregisterTargets")], [old, old])
 
 
 @tap.case

@@ -49,7 +49,8 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .inject(kind, action=None, count=1, **opts)     queues a fault; count=None: every request.
       kinds: throttling (400 Throttling), throttling_exception (400 ThrottlingException),
       "500" (InternalFailure), "503" (ServiceUnavailable), hang (read the request, never
-      answer; seconds=N: answer normally after N s), drop (read the request, close without
+      answer; seconds=N: answer normally after N s; release=threading.Event: answer normally
+      once the test sets it), drop (read the request, close without
       answering; stage="accept": close right after the TCP accept, before TLS),
       malformed (200 with broken XML; body=... to choose it), tg_not_found, signature
       (403 SignatureDoesNotMatch), access_denied (403 AccessDenied), invalid_target,
