@@ -318,17 +318,23 @@ def stale_invoke(event, hosts_lines, env, hosts=None):
     return proc.returncode, out.decode()
 
 
+def race_group(name, old, new):
+    """A fresh stack with one group holding `old` (health checks slow: a registration stays initial)
+    while DNS answers `new`; the event naming it."""
+    fresh()
+    S.elb.add_target_group(tg(name), ["%s:5432" % old], load_balancers=[LB_A], healthy_after=60,
+                           tags={"rds-nlb-sync:source": "dns:" + host(name)})
+    S.dns.set_records({host(name): [new]})
+    return {"targetGroupArn": tg(name)}
+
+
 @tap.case
 def two_runs_racing_on_one_group_never_deregister_the_new_primary():
     """Run B follows DNS (the new primary Y); run A's resolver still answers the old primary X. Run
     side by side (and A strictly after B, the worst order), A never deregisters Y: B registered it
     moments ago (initial) and A's guard re-reads the group before deregistering."""
-    fresh()
     old, new = "10.20.1.9", "10.50.0.10"
-    S.elb.add_target_group(tg("race2"), ["%s:5432" % old], load_balancers=[LB_A], healthy_after=60,
-                           tags={"rds-nlb-sync:source": "dns:" + host("race2")})
-    S.dns.set_records({host("race2"): [new]})
-    event = {"targetGroupArn": tg("race2")}
+    event = race_group("race2", old, new)
     for round_ in range(4):
         results = {}
         a = threading.Thread(target=lambda: results.setdefault("a", stale_invoke(event, [(old, host("race2"))],
@@ -355,12 +361,8 @@ def stale_run_after_the_move_leaves_the_new_primary_alone():
     (still O) and registers O. While A's RegisterTargets is in flight its resolver catches up (the
     hosts file no longer names the host: dnsmasq answers N). A's guard answers N and N is still
     registered: A deregisters its own stale O, and the group ends with N alone, never empty."""
-    fresh()
     old, new = "10.20.1.9", "10.50.0.11"
-    S.elb.add_target_group(tg("race3"), ["%s:5432" % old], load_balancers=[LB_A], healthy_after=60,
-                           tags={"rds-nlb-sync:source": "dns:" + host("race3")})
-    S.dns.set_records({host("race3"): [new]})
-    event = {"targetGroupArn": tg("race3")}
+    event = race_group("race3", old, new)
     r, out = run(event)  # B
     tap.eq(r.code, 0, r.stderr[-1500:])
     tap.eq(S.elb.registered(tg("race3")), ["%s:5432" % new])
