@@ -358,52 +358,75 @@ static int discover(fleet *f, int64_t deadline, rns_error *err)
     return 0;
 }
 
-/* The members of a cluster binding, from its discovery's answer detail. */
+/* A cluster binding's members follow the latest answer, none included: a
+ * former member's events must stop reaching the cluster. The ids of
+ * detail's "members" (absent when the cluster was not read: nothing is
+ * learned). Out of memory, the old list stays. */
 static void learn_members(fleet_binding *b, const json_t *detail)
 {
     const json_t *members = json_object_get(detail, "members");
-    size_t i, n = json_array_size(members);
-    char **ids;
-    if (!n || !(ids = calloc(n, sizeof *ids)))
+    size_t n = json_array_size(members), kept = 0;
+    char **ids = n ? calloc(n, sizeof *ids) : NULL;
+    if (!json_is_array(members) || (n && !ids))
         return;
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *id = json_string_value(json_object_get(json_array_get(members, i), "id"));
-        ids[i] = strdup(id ? id : "");
+        if (id && *id && !(ids[kept++] = strdup(id)))
+            goto fail;
     }
-    for (i = 0; i < b->member_count; i++)
+    for (size_t i = 0; i < b->member_count; i++)
         free(b->members[i]);
     free(b->members);
     b->members = ids;
-    b->member_count = n;
+    b->member_count = kept;
     b->members_known = 1;
+    return;
+fail:
+    for (size_t i = 0; i < kept; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* One DescribeDBClusters: the detail learn_members reads, or NULL when the
+ * cluster was not read (retried by the next event that needs it). A cluster
+ * that is gone is an answer: it has no members. */
+static json_t *lookup_members(fleet *f, const fleet_binding *b, int64_t deadline)
+{
+    rds_cluster c;
+    aws_error e;
+    if (rds_describe_cluster(f->workers[0].rds, FLEET_NAME(b), deadline, &c, &e) != 0) {
+        log_msg(f->log, LOG_WARN, "members of cluster %s unknown: %s: %s", FLEET_NAME(b), e.code, e.message);
+        return strcmp(e.code, "DBClusterNotFoundFault") == 0 ? json_pack("{s:[]}", "members") : NULL;
+    }
+    json_t *ids = json_array();
+    for (size_t m = 0; ids && m < c.count; m++)
+        if (json_array_append_new(ids, json_pack("{s:s}", "id", c.items[m].id)) != 0) {
+            json_decref(ids);
+            ids = NULL;
+        }
+    rds_cluster_free(&c);
+    return ids ? json_pack("{s:o}", "members", ids) : NULL;
 }
 
 /* An event names an id the index does not know: the cluster bindings whose
- * members were never read learn them (one DescribeDBClusters each). */
+ * members were never read learn them (one DescribeDBClusters each, once an
+ * invocation; a failed one is tried again by the next). */
 static void learn_unknown_members(fleet *f, int64_t deadline)
 {
     int learned = 0;
     for (size_t i = 0; i < f->bl.count; i++) {
         fleet_binding *b = &f->bl.items[i];
-        rds_cluster c;
-        aws_error e;
         if (b->invalid || b->kind != FLEET_SOURCE_CLUSTER || b->members_known)
             continue;
-        b->members_known = 1; /* once, whatever the answer */
-        if (rds_describe_cluster(f->workers[0].rds, FLEET_NAME(b), deadline, &c, &e) != 0) {
-            log_msg(f->log, LOG_WARN, "members of cluster %s unknown: %s: %s", FLEET_NAME(b), e.code, e.message);
-            continue;
+        json_t *detail = lookup_members(f, b, deadline);
+        if (detail) {
+            learn_members(b, detail);
+            learned = 1;
         }
-        json_t *detail = json_pack("{s:[]}", "members");
-        for (size_t m = 0; m < c.count; m++)
-            json_array_append_new(json_object_get(detail, "members"), json_pack("{s:s}", "id", c.items[m].id));
-        learn_members(b, detail);
         json_decref(detail);
-        rds_cluster_free(&c);
-        learned = 1;
     }
-    if (learned)
-        build_index(f);
+    if (learned && build_index(f) != 0) /* the old index points at the members' old strings */
+        drop_index(f);
 }
 
 /* ---- which bindings a run takes ---- */

@@ -55,6 +55,8 @@ def fresh():
     for arn in list(S.elb._groups):
         S.elb.remove_target_group(arn)
     S.elb.clear_faults()
+    for lb in (LB_A, LB_B):
+        S.elb.add_load_balancer(lb)
     S.clear_calls(S.elb)
 
 
@@ -410,6 +412,69 @@ def cluster_member_event_reaches_its_cluster_binding():
     tap.eq([b["targetGroupArn"] for b in out["bindings"]], [tg("aur")])
     tap.eq(out["bindings"][0]["registered"], ["%s:5432" % const.AURORA_ADDRESSES[const.AURORA_IDS[0]]])
     tap.eq(changed_groups(), [tg("aur")])
+
+
+def warm(env, invocations):
+    """One warm container (the runtime loop) for the invocations: (event, before) pairs, before() run
+    ahead of its event. Returns each invocation's result."""
+    proc = S.start_bootstrap(env=env)
+    out = []
+    try:
+        for event, before in invocations:
+            if before:
+                before()
+            out.append(S.lambda_invoke(event))
+    finally:
+        S.stop_bootstrap(proc)
+    return out
+
+
+def said(res):
+    return (res.get("body") or b"").decode(errors="replace")[-800:]
+
+
+def arns_of(res):
+    return [b["targetGroupArn"] for b in (res["json"] or {}).get("bindings", [])]
+
+
+@tap.case
+def failed_member_lookup_is_tried_again_by_the_next_event():
+    """A member's event the index does not know: the lookup of the cluster's members fails once
+    (AccessDenied); the next such event looks them up again and reaches the cluster binding."""
+    fresh()
+    S.reset_cluster()
+    S.elb.add_target_group(tg("aur2"), ["10.20.1.9:5432"], load_balancers=[LB_A],
+                           tags={"rds-nlb-sync:source": "cluster:" + const.CLUSTER_ID})
+    event = events.rds_event("RDS-EVENT-0006", source_id=const.AURORA_IDS[1])
+    res = warm(fleet_env(), [(event, lambda: S.rds.inject("access_denied", action="DescribeDBClusters")),
+                             (event, None)])
+    tap.eq([r["kind"] for r in res], ["response", "response"], " / ".join(map(said, res)))
+    tap.eq(arns_of(res[0]), [], "the failed lookup found nothing")
+    tap.eq(arns_of(res[1]), [tg("aur2")], "the second event looked the members up again")
+    tap.eq(S.elb.registered(tg("aur2")), ["%s:5432" % const.AURORA_ADDRESSES[const.AURORA_IDS[0]]])
+    S.reset_cluster()
+
+
+@tap.case
+def cluster_answering_no_members_stops_routing_its_former_members():
+    """The cluster's members are learned (an event of a member), then the cluster answers with none:
+    the member map follows that answer, and a former member's event concerns no binding."""
+    fresh()
+    S.reset_cluster()
+    S.elb.add_target_group(tg("aur3"), ["10.20.1.9:5432"], load_balancers=[LB_A],
+                           tags={"rds-nlb-sync:source": "cluster:" + const.CLUSTER_ID})
+    event = events.rds_event("RDS-EVENT-0006", source_id=const.AURORA_IDS[1])
+
+    def empty_the_cluster():
+        for m in const.AURORA_IDS:
+            S.rds.remove_member(const.CLUSTER_ID, m)
+
+    res = warm(fleet_env(), [(event, None), ({"targetGroupArn": tg("aur3")}, empty_the_cluster), (event, None)])
+    tap.eq(arns_of(res[0]), [tg("aur3")], said(res[0]))
+    tap.eq(res[1]["kind"], "error", "no writer among no members: %s" % said(res[1]))
+    tap.eq(res[2]["kind"], "response", said(res[2]))
+    tap.eq(arns_of(res[2]), [], "a former member's event still reached the cluster")
+    S.reset_cluster()
 
 
 @tap.case
