@@ -246,7 +246,7 @@ static void read_fleet(const var *row, load *l)
         if (fleet_add(l->cfg, item) != 0)
             problem(&l->p, "%s: out of memory", row->name);
     }
-    if (l->cfg->fleet_lb_count == 0 || l->cfg->fleet_lb_count > 20)
+    if (l->cfg->fleet_lb_count == 0 || l->cfg->fleet_lb_count > CONFIG_MAX_LOAD_BALANCERS)
         problem(&l->p, "%s: 1 to 20 load balancer ARNs, not %zu", row->name, l->cfg->fleet_lb_count);
 }
 

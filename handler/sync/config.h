@@ -21,6 +21,8 @@
 
 #include "handler/sync/addr.h"
 
+#define CONFIG_MAX_LOAD_BALANCERS 20 /* FLEET_LOAD_BALANCER_ARNS holds 1 to 20 */
+
 typedef enum ip_family { IP_FAMILY_IPV4, IP_FAMILY_IPV6, IP_FAMILY_DUAL } ip_family;
 
 /* DB_ROLE (README.md, "Clusters (RDS API mode)"): what a cluster's target group holds. */

@@ -20,6 +20,7 @@ typedef enum fleet_source_kind { FLEET_SOURCE_DNS, FLEET_SOURCE_CLUSTER, FLEET_S
 /* One tagged target group. */
 typedef struct fleet_binding {
     elb_target_group tg;
+    uint32_t lbs; /* which load balancers list it (bit i: cfg->fleet_lbs[i]) */
     fleet_source_kind kind;
     char source[300]; /* the source tag as given */
     size_t name_at;   /* where in source the name starts: after "dns:", "cluster:", "proxy:" */

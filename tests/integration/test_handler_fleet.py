@@ -414,6 +414,15 @@ def cluster_member_event_reaches_its_cluster_binding():
     tap.eq(changed_groups(), [tg("aur")])
 
 
+def unread_logged(stderr):
+    """The "unread" field of the failed run's log line (the groups discovery could not read)."""
+    for line in stderr.splitlines():
+        at = line.find(" unread=[")
+        if at >= 0:
+            return json.JSONDecoder().raw_decode(line[at + len(" unread="):])[0]
+    return None
+
+
 def warm(env, invocations):
     """One warm container (the runtime loop) for the invocations: (event, before) pairs, before() run
     ahead of its event. Returns each invocation's result."""
@@ -475,6 +484,112 @@ def cluster_answering_no_members_stops_routing_its_former_members():
     tap.eq(res[2]["kind"], "response", said(res[2]))
     tap.eq(arns_of(res[2]), [], "a former member's event still reached the cluster")
     S.reset_cluster()
+
+
+@tap.case
+def one_load_balancer_not_read_leaves_the_others_bindings_handled():
+    """LB_B is deleted (LoadBalancerNotFound), no index before it (a cold start): LB_A's bindings
+    converge, on an event and on a sweep; the result names LB_B under "unread"; the invocation
+    fails with FleetError after every binding was handled. A group on both load balancers is one
+    binding."""
+    fresh()
+    setup(["lb1", "lb2"], lb=LB_A)
+    S.elb.add_target_group(tg("both"), ["10.20.1.9:5432"], load_balancers=[LB_A, LB_B],
+                           tags={"rds-nlb-sync:source": "dns:" + host("lb1")})
+    S.elb.remove_load_balancer(LB_B)
+    try:
+        r, out = run(events.rds_event("RDS-EVENT-0006", source_id="lb2"))
+        tap.eq(r.code, 1, r.stderr[-1500:])
+        tap.eq(out["errorType"], "FleetError")
+        tap.ok(LB_B in out["errorMessage"] and "(ElbApiError)" in out["errorMessage"], out["errorMessage"])
+        tap.eq(S.elb.registered(tg("lb2")), ["10.30.2.10:5432"], "the event's binding converged")
+        r, out = run(events.schedule_event())
+        tap.eq(r.code, 1, r.stderr[-1500:])
+        tap.eq(out["errorType"], "FleetError")
+        tap.ok(out["errorMessage"].startswith("not read: %s (ElbApiError); 0 of 3 bindings failed" % LB_B),
+               out["errorMessage"])
+    finally:
+        S.elb.add_load_balancer(LB_B)
+    unread = unread_logged(r.stderr)
+    tap.eq([(u["loadBalancerArn"], u["error"]["errorType"]) for u in unread or []], [(LB_B, "ElbApiError")], str(unread))
+    tap.ok("LoadBalancerNotFound" in unread[0]["error"]["errorMessage"], unread)
+    tap.eq(S.elb.registered(tg("lb1")), ["10.30.1.10:5432"])
+    tap.eq(S.elb.registered(tg("both")), ["10.30.1.10:5432"])
+
+
+@tap.case
+def load_balancer_not_read_keeps_its_recent_bindings():
+    """A warm function read both load balancers moments ago; now DescribeTargetGroups of LB_A is
+    denied once: its bindings of the last discovery are kept for this sweep (and act on a DNS
+    change), and the sweep succeeds. A cold start has no such index: the same denial is reported."""
+    fresh()
+    setup(["kp1"], lb=LB_A)
+    setup(["kp2"], lb=LB_B)
+    S.dns.set_records({host("kp1"): ["10.30.1.10"], host("kp2"): ["10.30.1.11"]})
+
+    def deny_and_move():
+        S.elb.inject("access_denied", action="DescribeTargetGroups")
+        S.dns.set_records({host("kp1"): ["10.30.7.10"], host("kp2"): ["10.30.1.11"]})
+
+    res = warm(fleet_env(), [(events.schedule_event(), None), (events.schedule_event(), deny_and_move)])
+    tap.eq([r["kind"] for r in res], ["response", "response"], " / ".join(map(said, res)))
+    tap.eq(sorted(arns_of(res[1])), sorted([tg("kp1"), tg("kp2")]))
+    tap.ok("unread" not in res[1]["json"], res[1]["json"])
+    tap.ok("10.30.7.10:5432" in S.elb.registered(tg("kp1")), "the kept binding followed DNS")
+    S.elb.inject("access_denied", action="DescribeTargetGroups")
+    r, out = run(events.schedule_event())
+    tap.eq((r.code, out["errorType"]), (1, "FleetError"), r.stdout[-600:])
+    tap.ok(out["errorMessage"].startswith("not read: %s (ElbApiError)" % LB_A), out["errorMessage"])
+
+
+@tap.case
+def tags_not_read_fail_their_groups_alone():
+    """DescribeTags fails for the first 20 groups (a cold start: nothing to keep): those groups are
+    untouched and named under "unread"; the 21st group's binding converges; FleetError."""
+    fresh()
+    setup(["tg1"], lb=LB_A)
+    for i in range(20):
+        S.elb.add_target_group(tg("plainx%02d" % i), load_balancers=[LB_A])
+    setup(["tg2"], lb=LB_B)
+    S.dns.set_records({host("tg1"): ["10.30.1.10"], host("tg2"): ["10.30.2.10"]})
+    S.elb.inject("access_denied", action="DescribeTags")
+    r, out = run(events.schedule_event())
+    tap.eq(r.code, 1, r.stderr[-1500:])
+    tap.eq(out["errorType"], "FleetError")
+    tap.ok(out["errorMessage"].startswith("not read: the tags of %s (ElbApiError); 0 of 1 bindings failed"
+                                          % tg("tg1")), out["errorMessage"])
+    unread = unread_logged(r.stderr) or [{}]
+    tap.eq(len(unread), 1)
+    tap.eq(len(unread[0].get("targetGroupArns", [])), 20, str(unread))
+    tap.ok(tg("tg1") in unread[0].get("targetGroupArns", []), unread)
+    tap.eq(unread[0]["error"]["errorType"], "ElbApiError")
+    tap.eq(S.elb.registered(tg("tg1")), ["10.20.1.9:5432"], "a group whose tags were not read was touched")
+    tap.eq(S.elb.registered(tg("tg2")), ["10.30.2.10:5432"])
+
+
+LOOP_PAGE = ('<DescribeTargetGroupsResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">'
+             "<DescribeTargetGroupsResult><TargetGroups/><NextMarker>bG9vcA==</NextMarker>"
+             "</DescribeTargetGroupsResult><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata>"
+             "</DescribeTargetGroupsResponse>")
+
+
+@tap.case
+def marker_loop_ends_the_load_balancers_discovery():
+    """DescribeTargetGroups of LB_A answers the Marker it was sent: LB_A's discovery stops after two
+    pages and is reported; LB_B's binding converges."""
+    fresh()
+    setup(["ml1"], lb=LB_B)
+    S.elb.inject("malformed", action="DescribeTargetGroups", count=2, body=LOOP_PAGE)
+    r, out = run(events.schedule_event())
+    tap.eq(r.code, 1, r.stderr[-1500:])
+    pages = [c["params"] for c in S.elb.calls_for("DescribeTargetGroups")]
+    tap.eq([(p["LoadBalancerArn"], p.get("Marker")) for p in pages],
+           [(LB_A, None), (LB_A, "bG9vcA=="), (LB_B, None)])
+    tap.ok(out["errorMessage"].startswith("not read: %s (ElbApiError); 0 of 1 bindings failed" % LB_A),
+           out["errorMessage"])
+    unread = unread_logged(r.stderr) or [{}]
+    tap.ok("pages never end" in unread[0]["error"]["errorMessage"], unread)
+    tap.eq(S.elb.registered(tg("ml1")), ["10.30.1.10:5432"])
 
 
 @tap.case
