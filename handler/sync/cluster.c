@@ -146,7 +146,8 @@ static int build_pass(pass *p, const rds_cluster *c, const rds_instance_list *in
             snprintf(m->endpoint, sizeof m->endpoint, "%s", found->address);
         }
     }
-    qsort(p->items, p->count, sizeof *p->items, member_compare);
+    if (p->count) /* a cluster of no members has no list to sort (qsort's NULL) */
+        qsort(p->items, p->count, sizeof *p->items, member_compare);
     return 0;
 }
 
