@@ -182,7 +182,7 @@ typedef struct found_list {
 
 /* What a discovery could not read: a load balancer's groups (lb), or the
  * tags of the groups first..first+n-1 of the found list. Once resolved
- * (keep_unread), what no kept binding covers: the result's discoveryErrors. */
+ * (keep_unread), what no kept binding covers: the result's "unread". */
 typedef struct arn_list {
     char **items; /* owned */
     size_t count;
@@ -223,7 +223,6 @@ static discovery_error *add_error(discovery_errors *l, const char *lb, uint32_t 
     if (RNS_GROW_LIST(l, 1) != 0)
         return NULL;
     discovery_error *e = &l->items[l->count++];
-    memset(e, 0, sizeof *e);
     *e = (discovery_error){.lb = lb, .lbs = lbs, .first = first, .n = n};
     return e;
 }
@@ -565,8 +564,9 @@ static int discover(fleet *f, int64_t deadline, discovery_errors *errs, rns_erro
         rc = keep_unread(f, &all, &bl, errs);
     }
     if (rc != 0) {
-        free_bindings(&bl);
+        free_bindings(&bl); /* with the members carried over or kept: the index pointed at them */
         free(all.items);
+        drop_index(f);
         rns_error_nomem(err, "discovering the bindings");
         return -1;
     }

@@ -13,6 +13,7 @@ import threading
 
 import const
 import events
+import fake_elbv2
 import stack
 import tap
 from stack_proc import spawn
@@ -590,6 +591,26 @@ def marker_loop_ends_the_load_balancers_discovery():
     unread = unread_logged(r.stderr) or [{}]
     tap.ok("pages never end" in unread[0]["error"]["errorMessage"], unread)
     tap.eq(S.elb.registered(tg("ml1")), ["10.30.1.10:5432"])
+
+
+@tap.case
+def tags_answer_listing_a_group_twice_makes_one_binding():
+    """A DescribeTags answer that lists one group twice (and a group on both load balancers): one
+    binding each, reconciled once."""
+    fresh()
+    setup(["tw1"], lb=LB_A)
+    S.elb.add_target_group(tg("tw2"), ["10.20.1.9:5432"], load_balancers=[LB_A, LB_B],
+                           tags={"rds-nlb-sync:source": "dns:" + host("tw1")})
+    source = {"rds-nlb-sync:source": "dns:" + host("tw1")}
+    body = fake_elbv2.success_xml("DescribeTags", "0", [(tg("tw1"), source), (tg("tw1"), source),
+                                                         (tg("tw2"), source)])
+    S.elb.inject("malformed", action="DescribeTags", body=body)
+    r, out = run(events.schedule_event())
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq([b["targetGroupArn"] for b in out["bindings"]], sorted([tg("tw1"), tg("tw2")]))
+    health = [c["params"]["TargetGroupArn"] for c in S.elb.calls_for("DescribeTargetHealth")]
+    tap.eq(sorted(set(health)), sorted([tg("tw1"), tg("tw2")]))
+    tap.eq(len(S.elb.calls_for("RegisterTargets")), 2)
 
 
 @tap.case
