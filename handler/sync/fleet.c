@@ -576,9 +576,12 @@ static int discover(fleet *f, int64_t deadline, discovery_errors *errs, rns_erro
     f->bl = bl;
     f->built_ms = rns_wall_ms();
     f->unread = errs->count > 0;
-    for (size_t i = 0; i < f->cfg->fleet_lb_count; i++)
+    for (size_t i = 0; i < f->cfg->fleet_lb_count; i++) {
         if (!(unread >> i & 1))
             f->lb_read_ms[i] = f->built_ms;
+        else if (f->lb_read_ms[i] && f->lb_read_ms[i] < f->built_ms)
+            f->built_ms = f->lb_read_ms[i]; /* the index is as old as what it kept */
+    }
     if (f->cursor >= bl.count)
         f->cursor = 0;
     json_t *fields = json_pack("{s:i, s:i, s:i, s:i}", "loadBalancers", (int)f->cfg->fleet_lb_count, "targetGroups",
