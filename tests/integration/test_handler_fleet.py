@@ -521,8 +521,9 @@ def one_load_balancer_not_read_leaves_the_others_bindings_handled():
 @tap.case
 def load_balancer_not_read_keeps_its_recent_bindings():
     """A warm function read both load balancers moments ago; now DescribeTargetGroups of LB_A is
-    denied once: its bindings of the last discovery are kept for this sweep (and act on a DNS
-    change), and the sweep succeeds. A cold start has no such index: the same denial is reported."""
+    denied once, then DescribeTags once: the bindings of the last discovery are kept for each sweep
+    (and act on a DNS change), and the sweeps succeed. A cold start has no such index: the same
+    denial is reported."""
     fresh()
     setup(["kp1"], lb=LB_A)
     setup(["kp2"], lb=LB_B)
@@ -532,11 +533,17 @@ def load_balancer_not_read_keeps_its_recent_bindings():
         S.elb.inject("access_denied", action="DescribeTargetGroups")
         S.dns.set_records({host("kp1"): ["10.30.7.10"], host("kp2"): ["10.30.1.11"]})
 
-    res = warm(fleet_env(), [(events.schedule_event(), None), (events.schedule_event(), deny_and_move)])
-    tap.eq([r["kind"] for r in res], ["response", "response"], " / ".join(map(said, res)))
-    tap.eq(sorted(arns_of(res[1])), sorted([tg("kp1"), tg("kp2")]))
-    tap.ok("unread" not in res[1]["json"], res[1]["json"])
-    tap.ok("10.30.7.10:5432" in S.elb.registered(tg("kp1")), "the kept binding followed DNS")
+    def deny_tags_and_move():
+        S.elb.inject("access_denied", action="DescribeTags")
+        S.dns.set_records({host("kp1"): ["10.30.8.10"], host("kp2"): ["10.30.1.11"]})
+
+    res = warm(fleet_env(), [(events.schedule_event(), None), (events.schedule_event(), deny_and_move),
+                             (events.schedule_event(), deny_tags_and_move)])
+    tap.eq([r["kind"] for r in res], ["response"] * 3, " / ".join(map(said, res)))
+    for r in res[1:]:
+        tap.eq(sorted(arns_of(r)), sorted([tg("kp1"), tg("kp2")]))
+        tap.ok("unread" not in r["json"], str(r["json"]))
+    tap.ok("10.30.8.10:5432" in S.elb.registered(tg("kp1")), "the kept binding followed DNS")
     S.elb.inject("access_denied", action="DescribeTargetGroups")
     r, out = run(events.schedule_event())
     tap.eq((r.code, out["errorType"]), (1, "FleetError"), r.stdout[-600:])
