@@ -947,9 +947,9 @@ static int by_result_arn(const void *a, const void *b)
 
 /* Appends "<what> (<errorType>)" to a message list; 0, or -1 when full
  * (" ..." ends it then). */
-static int list_add(char *list, size_t size, size_t *used, const char *what, const rns_error *e)
+static int list_add(char *list, size_t size, size_t *used, const char *what, const char *type)
 {
-    int n = snprintf(list + *used, size - *used, "%s%s (%s)", *used ? ", " : "", what, rns_error_name(e));
+    int n = snprintf(list + *used, size - *used, "%s%s (%s)", *used ? ", " : "", what, type);
     if (n < 0 || (size_t)n >= size - *used) {
         snprintf(list + (size > *used + 5 ? *used : size - 5), 5, " ...");
         *used = size - 1;
@@ -968,13 +968,14 @@ static void fleet_error(const job_list *jobs, size_t failed, const discovery_err
         const discovery_error *d = &errs->items[i];
         char what[300];
         snprintf(what, sizeof what, "%s%s", d->lb ? d->lb : "the tags of ", d->lb ? "" : d->arns.items[0]);
-        if (list_add(unread, sizeof unread, &used, what, &d->err) != 0)
+        if (list_add(unread, sizeof unread, &used, what, rns_error_name(&d->err)) != 0)
             break;
     }
     used = 0;
     for (size_t i = 0; i < jobs->count; i++) {
         const job *j = &jobs->items[i];
-        if (j->started && rns_error_failed(&j->err) && list_add(list, sizeof list, &used, j->fb->tg.arn, &j->err) != 0)
+        if (j->started && rns_error_failed(&j->err) &&
+            list_add(list, sizeof list, &used, j->fb->tg.arn, rns_error_name(&j->err)) != 0)
             break;
     }
     if (!errs->count)
