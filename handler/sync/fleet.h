@@ -6,7 +6,9 @@
  *   group is a binding (binding.h); a group with invalid tags is a failed
  *   binding (ConfigError) that is never touched. The bindings are kept
  *   between invocations for at most FLEET_INDEX_MAX_AGE_MS and rebuilt by
- *   every sweep.
+ *   every sweep. A load balancer or a DescribeTags call that cannot be read
+ *   stops nothing else: what the last discovery read of it within that age
+ *   is kept for the run, the rest is reported ("unread", FleetError).
  * - The index: source identifier -> bindings, cluster members included (a
  *   cluster binding's members come from its last reconcile, or from one
  *   DescribeDBClusters when an event names an id the index does not know).
@@ -48,8 +50,8 @@ void fleet_free(fleet *f);
 
 /* One invocation: *result (owned) is the fleet result whenever the event was
  * read, also when bindings failed; returns 0, or -1 with *err: InvalidEvent,
- * the discovery's ElbApiError or Timeout, or FleetError (bindings failed,
- * every one handled). */
+ * out of memory, or FleetError (bindings failed, or groups could not be
+ * read and no kept index covers them: every other binding handled). */
 int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms, json_t **result, rns_error *err);
 
 #endif

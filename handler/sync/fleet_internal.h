@@ -20,10 +20,11 @@ typedef enum fleet_source_kind { FLEET_SOURCE_DNS, FLEET_SOURCE_CLUSTER, FLEET_S
 /* One tagged target group. */
 typedef struct fleet_binding {
     elb_target_group tg;
+    uint32_t lbs; /* which load balancers list it (bit i: cfg->fleet_lbs[i]) */
     fleet_source_kind kind;
-    char source[300];    /* the source tag as given */
-    size_t name_at;      /* where in source the name starts: after "dns:", "cluster:", "proxy:" */
-    char identifier[64]; /* whose events concern it (an RDS identifier: at most 63) */
+    char source[300]; /* the source tag as given */
+    size_t name_at;   /* where in source the name starts: after "dns:", "cluster:", "proxy:" */
+    char identifier[CONFIG_IDENTIFIER_MAX + 1]; /* whose events concern it (DB_IDENTIFIER's rule) */
     db_role role;
     int dry_run;
     int invalid;    /* its tags are invalid: a ConfigError binding, never touched */

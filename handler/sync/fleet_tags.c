@@ -1,6 +1,5 @@
 /* Fleet mode: a binding from its target group's tags, the proxy: source's
  * miss counts and its address source, the shard hash (fleet_internal.h). */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,31 +28,32 @@ static void set_bad(fleet_binding *b, const char *fmt, ...)
     va_end(ap);
 }
 
-static int name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-' && *s != '_')
-            return 0;
-    return 1;
-}
-
+/* Each kind's name follows the rule of the variable that names a database
+ * outside fleet mode (config.h): a tag config.c would reject is rejected. */
 static int read_source(fleet_binding *b, const char *v)
 {
     static const struct {
         const char *prefix;
         fleet_source_kind kind;
-    } kinds[] = {{"dns:", FLEET_SOURCE_DNS}, {"cluster:", FLEET_SOURCE_CLUSTER}, {"proxy:", FLEET_SOURCE_PROXY}};
+        int (*valid)(const char *name);
+        const char *rule;
+    } kinds[] = {{"dns:", FLEET_SOURCE_DNS, config_endpoint_valid, "a DNS name, as DB_ENDPOINT"},
+                 {"cluster:", FLEET_SOURCE_CLUSTER, config_cluster_id_valid,
+                  "a DB cluster identifier, as DB_CLUSTER_IDENTIFIER"},
+                 {"proxy:", FLEET_SOURCE_PROXY, config_endpoint_valid, "a DNS name, as DB_ENDPOINT"}};
     snprintf(b->source, sizeof b->source, "%s", v);
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         size_t n = strlen(kinds[i].prefix);
-        if (strncmp(b->source, kinds[i].prefix, n) == 0 && name_valid(b->source + n)) {
-            b->kind = kinds[i].kind;
-            b->name_at = n;
-            return 0;
+        if (strncmp(v, kinds[i].prefix, n) != 0)
+            continue;
+        if (strlen(v) >= sizeof b->source || !kinds[i].valid(v + n)) {
+            set_bad(b, "tag " FLEET_TAG_PREFIX "source=%.80s: the name after %s must be %s", v, kinds[i].prefix,
+                    kinds[i].rule);
+            return -1;
         }
+        b->kind = kinds[i].kind;
+        b->name_at = n;
+        return 0;
     }
     set_bad(b, "tag " FLEET_TAG_PREFIX "source=%.80s: must be dns:<name>, cluster:<id> or proxy:<name>", v);
     return -1;
@@ -72,11 +72,12 @@ static void read_role(fleet_binding *b, const char *v)
         b->role = DB_ROLE_READERS;
 }
 
+/* An empty tag counts as unset, as an empty variable does. */
 static void read_identifier(fleet_binding *b, const char *v)
 {
-    if (v) {
-        if (!name_valid(v) || strlen(v) >= sizeof b->identifier)
-            set_bad(b, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier", v);
+    if (v && *v) {
+        if (!config_identifier_valid(v))
+            set_bad(b, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier, as DB_IDENTIFIER", v);
         snprintf(b->identifier, sizeof b->identifier, "%s", v);
     } else {
         /* the cluster id, else the first label of the name */

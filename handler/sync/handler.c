@@ -408,7 +408,9 @@ static void invoke_fleet(handler *h, const char *payload, size_t len, int64_t de
     } else if (rc == 0) {
         set_result_output(out, result);
     } else {
-        json_t *f = result ? json_pack("{s:O}", "summary", json_object_get(result, "summary")) : NULL;
+        json_t *f = result ? json_pack("{s:O, s:O*}", "summary", json_object_get(result, "summary"), "unread",
+                                       json_object_get(result, "unread"))
+                           : NULL;
         if (f)
             log_fields(h->log, LOG_ERROR, e.message, f);
         json_decref(f);

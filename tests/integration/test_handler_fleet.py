@@ -13,6 +13,7 @@ import threading
 
 import const
 import events
+import fake_elbv2
 import stack
 import tap
 from stack_proc import spawn
@@ -55,6 +56,8 @@ def fresh():
     for arn in list(S.elb._groups):
         S.elb.remove_target_group(arn)
     S.elb.clear_faults()
+    for lb in (LB_A, LB_B):
+        S.elb.add_load_balancer(lb)
     S.clear_calls(S.elb)
 
 
@@ -484,6 +487,211 @@ def cluster_member_event_reaches_its_cluster_binding():
     tap.eq([b["targetGroupArn"] for b in out["bindings"]], [tg("aur")])
     tap.eq(out["bindings"][0]["registered"], ["%s:5432" % const.AURORA_ADDRESSES[const.AURORA_IDS[0]]])
     tap.eq(changed_groups(), [tg("aur")])
+
+
+def unread_logged(stderr):
+    """The "unread" field of the failed run's log line (the groups discovery could not read)."""
+    for line in stderr.splitlines():
+        at = line.find(" unread=[")
+        if at >= 0:
+            return json.JSONDecoder().raw_decode(line[at + len(" unread="):])[0]
+    return None
+
+
+def warm(env, invocations):
+    """One warm container (the runtime loop) for the invocations: (event, before) pairs, before() run
+    ahead of its event. Returns each invocation's result."""
+    proc = S.start_bootstrap(env=env)
+    out = []
+    try:
+        for event, before in invocations:
+            if before:
+                before()
+            out.append(S.lambda_invoke(event))
+    finally:
+        S.stop_bootstrap(proc)
+    return out
+
+
+def said(res):
+    return (res.get("body") or b"").decode(errors="replace")[-800:]
+
+
+def arns_of(res):
+    return [b["targetGroupArn"] for b in (res["json"] or {}).get("bindings", [])]
+
+
+@tap.case
+def failed_member_lookup_is_tried_again_by_the_next_event():
+    """A member's event the index does not know: the lookup of the cluster's members fails once
+    (AccessDenied); the next such event looks them up again and reaches the cluster binding."""
+    fresh()
+    S.reset_cluster()
+    S.elb.add_target_group(tg("aur2"), ["10.20.1.9:5432"], load_balancers=[LB_A],
+                           tags={"rds-nlb-sync:source": "cluster:" + const.CLUSTER_ID})
+    event = events.rds_event("RDS-EVENT-0006", source_id=const.AURORA_IDS[1])
+    res = warm(fleet_env(), [(event, lambda: S.rds.inject("access_denied", action="DescribeDBClusters")),
+                             (event, None)])
+    tap.eq([r["kind"] for r in res], ["response", "response"], " / ".join(map(said, res)))
+    tap.eq(arns_of(res[0]), [], "the failed lookup found nothing")
+    tap.eq(arns_of(res[1]), [tg("aur2")], "the second event looked the members up again")
+    tap.eq(S.elb.registered(tg("aur2")), ["%s:5432" % const.AURORA_ADDRESSES[const.AURORA_IDS[0]]])
+    S.reset_cluster()
+
+
+@tap.case
+def cluster_answering_no_members_stops_routing_its_former_members():
+    """The cluster's members are learned (an event of a member), then the cluster answers with none:
+    the member map follows that answer, and a former member's event concerns no binding."""
+    fresh()
+    S.reset_cluster()
+    S.elb.add_target_group(tg("aur3"), ["10.20.1.9:5432"], load_balancers=[LB_A],
+                           tags={"rds-nlb-sync:source": "cluster:" + const.CLUSTER_ID})
+    event = events.rds_event("RDS-EVENT-0006", source_id=const.AURORA_IDS[1])
+
+    def empty_the_cluster():
+        for m in const.AURORA_IDS:
+            S.rds.remove_member(const.CLUSTER_ID, m)
+
+    res = warm(fleet_env(), [(event, None), ({"targetGroupArn": tg("aur3")}, empty_the_cluster), (event, None)])
+    tap.eq(arns_of(res[0]), [tg("aur3")], said(res[0]))
+    tap.eq(res[1]["kind"], "error", "no writer among no members: %s" % said(res[1]))
+    tap.eq(res[2]["kind"], "response", said(res[2]))
+    tap.eq(arns_of(res[2]), [], "a former member's event still reached the cluster")
+    S.reset_cluster()
+
+
+@tap.case
+def one_load_balancer_not_read_leaves_the_others_bindings_handled():
+    """LB_B is deleted (LoadBalancerNotFound), no index before it (a cold start): LB_A's bindings
+    converge, on an event and on a sweep; the result names LB_B under "unread"; the invocation
+    fails with FleetError after every binding was handled. A group on both load balancers is one
+    binding."""
+    fresh()
+    setup(["lb1", "lb2"], lb=LB_A)
+    S.elb.add_target_group(tg("both"), ["10.20.1.9:5432"], load_balancers=[LB_A, LB_B],
+                           tags={"rds-nlb-sync:source": "dns:" + host("lb1")})
+    S.elb.remove_load_balancer(LB_B)
+    try:
+        r, out = run(events.rds_event("RDS-EVENT-0006", source_id="lb2"))
+        tap.eq(r.code, 1, r.stderr[-1500:])
+        tap.eq(out["errorType"], "FleetError")
+        tap.ok(LB_B in out["errorMessage"] and "(ElbApiError)" in out["errorMessage"], out["errorMessage"])
+        tap.eq(S.elb.registered(tg("lb2")), ["10.30.2.10:5432"], "the event's binding converged")
+        r, out = run(events.schedule_event())
+        tap.eq(r.code, 1, r.stderr[-1500:])
+        tap.eq(out["errorType"], "FleetError")
+        tap.ok(out["errorMessage"].startswith("not read: %s (ElbApiError); 0 of 3 bindings failed" % LB_B),
+               out["errorMessage"])
+    finally:
+        S.elb.add_load_balancer(LB_B)
+    unread = unread_logged(r.stderr)
+    tap.eq([(u["loadBalancerArn"], u["error"]["errorType"]) for u in unread or []], [(LB_B, "ElbApiError")], str(unread))
+    tap.ok("LoadBalancerNotFound" in unread[0]["error"]["errorMessage"], unread)
+    tap.eq(S.elb.registered(tg("lb1")), ["10.30.1.10:5432"])
+    tap.eq(S.elb.registered(tg("both")), ["10.30.1.10:5432"])
+
+
+@tap.case
+def load_balancer_not_read_keeps_its_recent_bindings():
+    """A warm function read both load balancers moments ago; now DescribeTargetGroups of LB_A is
+    denied once, then DescribeTags once: the bindings of the last discovery are kept for each sweep
+    (and act on a DNS change), and the sweeps succeed. A cold start has no such index: the same
+    denial is reported."""
+    fresh()
+    setup(["kp1"], lb=LB_A)
+    setup(["kp2"], lb=LB_B)
+    S.dns.set_records({host("kp1"): ["10.30.1.10"], host("kp2"): ["10.30.1.11"]})
+
+    def deny_and_move():
+        S.elb.inject("access_denied", action="DescribeTargetGroups")
+        S.dns.set_records({host("kp1"): ["10.30.7.10"], host("kp2"): ["10.30.1.11"]})
+
+    def deny_tags_and_move():
+        S.elb.inject("access_denied", action="DescribeTags")
+        S.dns.set_records({host("kp1"): ["10.30.8.10"], host("kp2"): ["10.30.1.11"]})
+
+    res = warm(fleet_env(), [(events.schedule_event(), None), (events.schedule_event(), deny_and_move),
+                             (events.schedule_event(), deny_tags_and_move)])
+    tap.eq([r["kind"] for r in res], ["response"] * 3, " / ".join(map(said, res)))
+    for r in res[1:]:
+        tap.eq(sorted(arns_of(r)), sorted([tg("kp1"), tg("kp2")]))
+        tap.ok("unread" not in r["json"], str(r["json"]))
+    tap.ok("10.30.8.10:5432" in S.elb.registered(tg("kp1")), "the kept binding followed DNS")
+    S.elb.inject("access_denied", action="DescribeTargetGroups")
+    r, out = run(events.schedule_event())
+    tap.eq((r.code, out["errorType"]), (1, "FleetError"), r.stdout[-600:])
+    tap.ok(out["errorMessage"].startswith("not read: %s (ElbApiError)" % LB_A), out["errorMessage"])
+
+
+@tap.case
+def tags_not_read_fail_their_groups_alone():
+    """DescribeTags fails for the first 20 groups (a cold start: nothing to keep): those groups are
+    untouched and named under "unread"; the 21st group's binding converges; FleetError."""
+    fresh()
+    setup(["tg1"], lb=LB_A)
+    for i in range(20):
+        S.elb.add_target_group(tg("plainx%02d" % i), load_balancers=[LB_A])
+    setup(["tg2"], lb=LB_B)
+    S.dns.set_records({host("tg1"): ["10.30.1.10"], host("tg2"): ["10.30.2.10"]})
+    S.elb.inject("access_denied", action="DescribeTags")
+    r, out = run(events.schedule_event())
+    tap.eq(r.code, 1, r.stderr[-1500:])
+    tap.eq(out["errorType"], "FleetError")
+    tap.ok(out["errorMessage"].startswith("not read: the tags of %s (ElbApiError); 0 of 1 bindings failed"
+                                          % tg("tg1")), out["errorMessage"])
+    unread = unread_logged(r.stderr) or [{}]
+    tap.eq(len(unread), 1)
+    tap.eq(len(unread[0].get("targetGroupArns", [])), 20, str(unread))
+    tap.ok(tg("tg1") in unread[0].get("targetGroupArns", []), unread)
+    tap.eq(unread[0]["error"]["errorType"], "ElbApiError")
+    tap.eq(S.elb.registered(tg("tg1")), ["10.20.1.9:5432"], "a group whose tags were not read was touched")
+    tap.eq(S.elb.registered(tg("tg2")), ["10.30.2.10:5432"])
+
+
+LOOP_PAGE = ('<DescribeTargetGroupsResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">'
+             "<DescribeTargetGroupsResult><TargetGroups/><NextMarker>bG9vcA==</NextMarker>"
+             "</DescribeTargetGroupsResult><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata>"
+             "</DescribeTargetGroupsResponse>")
+
+
+@tap.case
+def marker_loop_ends_the_load_balancers_discovery():
+    """DescribeTargetGroups of LB_A answers the Marker it was sent: LB_A's discovery stops after two
+    pages and is reported; LB_B's binding converges."""
+    fresh()
+    setup(["ml1"], lb=LB_B)
+    S.elb.inject("malformed", action="DescribeTargetGroups", count=2, body=LOOP_PAGE)
+    r, out = run(events.schedule_event())
+    tap.eq(r.code, 1, r.stderr[-1500:])
+    pages = [c["params"] for c in S.elb.calls_for("DescribeTargetGroups")]
+    tap.eq([(p["LoadBalancerArn"], p.get("Marker")) for p in pages],
+           [(LB_A, None), (LB_A, "bG9vcA=="), (LB_B, None)])
+    tap.ok(out["errorMessage"].startswith("not read: %s (ElbApiError); 0 of 1 bindings failed" % LB_A),
+           out["errorMessage"])
+    unread = unread_logged(r.stderr) or [{}]
+    tap.ok("pages never end" in unread[0]["error"]["errorMessage"], unread)
+    tap.eq(S.elb.registered(tg("ml1")), ["10.30.1.10:5432"])
+
+
+@tap.case
+def tags_answer_listing_a_group_twice_makes_one_binding():
+    """A DescribeTags answer that lists one group twice (and a group on both load balancers): one
+    binding each, reconciled once."""
+    fresh()
+    setup(["tw1"], lb=LB_A)
+    S.elb.add_target_group(tg("tw2"), ["10.20.1.9:5432"], load_balancers=[LB_A, LB_B],
+                           tags={"rds-nlb-sync:source": "dns:" + host("tw1")})
+    source = {"rds-nlb-sync:source": "dns:" + host("tw1")}
+    body = fake_elbv2.success_xml("DescribeTags", "0", [(tg("tw1"), source), (tg("tw1"), source),
+                                                         (tg("tw2"), source)])
+    S.elb.inject("malformed", action="DescribeTags", body=body)
+    r, out = run(events.schedule_event())
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    tap.eq([b["targetGroupArn"] for b in out["bindings"]], sorted([tg("tw1"), tg("tw2")]))
+    health = [c["params"]["TargetGroupArn"] for c in S.elb.calls_for("DescribeTargetHealth")]
+    tap.eq(sorted(set(health)), sorted([tg("tw1"), tg("tw2")]))
+    tap.eq(len(S.elb.calls_for("RegisterTargets")), 2)
 
 
 @tap.case

@@ -29,6 +29,8 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
       name=None (the ARN's), protocol="TCP", target_type="ip".
   .remove_target_group(arn)
   .add_load_balancer(lb_arn)   one without groups (a group's load_balancers are added by themselves)
+  .remove_load_balancer(lb_arn)   deletes it, as the service does: its groups stay, detached, and
+      DescribeTargetGroups of it answers LoadBalancerNotFound
   .set_tags(arn, {key: value}) / .remove_tags(arn, keys) / .tags(arn) -> dict: the group's tags,
       which DescribeTags reads and AddTags/RemoveTags change.
   .set_buckets(describe=(burst, per_second), targets=..., modify=..., tags=...)  token-bucket
@@ -523,6 +525,13 @@ class FakeElbv2(QueryFake, FakeListeners):
     def add_load_balancer(self, lb_arn):
         with self._lock:
             self._load_balancers.add(lb_arn)
+
+    def remove_load_balancer(self, lb_arn):
+        with self._lock:
+            self._load_balancers.discard(lb_arn)
+            for g in self._groups.values():
+                if lb_arn in g.load_balancers:
+                    g.load_balancers.remove(lb_arn)
 
     def set_tags(self, arn, tags):
         with self._lock:

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "common/bucket.h"
 #include "common/clock.h"
+#include "db_names.h"
 #include "handler/sync/fleet.h"
 #include "handler/sync/fleet_internal.h"
 
@@ -90,7 +91,7 @@ static void test_invalid_tags(void)
     } cases[] = {
         {{"rds-nlb-sync:source", "ftp:x", NULL}, "ip", 5432, "source=ftp:x"},
         {{"rds-nlb-sync:source", "dns:", NULL}, "ip", 5432, "source=dns:"},
-        {{"rds-nlb-sync:source", "dns:a b", NULL}, "ip", 5432, "must be dns:"},
+        {{"rds-nlb-sync:source", "dns:a b", NULL}, "ip", 5432, "after dns: must be a DNS name"},
         {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:role", "readers", NULL},
          "ip",
          5432,
@@ -109,6 +110,40 @@ static void test_invalid_tags(void)
             fprintf(stderr, "  case %zu: \"%s\" lacks \"%s\"\n", i, b.bad, cases[i].word);
         CHECK(b.bad && strstr(b.bad, cases[i].word) != NULL);
         fleet_binding_free(&b);
+    }
+}
+
+/* The names of db_names.h as tags: each accepted or rejected as config.c
+ * takes it from the environment, the error naming the tag. */
+static void check_db_name(size_t i, const char *key, const char *value, const char *tag)
+{
+    const char *kv[] = {"rds-nlb-sync:source", "dns:db.example", key, value, NULL};
+    fleet_binding b;
+    if (strcmp(key, "rds-nlb-sync:source") == 0)
+        kv[2] = NULL, kv[1] = value;
+    CHECK_INT(bind_tags(kv, &b, "ip", 5432), 0);
+    if (b.invalid == db_names[i].valid)
+        fprintf(stderr, "  %s=%s: %s\n", key, value, b.bad ? b.bad : "accepted");
+    CHECK_INT(!b.invalid, db_names[i].valid);
+    CHECK(db_names[i].valid || (b.bad && strstr(b.bad, tag)));
+    fleet_binding_free(&b);
+}
+
+static void test_db_names(void)
+{
+    for (size_t i = 0; i < N_DB_NAMES; i++) {
+        char v[300];
+        if (db_names[i].rule == DB_NAME_ENDPOINT) {
+            snprintf(v, sizeof v, "dns:%s", db_names[i].value);
+            check_db_name(i, "rds-nlb-sync:source", v, "tag rds-nlb-sync:source=");
+            snprintf(v, sizeof v, "proxy:%s", db_names[i].value);
+            check_db_name(i, "rds-nlb-sync:source", v, "tag rds-nlb-sync:source=");
+        } else if (db_names[i].rule == DB_NAME_CLUSTER) {
+            snprintf(v, sizeof v, "cluster:%s", db_names[i].value);
+            check_db_name(i, "rds-nlb-sync:source", v, "tag rds-nlb-sync:source=");
+        } else {
+            check_db_name(i, "rds-nlb-sync:identifier", db_names[i].value, "tag rds-nlb-sync:identifier=");
+        }
     }
 }
 
@@ -229,6 +264,7 @@ int main(void)
 {
     RUN(test_binding_from_tags);
     RUN(test_invalid_tags);
+    RUN(test_db_names);
     RUN(test_misses_text);
     RUN(test_proxy_misses);
     RUN(test_shards_split_evenly);
