@@ -552,12 +552,13 @@ static int ready(fleet *f, fleet_worker *w, int cluster, rns_error *err)
 
 /* proxy: the counts as the group's tags hold them now. Another container
  * may have written them since this one's discovery read them. */
-static const proxy_misses *misses_of(fleet_worker *w, const job *j, int64_t deadline, proxy_misses *fresh, int *calls)
+static const proxy_misses *misses_of(fleet_worker *w, const job *j, int64_t deadline, proxy_misses *fresh,
+                                     proxy_source *ps, int *calls)
 {
     if (j->tags_read)
         return &j->fb->misses;
     ++*calls;
-    proxy_misses_load(w->elb, j->fb->tg.arn, deadline, fresh);
+    proxy_misses_load(w->elb, j->fb->tg.arn, deadline, fresh, ps->why, sizeof ps->why);
     return fresh;
 }
 
@@ -583,8 +584,8 @@ static void fill_binding(fleet *f, job *j, addr_source src)
 /* A failed binding's why: the fleet's error names only its type. */
 static void log_failed(fleet *f, const job *j)
 {
-    json_t *fields = json_pack("{s:s, s:s, s:s}", "targetGroupArn", j->fb->tg.arn, "errorType",
-                               rns_error_name(&j->err), "errorMessage", j->err.message);
+    json_t *fields = json_pack("{s:s, s:s, s:s}", "targetGroupArn", j->fb->tg.arn, "errorType", rns_error_name(&j->err),
+                               "errorMessage", j->err.message);
     log_fields(f->log, LOG_ERROR, "binding failed", fields);
     json_decref(fields);
 }
@@ -603,7 +604,7 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
     dns_source ds = {w->dns, FLEET_NAME(fb), config_address_family(f->cfg)};
     proxy_misses fresh = {.known = 0};
     int read_calls = 0;
-    proxy_source ps = {dns_source_of(&ds), NULL, {NULL, 0}, f->cfg->proxy_misses, fb->tg.port, 0};
+    proxy_source ps = {dns_source_of(&ds), NULL, {NULL, 0}, f->cfg->proxy_misses, fb->tg.port, 0, ""};
     cluster_settings set = {FLEET_NAME(fb), fb->role, config_address_family(f->cfg), NULL};
     cluster_discovery *cd = cluster ? cluster_discovery_new(&set, w->rds, w->dns, f->log) : NULL;
     if (cluster && !cd) {
@@ -619,7 +620,7 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
     if (j->b.source.begin)
         j->b.source.begin(j->b.source.ctx);
     if (fb->kind == FLEET_SOURCE_PROXY)
-        ps.prev = misses_of(w, j, deadline, &fresh, &read_calls);
+        ps.prev = misses_of(w, j, deadline, &fresh, &ps, &read_calls);
     reconcile_run(&io, &req, &j->rep, &j->err);
     j->rep.api_calls += read_calls;
     if (fb->kind == FLEET_SOURCE_PROXY)
@@ -636,6 +637,7 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
     j->api_calls = j->rep.api_calls;
     reconcile_report_free(&j->rep);
     proxy_misses_free(&fresh);
+    proxy_misses_free(&fb->misses); /* read for this invocation only */
     cluster_discovery_free(cd);
 }
 

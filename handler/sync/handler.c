@@ -113,7 +113,7 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
      * several are its ResolveError, with no counts to keep. */
     h->proxy = !h->cluster && !cfg->listener_arn && fleet_is_proxy_endpoint(cfg->db_endpoint);
     h->proxy_source =
-        (proxy_source){dns_source_of(&h->dns_source), NULL, {NULL, 0}, cfg->proxy_misses, cfg->db_port, 0};
+        (proxy_source){dns_source_of(&h->dns_source), NULL, {NULL, 0}, cfg->proxy_misses, cfg->db_port, 0, ""};
     binding_of_config(&h->bindings[0], cfg,
                       h->cluster ? cluster_source(h->cluster)
                       : h->proxy ? proxy_source_of(&h->proxy_source)
@@ -232,7 +232,9 @@ static int reconcile(handler *h, const binding *b, int dry_run, int failover, in
     /* A proxy endpoint: the counts as the group's tags hold them now
      * (another container may have run since this one's last invocation). */
     if (h->proxy) {
-        proxy_misses_load(h->elb, b->target_group_arn, deadline, &misses);
+        h->proxy_source.why[0] = '\0';
+        proxy_misses_load(h->elb, b->target_group_arn, deadline, &misses, h->proxy_source.why,
+                          sizeof h->proxy_source.why);
         h->proxy_source.prev = &misses;
     }
     int rc = reconcile_run(&io, &req, rep, e);

@@ -143,14 +143,14 @@ void proxy_misses_from_tags(const elb_tag_set *tags, proxy_misses *out)
     out->garbage = bad != 0;
 }
 
-int proxy_misses_load(elb_client *c, const char *arn, int64_t deadline_ms, proxy_misses *out)
+int proxy_misses_load(elb_client *c, const char *arn, int64_t deadline_ms, proxy_misses *out, char *why, size_t whylen)
 {
     elb_tag_set_list tags = {NULL, 0};
     elb_error e;
     const elb_tag_set *mine = NULL;
     if (elb_describe_tags(c, &arn, 1, FLEET_MISSES_TAG, deadline_ms, &tags, &e) != 0) {
         memset(out, 0, sizeof *out);
-        reconcile_format_api_error("DescribeTags", arn, &e, NULL, out->why, sizeof out->why);
+        reconcile_format_api_error("DescribeTags", arn, &e, NULL, why, whylen);
         return -1;
     }
     for (size_t i = 0; i < tags.count && !mine; i++)
@@ -186,6 +186,7 @@ int proxy_misses_to_tags(const fleet_miss_list *l, elb_tag tags[PROXY_MISSES_TAG
 void proxy_misses_free(proxy_misses *m)
 {
     fleet_miss_list_free(&m->list);
+    memset(m, 0, sizeof *m);
 }
 
 /* ---- the proxy source ---- */
@@ -312,7 +313,7 @@ void proxy_misses_finish(elb_client *c, const char *arn, proxy_source *p, int dr
         if (!p->prev || !p->prev->known) {
             rns_error_set(err, RNS_ERR_ELB_API,
                           "RDS Proxy miss counts of %s not read, so no address left on a count: %s", arn,
-                          p->prev ? p->prev->why : "no counts");
+                          p->why[0] ? p->why : "not read before the run");
         } else if (p->unstored) {
             rns_error_set(err, RNS_ERR_ELB_API,
                           "RDS Proxy miss counts of %s: %zu missing addresses do not fit in %d tags of 256 characters, "

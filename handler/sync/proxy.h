@@ -49,8 +49,7 @@ typedef struct proxy_misses {
     fleet_miss_list list;
     unsigned keys; /* bit k: the group has the k-th tag (bit 0: FLEET_MISSES_TAG) */
     int garbage;   /* a tag held something unreadable: skipped (that address starts over), rewritten */
-    int known;     /* 0: the tags could not be read (why) */
-    char why[640];
+    int known;     /* 0: the tags were not read */
 } proxy_misses;
 
 /* One tag value, "10.0.0.5=2 fd00::1=1" (commas are read too) -> the list,
@@ -62,11 +61,12 @@ void fleet_miss_list_free(fleet_miss_list *l);
 /* The counts among a group's tags (others are ignored): known. */
 void proxy_misses_from_tags(const elb_tag_set *tags, proxy_misses *out);
 /* The counts of one group, read now (DescribeTags of its ARN): 0, or -1
- * with out->known 0 and out->why. */
-int proxy_misses_load(elb_client *c, const char *arn, int64_t deadline_ms, proxy_misses *out);
+ * with out->known 0 and why (whylen bytes) says why. */
+int proxy_misses_load(elb_client *c, const char *arn, int64_t deadline_ms, proxy_misses *out, char *why, size_t whylen);
 /* The tags that hold a sorted list, filled in order: how many (1 at least,
  * FLEET_MISSES_TAG "" for none), or -1 when PROXY_MISSES_TAGS are too few. */
 int proxy_misses_to_tags(const fleet_miss_list *l, elb_tag tags[PROXY_MISSES_TAGS]);
+/* Frees the list; m is then unknown. */
 void proxy_misses_free(proxy_misses *m);
 
 /* The proxy source: a DNS name whose answers are combined with the targets
@@ -81,6 +81,7 @@ typedef struct proxy_source {
     int limit;
     int port;
     size_t unstored; /* the last answer: this many missing addresses did not fit in the tags (0: they did) */
+    char why[640];   /* why prev is not known (proxy_misses_load) */
 } proxy_source;
 
 addr_source proxy_source_of(proxy_source *p);

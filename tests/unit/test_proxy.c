@@ -182,7 +182,7 @@ static void test_proxy_misses(void)
     answer_addrs[1] = "10.0.0.8";
     answer_addrs[2] = NULL;
     for (int round = 1; round <= 3; round++) {
-        proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0};
+        proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0, ""};
         /* .5 .6 .8, then .5 .8 (never the draining .7) */
         CHECK_INT(answer(&p, &current), round < 3 ? 3 : 2);
         CHECK_INT(p.next.count, round < 3 ? 1 : 0);
@@ -190,30 +190,39 @@ static void test_proxy_misses(void)
             CHECK_INT(p.next.items[0].misses, round);
         proxy_misses_free(&prev);
         prev.list = p.next;
+        prev.known = 1;
     }
     proxy_misses_free(&prev);
     /* back in the answer: the count is gone */
     answer_addrs[1] = "10.0.0.6";
     prev = known("10.0.0.6=2");
-    proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0};
+    proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0, ""};
     CHECK_INT(answer(&p, &current), 2);
     CHECK_INT(p.next.count, 0);
     proxy_misses_free(&prev);
 }
 
+/* The group holds 10.0.0.5 and 10.0.0.6; DNS answers 10.0.0.5 only. */
+static elb_target_list six_missing(elb_target held[2])
+{
+    held[0] = target("10.0.0.5", "healthy");
+    held[1] = target("10.0.0.6", "healthy");
+    answer_addrs[0] = "10.0.0.5";
+    answer_addrs[1] = NULL;
+    return (elb_target_list){held, 2};
+}
+
 /* PROXY_MISSES changed between runs: the count read goes on against the new limit. */
 static void test_limit_changed(void)
 {
-    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy")};
-    elb_target_list current = {held, 2};
-    answer_addrs[0] = "10.0.0.5";
-    answer_addrs[1] = NULL;
+    elb_target held[2];
+    elb_target_list current = six_missing(held);
     proxy_misses prev = known("10.0.0.6=4");
-    proxy_source lower = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 2, 5432, 0};
+    proxy_source lower = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 2, 5432, 0, ""};
     CHECK_INT(answer(&lower, &current), 1); /* 5 misses against 2: it leaves */
     CHECK_INT(lower.next.count, 0);
     fleet_miss_list_free(&lower.next);
-    proxy_source higher = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 10, 5432, 0};
+    proxy_source higher = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 10, 5432, 0, ""};
     CHECK_INT(answer(&higher, &current), 2); /* 5 of 10: it stays */
     CHECK_INT(higher.next.items[0].misses, 5);
     fleet_miss_list_free(&higher.next);
@@ -224,14 +233,12 @@ static void test_limit_changed(void)
  * stays, and the run fails naming the group. */
 static void test_unknown_or_unstored(void)
 {
-    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy")};
-    elb_target_list current = {held, 2};
-    answer_addrs[0] = "10.0.0.5";
-    answer_addrs[1] = NULL;
+    elb_target held[2];
+    elb_target_list current = six_missing(held);
     proxy_misses unread;
     memset(&unread, 0, sizeof unread);
-    snprintf(unread.why, sizeof unread.why, "DescribeTags failed for arn:tg: Throttling: Rate exceeded");
-    proxy_source p = {{.subject = "p", .resolve = scripted}, &unread, {NULL, 0}, 1, 5432, 0};
+    proxy_source p = {{.subject = "p", .resolve = scripted}, &unread, {NULL, 0}, 1, 5432, 0, ""};
+    snprintf(p.why, sizeof p.why, "DescribeTags failed for arn:tg: Throttling: Rate exceeded");
     CHECK_INT(answer(&p, &current), 2); /* PROXY_MISSES=1 would have left .6 out */
     rns_error e;
     int calls = 0;
@@ -251,7 +258,7 @@ static void test_unknown_or_unstored(void)
     }
     elb_target_list lots = {many, n};
     proxy_misses prev = known("ffff:ffff:ffff:ffff:ffff:ffff:ffff:f000=2");
-    proxy_source q = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0};
+    proxy_source q = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0, ""};
     CHECK_INT(answer(&q, &lots), n + 1); /* every one stays, the first too (and the answer's own) */
     CHECK_INT(q.unstored, n - 1);
     rns_error_clear(&e);
@@ -271,13 +278,11 @@ static void test_unknown_or_unstored(void)
 /* Counts as the tags already say, or a dry run: nothing is written. */
 static void test_nothing_to_write(void)
 {
-    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy")};
-    elb_target_list current = {held, 2};
-    answer_addrs[0] = "10.0.0.5";
-    answer_addrs[1] = NULL;
+    elb_target held[2];
+    elb_target_list current = six_missing(held);
     proxy_misses prev = known("10.0.0.6=1");
     prev.keys = 1;
-    proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0};
+    proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432, 0, ""};
     rns_error e;
     int calls = 0;
     rns_error_clear(&e);
