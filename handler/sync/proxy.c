@@ -122,8 +122,10 @@ static int key_index(const char *key)
         return -1;
     if (!key[n])
         return 0;
+    if (key[n] != ':' || key[n + 1] < '1' || key[n + 1] > '9')
+        return -1;
     char *end;
-    long k = key[n] == ':' && key[n + 1] != '0' ? strtol(key + n + 1, &end, 10) : 0;
+    long k = strtol(key + n + 1, &end, 10);
     return k >= 2 && k <= PROXY_MISSES_TAGS && !*end ? (int)k - 1 : -1;
 }
 

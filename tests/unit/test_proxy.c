@@ -112,6 +112,7 @@ static void test_tags_keys(void)
     elb_tag tags[] = {{FLEET_MISSES_TAG ":3", "10.0.0.3=1"},  {FLEET_MISSES_TAG ":1", "10.0.0.1=1"},
                       {FLEET_MISSES_TAG ":17", "10.0.0.4=1"}, {FLEET_MISSES_TAG ":02", "10.0.0.5=1"},
                       {FLEET_MISSES_TAG "x", "10.0.0.6=1"},   {FLEET_MISSES_TAG ":", "10.0.0.7=1"},
+                      {FLEET_MISSES_TAG ": 2", "10.0.0.8=1"}, {FLEET_MISSES_TAG ":+2", "10.0.0.9=1"},
                       {"rds-nlb-sync:source", "proxy:p"},     {FLEET_MISSES_TAG, "bad=1"}};
     proxy_misses m;
     elb_tag_set s = set_of(tags, sizeof tags / sizeof *tags);
