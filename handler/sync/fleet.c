@@ -373,7 +373,8 @@ static int read_tags(fleet *f, const found_list *all, int64_t deadline, binding_
     return 0;
 }
 
-/* The bindings survive a rebuild by ARN: their cluster members and counts. */
+/* The bindings survive a rebuild by ARN: their cluster members (a proxy's
+ * counts are the tags' own, read again). */
 static void carry_over(fleet_binding *old, size_t old_count, fleet_binding *fresh, size_t fresh_count)
 {
     for (size_t i = 0; old_count && i < fresh_count; i++) {
@@ -385,10 +386,6 @@ static void carry_over(fleet_binding *old, size_t old_count, fleet_binding *fres
         fresh[i].members_known = o->members_known;
         o->members = NULL;
         o->member_count = 0;
-        if (o->misses.count && !fresh[i].misses.count) {
-            fresh[i].misses = o->misses;
-            memset(&o->misses, 0, sizeof o->misses);
-        }
     }
 }
 
@@ -448,8 +445,9 @@ static int read_lately(const fleet *f, uint32_t lbs, int64_t now)
     return 1;
 }
 
-/* An old binding joins the fresh list for this run (its members, counts and
- * message move with it); fresh->items[0..sorted) are the ones read now. */
+/* An old binding joins the fresh list for this run (its members and message
+ * move with it; its proxy counts were read long ago: its run reads them
+ * again); fresh->items[0..sorted) are the ones read now. */
 static int keep_old(binding_list *fresh, size_t sorted, fleet_binding *o)
 {
     if (find_binding(fresh, sorted, o->tg.arn))
@@ -460,6 +458,7 @@ static int keep_old(binding_list *fresh, size_t sorted, fleet_binding *o)
     if (RNS_GROW_LIST(fresh, 1) != 0)
         return -1;
     fresh->items[fresh->count++] = *o;
+    proxy_misses_free(&fresh->items[fresh->count - 1].misses);
     o->members = NULL;
     o->member_count = 0;
     o->bad = NULL;
@@ -679,6 +678,7 @@ typedef struct job {
     int started;
     int changed;          /* registered or deregistered a target (not in a dry run) */
     long api_calls;       /* the ELBv2 calls of its run */
+    int tags_read;        /* this invocation's discovery read the group's tags (a proxy's counts) */
     reconcile_report rep; /* freed once the result is built */
     rns_error err;
     binding b; /* as the run saw it, for the result */
@@ -765,6 +765,7 @@ typedef struct run_state {
     const event_info *ev;
     int64_t deadline;
     int capped_sweep; /* a sweep: the cap applies */
+    int tags_read;    /* discovery ran in this invocation */
     pthread_mutex_t lock;
     size_t next;    /* the next job to start */
     long used;      /* ELBv2 calls of the finished jobs (and discovery) */
@@ -813,16 +814,16 @@ static int ready(fleet *f, fleet_worker *w, int cluster, rns_error *err)
     return 0;
 }
 
-/* proxy: the counts of the answer used, kept and written to the group's tag. */
-static void commit_misses(fleet *f, fleet_worker *w, job *j, proxy_source *ps, int64_t deadline)
+/* proxy: the counts as the group's tags hold them now. Another container
+ * may have written them since this one's discovery read them. */
+static const proxy_misses *misses_of(fleet_worker *w, const job *j, int64_t deadline, proxy_misses *fresh,
+                                     proxy_source *ps, int *calls)
 {
-    elb_tag t;
-    elb_error e;
-    if (rns_error_failed(&j->err) || j->dry_run || !proxy_misses_commit(&j->fb->misses, ps, &t))
-        return;
-    j->rep.api_calls++;
-    if (elb_add_tags(w->elb, j->fb->tg.arn, &t, 1, deadline, &e) != 0)
-        log_msg(f->log, LOG_WARN, "proxy miss counts of %s not saved: %s: %s", j->fb->tg.arn, e.code, e.message);
+    if (j->tags_read && j->fb->misses.known)
+        return &j->fb->misses;
+    ++*calls;
+    proxy_misses_load(w->elb, j->fb->tg.arn, deadline, fresh, ps->why, sizeof ps->why);
+    return fresh;
 }
 
 static void fill_binding(fleet *f, job *j, addr_source src)
@@ -845,6 +846,15 @@ static void fill_binding(fleet *f, job *j, addr_source src)
     };
 }
 
+/* A failed binding's why: the fleet's error names only its type. */
+static void log_failed(fleet *f, const job *j)
+{
+    json_t *fields = json_pack("{s:s, s:s, s:s}", "targetGroupArn", j->fb->tg.arn, "errorType", rns_error_name(&j->err),
+                               "errorMessage", j->err.message);
+    log_fields(f->log, LOG_ERROR, "binding failed", fields);
+    json_decref(fields);
+}
+
 /* One binding's reconcile on a worker's own clients and resolver. */
 static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
 {
@@ -857,7 +867,9 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
     if (ready(f, w, cluster, &j->err) != 0)
         return;
     dns_source ds = {w->dns, FLEET_NAME(fb), config_address_family(f->cfg)};
-    proxy_source ps = {dns_source_of(&ds), &fb->misses, {NULL, 0}, f->cfg->proxy_misses, fb->tg.port};
+    proxy_misses fresh = {.known = 0};
+    int read_calls = 0;
+    proxy_source ps = {dns_source_of(&ds), NULL, {NULL, 0}, f->cfg->proxy_misses, fb->tg.port, 0, ""};
     cluster_settings set = {FLEET_NAME(fb), fb->role, config_address_family(f->cfg), NULL};
     cluster_discovery *cd = cluster ? cluster_discovery_new(&set, w->rds, w->dns, f->log) : NULL;
     if (cluster && !cd) {
@@ -872,19 +884,25 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
     reconcile_request req = {&j->b, j->failover, j->dry_run, deadline, f->log};
     if (j->b.source.begin)
         j->b.source.begin(j->b.source.ctx);
-    reconcile_run(&io, &req, &j->rep, &j->err);
     if (fb->kind == FLEET_SOURCE_PROXY)
-        commit_misses(f, w, j, &ps, deadline);
+        ps.prev = misses_of(w, j, deadline, &fresh, &ps, &read_calls);
+    reconcile_run(&io, &req, &j->rep, &j->err);
+    j->rep.api_calls += read_calls;
+    if (fb->kind == FLEET_SOURCE_PROXY)
+        proxy_misses_finish(w->elb, fb->tg.arn, &ps, j->dry_run, deadline, f->log, &j->rep.api_calls, &j->err);
     if (cluster && j->rep.source_detail)
         learn_members(fb, j->rep.source_detail);
     if (!rns_error_failed(&j->err))
         j->result = result_build(&j->b, j->ev, &j->rep);
+    else
+        log_failed(f, j);
     /* Only the counts outlive the run: at 500 bindings the reports' lists
      * would be megabytes (README.md, "Fleet mode", memory). */
     j->changed = !j->dry_run && (j->rep.registered.count || j->rep.deregistered.count);
     j->api_calls = j->rep.api_calls;
     reconcile_report_free(&j->rep);
-    fleet_miss_list_free(&ps.next);
+    proxy_misses_free(&fresh);
+    proxy_misses_free(&fb->misses); /* read for this invocation only */
     cluster_discovery_free(cd);
 }
 
@@ -899,6 +917,7 @@ static void *worker_main(void *p)
     job *j;
     while ((j = take_job(a->s))) {
         j->ev = a->s->ev;
+        j->tags_read = a->s->tags_read;
         run_job(a->s->f, a->w, j, a->s->deadline);
         job_done(a->s, j);
     }
@@ -1105,7 +1124,8 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
     calls_sent(f, &elb0, &rds0);
     /* A named binding (database.yml's custom resource, a console test) is
      * often a group tagged moments ago: it is always looked up afresh. */
-    int rc = need_discovery(f, sweep) ? discover(f, deadline, &unread, err) : 0;
+    int discovering = need_discovery(f, sweep);
+    int rc = discovering ? discover(f, deadline, &unread, err) : 0;
     if (rc == 0 && select_jobs(f, &ev, root, deadline, &jobs) != 0) {
         rns_error_nomem(err, "choosing the bindings");
         rc = -1;
@@ -1113,7 +1133,14 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
     if (rc == 0) {
         long elb_now, rds_now;
         calls_sent(f, &elb_now, &rds_now);
-        run_state s = {f, &jobs, &ev, deadline, sweep && !named, PTHREAD_MUTEX_INITIALIZER, 0, elb_now - elb0, 0, 0};
+        run_state s = {.f = f,
+                       .jobs = &jobs,
+                       .ev = &ev,
+                       .deadline = deadline,
+                       .capped_sweep = sweep && !named,
+                       .tags_read = discovering,
+                       .lock = PTHREAD_MUTEX_INITIALIZER,
+                       .used = elb_now - elb0};
         run_jobs(&s);
         pthread_mutex_destroy(&s.lock);
         if (build_index(f) != 0) /* the clusters' members may have changed (and their strings moved) */

@@ -32,7 +32,7 @@ typedef struct fleet_binding {
     char **members; /* cluster: the instance ids last seen, for the index */
     size_t member_count;
     int members_known;
-    fleet_miss_list misses; /* proxy: counts kept between invocations */
+    proxy_misses misses; /* proxy: the counts as discovery read them (fresh in that invocation only) */
 } fleet_binding;
 
 /* The binding's name (a DNS name or a cluster id). The binding may move

@@ -32,7 +32,9 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .remove_load_balancer(lb_arn)   deletes it, as the service does: its groups stay, detached, and
       DescribeTargetGroups of it answers LoadBalancerNotFound
   .set_tags(arn, {key: value}) / .remove_tags(arn, keys) / .tags(arn) -> dict: the group's tags,
-      which DescribeTags reads and AddTags/RemoveTags change.
+      which DescribeTags reads and AddTags/RemoveTags change. AddTags checks what the service
+      checks: keys of 1..128 and values of 0..256 characters of TAG_PATTERN (ValidationError), and
+      at most 50 tags on the resource, aws: keys aside (TooManyTags).
   .set_buckets(describe=(burst, per_second), targets=..., modify=..., tags=...)  token-bucket
       throttling as the service does it (400 Throttling "Rate exceeded" when the action's bucket is
       empty; each call takes one token; None: that bucket is off). The real API's Describe* bucket
@@ -67,6 +69,7 @@ Standalone: /usr/bin/python3 tests/lib/fake_elbv2.py --help
 import base64
 import ipaddress
 import time
+import unicodedata
 from xml.sax.saxutils import escape
 
 from fake_query import (ApiError, QueryFake, SIGNATURE_MESSAGE, error_xml, make_test_pki,  # noqa: F401
@@ -83,6 +86,10 @@ LISTENER_ACTIONS = ("DescribeListeners", "ModifyListener")
 MAX_GROUPS_PER_ACTION = 5
 MAX_DESCRIBE_ARNS = 20  # DescribeTargetGroups' TargetGroupArns, DescribeTags' ResourceArns
 MAX_PAGE_SIZE = 400
+# Tags (botocore's model of TagKey, TagValue: 1..128 and 0..256 characters of letters, separators,
+# numbers and _.:/=+-@; TooManyTags past the resource's limit, 50, where keys starting aws: do not count).
+MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS_PER_RESOURCE = 128, 256, 50
+TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
 # action -> its token bucket (set_buckets)
 BUCKET_OF = {"RegisterTargets": "targets", "DeregisterTargets": "targets", "AddTags": "tags",
              "RemoveTags": "tags"}
@@ -234,6 +241,27 @@ def _tag_params(params):
         if len(parts) == 4 and parts[0] == "Tags" and parts[1] == "member" and parts[2].isdigit():
             members.setdefault(int(parts[2]), {})[parts[3]] = value
     return {m["Key"]: m.get("Value", "") for _, m in sorted(members.items()) if "Key" in m}
+
+
+def _tag_text_ok(text):
+    """TAG_PATTERN in Python: \\p{L} letters, \\p{Z} separators, \\p{N} numbers."""
+    return all(unicodedata.category(c)[0] in "LZN" or c in "_.:/=+-@" for c in text)
+
+
+def _check_tags(tags):
+    if not tags:
+        raise ApiError(400, "ValidationError", "1 validation error detected: Value null at 'tags' failed to "
+                       "satisfy constraint: Member must not be null")
+    for n, (key, value) in enumerate(tags.items(), 1):
+        for what, text, low, high in (("key", key, 1, MAX_TAG_KEY), ("value", value, 0, MAX_TAG_VALUE)):
+            if not low <= len(text) <= high:
+                raise ApiError(400, "ValidationError", "1 validation error detected: Value '%s' at "
+                               "'tags.%d.member.%s' failed to satisfy constraint: Member must have length "
+                               "less than or equal to %d" % (text, n, what, high))
+            if not _tag_text_ok(text):
+                raise ApiError(400, "ValidationError", "1 validation error detected: Value '%s' at "
+                               "'tags.%d.member.%s' failed to satisfy constraint: Member must satisfy regular "
+                               "expression pattern: %s" % (text, n, what, TAG_PATTERN))
 
 
 def _check_arns(arns, what):
@@ -614,8 +642,14 @@ class FakeElbv2(QueryFake, FakeListeners):
             if action == "DescribeTags":
                 return [(g.arn, dict(g.tags)) for g in groups]
             if action == "AddTags":
+                tags = _tag_params(params)
+                _check_tags(tags)
                 for g in groups:
-                    g.tags.update(_tag_params(params))
+                    if len([k for k in set(g.tags) | set(tags) if not k.startswith("aws:")]) > MAX_TAGS_PER_RESOURCE:
+                        raise ApiError(400, "TooManyTags", "You've reached the limit on the number of tags for "
+                                       "this resource.")
+                for g in groups:
+                    g.tags.update(tags)
             else:
                 for g in groups:
                     for k in _members(params, "TagKeys"):

@@ -269,11 +269,18 @@ def role_changes_only_tagged_target_groups():
     for action in ("DescribeTargetGroups", "DescribeTags", "DescribeTargetHealth"):
         tap.ok(allowed(role, "elasticloadbalancing:" + action, "*"), "%s on * (no resource type)" % action)
     for action in ("elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteTargetGroup",
-                   "elasticloadbalancing:RemoveTags", "elasticloadbalancing:CreateTargetGroup"):
+                   "elasticloadbalancing:CreateTargetGroup"):
         tap.ok(not allowed(role, action, TAGGED_GROUP, source), "no %s" % action)
+    remove = "elasticloadbalancing:RemoveTags"
+    numbered = misses_tag() + ":2"
+    tap.ok(allowed(role, remove, TAGGED_GROUP, source, [numbered]), "RemoveTags of %s on a bound group" % numbered)
+    tap.ok(not allowed(role, remove, TAGGED_GROUP, {}, [numbered]), "not on an untagged group")
+    for key in sorted(BINDING_TAGS) + [misses_tag(), "team"]:
+        tap.ok(not allowed(role, remove, TAGGED_GROUP, source, [numbered, key]), "never %s" % key)
     add = "elasticloadbalancing:AddTags"
     misses = misses_tag()
     tap.ok(allowed(role, add, TAGGED_GROUP, source, [misses]), "AddTags of %s on a bound group" % misses)
+    tap.ok(allowed(role, add, TAGGED_GROUP, source, [misses, misses + ":16"]), "and its numbered tags")
     tap.ok(not allowed(role, add, TAGGED_GROUP, {}, [misses]), "not on an untagged group")
     tap.ok(not allowed(role, add, TAGGED_GROUP, source, [misses, "team"]), "not another tool's keys")
     for key in sorted(BINDING_TAGS):
@@ -310,6 +317,7 @@ def role_reads_rds_and_writes_only_its_logs():
                                     "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTags",
                                     "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:RegisterTargets",
                                     "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:AddTags",
+                                    "elasticloadbalancing:RemoveTags",
                                     "rds:DescribeDBClusters",
                                     "rds:DescribeDBInstances"}), "every action, and no other")
     called = handler_api_actions()

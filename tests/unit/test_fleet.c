@@ -1,7 +1,6 @@
 /* Fleet mode's pure parts (handler/sync/fleet_tags.c, common/bucket.c): a
- * binding from its tags and every invalid tag, the proxy: source's miss
- * counts (text form, and the answer it gives against the held targets), the
- * shard hash, and the token bucket's pacing. */
+ * binding from its tags and every invalid tag (a proxy's counts:
+ * test_proxy.c), the shard hash, and the token bucket's pacing. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -70,12 +69,16 @@ static void test_binding_from_tags(void)
                         "rds-nlb-sync:identifier",
                         "orders-proxy",
                         FLEET_MISSES_TAG,
-                        "10.0.0.5=2,bogus,10.0.0.6=1",
+                        "10.0.0.5=2 bogus",
+                        FLEET_MISSES_TAG ":2",
+                        "10.0.0.6=1",
                         NULL};
     CHECK_INT(bind_tags(px, &b, "ip", 5432), 0);
     CHECK_INT(b.kind, FLEET_SOURCE_PROXY);
     CHECK_STR(b.identifier, "orders-proxy");
-    CHECK_INT(b.misses.count, 2);
+    CHECK_INT(b.misses.list.count, 2);
+    CHECK_INT(b.misses.keys, 3);
+    CHECK(b.misses.known && b.misses.garbage);
     fleet_binding_free(&b);
     const char *none[] = {"team", "x", NULL};
     CHECK_INT(bind_tags(none, &b, "ip", 5432), -1);
@@ -147,83 +150,6 @@ static void test_db_names(void)
     }
 }
 
-static void test_misses_text(void)
-{
-    fleet_miss_list l;
-    char out[128];
-    fleet_misses_parse("10.0.0.5=2, junk ,fd00::1=1,10.0.0.9=0,10.0.0.7", &l);
-    CHECK_INT(l.count, 2);
-    CHECK_INT(fleet_misses_format(&l, out, sizeof out), 0);
-    CHECK_STR(out, "10.0.0.5=2,fd00::1=1");
-    CHECK_INT(fleet_misses_format(&l, out, 8), -1);
-    fleet_miss_list_free(&l);
-    fleet_misses_parse(NULL, &l);
-    CHECK_INT(l.count, 0);
-}
-
-/* A scripted DNS answer for the proxy source. */
-static const char *answer_addrs[4];
-
-static int scripted(void *ctx, const source_query *q, source_answer *out)
-{
-    (void)ctx, (void)q;
-    for (size_t i = 0; i < 4 && answer_addrs[i]; i++) {
-        ip_addr a;
-        ip_addr_parse(answer_addrs[i], &a);
-        addr_list_add(&out->addresses, &a);
-    }
-    addr_list_sort(&out->addresses);
-    return 0;
-}
-
-static elb_target target(const char *id, const char *state)
-{
-    elb_target t;
-    memset(&t, 0, sizeof t);
-    snprintf(t.id, sizeof t.id, "%s", id);
-    t.port = 5432;
-    snprintf(t.state, sizeof t.state, "%s", state);
-    return t;
-}
-
-/* Three reconciles with 10.0.0.6 missing: kept twice, left out the third time. */
-static void test_proxy_misses(void)
-{
-    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy"), target("10.0.0.7", "draining")};
-    elb_target_list current = {held, 3};
-    fleet_miss_list prev = {NULL, 0};
-    answer_addrs[0] = "10.0.0.5";
-    answer_addrs[1] = "10.0.0.8";
-    answer_addrs[2] = NULL;
-    for (int round = 1; round <= 3; round++) {
-        proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432};
-        addr_source src = proxy_source_of(&p);
-        source_query q = {1000, &current};
-        source_answer a;
-        memset(&a, 0, sizeof a);
-        CHECK_INT(src.resolve(src.ctx, &q, &a), 0);
-        CHECK_INT(a.addresses.count, round < 3 ? 3 : 2); /* .5 .6 .8, then .5 .8 (never the draining .7) */
-        CHECK_INT(p.next.count, round < 3 ? 1 : 0);
-        if (round < 3)
-            CHECK_INT(p.next.items[0].misses, round);
-        source_answer_free(&a);
-        fleet_miss_list_free(&prev);
-        prev = p.next;
-    }
-    /* back in the answer: the count is gone */
-    answer_addrs[1] = "10.0.0.6";
-    fleet_miss_list one;
-    fleet_misses_parse("10.0.0.6=2", &one);
-    proxy_source p = {{.subject = "p", .resolve = scripted}, &one, {NULL, 0}, 3, 5432};
-    source_query q = {1000, &current};
-    source_answer a;
-    memset(&a, 0, sizeof a);
-    CHECK_INT(proxy_source_of(&p).resolve(&p, &q, &a), 0);
-    CHECK_INT(p.next.count, 0);
-    source_answer_free(&a);
-    fleet_miss_list_free(&one);
-}
-
 static void test_shards_split_evenly(void)
 {
     int counts[4] = {0};
@@ -265,8 +191,6 @@ int main(void)
     RUN(test_binding_from_tags);
     RUN(test_invalid_tags);
     RUN(test_db_names);
-    RUN(test_misses_text);
-    RUN(test_proxy_misses);
     RUN(test_shards_split_evenly);
     RUN(test_bucket_paces);
     return check_done();
