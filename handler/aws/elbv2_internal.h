@@ -54,12 +54,12 @@ query_client *elb_query_client(elb_client *c);
 /* The form bodies of the discovery calls, as botocore serializes them
  * (owned by the caller; NULL when out of memory): DescribeTargetGroups by
  * load balancer (marker and page_size optional: NULL, 0), or by ARNs
- * (load_balancer_arn NULL); DescribeTags; AddTags; RemoveTags. */
+ * (load_balancer_arn NULL); DescribeTags. */
 char *elbv2_groups_body(const char *load_balancer_arn, const char *const *arns, size_t count, const char *marker,
                         int page_size);
 char *elbv2_tags_body(const char *const *arns, size_t count);
 char *elbv2_add_tags_body(const char *arn, const elb_tag *tags, size_t count);
-char *elbv2_remove_tags_body(const char *const *arns, size_t count, const char *const *keys, size_t nkeys);
+char *elbv2_remove_tags_body(const char *arn, const char *const *keys, size_t count);
 
 /* Parse DescribeTargetGroups and DescribeTags answers (elbv2_groups.c). */
 int elbv2_parse_target_groups(const char *xml, size_t len, elb_target_group_list *out, char *next_marker,

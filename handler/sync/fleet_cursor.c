@@ -6,7 +6,10 @@
  * starts at, so a deleted start is passed over in ARN order; a sweep
  * overwrites the holder's cursor (one AddTags) and removes any other of
  * its shard (a stray: written before the holder changed, or left by a
- * crash), and a complete sweep removes them all. */
+ * crash), and a complete sweep removes them all. A sweep whose discovery
+ * left groups unread writes none of this (fleet.c, move_cursor), and a
+ * binding kept from an earlier discovery carries no cursor (keep_old): what
+ * this run could not read it neither starts from nor removes. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,22 +91,17 @@ size_t fleet_cursor_start(const fleet_binding *bl, size_t n, const fleet_scope *
     return 0; /* none, or past the last ARN: from the first */
 }
 
-static long batches(size_t arns)
-{
-    return (long)((arns + ELB_MAX_ARNS_PER_DESCRIBE - 1) / ELB_MAX_ARNS_PER_DESCRIBE);
-}
-
 long fleet_cursor_reserve(const fleet_binding *bl, size_t n, const fleet_scope *s)
 {
     const fleet_binding *h = holder_of(bl, n, s);
-    size_t held = 0;
+    long held = 0;
     for (size_t i = 0; i < n; i++)
         held += holds(&bl[i], s) != 0;
     if (!h)
         return 0;
-    /* capped: AddTags, then RemoveTags of the others; complete: RemoveTags of all */
-    long capped = 1 + batches(held - (holds(h, s) != 0)), complete = batches(held);
-    return capped > complete ? capped : complete;
+    /* capped: AddTags, then a RemoveTags for each other; complete: one for each */
+    long capped = 1 + held - (holds(h, s) != 0);
+    return capped > held ? capped : held;
 }
 
 int fleet_cursor_plan_of(const fleet_binding *bl, size_t n, const fleet_scope *s, const char *next, int64_t now_ms,
@@ -154,15 +152,12 @@ void fleet_cursor_move(elb_client *c, logger *log, const fleet_cursor_plan *p, c
         log_msg(log, LOG_WARN, "sweep cursor not saved on %s: %s: %s", p->holder->tg.arn, e.code, e.message);
         return;
     }
-    while (cleared < p->clear_count) {
-        size_t k = p->clear_count - cleared;
-        k = k < ELB_MAX_ARNS_PER_DESCRIBE ? k : ELB_MAX_ARNS_PER_DESCRIBE;
-        if (elb_remove_tags(c, p->clear + cleared, k, &key, 1, deadline_ms, &e) != 0) {
-            log_msg(log, LOG_WARN, "stale sweep cursors not removed (%s, ...): %s: %s", p->clear[cleared], e.code,
+    for (; cleared < p->clear_count; cleared++) {
+        if (elb_remove_tags(c, p->clear[cleared], &key, 1, deadline_ms, &e) != 0) {
+            log_msg(log, LOG_WARN, "stale sweep cursor not removed from %s: %s: %s", p->clear[cleared], e.code,
                     e.message);
             break;
         }
-        cleared += k;
     }
     if (p->holder || cleared)
         logged(log, p, s, cleared);

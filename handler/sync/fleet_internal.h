@@ -31,10 +31,11 @@ typedef enum fleet_source_kind { FLEET_SOURCE_DNS, FLEET_SOURCE_CLUSTER, FLEET_S
 /* One tagged target group. */
 typedef struct fleet_binding {
     elb_target_group tg;
+    uint32_t lbs; /* which load balancers list it (bit i: cfg->fleet_lbs[i]) */
     fleet_source_kind kind;
-    char source[300];    /* the source tag as given */
-    size_t name_at;      /* where in source the name starts: after "dns:", "cluster:", "proxy:" */
-    char identifier[64]; /* whose events concern it (an RDS identifier: at most 63) */
+    char source[300]; /* the source tag as given */
+    size_t name_at;   /* where in source the name starts: after "dns:", "cluster:", "proxy:" */
+    char identifier[CONFIG_IDENTIFIER_MAX + 1]; /* whose events concern it (DB_IDENTIFIER's rule) */
     db_role role;
     int dry_run;
     int invalid;    /* its tags are invalid: a ConfigError binding, never touched */
@@ -42,8 +43,8 @@ typedef struct fleet_binding {
     char **members; /* cluster: the instance ids last seen, for the index */
     size_t member_count;
     int members_known;
-    fleet_miss_list misses; /* proxy: counts kept between invocations */
-    fleet_cursor *cursor;   /* its FLEET_CURSOR_TAG, read (owned); NULL without one */
+    proxy_misses misses;  /* proxy: the counts as discovery read them (fresh in that invocation only) */
+    fleet_cursor *cursor; /* its FLEET_CURSOR_TAG, read (owned); NULL without one */
 } fleet_binding;
 
 /* The binding's name (a DNS name or a cluster id). The binding may move

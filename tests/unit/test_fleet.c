@@ -1,9 +1,8 @@
 /* Fleet mode's pure parts (handler/sync/fleet_tags.c, fleet_cursor.c,
- * common/bucket.c): a binding from its tags and every invalid tag, the
- * proxy: source's miss counts (text form, and the answer it gives against
- * the held targets), the shard hash, the capped sweep's cursor (its text,
- * where a sweep starts, what it writes and removes, the calls kept for it),
- * and the token bucket's pacing. */
+ * common/bucket.c): a binding from its tags and every invalid tag (a
+ * proxy's counts: test_proxy.c), the shard hash, the capped sweep's cursor
+ * (its text, where a sweep starts, what it writes and removes, the calls
+ * kept for it), and the token bucket's pacing. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +10,7 @@
 #include "check.h"
 #include "common/bucket.h"
 #include "common/clock.h"
+#include "db_names.h"
 #include "handler/sync/fleet.h"
 #include "handler/sync/fleet_internal.h"
 
@@ -71,12 +71,16 @@ static void test_binding_from_tags(void)
                         "rds-nlb-sync:identifier",
                         "orders-proxy",
                         FLEET_MISSES_TAG,
-                        "10.0.0.5=2,bogus,10.0.0.6=1",
+                        "10.0.0.5=2 bogus",
+                        FLEET_MISSES_TAG ":2",
+                        "10.0.0.6=1",
                         NULL};
     CHECK_INT(bind_tags(px, &b, "ip", 5432), 0);
     CHECK_INT(b.kind, FLEET_SOURCE_PROXY);
     CHECK_STR(b.identifier, "orders-proxy");
-    CHECK_INT(b.misses.count, 2);
+    CHECK_INT(b.misses.list.count, 2);
+    CHECK_INT(b.misses.keys, 3);
+    CHECK(b.misses.known && b.misses.garbage);
     fleet_binding_free(&b);
     const char *none[] = {"team", "x", NULL};
     CHECK_INT(bind_tags(none, &b, "ip", 5432), -1);
@@ -92,7 +96,7 @@ static void test_invalid_tags(void)
     } cases[] = {
         {{"rds-nlb-sync:source", "ftp:x", NULL}, "ip", 5432, "source=ftp:x"},
         {{"rds-nlb-sync:source", "dns:", NULL}, "ip", 5432, "source=dns:"},
-        {{"rds-nlb-sync:source", "dns:a b", NULL}, "ip", 5432, "must be dns:"},
+        {{"rds-nlb-sync:source", "dns:a b", NULL}, "ip", 5432, "after dns: must be a DNS name"},
         {{"rds-nlb-sync:source", "dns:db.example", "rds-nlb-sync:role", "readers", NULL},
          "ip",
          5432,
@@ -114,81 +118,38 @@ static void test_invalid_tags(void)
     }
 }
 
-static void test_misses_text(void)
+/* The names of db_names.h as tags: each accepted or rejected as config.c
+ * takes it from the environment, the error naming the tag. */
+static void check_db_name(size_t i, const char *key, const char *value, const char *tag)
 {
-    fleet_miss_list l;
-    char out[128];
-    fleet_misses_parse("10.0.0.5=2, junk ,fd00::1=1,10.0.0.9=0,10.0.0.7", &l);
-    CHECK_INT(l.count, 2);
-    CHECK_INT(fleet_misses_format(&l, out, sizeof out), 0);
-    CHECK_STR(out, "10.0.0.5=2,fd00::1=1");
-    CHECK_INT(fleet_misses_format(&l, out, 8), -1);
-    fleet_miss_list_free(&l);
-    fleet_misses_parse(NULL, &l);
-    CHECK_INT(l.count, 0);
+    const char *kv[] = {"rds-nlb-sync:source", "dns:db.example", key, value, NULL};
+    fleet_binding b;
+    if (strcmp(key, "rds-nlb-sync:source") == 0)
+        kv[2] = NULL, kv[1] = value;
+    CHECK_INT(bind_tags(kv, &b, "ip", 5432), 0);
+    if (b.invalid == db_names[i].valid)
+        fprintf(stderr, "  %s=%s: %s\n", key, value, b.bad ? b.bad : "accepted");
+    CHECK_INT(!b.invalid, db_names[i].valid);
+    CHECK(db_names[i].valid || (b.bad && strstr(b.bad, tag)));
+    fleet_binding_free(&b);
 }
 
-/* A scripted DNS answer for the proxy source. */
-static const char *answer_addrs[4];
-
-static int scripted(void *ctx, const source_query *q, source_answer *out)
+static void test_db_names(void)
 {
-    (void)ctx, (void)q;
-    for (size_t i = 0; i < 4 && answer_addrs[i]; i++) {
-        ip_addr a;
-        ip_addr_parse(answer_addrs[i], &a);
-        addr_list_add(&out->addresses, &a);
+    for (size_t i = 0; i < N_DB_NAMES; i++) {
+        char v[300];
+        if (db_names[i].rule == DB_NAME_ENDPOINT) {
+            snprintf(v, sizeof v, "dns:%s", db_names[i].value);
+            check_db_name(i, "rds-nlb-sync:source", v, "tag rds-nlb-sync:source=");
+            snprintf(v, sizeof v, "proxy:%s", db_names[i].value);
+            check_db_name(i, "rds-nlb-sync:source", v, "tag rds-nlb-sync:source=");
+        } else if (db_names[i].rule == DB_NAME_CLUSTER) {
+            snprintf(v, sizeof v, "cluster:%s", db_names[i].value);
+            check_db_name(i, "rds-nlb-sync:source", v, "tag rds-nlb-sync:source=");
+        } else {
+            check_db_name(i, "rds-nlb-sync:identifier", db_names[i].value, "tag rds-nlb-sync:identifier=");
+        }
     }
-    addr_list_sort(&out->addresses);
-    return 0;
-}
-
-static elb_target target(const char *id, const char *state)
-{
-    elb_target t;
-    memset(&t, 0, sizeof t);
-    snprintf(t.id, sizeof t.id, "%s", id);
-    t.port = 5432;
-    snprintf(t.state, sizeof t.state, "%s", state);
-    return t;
-}
-
-/* Three reconciles with 10.0.0.6 missing: kept twice, left out the third time. */
-static void test_proxy_misses(void)
-{
-    elb_target held[] = {target("10.0.0.5", "healthy"), target("10.0.0.6", "healthy"), target("10.0.0.7", "draining")};
-    elb_target_list current = {held, 3};
-    fleet_miss_list prev = {NULL, 0};
-    answer_addrs[0] = "10.0.0.5";
-    answer_addrs[1] = "10.0.0.8";
-    answer_addrs[2] = NULL;
-    for (int round = 1; round <= 3; round++) {
-        proxy_source p = {{.subject = "p", .resolve = scripted}, &prev, {NULL, 0}, 3, 5432};
-        addr_source src = proxy_source_of(&p);
-        source_query q = {1000, &current};
-        source_answer a;
-        memset(&a, 0, sizeof a);
-        CHECK_INT(src.resolve(src.ctx, &q, &a), 0);
-        CHECK_INT(a.addresses.count, round < 3 ? 3 : 2); /* .5 .6 .8, then .5 .8 (never the draining .7) */
-        CHECK_INT(p.next.count, round < 3 ? 1 : 0);
-        if (round < 3)
-            CHECK_INT(p.next.items[0].misses, round);
-        source_answer_free(&a);
-        fleet_miss_list_free(&prev);
-        prev = p.next;
-    }
-    /* back in the answer: the count is gone */
-    answer_addrs[1] = "10.0.0.6";
-    fleet_miss_list one;
-    fleet_misses_parse("10.0.0.6=2", &one);
-    proxy_source p = {{.subject = "p", .resolve = scripted}, &one, {NULL, 0}, 3, 5432};
-    source_query q = {1000, &current};
-    source_answer a;
-    memset(&a, 0, sizeof a);
-    CHECK_INT(proxy_source_of(&p).resolve(&p, &q, &a), 0);
-    CHECK_INT(p.next.count, 0);
-    source_answer_free(&a);
-    fleet_miss_list_free(&one);
 }
 
 static void test_shards_split_evenly(void)
@@ -318,7 +279,7 @@ static void test_cursor_plan(void)
     const char *strays[6] = {NULL, NULL, "1 100 2", "3 200 1", "1 300 4", NULL};
     cursor_fleet(bl, 6, strays);
     bl[0].dry_run = 1; /* never written: the holder is b1 */
-    CHECK_INT(fleet_cursor_reserve(bl, 6, &all), 2);
+    CHECK_INT(fleet_cursor_reserve(bl, 6, &all), 3);
     CHECK_INT(fleet_cursor_plan_of(bl, 6, &all, "tg/b05", 777, &p), 0);
     CHECK(p.holder == &bl[1]);
     CHECK_STR(p.tag.key, FLEET_CURSOR_TAG);
@@ -356,20 +317,26 @@ static void test_cursor_plan(void)
     free_fleet(bl, 6);
 }
 
-static void test_cursor_reserve_counts_batches(void)
+/* RemoveTags takes one group a call (elb_remove_tags). */
+static void test_cursor_reserve_counts_calls(void)
 {
-    fleet_binding bl[45];
-    const char *none[45] = {NULL};
+    fleet_binding bl[5];
     fleet_scope all = {1, 0};
-    cursor_fleet(bl, 45, none);
-    CHECK_INT(fleet_cursor_reserve(bl, 45, &all), 1); /* AddTags only */
-    for (size_t i = 0; i < 45; i++) {
-        bl[i].cursor = calloc(1, sizeof *bl[i].cursor);
-        *bl[i].cursor = (fleet_cursor){1, (int64_t)i, "tg/b00"};
-    }
-    /* capped: AddTags on b0 and 44 others in 3 RemoveTags; complete: 45 in 3 */
-    CHECK_INT(fleet_cursor_reserve(bl, 45, &all), 4);
-    free_fleet(bl, 45);
+    const char *none[5] = {NULL};
+    cursor_fleet(bl, 5, none);
+    CHECK_INT(fleet_cursor_reserve(bl, 5, &all), 1); /* AddTags only */
+    free_fleet(bl, 5);
+    /* capped: AddTags on b0, a RemoveTags for each of the 3 others; complete: 3 */
+    const char *three[5] = {NULL, NULL, "1 2 0", "1 3 0", "1 4 0"};
+    cursor_fleet(bl, 5, three);
+    CHECK_INT(fleet_cursor_reserve(bl, 5, &all), 4);
+    free_fleet(bl, 5);
+    /* b0 holds one too: capped, AddTags and 3; complete, 4; b1's in dry run is nobody's */
+    const char *four[5] = {"1 1 1", "1 9 0", "1 2 0", "1 3 0", "1 4 0"};
+    cursor_fleet(bl, 5, four);
+    bl[1].dry_run = 1;
+    CHECK_INT(fleet_cursor_reserve(bl, 5, &all), 4);
+    free_fleet(bl, 5);
 }
 
 static void test_bucket_paces(void)
@@ -396,14 +363,13 @@ int main(void)
 {
     RUN(test_binding_from_tags);
     RUN(test_invalid_tags);
-    RUN(test_misses_text);
-    RUN(test_proxy_misses);
+    RUN(test_db_names);
     RUN(test_shards_split_evenly);
     RUN(test_cursor_text);
     RUN(test_cursor_start);
     RUN(test_cursor_shards);
     RUN(test_cursor_plan);
-    RUN(test_cursor_reserve_counts_batches);
+    RUN(test_cursor_reserve_counts_calls);
     RUN(test_bucket_paces);
     return check_done();
 }
