@@ -121,7 +121,7 @@ int elb_default_endpoint(const char *region, char *out, size_t outlen);
 #define ELB_MAX_PAGE_SIZE 400        /* DescribeTargetGroups' PageSize */
 #define ELB_ARN_MAX 256              /* bytes of an ARN we keep, with its NUL */
 #define ELB_MARKER_MAX 1024          /* bytes of a page marker we keep, with its NUL */
-#define ELB_MAX_TAGS_PER_ADD 10      /* what we send in one AddTags call */
+#define ELB_MAX_TAGS_PER_ADD 20      /* what we send in one AddTags or RemoveTags call */
 
 /* A target group as DescribeTargetGroups reports it (the fields we use). */
 typedef struct elb_target_group {
@@ -169,9 +169,12 @@ int elb_describe_target_groups_by_arn(elb_client *c, const char *const *arns, si
 int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, const char *key_prefix, int64_t deadline_ms,
                       elb_tag_set_list *out, elb_error *err);
 
-/* AddTags on one resource: sets these tags (others are kept), 1..10 of them. */
+/* AddTags on one resource: sets these tags (others are kept), 1..ELB_MAX_TAGS_PER_ADD of them. */
 int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms,
                  elb_error *err);
+/* RemoveTags on one resource: these keys go (an absent one is no error), 1..ELB_MAX_TAGS_PER_ADD of them. */
+int elb_remove_tags(elb_client *c, const char *arn, const char *const *keys, size_t count, int64_t deadline_ms,
+                    elb_error *err);
 
 /* query_client_set_pacer and query_requests_sent (query.h) for the ELBv2
  * client: fleet mode paces every client's calls under shared buckets. */

@@ -3,7 +3,8 @@
  * their form bodies and their answers:
  *   DescribeTargetGroupsResult/TargetGroups/member/{TargetGroupArn,
  *     TargetGroupName,Port,Protocol,TargetType}, DescribeTargetGroupsResult/NextMarker;
- *   DescribeTagsResult/TagDescriptions/member/{ResourceArn,Tags/member/{Key,Value}}.
+ *   DescribeTagsResult/TagDescriptions/member/{ResourceArn,Tags/member/{Key,Value}};
+ * AddTags and RemoveTags (one resource: what a run keeps on its own group).
  * Unknown elements are skipped, as in elbv2_xml.c. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,17 @@ char *elbv2_add_tags_body(const char *arn, const elb_tag *tags, size_t count)
         rc |= query_form_addk(&b, tags[i].key, "Tags.member.%zu.Key", i + 1);
         rc |= query_form_addk(&b, tags[i].value, "Tags.member.%zu.Value", i + 1);
     }
+    return finish_body(&b, rc);
+}
+
+char *elbv2_remove_tags_body(const char *arn, const char *const *keys, size_t count)
+{
+    rns_buf b;
+    int rc;
+    rns_buf_init(&b, 0);
+    rc = query_form_init(&b, &elbv2_service, "RemoveTags");
+    rc |= add_members(&b, "ResourceArns", &arn, 1);
+    rc |= add_members(&b, "TagKeys", keys, count);
     return finish_body(&b, rc);
 }
 
@@ -329,25 +341,45 @@ int elb_describe_tags(elb_client *c, const char *const *arns, size_t count, cons
     return rc;
 }
 
-int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms, elb_error *err)
+/* AddTags and RemoveTags: one resource, 1..ELB_MAX_TAGS_PER_ADD keys. */
+static int tags_check(const char *action, const char *arn, size_t count, elb_error *err)
 {
-    char *body;
-    int rc;
     memset(err, 0, sizeof *err);
     if (check_arns(&arn, 1, err) != 0)
         return -1;
     if (count == 0 || count > ELB_MAX_TAGS_PER_ADD) {
-        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "%zu tags in one AddTags call; 1 to %d are allowed", count,
+        aws_error_set(err, QUERY_CODE_INVALID_PARAMETER, "%zu tags in one %s call; 1 to %d are allowed", count, action,
                       ELB_MAX_TAGS_PER_ADD);
         return -1;
     }
-    if (!(body = elbv2_add_tags_body(arn, tags, count))) {
-        aws_error_set(err, QUERY_CODE_NO_MEMORY, "out of memory building the AddTags request");
+    return 0;
+}
+
+static int tags_call(elb_client *c, const char *action, char *body, int64_t deadline_ms, elb_error *err)
+{
+    int rc;
+    if (!body) {
+        aws_error_set(err, QUERY_CODE_NO_MEMORY, "out of memory building the %s request", action);
         return -1;
     }
-    rc = query_call(elb_query_client(c), "AddTags", body, deadline_ms, NULL, err);
+    rc = query_call(elb_query_client(c), action, body, deadline_ms, NULL, err);
     free(body);
     return rc;
+}
+
+int elb_add_tags(elb_client *c, const char *arn, const elb_tag *tags, size_t count, int64_t deadline_ms, elb_error *err)
+{
+    if (tags_check("AddTags", arn, count, err) != 0)
+        return -1;
+    return tags_call(c, "AddTags", elbv2_add_tags_body(arn, tags, count), deadline_ms, err);
+}
+
+int elb_remove_tags(elb_client *c, const char *arn, const char *const *keys, size_t count, int64_t deadline_ms,
+                    elb_error *err)
+{
+    if (tags_check("RemoveTags", arn, count, err) != 0)
+        return -1;
+    return tags_call(c, "RemoveTags", elbv2_remove_tags_body(arn, keys, count), deadline_ms, err);
 }
 
 void elb_client_set_pacer(elb_client *c, query_pacer pacer, void *ctx)

@@ -59,6 +59,7 @@ char *elbv2_groups_body(const char *load_balancer_arn, const char *const *arns, 
                         int page_size);
 char *elbv2_tags_body(const char *const *arns, size_t count);
 char *elbv2_add_tags_body(const char *arn, const elb_tag *tags, size_t count);
+char *elbv2_remove_tags_body(const char *arn, const char *const *keys, size_t count);
 
 /* Parse DescribeTargetGroups and DescribeTags answers (elbv2_groups.c). */
 int elbv2_parse_target_groups(const char *xml, size_t len, elb_target_group_list *out, char *next_marker,

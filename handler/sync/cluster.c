@@ -32,6 +32,7 @@ typedef struct pass {
     char status[RDS_STATUS_MAX];
     char endpoint[RDS_HOST_MAX];
     char reader_endpoint[RDS_HOST_MAX];
+    int read; /* DescribeDBClusters answered: the members are the cluster's (none included) */
 } pass;
 
 struct cluster_discovery {
@@ -129,6 +130,7 @@ static int build_pass(pass *p, const rds_cluster *c, const rds_instance_list *in
     if (c->count && !(p->items = calloc(c->count, sizeof *p->items)))
         return -1;
     p->count = c->count;
+    p->read = 1;
     snprintf(p->status, sizeof p->status, "%s", c->status);
     snprintf(p->endpoint, sizeof p->endpoint, "%s", c->endpoint);
     snprintf(p->reader_endpoint, sizeof p->reader_endpoint, "%s", c->reader_endpoint);
@@ -144,7 +146,8 @@ static int build_pass(pass *p, const rds_cluster *c, const rds_instance_list *in
             snprintf(m->endpoint, sizeof m->endpoint, "%s", found->address);
         }
     }
-    qsort(p->items, p->count, sizeof *p->items, member_compare);
+    if (p->count) /* a cluster of no members has no list to sort (qsort's NULL) */
+        qsort(p->items, p->count, sizeof *p->items, member_compare);
     return 0;
 }
 
@@ -366,12 +369,13 @@ static int collect(const pass *p, addr_list *out)
 }
 
 /* The pass's record for the result: {"members": [...], "endpoint": the
- * cluster's (Reader)Endpoint or null}. */
+ * cluster's (Reader)Endpoint or null}; no "members" when the cluster was not
+ * read (fleet mode learns a cluster's members from them, none included). */
 static json_t *pass_detail(const cluster_discovery *d)
 {
     const pass *p = &d->last;
     const char *endpoint = d->set.role == DB_ROLE_WRITER ? p->endpoint : p->reader_endpoint;
-    json_t *a = json_array();
+    json_t *a = p->read ? json_array() : NULL;
     for (size_t i = 0; i < p->count; i++) {
         const member *m = &p->items[i];
         json_array_append_new(a,
@@ -379,7 +383,7 @@ static json_t *pass_detail(const cluster_discovery *d)
                                         m->listed ? m->status : NULL, "endpoint", m->endpoint[0] ? m->endpoint : NULL,
                                         "addresses", result_addresses(&m->addresses), "chosen", m->chosen));
     }
-    return json_pack("{s:o, s:s?}", "members", a, "endpoint", endpoint[0] ? endpoint : NULL);
+    return json_pack("{s:o*, s:s?}", "members", a, "endpoint", endpoint[0] ? endpoint : NULL);
 }
 
 /* One pass (the source's resolve): the chosen members' addresses, sorted and

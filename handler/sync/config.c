@@ -246,7 +246,7 @@ static void read_fleet(const var *row, load *l)
         if (fleet_add(l->cfg, item) != 0)
             problem(&l->p, "%s: out of memory", row->name);
     }
-    if (l->cfg->fleet_lb_count == 0 || l->cfg->fleet_lb_count > 20)
+    if (l->cfg->fleet_lb_count == 0 || l->cfg->fleet_lb_count > CONFIG_MAX_LOAD_BALANCERS)
         problem(&l->p, "%s: 1 to 20 load balancer ARNs, not %zu", row->name, l->cfg->fleet_lb_count);
 }
 
@@ -353,11 +353,22 @@ static int hostname_valid(const char *h)
 
 /* An RDS DB cluster identifier: 1..63 letters, digits and hyphens, a letter
  * first, no hyphen last and no two in a row. */
-static int cluster_id_valid(const char *v)
+int config_cluster_id_valid(const char *v)
 {
     size_t n = strlen(v);
     return n >= 1 && n <= 63 && isalpha((unsigned char)v[0]) && all_chars(v, "-") && v[n - 1] != '-' &&
            !strstr(v, "--");
+}
+
+int config_endpoint_valid(const char *v)
+{
+    ip_addr a;
+    return hostname_valid(v) || ip_addr_parse(v, &a) == 0;
+}
+
+int config_identifier_valid(const char *v)
+{
+    return strlen(v) <= CONFIG_IDENTIFIER_MAX && all_chars(v, "-_.");
 }
 
 static void read_cluster(const var *row, load *l)
@@ -367,7 +378,7 @@ static void read_cluster(const var *row, load *l)
     if (!v || fleet_forbids(l, row->name))
         return;
     l->cfg->cluster_id = strdup(v);
-    if (!cluster_id_valid(v))
+    if (!config_cluster_id_valid(v))
         problem(&l->p,
                 "%s=%s: must be a DB cluster identifier (1..63 letters, digits and "
                 "hyphens, a letter first, no hyphen last or twice in a row)",
@@ -398,7 +409,6 @@ static void read_endpoint(const var *row, load *l)
     config *cfg = l->cfg;
     const char *v = get(r, row->name);
     char buf[SHOWN_MAX + 8];
-    ip_addr a;
     if (fleet_forbids(l, row->name))
         return;
     if (!v) {
@@ -407,7 +417,7 @@ static void read_endpoint(const var *row, load *l)
         return;
     }
     cfg->db_endpoint = strdup(v);
-    if (!hostname_valid(v) && ip_addr_parse(v, &a) != 0)
+    if (!config_endpoint_valid(v))
         problem(p, "%s=%s: must be a DNS name (no scheme, port or path)", row->name, shown(v, buf, sizeof buf));
 }
 
@@ -421,7 +431,7 @@ static void read_identifier(const var *row, load *l)
     if (fleet_forbids(l, row->name))
         return;
     if (v) {
-        if (strlen(v) > 255 || !all_chars(v, "-_."))
+        if (!config_identifier_valid(v))
             problem(p, "%s=%s: must be an RDS identifier (letters, digits, hyphens)", row->name,
                     shown(v, buf, sizeof buf));
         cfg->db_identifier = strdup(v);

@@ -21,6 +21,8 @@
 
 #include "handler/sync/addr.h"
 
+#define CONFIG_MAX_LOAD_BALANCERS 20 /* FLEET_LOAD_BALANCER_ARNS holds 1 to 20 */
+
 typedef enum ip_family { IP_FAMILY_IPV4, IP_FAMILY_IPV6, IP_FAMILY_DUAL } ip_family;
 
 /* DB_ROLE (README.md, "Clusters (RDS API mode)"): what a cluster's target group holds. */
@@ -78,6 +80,15 @@ size_t config_var_count(void);
 
 /* AF_INET, AF_INET6 or AF_UNSPEC (dual): what IP_FAMILY looks up. */
 int config_address_family(const config *cfg);
+
+/* The rules of DB_ENDPOINT (a DNS name or an IP address), DB_CLUSTER_IDENTIFIER
+ * and DB_IDENTIFIER (at most CONFIG_IDENTIFIER_MAX letters, digits, - _ .),
+ * for whatever else names a database (fleet mode's tags): one rule each.
+ * 1 when v is valid, else 0. */
+#define CONFIG_IDENTIFIER_MAX 255
+int config_endpoint_valid(const char *v);
+int config_cluster_id_valid(const char *v);
+int config_identifier_valid(const char *v);
 
 /* "writer" or "readers". */
 const char *db_role_name(db_role r);

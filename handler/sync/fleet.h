@@ -6,7 +6,9 @@
  *   group is a binding (binding.h); a group with invalid tags is a failed
  *   binding (ConfigError) that is never touched. The bindings are kept
  *   between invocations for at most FLEET_INDEX_MAX_AGE_MS and rebuilt by
- *   every sweep.
+ *   every sweep. A load balancer or a DescribeTags call that cannot be read
+ *   stops nothing else: what the last discovery read of it within that age
+ *   is kept for the run, the rest is reported ("unread", FleetError).
  * - The index: source identifier -> bindings, cluster members included (a
  *   cluster binding's members come from its last reconcile, or from one
  *   DescribeDBClusters when an event names an id the index does not know).
@@ -19,7 +21,9 @@
  *   nothing mutable), so no binding's wait delays another's. Their calls
  *   are paced by token buckets shared by the workers (common/bucket.h) and
  *   capped per invocation (FLEET_MAX_API_CALLS); a capped sweep says
- *   "incomplete" and the next one starts where it stopped.
+ *   "incomplete" and the next one starts where it stopped, also in a new
+ *   container: the position is a tag on a bound group (fleet_cursor.c),
+ *   which a sweep that left groups unread leaves as it was.
  * - Races with other runs: reconcile.h, "Races" (binding.guard_races).
  * - proxy: bindings keep an address until it has missed PROXY_MISSES
  *   consecutive answers; the counts live in the group's tag
@@ -48,8 +52,8 @@ void fleet_free(fleet *f);
 
 /* One invocation: *result (owned) is the fleet result whenever the event was
  * read, also when bindings failed; returns 0, or -1 with *err: InvalidEvent,
- * the discovery's ElbApiError or Timeout, or FleetError (bindings failed,
- * every one handled). */
+ * out of memory, or FleetError (bindings failed, or groups could not be
+ * read and no kept index covers them: every other binding handled). */
 int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms, json_t **result, rns_error *err);
 
 #endif

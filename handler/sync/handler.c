@@ -39,7 +39,6 @@ struct handler {
     fleet *fleet; /* fleet mode (FLEET_LOAD_BALANCER_ARNS): its own bindings, clients and workers */
     int proxy;    /* DB_ENDPOINT names an RDS Proxy: its addresses leave after PROXY_MISSES misses */
     proxy_source proxy_source;
-    fleet_miss_list misses; /* as the target group's tag said at the start of the run */
 };
 
 /* ---- construction ---- */
@@ -110,9 +109,11 @@ handler *handler_new(const config *cfg, logger *lg, char *err, size_t errlen)
     }
     /* DNS mode: DB_ENDPOINT's answer; the RDS API mode: the cluster's members. */
     h->dns_source = (dns_source){h->dns, cfg->db_endpoint, config_address_family(cfg)};
-    h->proxy = !h->cluster && fleet_is_proxy_endpoint(cfg->db_endpoint);
+    /* The fast switch follows one address (CONTRACT.md section 13): a proxy's
+     * several are its ResolveError, with no counts to keep. */
+    h->proxy = !h->cluster && !cfg->listener_arn && fleet_is_proxy_endpoint(cfg->db_endpoint);
     h->proxy_source =
-        (proxy_source){dns_source_of(&h->dns_source), &h->misses, {NULL, 0}, cfg->proxy_misses, cfg->db_port};
+        (proxy_source){dns_source_of(&h->dns_source), NULL, {NULL, 0}, cfg->proxy_misses, cfg->db_port, 0, ""};
     binding_of_config(&h->bindings[0], cfg,
                       h->cluster ? cluster_source(h->cluster)
                       : h->proxy ? proxy_source_of(&h->proxy_source)
@@ -126,7 +127,6 @@ void handler_free(handler *h)
     if (!h)
         return;
     fleet_free(h->fleet);
-    fleet_miss_list_free(&h->misses);
     fleet_miss_list_free(&h->proxy_source.next);
     elb_client_free(h->elb);
     cluster_discovery_free(h->cluster);
@@ -221,43 +221,31 @@ static int64_t reserve(int64_t start, int64_t deadline, long max_ms, int divisor
     return deadline - (r > 0 ? r : 0);
 }
 
-/* A proxy endpoint: the miss counts from the group's tag (another
- * container may have run since this one's last invocation). */
-static void load_misses(handler *h, const binding *b, int64_t deadline)
-{
-    elb_tag_set_list tags;
-    elb_error e;
-    const char *arn = b->target_group_arn;
-    if (elb_describe_tags(h->elb, &arn, 1, FLEET_MISSES_TAG, deadline, &tags, &e) != 0) {
-        log_msg(h->log, LOG_WARN, "proxy miss counts not read (%s: %s); using this container's", e.code, e.message);
-        return;
-    }
-    fleet_miss_list_free(&h->misses);
-    fleet_misses_parse(tags.count ? elb_tag_value(&tags.items[0], FLEET_MISSES_TAG) : NULL, &h->misses);
-    elb_tag_set_list_free(&tags);
-}
-
-static void save_misses(handler *h, const binding *b, int64_t deadline)
-{
-    elb_tag t;
-    elb_error e;
-    if (proxy_misses_commit(&h->misses, &h->proxy_source, &t) &&
-        elb_add_tags(h->elb, b->target_group_arn, &t, 1, deadline, &e) != 0)
-        log_msg(h->log, LOG_WARN, "proxy miss counts not saved: %s: %s", e.code, e.message);
-}
-
 static int reconcile(handler *h, const binding *b, int dry_run, int failover, int64_t deadline, reconcile_report *rep,
                      rns_error *e)
 {
     reconcile_io io = reconcile_io_of_elb(h->elb);
     reconcile_request req = {b, failover, dry_run, deadline, h->log};
+    proxy_misses misses = {.known = 0};
     if (b->source.begin)
         b->source.begin(b->source.ctx);
-    if (h->proxy)
-        load_misses(h, b, deadline);
+    /* A proxy endpoint: the counts as the group's tags hold them now
+     * (another container may have run since this one's last invocation). */
+    if (h->proxy) {
+        h->proxy_source.why[0] = '\0';
+        proxy_misses_load(h->elb, b->target_group_arn, deadline, &misses, h->proxy_source.why,
+                          sizeof h->proxy_source.why);
+        h->proxy_source.prev = &misses;
+    }
     int rc = reconcile_run(&io, &req, rep, e);
-    if (h->proxy && rc == 0 && !dry_run)
-        save_misses(h, b, deadline);
+    if (h->proxy) {
+        rep->api_calls++;
+        proxy_misses_finish(h->elb, b->target_group_arn, &h->proxy_source, dry_run, deadline, h->log, &rep->api_calls,
+                            e);
+        h->proxy_source.prev = NULL;
+        proxy_misses_free(&misses);
+        rc = rns_error_failed(e) ? -1 : 0;
+    }
     return rc;
 }
 
@@ -408,7 +396,9 @@ static void invoke_fleet(handler *h, const char *payload, size_t len, int64_t de
     } else if (rc == 0) {
         set_result_output(out, result);
     } else {
-        json_t *f = result ? json_pack("{s:O}", "summary", json_object_get(result, "summary")) : NULL;
+        json_t *f = result ? json_pack("{s:O, s:O*}", "summary", json_object_get(result, "summary"), "unread",
+                                       json_object_get(result, "unread"))
+                           : NULL;
         if (f)
             log_fields(h->log, LOG_ERROR, e.message, f);
         json_decref(f);

@@ -77,6 +77,9 @@ json_t *reconcile_target_array(const elb_target *t, size_t count, int with_state
 
 void reconcile_log(run *r, log_level level, const char *message, json_t *fields)
 {
+    if (r->b->log_target_group && r->b->target_group_arn && json_is_object(fields) &&
+        !json_object_get(fields, "targetGroupArn"))
+        json_object_set_new(fields, "targetGroupArn", json_string(r->b->target_group_arn));
     log_fields(r->log, level, message, fields);
     json_decref(fields);
 }
@@ -511,15 +514,116 @@ static const elb_target *find_target(const elb_target_list *l, const elb_target 
     return NULL;
 }
 
+/* A registration not yet health-checked: this run's, or another run's
+ * recent one (reconcile.h, "Races"). */
+static int is_recent(const elb_target *t)
+{
+    return strcmp(t->state, "initial") == 0;
+}
+
+/* The sign of a race (reconcile.h, "Races"): a target that was another
+ * run's recent registration when this run read the group and that `used`
+ * lacks. With `fresh` (the guard's answer and read), only one that answer
+ * holds and the group still holds. */
+static const elb_target *recent_foreign(const run *r, const answer *used, const answer *fresh,
+                                        const elb_target_list *group)
+{
+    for (size_t i = 0; i < r->current.count; i++) {
+        const elb_target *t = &r->current.items[i];
+        if (!is_recent(t) || answer_holds(r, used, t))
+            continue;
+        if (!fresh)
+            return t;
+        const elb_target *now_t = find_target(group, t);
+        if (answer_holds(r, fresh, t) && now_t && !target_is_draining(now_t))
+            return t;
+    }
+    return NULL;
+}
+
+/* Before registering (reconcile.h, "Races"): the group holds another run's
+ * recent registration that the answer lacks, so the answer may be older
+ * than the other run's; the source is asked once more and a usable answer
+ * replaces it. 1 when it did. */
+static int recheck_answer(run *r, const elb_target *sign)
+{
+    answer a;
+    char text[300];
+    long timeout = lookup_timeout(r, r->deadline - r->margin);
+    if (timeout <= 0)
+        return 0;
+    resolve_once(r, timeout, &a);
+    int take = usable(&a);
+    target_format(sign, text, sizeof text);
+    json_t *f = json_pack("{s:s, s:b}", "recentRegistration", text, "freshAnswer", take);
+    if (take)
+        json_object_set_new(f, "addresses", addr_array(&a.allowed));
+    reconcile_log(r, LOG_WARN, "another run registered a target this answer lacks: asked the source again", f);
+    if (take)
+        keep_answer(r, &a);
+    answer_free(&a);
+    return take;
+}
+
+/* Whether a plan that registers must be made again from a fresher answer:
+ * in fleet mode, when a sign of a race shows and the source answered again. */
+static int plan_again(run *r, const target_plan *p)
+{
+    if (!r->b->guard_races || r->req->dry_run || !p->to_register.count)
+        return 0;
+    const elb_target *sign = recent_foreign(r, &r->used, NULL, NULL);
+    return sign && recheck_answer(r, sign);
+}
+
+static int make_plan(run *r, target_plan *p)
+{
+    int rc = plan_targets(&r->used.allowed, r->b->port, r->b->az, &r->current, p);
+    if (rc == 0 && plan_again(r, p)) {
+        target_plan_free(p);
+        rc = plan_targets(&r->used.allowed, r->b->port, r->b->az, &r->current, p);
+    }
+    if (rc != 0)
+        rns_error_nomem(r->err, "planning the change");
+    return rc == 0 ? 0 : -1;
+}
+
+/* Adds to *stale this run's own registrations that the fresh answer lacks
+ * and the group still holds (reconcile.h, "Races": they were made on a
+ * stale answer). Only called when another run's recent registration that
+ * the fresh answer holds stays, so the group is never emptied. */
+static int add_own_stale(run *r, const answer *fresh, const elb_target_list *group, elb_target_list *stale)
+{
+    const elb_target_list *mine = &r->rep->registered;
+    size_t before = stale->count;
+    for (size_t i = 0; i < mine->count; i++) {
+        const elb_target *t = &mine->items[i], *now_t = find_target(group, t);
+        if (answer_holds(r, fresh, t) || !now_t || target_is_draining(now_t))
+            continue;
+        if (elb_target_list_append(stale, t, 1) != 0)
+            return -1;
+    }
+    if (stale->count > before) {
+        json_t *f =
+            json_pack("{s:o}", "targets", reconcile_target_array(stale->items + before, stale->count - before, 0));
+        reconcile_log(r, LOG_WARN,
+                      "this run's registrations were stale: a fresher answer and another run's "
+                      "recent registration hold another target",
+                      f);
+    }
+    return 0;
+}
+
 /* Splits the stale targets (reconcile.h, "Races"): those still to
  * deregister stay in *stale, those a fresher answer or a recent
- * registration holds go to *kept; those already gone are dropped. */
+ * registration holds go to *kept; those already gone are dropped; this
+ * run's own stale registrations are added. */
 static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
 {
     elb_target_list fresh = {NULL, 0}, keep = {NULL, 0};
     elb_error e;
     answer a;
     size_t n = 0;
+    int rc = 0;
     memset(&e, 0, sizeof e);
     r->rep->api_calls++;
     if (r->io->describe(r->io->ctx, r->b->target_group_arn, r->deadline, &fresh, &e) != 0)
@@ -527,25 +631,24 @@ static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
                                     "; the new targets are registered, nothing "
                                     "was deregistered");
     resolve_once(r, lookup_timeout(r, r->deadline), &a);
-    for (size_t i = 0; i < stale->count; i++) {
+    for (size_t i = 0; i < stale->count && rc == 0; i++) {
         const elb_target *t = &stale->items[i];
         const elb_target *now_t = find_target(&fresh, t);
         if (!now_t || target_is_draining(now_t))
             continue;
-        if (!usable(&a) || strcmp(now_t->state, "initial") == 0 || answer_holds(r, &a, t)) {
-            if (elb_target_list_append(&keep, t, 1) == 0)
-                continue;
-            stale->count = 0; /* deregister nothing rather than part */
-            elb_target_list_free(&keep);
-            answer_free(&a);
-            elb_target_list_free(&fresh);
-            rns_error_nomem(r->err, "keeping the stale targets a fresher answer holds");
-            return -1;
-        }
-        stale->items[n++] = *t;
+        if (!usable(&a) || is_recent(now_t) || answer_holds(r, &a, t))
+            rc = elb_target_list_append(&keep, t, 1);
+        else
+            stale->items[n++] = *t;
     }
     stale->count = n;
-    if (keep.count) {
+    if (rc == 0 && usable(&a) && recent_foreign(r, &r->used, &a, &fresh))
+        rc = add_own_stale(r, &a, &fresh, stale);
+    if (rc != 0) {
+        stale->count = 0; /* deregister nothing rather than part */
+        elb_target_list_free(&keep);
+        rns_error_nomem(r->err, "keeping the stale targets a fresher answer holds");
+    } else if (keep.count) {
         json_t *f = json_pack("{s:o, s:b}", "kept", reconcile_target_array(keep.items, keep.count, 0), "freshAnswer",
                               usable(&a));
         reconcile_log(r, LOG_WARN, "stale targets kept: a fresher answer or a recent registration holds them", f);
@@ -553,7 +656,7 @@ static int guard_stale(run *r, elb_target_list *stale, elb_target_list *kept)
     *kept = keep;
     answer_free(&a);
     elb_target_list_free(&fresh);
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 static int change(run *r)
@@ -561,10 +664,8 @@ static int change(run *r)
     target_plan p;
     elb_target_list kept = {NULL, 0};
     reconcile_report *rep = r->rep;
-    if (plan_targets(&r->used.allowed, r->b->port, r->b->az, &r->current, &p) != 0) {
-        rns_error_nomem(r->err, "planning the change");
+    if (make_plan(r, &p) != 0)
         return -1;
-    }
     log_plan(r, &p);
     rep->unchanged = p.unchanged;
     p.unchanged = (elb_target_list){NULL, 0};

@@ -43,15 +43,45 @@
  *   source gave it (RdsApiError, OutOfMemory).
  *
  * Races (binding.guard_races, fleet mode: two runs may act on one group at
- * once, CONTRACT.md section 14). After registering and before deregistering,
- * the run reads the group and asks the source once more, and keeps every
- * stale target that the fresh answer holds (a fresher answer), that is
- * "initial" (a registration not yet health-checked: this run's or another
- * run's recent one) or that is no longer registered. So a run that read DNS
- * before another run moved the group never deregisters the new primary: the
- * other run registered it moments ago. The kept targets are reported as
- * unchanged, the run as not converged; the next run takes them out. Without
- * a usable fresh answer nothing is deregistered.
+ * once, CONTRACT.md section 14). Without a lock, a run cannot know which of
+ * two disagreeing answers is the newer; what it can see is the group, and a
+ * target in state "initial" that its answer lacks is another run's recent
+ * registration: the sign that some run answered differently moments ago.
+ * - After registering and before deregistering, the run reads the group and
+ *   asks the source once more, and keeps every stale target that the fresh
+ *   answer holds (a fresher answer), that is "initial" (a registration not
+ *   yet health-checked: this run's or another run's recent one) or that is
+ *   no longer registered. So a run that read DNS before another run moved
+ *   the group never deregisters the new primary: the other run registered
+ *   it moments ago. Without a usable fresh answer nothing is deregistered.
+ * - Before registering, when the group held such a sign, the run asks the
+ *   source once more and plans from that answer when it is usable: a run
+ *   whose resolver still had the old primary O, reading the group after
+ *   another run moved it to the new primary N (O draining, N initial),
+ *   registers nothing instead of registering O beside N.
+ * - When its answer was still O then but the guard's fresh answer no longer
+ *   holds O, and the group still holds the sign (N, which that fresh answer
+ *   holds), the run deregisters what it registered and that fresh answer
+ *   lacks: its own stale registration. N stays, so the group is never left
+ *   empty; no address the fresh answer holds is touched.
+ * Why the sign and not the fresh answer alone: the answers of one run can
+ * disagree both ways (a stale resolver catching up, or DNS flapping back to
+ * O during the failover), and a rule on answers alone is symmetric: the run
+ * that moved the group to N would take N out again when its second answer
+ * flaps back to O. The sign breaks the symmetry: the run that moves the
+ * group first reads the old primary healthy, not another run's recent
+ * registration, so it never deregisters its own; only the run that came
+ * after does. With two runs, at most one of them may remove its own
+ * registration, and only while the other's stays: the group is never
+ * emptied. Ambiguous cases leave both O and N (DNS flapping at the guard, a
+ * resolver stale on every answer, two runs that both read an empty group
+ * before either registered); the next run takes out whichever its answer
+ * lacks once the health checks are done. The kept targets are reported as
+ * unchanged, the run as not converged. The extra answer before registering
+ * is asked only on the sign; the guard runs only when something is to be
+ * deregistered; so a steady sweep and a plain failover cost no more calls.
+ * Outside fleet mode (reserved concurrency 1) runs never overlap and none of
+ * this applies.
  *
  * With binding.listener_arn the run is the fast switch (CONTRACT.md section
  * 13; reconcile_slots.c, the plan in slots.h): the listener and every slot

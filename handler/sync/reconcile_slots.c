@@ -25,7 +25,8 @@ typedef struct slots_run {
     long long candidate_at[SLOTS_MAX]; /* the memory's primary-at of each candidate (0: none) */
     int candidates_complete;           /* they are the source's whole choice (stale standbys are replaced) */
     slot_plan plan;
-    int moved; /* the weight has moved (or was right) */
+    int moved;               /* the weight has moved (or was right, or would in a dry run) */
+    int refilled[SLOTS_MAX]; /* the slot's refill was registered */
 } slots_run;
 
 /* ---- the listener ---- */
@@ -241,15 +242,17 @@ static void remember(run *r, const slot *sl, const ip_addr *a, long long at)
                       json_pack("{s:s, s:s, s:s}", "targetGroupArn", sl->arn, "code", e.code, "message", e.message));
 }
 
-/* After the changes: the weighted slot is primary from now, a released one
- * was until now (a slot the function did not fill has no tag yet); refilled
- * slots keep their candidate's time. */
+/* Once the weight has moved, whatever failed after it: the weighted slot is
+ * primary from now, a released one was until now (a slot the function did
+ * not fill has no tag yet); refilled slots, those registered, keep their
+ * candidate's time. A failed release or refill must not cost the memory of
+ * the move, or the next failback would not find the demoted primary. */
 static void write_memory(run *r, slots_run *s)
 {
     const slot_plan *p = &s->plan;
     ip_addr desired = r->used.allowed.items[0], old;
     long long now_s = (long long)(r->io->now_ms(r->io->ctx) / 1000);
-    if (r->req->dry_run)
+    if (r->req->dry_run || !s->moved)
         return;
     if (p->fill || p->weights_change)
         remember(r, &s->slots[p->target], &desired, now_s);
@@ -259,7 +262,7 @@ static void write_memory(run *r, slots_run *s)
             remember(r, &s->slots[i], &old, now_s);
     }
     for (size_t i = 0; i < s->n; i++)
-        if (p->refill[i])
+        if (p->refill[i] && s->refilled[i])
             remember(r, &s->slots[i], &s->candidates.items[p->refill[i] - 1], s->candidate_at[p->refill[i] - 1]);
 }
 
@@ -392,8 +395,10 @@ static int move_weight(run *r, slots_run *s)
     reconcile_log(r, LOG_INFO, "weight moved",
                   json_pack("{s:s, s:o, s:o, s:s, s:b}", "listenerArn", s->listener.arn, "from", from, "to", to,
                             "targetGroupArn", s->slots[p->target].arn, "dryRun", r->req->dry_run));
-    if (r->req->dry_run)
+    if (r->req->dry_run) {
+        s->moved = 1; /* the result shows the weights the run would leave, beside the targets it would place */
         return 0;
+    }
     elb_error e;
     memset(&e, 0, sizeof e);
     r->rep->api_calls++;
@@ -422,6 +427,7 @@ static int release_and_refill(run *r, slots_run *s)
         elb_target_list l = one(&t);
         if (slot_change(r, s, i, 0, &l, "slot filled", "; the weight has moved") != 0)
             return -1;
+        s->refilled[i] = 1;
         if (p->replace[i] && slot_clear(r, s, i, NULL, "stale standby released", "; the weight has moved") != 0)
             return -1;
     }
@@ -525,8 +531,7 @@ static int plan_and_apply(run *r, slots_run *s)
         rc = report_unchanged(r, s);
     if (rc == 0)
         rc = release_and_refill(r, s);
-    if (rc == 0)
-        write_memory(r, s);
+    write_memory(r, s);
     report_slots(r, s);
     return rc;
 }

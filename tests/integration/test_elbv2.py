@@ -741,6 +741,43 @@ def describe_tags_keeps_the_prefix_and_twenty_arns():
         tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:misses": "10.0.0.5=2", "k": ""})
         c.remove_tags(ResourceArns=[group_arn(1)], TagKeys=["k"])
         tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:misses": "10.0.0.5=2"})
+        r = run(f, ("add-tags", group_arn(1), "rds-nlb-sync:misses:2=fd00::1=1 10.0.0.6=3", "x=1"),
+                ("remove-tags", group_arn(1), "rds-nlb-sync:misses", "x", "absent"))
+        tap.eq([o["ok"] for o in r.ops], [True, True])
+        tap.eq(f.tags(group_arn(1)), {"rds-nlb-sync:misses:2": "fd00::1=1 10.0.0.6=3"})
+        tap.eq(f.calls_for("RemoveTags")[-1]["params"]["TagKeys.member.3"], "absent")
+        all_signed(f)
+
+
+@tap.case
+def add_tags_checked_as_the_service_checks_them():
+    """botocore's model of TagKey and TagValue (lengths, characters: no comma) and the 50 tags of a
+    resource, aws: keys aside: the fake refuses what the service refuses, for boto3 and our client."""
+    with fake() as f:
+        f.add_target_group(group_arn(1), load_balancers=[LB1], tags={"aws:cloudformation:stack-name": "s"})
+        c = boto_client(f)
+        for tags, code in (([{"Key": "k", "Value": "v" * 257}], "ValidationError"),
+                           ([{"Key": "k" * 129, "Value": ""}], "ValidationError"),
+                           ([{"Key": "rds-nlb-sync:misses", "Value": "10.0.0.5=2,10.0.0.6=1"}], "ValidationError"),
+                           ([{"Key": "k%02d" % i, "Value": ""} for i in range(51)], "TooManyTags")):
+            try:
+                c.add_tags(ResourceArns=[group_arn(1)], Tags=tags)
+                tap.ok(False, "accepted: %s" % str(tags)[:60])
+            except c.exceptions.ClientError as e:
+                tap.eq(e.response["Error"]["Code"], code, str(tags)[:60])
+        c.add_tags(ResourceArns=[group_arn(1)], Tags=[{"Key": "k%02d" % i, "Value": "v" * 256} for i in range(50)])
+        tap.eq(len(f.tags(group_arn(1))), 51, "50 and the aws: one")
+        r = run(f, ("add-tags", group_arn(1), "one-more=x"))
+        tap.eq(r.ops[0]["error"]["code"], "TooManyTags")
+        r = run(f, ("add-tags", group_arn(1), "k00=a,b"), ("remove-tags", group_arn(1), "k00", "bad,key"))
+        tap.eq([o["error"]["code"] for o in r.ops], ["ValidationError"] * 2, "RemoveTags' keys are checked too")
+        tap.eq(f.tags(group_arn(1))["k00"], "v" * 256, "a refused RemoveTags removes nothing")
+        # the sweep's cursor (handler/sync/fleet_cursor.c) is a value the service accepts
+        cursor = "shards=3 at=1765134211123 next=" + group_arn(5)
+        r = run(f, ("remove-tags", group_arn(1), "k00"),
+                ("add-tags", group_arn(1), "rds-nlb-sync:sweep-next=" + cursor))
+        tap.eq([o["ok"] for o in r.ops], [True, True])
+        tap.eq(f.tags(group_arn(1))["rds-nlb-sync:sweep-next"], cursor)
         all_signed(f)
 
 

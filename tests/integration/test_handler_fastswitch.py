@@ -199,6 +199,22 @@ def dns_failback_finds_the_old_primary_remembered():
 
 
 @tap.case
+def failed_release_keeps_the_memory_of_the_move():
+    """The weight moved, then releasing the demoted primary failed: the slots' memory still records the
+    move (who is primary from when, who was until now), or a later failback could not find it."""
+    start([[OLD], [], []], records=const.FLIPPED_RECORDS)
+    S.elb.inject("error", action="DeregisterTargets", count=None, status=400, code="ValidationError",
+                 message="injected")
+    msg = failed(S.invoke(events.schedule_event(), env=env()), "ElbApiError")
+    tap.ok("DeregisterTargets" in msg and "the weight has moved" in msg, msg)
+    tap.eq(weights(), [0, 1, 0])
+    tap.eq(S.elb.tags(SLOTS[1]).get("rds-nlb-sync:address"), const.NEW_PRIMARY, "the new primary's slot")
+    tap.eq(S.elb.tags(SLOTS[0]).get("rds-nlb-sync:address"), const.OLD_PRIMARY, "the demoted primary's slot")
+    tap.ok(int(S.elb.tags(SLOTS[0]).get("rds-nlb-sync:primary-at", "0")) > 0, S.elb.tags(SLOTS[0]))
+    S.elb.clear_faults()
+
+
+@tap.case
 def dns_failback_to_a_warm_slot():
     start([[NEW], [OLD], []], weights=(1, 0, 0))
     res = ok(S.invoke(events.schedule_event(), env=env()))
@@ -239,6 +255,8 @@ def dry_run_changes_nothing():
     res = ok(S.invoke(events.schedule_event(), env=env(DRY_RUN="true")))
     nothing_changed([[OLD], [], []], [1, 0, 0])
     tap.eq((res["dryRun"], res["weightsChanged"], res["registered"]), (True, True, [NEW]))
+    tap.eq([(sl["target"], sl["weight"]) for sl in res["slots"]], [(OLD, 0), (NEW, 1), (None, 0)],
+           "the slots as the run would leave them: targets and weights alike")
 
 
 # ------------------------------------------------------------------ safety ---

@@ -171,9 +171,10 @@ FLEET_LB = "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net
 
 
 def fleet_paths():
-    """Fleet mode in the runtime loop: a sweep of a DNS, a proxy, a cluster and an invalid binding (the
-    workers' threads, the race guard, the miss tag), an event with a failover wait, a member's event,
-    an unknown source."""
+    """Fleet mode in the runtime loop: a sweep whose tags cannot be read (the sweep cursor stays), a
+    sweep of a DNS, a proxy, a cluster and an invalid binding (the workers' threads, the race guard,
+    the miss tag, a sweep cursor read, followed and removed), a sweep that keeps them when their load
+    balancer cannot be read, an event with a failover wait, a member's event, an unknown source."""
     pattern = use("fleet")
     groups = {"dns": "dns:" + const.DB_ENDPOINT, "prx": "proxy:" + const.PROXY_ENDPOINT,
               "aur": "cluster:" + const.CLUSTER_ID, "bad": "ftp:nothing"}
@@ -184,12 +185,21 @@ def fleet_paths():
         for name, source in groups.items():
             S.elb.add_target_group(arn % name, ["10.20.1.9:5432"], load_balancers=[FLEET_LB],
                                    tags={"rds-nlb-sync:source": source})
+        S.elb.set_tags(arn % "dns", {"rds-nlb-sync:sweep-next": "shards=1 at=1 next=" + arn % "prx"})
         S.dns.set_records({const.PROXY_ENDPOINT: const.PROXY_ADDRESSES[:2]})
         proc = S.start_bootstrap(env=env(TARGET_GROUP_ARN=None, DB_ENDPOINT=None, DB_PORT=None,
                                          FLEET_LOAD_BALANCER_ARNS=FLEET_LB, FAILOVER_WAIT_SECONDS=60))
         try:
+            S.elb.inject("access_denied", action="DescribeTags")  # nothing kept yet: the groups are unread
+            res = S.lambda_invoke(events.schedule_event(), timeout=120)
+            tap.ok(((res["json"] or {}).get("errorMessage") or "").startswith("not read: "), res["body"][:300])
+            tap.ok("rds-nlb-sync:sweep-next" in S.elb.tags(arn % "dns"), "an unread sweep left the cursor")
             res = S.lambda_invoke(events.schedule_event(), timeout=120)
             tap.eq((res["kind"], (res["json"] or {}).get("errorType")), ("error", "FleetError"), res["body"][:300])
+            tap.ok("rds-nlb-sync:sweep-next" not in S.elb.tags(arn % "dns"), "the complete sweep removed the cursor")
+            S.elb.inject("access_denied", action="DescribeTargetGroups")  # read moments ago: its bindings kept
+            res = S.lambda_invoke(events.schedule_event(), timeout=120)
+            tap.ok("not read" not in ((res["json"] or {}).get("errorMessage") or ""), res["body"][:300])
             S.dns.flip_at(1.0, dict(const.FLIPPED_RECORDS))
             res = S.lambda_invoke(events.rds_event("RDS-EVENT-0049"), timeout=120)
             tap.eq(res["kind"], "response", res["body"][:300])

@@ -29,8 +29,12 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
       name=None (the ARN's), protocol="TCP", target_type="ip".
   .remove_target_group(arn)
   .add_load_balancer(lb_arn)   one without groups (a group's load_balancers are added by themselves)
+  .remove_load_balancer(lb_arn)   deletes it, as the service does: its groups stay, detached, and
+      DescribeTargetGroups of it answers LoadBalancerNotFound
   .set_tags(arn, {key: value}) / .remove_tags(arn, keys) / .tags(arn) -> dict: the group's tags,
-      which DescribeTags reads and AddTags/RemoveTags change.
+      which DescribeTags reads and AddTags/RemoveTags change. Both check what the service checks:
+      keys of 1..128 and values of 0..256 characters of TAG_PATTERN (ValidationError), and AddTags
+      at most 50 tags on the resource, aws: keys aside (TooManyTags).
   .set_buckets(describe=(burst, per_second), targets=..., modify=..., tags=...)  token-bucket
       throttling as the service does it (400 Throttling "Rate exceeded" when the action's bucket is
       empty; each call takes one token; None: that bucket is off). The real API's Describe* bucket
@@ -49,7 +53,8 @@ FakeElbv2(region="eu-west-1", access_key="AKIDEXAMPLE", secret_key=..., session_
   .inject(kind, action=None, count=1, **opts)     queues a fault; count=None: every request.
       kinds: throttling (400 Throttling), throttling_exception (400 ThrottlingException),
       "500" (InternalFailure), "503" (ServiceUnavailable), hang (read the request, never
-      answer; seconds=N: answer normally after N s), drop (read the request, close without
+      answer; seconds=N: answer normally after N s; release=threading.Event: answer normally
+      once the test sets it), drop (read the request, close without
       answering; stage="accept": close right after the TCP accept, before TLS),
       malformed (200 with broken XML; body=... to choose it), tg_not_found, signature
       (403 SignatureDoesNotMatch), access_denied (403 AccessDenied), invalid_target,
@@ -64,6 +69,7 @@ Standalone: /usr/bin/python3 tests/lib/fake_elbv2.py --help
 import base64
 import ipaddress
 import time
+import unicodedata
 from xml.sax.saxutils import escape
 
 from fake_query import (ApiError, QueryFake, SIGNATURE_MESSAGE, error_xml, make_test_pki,  # noqa: F401
@@ -80,6 +86,10 @@ LISTENER_ACTIONS = ("DescribeListeners", "ModifyListener")
 MAX_GROUPS_PER_ACTION = 5
 MAX_DESCRIBE_ARNS = 20  # DescribeTargetGroups' TargetGroupArns, DescribeTags' ResourceArns
 MAX_PAGE_SIZE = 400
+# Tags (botocore's model of TagKey, TagValue: 1..128 and 0..256 characters of letters, separators,
+# numbers and _.:/=+-@; TooManyTags past the resource's limit, 50, where keys starting aws: do not count).
+MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS_PER_RESOURCE = 128, 256, 50
+TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
 # action -> its token bucket (set_buckets)
 BUCKET_OF = {"RegisterTargets": "targets", "DeregisterTargets": "targets", "AddTags": "tags",
              "RemoveTags": "tags"}
@@ -231,6 +241,38 @@ def _tag_params(params):
         if len(parts) == 4 and parts[0] == "Tags" and parts[1] == "member" and parts[2].isdigit():
             members.setdefault(int(parts[2]), {})[parts[3]] = value
     return {m["Key"]: m.get("Value", "") for _, m in sorted(members.items()) if "Key" in m}
+
+
+def _tag_text_ok(text):
+    """TAG_PATTERN in Python: \\p{L} letters, \\p{Z} separators, \\p{N} numbers."""
+    return all(unicodedata.category(c)[0] in "LZN" or c in "_.:/=+-@" for c in text)
+
+
+def _check_tag_texts(members, what):
+    """members: [(member path, text, shortest, longest)] of one AddTags or RemoveTags call."""
+    if not members:
+        raise ApiError(400, "ValidationError", "1 validation error detected: Value null at '%s' failed to "
+                       "satisfy constraint: Member must not be null" % what)
+    for member, text, low, high in members:
+        if not low <= len(text) <= high:
+            raise ApiError(400, "ValidationError", "1 validation error detected: Value '%s' at '%s' failed to "
+                           "satisfy constraint: Member must have length less than or equal to %d"
+                           % (text, member, high))
+        if not _tag_text_ok(text):
+            raise ApiError(400, "ValidationError", "1 validation error detected: Value '%s' at '%s' failed to "
+                           "satisfy constraint: Member must satisfy regular expression pattern: %s"
+                           % (text, member, TAG_PATTERN))
+
+
+def _check_tags(tags):
+    _check_tag_texts([("tags.%d.member.%s" % (n, what), text, low, high)
+                      for n, (key, value) in enumerate(tags.items(), 1)
+                      for what, text, low, high in (("key", key, 1, MAX_TAG_KEY),
+                                                    ("value", value, 0, MAX_TAG_VALUE))], "tags")
+
+
+def _check_tag_keys(keys):
+    _check_tag_texts([("tagKeys.%d.member" % n, key, 1, MAX_TAG_KEY) for n, key in enumerate(keys, 1)], "tagKeys")
 
 
 def _check_arns(arns, what):
@@ -523,6 +565,13 @@ class FakeElbv2(QueryFake, FakeListeners):
         with self._lock:
             self._load_balancers.add(lb_arn)
 
+    def remove_load_balancer(self, lb_arn):
+        with self._lock:
+            self._load_balancers.discard(lb_arn)
+            for g in self._groups.values():
+                if lb_arn in g.load_balancers:
+                    g.load_balancers.remove(lb_arn)
+
     def set_tags(self, arn, tags):
         with self._lock:
             self._groups[arn].tags.update(tags)
@@ -604,11 +653,19 @@ class FakeElbv2(QueryFake, FakeListeners):
             if action == "DescribeTags":
                 return [(g.arn, dict(g.tags)) for g in groups]
             if action == "AddTags":
+                tags = _tag_params(params)
+                _check_tags(tags)
                 for g in groups:
-                    g.tags.update(_tag_params(params))
+                    if len([k for k in set(g.tags) | set(tags) if not k.startswith("aws:")]) > MAX_TAGS_PER_RESOURCE:
+                        raise ApiError(400, "TooManyTags", "You've reached the limit on the number of tags for "
+                                       "this resource.")
+                for g in groups:
+                    g.tags.update(tags)
             else:
+                keys = _members(params, "TagKeys")
+                _check_tag_keys(keys)
                 for g in groups:
-                    for k in _members(params, "TagKeys"):
+                    for k in keys:
                         g.tags.pop(k, None)
         return None
 

@@ -19,7 +19,7 @@ Common API of every fake (see fake_elbv2.py for the ELBv2 specifics):
       common kinds: "500" (InternalFailure), "503" (ServiceUnavailable), throttling (400
       Throttling), signature (403 SignatureDoesNotMatch), access_denied (403 AccessDenied),
       expired_token, hang (read the request, never answer; seconds=N: answer normally after N
-      s), drop (read the request, close without answering; stage="accept": close right after
+      s; release=threading.Event: answer normally once the test sets it), drop (read the request, close without answering; stage="accept": close right after
       the TCP accept, before TLS), malformed (200 with broken XML; body=... to choose it),
       error (status=, code=, message=, type=); plus the subclass's error_faults.
       Faults are taken in the order injected, the first that matches the action.
@@ -504,6 +504,8 @@ class QueryFake:
     def _apply_fault(self, h, call, fault):
         """True when the fault answered (or dropped) the request."""
         kind, opts = fault["kind"], fault["opts"]
+        if kind == "hang" and opts.get("release") is not None:
+            return self._hold(h, opts["release"])
         if kind == "hang":
             self._stopping.wait(opts.get("seconds"))
             if opts.get("seconds") is None or self._stopping.is_set():
@@ -525,6 +527,14 @@ class QueryFake:
             e = ApiError(status, code, self._fault_message(message, call), type_)
         self._error(h, call, e)
         return True
+
+    def _hold(self, h, release):
+        """A hang the test ends: answers normally once `release` is set (drops it at stop)."""
+        while not release.wait(0.02):
+            if self._stopping.is_set():
+                h._drop()
+                return True
+        return False
 
     def _fault_message(self, message, call):
         return message.format(action=call["action"], service=self.service)

@@ -208,6 +208,14 @@ def misses_tag():
     return m.group(1)
 
 
+def cursor_tag():
+    """The tag a capped sweep keeps its cursor in (handler/sync/fleet_internal.h)."""
+    with open(handler_source("fleet_internal.h")) as f:
+        m = re.search(r'#define FLEET_CURSOR_TAG "([^"]+)"', f.read())
+    tap.ok(m, "FLEET_CURSOR_TAG read")
+    return m.group(1)
+
+
 def fleet_metrics_dimension():
     """The TargetGroup dimension fleet mode writes its one metric set with (handler/sync/handler.c)."""
     with open(handler_source("handler.c")) as f:
@@ -233,9 +241,6 @@ def _condition_holds(condition, tags, tag_keys):
                     return False
             elif op == "ForAllValues:StringLike" and key == "aws:TagKeys":
                 if not all(any(_matches(w, k) for w in want) for k in tag_keys):
-                    return False
-            elif op == "ForAllValues:StringNotEquals" and key == "aws:TagKeys":
-                if any(k in want for k in tag_keys):
                     return False
             else:
                 raise AssertionError("%s on %s is not modelled here" % (op, key))
@@ -269,15 +274,19 @@ def role_changes_only_tagged_target_groups():
     for action in ("DescribeTargetGroups", "DescribeTags", "DescribeTargetHealth"):
         tap.ok(allowed(role, "elasticloadbalancing:" + action, "*"), "%s on * (no resource type)" % action)
     for action in ("elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteTargetGroup",
-                   "elasticloadbalancing:RemoveTags", "elasticloadbalancing:CreateTargetGroup"):
+                   "elasticloadbalancing:CreateTargetGroup"):
         tap.ok(not allowed(role, action, TAGGED_GROUP, source), "no %s" % action)
-    add = "elasticloadbalancing:AddTags"
-    misses = misses_tag()
-    tap.ok(allowed(role, add, TAGGED_GROUP, source, [misses]), "AddTags of %s on a bound group" % misses)
-    tap.ok(not allowed(role, add, TAGGED_GROUP, {}, [misses]), "not on an untagged group")
-    tap.ok(not allowed(role, add, TAGGED_GROUP, source, [misses, "team"]), "not another tool's keys")
-    for key in sorted(BINDING_TAGS):
-        tap.ok(not allowed(role, add, TAGGED_GROUP, source, [key]), "never the binding's own %s" % key)
+    misses, cursor = misses_tag(), cursor_tag()
+    tap.eq([misses, cursor], ["rds-nlb-sync:misses", "rds-nlb-sync:sweep-next"])
+    numbered = misses + ":2"
+    for tagging in ("elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"):
+        for key in (misses, numbered, cursor):
+            tap.ok(allowed(role, tagging, TAGGED_GROUP, source, [key]), "%s of %s on a bound group" % (tagging, key))
+            tap.ok(not allowed(role, tagging, TAGGED_GROUP, {}, [key]), "not on an untagged group")
+        tap.ok(allowed(role, tagging, TAGGED_GROUP, source, [misses, misses + ":16", cursor]), "all three at once")
+        for key in sorted(BINDING_TAGS) + ["team", "rds-nlb-sync:other"]:
+            tap.ok(not allowed(role, tagging, TAGGED_GROUP, source, [cursor, key]), "never %s" % key)
+            tap.ok(not allowed(role, tagging, TAGGED_GROUP, source, [numbered, key]), "nor beside a count")
     # The rule the policy relies on: the tag condition sits on the write statement itself.
     writes = [st for st in cfnyaml.statements(tpl("fleet.yml")["Resources"]["FunctionRole"]["Properties"]["Policies"]
                                               [0]["PolicyDocument"])
@@ -310,6 +319,7 @@ def role_reads_rds_and_writes_only_its_logs():
                                     "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTags",
                                     "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:RegisterTargets",
                                     "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:AddTags",
+                                    "elasticloadbalancing:RemoveTags",
                                     "rds:DescribeDBClusters",
                                     "rds:DescribeDBInstances"}), "every action, and no other")
     called = handler_api_actions()

@@ -221,11 +221,12 @@ def iam_least_privilege():
                      for a, ss in by_action.items()}
     proxy = {a: [(s["Resource"], s.get("Condition")) for s in ss if s.get("_condition") == "ProxyCapable"]
              for a, ss in by_action.items()}
+    keys = {"ForAllValues:StringLike": {"aws:TagKeys": ["rds-nlb-sync:misses", "rds-nlb-sync:misses:*"]}}
     tap.eq({a: v for a, v in proxy.items() if v},
            {"elasticloadbalancing:DescribeTags": [("*", None)],
-            "elasticloadbalancing:AddTags": [(ref("TargetGroup"),
-                                              {"ForAllValues:StringEquals": {"aws:TagKeys": ["rds-nlb-sync:misses"]}})]},
-           "DNS mode: the proxy's miss counts, read anywhere, written on the stack's group under their one key")
+            "elasticloadbalancing:AddTags": [(ref("TargetGroup"), keys)],
+            "elasticloadbalancing:RemoveTags": [(ref("TargetGroup"), keys)]},
+           "DNS mode: the proxy's miss counts, read anywhere, written on the stack's group under their keys only")
     for action in ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"):
         tap.eq([s["Resource"] for s in unconditional.get(action, [])], [ref("TargetGroup")],
                "%s only on the stack's target group" % action)

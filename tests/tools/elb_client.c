@@ -5,7 +5,7 @@
  *   elb_client [options] OP [-- OP ...]
  *     OP: describe ARN | register ARN TARGET... | deregister ARN TARGET...
  *         | groups LB PAGESIZE (every page) | groups-arn ARN... | tags PREFIX|- ARN...
- *         | add-tags ARN KEY=VALUE...
+ *         | add-tags ARN KEY=VALUE... | remove-tags ARN KEY...
  *     TARGET: ID[,PORT[,AZ]]   e.g. 10.0.1.5,5432  or  192.0.2.7,5432,all
  *   options:
  *     --region R            default: AWS_REGION, then AWS_DEFAULT_REGION
@@ -244,6 +244,8 @@ static int run_discovery_op(elb_client *c, char **words, int n, int64_t deadline
     }
     if (strcmp(op, "add-tags") == 0)
         return add_tags(c, words, n, deadline, e);
+    if (strcmp(op, "remove-tags") == 0)
+        return n >= 3 ? elb_remove_tags(c, words[1], (const char *const *)words + 2, (size_t)(n - 2), deadline, e) : -3;
     return -2;
 }
 
@@ -263,7 +265,7 @@ static int run_op(elb_client *c, char **words, int n, int64_t deadline)
     rc = run_discovery_op(c, words, n, deadline, line, &e);
     if (rc == -3) {
         json_decref(line);
-        return usage("bad add-tags");
+        return usage("bad add-tags or remove-tags");
     }
     if (rc != -2) {
         json_t *head = json_pack("{s:s, s:b, s:I}", "op", op, "ok", rc == 0, "ms", (json_int_t)(rns_wall_ms() - start));

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "db_names.h"
 #include "handler/sync/config.h"
 
 #define ARN "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/pg-writer-tg/5d2c7e41a9b3f086"
@@ -261,6 +262,28 @@ static void test_cluster_mode_errors(void)
     CHECK_STR(err, "DB_ENDPOINT is required"); /* DNS mode still needs it */
 }
 
+/* The names of db_names.h as variables: each accepted or rejected naming its variable. */
+static void test_db_names(void)
+{
+    static const char *const vars[] = {"DB_ENDPOINT", "DB_CLUSTER_IDENTIFIER", "DB_IDENTIFIER"};
+    for (size_t i = 0; i < N_DB_NAMES; i++) {
+        char var[400], err[1024] = "";
+        const char *name = vars[db_names[i].rule];
+        env e = base();
+        config cfg;
+        snprintf(var, sizeof var, "%s=%s", name, db_names[i].value);
+        with(&e, var);
+        int rc = load(&e, &cfg, err, sizeof err);
+        if ((rc == 0) != db_names[i].valid)
+            fprintf(stderr, "  %s: %s\n", var, rc ? err : "accepted");
+        CHECK_INT(rc == 0, db_names[i].valid);
+        if (rc == 0)
+            config_free(&cfg);
+        else
+            CHECK(strncmp(err, name, strlen(name)) == 0 && err[strlen(name)] == '=');
+    }
+}
+
 static void test_required(void)
 {
     env e = {{NULL}, 0};
@@ -511,6 +534,7 @@ int main(void)
     RUN(test_other_partitions);
     RUN(test_cluster_mode);
     RUN(test_cluster_mode_errors);
+    RUN(test_db_names);
     RUN(test_required);
     RUN(test_bad_values);
     RUN(test_bad_arns);

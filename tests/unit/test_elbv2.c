@@ -728,6 +728,11 @@ static void test_discovery_bodies(void)
     CHECK_STR(b, "Action=AddTags&Version=2015-12-01&ResourceArns.member.1=arn%3Aa"
                  "&Tags.member.1.Key=rds-nlb-sync%3Amisses&Tags.member.1.Value=10.0.0.5%3D2");
     free(b);
+    const char *keys[] = {"rds-nlb-sync:misses:2", "rds-nlb-sync:misses:3"};
+    b = elbv2_remove_tags_body("arn:a", keys, 2);
+    CHECK_STR(b, "Action=RemoveTags&Version=2015-12-01&ResourceArns.member.1=arn%3Aa"
+                 "&TagKeys.member.1=rds-nlb-sync%3Amisses%3A2&TagKeys.member.2=rds-nlb-sync%3Amisses%3A3");
+    free(b);
 }
 
 int main(void)

@@ -1,6 +1,7 @@
 /* handler/sync/reconcile.c against a fake target group, a scripted resolver and a
  * virtual clock: the safety rules, the failover wait and its time limits,
  * error types and messages. No network, no real time. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -770,6 +771,8 @@ static void test_race_guard_keeps_a_recent_registration(void)
     CHECK_INT(o.rc, 0);
     CHECK_INT(f.ndereg, 0);
     CHECK_STR(f.order, "DRD");
+    CHECK_INT(f.resolves, 3); /* the answer, once more before registering (still the same), the guard's */
+    CHECK(strstr(o.log, "asked the source again") != NULL);
     CHECK_INT(o.rep.unchanged.count, 1);
     CHECK(!o.rep.converged);
     CHECK(strstr(o.log, "stale targets kept") != NULL);
@@ -781,6 +784,7 @@ static void test_race_guard_keeps_a_recent_registration(void)
     f.dns[0] = (phase){0, DNS_OK, {"10.0.0.10"}};
     o = run(&f, &cfg, 0, 0, 10000);
     CHECK_INT(f.ndereg, 1);
+    CHECK_INT(f.resolves, 1); /* and asks the source once: no second look before registering */
     done(&o, &cfg);
 }
 
@@ -820,6 +824,7 @@ static void test_race_guard_still_deregisters_the_stale(void)
     outcome o = run(&f, &cfg, 0, 0, 10000);
     CHECK_INT(o.rc, 0);
     CHECK_STR(f.order, "DRDX");
+    CHECK_INT(f.resolves, 2); /* no sign of a race (nothing "initial"): no look before registering */
     CHECK_INT(f.ndereg, 1);
     CHECK_STR(f.dereg[0].id, "10.0.0.20");
     CHECK(o.rep.converged);
@@ -831,7 +836,349 @@ static void test_race_guard_still_deregisters_the_stale(void)
     f.dns[0] = (phase){0, DNS_OK, {"10.0.0.10"}};
     o = run(&f, &cfg, 0, 0, 10000);
     CHECK_STR(f.order, "D");
+    CHECK_INT(f.resolves, 1);
     done(&o, &cfg);
+}
+
+/* ---- two runs racing on one group (reconcile.h, "Races") ----
+ *
+ * Each run is a thread with its own clock and scripted source; the group is
+ * shared. Every call a run makes (DescribeTargetHealth 'D', the source 'S',
+ * RegisterTargets 'R', DeregisterTargets 'X') waits for its turn in the
+ * schedule, one run's letter a call, so an interleaving is written down
+ * exactly; past the schedule's end (or once a run is done) calls go in any
+ * order. The group registers as ELBv2 does: a new target is "initial", a
+ * deregistered one "draining". */
+
+#define OLD "10.0.0.10" /* the old primary */
+#define NEW "10.0.0.20" /* the new primary */
+
+typedef struct race_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const char *sched; /* whose call is next, one letter ('A', 'B', 'C') a call; spaces are read past */
+    size_t pos;
+    int finished[3];
+    elb_target t[8];
+    size_t n;
+    size_t fewest;   /* the fewest registered targets after any change */
+    char trace[128]; /* "BD BS BR ...": who called what, in order */
+    int bad_call;    /* a call the scripted io refused (checked after the join) */
+} race_group;
+
+typedef struct racer {
+    race_group *g;
+    char name;
+    const char *answers[4]; /* the source's answer per call; the last one repeats */
+    int resolves, registers, deregisters;
+    int64_t now;
+    outcome o;
+} racer;
+
+static int racer_index(char name)
+{
+    return name - 'A';
+}
+
+/* Waits for this run's turn; returns with the lock held. */
+static void race_turn(racer *x)
+{
+    race_group *g = x->g;
+    size_t len = strlen(g->sched);
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (g->pos < len && (g->sched[g->pos] == ' ' || g->finished[racer_index(g->sched[g->pos])]))
+            g->pos++;
+        if (g->pos >= len || g->sched[g->pos] == x->name)
+            return;
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+}
+
+static void race_done(racer *x, char call)
+{
+    race_group *g = x->g;
+    size_t t = strlen(g->trace);
+    if (t + 4 < sizeof g->trace)
+        snprintf(g->trace + t, sizeof g->trace - t, "%s%c%c", t ? " " : "", x->name, call);
+    if (g->pos < strlen(g->sched) && g->sched[g->pos] == x->name)
+        g->pos++;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static elb_target *race_find(race_group *g, const elb_target *t)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (g->t[i].port == t->port && strcmp(g->t[i].id, t->id) == 0)
+            return &g->t[i];
+    return NULL;
+}
+
+static size_t race_registered(const race_group *g)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < g->n; i++)
+        k += strcmp(g->t[i].state, "draining") != 0;
+    return k;
+}
+
+static int r_describe(void *ctx, const char *arn, int64_t deadline_ms, elb_target_list *out, elb_error *err)
+{
+    racer *x = ctx;
+    (void)deadline_ms;
+    (void)err;
+    race_turn(x);
+    x->g->bad_call |= strcmp(arn, TG_ARN) != 0;
+    out->items = malloc(sizeof x->g->t);
+    memcpy(out->items, x->g->t, sizeof x->g->t);
+    out->count = x->g->n;
+    x->now += 20;
+    race_done(x, 'D');
+    return 0;
+}
+
+static void race_register(race_group *g, const elb_target *t)
+{
+    elb_target *held = race_find(g, t);
+    if (!held && g->n < sizeof g->t / sizeof g->t[0]) {
+        held = &g->t[g->n++];
+        *held = *t;
+        set_state(held, "initial", "Elb.RegistrationInProgress");
+    } else if (held && strcmp(held->state, "draining") == 0) {
+        set_state(held, "initial", "Elb.RegistrationInProgress");
+    }
+}
+
+static int r_change(void *ctx, const char *arn, int deregister, const elb_target *t, size_t n, int64_t deadline_ms,
+                    elb_error *err)
+{
+    racer *x = ctx;
+    race_group *g = x->g;
+    (void)deadline_ms;
+    (void)err;
+    race_turn(x);
+    g->bad_call |= strcmp(arn, TG_ARN) != 0;
+    for (size_t i = 0; i < n; i++) {
+        elb_target *held = race_find(g, &t[i]);
+        if (!deregister)
+            race_register(g, &t[i]);
+        else if (held)
+            set_state(held, "draining", "Target.DeregistrationInProgress");
+    }
+    if (race_registered(g) < g->fewest)
+        g->fewest = race_registered(g);
+    *(deregister ? &x->deregisters : &x->registers) += 1;
+    x->now += 20;
+    race_done(x, deregister ? 'X' : 'R');
+    return 0;
+}
+
+static int r_resolve(void *ctx, const source_query *q, source_answer *out)
+{
+    racer *x = ctx;
+    race_turn(x);
+    x->g->bad_call |= q->timeout_ms <= 0 || q->current == NULL;
+    int k = x->resolves < 3 ? x->resolves : 3;
+    while (k > 0 && !x->answers[k])
+        k--;
+    ip_addr a;
+    ip_addr_parse(x->answers[k], &a);
+    addr_list_add(&out->addresses, &a);
+    x->resolves++;
+    out->detail = json_integer(x->resolves);
+    x->now += 5;
+    race_done(x, 'S');
+    return 0;
+}
+
+static int64_t r_now(void *ctx)
+{
+    return ((racer *)ctx)->now;
+}
+
+static void r_sleep(void *ctx, long ms)
+{
+    ((racer *)ctx)->now += ms;
+}
+
+/* One run of reconcile_run in fleet mode (guard_races), a thread's body. */
+static void *race_run(void *arg)
+{
+    racer *x = arg;
+    size_t loglen = 0;
+    logger lg;
+    cidr_list allowed = {0};
+    char err[128];
+    cidr_list_parse("10.0.0.0/8", &allowed, err, sizeof err);
+    memset(&lg, 0, sizeof lg);
+    lg.out = open_memstream(&x->o.log, &loglen);
+    lg.threshold = LOG_DEBUG;
+    x->now = START_MS;
+    reconcile_io io = {.ctx = x, .describe = r_describe, .change = r_change, .now_ms = r_now, .sleep_ms = r_sleep};
+    binding b = {.source = {.ctx = x, .subject = "db.example", .resolve = r_resolve},
+                 .target_group_arn = TG_ARN,
+                 .port = 5432,
+                 .allowed = &allowed,
+                 .dns_poll_ms = 100,
+                 .guard_races = 1};
+    reconcile_request req = {&b, 0, 0, START_MS + 10000, &lg};
+    rns_error_clear(&x->o.err);
+    x->o.rc = reconcile_run(&io, &req, &x->o.rep, &x->o.err);
+    fclose(lg.out);
+    cidr_list_free(&allowed);
+    pthread_mutex_lock(&x->g->mu);
+    x->g->finished[racer_index(x->name)] = 1;
+    pthread_cond_broadcast(&x->g->cv);
+    pthread_mutex_unlock(&x->g->mu);
+    return NULL;
+}
+
+/* The group holds the old primary, healthy (or nothing). */
+static void race_init(race_group *g, const char *sched, int empty)
+{
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->sched = sched;
+    g->t[0] = T(OLD, 5432, "eu-west-1a", "healthy");
+    g->n = empty ? 0 : 1;
+    g->fewest = empty ? SIZE_MAX : 1; /* counted from the first registration */
+}
+
+/* Runs the racers side by side, each on the schedule, to their end. */
+static void race(race_group *g, racer *xs, size_t n)
+{
+    pthread_t th[3];
+    for (size_t i = 0; i < n; i++) {
+        xs[i].g = g;
+        pthread_create(&th[i], NULL, race_run, &xs[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    for (size_t i = 0; i < n; i++)
+        CHECK_INT(xs[i].o.rc, 0);
+    CHECK(!g->bad_call);
+}
+
+/* "10.0.0.20:5432" for one registered target, "a, b" for more, "" for none. */
+static const char *race_final(race_group *g, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0, used = 0; i < g->n; i++) {
+        char t[64];
+        if (strcmp(g->t[i].state, "draining") == 0)
+            continue;
+        target_format(&g->t[i], t, sizeof t);
+        used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", t);
+    }
+    return out;
+}
+
+static void race_free(race_group *g, racer *xs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        reconcile_report_free(&xs[i].o.rep);
+        free(xs[i].o.log);
+    }
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+}
+
+/* One interleaving of run A (stale: its first answer is the old primary)
+ * and run B (fresh: it moves the group to the new primary), and the group
+ * they leave. */
+typedef struct race_case {
+    const char *name;
+    const char *sched;
+    const char *a[4], *b[4];
+    const char *final;   /* the registered targets at the end */
+    int a_registers;     /* RegisterTargets calls of A */
+    const char *a_trace; /* A's calls, in order (its letters of the trace) */
+    int empty;           /* the group starts empty (a new binding) */
+} race_case;
+
+/* What is left transiently goes with the next fresh run once the health
+ * checks are done (no target "initial" any more). */
+static void race_then_fresh(race_group *g)
+{
+    racer c;
+    char final[128];
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->t[i].state, "initial") == 0)
+            set_state(&g->t[i], "healthy", "");
+    memset(&c, 0, sizeof c);
+    c.name = 'C';
+    c.answers[0] = NEW;
+    g->sched = "";
+    race(g, &c, 1);
+    CHECK_STR(race_final(g, final, sizeof final), NEW ":5432");
+    CHECK(g->fewest >= 1);
+    reconcile_report_free(&c.o.rep);
+    free(c.o.log);
+}
+
+static void race_trace_of(const char *trace, char who, char *out, size_t len)
+{
+    size_t k = 0;
+    for (const char *p = trace; *p && k + 1 < len; p++)
+        if (p[0] == who && p[1] && (p == trace || p[-1] == ' '))
+            out[k++] = p[1];
+    out[k] = '\0';
+}
+
+static void test_race_two_runs_every_order(void)
+{
+    static const race_case cases[] = {
+        /* A reads the group before B changes it: it holds the old primary, A's answer: nothing to do */
+        {"A first", "AA BBBBBB", {OLD}, {NEW}, NEW ":5432", 0, "DS", 0},
+        /* A reads the group between B's registration and deregistration: A would deregister the new
+         * primary only; the guard keeps it (initial), B takes the old one out */
+        {"A between B's register and deregister", "BBB AA BBB", {OLD}, {NEW}, NEW ":5432", 0, "DSDS", 0},
+        /* A's guard falls between B's guard and B's deregistration */
+        {"A's guard inside B's", "BBB AA BB AA B", {OLD, NEW}, {NEW}, NEW ":5432", 0, "DSDS", 0},
+        /* A reads the group after B moved it: the new primary (initial) is a sign of a race, A asks again
+         * before registering, and the fresher answer holds the new primary: A changes nothing */
+        {"A after B, fresh on asking again", "BBBBBB AAA", {OLD, NEW}, {NEW}, NEW ":5432", 0, "DSS", 0},
+        /* ... still stale when asking again, fresh at the guard: A deregisters its own registration */
+        {"A after B, stale until its guard", "BBBBBB AAAAAAA", {OLD, OLD, NEW}, {NEW}, NEW ":5432", 1, "DSSRDSX", 0},
+        /* A stale on every answer: A registers the old primary and keeps B's (initial): both, for now */
+        {"A stale on every answer", "BBBBBB AAAAAA", {OLD}, {NEW}, OLD ":5432, " NEW ":5432", 1, "DSSRDS", 0},
+        /* B's guard answer flaps back to the old primary: B keeps it, and A (stale) keeps B's: both, for
+         * now; no run removes its own registration without another run's recent one that its fresh
+         * answer holds */
+        {"B's guard flaps back", "BBBBB AA", {OLD}, {NEW, OLD}, OLD ":5432, " NEW ":5432", 0, "DSDS", 0},
+        /* A new binding: both runs read the empty group before either registers; no sign of a race shows
+         * to either (reconcile.h, "Races"): both stay until a later run */
+        {"both read the empty group", "ABAB AB", {OLD}, {NEW}, OLD ":5432, " NEW ":5432", 1, "DSR", 1},
+        /* ... B reads it after A's registration: B keeps A's (initial); A never looks again */
+        {"B reads A's registration", "AAA BBBBB", {OLD}, {NEW}, OLD ":5432, " NEW ":5432", 1, "DSR", 1},
+        /* ... A reads it after B's registration: a sign of a race, A asks again */
+        {"A reads B's registration", "BBB AAA", {OLD, NEW}, {NEW}, NEW ":5432", 0, "DSS", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const race_case *c = &cases[i];
+        int before = check_case_failed;
+        race_group g;
+        racer xs[2];
+        char final[128], a_trace[32];
+        race_init(&g, c->sched, c->empty);
+        memset(xs, 0, sizeof xs);
+        xs[0].name = 'A';
+        xs[1].name = 'B';
+        memcpy(xs[0].answers, c->a, sizeof c->a);
+        memcpy(xs[1].answers, c->b, sizeof c->b);
+        race(&g, xs, 2);
+        CHECK_STR(race_final(&g, final, sizeof final), c->final);
+        CHECK(g.fewest >= 1); /* never an empty group */
+        CHECK_INT(xs[0].registers, c->a_registers);
+        race_trace_of(g.trace, 'A', a_trace, sizeof a_trace);
+        CHECK_STR(a_trace, c->a_trace);
+        race_then_fresh(&g);
+        if (check_case_failed != before)
+            fprintf(stderr, "  in case \"%s\": %s\n", c->name, g.trace);
+        race_free(&g, xs, 2);
+    }
 }
 
 int main(void)
@@ -865,5 +1212,6 @@ int main(void)
     RUN(test_race_guard_keeps_a_recent_registration);
     RUN(test_race_guard_keeps_what_a_fresher_answer_holds);
     RUN(test_race_guard_still_deregisters_the_stale);
+    RUN(test_race_two_runs_every_order);
     return check_done();
 }
