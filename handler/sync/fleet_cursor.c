@@ -7,9 +7,10 @@
  * overwrites the holder's cursor (one AddTags) and removes any other of
  * its shard (a stray: written before the holder changed, or left by a
  * crash), and a complete sweep removes them all. A sweep whose discovery
- * left groups unread writes none of this (fleet.c, move_cursor), and a
- * binding kept from an earlier discovery carries no cursor (keep_old): what
- * this run could not read it neither starts from nor removes. */
+ * left groups unread writes none of this (fleet_invoke.c, move_cursor),
+ * and a binding kept from an earlier discovery carries no cursor
+ * (keep_old): what this run could not read it neither starts from nor
+ * removes. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
