@@ -153,8 +153,6 @@ static json_t *reconcile_job(fleet *f, fleet_worker *w, job *j, job_run *r, int6
         fleet_learn_members(fb, r->rep.source_detail);
     if (!rns_error_failed(&r->err))
         fields = result_build(&r->b, j->ev, &r->rep);
-    else
-        log_failed(f, j, &r->err);
     /* Only the counts outlive the run: at 500 bindings the reports' lists
      * would be megabytes (README.md, "Fleet mode", memory). */
     j->changed = !j->dry_run && (r->rep.registered.count || r->rep.deregistered.count);
@@ -187,6 +185,8 @@ static void run_job(fleet *f, fleet_worker *w, job *j, int64_t deadline)
     job_run r;
     memset(&r, 0, sizeof r);
     json_t *fields = reconcile_job(f, w, j, &r, deadline);
+    if (rns_error_failed(&r.err)) /* invalid tags and clients not made too */
+        log_failed(f, j, &r.err);
     j->failed = r.err.type;
     j->out = binding_result(j->fb, fields, &r.err);
 }

@@ -134,6 +134,10 @@ def invalid_tags_fail_their_binding_alone():
     tap.ok("(ConfigError)" in out["errorMessage"], out["errorMessage"])
     tap.eq(changed_groups(), [tg("ok1")])
     tap.eq(S.elb.registered(tg("bad1")), ["10.20.1.9:5432"])
+    for arn, why in ((tg("bad1"), "readers"), (tg("bad2"), "ftp:x")):
+        line = [l for l in r.stderr.splitlines() if "binding failed" in l and arn in l]
+        tap.ok(line and "ConfigError" in line[0] and why in line[0],
+               "the failed binding's message is logged, the result holding only FleetError: %s" % line)
 
 
 @tap.case
