@@ -40,6 +40,9 @@ typedef struct binding {
     /* Fleet mode, where runs on one group may overlap: before deregistering,
      * read the group and the source again (reconcile.h, "Races"). */
     int guard_races;
+    /* Fleet mode, where one log holds many bindings' lines: every line of
+     * the run names its target group. */
+    int log_target_group;
 } binding;
 
 /* Whether this event starts the failover wait for the binding. */

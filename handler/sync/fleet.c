@@ -603,6 +603,7 @@ static void fill_binding(fleet *f, const job *j, job_run *r, addr_source src)
         .dry_run = j->dry_run,
         .wait = wait_of(fb),
         .guard_races = 1,
+        .log_target_group = 1,
     };
 }
 

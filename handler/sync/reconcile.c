@@ -77,6 +77,9 @@ json_t *reconcile_target_array(const elb_target *t, size_t count, int with_state
 
 void reconcile_log(run *r, log_level level, const char *message, json_t *fields)
 {
+    if (r->b->log_target_group && r->b->target_group_arn && json_is_object(fields) &&
+        !json_object_get(fields, "targetGroupArn"))
+        json_object_set_new(fields, "targetGroupArn", json_string(r->b->target_group_arn));
     log_fields(r->log, level, message, fields);
     json_decref(fields);
 }

@@ -98,6 +98,25 @@ def discovery_across_two_load_balancers_touches_only_tagged_groups():
 
 
 @tap.case
+def every_binding_log_line_names_its_target_group():
+    """500 bindings share one log: a line about a binding that does not name its group is useless."""
+    fresh()
+    setup(["lg1", "lg2"])
+    r, out = run(events.schedule_event(), AWS_LAMBDA_LOG_FORMAT="JSON")
+    tap.eq(r.code, 0, r.stderr[-1500:])
+    lines = [json.loads(l) for l in r.stderr.splitlines() if l.startswith("{")]
+    lines = [o for o in lines if "_aws" not in o]
+    per_binding = ("target group read", "resolved", "plan", "registering targets", "deregistering targets")
+    seen = {}
+    for o in lines:
+        if o["message"] in per_binding:
+            seen.setdefault(o.get("targetGroupArn"), set()).add(o["message"])
+    tap.eq(sorted(seen, key=str), sorted([tg("lg1"), tg("lg2")]), "lines without a group: %s" % seen.get(None))
+    for arn in (tg("lg1"), tg("lg2")):
+        tap.eq(seen.get(arn), set(per_binding), arn)
+
+
+@tap.case
 def invalid_tags_fail_their_binding_alone():
     fresh()
     setup(["ok1"], extra_tags={})
