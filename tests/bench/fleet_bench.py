@@ -214,7 +214,8 @@ def storm_figures(s, n, changes, logs):
         xs = [p[k] for p in parts_ if k in p]
         res.update({k + "_max_s": _max(xs), k + "_median_s": _median(xs)})
     late = [p["late"] for p in parts_ if p.get("late", 0) > 0]
-    res.update(late=len(late), late_max_s=_max(late), overhead_worst=_worst(parts_, changes, regs),
+    res.update(late=len(late), late_max_s=_max(late), detect_worst=_worst(parts_, changes, regs, "detect"),
+               overhead_worst=_worst(parts_, changes, regs, "overhead"),
                floor_max_s=_max(floor_lags), floor_median_s=_median(floor_lags),
                floor_later=sum(1 for x in floor_lags if x > 1e-6),
                excess_max_s=_max(excess), excess_median_s=_median(excess),
@@ -223,12 +224,12 @@ def storm_figures(s, n, changes, logs):
     return res
 
 
-def _worst(parts_, changes, regs):
-    """The binding of the largest overhead, its times after its change: where to start in the kept
-    log."""
+def _worst(parts_, changes, regs, key):
+    """The binding of the largest `key` (decompose), its times after its change: where to start in
+    the kept log."""
     if not parts_:
         return None
-    p = max(parts_, key=lambda x: x["overhead"])
+    p = max(parts_, key=lambda x: x[key])
     i = p["i"]
     return {"targetGroupArn": tg(i), "change_wall": round(changes[i], 3), "seen_s": round(p["detect"], 3),
             "floor_seen_s": round(p["detect"] + p["queue"], 3), "registered_s": round(regs[tg(i)] - changes[i], 3)}
@@ -469,16 +470,17 @@ def storm_missed(st):
 
 def order_note(st):
     """Why the excess over the true-order floor passes the overhead: a queue behind the bucket
-    stretches one poll's uncertainty (the floor orders the changes as they happened; the function
-    sees each at its next poll)."""
+    stretches the detection's uncertainty (the floor orders the changes as they happened; the
+    function sees each at its next poll)."""
     if not st["floor_later"] or st["excess_max_s"] is None or st["excess_max_s"] <= st["overhead_goal_s"]:
         return None
     per_s = 1 / STORM_GAP_S
-    return ("A storm of %d bindings: the excess over the true-order floor (max %s) is not the function's: behind "
-            "the bucket the registrations go in the order the changes are seen, each up to one poll (%d ms) after "
-            "it happened; a change seen late is overtaken by those seen meanwhile, up to %.0f changes a second × "
-            "%.1f s, each a token (%.2f s): up to %.1f s behind its true-order floor. The function cannot order "
-            "the changes within one poll; the bucket's queue above orders them as they were seen."
+    return ("A storm of %d bindings: the excess over the true-order floor (max %s) is more than the function's "
+            "overhead: behind the bucket the registrations go in the order the changes are seen, each up to one "
+            "poll (%d ms) after it happened; a change seen late is overtaken by those seen meanwhile, up to %.0f "
+            "changes a second × %.1f s, each a token (%.2f s): up to %.1f s behind its true-order floor, and more "
+            "when its detection took longer than a poll. The function cannot order the changes within one poll; "
+            "the bucket's queue above orders them as they were seen."
             % (st["n"], _s(st["excess_max_s"]), POLL_MS, per_s, POLL_MS / 1000, 1 / TARGETS_BUCKET[1],
                POLL_MS / 1000 * per_s / TARGETS_BUCKET[1]))
 
@@ -494,8 +496,10 @@ def notes(res):
         missed = storm_missed(st)
         if missed:
             out.append("Missed: a storm of %d bindings: %s." % (st["n"], "; ".join(missed)))
-        if st["overhead_worst"] and st["overhead_max_s"] > st["overhead_goal_s"]:
-            out.append("Its worst binding, times after its change: %s." % json.dumps(st["overhead_worst"]))
+        for k, what in (("detect", "detection"), ("overhead", "overhead")):
+            if st[k + "_worst"] and st[k + "_max_s"] > st[k + "_goal_s"]:
+                out.append("Its binding of the longest %s, times after its change (the log is kept): %s."
+                           % (what, json.dumps(st[k + "_worst"])))
         if order_note(st):
             out.append(order_note(st))
     events_ = {r["event_calls"] for r in res["scale"]}
