@@ -430,8 +430,9 @@ def only(args, out):
     import failover_bench
     import fastswitch_bench
     import fleet_bench
+    logs = os.path.join(out, "logs")
     measure, section = {"failover": (failover_bench.measure, failover_section),
-                        "fleet": (fleet_bench.measure, fleet_section),
+                        "fleet": (lambda s, **kw: fleet_bench.measure(s, logs=logs, **kw), fleet_section),
                         "fastswitch": (fastswitch_bench.measure, fastswitch_section)}[args.only]
     return only_section(args, out, args.only, measure, section)
 
@@ -510,7 +511,7 @@ def main():
                 import fastswitch_bench
                 res["fastswitch"] = fastswitch_bench.measure(s, quick=args.quick, say=say)
                 import fleet_bench
-                res["fleet"] = fleet_bench.measure(s, quick=args.quick, say=say)
+                res["fleet"] = fleet_bench.measure(s, quick=args.quick, say=say, logs=paths.logs)
         finally:
             for fn in fns.values():
                 fn.stop()

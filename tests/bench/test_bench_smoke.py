@@ -146,16 +146,27 @@ def fleet_scale_figures():
 
 @tap.case
 def fleet_storm_figures():
+    """Each storm's lag taken apart from the function's log (every binding seen), the log kept."""
+    r = run()
     fleet = results()["fleet"]
     for st in fleet["storms"] + [fleet["az_storm"]]:
-        for k in ("max_s", "median_s", "floor_max_s", "excess_max_s", "excess_median_s"):
+        for k in ("max_s", "median_s", "detect_max_s", "detect_median_s", "queue_max_s", "queue_median_s",
+                  "overhead_max_s", "overhead_median_s", "polls_max_s", "floor_max_s", "excess_max_s", "excess_median_s"):
             tap.ok(isinstance(st[k], float), "storm of %d: %s is %r" % (st["n"], k, st[k]))
+        tap.eq(st["seen"], st["converged"], "storm of %d: a \"DNS changed\" line for every registered binding" % st["n"])
         tap.ok(st["excess_max_s"] <= st["max_s"], "the floor is never before the change: %r" % st)
+        tap.ok(st["detect_max_s"] <= st["max_s"], "a binding registers after it saw its change: %r" % st)
+        tap.ok(st["queue_max_s"] >= 0, "the bucket never lets a call go before it is asked: %r" % st)
     az = fleet["az_storm"]
     tap.eq((az["n"], az["converged"], az["failed"], az["loops"]), (6, 6, 0, 3), "the quick AZ storm")
-    out = run()["stdout"]
-    tap.ok("excess over the floor max" in out and "Storm of an Availability Zone's loss: 6 databases" in out,
-           "no storm lines on stdout")
+    for name in ("fleet-storm-10", "fleet-az-storm-6"):
+        path = os.path.join(r["out"], "logs", name + ".log")
+        tap.ok(os.path.exists(path), "%s kept" % path)
+        with open(path) as f:
+            tap.ok('"message":"DNS changed"' in f.read(), "%s: no DNS changed line" % path)
+    out = r["stdout"]
+    tap.ok("the function's overhead (RegisterTargets - that) max" in out and
+           "Storm of an Availability Zone's loss: 6 databases" in out, "no storm lines on stdout")
 
 
 @tap.case
@@ -168,6 +179,58 @@ def bucket_floor_simulates_the_bucket():
     # a burst spent, a pause refills it only as far as the rate allows
     floors = fleet_bench.bucket_floors([0.0, 0.0, 0.1], burst=2, rate=1)
     tap.eq([round(f, 3) for f in floors], [0.0, 0.0, 1.0])
+    # served in the order given: of two at once, the one named first goes first
+    tap.eq(fleet_bench.bucket_floors([0.0, 0.0, 0.0], burst=1, rate=1, order=[2, 0, 1]), [1.0, 2.0, 0.0])
+
+
+def log_line(ms, message, arn=None):
+    rec = {"timestamp": "2026-12-07T19:00:00.%03dZ" % ms, "level": "INFO", "message": message}
+    if arn:
+        rec["targetGroupArn"] = arn
+    return json.dumps(rec)
+
+
+@tap.case
+def logged_at_reads_the_dns_changed_lines():
+    import fleet_bench
+    a = [log_line(5, "DNS changed", fleet_bench.tg(1)), "not JSON", log_line(5, "DNS changed", fleet_bench.tg(0)),
+         log_line(1, "DNS changed"), log_line(2, "registering targets", fleet_bench.tg(2))]
+    b = [log_line(3, "DNS changed", fleet_bench.tg(2)), log_line(9, "DNS changed", fleet_bench.tg(2))]
+    seen = fleet_bench.logged_at(["\n".join(a), "\n".join(b)])
+    tap.eq(sorted(seen), sorted(fleet_bench.tg(i) for i in range(3)), "one entry per group with a DNS changed line")
+    other = fleet_bench.logged_at(["\n".join(a)], "registering targets")
+    tap.eq([(arn, round((t - seen[arn][0]) * 1000), rank) for arn, (t, rank) in other.items()],
+           [(fleet_bench.tg(2), -1, 0)], "another message")
+    base = seen[fleet_bench.tg(2)][0]
+    tap.eq(round((seen[fleet_bench.tg(1)][0] - base) * 1000), 2, "timestamps to the millisecond")
+    # ranks by time, then by the place in the log: group 1's line came before group 0's
+    tap.eq([seen[fleet_bench.tg(i)][1] for i in (2, 1, 0)], [0, 1, 2])
+    tap.eq(round((seen[fleet_bench.tg(2)][0] - base) * 1000), 0, "a group's first line")
+
+
+@tap.case
+def decompose_sums_to_the_lag():
+    import fleet_bench
+    changes = [0.0, 0.1, 0.2]
+    # seen out of their true order; group 0 never seen; burst 20, so no queue
+    seen = {fleet_bench.tg(1): (1.0, 1), fleet_bench.tg(2): (0.5, 0)}
+    regs = {fleet_bench.tg(i): 1.5 + i for i in range(3)}
+    first = {fleet_bench.tg(1): (0.05, 0), fleet_bench.tg(2): (0.5, 1)}
+    parts = fleet_bench.decompose(changes, seen, regs, first)
+    tap.eq([p["i"] for p in parts], [1, 2], "the bindings seen and registered")
+    tap.eq([(round(p["late"], 9), round(p["polls"], 9)) for p in parts], [(0.0, 0.9), (0.3, 0.0)],
+           "a first lookup before the change leaves the detection to the polls; one after it, its share")
+    for p in parts:
+        i = p["i"]
+        tap.eq(round(p["detect"] + p["queue"] + p["overhead"], 9), round(regs[fleet_bench.tg(i)] - changes[i], 9))
+        tap.eq(round(p["detect"], 9), round(seen[fleet_bench.tg(i)][0] - changes[i], 9))
+        tap.eq(p["queue"], 0.0, "the burst holds both")
+    # 21 seen at once, in the reverse order of their indexes: the last seen (index 0) waits a token
+    changes = [0.0] * 21
+    seen = {fleet_bench.tg(i): (1.0, 20 - i) for i in range(21)}
+    parts = fleet_bench.decompose(changes, seen, {fleet_bench.tg(i): 2.0 for i in range(21)})
+    tap.eq([p["queue"] for p in parts], [0.25] + [0.0] * 20, "the bucket's queue in the order seen")
+    tap.eq(round(parts[0]["overhead"], 9), 0.75)
 
 
 tap.main()
