@@ -371,6 +371,11 @@ int config_identifier_valid(const char *v)
     return strlen(v) <= CONFIG_IDENTIFIER_MAX && all_chars(v, "-_.");
 }
 
+size_t config_default_identifier_len(const char *name)
+{
+    return strcspn(name, ".");
+}
+
 static void read_cluster(const var *row, load *l)
 {
     const char *v = get(&l->r, row->name);
@@ -390,16 +395,17 @@ static void read_role(const var *row, load *l)
 {
     const char *role = get(&l->r, row->name);
     char buf[SHOWN_MAX + 8];
+    db_role r;
     l->cfg->role = DB_ROLE_WRITER;
-    if (fleet_forbids(l, row->name) || !role || strcasecmp(role, "writer") == 0)
+    if (fleet_forbids(l, row->name))
         return;
-    if (strcasecmp(role, "readers") != 0)
+    if (db_role_parse(role, &r) != 0)
         problem(&l->p, "DB_ROLE=%s: must be writer or readers", shown(role, buf, sizeof buf));
-    else if (!l->cfg->cluster_id)
+    else if (r == DB_ROLE_READERS && !l->cfg->cluster_id)
         problem(&l->p, "DB_ROLE=readers needs DB_CLUSTER_IDENTIFIER: a reader endpoint answers one reader per "
                        "lookup, the RDS API lists them all");
     else
-        l->cfg->role = DB_ROLE_READERS;
+        l->cfg->role = r;
 }
 
 static void read_endpoint(const var *row, load *l)
@@ -438,7 +444,7 @@ static void read_identifier(const var *row, load *l)
     } else if (cfg->cluster_id) {
         cfg->db_identifier = strdup(cfg->cluster_id);
     } else if (cfg->db_endpoint) {
-        cfg->db_identifier = strndup(cfg->db_endpoint, strcspn(cfg->db_endpoint, "."));
+        cfg->db_identifier = strndup(cfg->db_endpoint, config_default_identifier_len(cfg->db_endpoint));
     }
 }
 
@@ -856,4 +862,15 @@ int config_address_family(const config *cfg)
 const char *db_role_name(db_role r)
 {
     return r == DB_ROLE_READERS ? "readers" : "writer";
+}
+
+int db_role_parse(const char *v, db_role *out)
+{
+    *out = DB_ROLE_WRITER;
+    if (!v || strcasecmp(v, "writer") == 0)
+        return 0;
+    if (strcasecmp(v, "readers") != 0)
+        return -1;
+    *out = DB_ROLE_READERS;
+    return 0;
 }

@@ -90,7 +90,15 @@ int config_endpoint_valid(const char *v);
 int config_cluster_id_valid(const char *v);
 int config_identifier_valid(const char *v);
 
+/* The identifier of a database named by `name` (a DNS name or a cluster id)
+ * when none is given: its first label (the cluster id itself). The length
+ * of that prefix of name. */
+size_t config_default_identifier_len(const char *name);
+
 /* "writer" or "readers". */
 const char *db_role_name(db_role r);
+/* DB_ROLE's and the role tag's rule: NULL or "writer" (any case) is the
+ * writer, "readers" the readers; 0, or -1 for anything else. */
+int db_role_parse(const char *v, db_role *out);
 
 #endif

@@ -59,15 +59,14 @@ static int read_source(fleet_binding *b, const char *v)
 
 static void read_role(fleet_binding *b, const char *v)
 {
+    db_role r;
     b->role = DB_ROLE_WRITER;
-    if (!v || strcasecmp(v, "writer") == 0)
-        return;
-    if (strcasecmp(v, "readers") != 0)
+    if (db_role_parse(v, &r) != 0)
         set_bad(b, "tag " FLEET_TAG_PREFIX "role=%.40s: must be writer or readers", v);
-    else if (b->kind != FLEET_SOURCE_CLUSTER)
+    else if (r == DB_ROLE_READERS && b->kind != FLEET_SOURCE_CLUSTER)
         set_bad(b, "tag " FLEET_TAG_PREFIX "role=readers needs a cluster: source");
     else
-        b->role = DB_ROLE_READERS;
+        b->role = r;
 }
 
 /* An empty tag counts as unset, as an empty variable does. */
@@ -78,8 +77,8 @@ static void read_identifier(fleet_binding *b, const char *v)
             set_bad(b, "tag " FLEET_TAG_PREFIX "identifier=%.80s: must be an RDS identifier, as DB_IDENTIFIER", v);
         snprintf(b->identifier, sizeof b->identifier, "%s", v);
     } else {
-        /* the cluster id, else the first label of the name */
-        snprintf(b->identifier, sizeof b->identifier, "%.*s", (int)strcspn(FLEET_NAME(b), "."), FLEET_NAME(b));
+        snprintf(b->identifier, sizeof b->identifier, "%.*s", (int)config_default_identifier_len(FLEET_NAME(b)),
+                 FLEET_NAME(b));
     }
 }
 
