@@ -68,8 +68,9 @@ query_client *fleet_new_rds(fleet *f, char *err, size_t errlen)
     return c;
 }
 
-/* Worker 0's clients serve discovery too; every worker's are made at once
- * so that a bad configuration fails at start. */
+/* Worker 0's clients, which serve discovery too, are made at once so that a
+ * bad configuration fails at start; the other workers' when they first take
+ * a binding (fleet_run.c, ready). */
 fleet *fleet_new(const config *cfg, logger *log, char *err, size_t errlen)
 {
     fleet *f = calloc(1, sizeof *f);

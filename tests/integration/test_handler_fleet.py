@@ -897,12 +897,12 @@ def load_balancer_not_read_keeps_its_recent_bindings():
 
 @tap.case
 def tags_not_read_fail_their_groups_alone():
-    """DescribeTags fails for the first 20 groups (a cold start: nothing to keep): those groups are
-    untouched and named under "unread"; the 21st group's binding converges; FleetError."""
+    """DescribeTags fails for the first 20 groups, in ARN order (a cold start: nothing to keep): those
+    groups are untouched and named under "unread"; the 21st group's binding converges; FleetError."""
     fresh()
     setup(["tg1"], lb=LB_A)
-    for i in range(20):
-        S.elb.add_target_group(tg("plainx%02d" % i), load_balancers=[LB_A])
+    for i in range(20):  # tg1, tg1x00 .. tg1x18 | tg1x19, tg2
+        S.elb.add_target_group(tg("tg1x%02d" % i), load_balancers=[LB_A])
     setup(["tg2"], lb=LB_B)
     S.dns.set_records({host("tg1"): ["10.30.1.10"], host("tg2"): ["10.30.2.10"]})
     S.elb.inject("access_denied", action="DescribeTags")
