@@ -450,33 +450,52 @@ int fleet_discover(fleet *f, int64_t deadline, discovery_errors *errs, rns_error
     return 0;
 }
 
+static int same_members(const fleet_binding *b, char **ids, size_t n)
+{
+    if (!b->members_known || b->member_count != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(b->members[i], ids[i]) != 0)
+            return 0;
+    return 1;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
 /* A cluster binding's members follow the latest answer, none included: a
  * former member's events must stop reaching the cluster. The ids of
  * detail's "members" (absent when the cluster was not read: nothing is
- * learned). Out of memory, the old list stays. */
-void fleet_learn_members(fleet_binding *b, const json_t *detail)
+ * learned). Out of memory, the old list stays. 1 when the list changed:
+ * the index points at the old strings and must be built again (an answer
+ * like the last keeps them, so a run whose members stayed rebuilds nothing). */
+int fleet_learn_members(fleet_binding *b, const json_t *detail)
 {
     const json_t *members = json_object_get(detail, "members");
     size_t n = json_array_size(members), kept = 0;
     char **ids = n ? calloc(n, sizeof *ids) : NULL;
     if (!json_is_array(members) || (n && !ids))
-        return;
+        return 0;
     for (size_t i = 0; i < n; i++) {
         const char *id = json_string_value(json_object_get(json_array_get(members, i), "id"));
-        if (id && *id && !(ids[kept++] = strdup(id)))
-            goto fail;
+        if (id && *id && !(ids[kept++] = strdup(id))) {
+            free_ids(ids, kept);
+            return 0;
+        }
     }
-    for (size_t i = 0; i < b->member_count; i++)
-        free(b->members[i]);
-    free(b->members);
+    if (same_members(b, ids, kept)) {
+        free_ids(ids, kept);
+        return 0;
+    }
+    free_ids(b->members, b->member_count);
     b->members = ids;
     b->member_count = kept;
     b->members_known = 1;
-    return;
-fail:
-    for (size_t i = 0; i < kept; i++)
-        free(ids[i]);
-    free(ids);
+    return 1;
 }
 
 /* One DescribeDBClusters: the detail fleet_learn_members reads, or NULL when the
@@ -511,10 +530,8 @@ void fleet_learn_unknown_members(fleet *f, int64_t deadline)
         if (b->invalid || b->kind != FLEET_SOURCE_CLUSTER || b->members_known)
             continue;
         json_t *detail = lookup_members(f, b, deadline);
-        if (detail) {
-            fleet_learn_members(b, detail);
-            learned = 1;
-        }
+        if (detail)
+            learned |= fleet_learn_members(b, detail);
         json_decref(detail);
     }
     if (learned && fleet_index_build(f) != 0) /* the old index points at the members' old strings */

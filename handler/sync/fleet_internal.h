@@ -191,7 +191,7 @@ void fleet_index_drop(fleet *f);
 int fleet_index_by_id(const void *a, const void *b);
 
 /* A cluster binding's members from a run's source detail ("members"). */
-void fleet_learn_members(fleet_binding *b, const json_t *detail);
+int fleet_learn_members(fleet_binding *b, const json_t *detail);
 /* The members of the cluster bindings never read (an event named an id the
  * index does not know); the index is rebuilt when some were learned. */
 void fleet_learn_unknown_members(fleet *f, int64_t deadline);
@@ -219,9 +219,10 @@ typedef struct job {
     int failover;          /* the event starts the binding's failover wait */
     int dry_run;
     int started;
-    int changed;    /* registered or deregistered a target (not in a dry run) */
-    long api_calls; /* the ELBv2 calls of its run */
-    int tags_read;  /* this invocation's discovery read the group's tags (a proxy's counts) */
+    int changed;       /* registered or deregistered a target (not in a dry run) */
+    long api_calls;    /* the ELBv2 calls of its run */
+    int tags_read;     /* this invocation's discovery read the group's tags (a proxy's counts) */
+    int members_moved; /* its cluster's member list changed: the index must be built again */
 } job;
 
 typedef struct job_list {

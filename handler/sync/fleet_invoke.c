@@ -233,6 +233,15 @@ static int move_cursor(fleet *f, const job_list *jobs, const fleet_scope *scope,
     return next != NULL;
 }
 
+/* Whether a cluster's member list changed in this run (its strings moved). */
+static int members_moved(const job_list *jobs)
+{
+    for (size_t i = 0; i < jobs->count; i++)
+        if (jobs->items[i].members_moved)
+            return 1;
+    return 0;
+}
+
 static void free_jobs(job_list *jobs)
 {
     for (size_t i = 0; i < jobs->count; i++)
@@ -285,7 +294,7 @@ int fleet_invoke(fleet *f, const char *payload, size_t len, int64_t deadline_ms,
                        .used = elb_now - elb0};
         fleet_run_jobs(&s);
         pthread_mutex_destroy(&s.lock);
-        if (fleet_index_build(f) != 0) /* the clusters' members may have changed (and their strings moved) */
+        if (members_moved(&jobs) && fleet_index_build(f) != 0)
             fleet_index_drop(f);
         int incomplete = capped && move_cursor(f, &jobs, &scope, save, deadline);
         *result = fleet_result(f, &ev, &jobs, &unread, incomplete, elb0, rds0, err);

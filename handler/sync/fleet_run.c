@@ -150,7 +150,7 @@ static json_t *reconcile_job(fleet *f, fleet_worker *w, job *j, job_run *r, int6
     if (fb->kind == FLEET_SOURCE_PROXY)
         proxy_misses_finish(w->elb, fb->tg.arn, &ps, j->dry_run, deadline, f->log, &r->rep.api_calls, &r->err);
     if (cluster && r->rep.source_detail)
-        fleet_learn_members(fb, r->rep.source_detail);
+        j->members_moved = fleet_learn_members(fb, r->rep.source_detail);
     if (!rns_error_failed(&r->err))
         fields = result_build(&r->b, j->ev, &r->rep);
     /* Only the counts outlive the run: at 500 bindings the reports' lists
